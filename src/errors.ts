@@ -1,0 +1,105 @@
+/**
+ * Every error Cartridge raises on purpose is a `CartridgeError` with a stable string `code`.
+ * Callers branch on `code`, never on the message; codes are never renamed or reused.
+ */
+
+/** Codes shared with Node's fs module, used where the operation is file-system shaped. */
+export type FileSystemErrorCode =
+  | 'ENOENT'
+  | 'EEXIST'
+  | 'EISDIR'
+  | 'ENOTDIR'
+  | 'ENOTEMPTY'
+  | 'ENOSPC'
+  | 'EINVAL'
+  | 'ENAMETOOLONG';
+
+/** Codes that belong to the engine and the journal. */
+export type EngineErrorCode =
+  | 'JOURNAL_CORRUPT'
+  | 'NOT_A_CARTRIDGE'
+  | 'UNSUPPORTED_VERSION'
+  | 'CARTRIDGE_CLOSED'
+  | 'READ_ONLY'
+  | 'LIMIT_EXCEEDED'
+  | 'IO_ERROR'
+  | 'POISONED'
+  | 'INVALID_ARGUMENT';
+
+export type CartridgeErrorCode = FileSystemErrorCode | EngineErrorCode;
+
+/** Every code, in one list, so that documentation and tests can check they are all described. */
+export const CARTRIDGE_ERROR_CODES: readonly CartridgeErrorCode[] = [
+  'ENOENT',
+  'EEXIST',
+  'EISDIR',
+  'ENOTDIR',
+  'ENOTEMPTY',
+  'ENOSPC',
+  'EINVAL',
+  'ENAMETOOLONG',
+  'JOURNAL_CORRUPT',
+  'NOT_A_CARTRIDGE',
+  'UNSUPPORTED_VERSION',
+  'CARTRIDGE_CLOSED',
+  'READ_ONLY',
+  'LIMIT_EXCEEDED',
+  'IO_ERROR',
+  'POISONED',
+  'INVALID_ARGUMENT',
+];
+
+export interface CartridgeErrorDetails {
+  /** The canonical path the failed operation named, when there was one. */
+  readonly path?: string;
+  /** The journal offset where damage was found, for `JOURNAL_CORRUPT`. */
+  readonly offset?: number;
+  /** The operating system's code (`EIO`, `EROFS`, ...) behind an `IO_ERROR` or `ENOSPC`. */
+  readonly systemCode?: string;
+  readonly cause?: unknown;
+}
+
+export class CartridgeError extends Error {
+  readonly code: CartridgeErrorCode;
+  readonly path: string | undefined;
+  readonly offset: number | undefined;
+  readonly systemCode: string | undefined;
+
+  constructor(code: CartridgeErrorCode, detail: string, details: CartridgeErrorDetails = {}) {
+    super(`${code}: ${detail}`, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'CartridgeError';
+    this.code = code;
+    this.path = details.path;
+    this.offset = details.offset;
+    this.systemCode = details.systemCode;
+  }
+}
+
+export function isCartridgeError(value: unknown): value is CartridgeError {
+  return value instanceof CartridgeError;
+}
+
+export function journalCorrupt(offset: number, reason: string): CartridgeError {
+  return new CartridgeError('JOURNAL_CORRUPT', `${reason} at journal offset ${offset}`, { offset });
+}
+
+export function limitExceeded(what: string, value: number, limit: number): CartridgeError {
+  return new CartridgeError('LIMIT_EXCEEDED', `${what} is ${value}, the limit is ${limit}`);
+}
+
+/**
+ * Wraps an error thrown by the operating system. Disk-full conditions keep the `ENOSPC` code
+ * callers already handle; everything else becomes `IO_ERROR` with the system code attached.
+ */
+export function fromSystemError(error: unknown, operation: string): CartridgeError {
+  if (error instanceof CartridgeError) return error;
+  const systemCode =
+    typeof error === 'object' && error !== null && 'code' in error
+      ? String((error as { code: unknown }).code)
+      : 'UNKNOWN';
+  const code = systemCode === 'ENOSPC' || systemCode === 'EDQUOT' ? 'ENOSPC' : 'IO_ERROR';
+  return new CartridgeError(code, `${operation} failed with ${systemCode}`, {
+    systemCode,
+    cause: error,
+  });
+}
