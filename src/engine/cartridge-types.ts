@@ -1,0 +1,63 @@
+import type { BufferPoolStats } from '../projections/buffer-pool.js';
+import type { Durability } from './options.js';
+
+/** What `metadata(path)` returns. Times are milliseconds since the Unix epoch. */
+export interface EntryMetadata {
+  readonly type: 'file' | 'directory';
+  readonly path: string;
+  /** Content length for a file; 0 for a directory. */
+  readonly sizeBytes: number;
+  readonly createdAtMs: number;
+  readonly modifiedAtMs: number;
+  /** POSIX permission bits (0o644 for files, 0o755 for directories by default). */
+  readonly mode: number;
+  readonly inode: number;
+  /** Number of 4 KiB blocks charged to the entry's content. */
+  readonly blockCount: number;
+}
+
+/** What `stats()` returns. */
+export interface CartridgeStats {
+  /** The capacity in 4 KiB blocks, or, without a capacity, the used blocks (it grows). */
+  readonly totalBlocks: number;
+  readonly usedBlocks: number;
+  readonly freeBlocks: number;
+  readonly capacityBlocks: number | null;
+  /** Share of the journal's bytes that no live file refers to (what compaction would reclaim). */
+  readonly fragmentation: number;
+  readonly journalBytes: number;
+  readonly liveBytes: number;
+  readonly deadBytes: number;
+  /** Journal pages (4 KiB) holding bytes of live records. */
+  readonly livePages: number;
+  readonly recordCount: number;
+  /** Journal offset after the last commit. */
+  readonly head: number;
+  /** Journal offset up to which the header records the journal as durable. */
+  readonly syncedLength: number;
+  readonly fileCount: number;
+  readonly directoryCount: number;
+  readonly checkpointOffset: number;
+  readonly durability: Durability;
+  readonly bufferPool: BufferPoolStats;
+}
+
+export interface VerifyReport {
+  /** True when every record checks out and replaying all of them gives the current state. */
+  readonly ok: boolean;
+  /** What the check can prove: the hash chain detects edits; truncation needs an anchor. */
+  readonly assurance: 'hash-chain';
+  readonly recordsChecked: number;
+  readonly bytesChecked: number;
+  /** The chain hash of the last record, hex; keep it elsewhere to detect truncation later. */
+  readonly headHash: string;
+  readonly damageOffset: number | null;
+  readonly damageReason: string | null;
+  /** Whether replaying the whole journal gives the same catalog as the open cartridge. */
+  readonly stateMatches: boolean;
+}
+
+export interface CreateDirectoryOptions {
+  /** Create missing parents, and succeed when the directory already exists. */
+  readonly recursive?: boolean;
+}

@@ -1,0 +1,41 @@
+import { assert } from '../assert.js';
+import { fromSystemError } from '../errors.js';
+import { encodeFileHeader, type FileHeader, slotOffsetOf } from '../journal/file-header.js';
+import type { StorageFile } from '../journal/io/storage.js';
+
+/**
+ * Keeps the file header current. Each update writes the slot the current generation does not
+ * occupy; the caller syncs the journal first, so a header never points past durable records
+ * (except in durability `'off'`, where nothing is promised and open falls back to a scan).
+ */
+export class HeaderKeeper {
+  constructor(
+    private readonly file: StorageFile,
+    private current: FileHeader,
+  ) {}
+
+  get header(): FileHeader {
+    return this.current;
+  }
+
+  update(changes: Partial<Pick<FileHeader, 'syncedLength' | 'checkpointOffset'>>, sync: boolean): void {
+    const next: FileHeader = { ...this.current, ...changes, generation: this.current.generation + 1 };
+    assert(next.syncedLength >= 0 && next.checkpointOffset >= 0, 'header offsets must not be negative');
+    try {
+      this.file.write([encodeFileHeader(next)], slotOffsetOf(next.generation));
+      if (sync) this.file.sync();
+    } catch (error) {
+      throw fromSystemError(error, 'header write');
+    }
+    this.current = next;
+  }
+
+  /** Writes both slots (create only): either survives a torn write of the other. */
+  writeBoth(): void {
+    const first = this.current;
+    const second: FileHeader = { ...first, generation: first.generation + 1 };
+    this.file.write([encodeFileHeader(first)], slotOffsetOf(first.generation));
+    this.file.write([encodeFileHeader(second)], slotOffsetOf(second.generation));
+    this.current = second;
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * The public entry point of Cartridge. Everything a user may import is exported here and
+ * nowhere else; the layout behind it may change.
+ */
+export { Cartridge, type Content } from './engine/cartridge.js';
+export type {
+  CartridgeStats,
+  CreateDirectoryOptions,
+  EntryMetadata,
+  VerifyReport,
+} from './engine/cartridge-types.js';
+export type { CartridgeOptions, Durability, RecoveryMode } from './engine/options.js';
+export type { RecoveryReport, RecoveryDecision } from './journal/recovery.js';
+export type { CompressionName } from './journal/compression.js';
+export type { BufferPoolStats } from './projections/buffer-pool.js';
+export type { Storage, StorageFile, OpenFileOptions } from './journal/io/storage.js';
+export { NodeStorage } from './journal/io/node-storage.js';
+export { MemoryStorage } from './journal/io/memory-storage.js';
+export {
+  CARTRIDGE_ERROR_CODES,
+  CartridgeError,
+  type CartridgeErrorCode,
+  type EngineErrorCode,
+  type FileSystemErrorCode,
+  isCartridgeError,
+} from './errors.js';
+export { canonicalPath } from './vfs/canonical-path.js';

@@ -1,0 +1,114 @@
+import { createRequire } from 'node:module';
+import { compressSync, uncompressSync } from 'lz4-napi';
+import { CartridgeError, limitExceeded } from '../errors.js';
+import { BLOB_MAX_BYTES } from '../limits.js';
+
+/**
+ * Per-record compression of blobs. A blob is compressed only when that makes it smaller; the
+ * record's flags say which codec was used. Decompression is bounded by the length the
+ * (checksummed) frame header declares, so a hostile payload cannot make us allocate more.
+ */
+
+export type CompressionName = 'zstd' | 'lz4' | 'none';
+
+export const enum Codec {
+  None = 0,
+  Lz4 = 1,
+  Zstd = 2,
+}
+
+export const COMPRESSION_NAMES: readonly CompressionName[] = ['zstd', 'lz4', 'none'];
+
+interface ZstdBinding {
+  CCtx: new () => { compress(target: Uint8Array, source: Uint8Array, level: number): number };
+  DCtx: new () => { decompress(target: Uint8Array, source: Uint8Array): number };
+  compressBound(sizeBytes: number): number;
+  getFrameContentSize(frame: Uint8Array): number | null;
+}
+
+const zstd = createRequire(import.meta.url)('zstd-napi/binding') as ZstdBinding;
+const zstdCompressor = new zstd.CCtx();
+const zstdDecompressor = new zstd.DCtx();
+const ZSTD_LEVEL = 1;
+
+/** Blobs smaller than this are never worth a codec call. */
+const COMPRESSION_MIN_BYTES = 512;
+/** A probe of this many leading bytes decides whether the whole blob is worth compressing. */
+const PROBE_BYTES = 4096;
+/** Compression is kept only when it saves at least this share of the bytes. */
+const REQUIRED_SAVING_RATIO = 0.1;
+
+export function codecOf(name: CompressionName): Codec {
+  if (name === 'zstd') return Codec.Zstd;
+  if (name === 'lz4') return Codec.Lz4;
+  return Codec.None;
+}
+
+function compressWith(codec: Codec, source: Uint8Array): Buffer {
+  if (codec === Codec.Lz4) return compressSync(Buffer.from(source.buffer, source.byteOffset, source.length));
+  const target = Buffer.allocUnsafe(zstd.compressBound(source.length));
+  const written = zstdCompressor.compress(target, source, ZSTD_LEVEL);
+  return target.subarray(0, written);
+}
+
+/**
+ * Returns the compressed blob and its codec, or the blob itself with `Codec.None` when
+ * compression would not save at least 10 %. Large blobs are probed on their first 4 KiB first,
+ * so incompressible data (media, ciphertext) costs one small probe instead of a full pass.
+ */
+export function compressBlob(codec: Codec, blob: Uint8Array): { codec: Codec; stored: Uint8Array } {
+  if (codec === Codec.None || blob.length < COMPRESSION_MIN_BYTES) {
+    return { codec: Codec.None, stored: blob };
+  }
+  if (blob.length > PROBE_BYTES * 2) {
+    const probe = compressWith(codec, blob.subarray(0, PROBE_BYTES));
+    if (probe.length > PROBE_BYTES * (1 - REQUIRED_SAVING_RATIO)) {
+      return { codec: Codec.None, stored: blob };
+    }
+  }
+  const compressed = compressWith(codec, blob);
+  if (compressed.length > blob.length * (1 - REQUIRED_SAVING_RATIO)) {
+    return { codec: Codec.None, stored: blob };
+  }
+  return { codec, stored: compressed };
+}
+
+function corruptBlob(reason: string): CartridgeError {
+  return new CartridgeError('JOURNAL_CORRUPT', `compressed blob ${reason}`);
+}
+
+/**
+ * Decompresses `stored` into exactly `rawLengthBytes` bytes. Any mismatch between the declared
+ * length and what the codec produces is corruption; nothing is allocated beyond the declared,
+ * limit-checked length.
+ */
+export function decompressBlob(codec: Codec, stored: Uint8Array, rawLengthBytes: number): Buffer {
+  if (rawLengthBytes > BLOB_MAX_BYTES) throw limitExceeded('blob length', rawLengthBytes, BLOB_MAX_BYTES);
+  if (codec === Codec.Lz4) {
+    // The lz4 block format starts with the uncompressed length (u32 little-endian); it must
+    // agree with the frame header before the codec is allowed to allocate.
+    if (stored.length < 4) throw corruptBlob('is too short');
+    const declared = Buffer.from(stored.buffer, stored.byteOffset, 4).readUInt32LE(0);
+    if (declared !== rawLengthBytes) throw corruptBlob('declares a different length');
+    let output: Buffer;
+    try {
+      output = uncompressSync(stored);
+    } catch (error) {
+      throw new CartridgeError('JOURNAL_CORRUPT', 'lz4 blob does not decode', { cause: error });
+    }
+    if (output.length !== rawLengthBytes) throw corruptBlob('decodes to a different length');
+    return output;
+  }
+  if (codec === Codec.Zstd) {
+    const target = Buffer.allocUnsafe(rawLengthBytes);
+    let written: number;
+    try {
+      written = zstdDecompressor.decompress(target, stored);
+    } catch (error) {
+      throw new CartridgeError('JOURNAL_CORRUPT', 'zstd blob does not decode', { cause: error });
+    }
+    if (written !== rawLengthBytes) throw corruptBlob('decodes to a different length');
+    return target;
+  }
+  throw corruptBlob(`names unknown codec ${codec as number}`);
+}

@@ -1,0 +1,168 @@
+import { Packr } from 'msgpackr';
+import { CartridgeError } from '../errors.js';
+import { type Extent, type JournalEvent, RecordType } from './journal-event.js';
+
+/**
+ * Encodes events as msgpack arrays with fixed positions and decodes them back from untrusted
+ * bytes, checking every field's type. Arrays (not maps) keep the encoding compact and
+ * deterministic: the same event always gives the same bytes, which the hash chain relies on.
+ */
+
+const packer = new Packr({ useRecords: false, mapsAsObjects: false });
+
+type Field = unknown;
+
+function corruptBody(detail: string): CartridgeError {
+  return new CartridgeError('JOURNAL_CORRUPT', `record body ${detail}`);
+}
+
+function flattenExtents(extents: readonly Extent[]): number[] {
+  const flat: number[] = [];
+  for (const extent of extents) flat.push(extent.recordOffset, extent.blobOffset, extent.lengthBytes);
+  return flat;
+}
+
+function fieldsOf(event: JournalEvent): Field[] {
+  switch (event.type) {
+    case 'genesis':
+      return [event.cartridgeId, event.createdAtMs, event.capacityBlocks];
+    case 'data':
+      return [];
+    case 'file.created':
+      return [event.path, event.inode, event.mode, event.atMs, event.sizeBytes, flattenExtents(event.extents)];
+    case 'file.written':
+    case 'file.appended':
+      return [event.path, event.atMs, event.sizeBytes, flattenExtents(event.extents)];
+    case 'entry.deleted':
+      return [event.path, event.atMs];
+    case 'directory.created':
+      return [event.path, event.inode, event.mode, event.atMs];
+    case 'checkpoint':
+      return [event.part, event.partCount, event.stateSizeBytes];
+  }
+}
+
+export function recordTypeOf(event: JournalEvent): RecordType {
+  switch (event.type) {
+    case 'genesis':
+      return RecordType.Genesis;
+    case 'data':
+      return RecordType.Data;
+    case 'file.created':
+      return RecordType.FileCreated;
+    case 'file.written':
+      return RecordType.FileWritten;
+    case 'file.appended':
+      return RecordType.FileAppended;
+    case 'entry.deleted':
+      return RecordType.EntryDeleted;
+    case 'directory.created':
+      return RecordType.DirectoryCreated;
+    case 'checkpoint':
+      return RecordType.CheckpointPart;
+  }
+}
+
+const EMPTY_BODY = Buffer.alloc(0);
+
+export function encodeEvent(event: JournalEvent): Buffer {
+  if (event.type === 'data') return EMPTY_BODY;
+  // Copy out of msgpackr's shared output buffer, which the next pack call reuses.
+  return Buffer.from(packer.pack(fieldsOf(event)));
+}
+
+class Fields {
+  private index = 0;
+  constructor(private readonly values: readonly unknown[]) {}
+
+  private next(): unknown {
+    if (this.index >= this.values.length) throw corruptBody('has too few fields');
+    return this.values[this.index++];
+  }
+
+  count(): number {
+    const value = this.next();
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw corruptBody('has a field that is not a count');
+    }
+    return value;
+  }
+
+  text(): string {
+    const value = this.next();
+    if (typeof value !== 'string') throw corruptBody('has a field that is not text');
+    return value;
+  }
+
+  countOrNull(): number | null {
+    if (this.values[this.index] === null) {
+      this.index++;
+      return null;
+    }
+    return this.count();
+  }
+
+  extents(): Extent[] {
+    const value = this.next();
+    if (!Array.isArray(value) || value.length % 3 !== 0) throw corruptBody('has bad extents');
+    const inner = new Fields(value as unknown[]);
+    const extents: Extent[] = [];
+    for (let index = 0; index < value.length; index += 3) {
+      extents.push({ recordOffset: inner.count(), blobOffset: inner.count(), lengthBytes: inner.count() });
+    }
+    return extents;
+  }
+
+  end(): void {
+    if (this.index !== this.values.length) throw corruptBody('has too many fields');
+  }
+}
+
+function unpackFields(body: Uint8Array): Fields {
+  let value: unknown;
+  try {
+    value = packer.unpack(body);
+  } catch (error) {
+    throw new CartridgeError('JOURNAL_CORRUPT', 'record body is not msgpack', { cause: error });
+  }
+  if (!Array.isArray(value)) throw corruptBody('is not an array');
+  return new Fields(value as unknown[]);
+}
+
+function decodeFields(type: RecordType, fields: Fields): JournalEvent {
+  switch (type) {
+    case RecordType.Genesis:
+      return { type: 'genesis', cartridgeId: fields.text(), createdAtMs: fields.count(), capacityBlocks: fields.countOrNull() };
+    case RecordType.FileCreated:
+      return {
+        type: 'file.created', path: fields.text(), inode: fields.count(), mode: fields.count(),
+        atMs: fields.count(), sizeBytes: fields.count(), extents: fields.extents(),
+      };
+    case RecordType.FileWritten:
+    case RecordType.FileAppended:
+      return {
+        type: type === RecordType.FileWritten ? 'file.written' : 'file.appended',
+        path: fields.text(), atMs: fields.count(), sizeBytes: fields.count(), extents: fields.extents(),
+      };
+    case RecordType.EntryDeleted:
+      return { type: 'entry.deleted', path: fields.text(), atMs: fields.count() };
+    case RecordType.DirectoryCreated:
+      return { type: 'directory.created', path: fields.text(), inode: fields.count(), mode: fields.count(), atMs: fields.count() };
+    case RecordType.CheckpointPart:
+      return { type: 'checkpoint', part: fields.count(), partCount: fields.count(), stateSizeBytes: fields.count() };
+    default:
+      throw corruptBody(`has unknown record type ${type as number}`);
+  }
+}
+
+/** Decodes a body from untrusted bytes; any malformed input is `JOURNAL_CORRUPT`. */
+export function decodeEvent(type: number, body: Uint8Array): JournalEvent {
+  if (type === RecordType.Data) {
+    if (body.length !== 0) throw corruptBody('of a data record is not empty');
+    return { type: 'data' };
+  }
+  const fields = unpackFields(body);
+  const event = decodeFields(type as RecordType, fields);
+  fields.end();
+  return event;
+}

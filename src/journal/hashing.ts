@@ -1,0 +1,34 @@
+import { Blake3Hasher, blake3 } from '@napi-rs/blake-hash';
+import { crc32c } from '@node-rs/crc32';
+
+/**
+ * The two checksums of the journal. BLAKE3 is the cryptographic hash of payloads and of the
+ * chain (fast enough to hash every data byte on the write path); CRC32C guards the small fixed
+ * frame headers, where a cheap check that catches every single-bit error is what is needed.
+ */
+
+export const HASH_SIZE_BYTES = 32;
+
+/** BLAKE3 of `parts` fed back to back, as if they were one buffer. */
+export function hashParts(parts: readonly Uint8Array[]): Buffer {
+  if (parts.length === 1) return blake3(parts[0] as Uint8Array);
+  const hasher = new Blake3Hasher();
+  for (const part of parts) if (part.length > 0) hasher.update(part);
+  return hasher.digestBuffer();
+}
+
+export function hashBytes(bytes: Uint8Array): Buffer {
+  return blake3(bytes);
+}
+
+export function checksumCrc32c(bytes: Uint8Array): number {
+  return crc32c(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) >>> 0;
+}
+
+/**
+ * The chain starts from a hash of the cartridge id, not from zeros, so records cannot be
+ * transplanted from one cartridge's journal into another's without breaking the chain.
+ */
+export function chainRootOf(cartridgeId: Uint8Array): Buffer {
+  return hashParts([Buffer.from('cartridge-chain-root-v1'), cartridgeId]);
+}

@@ -1,0 +1,214 @@
+import { assert } from '../assert.js';
+import { CartridgeError, fromSystemError, limitExceeded } from '../errors.js';
+import { TRANSACTION_RECORDS_MAX } from '../limits.js';
+import { type Codec, compressBlob } from './compression.js';
+import { encodeEvent, recordTypeOf } from './event-codec.js';
+import { HASH_SIZE_BYTES, hashParts } from './hashing.js';
+import type { StorageFile } from './io/storage.js';
+import type { JournalEvent, JournalRecord } from './journal-event.js';
+import { chainHashOf, encodeFrameHeader, FLAG_COMMIT, FRAME_HEADER_BYTES } from './record-frame.js';
+
+/**
+ * Appends records to the journal. Records are staged first (body encoded, blob compressed and
+ * hashed, offset and sequence assigned) and written together by `commit()`; the last record of
+ * a commit carries the commit flag, so recovery can tell a complete commit from a torn one.
+ * Frame headers are encoded at commit time because the commit flag and the chain hashes are
+ * only known then.
+ */
+
+/** The position of the journal's end and the chain at that point. */
+export interface JournalTail {
+  readonly endOffset: number;
+  readonly nextSequence: number;
+  readonly lastHash: Buffer;
+}
+
+interface StagedRecord {
+  readonly record: JournalRecord;
+  readonly type: number;
+  readonly codec: Codec;
+  readonly body: Buffer;
+  readonly storedBlob: Uint8Array;
+  readonly rawBlob: Uint8Array;
+  readonly payloadHash: Buffer;
+}
+
+/** Writes are cut into calls of at most this many buffers (below IOV_MAX) ... */
+const WRITE_BUFFERS_MAX = 512;
+/** ... and about this many bytes, so one huge commit does not need one huge iovec. */
+const WRITE_BATCH_BYTES = 8 * 1024 * 1024;
+
+export class JournalWriter {
+  private tail: JournalTail;
+  private readonly staged: StagedRecord[] = [];
+  private readonly stagedBlobs = new Map<number, Uint8Array>();
+  private poisonedBy: CartridgeError | undefined;
+
+  constructor(
+    private readonly file: StorageFile,
+    tail: JournalTail,
+    private readonly codec: Codec,
+  ) {
+    assert(tail.lastHash.length === HASH_SIZE_BYTES, 'chain hash has the wrong size');
+    this.tail = tail;
+  }
+
+  /** The committed end of the journal (staged records not included). */
+  get committedTail(): JournalTail {
+    return this.tail;
+  }
+
+  get stagedCount(): number {
+    return this.staged.length;
+  }
+
+  get poisoned(): CartridgeError | undefined {
+    return this.poisonedBy;
+  }
+
+  /** The offset the next staged record will get. */
+  nextOffset(): number {
+    const last = this.staged[this.staged.length - 1];
+    return last === undefined ? this.tail.endOffset : last.record.offset + last.record.lengthBytes;
+  }
+
+  /**
+   * Stages a record and returns it as the projections will see it. `blob` must not change
+   * until the commit is written; the engine copies caller buffers it does not own.
+   */
+  stage(event: JournalEvent, blob?: Uint8Array): JournalRecord {
+    if (this.staged.length >= TRANSACTION_RECORDS_MAX) {
+      throw limitExceeded('records in one transaction', this.staged.length + 1, TRANSACTION_RECORDS_MAX);
+    }
+    const body = encodeEvent(event);
+    const rawBlob = blob ?? Buffer.alloc(0);
+    const { codec, stored } = compressBlob(this.codec, rawBlob);
+    const payloadHash = hashParts([body, stored]);
+    const offset = this.nextOffset();
+    const record: JournalRecord = {
+      offset,
+      sequence: this.tail.nextSequence + this.staged.length,
+      lengthBytes: FRAME_HEADER_BYTES + body.length + stored.length,
+      rawBlobLength: rawBlob.length,
+      event,
+    };
+    this.staged.push({ record, type: recordTypeOf(event), codec, body, storedBlob: stored, rawBlob, payloadHash });
+    if (rawBlob.length > 0) this.stagedBlobs.set(offset, rawBlob);
+    return record;
+  }
+
+  /** The blob of a staged, not yet written record (reads inside a transaction need it). */
+  stagedBlob(offset: number): Uint8Array | undefined {
+    return this.stagedBlobs.get(offset);
+  }
+
+  /** Drops staged records after the first `count` (a savepoint rollback). */
+  rollbackTo(count: number): void {
+    assert(count >= 0 && count <= this.staged.length, 'rollback beyond the staged records');
+    for (const dropped of this.staged.splice(count)) this.stagedBlobs.delete(dropped.record.offset);
+  }
+
+  private encodeStaged(): { buffers: Buffer[][]; tail: JournalTail } {
+    let previousHash = this.tail.lastHash;
+    const batches: Buffer[][] = [[]];
+    let batchBytes = 0;
+    this.staged.forEach((staged, index) => {
+      const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+      encodeFrameHeader(
+        {
+          type: staged.type,
+          flags: staged.codec | (index === this.staged.length - 1 ? FLAG_COMMIT : 0),
+          bodyLength: staged.body.length,
+          storedBlobLength: staged.storedBlob.length,
+          rawBlobLength: staged.rawBlob.length,
+          commitIndex: index,
+          sequence: staged.record.sequence,
+          previousHash,
+          payloadHash: staged.payloadHash,
+        },
+        header,
+      );
+      previousHash = chainHashOf(header);
+      let batch = batches[batches.length - 1] as Buffer[];
+      if (batch.length + 3 > WRITE_BUFFERS_MAX || batchBytes >= WRITE_BATCH_BYTES) {
+        batch = [];
+        batches.push(batch);
+        batchBytes = 0;
+      }
+      batch.push(header);
+      if (staged.body.length > 0) batch.push(staged.body);
+      if (staged.storedBlob.length > 0) batch.push(toBuffer(staged.storedBlob));
+      batchBytes += staged.record.lengthBytes;
+    });
+    const tail = {
+      endOffset: this.nextOffset(),
+      nextSequence: this.tail.nextSequence + this.staged.length,
+      lastHash: previousHash,
+    };
+    return { buffers: batches, tail };
+  }
+
+  /**
+   * Writes every staged record as one commit and, when `sync` is set, makes it durable. On a
+   * write error the file is cut back to the previous end so no partial commit stays behind;
+   * if that fails, or a sync fails, the writer is poisoned: the file's state is unknown and
+   * only a reopen (which replays) may continue.
+   */
+  commit(sync: boolean): JournalTail {
+    this.throwIfPoisoned();
+    assert(this.staged.length > 0, 'commit without staged records');
+    const { buffers, tail } = this.encodeStaged();
+    const startOffset = this.tail.endOffset;
+    try {
+      let position = startOffset;
+      for (const batch of buffers) {
+        this.file.write(batch, position);
+        for (const buffer of batch) position += buffer.length;
+      }
+      assert(position === tail.endOffset, 'written bytes disagree with the staged lengths');
+    } catch (error) {
+      this.discardStaged();
+      this.cutBackTo(startOffset, error);
+      throw fromSystemError(error, 'journal write');
+    }
+    this.discardStaged();
+    this.tail = tail;
+    if (sync) this.sync();
+    return tail;
+  }
+
+  /** Makes every committed record durable; a failure poisons the writer (fsyncgate). */
+  sync(): void {
+    this.throwIfPoisoned();
+    try {
+      this.file.sync();
+    } catch (error) {
+      this.poisonedBy = fromSystemError(error, 'journal sync');
+      throw this.poisonedBy;
+    }
+  }
+
+  discardStaged(): void {
+    this.staged.length = 0;
+    this.stagedBlobs.clear();
+  }
+
+  private cutBackTo(offset: number, cause: unknown): void {
+    try {
+      this.file.truncate(offset);
+    } catch {
+      this.poisonedBy = new CartridgeError('POISONED', 'a failed write could not be undone', { cause });
+    }
+  }
+
+  throwIfPoisoned(): void {
+    if (this.poisonedBy === undefined) return;
+    throw new CartridgeError('POISONED', 'an earlier I/O failure left the journal in an unknown state; reopen the cartridge', {
+      cause: this.poisonedBy,
+    });
+  }
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

@@ -1,0 +1,263 @@
+import { assert } from '../assert.js';
+import { fromSystemError, journalCorrupt } from '../errors.js';
+import type { StorageFile } from './io/storage.js';
+import { type JournalRecord, RecordType } from './journal-event.js';
+import { type RawRecord, RecordScanner, toJournalRecord } from './journal-reader.js';
+import type { JournalTail } from './journal-writer.js';
+import { chainHashOf, decodeFrameHeader, FRAME_HEADER_BYTES, FRAME_MAGIC, isCommit } from './record-frame.js';
+
+/**
+ * Recovery: replay the journal from a starting point, hand every complete commit to the
+ * caller, and decide what to do where the bytes stop being records. The decision is a
+ * labelled table (after TigerBeetle's `recovery_cases`), tested exhaustively.
+ *
+ * Predicates:
+ * - `damage`: the scan stopped at bytes that are not a valid, in-sequence, chained record;
+ * - `pendingCommit`: records after the last commit flag (a commit that never finished);
+ * - `zerosToEnd`: everything from the damage to the end of the file is zero (the file grew
+ *   before its content arrived, or was preallocated);
+ * - `laterCommitFound`: a valid record header of a *later* commit exists after the damage;
+ * - `beyondSynced`: the damage lies past the length the header records as durable, where
+ *   unsynced writes may have landed in any order.
+ */
+
+export type RecoveryDecision = 'accept' | 'truncate-tail' | 'fail-corrupt';
+type Predicate = boolean | 'any';
+
+export interface RecoveryCase {
+  readonly label: string;
+  readonly damage: boolean;
+  readonly pendingCommit: Predicate;
+  readonly zerosToEnd: Predicate;
+  readonly laterCommitFound: Predicate;
+  readonly beyondSynced: Predicate;
+  readonly decision: RecoveryDecision;
+  readonly why: string;
+}
+
+export const RECOVERY_CASES: readonly RecoveryCase[] = [
+  {
+    label: '@clean', damage: false, pendingCommit: false, zerosToEnd: 'any', laterCommitFound: 'any',
+    beyondSynced: 'any', decision: 'accept', why: 'every record is valid and every commit closed',
+  },
+  {
+    label: '@unfinished-commit', damage: false, pendingCommit: true, zerosToEnd: 'any',
+    laterCommitFound: 'any', beyondSynced: 'any', decision: 'truncate-tail',
+    why: 'the last commit was cut off before its commit record; it was never acknowledged',
+  },
+  {
+    label: '@zero-tail', damage: true, pendingCommit: 'any', zerosToEnd: true, laterCommitFound: 'any',
+    beyondSynced: 'any', decision: 'truncate-tail', why: 'the file grew before its content arrived',
+  },
+  {
+    label: '@torn-tail', damage: true, pendingCommit: 'any', zerosToEnd: false, laterCommitFound: false,
+    beyondSynced: 'any', decision: 'truncate-tail',
+    why: 'nothing of a later commit follows, so this is the last write, torn by a crash',
+  },
+  {
+    label: '@unsynced-reorder', damage: true, pendingCommit: 'any', zerosToEnd: false,
+    laterCommitFound: true, beyondSynced: true, decision: 'truncate-tail',
+    why: 'past the durable length writes may land out of order; keep the longest valid prefix',
+  },
+  {
+    label: '@corrupt', damage: true, pendingCommit: 'any', zerosToEnd: false, laterCommitFound: true,
+    beyondSynced: false, decision: 'fail-corrupt',
+    why: 'damage inside durable data with later commits after it is corruption, not a crash',
+  },
+];
+
+export interface RecoveryFacts {
+  readonly damage: boolean;
+  readonly pendingCommit: boolean;
+  readonly zerosToEnd: boolean;
+  readonly laterCommitFound: boolean;
+  readonly beyondSynced: boolean;
+}
+
+function matches(predicate: Predicate, value: boolean): boolean {
+  return predicate === 'any' || predicate === value;
+}
+
+export function matchingCases(facts: RecoveryFacts): RecoveryCase[] {
+  return RECOVERY_CASES.filter(
+    (candidate) =>
+      candidate.damage === facts.damage &&
+      matches(candidate.pendingCommit, facts.pendingCommit) &&
+      matches(candidate.zerosToEnd, facts.zerosToEnd) &&
+      matches(candidate.laterCommitFound, facts.laterCommitFound) &&
+      matches(candidate.beyondSynced, facts.beyondSynced),
+  );
+}
+
+export function decide(facts: RecoveryFacts): RecoveryCase {
+  const found = matchingCases(facts);
+  assert(found.length === 1, 'recovery cases must match exactly once');
+  return found[0] as RecoveryCase;
+}
+
+/** What recovery did, reported to the user through `cartridge.recovery`. */
+export interface RecoveryReport {
+  readonly label: string;
+  readonly decision: RecoveryDecision;
+  /** Where the valid journal ends (the end of the last complete commit). */
+  readonly validEndOffset: number;
+  /** Where the scan stopped, and why, when it stopped early. */
+  readonly damageOffset: number | null;
+  readonly damageReason: string | null;
+  /** Bytes after `validEndOffset` that are not part of the recovered journal. */
+  readonly droppedBytes: number;
+}
+
+export interface ReplayInput {
+  readonly file: StorageFile;
+  readonly startOffset: number;
+  readonly startTail: JournalTail;
+  readonly fileSizeBytes: number;
+  readonly syncedLength: number;
+  /** Called with every complete commit, in order. */
+  readonly onCommit: (records: readonly JournalRecord[], raws: readonly RawRecord[]) => void;
+}
+
+export interface ReplayResult {
+  readonly tail: JournalTail;
+  readonly facts: RecoveryFacts;
+  readonly report: RecoveryReport;
+  readonly recordsReplayed: number;
+}
+
+/** Checks the bytes from `offset` to the end of the file are all zero. */
+function zerosToEnd(file: StorageFile, offset: number, endOffset: number): boolean {
+  const chunk = Buffer.allocUnsafe(64 * 1024);
+  for (let position = offset; position < endOffset; position += chunk.length) {
+    const length = Math.min(chunk.length, endOffset - position);
+    const read = readAt(file, chunk.subarray(0, length), position);
+    for (let index = 0; index < read; index++) if (chunk[index] !== 0) return false;
+  }
+  return true;
+}
+
+function readAt(file: StorageFile, target: Buffer, position: number): number {
+  try {
+    return file.read(target, 0, target.length, position);
+  } catch (error) {
+    throw fromSystemError(error, 'journal read');
+  }
+}
+
+/**
+ * Looks after the damage for a valid record header that belongs to a later commit than the
+ * one the damage is in. Only checksummed headers count, and only those whose sequence is
+ * ahead; stale copies of older records (a duplicated block) are not evidence of later commits.
+ */
+export function laterCommitExists(
+  file: StorageFile,
+  fromOffset: number,
+  endOffset: number,
+  commitStartSequence: number,
+): boolean {
+  const magic = Buffer.alloc(2);
+  magic.writeUInt16LE(FRAME_MAGIC, 0);
+  const chunkBytes = 1024 * 1024;
+  const chunk = Buffer.allocUnsafe(chunkBytes + FRAME_HEADER_BYTES);
+  for (let base = fromOffset; base < endOffset; base += chunkBytes) {
+    const read = readAt(file, chunk.subarray(0, Math.min(chunk.length, endOffset - base)), base);
+    let index = chunk.subarray(0, read).indexOf(magic);
+    while (index !== -1 && index < chunkBytes && index + FRAME_HEADER_BYTES <= read) {
+      const decoded = decodeFrameHeader(chunk.subarray(index, index + FRAME_HEADER_BYTES));
+      if (decoded.ok && decoded.header.sequence - decoded.header.commitIndex > commitStartSequence) {
+        return true;
+      }
+      index = chunk.subarray(0, read).indexOf(magic, index + 1);
+    }
+  }
+  return false;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+interface ScanState {
+  tail: JournalTail;
+  pending: { records: JournalRecord[]; raws: RawRecord[] };
+  committedTail: JournalTail;
+  replayed: number;
+}
+
+function continuityFault(raw: RawRecord, state: ScanState): string | undefined {
+  const expectedSequence = state.tail.nextSequence;
+  if (raw.header.sequence !== expectedSequence) return `sequence ${raw.header.sequence} where ${expectedSequence} was due`;
+  if (!raw.header.previousHash.equals(state.tail.lastHash)) return 'chain link does not match';
+  if (raw.header.commitIndex !== state.pending.records.length) return 'commit index out of order';
+  return undefined;
+}
+
+/** Scans forward, folding complete commits, until the end or the first damage. */
+function scan(input: ReplayInput, state: ScanState): { offset: number; reason: string | null } {
+  const scanner = new RecordScanner(input.file, input.startOffset, input.fileSizeBytes);
+  for (;;) {
+    const step = scanner.next();
+    if (step.kind === 'end') return { offset: step.offset, reason: null };
+    if (step.kind === 'damage') return { offset: step.offset, reason: step.reason };
+    const raw = step.raw;
+    const fault = continuityFault(raw, state);
+    if (fault !== undefined) return { offset: raw.offset, reason: fault };
+    // A body that fails to decode behind a matching payload hash was written that way: it is
+    // corruption by a writer, never a torn write, so it fails the open outright.
+    const record = toJournalRecord(raw);
+    state.tail = {
+      endOffset: raw.offset + record.lengthBytes,
+      nextSequence: raw.header.sequence + 1,
+      lastHash: chainHashOf(raw.headerBytes),
+    };
+    state.pending.records.push(record);
+    // The scanner's blob views die with its read-ahead buffer; only checkpoint parts are needed
+    // after the commit closes, so only they are copied.
+    const keepBlob = raw.header.type === RecordType.CheckpointPart;
+    state.pending.raws.push({ ...raw, storedBlob: keepBlob ? Buffer.from(raw.storedBlob) : EMPTY });
+    if (isCommit(raw.header)) {
+      input.onCommit(state.pending.records, state.pending.raws);
+      state.replayed += state.pending.records.length;
+      state.pending = { records: [], raws: [] };
+      state.committedTail = state.tail;
+    }
+  }
+}
+
+/**
+ * Replays the journal from `input.startOffset`. Returns the tail of the last complete commit
+ * and the report of what was found; throws `JOURNAL_CORRUPT` only for the `@corrupt` case,
+ * carrying the damage offset. The caller decides whether to cut the file.
+ */
+export function replay(input: ReplayInput): ReplayResult {
+  const state: ScanState = {
+    tail: input.startTail,
+    pending: { records: [], raws: [] },
+    committedTail: input.startTail,
+    replayed: 0,
+  };
+  const stop = scan(input, state);
+  const damage = stop.reason !== null;
+  const commitStartSequence = state.committedTail.nextSequence;
+  const facts: RecoveryFacts = {
+    damage,
+    pendingCommit: state.pending.records.length > 0,
+    zerosToEnd: damage && zerosToEnd(input.file, stop.offset, input.fileSizeBytes),
+    laterCommitFound:
+      damage && laterCommitExists(input.file, stop.offset + 1, input.fileSizeBytes, commitStartSequence),
+    beyondSynced: stop.offset >= input.syncedLength,
+  };
+  const verdict = decide(facts);
+  const validEndOffset = state.committedTail.endOffset;
+  const report: RecoveryReport = {
+    label: verdict.label,
+    decision: verdict.decision,
+    validEndOffset,
+    damageOffset: damage ? stop.offset : null,
+    damageReason: stop.reason,
+    droppedBytes: input.fileSizeBytes - validEndOffset,
+  };
+  return { tail: state.committedTail, facts, report, recordsReplayed: state.replayed };
+}
+
+export function corruptionError(report: RecoveryReport): Error {
+  return journalCorrupt(report.damageOffset ?? report.validEndOffset, report.damageReason ?? 'damage');
+}

@@ -1,0 +1,345 @@
+import { assert } from '../assert.js';
+import { CartridgeError } from '../errors.js';
+
+/**
+ * A buffer pool that caches decoded data blobs by journal offset, bounded in bytes, using ARC
+ * (Adaptive Replacement Cache, Megiddo & Modha, FAST 2003).
+ *
+ * ARC keeps two resident lists: T1 holds entries seen once recently, T2 entries seen at least
+ * twice. Two ghost lists, B1 and B2, remember only the keys and sizes of entries recently
+ * evicted from T1 and T2. A target `p` says how many bytes T1 should hold. A miss that hits
+ * B1 means T1 was too small, so `p` grows; a miss that hits B2 means T2 was too small, so `p`
+ * shrinks. A one-time scan only ever passes through T1, so it cannot flush the working set in
+ * T2, which is why ARC is used here instead of plain LRU.
+ *
+ * ARC is defined for equal pages; here every quantity is in bytes. Each entry is charged
+ * `max(1, value.length)` bytes: an empty buffer still costs one byte, so that the number of
+ * resident and ghost entries is bounded by the capacity too.
+ */
+
+export interface BufferPoolStats {
+  hits: number;
+  misses: number;
+  evictions: number;
+  residentBytes: number;
+  residentCount: number;
+  ghostBytes: number;
+  capacityBytes: number;
+  targetRecencyBytes: number;
+}
+
+interface ListEntry<V> {
+  readonly value: V;
+  readonly chargedBytes: number;
+}
+
+/**
+ * One ARC list with its total charged bytes. A Map keeps insertion order, so its first key is
+ * the least recently used one and re-inserting a key makes it the most recently used: every
+ * list operation is O(1).
+ */
+class ByteLruList<V> {
+  private readonly entries = new Map<number, ListEntry<V>>();
+  private totalBytes = 0;
+
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  get count(): number {
+    return this.entries.size;
+  }
+
+  has(key: number): boolean {
+    return this.entries.has(key);
+  }
+
+  peek(key: number): ListEntry<V> | undefined {
+    return this.entries.get(key);
+  }
+
+  pushNewest(key: number, value: V, chargedBytes: number): void {
+    assert(!this.entries.has(key), 'a key was pushed onto a list that already holds it');
+    this.entries.set(key, { value, chargedBytes });
+    this.totalBytes += chargedBytes;
+  }
+
+  remove(key: number): ListEntry<V> | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    this.entries.delete(key);
+    this.totalBytes -= entry.chargedBytes;
+    assert(this.totalBytes >= 0, 'a list byte count went negative');
+    return entry;
+  }
+
+  /** Removes and returns the least recently used entry, or undefined when the list is empty. */
+  removeOldest(): { key: number; entry: ListEntry<V> } | undefined {
+    const first = this.entries.keys().next();
+    if (first.done === true) return undefined;
+    const entry = this.remove(first.value);
+    assert(entry !== undefined, 'the oldest key of a list vanished');
+    return { key: first.value, entry };
+  }
+
+  /** Lists the keys at or above `minimumKey` first, so that removing them is safe. */
+  keysFrom(minimumKey: number): number[] {
+    const keys: number[] = [];
+    for (const key of this.entries.keys()) if (key >= minimumKey) keys.push(key);
+    return keys;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.totalBytes = 0;
+  }
+}
+
+/** Ghost lists remember sizes only; their value slot is unused. */
+type GhostList = ByteLruList<null>;
+
+function chargedBytesOf(value: Buffer): number {
+  return Math.max(1, value.length);
+}
+
+function checkKey(key: number, operation: string): void {
+  if (!Number.isSafeInteger(key) || key < 0) {
+    throw new CartridgeError(
+      'INVALID_ARGUMENT',
+      `buffer pool ${operation} needs a non-negative safe integer key, got ${String(key)}`,
+    );
+  }
+}
+
+export class BufferPool {
+  private readonly capacityBytes: number;
+  /** T1: resident entries referenced once since they were cached. */
+  private readonly t1 = new ByteLruList<Buffer>();
+  /** T2: resident entries referenced at least twice. */
+  private readonly t2 = new ByteLruList<Buffer>();
+  /** B1: ghosts of entries evicted from T1. */
+  private readonly b1: GhostList = new ByteLruList<null>();
+  /** B2: ghosts of entries evicted from T2. */
+  private readonly b2: GhostList = new ByteLruList<null>();
+  /** ARC's `p`: how many bytes T1 should hold, always within 0..capacityBytes. */
+  private targetRecencyBytes = 0;
+  private hits = 0;
+  private misses = 0;
+  private evictions = 0;
+
+  constructor(capacityBytes: number) {
+    if (!Number.isSafeInteger(capacityBytes) || capacityBytes < 0) {
+      throw new CartridgeError(
+        'INVALID_ARGUMENT',
+        `buffer pool capacity must be a non-negative safe integer, got ${String(capacityBytes)}`,
+      );
+    }
+    this.capacityBytes = capacityBytes;
+  }
+
+  /** Returns the cached value, counting a hit or a miss. A hit moves the entry to T2's MRU end. */
+  get(key: number): Buffer | undefined {
+    checkKey(key, 'get');
+    const entry = this.t1.remove(key) ?? this.t2.remove(key);
+    if (entry === undefined) {
+      this.misses += 1;
+      return undefined;
+    }
+    this.hits += 1;
+    this.t2.pushNewest(key, entry.value, entry.chargedBytes);
+    return entry.value;
+  }
+
+  /**
+   * Caches `value` under `key`. A value larger than the whole pool is not cached, and any older
+   * value for the key is dropped, so that `get` can never return a stale value.
+   */
+  set(key: number, value: Buffer): void {
+    checkKey(key, 'set');
+    const chargedBytes = chargedBytesOf(value);
+    if (chargedBytes > this.capacityBytes) {
+      this.delete(key);
+      return;
+    }
+    // Replacing a resident value is not a reference: the entry stays in its own list.
+    if (this.t1.remove(key) !== undefined) {
+      this.insert(this.t1, key, value, false);
+    } else if (this.t2.remove(key) !== undefined) {
+      this.insert(this.t2, key, value, false);
+    } else if (this.b1.has(key)) {
+      this.adaptTarget(key, this.b1, this.b2, +1);
+      this.insert(this.t2, key, value, false);
+    } else if (this.b2.has(key)) {
+      this.adaptTarget(key, this.b2, this.b1, -1);
+      this.insert(this.t2, key, value, true);
+    } else {
+      this.insert(this.t1, key, value, false);
+    }
+  }
+
+  /** Whether `key` is resident. Neither a hit nor a miss, and it does not change recency. */
+  has(key: number): boolean {
+    checkKey(key, 'has');
+    return this.t1.has(key) || this.t2.has(key);
+  }
+
+  /** Forgets `key` entirely, ghosts included, because its journal offset no longer holds it. */
+  delete(key: number): void {
+    checkKey(key, 'delete');
+    this.t1.remove(key);
+    this.t2.remove(key);
+    this.b1.remove(key);
+    this.b2.remove(key);
+    this.checkInvariants();
+  }
+
+  /**
+   * Forgets every key at or above `minimumKey`. A truncated journal tail reuses its offsets for
+   * new records, and a ghost of an old record must not make a new one look frequently used.
+   */
+  deleteFrom(minimumKey: number): void {
+    checkKey(minimumKey, 'deleteFrom');
+    for (const list of [this.t1, this.t2, this.b1, this.b2] as const) {
+      for (const key of list.keysFrom(minimumKey)) list.remove(key);
+    }
+    this.checkInvariants();
+  }
+
+  /** Drops every entry and ghost and resets the target; the counters are cumulative and stay. */
+  clear(): void {
+    this.t1.clear();
+    this.t2.clear();
+    this.b1.clear();
+    this.b2.clear();
+    this.targetRecencyBytes = 0;
+  }
+
+  stats(): BufferPoolStats {
+    return {
+      hits: this.hits,
+      misses: this.misses,
+      evictions: this.evictions,
+      residentBytes: this.residentBytes(),
+      residentCount: this.t1.count + this.t2.count,
+      ghostBytes: this.ghostBytes(),
+      capacityBytes: this.capacityBytes,
+      targetRecencyBytes: this.targetRecencyBytes,
+    };
+  }
+
+  private residentBytes(): number {
+    return this.t1.bytes + this.t2.bytes;
+  }
+
+  private ghostBytes(): number {
+    return this.b1.bytes + this.b2.bytes;
+  }
+
+  /**
+   * ARC's adaptation on a ghost hit, in bytes. The step is the ghost's size, scaled up by how
+   * much smaller the hit ghost list is than the other one: a hit in a short list is stronger
+   * evidence. Every ghost is charged at least one byte and the hit list holds this ghost, so
+   * the divisor is never zero. `direction` is +1 to favour T1 (a B1 hit) and -1 to favour T2.
+   */
+  private adaptTarget(
+    key: number,
+    hitList: GhostList,
+    otherList: GhostList,
+    direction: 1 | -1,
+  ): void {
+    const ghost = hitList.remove(key);
+    assert(ghost !== undefined, 'a ghost hit lost its ghost');
+    const hitListBytes = hitList.bytes + ghost.chargedBytes;
+    const ratio = hitListBytes >= otherList.bytes ? 1 : otherList.bytes / hitListBytes;
+    const stepBytes = Math.min(this.capacityBytes, Math.ceil(ghost.chargedBytes * ratio));
+    const targetBytes = this.targetRecencyBytes + direction * stepBytes;
+    this.targetRecencyBytes = Math.min(this.capacityBytes, Math.max(0, targetBytes));
+  }
+
+  /** Makes room for `value`, then appends it to `list` as the most recently used entry. */
+  private insert(list: ByteLruList<Buffer>, key: number, value: Buffer, hitB2: boolean): void {
+    const chargedBytes = chargedBytesOf(value);
+    assert(chargedBytes <= this.capacityBytes, 'an oversized value reached insert');
+    this.makeRoom(chargedBytes, hitB2);
+    assert(!this.isListed(key), 'a key would be in two buffer pool lists');
+    list.pushNewest(key, value, chargedBytes);
+    this.trimGhosts();
+    this.checkInvariants();
+  }
+
+  /**
+   * Evicts until `chargedBytes` more fit. Each pass evicts exactly one resident entry and the
+   * number of passes is capped at the resident count, so the loop always terminates; since the
+   * caller checked `chargedBytes <= capacityBytes`, an empty pool always has room.
+   */
+  private makeRoom(chargedBytes: number, hitB2: boolean): void {
+    let passesLeft = this.t1.count + this.t2.count;
+    while (passesLeft > 0 && this.residentBytes() + chargedBytes > this.capacityBytes) {
+      passesLeft -= 1;
+      this.replace(hitB2);
+    }
+    assert(
+      this.residentBytes() + chargedBytes <= this.capacityBytes,
+      'the buffer pool could not make room for an entry that fits',
+    );
+  }
+
+  /**
+   * ARC's REPLACE: evict T1's LRU entry while T1 is above its target (or at it, when the
+   * request hit B2), otherwise T2's; fall back to the other list when the chosen one is empty.
+   * The evicted entry becomes the newest ghost of its list.
+   */
+  private replace(hitB2: boolean): void {
+    const t1Bytes = this.t1.bytes;
+    const t1OverTarget =
+      t1Bytes > this.targetRecencyBytes || (hitB2 && t1Bytes === this.targetRecencyBytes);
+    const fromT1 = this.t1.count > 0 && (t1OverTarget || this.t2.count === 0);
+    const source = fromT1 ? this.t1 : this.t2;
+    const ghosts = fromT1 ? this.b1 : this.b2;
+    const evicted = source.removeOldest();
+    assert(evicted !== undefined, 'the buffer pool had nothing to evict');
+    assert(!this.isListed(evicted.key), 'an evicted key is still listed');
+    ghosts.pushNewest(evicted.key, null, evicted.entry.chargedBytes);
+    this.evictions += 1;
+  }
+
+  /**
+   * Bounds the ghosts as ARC bounds its directory: T1 + B1 within the capacity (so recency
+   * history never outgrows the cache) and B1 + B2 within the capacity (so that, with residents
+   * within the capacity, the whole directory stays within twice the capacity). B2 is trimmed
+   * first, as ARC does when the directory is full.
+   */
+  private trimGhosts(): void {
+    const capacityBytes = this.capacityBytes;
+    dropOldestWhile(this.b1, () => this.t1.bytes + this.b1.bytes > capacityBytes);
+    dropOldestWhile(this.b2, () => this.ghostBytes() > capacityBytes);
+    dropOldestWhile(this.b1, () => this.ghostBytes() > capacityBytes);
+  }
+
+  private isListed(key: number): boolean {
+    return this.t1.has(key) || this.t2.has(key) || this.b1.has(key) || this.b2.has(key);
+  }
+
+  private checkInvariants(): void {
+    const capacityBytes = this.capacityBytes;
+    assert(this.residentBytes() <= capacityBytes, 'buffer pool resident bytes over capacity');
+    assert(this.ghostBytes() <= capacityBytes, 'buffer pool ghost bytes over capacity');
+    assert(this.t1.bytes + this.b1.bytes <= capacityBytes, 'buffer pool T1 + B1 over capacity');
+    assert(
+      this.targetRecencyBytes >= 0 && this.targetRecencyBytes <= capacityBytes,
+      'buffer pool target outside 0..capacity',
+    );
+  }
+}
+
+/**
+ * Drops the list's oldest entries while `over()` holds. Every pass removes one entry and the
+ * passes are capped at the list's starting length, so the loop terminates even if `over()`
+ * never turns false (the ghost-trim hang of the original implementation).
+ */
+function dropOldestWhile(list: GhostList, over: () => boolean): void {
+  for (let passesLeft = list.count; passesLeft > 0 && over(); passesLeft -= 1) {
+    const dropped = list.removeOldest();
+    assert(dropped !== undefined, 'a ghost list ran out before its count said it would');
+  }
+}

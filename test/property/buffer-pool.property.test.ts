@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { BufferPool } from '../../src/projections/buffer-pool.js';
+
+/** How many random cases to run; `PROPERTY_RUNS` raises it for a soak run. */
+const NUM_RUNS = Number.parseInt(process.env['PROPERTY_RUNS'] ?? '100', 10) || 100;
+
+/** A small key space, so that sequences revisit keys and reach the ghost lists. */
+const KEY_COUNT = 12;
+const KEYS = Array.from({ length: KEY_COUNT }, (_, key) => key);
+
+type Operation =
+  | { readonly kind: 'get'; readonly key: number }
+  | { readonly kind: 'set'; readonly key: number; readonly sizeBytes: number }
+  | { readonly kind: 'has'; readonly key: number }
+  | { readonly kind: 'delete'; readonly key: number }
+  | { readonly kind: 'deleteFrom'; readonly key: number }
+  | { readonly kind: 'clear' };
+
+const keyArbitrary = fc.integer({ min: 0, max: KEY_COUNT - 1 });
+
+/**
+ * Mostly small sizes, so several entries fit and ghosts get hit; sometimes large ones, past the
+ * largest capacity, so that eviction of big entries and oversized values are exercised too.
+ */
+const sizeBytesArbitrary = fc.oneof(
+  { weight: 8, arbitrary: fc.integer({ min: 0, max: 40 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 320 }) },
+);
+
+/** Small capacities make ordinary sizes oversized; larger ones hold many entries. */
+const capacityBytesArbitrary = fc.oneof(
+  fc.integer({ min: 0, max: 60 }),
+  fc.integer({ min: 0, max: 300 }),
+);
+
+const operationArbitrary: fc.Arbitrary<Operation> = fc.oneof(
+  { weight: 6, arbitrary: keyArbitrary.map((key) => ({ kind: 'get' as const, key })) },
+  {
+    weight: 6,
+    arbitrary: fc
+      .record({ key: keyArbitrary, sizeBytes: fc.integer({ min: 0, max: 320 }) })
+      .map(({ key, sizeBytes }) => ({ kind: 'set' as const, key, sizeBytes })),
+  },
+  { weight: 1, arbitrary: keyArbitrary.map((key) => ({ kind: 'has' as const, key })) },
+  { weight: 1, arbitrary: keyArbitrary.map((key) => ({ kind: 'delete' as const, key })) },
+  { weight: 1, arbitrary: keyArbitrary.map((key) => ({ kind: 'deleteFrom' as const, key })) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'clear' as const }) },
+);
+
+/** What the pool charges for a value: its length, and at least one byte. */
+function chargedBytesOf(value: Buffer): number {
+  return Math.max(1, value.length);
+}
+
+/**
+ * The model is what a perfect, unbounded store would answer: the last value set for each key.
+ * The pool may forget any of it, but must never answer with anything else.
+ */
+class Harness {
+  readonly model = new Map<number, Buffer>();
+  gets = 0;
+  hits = 0;
+
+  constructor(
+    readonly pool: BufferPool,
+    readonly capacityBytes: number,
+  ) {}
+
+  apply(operation: Operation): void {
+    const { pool } = this;
+    switch (operation.kind) {
+      case 'get': {
+        const wasResident = pool.has(operation.key);
+        const value = pool.get(operation.key);
+        this.gets += 1;
+        expect(value !== undefined).toBe(wasResident);
+        if (value !== undefined) {
+          this.hits += 1;
+          expect(value).toBe(this.model.get(operation.key));
+        }
+        return;
+      }
+      case 'set':
+        return this.applySet(operation.key, operation.sizeBytes);
+      case 'has':
+        if (pool.has(operation.key)) expect(this.model.has(operation.key)).toBe(true);
+        return;
+      case 'delete':
+        pool.delete(operation.key);
+        this.model.delete(operation.key);
+        expect(pool.has(operation.key)).toBe(false);
+        return;
+      case 'deleteFrom':
+        pool.deleteFrom(operation.key);
+        for (const key of KEYS) if (key >= operation.key) this.model.delete(key);
+        return;
+      case 'clear':
+        pool.clear();
+        this.model.clear();
+        expect(pool.stats().residentCount).toBe(0);
+        return;
+    }
+  }
+
+  private applySet(key: number, sizeBytes: number): void {
+    const { pool } = this;
+    // Every value is a fresh buffer, so identity tells apart values of equal content.
+    const value = Buffer.alloc(sizeBytes, key);
+    const before = pool.stats();
+    const replacedBytes = pool.has(key) ? chargedBytesOf(this.model.get(key) ?? value) : 0;
+    pool.set(key, value);
+    this.model.set(key, value);
+    const after = pool.stats();
+    const fits = chargedBytesOf(value) <= this.capacityBytes;
+    // A value that fits is always cached right away; one that does not never is.
+    expect(pool.has(key)).toBe(fits);
+    // The pool evicts only when it must.
+    const roomBytes = this.capacityBytes - (before.residentBytes - replacedBytes);
+    if (!fits || chargedBytesOf(value) <= roomBytes) {
+      expect(after.evictions).toBe(before.evictions);
+    }
+  }
+
+  checkInvariants(): void {
+    const stats = this.pool.stats();
+    expect(stats.capacityBytes).toBe(this.capacityBytes);
+    expect(stats.residentBytes).toBeLessThanOrEqual(this.capacityBytes);
+    expect(stats.ghostBytes).toBeLessThanOrEqual(this.capacityBytes);
+    expect(stats.targetRecencyBytes).toBeGreaterThanOrEqual(0);
+    expect(stats.targetRecencyBytes).toBeLessThanOrEqual(this.capacityBytes);
+    expect(stats.hits).toBe(this.hits);
+    expect(stats.misses).toBe(this.gets - this.hits);
+    const residentKeys = KEYS.filter((key) => this.pool.has(key));
+    expect(stats.residentCount).toBe(residentKeys.length);
+    let residentBytes = 0;
+    for (const key of residentKeys) {
+      const value = this.model.get(key);
+      // A resident key the model has forgotten would be a value the pool must not return.
+      expect(value).toBeDefined();
+      if (value !== undefined) residentBytes += chargedBytesOf(value);
+    }
+    expect(stats.residentBytes).toBe(residentBytes);
+  }
+}
+
+describe('BufferPool model', () => {
+  it('forgets but never lies, and keeps its byte bounds and counters', () => {
+    fc.assert(
+      fc.property(
+        capacityBytesArbitrary,
+        fc.array(operationArbitrary, { maxLength: 200, size: 'max' }),
+        (capacityBytes, operations) => {
+          const harness = new Harness(new BufferPool(capacityBytes), capacityBytes);
+          for (const operation of operations) {
+            harness.apply(operation);
+            harness.checkInvariants();
+          }
+        },
+      ),
+      { numRuns: NUM_RUNS },
+    );
+  });
+});
