@@ -312,8 +312,8 @@ export class BufferPool {
   private trimGhosts(): void {
     const capacityBytes = this.capacityBytes;
     dropOldestWhile(this.b1, () => this.t1.bytes + this.b1.bytes > capacityBytes);
-
-
+    dropOldestWhile(this.b2, () => this.ghostBytes() > capacityBytes);
+    dropOldestWhile(this.b1, () => this.ghostBytes() > capacityBytes);
   }
 
   private isListed(key: number): boolean {
