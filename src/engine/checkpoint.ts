@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import { CartridgeError, journalCorrupt } from '../errors.js';
+import { flattenExtents } from '../journal/event-codec.js';
 import type { Extent } from '../journal/journal-event.js';
 import { CHECKPOINT_PART_MAX_BYTES, CHECKPOINT_PARTS_MAX } from '../limits.js';
 import type { Allocator } from '../projections/allocator.js';
@@ -20,19 +21,13 @@ import type { Catalog, CatalogNode } from '../projections/catalog.js';
 const STATE_VERSION = 1;
 const packer = new Packr({ useRecords: false, mapsAsObjects: false });
 
-function flatExtents(extents: readonly Extent[]): number[] {
-  const flat: number[] = [];
-  for (const extent of extents) flat.push(extent.recordOffset, extent.blobOffset, extent.lengthBytes);
-  return flat;
-}
-
 export function encodeCheckpointState(catalog: Catalog, allocator: Allocator): Buffer[] {
   const entries: unknown[] = [];
   for (const [path, node] of catalog.allEntries()) {
     const isFile = node.kind === 'file';
     entries.push([
       path, isFile ? 0 : 1, node.inode, node.mode, node.createdAtMs, node.modifiedAtMs,
-      isFile ? node.sizeBytes : 0, isFile ? flatExtents(node.extents) : [],
+      isFile ? node.sizeBytes : 0, isFile ? flattenExtents(node.extents) : [],
     ]);
   }
   const spans = allocator.liveSpans().flat();

@@ -16,7 +16,8 @@ function corruptBody(detail: string): CartridgeError {
   return new CartridgeError('JOURNAL_CORRUPT', `record body ${detail}`);
 }
 
-function flattenExtents(extents: readonly Extent[]): number[] {
+/** Extents as a flat `[recordOffset, blobOffset, lengthBytes, ...]` list, as stored. */
+export function flattenExtents(extents: readonly Extent[]): number[] {
   const flat: number[] = [];
   for (const extent of extents) flat.push(extent.recordOffset, extent.blobOffset, extent.lengthBytes);
   return flat;
