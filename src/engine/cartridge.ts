@@ -214,8 +214,9 @@ export class Cartridge {
         throw new CartridgeError('EEXIST', `${canonical} already exists`, { path: canonical });
       }
       if (canonical === ROOT_PATH) throw new CartridgeError('EEXIST', 'the root exists', { path: canonical });
-      this.requireSpace(blocksFor(bytes.length), 0, canonical);
+      // Path errors (ENOTDIR) before space errors, as in writeFile; a refusal undoes the parents.
       this.ensureParents(canonical);
+      this.requireSpace(blocksFor(bytes.length), 0, canonical);
       const inode = this.journal.catalog.nextInode;
       const atMs = Date.now();
       this.appendWithContent(bytes, (extents) => ({
@@ -504,10 +505,13 @@ export class Cartridge {
    */
   close(): void {
     if (this.closed) return;
+    if (this.transactionDepth > 0) {
+      throw new CartridgeError('INVALID_ARGUMENT', 'close inside a transaction; let it finish first');
+    }
     this.clearSyncTimer();
     try {
       const writable = !this.journal.readOnly && this.journal.writer.poisoned === undefined;
-      if (writable && this.transactionDepth === 0) {
+      if (writable) {
         if (this.head - this.checkpointEnd >= CLOSE_CHECKPOINT_BYTES) this.checkpoint();
         if (this.options.durability !== 'off') this.syncNow();
       }
