@@ -76,7 +76,8 @@ export class Cartridge {
 
   /** A cartridge held in memory; nothing touches the disk. */
   static memory(options: CartridgeOptions = {}): Cartridge {
-    const resolved = resolveOptions({ ...options, storage: undefined });
+    // Validated as for create (a non-object is INVALID_ARGUMENT); `storage` is never used.
+    const resolved = resolveOptions(options);
     return new Cartridge(createJournal(new MemoryStorage(), MEMORY_PATH, resolved, false), resolved);
   }
 
@@ -357,10 +358,14 @@ export class Cartridge {
     undo.begin();
     this.transactionDepth = 1;
     let result: T;
+    let committed = false;
     try {
       result = body();
       if (isThenable(result)) throw new CartridgeError('INVALID_ARGUMENT', 'a transaction body must be synchronous');
-      if (writer.stagedCount > 0) writer.commit(this.options.durability === 'full');
+      if (writer.stagedCount > 0) {
+        writer.commit(this.options.durability === 'full');
+        committed = true;
+      }
     } catch (error) {
       writer.discardStaged();
       undo.end(false);
@@ -369,7 +374,8 @@ export class Cartridge {
       this.transactionDepth = 0;
     }
     undo.end(true);
-    this.afterCommit();
+    // A transaction that mutates nothing writes nothing: no sync, no automatic checkpoint.
+    if (committed) this.afterCommit();
     return result;
   }
 
@@ -434,8 +440,9 @@ export class Cartridge {
     this.checkpointOffset = firstOffset;
     this.checkpointEnd = this.head;
     this.lastCheckpointBytes = parts.reduce((sum, part) => sum + part.length, 0);
+    // The header may only name records that are durable, so outside 'full' the new checkpoint
+    // is published by the next sync (flush, close, the timer), never before it.
     if (this.options.durability === 'full') headerKeeper.update({ checkpointOffset: firstOffset, syncedLength: this.head }, true);
-    else if (this.options.durability === 'off') headerKeeper.update({ checkpointOffset: firstOffset }, false);
   }
 
   /** A checkpoint after a successful commit must not turn that commit into a reported failure. */
