@@ -1,0 +1,110 @@
+import type { CartridgeOptions } from '../../src/index.js';
+import type { Operation } from './model.js';
+
+/**
+ * Workloads for the crash and fault campaigns: short operation lists that between them touch
+ * every kind of record and every write path (data records, transactions, checkpoints, growth
+ * of the journal past capacity refusals). Later features add a workload here in a few lines.
+ */
+
+export interface Workload {
+  readonly name: string;
+  readonly options: CartridgeOptions;
+  readonly operations: readonly Operation[];
+}
+
+function bytes(length: number, seed: number): Buffer {
+  const buffer = Buffer.alloc(length);
+  let state = seed * 2654435761 + 1;
+  for (let index = 0; index < length; index++) {
+    state = (state * 1103515245 + 12345) >>> 0;
+    // Half the bytes repeat, so compression has something to do on most records.
+    buffer[index] = index % 2 === 0 ? state >>> 24 : 0x61;
+  }
+  return buffer;
+}
+
+const fileOperations: readonly Operation[] = [
+  { kind: 'create', path: '/a.txt', bytes: Buffer.from('alpha') },
+  { kind: 'mkdir', path: '/docs/guides' },
+  { kind: 'create', path: '/docs/guides/one.md', bytes: bytes(3000, 1) },
+  { kind: 'append', path: '/a.txt', bytes: Buffer.from(' and more') },
+  { kind: 'write', path: '/docs/guides/one.md', bytes: bytes(700, 2) },
+  { kind: 'create', path: '/calls/2026/11/call-1.json', bytes: Buffer.from('{"agent":"ada"}') },
+  { kind: 'delete', path: '/a.txt' },
+  { kind: 'create', path: '/a.txt', bytes: Buffer.alloc(0) },
+  { kind: 'append', path: '/a.txt', bytes: bytes(5000, 3) },
+  { kind: 'delete', path: '/calls/2026/11/call-1.json' },
+  { kind: 'delete', path: '/calls/2026/11' },
+];
+
+const transactions: readonly Operation[] = [
+  { kind: 'create', path: '/base.txt', bytes: Buffer.from('base') },
+  {
+    kind: 'transaction',
+    operations: [
+      { kind: 'create', path: '/batch/one', bytes: bytes(100, 4) },
+      { kind: 'create', path: '/batch/two', bytes: bytes(9000, 5) },
+      { kind: 'append', path: '/base.txt', bytes: Buffer.from('+1') },
+    ],
+  },
+  {
+    kind: 'transaction',
+    abort: true,
+    operations: [{ kind: 'delete', path: '/base.txt' }, { kind: 'create', path: '/never', bytes: Buffer.from('x') }],
+  },
+  {
+    kind: 'transaction',
+    operations: [{ kind: 'write', path: '/batch/one', bytes: bytes(50, 6) }, { kind: 'delete', path: '/batch/two' }],
+  },
+];
+
+const checkpoints: readonly Operation[] = [
+  { kind: 'create', path: '/c/1', bytes: bytes(2000, 7) },
+  { kind: 'checkpoint' },
+  { kind: 'create', path: '/c/2', bytes: bytes(2000, 8) },
+  { kind: 'write', path: '/c/1', bytes: bytes(300, 9) },
+  { kind: 'checkpoint' },
+  { kind: 'delete', path: '/c/2' },
+];
+
+/** A file larger than one data record (1 MiB), so one commit spans several records. */
+const largeFile: readonly Operation[] = [
+  { kind: 'create', path: '/large.bin', bytes: bytes(1024 * 1024 + 4096, 10) },
+  { kind: 'append', path: '/large.bin', bytes: bytes(100, 11) },
+];
+
+/** Content near a small capacity; the last create is refused with ENOSPC by the engine. */
+const nearCapacity: readonly Operation[] = [
+  { kind: 'create', path: '/fill-1', bytes: bytes(8000, 12) },
+  { kind: 'create', path: '/fill-2', bytes: bytes(4000, 13) },
+  { kind: 'delete', path: '/fill-1' },
+  { kind: 'create', path: '/fill-3', bytes: bytes(8192, 14) },
+  { kind: 'refused', code: 'ENOSPC', operation: { kind: 'create', path: '/fill-4', bytes: bytes(8192, 19) } },
+  { kind: 'refused', code: 'ENOSPC', operation: { kind: 'append', path: '/fill-2', bytes: bytes(8192, 20) } },
+  { kind: 'append', path: '/fill-2', bytes: bytes(96, 21) },
+];
+
+const normalWithFlushes: readonly Operation[] = [
+  { kind: 'create', path: '/n/1', bytes: bytes(500, 15) },
+  { kind: 'create', path: '/n/2', bytes: bytes(500, 16) },
+  { kind: 'flush' },
+  { kind: 'append', path: '/n/1', bytes: bytes(500, 17) },
+  { kind: 'checkpoint' },
+  { kind: 'delete', path: '/n/2' },
+  { kind: 'flush' },
+  { kind: 'write', path: '/n/1', bytes: bytes(10, 18) },
+];
+
+const quick = { syncIntervalMs: 3_600_000 };
+
+export const WORKLOADS: readonly Workload[] = [
+  { name: 'file-operations', options: { ...quick, durability: 'full' }, operations: fileOperations },
+  { name: 'file-operations-lz4', options: { ...quick, durability: 'full', compression: 'lz4' }, operations: fileOperations },
+  { name: 'transactions', options: { ...quick, durability: 'full' }, operations: transactions },
+  { name: 'checkpoints', options: { ...quick, durability: 'full', checkpointIntervalBytes: 4096 }, operations: checkpoints },
+  { name: 'large-file', options: { ...quick, durability: 'full', compression: 'none' }, operations: largeFile },
+  { name: 'near-capacity', options: { ...quick, durability: 'full', capacityBlocks: 4 }, operations: nearCapacity },
+  { name: 'normal-with-flushes', options: { ...quick, durability: 'normal' }, operations: normalWithFlushes },
+  { name: 'off-with-flushes', options: { ...quick, durability: 'off' }, operations: normalWithFlushes },
+];

@@ -1,0 +1,198 @@
+import fc from 'fast-check';
+import { Packr } from 'msgpackr';
+import { describe, expect, it } from 'vitest';
+import { CartridgeError } from '../../../src/errors.js';
+import { decodeEvent, encodeEvent, recordTypeOf } from '../../../src/journal/event-codec.js';
+import type { JournalEvent } from '../../../src/journal/journal-event.js';
+
+/** How many random cases to run per property; `PROPERTY_RUNS` raises it for a soak run. */
+const NUM_RUNS = Number.parseInt(process.env['PROPERTY_RUNS'] ?? '200', 10) || 200;
+
+const EXTENTS = [
+  { recordOffset: 8192, blobOffset: 0, lengthBytes: 1_048_576 },
+  { recordOffset: 2 ** 40, blobOffset: 17, lengthBytes: 3 },
+];
+
+/** One event of every type, with values near the edges of what each field holds. */
+const EVERY_EVENT: readonly JournalEvent[] = [
+  { type: 'genesis', cartridgeId: '00112233445566778899aabbccddeeff', createdAtMs: 1_700_000_000_000, capacityBlocks: 10_000 },
+  { type: 'genesis', cartridgeId: 'ff', createdAtMs: 0, capacityBlocks: null },
+  { type: 'data' },
+  { type: 'file.created', path: '/docs/ré sumé.md', inode: 42, mode: 0o644, atMs: 1, sizeBytes: 1_048_579, extents: EXTENTS },
+  { type: 'file.created', path: '/empty', inode: 2, mode: 0o600, atMs: 0, sizeBytes: 0, extents: [] },
+  { type: 'file.written', path: '/a', atMs: Number.MAX_SAFE_INTEGER, sizeBytes: 3, extents: EXTENTS.slice(1) },
+  { type: 'file.appended', path: '/a', atMs: 5, sizeBytes: 2 ** 31 - 1, extents: EXTENTS },
+  { type: 'entry.deleted', path: '/a/b/c', atMs: 99 },
+  { type: 'directory.created', path: '/日本語', inode: 2 ** 32 + 1, mode: 0o755, atMs: 7 },
+  { type: 'checkpoint', part: 0, partCount: 1024, stateSizeBytes: 4 * 1024 * 1024 },
+];
+
+/** Bodies encoded before any hostile input was decoded, to compare against afterwards. */
+const BODIES_BEFORE_FUZZING = EVERY_EVENT.map((event) => Buffer.from(encodeEvent(event)));
+
+/** Decodes and classifies: the event, or the code of the `CartridgeError` it threw. */
+function decodeOutcome(type: number, body: Uint8Array): 'decoded' | 'JOURNAL_CORRUPT' {
+  try {
+    decodeEvent(type, body);
+    return 'decoded';
+  } catch (error) {
+    // Anything other than a typed JOURNAL_CORRUPT (a TypeError, a RangeError, an
+    // AssertionError) means untrusted bytes reached code that trusted them.
+    if (!(error instanceof CartridgeError)) throw error;
+    expect(error.code).toBe('JOURNAL_CORRUPT');
+    return 'JOURNAL_CORRUPT';
+  }
+}
+
+describe('event codec round trip', () => {
+  it('decodes every event type back to the event it encoded', () => {
+    const typesSeen = new Set<string>();
+    for (const event of EVERY_EVENT) {
+      const body = encodeEvent(event);
+      expect(decodeEvent(recordTypeOf(event), body)).toEqual(event);
+      typesSeen.add(event.type);
+    }
+    expect(typesSeen.size).toBe(8);
+  });
+
+  it('encodes deterministically (the hash chain depends on it) and into independent buffers', () => {
+    for (const event of EVERY_EVENT) {
+      const first = encodeEvent(event);
+      const copy = Buffer.from(first);
+      const second = encodeEvent(event);
+      // Encoding another event must not overwrite the first body (msgpackr reuses its buffer).
+      encodeEvent(EVERY_EVENT[3] as JournalEvent);
+      expect(first.equals(second)).toBe(true);
+      expect(first.equals(copy)).toBe(true);
+    }
+  });
+
+  it('gives every event type its own record type', () => {
+    const types = new Set(EVERY_EVENT.map((event) => recordTypeOf(event)));
+    expect(types.size).toBe(8);
+  });
+
+  it('round-trips generated file events', () => {
+    const extent = fc.record({
+      recordOffset: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+      blobOffset: fc.nat(),
+      lengthBytes: fc.nat(),
+    });
+    const event = fc.record({
+      type: fc.constant('file.created' as const),
+      path: fc.string({ unit: 'binary', maxLength: 40 }),
+      inode: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+      mode: fc.nat({ max: 0o7777 }),
+      atMs: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+      sizeBytes: fc.nat({ max: 2 ** 31 - 1 }),
+      extents: fc.array(extent, { maxLength: 5 }),
+    });
+    fc.assert(
+      fc.property(event, (generated) => {
+        expect(decodeEvent(recordTypeOf(generated), encodeEvent(generated))).toEqual(generated);
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+});
+
+describe('event codec on untrusted bytes', () => {
+  it('refuses the wrong shapes for each type with JOURNAL_CORRUPT', () => {
+    const packer = new Packr({ useRecords: false, mapsAsObjects: false });
+    const fileCreated = recordTypeOf(EVERY_EVENT[3] as JournalEvent);
+    const deleted = recordTypeOf(EVERY_EVENT[7] as JournalEvent);
+    const cases: [string, number, Uint8Array][] = [
+      ['data with a body', 2, Buffer.from([0x90])],
+      ['not msgpack', deleted, Buffer.from([0xc1])],
+      ['empty body', deleted, Buffer.alloc(0)],
+      ['not an array', deleted, packer.pack({ path: '/a', atMs: 1 })],
+      ['too few fields', deleted, packer.pack(['/a'])],
+      ['too many fields', deleted, packer.pack(['/a', 1, 2])],
+      ['path not text', deleted, packer.pack([7, 1])],
+      ['negative count', deleted, packer.pack(['/a', -1])],
+      ['fractional count', deleted, packer.pack(['/a', 1.5])],
+      ['unsafe count', deleted, packer.pack(['/a', 2 ** 53])],
+      ['extents not a multiple of 3', fileCreated, packer.pack(['/a', 2, 0o644, 1, 1, [1, 2]])],
+      ['extents not counts', fileCreated, packer.pack(['/a', 2, 0o644, 1, 1, [1, 2, 'x']])],
+      ['extents not an array', fileCreated, packer.pack(['/a', 2, 0o644, 1, 1, 'x'])],
+      ['unknown type 0', 0, packer.pack([])],
+      ['unknown type 9', 9, packer.pack(['/a', 1])],
+      ['unknown type 255', 255, packer.pack([])],
+    ];
+    for (const [what, type, body] of cases) {
+      expect(decodeOutcome(type, body), what).toBe('JOURNAL_CORRUPT');
+    }
+  });
+
+  it('never throws anything but JOURNAL_CORRUPT for arbitrary bytes, for every type 0..255', () => {
+    const runsPerType = Math.max(20, Math.floor(NUM_RUNS / 4));
+    let decoded = 0;
+    for (let type = 0; type <= 255; type++) {
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 96 }), (bytes) => {
+          if (decodeOutcome(type, bytes) === 'decoded') decoded++;
+        }),
+        { numRuns: runsPerType, seed: type },
+      );
+    }
+    // Arbitrary bytes are almost never a valid body; data with an empty body is the exception.
+    expect(decoded).toBeLessThan(256 * runsPerType);
+  });
+
+  it('never throws anything but JOURNAL_CORRUPT for well-formed msgpack of the wrong shape', () => {
+    // Random bytes rarely get past the msgpack parser; packed random arrays reach the field
+    // checks of every type.
+    const packer = new Packr({ useRecords: false, mapsAsObjects: false });
+    const leaf = fc.oneof(
+      fc.string({ maxLength: 8 }),
+      fc.integer(),
+      fc.double(),
+      fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+      fc.constant(null),
+      fc.boolean(),
+      fc.uint8Array({ maxLength: 8 }),
+      fc.array(fc.oneof(fc.nat(), fc.string({ maxLength: 3 }), fc.constant(null)), { maxLength: 7 }),
+    );
+    const body = fc.oneof(fc.array(leaf, { maxLength: 8 }), leaf);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 255 }), body, (type, value) => {
+        decodeOutcome(type, packer.pack(value));
+      }),
+      { numRuns: NUM_RUNS * 20 },
+    );
+  });
+
+  it('never throws anything but JOURNAL_CORRUPT for single-byte damage of valid bodies', () => {
+    let outcomes = 0;
+    for (const event of EVERY_EVENT) {
+      const body = encodeEvent(event);
+      for (let offset = 0; offset < body.length; offset++) {
+        for (const value of [0x00, 0xff, 0xc1, 0xdd, 0xdf, 0xc7, 0xd4, (body[offset] as number) ^ 1]) {
+          const damaged = Buffer.from(body);
+          damaged[offset] = value;
+          for (let type = 0; type <= 9; type++) {
+            decodeOutcome(type, damaged);
+            outcomes++;
+          }
+        }
+      }
+    }
+    expect(outcomes).toBeGreaterThan(1000);
+  });
+
+  it('still round-trips after the fuzzing (decoding hostile bytes leaves no state behind)', () => {
+    // msgpackr keeps shared state (record structures, buffers); hostile input must not
+    // change how later bodies encode or decode.
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), (bytes) => {
+        decodeOutcome(3, bytes);
+      }),
+      { numRuns: NUM_RUNS * 5 },
+    );
+    EVERY_EVENT.forEach((event, index) => {
+      const body = encodeEvent(event);
+      expect(body.equals(BODIES_BEFORE_FUZZING[index] as Buffer)).toBe(true);
+      expect(decodeEvent(recordTypeOf(event), body)).toEqual(event);
+    });
+  });
+});

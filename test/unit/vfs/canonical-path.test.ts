@@ -1,0 +1,153 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CartridgeError } from '../../../src/errors.js';
+import { NAME_MAX_BYTES, PATH_DEPTH_MAX, PATH_MAX_BYTES } from '../../../src/limits.js';
+import { ancestorsOf, canonicalPath, nameOf, parentOf, ROOT_PATH } from '../../../src/vfs/canonical-path.js';
+
+const NUM_RUNS = Number.parseInt(process.env['PROPERTY_RUNS'] ?? '500', 10) || 500;
+
+/** The code of the `CartridgeError` `action` throws; fails the test when it returns. */
+function codeOf(action: () => unknown): string {
+  let thrown: unknown;
+  try {
+    action();
+  } catch (error) {
+    thrown = error;
+  }
+  if (thrown === undefined) expect.fail('expected an error, but the call returned');
+  expect(thrown).toBeInstanceOf(CartridgeError);
+  return (thrown as CartridgeError).code;
+}
+
+describe('canonicalPath rules', () => {
+  it.each([
+    ['a.txt', '/a.txt'],
+    ['docs/a.txt', '/docs/a.txt'],
+    ['/', '/'],
+    ['/a/', '/a'],
+    ['/./a/./b/.', '/a/b'],
+    ['.', '/'],
+    ['/a/b/../c', '/a/c'],
+    ['/a/../../..', '/'],
+    ['../../etc/passwd', '/etc/passwd'],
+    ['/..', '/'],
+    ['//a///b//', '/a/b'],
+    ['a//..//b', '/b'],
+    ['/...', '/...'],
+    ['/..a/b..', '/..a/b..'],
+    ['/a\\b', '/a\\b'],
+    ['/ spaced /name ', '/ spaced /name '],
+    ['/日本/résumé', '/日本/résumé'],
+  ])('%j becomes %j', (input, expected) => {
+    expect(canonicalPath(input)).toBe(expected);
+  });
+
+  it('refuses NUL, empty and non-string paths with EINVAL', () => {
+    expect(codeOf(() => canonicalPath('/a\0b'))).toBe('EINVAL');
+    expect(codeOf(() => canonicalPath('\0'))).toBe('EINVAL');
+    expect(codeOf(() => canonicalPath(''))).toBe('EINVAL');
+    for (const input of [undefined, null, 42, ['/a'], { path: '/a' }, Buffer.from('/a'), Symbol('a')]) {
+      expect(codeOf(() => canonicalPath(input)), String(typeof input)).toBe('EINVAL');
+    }
+  });
+
+  it('accepts a name of exactly NAME_MAX_BYTES bytes and refuses one byte more with ENAMETOOLONG', () => {
+    expect(canonicalPath('/' + 'a'.repeat(NAME_MAX_BYTES))).toBe('/' + 'a'.repeat(NAME_MAX_BYTES));
+    expect(codeOf(() => canonicalPath('/' + 'a'.repeat(NAME_MAX_BYTES + 1)))).toBe('ENAMETOOLONG');
+    // The limit is in UTF-8 bytes, not characters: 128 two-byte characters are 256 bytes.
+    expect(codeOf(() => canonicalPath('/' + 'é'.repeat(128)))).toBe('ENAMETOOLONG');
+    expect(canonicalPath('/' + 'é'.repeat(127))).toBe('/' + 'é'.repeat(127));
+  });
+
+  it('refuses a path over PATH_MAX_BYTES with ENAMETOOLONG', () => {
+    // 17 names of 250 bytes: every name is fine, the whole is 4267 bytes.
+    const segments = Array.from({ length: 17 }, (_, index) => String(index).padEnd(250, 'x'));
+    expect(codeOf(() => canonicalPath('/' + segments.join('/')))).toBe('ENAMETOOLONG');
+    // Exactly PATH_MAX_BYTES is allowed: 16 names of 255 bytes plus 16 slashes is 4096.
+    const fitting = '/' + Array.from({ length: 16 }, (_, index) => String(index).padEnd(255, 'y')).join('/');
+    expect(Buffer.byteLength(fitting)).toBe(PATH_MAX_BYTES);
+    expect(canonicalPath(fitting)).toBe(fitting);
+  });
+
+  it('refuses absurdly long inputs even when they would canonicalise short', () => {
+    expect(codeOf(() => canonicalPath('/a/..'.repeat(PATH_MAX_BYTES)))).toBe('ENAMETOOLONG');
+  });
+
+  it('accepts PATH_DEPTH_MAX segments and refuses one more with LIMIT_EXCEEDED', () => {
+    expect(canonicalPath('/a'.repeat(PATH_DEPTH_MAX))).toBe('/a'.repeat(PATH_DEPTH_MAX));
+    expect(codeOf(() => canonicalPath('/a'.repeat(PATH_DEPTH_MAX + 1)))).toBe('LIMIT_EXCEEDED');
+    // Depth counts what remains after '..', so climbing back makes a deep input fine.
+    expect(canonicalPath('/a'.repeat(PATH_DEPTH_MAX + 1) + '/..')).toBe('/a'.repeat(PATH_DEPTH_MAX));
+  });
+
+  it('has helpers that agree with the canonical form', () => {
+    expect(parentOf('/a/b/c')).toBe('/a/b');
+    expect(parentOf('/a')).toBe(ROOT_PATH);
+    expect(parentOf(ROOT_PATH)).toBe(ROOT_PATH);
+    expect(nameOf('/a/b/c')).toBe('c');
+    expect(nameOf(ROOT_PATH)).toBe('');
+    expect(ancestorsOf('/a/b/c')).toEqual(['/a', '/a/b']);
+    expect(ancestorsOf('/a')).toEqual([]);
+  });
+});
+
+describe('canonicalPath properties', () => {
+  /** Segments drawn so that '.', '..' and empty segments are common. */
+  const segment = fc.oneof(
+    { weight: 2, arbitrary: fc.constantFrom('', '.', '..', '...', 'a', 'b', 'é', ' ', '\\') },
+    { weight: 3, arbitrary: fc.string({ minLength: 1, maxLength: 12 }).filter((text) => !text.includes('\0')) },
+  );
+  const pathLike = fc.tuple(fc.boolean(), fc.array(segment, { maxLength: 20 })).map(
+    ([absolute, segments]) => (absolute ? '/' : '') + segments.join('/'),
+  );
+
+  function checkCanonical(path: string): void {
+    expect(path.startsWith('/')).toBe(true);
+    if (path === ROOT_PATH) return;
+    for (const name of path.slice(1).split('/')) {
+      expect(name).not.toBe('');
+      expect(name).not.toBe('.');
+      expect(name).not.toBe('..');
+    }
+  }
+
+  it('returns an absolute path without ".", ".." or empty segments, and is idempotent', () => {
+    fc.assert(
+      fc.property(pathLike, (input) => {
+        fc.pre(input.length > 0);
+        const once = canonicalPath(input);
+        checkCanonical(once);
+        expect(canonicalPath(once)).toBe(once);
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  it('either returns a canonical path or throws a typed error, for any string', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 300 }), pathLike), (input) => {
+        let once: string;
+        try {
+          once = canonicalPath(input);
+        } catch (error) {
+          if (!(error instanceof CartridgeError)) throw error;
+          expect(['EINVAL', 'ENAMETOOLONG', 'LIMIT_EXCEEDED']).toContain(error.code);
+          return;
+        }
+        checkCanonical(once);
+        expect(canonicalPath(once)).toBe(once);
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  it('treats a relative path as taken from the root', () => {
+    fc.assert(
+      fc.property(pathLike, (input) => {
+        fc.pre(input.length > 0 && !input.startsWith('/'));
+        expect(canonicalPath(input)).toBe(canonicalPath('/' + input));
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+});
