@@ -3,7 +3,7 @@ import { CartridgeError, journalCorrupt, limitExceeded } from '../errors.js';
 import { MemoryStorage } from '../journal/io/memory-storage.js';
 import { NodeStorage } from '../journal/io/node-storage.js';
 import type { Storage } from '../journal/io/storage.js';
-import type { Extent, JournalEvent, JournalRecord } from '../journal/journal-event.js';
+import { type Extent, type JournalEvent, type JournalRecord, RecordType } from '../journal/journal-event.js';
 import { blobOf, readRecordAt } from '../journal/journal-reader.js';
 import type { RecoveryReport } from '../journal/recovery.js';
 import {
@@ -32,7 +32,9 @@ export type Content = Uint8Array | string;
 
 const MEMORY_PATH = 'memory.cart';
 /** Record types whose blob holds file content (and may be read through an extent). */
-const CONTENT_EVENTS = new Set<JournalEvent['type']>(['data', 'file.created', 'file.written', 'file.appended']);
+const CONTENT_RECORD_TYPES = new Set<number>([
+  RecordType.Data, RecordType.FileCreated, RecordType.FileWritten, RecordType.FileAppended,
+]);
 /** On close, a checkpoint is written when at least this much journal follows the last one. */
 const CLOSE_CHECKPOINT_BYTES = 1024 * 1024;
 
@@ -180,7 +182,7 @@ export class Cartridge {
     const result = Buffer.allocUnsafe(file.sizeBytes);
     let position = 0;
     for (const extent of file.extents) {
-      const blob = this.blobAt(extent.recordOffset);
+      const blob = this.blobAt(extent.recordOffset, extent.recordSequence);
       if (extent.blobOffset + extent.lengthBytes > blob.length) {
         throw journalCorrupt(extent.recordOffset, `content of ${path} lies outside its record`);
       }
@@ -192,15 +194,18 @@ export class Cartridge {
   }
 
   /** The decoded blob of a content record: staged, cached, or read and checked from disk. */
-  private blobAt(offset: number): Uint8Array {
+  private blobAt(offset: number, sequence: number): Uint8Array {
     const staged = this.journal.writer.stagedBlob(offset);
     if (staged !== undefined) return staged;
     const cached = this.pool.get(offset);
     if (cached !== undefined) return cached;
     const raw = readRecordAt(this.journal.file, offset);
-    const record = raw.header.type;
+    // A valid record of the wrong identity (a stale or misdirected block) must not pass.
+    if (raw.header.sequence !== sequence) throw journalCorrupt(offset, 'extent points at another record');
+    if (!CONTENT_RECORD_TYPES.has(raw.header.type)) {
+      throw journalCorrupt(offset, 'extent points at a record without content');
+    }
     const blob = blobOf(raw);
-    if (record < 2 || record > 5) throw journalCorrupt(offset, 'extent points at a record without content');
     this.pool.set(offset, blob);
     return blob;
   }
@@ -325,12 +330,15 @@ export class Cartridge {
     while (bytes.length - start > DATA_RECORD_MAX_BYTES) {
       const chunk = bytes.subarray(start, start + DATA_RECORD_MAX_BYTES);
       const record = this.append({ type: 'data' }, chunk);
-      extents.push({ recordOffset: record.offset, blobOffset: 0, lengthBytes: chunk.length });
+      extents.push({ recordOffset: record.offset, recordSequence: record.sequence, blobOffset: 0, lengthBytes: chunk.length });
       start += chunk.length;
     }
     const inline = bytes.subarray(start);
     if (inline.length > 0) {
-      extents.push({ recordOffset: this.journal.writer.nextOffset(), blobOffset: 0, lengthBytes: inline.length });
+      const { writer } = this.journal;
+      extents.push({
+        recordOffset: writer.nextOffset(), recordSequence: writer.nextSequence(), blobOffset: 0, lengthBytes: inline.length,
+      });
     }
     this.append(eventOf(extents), inline.length > 0 ? inline : undefined);
   }
@@ -442,7 +450,10 @@ export class Cartridge {
     this.lastCheckpointBytes = parts.reduce((sum, part) => sum + part.length, 0);
     // The header may only name records that are durable, so outside 'full' the new checkpoint
     // is published by the next sync (flush, close, the timer), never before it.
-    if (this.options.durability === 'full') headerKeeper.update({ checkpointOffset: firstOffset, syncedLength: this.head }, true);
+    if (this.options.durability === 'full') {
+      headerKeeper.update({ checkpointOffset: firstOffset, syncedLength: this.head });
+      writer.sync();
+    }
   }
 
   /** A checkpoint after a successful commit must not turn that commit into a reported failure. */
@@ -467,7 +478,8 @@ export class Cartridge {
     writer.sync();
     const header = headerKeeper.header;
     if (header.syncedLength !== this.head || header.checkpointOffset !== this.checkpointOffset) {
-      headerKeeper.update({ syncedLength: this.head, checkpointOffset: this.checkpointOffset }, true);
+      headerKeeper.update({ syncedLength: this.head, checkpointOffset: this.checkpointOffset });
+      writer.sync();
     }
   }
 

@@ -1,7 +1,6 @@
 import { Packr } from 'msgpackr';
 import { CartridgeError, journalCorrupt } from '../errors.js';
-import { flattenExtents } from '../journal/event-codec.js';
-import type { Extent } from '../journal/journal-event.js';
+import { extentsFromFlat, flattenExtents } from '../journal/event-codec.js';
 import { CHECKPOINT_PART_MAX_BYTES, CHECKPOINT_PARTS_MAX } from '../limits.js';
 import type { Allocator } from '../projections/allocator.js';
 import type { Catalog, CatalogNode } from '../projections/catalog.js';
@@ -15,7 +14,7 @@ import type { Catalog, CatalogNode } from '../projections/catalog.js';
  *
  * State layout: `[version = 1, nextInode, entries, spans]` where each entry is
  * `[path, kind (0 file, 1 directory), inode, mode, createdAtMs, modifiedAtMs, sizeBytes,
- * extentsFlat]` and `spans` is a flat `[offset, lengthBytes, ...]` list.
+ * extents]` with extents flat as in record bodies and `spans` is a flat `[offset, lengthBytes, ...]` list.
  */
 
 const STATE_VERSION = 1;
@@ -58,22 +57,24 @@ function decodeEntry(value: unknown, offset: number): [string, CatalogNode] {
   }
   const path = value[0] as string;
   const [kind, inode, mode, createdAtMs, modifiedAtMs, sizeBytes] = countsOf(value.slice(1, 7), offset, 'entry');
-  const flat = countsOf(value[7], offset, 'extents');
-  if (flat.length % 3 !== 0 || (kind !== 0 && kind !== 1)) throw journalCorrupt(offset, 'checkpoint entry malformed');
+  if (!Array.isArray(value[7]) || (kind !== 0 && kind !== 1)) throw journalCorrupt(offset, 'checkpoint entry malformed');
   const common = {
     inode: inode as number, mode: mode as number,
     createdAtMs: createdAtMs as number, modifiedAtMs: modifiedAtMs as number,
   };
   if (kind === 1) return [path, { kind: 'directory', ...common, children: new Set() }];
-  const extents: Extent[] = [];
-  for (let index = 0; index < flat.length; index += 3) {
-    extents.push({
-      recordOffset: flat[index] as number,
-      blobOffset: flat[index + 1] as number,
-      lengthBytes: flat[index + 2] as number,
-    });
-  }
+  const extents = withOffset(offset, () => extentsFromFlat(value[7] as unknown[]));
   return [path, { kind: 'file', ...common, sizeBytes: sizeBytes as number, extents }];
+}
+
+/** Runs a decoder, giving its `JOURNAL_CORRUPT` the checkpoint's offset. */
+function withOffset<T>(offset: number, decode: () => T): T {
+  try {
+    return decode();
+  } catch (error) {
+    if (error instanceof CartridgeError && error.code === 'JOURNAL_CORRUPT') throw journalCorrupt(offset, error.message);
+    throw error;
+  }
 }
 
 export interface CheckpointState {

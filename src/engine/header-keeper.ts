@@ -5,8 +5,9 @@ import type { StorageFile } from '../journal/io/storage.js';
 
 /**
  * Keeps the file header current. Each update writes the slot the current generation does not
- * occupy; the caller syncs the journal first, so a header never points past durable records
- * (except in durability `'off'`, where nothing is promised and open falls back to a scan).
+ * occupy. The caller syncs the journal before an update, so a header never points past durable
+ * records, and syncs again after it through the journal writer, so that a failed fsync of the
+ * header poisons the cartridge like any other failed fsync.
  */
 export class HeaderKeeper {
   constructor(
@@ -18,12 +19,11 @@ export class HeaderKeeper {
     return this.current;
   }
 
-  update(changes: Partial<Pick<FileHeader, 'syncedLength' | 'checkpointOffset'>>, sync: boolean): void {
+  update(changes: Partial<Pick<FileHeader, 'syncedLength' | 'checkpointOffset'>>): void {
     const next: FileHeader = { ...this.current, ...changes, generation: this.current.generation + 1 };
     assert(next.syncedLength >= 0 && next.checkpointOffset >= 0, 'header offsets must not be negative');
     try {
       this.file.write([encodeFileHeader(next)], slotOffsetOf(next.generation));
-      if (sync) this.file.sync();
     } catch (error) {
       throw fromSystemError(error, 'header write');
     }

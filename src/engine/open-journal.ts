@@ -76,7 +76,7 @@ export function createJournal(storage: Storage, path: string, options: ResolvedO
   };
   const projections = freshProjections(options.capacityBlocks);
   const tail: JournalTail = { endOffset: JOURNAL_START_OFFSET, nextSequence: 0, lastHash: chainRootOf(cartridgeId) };
-  const writer = new JournalWriter(file, tail, codecOf(options.compression));
+  const writer = new JournalWriter(file, tail, codecOf(options.compression), 0);
   const headerKeeper = new HeaderKeeper(file, header);
   try {
     headerKeeper.writeBoth();
@@ -87,11 +87,12 @@ export function createJournal(storage: Storage, path: string, options: ResolvedO
     applyRecord(projections, genesis);
     // A new cartridge is made durable whatever the durability mode: its header, its genesis
     // record and its directory entry, so that a crash never leaves a half-made file.
-    file.sync();
-    headerKeeper.update({ syncedLength: writer.committedTail.endOffset }, true);
+    writer.sync();
+    headerKeeper.update({ syncedLength: writer.committedTail.endOffset });
+    writer.sync();
     if (durableDirectory) storage.syncDirectory(dirname(path));
   } catch (error) {
-    file.close();
+    closeQuietly(file);
     throw fromSystemError(error, `create ${path}`);
   }
   return {
@@ -159,8 +160,17 @@ export function openJournal(storage: Storage, path: string, options: ResolvedOpt
   try {
     return openFromFile(file, options);
   } catch (error) {
-    file.close();
+    closeQuietly(file);
     throw error;
+  }
+}
+
+/** Releases a file on an error path; the error being reported matters more than this one. */
+function closeQuietly(file: StorageFile): void {
+  try {
+    file.close();
+  } catch {
+    // Nothing to do: the handle is unusable either way.
   }
 }
 
@@ -187,9 +197,14 @@ function openFromFile(file: StorageFile, options: ResolvedOptions): OpenedJourna
     readOnly = true;
   }
   const headerKeeper = new HeaderKeeper(file, header);
-  if (result.report.decision === 'truncate-tail' && !readOnly) cutTail(file, result.tail.endOffset);
+  let syncedEnd = Math.min(header.syncedLength, result.tail.endOffset);
+  if (result.report.decision === 'truncate-tail' && !readOnly) {
+    cutTail(file, result.tail.endOffset);
+    syncedEnd = result.tail.endOffset;
+  }
+  const writer = new JournalWriter(file, result.tail, codecOf(options.compression), syncedEnd);
   return {
-    file, headerKeeper, ...projections, writer: new JournalWriter(file, result.tail, codecOf(options.compression)),
+    file, headerKeeper, ...projections, writer,
     recovery: result.report, readOnly, checkpointEnd,
   };
 }

@@ -18,7 +18,7 @@ export function catalogDigest(catalog: Catalog): string {
   const rows: string[] = [];
   for (const [path, node] of catalog.allEntries()) {
     const content = node.kind === 'file'
-      ? `${node.sizeBytes}:${node.extents.map((e) => `${e.recordOffset}.${e.blobOffset}.${e.lengthBytes}`).join(',')}`
+      ? `${node.sizeBytes}:${node.extents.map((e) => `${e.recordOffset}.${e.recordSequence}.${e.blobOffset}.${e.lengthBytes}`).join(',')}`
       : 'dir';
     rows.push(`${path}\u0000${node.kind}\u0000${node.inode}\u0000${node.mode}\u0000${node.createdAtMs}\u0000${node.modifiedAtMs}\u0000${content}`);
   }

@@ -16,10 +16,15 @@ function corruptBody(detail: string): CartridgeError {
   return new CartridgeError('JOURNAL_CORRUPT', `record body ${detail}`);
 }
 
-/** Extents as a flat `[recordOffset, blobOffset, lengthBytes, ...]` list, as stored. */
+/** Fields per extent in the flat, stored form. */
+export const EXTENT_FIELDS = 4;
+
+/** Extents as a flat `[recordOffset, recordSequence, blobOffset, lengthBytes, ...]` list. */
 export function flattenExtents(extents: readonly Extent[]): number[] {
   const flat: number[] = [];
-  for (const extent of extents) flat.push(extent.recordOffset, extent.blobOffset, extent.lengthBytes);
+  for (const extent of extents) {
+    flat.push(extent.recordOffset, extent.recordSequence, extent.blobOffset, extent.lengthBytes);
+  }
   return flat;
 }
 
@@ -105,18 +110,30 @@ class Fields {
 
   extents(): Extent[] {
     const value = this.next();
-    if (!Array.isArray(value) || value.length % 3 !== 0) throw corruptBody('has bad extents');
-    const inner = new Fields(value as unknown[]);
-    const extents: Extent[] = [];
-    for (let index = 0; index < value.length; index += 3) {
-      extents.push({ recordOffset: inner.count(), blobOffset: inner.count(), lengthBytes: inner.count() });
-    }
-    return extents;
+    if (!Array.isArray(value) || value.length % EXTENT_FIELDS !== 0) throw corruptBody('has bad extents');
+    return unflattenExtents(new Fields(value as unknown[]), value.length / EXTENT_FIELDS);
   }
 
   end(): void {
     if (this.index !== this.values.length) throw corruptBody('has too many fields');
   }
+}
+
+function unflattenExtents(fields: Fields, count: number): Extent[] {
+  const extents: Extent[] = [];
+  for (let index = 0; index < count; index++) {
+    extents.push({
+      recordOffset: fields.count(), recordSequence: fields.count(),
+      blobOffset: fields.count(), lengthBytes: fields.count(),
+    });
+  }
+  return extents;
+}
+
+/** Extents from a flat list of untrusted numbers; malformed input is `JOURNAL_CORRUPT`. */
+export function extentsFromFlat(flat: readonly unknown[]): Extent[] {
+  if (flat.length % EXTENT_FIELDS !== 0) throw corruptBody('has bad extents');
+  return unflattenExtents(new Fields(flat), flat.length / EXTENT_FIELDS);
 }
 
 function unpackFields(body: Uint8Array): Fields {

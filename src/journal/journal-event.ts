@@ -14,9 +14,14 @@ export const enum RecordType {
   CheckpointPart = 8,
 }
 
-/** Where a run of file bytes lives: inside the blob of the record at `recordOffset`. */
+/**
+ * Where a run of file bytes lives: inside the blob of the record at `recordOffset`, whose
+ * sequence number is `recordSequence`. The sequence binds the extent to one record, so a stale
+ * or misdirected block that happens to hold a valid record at that offset is detected on read.
+ */
 export interface Extent {
   readonly recordOffset: number;
+  readonly recordSequence: number;
   readonly blobOffset: number;
   readonly lengthBytes: number;
 }

@@ -6,7 +6,13 @@ import { encodeEvent, recordTypeOf } from './event-codec.js';
 import { HASH_SIZE_BYTES, hashParts } from './hashing.js';
 import type { StorageFile } from './io/storage.js';
 import type { JournalEvent, JournalRecord } from './journal-event.js';
-import { chainHashOf, encodeFrameHeader, FLAG_COMMIT, FRAME_HEADER_BYTES } from './record-frame.js';
+import {
+  chainHashOf,
+  encodeFrameHeader,
+  FLAG_COMMIT,
+  FLAG_PRIOR_SYNCED,
+  FRAME_HEADER_BYTES,
+} from './record-frame.js';
 
 /**
  * Appends records to the journal. Records are staged first (body encoded, blob compressed and
@@ -43,14 +49,18 @@ export class JournalWriter {
   private readonly staged: StagedRecord[] = [];
   private readonly stagedBlobs = new Map<number, Uint8Array>();
   private poisonedBy: CartridgeError | undefined;
+  /** The journal end as of the last successful sync (what is known durable). */
+  private syncedEnd: number;
 
   constructor(
     private readonly file: StorageFile,
     tail: JournalTail,
     private readonly codec: Codec,
+    syncedEnd: number,
   ) {
     assert(tail.lastHash.length === HASH_SIZE_BYTES, 'chain hash has the wrong size');
     this.tail = tail;
+    this.syncedEnd = syncedEnd;
   }
 
   /** The committed end of the journal (staged records not included). */
@@ -102,6 +112,11 @@ export class JournalWriter {
     return this.stagedBlobs.get(offset);
   }
 
+  /** The sequence number the next staged record will get. */
+  nextSequence(): number {
+    return this.tail.nextSequence + this.staged.length;
+  }
+
   /** Drops staged records after the first `count` (a savepoint rollback). */
   rollbackTo(count: number): void {
     assert(count >= 0 && count <= this.staged.length, 'rollback beyond the staged records');
@@ -110,6 +125,7 @@ export class JournalWriter {
 
   private encodeStaged(): { buffers: Buffer[][]; tail: JournalTail } {
     let previousHash = this.tail.lastHash;
+    const priorSynced = this.syncedEnd >= this.tail.endOffset ? FLAG_PRIOR_SYNCED : 0;
     const batches: Buffer[][] = [[]];
     let batchBytes = 0;
     this.staged.forEach((staged, index) => {
@@ -117,7 +133,7 @@ export class JournalWriter {
       encodeFrameHeader(
         {
           type: staged.type,
-          flags: staged.codec | (index === this.staged.length - 1 ? FLAG_COMMIT : 0),
+          flags: staged.codec | priorSynced | (index === this.staged.length - 1 ? FLAG_COMMIT : 0),
           bodyLength: staged.body.length,
           storedBlobLength: staged.storedBlob.length,
           rawBlobLength: staged.rawBlob.length,
@@ -186,6 +202,7 @@ export class JournalWriter {
       this.poisonedBy = fromSystemError(error, 'journal sync');
       throw this.poisonedBy;
     }
+    this.syncedEnd = this.tail.endOffset;
   }
 
   discardStaged(): void {

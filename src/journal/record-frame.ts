@@ -10,7 +10,7 @@ import { checksumCrc32c, HASH_SIZE_BYTES, hashBytes } from './hashing.js';
  * | 0      | 2    | magic            | 0xCA27                                              |
  * | 2      | 1    | version          | 1                                                   |
  * | 3      | 1    | type             | a `RecordType`                                      |
- * | 4      | 1    | flags            | bits 0-1 codec, bit 2 commit; other bits zero       |
+ * | 4      | 1    | flags            | bits 0-1 codec, 2 commit, 3 prior-synced; others 0  |
  * | 5      | 1    | redaction        | 0; reserved for redaction, outside the chain hash   |
  * | 6      | 2    | reserved         | 0                                                   |
  * | 8      | 4    | bodyLength       | msgpack body bytes, stored plain                    |
@@ -34,7 +34,13 @@ export const FRAME_VERSION = 1;
 
 export const FLAG_CODEC_MASK = 0b11;
 export const FLAG_COMMIT = 0b100;
-const FLAGS_KNOWN = FLAG_CODEC_MASK | FLAG_COMMIT;
+/**
+ * Set on every record of a commit written when all the journal before it had been synced.
+ * Recovery uses it to tell damage inside durable data (a later commit vouches that the bytes
+ * before it were on disk) from a torn write of an unsynced tail.
+ */
+export const FLAG_PRIOR_SYNCED = 0b1000;
+const FLAGS_KNOWN = FLAG_CODEC_MASK | FLAG_COMMIT | FLAG_PRIOR_SYNCED;
 
 export interface FrameHeader {
   readonly type: number;

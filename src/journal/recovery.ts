@@ -4,7 +4,14 @@ import type { StorageFile } from './io/storage.js';
 import { type JournalRecord, RecordType } from './journal-event.js';
 import { type RawRecord, RecordScanner, toJournalRecord } from './journal-reader.js';
 import type { JournalTail } from './journal-writer.js';
-import { chainHashOf, decodeFrameHeader, FRAME_HEADER_BYTES, FRAME_MAGIC, isCommit } from './record-frame.js';
+import {
+  chainHashOf,
+  decodeFrameHeader,
+  FLAG_PRIOR_SYNCED,
+  FRAME_HEADER_BYTES,
+  FRAME_MAGIC,
+  isCommit,
+} from './record-frame.js';
 
 /**
  * Recovery: replay the journal from a starting point, hand every complete commit to the
@@ -17,8 +24,10 @@ import { chainHashOf, decodeFrameHeader, FRAME_HEADER_BYTES, FRAME_MAGIC, isComm
  * - `zerosToEnd`: everything from the damage to the end of the file is zero (the file grew
  *   before its content arrived, or was preallocated);
  * - `laterCommitFound`: a valid record header of a *later* commit exists after the damage;
- * - `beyondSynced`: the damage lies past the length the header records as durable, where
- *   unsynced writes may have landed in any order.
+ * - `beyondSynced`: where the scan stopped lies past everything known durable: past the
+ *   header's `syncedLength`, and not before a later commit written after a sync (such a
+ *   commit carries the prior-synced flag, vouching that the bytes before it were on disk).
+ *   Past that point unsynced writes may have landed in any order, or not at all.
  */
 
 export type RecoveryDecision = 'accept' | 'truncate-tail' | 'fail-corrupt';
@@ -38,31 +47,36 @@ export interface RecoveryCase {
 export const RECOVERY_CASES: readonly RecoveryCase[] = [
   {
     label: '@clean', damage: false, pendingCommit: false, zerosToEnd: 'any', laterCommitFound: 'any',
-    beyondSynced: 'any', decision: 'accept', why: 'every record is valid and every commit closed',
+    beyondSynced: true, decision: 'accept', why: 'every record is valid and every commit closed',
+  },
+  {
+    label: '@truncated', damage: false, pendingCommit: 'any', zerosToEnd: 'any', laterCommitFound: 'any',
+    beyondSynced: false, decision: 'fail-corrupt',
+    why: 'the file ends before the length the header records as durable: it was cut',
   },
   {
     label: '@unfinished-commit', damage: false, pendingCommit: true, zerosToEnd: 'any',
-    laterCommitFound: 'any', beyondSynced: 'any', decision: 'truncate-tail',
+    laterCommitFound: 'any', beyondSynced: true, decision: 'truncate-tail',
     why: 'the last commit was cut off before its commit record; it was never acknowledged',
   },
   {
+    label: '@damaged-durable', damage: true, pendingCommit: 'any', zerosToEnd: 'any',
+    laterCommitFound: 'any', beyondSynced: false, decision: 'fail-corrupt',
+    why: 'bytes known to have been durable changed: corruption, not a crash',
+  },
+  {
     label: '@zero-tail', damage: true, pendingCommit: 'any', zerosToEnd: true, laterCommitFound: 'any',
-    beyondSynced: 'any', decision: 'truncate-tail', why: 'the file grew before its content arrived',
+    beyondSynced: true, decision: 'truncate-tail', why: 'the file grew before its content arrived',
   },
   {
     label: '@torn-tail', damage: true, pendingCommit: 'any', zerosToEnd: false, laterCommitFound: false,
-    beyondSynced: 'any', decision: 'truncate-tail',
+    beyondSynced: true, decision: 'truncate-tail',
     why: 'nothing of a later commit follows, so this is the last write, torn by a crash',
   },
   {
     label: '@unsynced-reorder', damage: true, pendingCommit: 'any', zerosToEnd: false,
     laterCommitFound: true, beyondSynced: true, decision: 'truncate-tail',
     why: 'past the durable length writes may land out of order; keep the longest valid prefix',
-  },
-  {
-    label: '@corrupt', damage: true, pendingCommit: 'any', zerosToEnd: false, laterCommitFound: true,
-    beyondSynced: false, decision: 'fail-corrupt',
-    why: 'damage inside durable data with later commits after it is corruption, not a crash',
   },
 ];
 
@@ -144,33 +158,42 @@ function readAt(file: StorageFile, target: Buffer, position: number): number {
   }
 }
 
+/** What the look-ahead after damage found. */
+export interface LaterCommits {
+  /** A valid record header of a later commit than the damaged one exists. */
+  readonly found: boolean;
+  /** One of them was written after a sync, so everything before it was durable. */
+  readonly durableBefore: boolean;
+}
+
 /**
- * Looks after the damage for a valid record header that belongs to a later commit than the
- * one the damage is in. Only checksummed headers count, and only those whose sequence is
- * ahead; stale copies of older records (a duplicated block) are not evidence of later commits.
+ * Looks after the damage for valid record headers that belong to a later commit than the one
+ * the damage is in. Only checksummed headers count, and only those whose sequence is ahead;
+ * stale copies of older records (a duplicated block) are not evidence of later commits.
  */
-export function laterCommitExists(
+export function laterCommitsAfter(
   file: StorageFile,
   fromOffset: number,
   endOffset: number,
   commitStartSequence: number,
-): boolean {
+): LaterCommits {
   const magic = Buffer.alloc(2);
   magic.writeUInt16LE(FRAME_MAGIC, 0);
   const chunkBytes = 1024 * 1024;
   const chunk = Buffer.allocUnsafe(chunkBytes + FRAME_HEADER_BYTES);
+  let found = false;
   for (let base = fromOffset; base < endOffset; base += chunkBytes) {
     const read = readAt(file, chunk.subarray(0, Math.min(chunk.length, endOffset - base)), base);
-    let index = chunk.subarray(0, read).indexOf(magic);
-    while (index !== -1 && index < chunkBytes && index + FRAME_HEADER_BYTES <= read) {
-      const decoded = decodeFrameHeader(chunk.subarray(index, index + FRAME_HEADER_BYTES));
-      if (decoded.ok && decoded.header.sequence - decoded.header.commitIndex > commitStartSequence) {
-        return true;
-      }
-      index = chunk.subarray(0, read).indexOf(magic, index + 1);
+    const view = chunk.subarray(0, read);
+    for (let index = view.indexOf(magic); index !== -1 && index < chunkBytes; index = view.indexOf(magic, index + 1)) {
+      if (index + FRAME_HEADER_BYTES > read) break;
+      const decoded = decodeFrameHeader(view.subarray(index, index + FRAME_HEADER_BYTES));
+      if (!decoded.ok || decoded.header.sequence - decoded.header.commitIndex <= commitStartSequence) continue;
+      if ((decoded.header.flags & FLAG_PRIOR_SYNCED) !== 0) return { found: true, durableBefore: true };
+      found = true;
     }
   }
-  return false;
+  return { found, durableBefore: false };
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -237,13 +260,15 @@ export function replay(input: ReplayInput): ReplayResult {
   const stop = scan(input, state);
   const damage = stop.reason !== null;
   const commitStartSequence = state.committedTail.nextSequence;
+  const later = damage
+    ? laterCommitsAfter(input.file, stop.offset + 1, input.fileSizeBytes, commitStartSequence)
+    : { found: false, durableBefore: false };
   const facts: RecoveryFacts = {
     damage,
     pendingCommit: state.pending.records.length > 0,
     zerosToEnd: damage && zerosToEnd(input.file, stop.offset, input.fileSizeBytes),
-    laterCommitFound:
-      damage && laterCommitExists(input.file, stop.offset + 1, input.fileSizeBytes, commitStartSequence),
-    beyondSynced: stop.offset >= input.syncedLength,
+    laterCommitFound: later.found,
+    beyondSynced: stop.offset >= input.syncedLength && !later.durableBefore,
   };
   const verdict = decide(facts);
   const validEndOffset = state.committedTail.endOffset;

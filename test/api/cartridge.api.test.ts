@@ -741,7 +741,7 @@ describe('Cartridge#transaction()', () => {
     expect(cart.listDir('/')).toEqual(['exists', 'new']);
   });
 
-  it('refuses an async body with INVALID_ARGUMENT and keeps none of its writes', async () => {
+  it('refuses an async body with INVALID_ARGUMENT and keeps none of its writes', () => {
     const cart = memory();
     const headBefore = cart.head;
     const body = async (): Promise<void> => {

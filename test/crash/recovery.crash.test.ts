@@ -1,3 +1,4 @@
+import { expectCode } from '../support/expect-code.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,9 +145,14 @@ interface Built {
 type Step = (cartridge: Cartridge, model: ModelBuilder) => void;
 
 /** Runs each step as one commit, checking the cartridge against the model after each. */
-function build(steps: readonly Step[], options: CartridgeOptions = {}): Built {
+/**
+ * Runs the steps and returns the file's bytes. With `crash`, the cartridge is not closed: the
+ * bytes are what a machine that died right after the last write would hold, with the header
+ * still naming only what the last sync made durable (durability 'normal', no flush).
+ */
+function build(steps: readonly Step[], options: CartridgeOptions = {}, crash = false): Built {
   const storage = new FaultStorage(1);
-  const cartridge = Cartridge.create(PATH, { ...options, storage });
+  const cartridge = Cartridge.create(PATH, { syncIntervalMs: 3_600_000, ...options, storage });
   const model = new ModelBuilder();
   const heads = [cartridge.head];
   const models = [model.snapshot()];
@@ -158,7 +164,7 @@ function build(steps: readonly Step[], options: CartridgeOptions = {}): Built {
     heads.push(cartridge.head);
     models.push(model.snapshot());
   }
-  cartridge.close();
+  if (!crash) cartridge.close();
   const bytes = storage.snapshot(PATH);
   expect(bytes.length).toBe(heads[heads.length - 1]);
   return { bytes, heads, models };
@@ -276,7 +282,7 @@ function once<T>(make: () => T): () => T {
 
 describe('torn tail at every byte', () => {
   const layout = once(() => {
-    const built = build(STEPS);
+    const built = build(STEPS, {}, true);
     const lastCommit = built.heads.length - 1;
     return {
       built,
@@ -542,6 +548,24 @@ function flipOffsets(bytes: Buffer, random: () => number): { offset: number; str
   return chosen;
 }
 
+describe('a cut below the length the header records as durable', () => {
+  it('is truncation: JOURNAL_CORRUPT, or a read-only open of the prefix on request', () => {
+    const built = build(STEPS);
+    const lastStart = built.heads[built.heads.length - 2] as number;
+    for (const cut of [lastStart, lastStart + 1, built.bytes.length - 1]) {
+      expectCode(() => Cartridge.open(PATH, { storage: plant(built.bytes.subarray(0, cut)) }), 'JOURNAL_CORRUPT');
+      const prefix = Cartridge.open(PATH, { storage: plant(built.bytes.subarray(0, cut)), recovery: 'read-only-prefix' });
+      try {
+        expect(prefix.readOnly).toBe(true);
+        expect(prefix.recovery.decision).toBe('fail-corrupt');
+        expect(describeCartridge(prefix)).toBe(describeModel(built.models[built.heads.length - 2] as Model));
+      } finally {
+        prefix.close();
+      }
+    }
+  });
+});
+
 describe('single bit flips', () => {
   it('never give silent wrong data or untyped errors, and damage in records is always detected', () => {
     const built = build(STEPS);
@@ -645,7 +669,7 @@ function fillTo(cartridge: Cartridge, model: ModelBuilder, path: string, target:
   for (let contentBytes = room; contentBytes > 0; contentBytes--) {
     const body = encodeEvent({
       type: 'file.created', path, inode: 5, mode: 0o644, atMs: Date.now(), sizeBytes: contentBytes,
-      extents: [{ recordOffset: head, blobOffset: 0, lengthBytes: contentBytes }],
+      extents: [{ recordOffset: head, recordSequence: cartridge.stats().recordCount, blobOffset: 0, lengthBytes: contentBytes }],
     });
     if (body.length + contentBytes === room) {
       const content = randomContent(contentBytes, contentBytes);

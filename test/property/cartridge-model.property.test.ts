@@ -755,8 +755,11 @@ function runOp(harness: Harness, op: Op, label: string): void {
       reopen(harness, false);
       if (harness.model.fileCount > 0) reached.reopenWithFiles++;
       if (harness.cart.head !== headBefore) {
-        // Close writes a checkpoint when much journal follows the last one; nothing else.
-        expect(harness.cart.stats().checkpointOffset, `${label}: reopen keeps the head`).toBe(headBefore);
+        // Close writes a checkpoint when much journal follows the last one, and nothing else.
+        // The header names it only once synced, and with durability 'off' close does not sync.
+        const named = harness.cart.stats().checkpointOffset;
+        if (harness.config.durability === 'off') expect(named).toBeLessThan(headBefore);
+        else expect(named, `${label}: reopen keeps the head`).toBe(headBefore);
       }
       compareEverything(harness, label);
       break;

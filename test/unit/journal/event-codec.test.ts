@@ -9,8 +9,8 @@ import type { JournalEvent } from '../../../src/journal/journal-event.js';
 const NUM_RUNS = Number.parseInt(process.env['PROPERTY_RUNS'] ?? '200', 10) || 200;
 
 const EXTENTS = [
-  { recordOffset: 8192, blobOffset: 0, lengthBytes: 1_048_576 },
-  { recordOffset: 2 ** 40, blobOffset: 17, lengthBytes: 3 },
+  { recordOffset: 8192, recordSequence: 1, blobOffset: 0, lengthBytes: 1_048_576 },
+  { recordOffset: 2 ** 40, recordSequence: 2 ** 33, blobOffset: 17, lengthBytes: 3 },
 ];
 
 /** One event of every type, with values near the edges of what each field holds. */
@@ -75,6 +75,7 @@ describe('event codec round trip', () => {
   it('round-trips generated file events', () => {
     const extent = fc.record({
       recordOffset: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+      recordSequence: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
       blobOffset: fc.nat(),
       lengthBytes: fc.nat(),
     });

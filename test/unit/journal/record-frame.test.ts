@@ -103,7 +103,7 @@ describe('frame header damage', () => {
   it('refuses a resealed header with a bad version, unknown flags, codec 3 or reserved bytes', () => {
     const cases: [string, (bytes: Buffer) => void, FrameHeaderFault][] = [
       ['version 2', (bytes) => bytes.writeUInt8(2, 2), 'version'],
-      ['unknown flag bit 3', (bytes) => bytes.writeUInt8(0b1000, 4), 'flags'],
+      ['unknown flag bit 4', (bytes) => bytes.writeUInt8(0b1_0000, 4), 'flags'],
       ['unknown flag bit 7', (bytes) => bytes.writeUInt8(0x80 | FLAG_COMMIT, 4), 'flags'],
       ['codec 3', (bytes) => bytes.writeUInt8(3, 4), 'flags'],
       ['reserved at 6', (bytes) => bytes.writeUInt16LE(1, 6), 'reserved'],

@@ -44,28 +44,30 @@ describe('RECOVERY_CASES', () => {
     expect(new Set(RECOVERY_CASES.map((candidate) => candidate.label)).size).toBe(RECOVERY_CASES.length);
   });
 
-  it('fails only when damage inside durable data has a later commit after it', () => {
+  it('fails exactly when the scan stops inside data known to be durable', () => {
     for (const fact of allFacts()) {
-      const expectedFail = fact.damage && !fact.zerosToEnd && fact.laterCommitFound && !fact.beyondSynced;
-      expect(decide(fact).decision === 'fail-corrupt', JSON.stringify(fact)).toBe(expectedFail);
+      expect(decide(fact).decision === 'fail-corrupt', JSON.stringify(fact)).toBe(!fact.beyondSynced);
     }
   });
 
-  it('accepts only an undamaged journal whose commits are all closed', () => {
+  it('accepts only an undamaged journal whose commits are all closed and that is not cut short', () => {
     for (const fact of allFacts()) {
-      expect(decide(fact).decision === 'accept', JSON.stringify(fact)).toBe(!fact.damage && !fact.pendingCommit);
+      const expectedAccept = !fact.damage && !fact.pendingCommit && fact.beyondSynced;
+      expect(decide(fact).decision === 'accept', JSON.stringify(fact)).toBe(expectedAccept);
     }
   });
 
   it('decides the situations the documentation names', () => {
     const base: RecoveryFacts = {
-      damage: false, pendingCommit: false, zerosToEnd: false, laterCommitFound: false, beyondSynced: false,
+      damage: false, pendingCommit: false, zerosToEnd: false, laterCommitFound: false, beyondSynced: true,
     };
     expect(decide(base).label).toBe('@clean');
+    expect(decide({ ...base, beyondSynced: false }).label).toBe('@truncated');
     expect(decide({ ...base, pendingCommit: true }).label).toBe('@unfinished-commit');
     expect(decide({ ...base, damage: true, zerosToEnd: true }).label).toBe('@zero-tail');
     expect(decide({ ...base, damage: true }).label).toBe('@torn-tail');
-    expect(decide({ ...base, damage: true, laterCommitFound: true, beyondSynced: true }).label).toBe('@unsynced-reorder');
-    expect(decide({ ...base, damage: true, laterCommitFound: true }).label).toBe('@corrupt');
+    expect(decide({ ...base, damage: true, laterCommitFound: true }).label).toBe('@unsynced-reorder');
+    expect(decide({ ...base, damage: true, beyondSynced: false }).label).toBe('@damaged-durable');
+    expect(decide({ ...base, damage: true, zerosToEnd: true, beyondSynced: false }).label).toBe('@damaged-durable');
   });
 });

@@ -1,0 +1,15 @@
+import { expect } from 'vitest';
+import { CartridgeError } from '../../src/errors.js';
+
+/** Runs `action` and asserts it throws a `CartridgeError` with `code`; fails if nothing throws. */
+export function expectCode(action: () => unknown, code: string): CartridgeError {
+  let thrown: unknown;
+  try {
+    action();
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown, `expected ${code}, but nothing was thrown`).toBeInstanceOf(CartridgeError);
+  expect((thrown as CartridgeError).code).toBe(code);
+  return thrown as CartridgeError;
+}
