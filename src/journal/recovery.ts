@@ -247,8 +247,9 @@ function scan(input: ReplayInput, state: ScanState): { offset: number; reason: s
 
 /**
  * Replays the journal from `input.startOffset`. Returns the tail of the last complete commit
- * and the report of what was found; throws `JOURNAL_CORRUPT` only for the `@corrupt` case,
- * carrying the damage offset. The caller decides whether to cut the file.
+ * and the report of what was found, with the decision. It throws `JOURNAL_CORRUPT` only for a
+ * record that passes its checksum and hash but does not decode or apply; the caller acts on the
+ * decision (cut the tail, refuse, or open the prefix read-only).
  */
 export function replay(input: ReplayInput): ReplayResult {
   const state: ScanState = {
