@@ -529,8 +529,10 @@ export class Cartridge {
     }
     this.clearSyncTimer();
     try {
-      const writable = !this.journal.readOnly && this.journal.writer.poisoned === undefined;
-      if (writable) {
+      // A poisoned cartridge cannot make anything durable; close releases it and says so,
+      // rather than returning as if the last commits were safe.
+      if (!this.journal.readOnly) this.journal.writer.throwIfPoisoned();
+      if (!this.journal.readOnly) {
         if (this.head - this.checkpointEnd >= CLOSE_CHECKPOINT_BYTES) this.checkpoint();
         if (this.options.durability !== 'off') this.syncNow();
       }
@@ -539,6 +541,15 @@ export class Cartridge {
       this.pool.clear();
       this.journal.file.close();
     }
+  }
+
+  /**
+   * True after an fsync failed (or a failed write could not be undone): the kernel may have
+   * dropped unsynced pages, so nothing more can be made durable through this handle. Reads
+   * still work but may meet `JOURNAL_CORRUPT` for content that was lost; reopen to continue.
+   */
+  get poisoned(): boolean {
+    return this.journal.writer.poisoned !== undefined;
   }
 
   private ensureOpen(): void {

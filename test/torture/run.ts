@@ -5,9 +5,10 @@
  * violations, verify failures) is not zero.
  */
 import { crashPointsCampaign } from './campaigns/crash-points.js';
+import { ioFaultsCampaign } from './campaigns/io-faults.js';
 import { type Campaign, Figures, tortureSize } from './figures.js';
 
-const CAMPAIGNS: readonly Campaign[] = [crashPointsCampaign];
+const CAMPAIGNS: readonly Campaign[] = [crashPointsCampaign, ioFaultsCampaign];
 
 async function main(): Promise<void> {
   const size = tortureSize();
