@@ -5,14 +5,7 @@
 
 /** Codes shared with Node's fs module, used where the operation is file-system shaped. */
 export type FileSystemErrorCode =
-  | 'ENOENT'
-  | 'EEXIST'
-  | 'EISDIR'
-  | 'ENOTDIR'
-  | 'ENOTEMPTY'
-  | 'ENOSPC'
-  | 'EINVAL'
-  | 'ENAMETOOLONG';
+  'ENOENT' | 'EEXIST' | 'EISDIR' | 'ENOTDIR' | 'ENOTEMPTY' | 'ENOSPC' | 'EINVAL' | 'ENAMETOOLONG';
 
 /** Codes that belong to the engine and the journal. */
 export type EngineErrorCode =

@@ -3,7 +3,12 @@ import { CartridgeError, journalCorrupt, limitExceeded } from '../errors.js';
 import { MemoryStorage } from '../journal/io/memory-storage.js';
 import { NodeStorage } from '../journal/io/node-storage.js';
 import type { Storage } from '../journal/io/storage.js';
-import { type Extent, type JournalEvent, type JournalRecord, RecordType } from '../journal/journal-event.js';
+import {
+  type Extent,
+  type JournalEvent,
+  type JournalRecord,
+  RecordType,
+} from '../journal/journal-event.js';
 import { blobOf, readRecordAt } from '../journal/journal-reader.js';
 import type { RecoveryReport } from '../journal/recovery.js';
 import {
@@ -21,7 +26,12 @@ import {
   type FileNode,
 } from '../projections/catalog.js';
 import { ancestorsOf, canonicalPath, nameOf, parentOf, ROOT_PATH } from '../vfs/canonical-path.js';
-import type { CartridgeStats, CreateDirectoryOptions, EntryMetadata, VerifyReport } from './cartridge-types.js';
+import type {
+  CartridgeStats,
+  CreateDirectoryOptions,
+  EntryMetadata,
+  VerifyReport,
+} from './cartridge-types.js';
 import { encodeCheckpointState } from './checkpoint.js';
 import { applyRecord, createJournal, type OpenedJournal, openJournal } from './open-journal.js';
 import { type CartridgeOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -33,7 +43,10 @@ export type Content = Uint8Array | string;
 const MEMORY_PATH = 'memory.cart';
 /** Record types whose blob holds file content (and may be read through an extent). */
 const CONTENT_RECORD_TYPES = new Set<number>([
-  RecordType.Data, RecordType.FileCreated, RecordType.FileWritten, RecordType.FileAppended,
+  RecordType.Data,
+  RecordType.FileCreated,
+  RecordType.FileWritten,
+  RecordType.FileAppended,
 ]);
 /** On close, a checkpoint is written when at least this much journal follows the last one. */
 const CLOSE_CHECKPOINT_BYTES = 1024 * 1024;
@@ -47,7 +60,8 @@ function toBytes(content: unknown, copy: boolean): Uint8Array {
   if (typeof content === 'string') bytes = Buffer.from(content, 'utf8');
   else if (content instanceof Uint8Array) bytes = copy ? Buffer.from(content) : content;
   else throw new CartridgeError('EINVAL', 'content must be a string or a Uint8Array');
-  if (bytes.length > FILE_SIZE_MAX_BYTES) throw limitExceeded('content length', bytes.length, FILE_SIZE_MAX_BYTES);
+  if (bytes.length > FILE_SIZE_MAX_BYTES)
+    throw limitExceeded('content length', bytes.length, FILE_SIZE_MAX_BYTES);
   return bytes;
 }
 
@@ -80,13 +94,17 @@ export class Cartridge {
   static memory(options: CartridgeOptions = {}): Cartridge {
     // Validated as for create (a non-object is INVALID_ARGUMENT); `storage` is never used.
     const resolved = resolveOptions(options);
-    return new Cartridge(createJournal(new MemoryStorage(), MEMORY_PATH, resolved, false), resolved);
+    return new Cartridge(
+      createJournal(new MemoryStorage(), MEMORY_PATH, resolved, false),
+      resolved,
+    );
   }
 
   /** Creates a cartridge file at `path`, replacing any file there. */
   static create(path: string, options: CartridgeOptions = {}): Cartridge {
     const resolved = resolveOptions(options);
-    if (resolved.readOnly) throw new CartridgeError('INVALID_ARGUMENT', 'cannot create a read-only cartridge');
+    if (resolved.readOnly)
+      throw new CartridgeError('INVALID_ARGUMENT', 'cannot create a read-only cartridge');
     return new Cartridge(createJournal(storageOf(options), path, resolved, true), resolved);
   }
 
@@ -120,7 +138,8 @@ export class Cartridge {
     this.ensureOpen();
     const canonical = canonicalPath(path);
     const node = this.nodeAt(canonical);
-    if (node.kind !== 'file') throw new CartridgeError('EISDIR', `${canonical} is a directory`, { path: canonical });
+    if (node.kind !== 'file')
+      throw new CartridgeError('EISDIR', `${canonical} is a directory`, { path: canonical });
     return this.readContent(node, canonical);
   }
 
@@ -128,7 +147,8 @@ export class Cartridge {
     this.ensureOpen();
     const canonical = canonicalPath(path);
     const node = this.nodeAt(canonical);
-    if (node.kind !== 'directory') throw new CartridgeError('ENOTDIR', `${canonical} is a file`, { path: canonical });
+    if (node.kind !== 'directory')
+      throw new CartridgeError('ENOTDIR', `${canonical} is a file`, { path: canonical });
     return this.journal.catalog.childrenOf(node);
   }
 
@@ -143,8 +163,14 @@ export class Cartridge {
     const node = this.nodeAt(canonical);
     const sizeBytes = node.kind === 'file' ? node.sizeBytes : 0;
     return {
-      type: node.kind, path: canonical, sizeBytes, createdAtMs: node.createdAtMs,
-      modifiedAtMs: node.modifiedAtMs, mode: node.mode, inode: node.inode, blockCount: blocksFor(sizeBytes),
+      type: node.kind,
+      path: canonical,
+      sizeBytes,
+      createdAtMs: node.createdAtMs,
+      modifiedAtMs: node.modifiedAtMs,
+      mode: node.mode,
+      inode: node.inode,
+      blockCount: blocksFor(sizeBytes),
     };
   }
 
@@ -157,13 +183,23 @@ export class Cartridge {
     let fileCount = 0;
     for (const [, node] of catalog.allEntries()) if (node.kind === 'file') fileCount++;
     return {
-      totalBlocks, usedBlocks: allocator.usedBlocks, freeBlocks: totalBlocks - allocator.usedBlocks,
-      capacityBlocks: capacity, journalBytes, liveBytes: allocator.liveBytes,
+      totalBlocks,
+      usedBlocks: allocator.usedBlocks,
+      freeBlocks: totalBlocks - allocator.usedBlocks,
+      capacityBlocks: capacity,
+      journalBytes,
+      liveBytes: allocator.liveBytes,
       deadBytes: journalBytes - allocator.liveBytes,
       fragmentation: journalBytes === 0 ? 0 : (journalBytes - allocator.liveBytes) / journalBytes,
-      livePages: allocator.livePages, recordCount: writer.committedTail.nextSequence, head: this.head,
-      syncedLength: headerKeeper.header.syncedLength, fileCount, directoryCount: catalog.entryCount - fileCount,
-      checkpointOffset: this.checkpointOffset, durability: this.options.durability, bufferPool: this.pool.stats(),
+      livePages: allocator.livePages,
+      recordCount: writer.committedTail.nextSequence,
+      head: this.head,
+      syncedLength: headerKeeper.header.syncedLength,
+      fileCount,
+      directoryCount: catalog.entryCount - fileCount,
+      checkpointOffset: this.checkpointOffset,
+      durability: this.options.durability,
+      bufferPool: this.pool.stats(),
     };
   }
 
@@ -173,7 +209,8 @@ export class Cartridge {
     for (const ancestor of ancestorsOf(path)) {
       const above = this.journal.catalog.get(ancestor);
       if (above === undefined) break;
-      if (above.kind === 'file') throw new CartridgeError('ENOTDIR', `${ancestor} is a file`, { path });
+      if (above.kind === 'file')
+        throw new CartridgeError('ENOTDIR', `${ancestor} is a file`, { path });
     }
     throw new CartridgeError('ENOENT', `no such file or directory: ${path}`, { path });
   }
@@ -186,10 +223,14 @@ export class Cartridge {
       if (extent.blobOffset + extent.lengthBytes > blob.length) {
         throw journalCorrupt(extent.recordOffset, `content of ${path} lies outside its record`);
       }
-      result.set(blob.subarray(extent.blobOffset, extent.blobOffset + extent.lengthBytes), position);
+      result.set(
+        blob.subarray(extent.blobOffset, extent.blobOffset + extent.lengthBytes),
+        position,
+      );
       position += extent.lengthBytes;
     }
-    if (position !== file.sizeBytes) throw journalCorrupt(file.extents[0]?.recordOffset ?? 0, `size of ${path} disagrees`);
+    if (position !== file.sizeBytes)
+      throw journalCorrupt(file.extents[0]?.recordOffset ?? 0, `size of ${path} disagrees`);
     return result;
   }
 
@@ -201,7 +242,8 @@ export class Cartridge {
     if (cached !== undefined) return cached;
     const raw = readRecordAt(this.journal.file, offset);
     // A valid record of the wrong identity (a stale or misdirected block) must not pass.
-    if (raw.header.sequence !== sequence) throw journalCorrupt(offset, 'extent points at another record');
+    if (raw.header.sequence !== sequence)
+      throw journalCorrupt(offset, 'extent points at another record');
     if (!CONTENT_RECORD_TYPES.has(raw.header.type)) {
       throw journalCorrupt(offset, 'extent points at a record without content');
     }
@@ -219,14 +261,21 @@ export class Cartridge {
       if (this.journal.catalog.get(canonical) !== undefined) {
         throw new CartridgeError('EEXIST', `${canonical} already exists`, { path: canonical });
       }
-      if (canonical === ROOT_PATH) throw new CartridgeError('EEXIST', 'the root exists', { path: canonical });
+      if (canonical === ROOT_PATH)
+        throw new CartridgeError('EEXIST', 'the root exists', { path: canonical });
       // Path errors (ENOTDIR) before space errors, as in writeFile; a refusal undoes the parents.
       this.ensureParents(canonical);
       this.requireSpace(blocksFor(bytes.length), 0, canonical);
       const inode = this.journal.catalog.nextInode;
       const atMs = Date.now();
       this.appendWithContent(bytes, (extents) => ({
-        type: 'file.created', path: canonical, inode, mode: FILE_MODE_DEFAULT, atMs, sizeBytes: bytes.length, extents,
+        type: 'file.created',
+        path: canonical,
+        inode,
+        mode: FILE_MODE_DEFAULT,
+        atMs,
+        sizeBytes: bytes.length,
+        extents,
       }));
     });
   }
@@ -239,7 +288,11 @@ export class Cartridge {
       this.requireSpace(blocksFor(bytes.length), blocksFor(file.sizeBytes), canonical);
       const atMs = Date.now();
       this.appendWithContent(bytes, (extents) => ({
-        type: 'file.written', path: canonical, atMs, sizeBytes: bytes.length, extents,
+        type: 'file.written',
+        path: canonical,
+        atMs,
+        sizeBytes: bytes.length,
+        extents,
       }));
     });
   }
@@ -251,17 +304,25 @@ export class Cartridge {
       const bytes = toBytes(content, this.transactionDepth > 1);
       if (bytes.length === 0) return;
       const sizeBytes = file.sizeBytes + bytes.length;
-      if (sizeBytes > FILE_SIZE_MAX_BYTES) throw limitExceeded('file size', sizeBytes, FILE_SIZE_MAX_BYTES);
+      if (sizeBytes > FILE_SIZE_MAX_BYTES)
+        throw limitExceeded('file size', sizeBytes, FILE_SIZE_MAX_BYTES);
       this.requireSpace(blocksFor(sizeBytes), blocksFor(file.sizeBytes), canonical);
       const atMs = Date.now();
-      this.appendWithContent(bytes, (extents) => ({ type: 'file.appended', path: canonical, atMs, sizeBytes, extents }));
+      this.appendWithContent(bytes, (extents) => ({
+        type: 'file.appended',
+        path: canonical,
+        atMs,
+        sizeBytes,
+        extents,
+      }));
     });
   }
 
   deleteFile(path: string): void {
     this.mutate(() => {
       const canonical = canonicalPath(path);
-      if (canonical === ROOT_PATH) throw new CartridgeError('EINVAL', 'the root cannot be deleted', { path: canonical });
+      if (canonical === ROOT_PATH)
+        throw new CartridgeError('EINVAL', 'the root cannot be deleted', { path: canonical });
       const node = this.nodeAt(canonical);
       if (node.kind === 'directory' && node.children.size > 0) {
         throw new CartridgeError('ENOTEMPTY', `${canonical} is not empty`, { path: canonical });
@@ -282,15 +343,19 @@ export class Cartridge {
       if (recursive) this.ensureParents(canonical);
       else this.requireParent(canonical);
       this.append({
-        type: 'directory.created', path: canonical, inode: this.journal.catalog.nextInode,
-        mode: DIRECTORY_MODE_DEFAULT, atMs: Date.now(),
+        type: 'directory.created',
+        path: canonical,
+        inode: this.journal.catalog.nextInode,
+        mode: DIRECTORY_MODE_DEFAULT,
+        atMs: Date.now(),
       });
     });
   }
 
   private existingFile(path: string): FileNode {
     const node = this.nodeAt(path);
-    if (node.kind !== 'file') throw new CartridgeError('EISDIR', `${path} is a directory`, { path });
+    if (node.kind !== 'file')
+      throw new CartridgeError('EISDIR', `${path} is a directory`, { path });
     return node;
   }
 
@@ -302,7 +367,8 @@ export class Cartridge {
 
   private requireParent(path: string): DirectoryNode {
     const parent = this.nodeAt(parentOf(path));
-    if (parent.kind !== 'directory') throw new CartridgeError('ENOTDIR', `${parentOf(path)} is a file`, { path });
+    if (parent.kind !== 'directory')
+      throw new CartridgeError('ENOTDIR', `${parentOf(path)} is a file`, { path });
     return parent;
   }
 
@@ -311,10 +377,14 @@ export class Cartridge {
     for (const ancestor of ancestorsOf(path)) {
       const node = this.journal.catalog.get(ancestor);
       if (node?.kind === 'directory') continue;
-      if (node?.kind === 'file') throw new CartridgeError('ENOTDIR', `${ancestor} is a file`, { path });
+      if (node?.kind === 'file')
+        throw new CartridgeError('ENOTDIR', `${ancestor} is a file`, { path });
       this.append({
-        type: 'directory.created', path: ancestor, inode: this.journal.catalog.nextInode,
-        mode: DIRECTORY_MODE_DEFAULT, atMs: Date.now(),
+        type: 'directory.created',
+        path: ancestor,
+        inode: this.journal.catalog.nextInode,
+        mode: DIRECTORY_MODE_DEFAULT,
+        atMs: Date.now(),
       });
     }
     assert(nameOf(path).length > 0, 'a created entry has a name');
@@ -330,14 +400,22 @@ export class Cartridge {
     while (bytes.length - start > DATA_RECORD_MAX_BYTES) {
       const chunk = bytes.subarray(start, start + DATA_RECORD_MAX_BYTES);
       const record = this.append({ type: 'data' }, chunk);
-      extents.push({ recordOffset: record.offset, recordSequence: record.sequence, blobOffset: 0, lengthBytes: chunk.length });
+      extents.push({
+        recordOffset: record.offset,
+        recordSequence: record.sequence,
+        blobOffset: 0,
+        lengthBytes: chunk.length,
+      });
       start += chunk.length;
     }
     const inline = bytes.subarray(start);
     if (inline.length > 0) {
       const { writer } = this.journal;
       extents.push({
-        recordOffset: writer.nextOffset(), recordSequence: writer.nextSequence(), blobOffset: 0, lengthBytes: inline.length,
+        recordOffset: writer.nextOffset(),
+        recordSequence: writer.nextSequence(),
+        blobOffset: 0,
+        lengthBytes: inline.length,
       });
     }
     this.append(eventOf(extents), inline.length > 0 ? inline : undefined);
@@ -357,7 +435,8 @@ export class Cartridge {
    */
   transaction<T>(body: () => T): T {
     this.ensureWritable();
-    if (typeof body !== 'function') throw new CartridgeError('INVALID_ARGUMENT', 'transaction needs a function');
+    if (typeof body !== 'function')
+      throw new CartridgeError('INVALID_ARGUMENT', 'transaction needs a function');
     if (this.transactionDepth >= TRANSACTION_DEPTH_MAX) {
       throw limitExceeded('transaction depth', this.transactionDepth + 1, TRANSACTION_DEPTH_MAX);
     }
@@ -369,7 +448,8 @@ export class Cartridge {
     let committed = false;
     try {
       result = body();
-      if (isThenable(result)) throw new CartridgeError('INVALID_ARGUMENT', 'a transaction body must be synchronous');
+      if (isThenable(result))
+        throw new CartridgeError('INVALID_ARGUMENT', 'a transaction body must be synchronous');
       if (writer.stagedCount > 0) {
         writer.commit(this.options.durability === 'full');
         committed = true;
@@ -412,7 +492,10 @@ export class Cartridge {
   private afterCommit(): void {
     if (this.options.durability === 'normal') this.scheduleSync();
     const sinceCheckpoint = this.head - this.checkpointEnd;
-    if (sinceCheckpoint >= Math.max(this.options.checkpointIntervalBytes, 2 * this.lastCheckpointBytes)) {
+    if (
+      sinceCheckpoint >=
+      Math.max(this.options.checkpointIntervalBytes, 2 * this.lastCheckpointBytes)
+    ) {
       this.checkpointQuietly();
     }
   }
@@ -425,7 +508,8 @@ export class Cartridge {
    */
   checkpoint(): void {
     this.ensureWritable();
-    if (this.transactionDepth > 0) throw new CartridgeError('INVALID_ARGUMENT', 'checkpoint inside a transaction');
+    if (this.transactionDepth > 0)
+      throw new CartridgeError('INVALID_ARGUMENT', 'checkpoint inside a transaction');
     const { undo, writer, catalog, allocator, headerKeeper } = this.journal;
     const parts = encodeCheckpointState(catalog, allocator);
     undo.begin();
@@ -514,7 +598,8 @@ export class Cartridge {
    */
   verify(): VerifyReport {
     this.ensureOpen();
-    if (this.transactionDepth > 0) throw new CartridgeError('INVALID_ARGUMENT', 'verify inside a transaction');
+    if (this.transactionDepth > 0)
+      throw new CartridgeError('INVALID_ARGUMENT', 'verify inside a transaction');
     return verifyJournal(this.journal, this.head);
   }
 
@@ -525,7 +610,10 @@ export class Cartridge {
   close(): void {
     if (this.closed) return;
     if (this.transactionDepth > 0) {
-      throw new CartridgeError('INVALID_ARGUMENT', 'close inside a transaction; let it finish first');
+      throw new CartridgeError(
+        'INVALID_ARGUMENT',
+        'close inside a transaction; let it finish first',
+      );
     }
     this.clearSyncTimer();
     try {
@@ -558,13 +646,18 @@ export class Cartridge {
 
   private ensureWritable(): void {
     this.ensureOpen();
-    if (this.journal.readOnly) throw new CartridgeError('READ_ONLY', 'the cartridge is open read-only');
+    if (this.journal.readOnly)
+      throw new CartridgeError('READ_ONLY', 'the cartridge is open read-only');
     this.journal.writer.throwIfPoisoned();
   }
 }
 
 function isThenable(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 function storageOf(options: CartridgeOptions): Storage {

@@ -14,7 +14,8 @@ import type { Catalog, CatalogNode } from '../projections/catalog.js';
  *
  * State layout: `[version = 1, nextInode, entries, spans]` where each entry is
  * `[path, kind (0 file, 1 directory), inode, mode, createdAtMs, modifiedAtMs, sizeBytes,
- * extents]` with extents flat as in record bodies and `spans` is a flat `[offset, lengthBytes, ...]` list.
+ * extents]` with extents flat as in record bodies, and `spans` is a flat
+ * `[offset, lengthBytes, ...]` list.
  */
 
 const STATE_VERSION = 1;
@@ -25,8 +26,14 @@ export function encodeCheckpointState(catalog: Catalog, allocator: Allocator): B
   for (const [path, node] of catalog.allEntries()) {
     const isFile = node.kind === 'file';
     entries.push([
-      path, isFile ? 0 : 1, node.inode, node.mode, node.createdAtMs, node.modifiedAtMs,
-      isFile ? node.sizeBytes : 0, isFile ? flattenExtents(node.extents) : [],
+      path,
+      isFile ? 0 : 1,
+      node.inode,
+      node.mode,
+      node.createdAtMs,
+      node.modifiedAtMs,
+      isFile ? node.sizeBytes : 0,
+      isFile ? flattenExtents(node.extents) : [],
     ]);
   }
   const spans = allocator.liveSpans().flat();
@@ -47,7 +54,8 @@ function isCount(value: unknown): value is number {
 }
 
 function countsOf(value: unknown, offset: number, what: string): number[] {
-  if (!Array.isArray(value) || !value.every(isCount)) throw journalCorrupt(offset, `checkpoint ${what} malformed`);
+  if (!Array.isArray(value) || !value.every(isCount))
+    throw journalCorrupt(offset, `checkpoint ${what} malformed`);
   return value as number[];
 }
 
@@ -56,11 +64,18 @@ function decodeEntry(value: unknown, offset: number): [string, CatalogNode] {
     throw journalCorrupt(offset, 'checkpoint entry malformed');
   }
   const path = value[0] as string;
-  const [kind, inode, mode, createdAtMs, modifiedAtMs, sizeBytes] = countsOf(value.slice(1, 7), offset, 'entry');
-  if (!Array.isArray(value[7]) || (kind !== 0 && kind !== 1)) throw journalCorrupt(offset, 'checkpoint entry malformed');
+  const [kind, inode, mode, createdAtMs, modifiedAtMs, sizeBytes] = countsOf(
+    value.slice(1, 7),
+    offset,
+    'entry',
+  );
+  if (!Array.isArray(value[7]) || (kind !== 0 && kind !== 1))
+    throw journalCorrupt(offset, 'checkpoint entry malformed');
   const common = {
-    inode: inode as number, mode: mode as number,
-    createdAtMs: createdAtMs as number, modifiedAtMs: modifiedAtMs as number,
+    inode: inode as number,
+    mode: mode as number,
+    createdAtMs: createdAtMs as number,
+    modifiedAtMs: modifiedAtMs as number,
   };
   if (kind === 1) return [path, { kind: 'directory', ...common, children: new Set() }];
   const extents = withOffset(offset, () => extentsFromFlat(value[7] as unknown[]));
@@ -72,7 +87,8 @@ function withOffset<T>(offset: number, decode: () => T): T {
   try {
     return decode();
   } catch (error) {
-    if (error instanceof CartridgeError && error.code === 'JOURNAL_CORRUPT') throw journalCorrupt(offset, error.message);
+    if (error instanceof CartridgeError && error.code === 'JOURNAL_CORRUPT')
+      throw journalCorrupt(offset, error.message);
     throw error;
   }
 }
@@ -89,9 +105,17 @@ export function decodeCheckpointState(encoded: Buffer, offset: number): Checkpoi
   try {
     value = packer.unpack(encoded);
   } catch (error) {
-    throw new CartridgeError('JOURNAL_CORRUPT', 'checkpoint is not msgpack', { offset, cause: error });
+    throw new CartridgeError('JOURNAL_CORRUPT', 'checkpoint is not msgpack', {
+      offset,
+      cause: error,
+    });
   }
-  if (!Array.isArray(value) || value.length !== 4 || value[0] !== STATE_VERSION || !isCount(value[1])) {
+  if (
+    !Array.isArray(value) ||
+    value.length !== 4 ||
+    value[0] !== STATE_VERSION ||
+    !isCount(value[1])
+  ) {
     throw journalCorrupt(offset, 'checkpoint header malformed');
   }
   if (!Array.isArray(value[2])) throw journalCorrupt(offset, 'checkpoint entries malformed');
@@ -106,7 +130,11 @@ export function decodeCheckpointState(encoded: Buffer, offset: number): Checkpoi
 }
 
 /** Loads decoded state into fresh projections. */
-export function applyCheckpointState(state: CheckpointState, catalog: Catalog, allocator: Allocator): void {
+export function applyCheckpointState(
+  state: CheckpointState,
+  catalog: Catalog,
+  allocator: Allocator,
+): void {
   catalog.load(state.entries, state.nextInode);
   allocator.loadSpanLengths(state.spans);
   for (const [path, node] of state.entries) {

@@ -20,8 +20,15 @@ export class HeaderKeeper {
   }
 
   update(changes: Partial<Pick<FileHeader, 'syncedLength' | 'checkpointOffset'>>): void {
-    const next: FileHeader = { ...this.current, ...changes, generation: this.current.generation + 1 };
-    assert(next.syncedLength >= 0 && next.checkpointOffset >= 0, 'header offsets must not be negative');
+    const next: FileHeader = {
+      ...this.current,
+      ...changes,
+      generation: this.current.generation + 1,
+    };
+    assert(
+      next.syncedLength >= 0 && next.checkpointOffset >= 0,
+      'header offsets must not be negative',
+    );
     try {
       this.file.write([encodeFileHeader(next)], slotOffsetOf(next.generation));
     } catch (error) {

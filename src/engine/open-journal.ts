@@ -48,7 +48,11 @@ export interface Projections {
 
 export function freshProjections(capacityBlocks: number | null): Projections {
   const undo = new UndoLog();
-  return { undo, catalog: new Catalog(undo), allocator: new Allocator(undo, capacityBlocks, JOURNAL_START_OFFSET) };
+  return {
+    undo,
+    catalog: new Catalog(undo),
+    allocator: new Allocator(undo, capacityBlocks, JOURNAL_START_OFFSET),
+  };
 }
 
 export function applyRecord(projections: Projections, record: JournalRecord): void {
@@ -61,27 +65,45 @@ function openFile(storage: Storage, path: string, readOnly: boolean, create: boo
     return storage.open(path, { create, truncate: create, readOnly });
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    if (code === 'ENOENT') throw new CartridgeError('ENOENT', `no cartridge at ${path}`, { cause: error });
+    if (code === 'ENOENT')
+      throw new CartridgeError('ENOENT', `no cartridge at ${path}`, { cause: error });
     throw fromSystemError(error, `open ${path}`);
   }
 }
 
-export function createJournal(storage: Storage, path: string, options: ResolvedOptions, durableDirectory: boolean): OpenedJournal {
+export function createJournal(
+  storage: Storage,
+  path: string,
+  options: ResolvedOptions,
+  durableDirectory: boolean,
+): OpenedJournal {
   const file = openFile(storage, path, false, true);
   const cartridgeId = randomBytes(16);
   const createdAtMs = Date.now();
   const header: FileHeader = {
-    generation: 0, cartridgeId, createdAtMs, capacityBlocks: options.capacityBlocks,
-    syncedLength: JOURNAL_START_OFFSET, checkpointOffset: 0, compressionCodec: codecOf(options.compression),
+    generation: 0,
+    cartridgeId,
+    createdAtMs,
+    capacityBlocks: options.capacityBlocks,
+    syncedLength: JOURNAL_START_OFFSET,
+    checkpointOffset: 0,
+    compressionCodec: codecOf(options.compression),
   };
   const projections = freshProjections(options.capacityBlocks);
-  const tail: JournalTail = { endOffset: JOURNAL_START_OFFSET, nextSequence: 0, lastHash: chainRootOf(cartridgeId) };
+  const tail: JournalTail = {
+    endOffset: JOURNAL_START_OFFSET,
+    nextSequence: 0,
+    lastHash: chainRootOf(cartridgeId),
+  };
   const writer = new JournalWriter(file, tail, codecOf(options.compression), 0);
   const headerKeeper = new HeaderKeeper(file, header);
   try {
     headerKeeper.writeBoth();
     const genesis = writer.stage({
-      type: 'genesis', cartridgeId: cartridgeId.toString('hex'), createdAtMs, capacityBlocks: options.capacityBlocks,
+      type: 'genesis',
+      cartridgeId: cartridgeId.toString('hex'),
+      createdAtMs,
+      capacityBlocks: options.capacityBlocks,
     });
     writer.commit(false);
     applyRecord(projections, genesis);
@@ -96,10 +118,19 @@ export function createJournal(storage: Storage, path: string, options: ResolvedO
     throw fromSystemError(error, `create ${path}`);
   }
   return {
-    file, headerKeeper, ...projections, writer, readOnly: false, checkpointEnd: JOURNAL_START_OFFSET,
+    file,
+    headerKeeper,
+    ...projections,
+    writer,
+    readOnly: false,
+    checkpointEnd: JOURNAL_START_OFFSET,
     recovery: {
-      label: '@clean', decision: 'accept', validEndOffset: writer.committedTail.endOffset,
-      damageOffset: null, damageReason: null, droppedBytes: 0,
+      label: '@clean',
+      decision: 'accept',
+      validEndOffset: writer.committedTail.endOffset,
+      damageOffset: null,
+      damageReason: null,
+      droppedBytes: 0,
     },
   };
 }
@@ -123,7 +154,11 @@ function readHeader(file: StorageFile): FileHeader {
  * the checkpoint cannot be used (never written because of a crash, or damaged), in which case
  * open replays from the start of the journal instead.
  */
-function loadCheckpoint(file: StorageFile, offset: number, projections: Projections): JournalTail | undefined {
+function loadCheckpoint(
+  file: StorageFile,
+  offset: number,
+  projections: Projections,
+): JournalTail | undefined {
   try {
     const blobs: Buffer[] = [];
     let position = offset;
@@ -136,11 +171,18 @@ function loadCheckpoint(file: StorageFile, offset: number, projections: Projecti
         const state = decodeCheckpointState(Buffer.concat(blobs), offset);
         applyCheckpointState(state, projections.catalog, projections.allocator);
         projections.allocator.setJournalEnd(position);
-        return { endOffset: position, nextSequence: raw.header.sequence + 1, lastHash: chainHashOf(raw.headerBytes) };
+        return {
+          endOffset: position,
+          nextSequence: raw.header.sequence + 1,
+          lastHash: chainHashOf(raw.headerBytes),
+        };
       }
     }
   } catch (error) {
-    if (error instanceof CartridgeError && (error.code === 'JOURNAL_CORRUPT' || error.code === 'LIMIT_EXCEEDED')) {
+    if (
+      error instanceof CartridgeError &&
+      (error.code === 'JOURNAL_CORRUPT' || error.code === 'LIMIT_EXCEEDED')
+    ) {
       return undefined;
     }
     throw error;
@@ -155,7 +197,11 @@ function toCheckpointRecord(raw: RawRecord, part: number): { lengthBytes: number
   return { lengthBytes: recordLengthOf(header) };
 }
 
-export function openJournal(storage: Storage, path: string, options: ResolvedOptions): OpenedJournal {
+export function openJournal(
+  storage: Storage,
+  path: string,
+  options: ResolvedOptions,
+): OpenedJournal {
   const file = openFile(storage, path, options.readOnly, false);
   try {
     return openFromFile(file, options);
@@ -178,14 +224,22 @@ function openFromFile(file: StorageFile, options: ResolvedOptions): OpenedJourna
   const header = readHeader(file);
   let projections = freshProjections(header.capacityBlocks);
   let start: JournalTail | undefined;
-  if (header.checkpointOffset > 0) start = loadCheckpoint(file, header.checkpointOffset, projections);
+  if (header.checkpointOffset > 0)
+    start = loadCheckpoint(file, header.checkpointOffset, projections);
   if (start === undefined) {
     projections = freshProjections(header.capacityBlocks);
-    start = { endOffset: JOURNAL_START_OFFSET, nextSequence: 0, lastHash: chainRootOf(header.cartridgeId) };
+    start = {
+      endOffset: JOURNAL_START_OFFSET,
+      nextSequence: 0,
+      lastHash: chainRootOf(header.cartridgeId),
+    };
   }
   const checkpointEnd = start.endOffset;
   const result = replay({
-    file, startOffset: start.endOffset, startTail: start, fileSizeBytes: file.sizeBytes(),
+    file,
+    startOffset: start.endOffset,
+    startTail: start,
+    fileSizeBytes: file.sizeBytes(),
     syncedLength: header.syncedLength,
     onCommit: (records) => {
       for (const record of records) applyRecord(projections, record);
@@ -204,8 +258,13 @@ function openFromFile(file: StorageFile, options: ResolvedOptions): OpenedJourna
   }
   const writer = new JournalWriter(file, result.tail, codecOf(options.compression), syncedEnd);
   return {
-    file, headerKeeper, ...projections, writer,
-    recovery: result.report, readOnly, checkpointEnd,
+    file,
+    headerKeeper,
+    ...projections,
+    writer,
+    recovery: result.report,
+    readOnly,
+    checkpointEnd,
   };
 }
 

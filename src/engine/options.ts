@@ -41,16 +41,25 @@ export interface ResolvedOptions {
 }
 
 function invalid(name: string, value: unknown): CartridgeError {
-  return new CartridgeError('INVALID_ARGUMENT', `option ${name} has an invalid value ${String(value)}`);
+  return new CartridgeError(
+    'INVALID_ARGUMENT',
+    `option ${name} has an invalid value ${String(value)}`,
+  );
 }
 
 function count(name: string, value: unknown, fallback: number, minimum: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < minimum) throw invalid(name, value);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < minimum)
+    throw invalid(name, value);
   return value;
 }
 
-function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+function oneOf<T extends string>(
+  name: string,
+  value: unknown,
+  allowed: readonly T[],
+  fallback: T,
+): T {
   if (value === undefined) return fallback;
   if (!allowed.includes(value as T)) throw invalid(name, value);
   return value as T;
@@ -60,10 +69,16 @@ export function resolveOptions(options: CartridgeOptions = {}): ResolvedOptions 
   if (typeof options !== 'object' || options === null) throw invalid('options', options);
   const capacity = options.capacityBlocks;
   return {
-    capacityBlocks: capacity === undefined || capacity === null ? null : count('capacityBlocks', capacity, 0, 1),
+    capacityBlocks:
+      capacity === undefined || capacity === null ? null : count('capacityBlocks', capacity, 0, 1),
     durability: oneOf('durability', options.durability, ['full', 'normal', 'off'], 'normal'),
     compression: oneOf('compression', options.compression, ['zstd', 'lz4', 'none'], 'zstd'),
-    checkpointIntervalBytes: count('checkpointIntervalBytes', options.checkpointIntervalBytes, 8 * 1024 * 1024, 4096),
+    checkpointIntervalBytes: count(
+      'checkpointIntervalBytes',
+      options.checkpointIntervalBytes,
+      8 * 1024 * 1024,
+      4096,
+    ),
     bufferPoolBytes: count('bufferPoolBytes', options.bufferPoolBytes, 32 * 1024 * 1024, 0),
     syncIntervalMs: count('syncIntervalMs', options.syncIntervalMs, 1000, 1),
     readOnly: options.readOnly === true,

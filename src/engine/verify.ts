@@ -1,4 +1,5 @@
 import { CartridgeError } from '../errors.js';
+import { flattenExtents } from '../journal/event-codec.js';
 import { JOURNAL_START_OFFSET } from '../journal/file-header.js';
 import { chainRootOf, hashParts } from '../journal/hashing.js';
 import { replay } from '../journal/recovery.js';
@@ -17,10 +18,10 @@ import { applyRecord, freshProjections, type OpenedJournal } from './open-journa
 export function catalogDigest(catalog: Catalog): string {
   const rows: string[] = [];
   for (const [path, node] of catalog.allEntries()) {
-    const content = node.kind === 'file'
-      ? `${node.sizeBytes}:${node.extents.map((e) => `${e.recordOffset}.${e.recordSequence}.${e.blobOffset}.${e.lengthBytes}`).join(',')}`
-      : 'dir';
-    rows.push(`${path}\u0000${node.kind}\u0000${node.inode}\u0000${node.mode}\u0000${node.createdAtMs}\u0000${node.modifiedAtMs}\u0000${content}`);
+    const content =
+      node.kind === 'file' ? [node.sizeBytes, ...flattenExtents(node.extents)].join('.') : 'dir';
+    const fields = [path, node.kind, node.inode, node.mode, node.createdAtMs, node.modifiedAtMs];
+    rows.push([...fields, content].join('\u0000'));
   }
   rows.sort();
   return hashParts([Buffer.from(rows.join('\n'))]).toString('hex');
@@ -29,27 +30,46 @@ export function catalogDigest(catalog: Catalog): string {
 export function verifyJournal(journal: OpenedJournal, head: number): VerifyReport {
   const header = journal.headerKeeper.header;
   const projections = freshProjections(header.capacityBlocks);
-  const start = { endOffset: JOURNAL_START_OFFSET, nextSequence: 0, lastHash: chainRootOf(header.cartridgeId) };
+  const start = {
+    endOffset: JOURNAL_START_OFFSET,
+    nextSequence: 0,
+    lastHash: chainRootOf(header.cartridgeId),
+  };
   try {
     const result = replay({
-      file: journal.file, startOffset: JOURNAL_START_OFFSET, startTail: start, fileSizeBytes: head,
+      file: journal.file,
+      startOffset: JOURNAL_START_OFFSET,
+      startTail: start,
+      fileSizeBytes: head,
       syncedLength: head,
       onCommit: (records) => {
         for (const record of records) applyRecord(projections, record);
       },
     });
     const clean = result.report.decision === 'accept';
-    const stateMatches = clean && catalogDigest(projections.catalog) === catalogDigest(journal.catalog);
+    const stateMatches =
+      clean && catalogDigest(projections.catalog) === catalogDigest(journal.catalog);
     return {
-      ok: clean && stateMatches, assurance: 'hash-chain', recordsChecked: result.tail.nextSequence,
-      bytesChecked: result.tail.endOffset - JOURNAL_START_OFFSET, headHash: result.tail.lastHash.toString('hex'),
-      damageOffset: result.report.damageOffset, damageReason: result.report.damageReason, stateMatches,
+      ok: clean && stateMatches,
+      assurance: 'hash-chain',
+      recordsChecked: result.tail.nextSequence,
+      bytesChecked: result.tail.endOffset - JOURNAL_START_OFFSET,
+      headHash: result.tail.lastHash.toString('hex'),
+      damageOffset: result.report.damageOffset,
+      damageReason: result.report.damageReason,
+      stateMatches,
     };
   } catch (error) {
     if (!(error instanceof CartridgeError) || error.code !== 'JOURNAL_CORRUPT') throw error;
     return {
-      ok: false, assurance: 'hash-chain', recordsChecked: 0, bytesChecked: 0, headHash: '',
-      damageOffset: error.offset ?? null, damageReason: error.message, stateMatches: false,
+      ok: false,
+      assurance: 'hash-chain',
+      recordsChecked: 0,
+      bytesChecked: 0,
+      headHash: '',
+      damageOffset: error.offset ?? null,
+      damageReason: error.message,
+      stateMatches: false,
     };
   }
 }

@@ -45,7 +45,8 @@ export function codecOf(name: CompressionName): Codec {
 }
 
 function compressWith(codec: Codec, source: Uint8Array): Buffer {
-  if (codec === Codec.Lz4) return compressSync(Buffer.from(source.buffer, source.byteOffset, source.length));
+  if (codec === Codec.Lz4)
+    return compressSync(Buffer.from(source.buffer, source.byteOffset, source.length));
   const target = Buffer.allocUnsafe(zstd.compressBound(source.length));
   const written = zstdCompressor.compress(target, source, ZSTD_LEVEL);
   return target.subarray(0, written);
@@ -83,7 +84,8 @@ function corruptBlob(reason: string): CartridgeError {
  * limit-checked length.
  */
 export function decompressBlob(codec: Codec, stored: Uint8Array, rawLengthBytes: number): Buffer {
-  if (rawLengthBytes > BLOB_MAX_BYTES) throw limitExceeded('blob length', rawLengthBytes, BLOB_MAX_BYTES);
+  if (rawLengthBytes > BLOB_MAX_BYTES)
+    throw limitExceeded('blob length', rawLengthBytes, BLOB_MAX_BYTES);
   if (codec === Codec.Lz4) {
     // The lz4 block format starts with the uncompressed length (u32 little-endian); it must
     // agree with the frame header before the codec is allowed to allocate.

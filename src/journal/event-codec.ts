@@ -35,7 +35,14 @@ function fieldsOf(event: JournalEvent): Field[] {
     case 'data':
       return [];
     case 'file.created':
-      return [event.path, event.inode, event.mode, event.atMs, event.sizeBytes, flattenExtents(event.extents)];
+      return [
+        event.path,
+        event.inode,
+        event.mode,
+        event.atMs,
+        event.sizeBytes,
+        flattenExtents(event.extents),
+      ];
     case 'file.written':
     case 'file.appended':
       return [event.path, event.atMs, event.sizeBytes, flattenExtents(event.extents)];
@@ -110,7 +117,8 @@ class Fields {
 
   extents(): Extent[] {
     const value = this.next();
-    if (!Array.isArray(value) || value.length % EXTENT_FIELDS !== 0) throw corruptBody('has bad extents');
+    if (!Array.isArray(value) || value.length % EXTENT_FIELDS !== 0)
+      throw corruptBody('has bad extents');
     return unflattenExtents(new Fields(value as unknown[]), value.length / EXTENT_FIELDS);
   }
 
@@ -123,8 +131,10 @@ function unflattenExtents(fields: Fields, count: number): Extent[] {
   const extents: Extent[] = [];
   for (let index = 0; index < count; index++) {
     extents.push({
-      recordOffset: fields.count(), recordSequence: fields.count(),
-      blobOffset: fields.count(), lengthBytes: fields.count(),
+      recordOffset: fields.count(),
+      recordSequence: fields.count(),
+      blobOffset: fields.count(),
+      lengthBytes: fields.count(),
     });
   }
   return extents;
@@ -150,24 +160,48 @@ function unpackFields(body: Uint8Array): Fields {
 function decodeFields(type: RecordType, fields: Fields): JournalEvent {
   switch (type) {
     case RecordType.Genesis:
-      return { type: 'genesis', cartridgeId: fields.text(), createdAtMs: fields.count(), capacityBlocks: fields.countOrNull() };
+      return {
+        type: 'genesis',
+        cartridgeId: fields.text(),
+        createdAtMs: fields.count(),
+        capacityBlocks: fields.countOrNull(),
+      };
     case RecordType.FileCreated:
       return {
-        type: 'file.created', path: fields.text(), inode: fields.count(), mode: fields.count(),
-        atMs: fields.count(), sizeBytes: fields.count(), extents: fields.extents(),
+        type: 'file.created',
+        path: fields.text(),
+        inode: fields.count(),
+        mode: fields.count(),
+        atMs: fields.count(),
+        sizeBytes: fields.count(),
+        extents: fields.extents(),
       };
     case RecordType.FileWritten:
     case RecordType.FileAppended:
       return {
         type: type === RecordType.FileWritten ? 'file.written' : 'file.appended',
-        path: fields.text(), atMs: fields.count(), sizeBytes: fields.count(), extents: fields.extents(),
+        path: fields.text(),
+        atMs: fields.count(),
+        sizeBytes: fields.count(),
+        extents: fields.extents(),
       };
     case RecordType.EntryDeleted:
       return { type: 'entry.deleted', path: fields.text(), atMs: fields.count() };
     case RecordType.DirectoryCreated:
-      return { type: 'directory.created', path: fields.text(), inode: fields.count(), mode: fields.count(), atMs: fields.count() };
+      return {
+        type: 'directory.created',
+        path: fields.text(),
+        inode: fields.count(),
+        mode: fields.count(),
+        atMs: fields.count(),
+      };
     case RecordType.CheckpointPart:
-      return { type: 'checkpoint', part: fields.count(), partCount: fields.count(), stateSizeBytes: fields.count() };
+      return {
+        type: 'checkpoint',
+        part: fields.count(),
+        partCount: fields.count(),
+        stateSizeBytes: fields.count(),
+      };
     default:
       throw corruptBody(`has unknown record type ${type as number}`);
   }

@@ -97,13 +97,21 @@ export function decodeFileHeaderSlot(slot: Buffer): SlotVerdict {
   const sane =
     slot.readUInt32LE(12) === PAGE_SIZE_BYTES &&
     journalStart === JOURNAL_START_OFFSET &&
-    generation !== undefined && createdAtMs !== undefined && capacityBlocks !== undefined &&
-    syncedLength !== undefined && checkpointOffset !== undefined && compressionCodec <= 2;
+    generation !== undefined &&
+    createdAtMs !== undefined &&
+    capacityBlocks !== undefined &&
+    syncedLength !== undefined &&
+    checkpointOffset !== undefined &&
+    compressionCodec <= 2;
   if (!sane) return { kind: 'damaged' };
   return {
     kind: 'valid',
     header: {
-      generation, createdAtMs, syncedLength, checkpointOffset, compressionCodec,
+      generation,
+      createdAtMs,
+      syncedLength,
+      checkpointOffset,
+      compressionCodec,
       cartridgeId: Buffer.from(slot.subarray(24, 40)),
       capacityBlocks: capacityBlocks === 0 ? null : capacityBlocks,
     },
@@ -119,14 +127,20 @@ export function chooseFileHeader(slots: readonly Buffer[]): FileHeader {
   const verdicts = slots.map(decodeFileHeaderSlot);
   let best: FileHeader | undefined;
   for (const verdict of verdicts) {
-    if (verdict.kind === 'valid' && (best === undefined || verdict.header.generation > best.generation)) {
+    if (
+      verdict.kind === 'valid' &&
+      (best === undefined || verdict.header.generation > best.generation)
+    ) {
       best = verdict.header;
     }
   }
   if (best !== undefined) return best;
   const unsupported = verdicts.find((verdict) => verdict.kind === 'unsupported');
   if (unsupported !== undefined && unsupported.kind === 'unsupported') {
-    throw new CartridgeError('UNSUPPORTED_VERSION', `file format version ${unsupported.version} is not supported`);
+    throw new CartridgeError(
+      'UNSUPPORTED_VERSION',
+      `file format version ${unsupported.version} is not supported`,
+    );
   }
   if (verdicts.every((verdict) => verdict.kind === 'foreign')) {
     throw new CartridgeError('NOT_A_CARTRIDGE', 'the file does not start with a cartridge header');

@@ -133,7 +133,8 @@ export class RecordScanner {
   /** Makes bytes [offset, offset + length) available in the buffer; false at end of file. */
   private ensure(offset: number, length: number): boolean {
     if (offset + length > this.endOffset) return false;
-    if (offset >= this.bufferStart && offset + length <= this.bufferStart + this.bufferLength) return true;
+    if (offset >= this.bufferStart && offset + length <= this.bufferStart + this.bufferLength)
+      return true;
     if (length > this.buffer.length) this.buffer = Buffer.allocUnsafe(length);
     const wanted = Math.min(this.buffer.length, this.endOffset - offset);
     this.bufferStart = offset;

@@ -88,7 +88,11 @@ export class JournalWriter {
    */
   stage(event: JournalEvent, blob?: Uint8Array): JournalRecord {
     if (this.staged.length >= TRANSACTION_RECORDS_MAX) {
-      throw limitExceeded('records in one transaction', this.staged.length + 1, TRANSACTION_RECORDS_MAX);
+      throw limitExceeded(
+        'records in one transaction',
+        this.staged.length + 1,
+        TRANSACTION_RECORDS_MAX,
+      );
     }
     const body = encodeEvent(event);
     const rawBlob = blob ?? Buffer.alloc(0);
@@ -102,7 +106,15 @@ export class JournalWriter {
       rawBlobLength: rawBlob.length,
       event,
     };
-    this.staged.push({ record, type: recordTypeOf(event), codec, body, storedBlob: stored, rawBlob, payloadHash });
+    this.staged.push({
+      record,
+      type: recordTypeOf(event),
+      codec,
+      body,
+      storedBlob: stored,
+      rawBlob,
+      payloadHash,
+    });
     if (rawBlob.length > 0) this.stagedBlobs.set(offset, rawBlob);
     return record;
   }
@@ -214,18 +226,26 @@ export class JournalWriter {
     try {
       this.file.truncate(offset);
     } catch {
-      this.poisonedBy = new CartridgeError('POISONED', 'a failed write could not be undone', { cause });
+      this.poisonedBy = new CartridgeError('POISONED', 'a failed write could not be undone', {
+        cause,
+      });
     }
   }
 
   throwIfPoisoned(): void {
     if (this.poisonedBy === undefined) return;
-    throw new CartridgeError('POISONED', 'an earlier I/O failure left the journal in an unknown state; reopen the cartridge', {
-      cause: this.poisonedBy,
-    });
+    throw new CartridgeError(
+      'POISONED',
+      'an earlier I/O failure left the journal in an unknown state; reopen the cartridge',
+      {
+        cause: this.poisonedBy,
+      },
+    );
   }
 }
 
 function toBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

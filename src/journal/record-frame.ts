@@ -95,13 +95,7 @@ export function encodeFrameHeader(header: FrameHeader, target: Buffer): void {
 
 /** Why a header was refused; `undefined` from `decodeFrameHeader` means it is valid. */
 export type FrameHeaderFault =
-  | 'zero'
-  | 'magic'
-  | 'checksum'
-  | 'version'
-  | 'flags'
-  | 'reserved'
-  | 'length';
+  'zero' | 'magic' | 'checksum' | 'version' | 'flags' | 'reserved' | 'length';
 
 export type DecodedFrameHeader =
   | { readonly ok: true; readonly header: FrameHeader }
@@ -119,7 +113,10 @@ function isAllZero(bytes: Uint8Array): boolean {
 export function decodeFrameHeader(source: Buffer): DecodedFrameHeader {
   assert(source.length >= FRAME_HEADER_BYTES, 'frame header source is too short');
   if (source.readUInt16LE(0) !== FRAME_MAGIC) {
-    return { ok: false, fault: isAllZero(source.subarray(0, FRAME_HEADER_BYTES)) ? 'zero' : 'magic' };
+    return {
+      ok: false,
+      fault: isAllZero(source.subarray(0, FRAME_HEADER_BYTES)) ? 'zero' : 'magic',
+    };
   }
   if (checksumCrc32c(source.subarray(0, 100)) !== source.readUInt32LE(100)) {
     return { ok: false, fault: 'checksum' };

@@ -46,36 +46,73 @@ export interface RecoveryCase {
 
 export const RECOVERY_CASES: readonly RecoveryCase[] = [
   {
-    label: '@clean', damage: false, pendingCommit: false, zerosToEnd: 'any', laterCommitFound: 'any',
-    beyondSynced: true, decision: 'accept', why: 'every record is valid and every commit closed',
+    label: '@clean',
+    damage: false,
+    pendingCommit: false,
+    zerosToEnd: 'any',
+    laterCommitFound: 'any',
+    beyondSynced: true,
+    decision: 'accept',
+    why: 'every record is valid and every commit closed',
   },
   {
-    label: '@truncated', damage: false, pendingCommit: 'any', zerosToEnd: 'any', laterCommitFound: 'any',
-    beyondSynced: false, decision: 'fail-corrupt',
+    label: '@truncated',
+    damage: false,
+    pendingCommit: 'any',
+    zerosToEnd: 'any',
+    laterCommitFound: 'any',
+    beyondSynced: false,
+    decision: 'fail-corrupt',
     why: 'the file ends before the length the header records as durable: it was cut',
   },
   {
-    label: '@unfinished-commit', damage: false, pendingCommit: true, zerosToEnd: 'any',
-    laterCommitFound: 'any', beyondSynced: true, decision: 'truncate-tail',
+    label: '@unfinished-commit',
+    damage: false,
+    pendingCommit: true,
+    zerosToEnd: 'any',
+    laterCommitFound: 'any',
+    beyondSynced: true,
+    decision: 'truncate-tail',
     why: 'the last commit was cut off before its commit record; it was never acknowledged',
   },
   {
-    label: '@damaged-durable', damage: true, pendingCommit: 'any', zerosToEnd: 'any',
-    laterCommitFound: 'any', beyondSynced: false, decision: 'fail-corrupt',
+    label: '@damaged-durable',
+    damage: true,
+    pendingCommit: 'any',
+    zerosToEnd: 'any',
+    laterCommitFound: 'any',
+    beyondSynced: false,
+    decision: 'fail-corrupt',
     why: 'bytes known to have been durable changed: corruption, not a crash',
   },
   {
-    label: '@zero-tail', damage: true, pendingCommit: 'any', zerosToEnd: true, laterCommitFound: 'any',
-    beyondSynced: true, decision: 'truncate-tail', why: 'the file grew before its content arrived',
+    label: '@zero-tail',
+    damage: true,
+    pendingCommit: 'any',
+    zerosToEnd: true,
+    laterCommitFound: 'any',
+    beyondSynced: true,
+    decision: 'truncate-tail',
+    why: 'the file grew before its content arrived',
   },
   {
-    label: '@torn-tail', damage: true, pendingCommit: 'any', zerosToEnd: false, laterCommitFound: false,
-    beyondSynced: true, decision: 'truncate-tail',
+    label: '@torn-tail',
+    damage: true,
+    pendingCommit: 'any',
+    zerosToEnd: false,
+    laterCommitFound: false,
+    beyondSynced: true,
+    decision: 'truncate-tail',
     why: 'nothing of a later commit follows, so this is the last write, torn by a crash',
   },
   {
-    label: '@unsynced-reorder', damage: true, pendingCommit: 'any', zerosToEnd: false,
-    laterCommitFound: true, beyondSynced: true, decision: 'truncate-tail',
+    label: '@unsynced-reorder',
+    damage: true,
+    pendingCommit: 'any',
+    zerosToEnd: false,
+    laterCommitFound: true,
+    beyondSynced: true,
+    decision: 'truncate-tail',
     why: 'past the durable length writes may land out of order; keep the longest valid prefix',
   },
 ];
@@ -185,11 +222,20 @@ export function laterCommitsAfter(
   for (let base = fromOffset; base < endOffset; base += chunkBytes) {
     const read = readAt(file, chunk.subarray(0, Math.min(chunk.length, endOffset - base)), base);
     const view = chunk.subarray(0, read);
-    for (let index = view.indexOf(magic); index !== -1 && index < chunkBytes; index = view.indexOf(magic, index + 1)) {
+    for (
+      let index = view.indexOf(magic);
+      index !== -1 && index < chunkBytes;
+      index = view.indexOf(magic, index + 1)
+    ) {
       if (index + FRAME_HEADER_BYTES > read) break;
       const decoded = decodeFrameHeader(view.subarray(index, index + FRAME_HEADER_BYTES));
-      if (!decoded.ok || decoded.header.sequence - decoded.header.commitIndex <= commitStartSequence) continue;
-      if ((decoded.header.flags & FLAG_PRIOR_SYNCED) !== 0) return { found: true, durableBefore: true };
+      if (
+        !decoded.ok ||
+        decoded.header.sequence - decoded.header.commitIndex <= commitStartSequence
+      )
+        continue;
+      if ((decoded.header.flags & FLAG_PRIOR_SYNCED) !== 0)
+        return { found: true, durableBefore: true };
       found = true;
     }
   }
@@ -207,7 +253,8 @@ interface ScanState {
 
 function continuityFault(raw: RawRecord, state: ScanState): string | undefined {
   const expectedSequence = state.tail.nextSequence;
-  if (raw.header.sequence !== expectedSequence) return `sequence ${raw.header.sequence} where ${expectedSequence} was due`;
+  if (raw.header.sequence !== expectedSequence)
+    return `sequence ${raw.header.sequence} where ${expectedSequence} was due`;
   if (!raw.header.previousHash.equals(state.tail.lastHash)) return 'chain link does not match';
   if (raw.header.commitIndex !== state.pending.records.length) return 'commit index out of order';
   return undefined;
@@ -285,5 +332,8 @@ export function replay(input: ReplayInput): ReplayResult {
 }
 
 export function corruptionError(report: RecoveryReport): Error {
-  return journalCorrupt(report.damageOffset ?? report.validEndOffset, report.damageReason ?? 'damage');
+  return journalCorrupt(
+    report.damageOffset ?? report.validEndOffset,
+    report.damageReason ?? 'damage',
+  );
 }

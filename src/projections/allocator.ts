@@ -215,7 +215,11 @@ export class Allocator implements Projection {
 
   /** Counts of the space map, for `stats()`. */
   spaceMap(): { smallSpanPages: number; largeSpanCount: number; largeSpanPages: number } {
-    return { smallSpanPages: this.smallPagesUsed, largeSpanCount: this.largeSpans.size, largeSpanPages: this.largePages };
+    return {
+      smallSpanPages: this.smallPagesUsed,
+      largeSpanCount: this.largeSpans.size,
+      largeSpanPages: this.largePages,
+    };
   }
 
   get journalBytes(): number {

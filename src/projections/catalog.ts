@@ -43,8 +43,12 @@ export class Catalog implements Projection {
 
   constructor(private readonly undo: UndoLog) {
     this.entries.set(ROOT_PATH, {
-      kind: 'directory', inode: ROOT_INODE, mode: DIRECTORY_MODE_DEFAULT,
-      createdAtMs: 0, modifiedAtMs: 0, children: new Set(),
+      kind: 'directory',
+      inode: ROOT_INODE,
+      mode: DIRECTORY_MODE_DEFAULT,
+      createdAtMs: 0,
+      modifiedAtMs: 0,
+      children: new Set(),
     });
   }
 
@@ -80,21 +84,40 @@ export class Catalog implements Projection {
       }
       case 'directory.created':
         this.insert(record, event.path, {
-          kind: 'directory', inode: event.inode, mode: event.mode,
-          createdAtMs: event.atMs, modifiedAtMs: event.atMs, children: new Set(),
+          kind: 'directory',
+          inode: event.inode,
+          mode: event.mode,
+          createdAtMs: event.atMs,
+          modifiedAtMs: event.atMs,
+          children: new Set(),
         });
         return;
       case 'file.created':
         this.insert(record, event.path, {
-          kind: 'file', inode: event.inode, mode: event.mode, createdAtMs: event.atMs,
-          modifiedAtMs: event.atMs, sizeBytes: event.sizeBytes, extents: [...event.extents],
+          kind: 'file',
+          inode: event.inode,
+          mode: event.mode,
+          createdAtMs: event.atMs,
+          modifiedAtMs: event.atMs,
+          sizeBytes: event.sizeBytes,
+          extents: [...event.extents],
         });
         return;
       case 'file.written':
-        this.replaceContent(this.fileAt(record, event.path), event.sizeBytes, [...event.extents], event.atMs);
+        this.replaceContent(
+          this.fileAt(record, event.path),
+          event.sizeBytes,
+          [...event.extents],
+          event.atMs,
+        );
         return;
       case 'file.appended':
-        this.appendContent(this.fileAt(record, event.path), event.sizeBytes, event.extents, event.atMs);
+        this.appendContent(
+          this.fileAt(record, event.path),
+          event.sizeBytes,
+          event.extents,
+          event.atMs,
+        );
         return;
       case 'entry.deleted':
         this.remove(record, event.path, event.atMs);
@@ -107,7 +130,8 @@ export class Catalog implements Projection {
 
   private fileAt(record: JournalRecord, path: string): FileNode {
     const node = this.entries.get(path);
-    if (node === undefined || node.kind !== 'file') throw journalCorrupt(record.offset, `no file at ${path}`);
+    if (node === undefined || node.kind !== 'file')
+      throw journalCorrupt(record.offset, `no file at ${path}`);
     return node;
   }
 
@@ -151,7 +175,12 @@ export class Catalog implements Projection {
   }
 
   /** Appends in place (a copy per append would make many small appends quadratic). */
-  private appendContent(file: FileNode, sizeBytes: number, added: readonly Extent[], atMs: number): void {
+  private appendContent(
+    file: FileNode,
+    sizeBytes: number,
+    added: readonly Extent[],
+    atMs: number,
+  ): void {
     const before = { sizeBytes: file.sizeBytes, extentCount: file.extents.length };
     file.sizeBytes = sizeBytes;
     for (const extent of added) file.extents.push(extent);
@@ -164,7 +193,8 @@ export class Catalog implements Projection {
 
   private remove(record: JournalRecord, path: string, atMs: number): void {
     const node = this.entries.get(path);
-    if (node === undefined || path === ROOT_PATH) throw journalCorrupt(record.offset, `nothing to delete at ${path}`);
+    if (node === undefined || path === ROOT_PATH)
+      throw journalCorrupt(record.offset, `nothing to delete at ${path}`);
     if (node.kind === 'directory' && node.children.size > 0) {
       throw journalCorrupt(record.offset, `${path} is not empty`);
     }
@@ -186,10 +216,12 @@ export class Catalog implements Projection {
     for (const [path] of entries) {
       if (path === ROOT_PATH) continue;
       const parent = this.entries.get(parentOf(path));
-      if (parent === undefined || parent.kind !== 'directory') throw journalCorrupt(0, `checkpoint orphan ${path}`);
+      if (parent === undefined || parent.kind !== 'directory')
+        throw journalCorrupt(0, `checkpoint orphan ${path}`);
       parent.children.add(nameOf(path));
     }
-    if (this.entries.get(ROOT_PATH)?.kind !== 'directory') throw journalCorrupt(0, 'checkpoint has no root');
+    if (this.entries.get(ROOT_PATH)?.kind !== 'directory')
+      throw journalCorrupt(0, 'checkpoint has no root');
     this.nextInodeValue = nextInode;
   }
 }

@@ -33,7 +33,8 @@ export function canonicalPath(input: unknown): string {
     }
     segments.push(segment);
   }
-  if (segments.length > PATH_DEPTH_MAX) throw limitExceeded('path depth', segments.length, PATH_DEPTH_MAX);
+  if (segments.length > PATH_DEPTH_MAX)
+    throw limitExceeded('path depth', segments.length, PATH_DEPTH_MAX);
   const path = ROOT_PATH + segments.join('/');
   if (Buffer.byteLength(path) > PATH_MAX_BYTES) {
     throw new CartridgeError('ENAMETOOLONG', `path is longer than ${PATH_MAX_BYTES} bytes`);
