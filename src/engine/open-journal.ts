@@ -174,7 +174,7 @@ function loadCheckpoint(
         return {
           endOffset: position,
           nextSequence: raw.header.sequence + 1,
-          lastHash: chainHashOf(raw.headerBytes),
+          lastHash: chainHashOf(raw.headerBytes, raw.body),
         };
       }
     }

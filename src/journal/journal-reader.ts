@@ -1,10 +1,11 @@
 import { CartridgeError, fromSystemError, journalCorrupt } from '../errors.js';
 import { type Codec, decompressBlob } from './compression.js';
 import { decodeEvent } from './event-codec.js';
-import { hashParts } from './hashing.js';
+import { checksumCrc32c } from './hashing.js';
 import type { StorageFile } from './io/storage.js';
 import type { JournalRecord } from './journal-event.js';
 import {
+  blobHashOf,
   codecBitsOf,
   decodeFrameHeader,
   FRAME_HEADER_BYTES,
@@ -53,9 +54,8 @@ export function readRecordAt(file: StorageFile, offset: number): RawRecord {
   if (readFully(file, payload, offset + FRAME_HEADER_BYTES) !== payload.length) {
     throw journalCorrupt(offset, 'record payload cut short');
   }
-  if (!hashParts([payload]).equals(header.payloadHash)) {
-    throw journalCorrupt(offset, 'record payload hash mismatch');
-  }
+  const fault = payloadFault(header, payload);
+  if (fault !== undefined) throw journalCorrupt(offset, fault);
   return {
     offset,
     header,
@@ -63,6 +63,16 @@ export function readRecordAt(file: StorageFile, offset: number): RawRecord {
     body: payload.subarray(0, header.bodyLength),
     storedBlob: payload.subarray(header.bodyLength),
   };
+}
+
+/** Checks a payload against its header: the body's CRC32C and the blob's BLAKE3. */
+function payloadFault(header: FrameHeader, payload: Buffer): string | undefined {
+  const body = payload.subarray(0, header.bodyLength);
+  if (checksumCrc32c(body) !== header.bodyChecksum) return 'record body checksum mismatch';
+  if (!blobHashOf(payload.subarray(header.bodyLength)).equals(header.blobHash)) {
+    return 'record blob hash mismatch';
+  }
+  return undefined;
 }
 
 /** The decoded blob of a checked record. */
@@ -162,9 +172,8 @@ export class RecordScanner {
     }
     const headerBytes = Buffer.from(this.view(offset, FRAME_HEADER_BYTES));
     const payload = this.view(offset + FRAME_HEADER_BYTES, lengthBytes - FRAME_HEADER_BYTES);
-    if (!hashParts([payload]).equals(header.payloadHash)) {
-      return { kind: 'damage', offset, reason: 'record payload hash mismatch' };
-    }
+    const fault = payloadFault(header, payload);
+    if (fault !== undefined) return { kind: 'damage', offset, reason: fault };
     this.offset = offset + lengthBytes;
     return {
       kind: 'record',

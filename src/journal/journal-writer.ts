@@ -3,10 +3,11 @@ import { CartridgeError, fromSystemError, limitExceeded } from '../errors.js';
 import { TRANSACTION_RECORDS_MAX } from '../limits.js';
 import { type Codec, compressBlob } from './compression.js';
 import { encodeEvent, recordTypeOf } from './event-codec.js';
-import { HASH_SIZE_BYTES, hashParts } from './hashing.js';
+import { checksumCrc32c, HASH_SIZE_BYTES } from './hashing.js';
 import type { StorageFile } from './io/storage.js';
 import type { JournalEvent, JournalRecord } from './journal-event.js';
 import {
+  blobHashOf,
   chainHashOf,
   encodeFrameHeader,
   FLAG_COMMIT,
@@ -36,7 +37,7 @@ interface StagedRecord {
   readonly body: Buffer;
   readonly storedBlob: Uint8Array;
   readonly rawBlob: Uint8Array;
-  readonly payloadHash: Buffer;
+  readonly blobHash: Buffer;
 }
 
 /** Writes are cut into calls of at most this many buffers (below IOV_MAX) ... */
@@ -97,7 +98,7 @@ export class JournalWriter {
     const body = encodeEvent(event);
     const rawBlob = blob ?? Buffer.alloc(0);
     const { codec, stored } = compressBlob(this.codec, rawBlob);
-    const payloadHash = hashParts([body, stored]);
+    const blobHash = blobHashOf(stored);
     const offset = this.nextOffset();
     const record: JournalRecord = {
       offset,
@@ -113,7 +114,7 @@ export class JournalWriter {
       body,
       storedBlob: stored,
       rawBlob,
-      payloadHash,
+      blobHash,
     });
     if (rawBlob.length > 0) this.stagedBlobs.set(offset, rawBlob);
     return record;
@@ -152,11 +153,12 @@ export class JournalWriter {
           commitIndex: index,
           sequence: staged.record.sequence,
           previousHash,
-          payloadHash: staged.payloadHash,
+          blobHash: staged.blobHash,
+          bodyChecksum: checksumCrc32c(staged.body),
         },
         header,
       );
-      previousHash = chainHashOf(header);
+      previousHash = chainHashOf(header, staged.body);
       let batch = batches[batches.length - 1] as Buffer[];
       if (batch.length + 3 > WRITE_BUFFERS_MAX || batchBytes >= WRITE_BATCH_BYTES) {
         batch = [];

@@ -19,13 +19,14 @@ import { checksumCrc32c, HASH_SIZE_BYTES, hashBytes } from './hashing.js';
  * | 20     | 4    | commitIndex      | position of the record inside its commit            |
  * | 24     | 8    | sequence         | record number, 0 for the first record               |
  * | 32     | 32   | previousHash     | chain hash of the previous record                   |
- * | 64     | 32   | payloadHash      | BLAKE3 of body ++ stored blob                       |
- * | 96     | 4    | reserved         | 0                                                   |
+ * | 64     | 32   | blobHash         | BLAKE3 of the stored blob                           |
+ * | 96     | 4    | bodyChecksum     | CRC32C of the body                                  |
  * | 100    | 4    | headerChecksum   | CRC32C of bytes 0..100                              |
  *
- * The chain hash of a record is BLAKE3 of its first 100 header bytes with the redaction byte
- * zeroed. It commits to the payload through `payloadHash`, so a payload can later be replaced
- * by a redaction marker without breaking the chain.
+ * The chain hash of a record is BLAKE3 of its first 100 header bytes (redaction byte zeroed)
+ * followed by its body. It commits to the blob through `blobHash`, so file content can later
+ * be replaced by a redaction marker without breaking the chain, and the blob is hashed once,
+ * in one pass, on the write path. The body, small, is covered directly.
  */
 
 export const FRAME_HEADER_BYTES = 104;
@@ -51,7 +52,8 @@ export interface FrameHeader {
   readonly commitIndex: number;
   readonly sequence: number;
   readonly previousHash: Buffer;
-  readonly payloadHash: Buffer;
+  readonly blobHash: Buffer;
+  readonly bodyChecksum: number;
 }
 
 export function payloadLengthOf(header: FrameHeader): number {
@@ -74,7 +76,7 @@ export function codecBitsOf(header: FrameHeader): number {
 export function encodeFrameHeader(header: FrameHeader, target: Buffer): void {
   assert(target.length === FRAME_HEADER_BYTES, 'frame header target has the wrong size');
   assert(header.previousHash.length === HASH_SIZE_BYTES, 'previous hash has the wrong size');
-  assert(header.payloadHash.length === HASH_SIZE_BYTES, 'payload hash has the wrong size');
+  assert(header.blobHash.length === HASH_SIZE_BYTES, 'blob hash has the wrong size');
   assert(Number.isSafeInteger(header.sequence) && header.sequence >= 0, 'bad sequence');
   target.writeUInt16LE(FRAME_MAGIC, 0);
   target.writeUInt8(FRAME_VERSION, 2);
@@ -88,8 +90,8 @@ export function encodeFrameHeader(header: FrameHeader, target: Buffer): void {
   target.writeUInt32LE(header.commitIndex, 20);
   target.writeBigUInt64LE(BigInt(header.sequence), 24);
   header.previousHash.copy(target, 32);
-  header.payloadHash.copy(target, 64);
-  target.writeUInt32LE(0, 96);
+  header.blobHash.copy(target, 64);
+  target.writeUInt32LE(header.bodyChecksum >>> 0, 96);
   target.writeUInt32LE(checksumCrc32c(target.subarray(0, 100)), 100);
 }
 
@@ -126,9 +128,7 @@ export function decodeFrameHeader(source: Buffer): DecodedFrameHeader {
   if ((flags & ~FLAGS_KNOWN) !== 0 || (flags & FLAG_CODEC_MASK) === 3) {
     return { ok: false, fault: 'flags' };
   }
-  if (source.readUInt16LE(6) !== 0 || source.readUInt32LE(96) !== 0) {
-    return { ok: false, fault: 'reserved' };
-  }
+  if (source.readUInt16LE(6) !== 0) return { ok: false, fault: 'reserved' };
   const bodyLength = source.readUInt32LE(8);
   const storedBlobLength = source.readUInt32LE(12);
   const rawBlobLength = source.readUInt32LE(16);
@@ -152,16 +152,27 @@ export function decodeFrameHeader(source: Buffer): DecodedFrameHeader {
       commitIndex: source.readUInt32LE(20),
       sequence,
       previousHash: Buffer.from(source.subarray(32, 64)),
-      payloadHash: Buffer.from(source.subarray(64, 96)),
+      blobHash: Buffer.from(source.subarray(64, 96)),
+      bodyChecksum: source.readUInt32LE(96),
     },
   };
 }
 
-const chainScratch = Buffer.alloc(100);
+/**
+ * The chain hash of a record: BLAKE3 of header bytes 0..100 with the redaction byte zeroed,
+ * followed by the body.
+ */
+export function chainHashOf(encodedHeader: Buffer, body: Uint8Array): Buffer {
+  const input = Buffer.allocUnsafe(100 + body.length);
+  encodedHeader.copy(input, 0, 0, 100);
+  input[5] = 0;
+  input.set(body, 100);
+  return hashBytes(input);
+}
 
-/** The chain hash of a record: BLAKE3 of header bytes 0..100 with the redaction byte zeroed. */
-export function chainHashOf(encodedHeader: Buffer): Buffer {
-  encodedHeader.copy(chainScratch, 0, 0, 100);
-  chainScratch[5] = 0;
-  return hashBytes(chainScratch);
+/** The blob hash of an empty blob, computed once: most records carry no blob. */
+export const EMPTY_BLOB_HASH = hashBytes(Buffer.alloc(0));
+
+export function blobHashOf(storedBlob: Uint8Array): Buffer {
+  return storedBlob.length === 0 ? EMPTY_BLOB_HASH : hashBytes(storedBlob);
 }

@@ -276,7 +276,7 @@ function scan(input: ReplayInput, state: ScanState): { offset: number; reason: s
     state.tail = {
       endOffset: raw.offset + record.lengthBytes,
       nextSequence: raw.header.sequence + 1,
-      lastHash: chainHashOf(raw.headerBytes),
+      lastHash: chainHashOf(raw.headerBytes, raw.body),
     };
     state.pending.records.push(record);
     // The scanner's blob views die with its read-ahead buffer; only checkpoint parts are needed

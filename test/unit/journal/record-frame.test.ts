@@ -26,7 +26,8 @@ function sampleHeader(overrides: Partial<FrameHeader> = {}): FrameHeader {
     commitIndex: 3,
     sequence: 2 ** 40 + 17,
     previousHash: hashBytes(Buffer.from('previous')),
-    payloadHash: hashBytes(Buffer.from('payload')),
+    blobHash: hashBytes(Buffer.from('blob')),
+    bodyChecksum: 0xdeadbeef,
     ...overrides,
   };
 }
@@ -107,7 +108,6 @@ describe('frame header damage', () => {
       ['unknown flag bit 7', (bytes) => bytes.writeUInt8(0x80 | FLAG_COMMIT, 4), 'flags'],
       ['codec 3', (bytes) => bytes.writeUInt8(3, 4), 'flags'],
       ['reserved at 6', (bytes) => bytes.writeUInt16LE(1, 6), 'reserved'],
-      ['reserved at 96', (bytes) => bytes.writeUInt32LE(1, 96), 'reserved'],
     ];
     for (const [what, edit, fault] of cases) {
       const bytes = encoded(sampleHeader());
@@ -140,22 +140,24 @@ describe('frame header damage', () => {
   });
 });
 
+const BODY = Buffer.from('a msgpack body');
+
 describe('chain hash', () => {
   it('ignores the redaction byte (offset 5)', () => {
     const original = encoded(sampleHeader());
     const redacted = Buffer.from(original);
     redacted[5] = 0xff;
-    expect(chainHashOf(redacted).equals(chainHashOf(original))).toBe(true);
+    expect(chainHashOf(redacted, BODY).equals(chainHashOf(original, BODY))).toBe(true);
   });
 
   it('changes with every other byte of the first 100', () => {
     const original = encoded(sampleHeader());
-    const reference = chainHashOf(original);
+    const reference = chainHashOf(original, BODY);
     for (let offset = 0; offset < 100; offset++) {
       if (offset === 5) continue;
       const changed = Buffer.from(original);
       changed[offset] = (changed[offset] as number) ^ 0x01;
-      expect(chainHashOf(changed).equals(reference), `byte ${offset}`).toBe(false);
+      expect(chainHashOf(changed, BODY).equals(reference), `byte ${offset}`).toBe(false);
     }
   });
 
@@ -163,14 +165,21 @@ describe('chain hash', () => {
     const original = encoded(sampleHeader());
     const changed = Buffer.from(original);
     changed.writeUInt32LE(0, 100);
-    expect(chainHashOf(changed).equals(chainHashOf(original))).toBe(true);
+    expect(chainHashOf(changed, BODY).equals(chainHashOf(original, BODY))).toBe(true);
+  });
+
+  it('covers the body', () => {
+    const original = encoded(sampleHeader());
+    const otherBody = Buffer.from(BODY);
+    otherBody[0] = (otherBody[0] as number) ^ 0x01;
+    expect(chainHashOf(original, otherBody).equals(chainHashOf(original, BODY))).toBe(false);
   });
 
   it('does not modify its input', () => {
     const original = encoded(sampleHeader());
     original[5] = 7;
     const copy = Buffer.from(original);
-    chainHashOf(original);
+    chainHashOf(original, BODY);
     expect(original.equals(copy)).toBe(true);
   });
 });

@@ -1,0 +1,241 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Cartridge, CartridgeError } from '../../../src/index.js';
+import { bySize, type Campaign, type Figures, type TortureSize } from '../figures.js';
+import { readState } from '../model.js';
+import {
+  applyIntent,
+  type DigestModel,
+  DIRECTORY_MARK,
+  digestModelOf,
+  digestOf,
+  type Intent,
+  parseLine,
+  READY_LINE,
+  SeededRandom,
+  SIGKILL_DIRECTORIES,
+} from '../sigkill-protocol.js';
+
+/**
+ * Real processes, real kills: a child mutates a cartridge file with durability 'full' and
+ * acknowledges every commit on stdout; the parent kills it with SIGKILL at a random moment,
+ * reopens the file and checks that every acknowledged commit survived, that at most the one
+ * operation in flight was added, and that `verify()` passes. Rounds continue on the same file,
+ * so recovery's own repairs are built upon by later rounds.
+ */
+
+const CHILD_PATH = fileURLToPath(new URL('../sigkill-child.ts', import.meta.url));
+const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const BASE_SEED = 0x51_6b_11;
+/** A new cartridge every so many rounds, so that the journal (and verify's reread) stays small. */
+const ROUNDS_PER_FILE = 25;
+/** The child must say `ready` within this; tsx start-up takes a few hundred milliseconds. */
+const READY_TIMEOUT_MS = 30_000;
+const KILL_DELAY_MIN_MS = 20;
+const KILL_DELAY_MAX_MS = 300;
+
+interface ChildOutcome {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly readyMs: number | undefined;
+  /** True when the child ended for any reason other than our SIGKILL after `ready`. */
+  readonly diedOnItsOwn: boolean;
+  readonly hung: boolean;
+}
+
+/** What the complete lines say: the acknowledged intents, and the one in flight if any. */
+interface Transcript {
+  readonly acknowledged: readonly Intent[];
+  readonly inFlight: Intent | undefined;
+}
+
+interface Round {
+  readonly figures: Figures;
+  readonly path: string;
+  readonly index: number;
+  readonly seed: number;
+}
+
+function describe(round: Round, detail: string): string {
+  return `campaign=sigkill round=${round.index} seed=${round.seed}: ${detail}`;
+}
+
+function runChild(path: string, seed: number, killDelayMs: number): Promise<ChildOutcome> {
+  return new Promise((resolve) => {
+    const startedAt = performance.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD_PATH, path, String(seed)], {
+      cwd: PROJECT_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let readyMs: number | undefined;
+    let hung = false;
+    let killed = false;
+    const kill = (): void => {
+      killed = true;
+      child.kill('SIGKILL');
+    };
+    const hangTimer = setTimeout(() => {
+      hung = true;
+      kill();
+    }, READY_TIMEOUT_MS);
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+      // The kill delay starts at `ready`, so that it lands among writes rather than start-up.
+      if (readyMs !== undefined || !stdout.startsWith(`${READY_LINE}\n`)) return;
+      readyMs = performance.now() - startedAt;
+      clearTimeout(hangTimer);
+      setTimeout(kill, killDelayMs);
+    });
+    child.stderr.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-4000);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(hangTimer);
+      const diedOnItsOwn = !killed || signal !== 'SIGKILL' || code !== null;
+      resolve({ stdout, stderr, readyMs, diedOnItsOwn: diedOnItsOwn && !hung, hung });
+    });
+  });
+}
+
+/** Reads the complete lines; the text after the last newline was cut by the kill. */
+function transcriptOf(stdout: string): Transcript {
+  const lines = stdout.split('\n').slice(0, -1);
+  const acknowledged: Intent[] = [];
+  let inFlight: Intent | undefined;
+  for (const line of lines) {
+    const parsed = parseLine(line);
+    if (parsed.kind === 'ready') continue;
+    if (parsed.kind === 'intent') {
+      if (inFlight !== undefined) throw new Error(`intent ${parsed.intent.seq} before an ack`);
+      inFlight = parsed.intent;
+    } else {
+      if (inFlight?.seq !== parsed.seq) throw new Error(`ack ${parsed.seq} without its intent`);
+      acknowledged.push(inFlight);
+      inFlight = undefined;
+    }
+  }
+  return { acknowledged, inFlight };
+}
+
+/** Creates a fresh cartridge with the campaign's directories; returns its model. */
+function freshCartridge(path: string): DigestModel {
+  rmSync(path, { force: true });
+  const cartridge = Cartridge.create(path, { durability: 'full' });
+  try {
+    for (const directory of SIGKILL_DIRECTORIES) cartridge.createDir(directory, { recursive: true });
+  } finally {
+    cartridge.close();
+  }
+  return new Map(SIGKILL_DIRECTORIES.map((directory) => [directory, DIRECTORY_MARK]));
+}
+
+/** Opens the killed child's file, reads its state and verifies it; undefined if open failed. */
+function reopen(round: Round): DigestModel | undefined {
+  let cartridge: Cartridge;
+  try {
+    cartridge = Cartridge.open(round.path);
+  } catch (error) {
+    const gate = error instanceof CartridgeError ? 'unexpected_errors' : 'untyped_errors';
+    round.figures.fail(gate, describe(round, `open failed: ${String(error)}`));
+    return undefined;
+  }
+  try {
+    if (cartridge.recovery.decision === 'truncate-tail') round.figures.add('sigkill_tail_repairs');
+    const observed = digestModelOf(readState(cartridge));
+    const report = cartridge.verify();
+    if (!report.ok) {
+      const where = `damage at ${report.damageOffset}: ${report.damageReason}`;
+      round.figures.fail('verify_failures', describe(round, `${where} stateMatches=${report.stateMatches}`));
+    }
+    return observed;
+  } finally {
+    cartridge.close();
+  }
+}
+
+/** Judges the observed state against the model after each acknowledged operation. */
+function judge(round: Round, before: DigestModel, transcript: Transcript, observed: DigestModel): void {
+  const states = [before];
+  for (const intent of transcript.acknowledged) states.push(applyIntent(states.at(-1) ?? before, intent));
+  const digest = digestOf(observed);
+  const last = transcript.acknowledged.at(-1);
+  if (digest === digestOf(states.at(-1) ?? before)) return;
+  if (transcript.inFlight !== undefined) {
+    const withInFlight = applyIntent(states.at(-1) ?? before, transcript.inFlight);
+    if (digest === digestOf(withInFlight)) {
+      round.figures.add('sigkill_in_flight_survived');
+      return;
+    }
+  }
+  const earlier = states.findIndex((state) => digestOf(state) === digest);
+  const detail = `${transcript.acknowledged.length} acknowledged, last seq=${last?.seq ?? 'none'}`;
+  if (earlier !== -1) {
+    const lost = `state after ${earlier} acknowledged operations only (${detail})`;
+    round.figures.fail('acknowledged_durable_lost', describe(round, lost));
+  } else {
+    const inFlight = transcript.inFlight === undefined ? 'none' : JSON.stringify(transcript.inFlight);
+    const wrong = `state equals no acknowledged prefix (${detail}, in flight ${inFlight.slice(0, 300)})`;
+    round.figures.fail('prefix_rule_violations', describe(round, wrong));
+  }
+}
+
+function recordChild(round: Round, outcome: ChildOutcome, transcript: Transcript): void {
+  const { figures } = round;
+  if (outcome.readyMs !== undefined) figures.max('sigkill_child_ready_ms_max', outcome.readyMs);
+  if (outcome.readyMs !== undefined) figures.add('sigkill_child_ready_ms_total', outcome.readyMs);
+  if (outcome.hung) figures.fail('hangs', describe(round, 'the child never said ready'));
+  if (outcome.diedOnItsOwn) {
+    const why = `the child died on its own: ${outcome.stderr.trim().slice(-600)}`;
+    figures.fail('unexpected_errors', describe(round, why));
+  }
+  const commits = transcript.acknowledged.filter((intent) => intent.op !== 'aborted').length;
+  figures.add('sigkill_acknowledged_commits', commits);
+  if (transcript.inFlight !== undefined) figures.add('sigkill_kills_mid_operation');
+}
+
+/** One round; returns the model the next round starts from (undefined: start a new file). */
+async function runRound(round: Round, before: DigestModel, random: SeededRandom): Promise<DigestModel | undefined> {
+  const killDelayMs = random.int(KILL_DELAY_MIN_MS, KILL_DELAY_MAX_MS);
+  const outcome = await runChild(round.path, round.seed, killDelayMs);
+  const transcript = transcriptOf(outcome.stdout);
+  recordChild(round, outcome, transcript);
+  round.figures.add('sigkill_rounds');
+  const observed = reopen(round);
+  if (observed === undefined) return undefined;
+  judge(round, before, transcript, observed);
+  // The next child continues from what is on disk, so the next round's model is what we saw.
+  return observed;
+}
+
+async function runRounds(figures: Figures, rounds: number, directory: string): Promise<void> {
+  const random = new SeededRandom(BASE_SEED);
+  const path = join(directory, 'sigkill.cart');
+  let model: DigestModel | undefined;
+  for (let index = 0; index < rounds; index++) {
+    if (model === undefined || index % ROUNDS_PER_FILE === 0) {
+      model = freshCartridge(path);
+      figures.add('sigkill_files');
+    }
+    model = await runRound({ figures, path, index, seed: BASE_SEED + index }, model, random);
+  }
+}
+
+export const sigkillCampaign: Campaign = {
+  name: 'sigkill',
+  async run(figures: Figures, size: TortureSize): Promise<void> {
+    const rounds = bySize(size, { small: 20, medium: 100, large: 500 });
+    const directory = mkdtempSync(join(tmpdir(), 'cartridge-sigkill-'));
+    try {
+      await runRounds(figures, rounds, directory);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  },
+};
