@@ -1,7 +1,7 @@
 import { Packr } from 'msgpackr';
-import { CartridgeError, journalCorrupt } from '../errors.js';
+import { CartridgeError, journalCorrupt, limitExceeded } from '../errors.js';
 import { extentsFromFlat, flattenExtents } from '../journal/event-codec.js';
-import { CHECKPOINT_PART_MAX_BYTES, CHECKPOINT_PARTS_MAX } from '../limits.js';
+import { BLOB_MAX_BYTES, CHECKPOINT_PART_MAX_BYTES, CHECKPOINT_PARTS_MAX } from '../limits.js';
 import type { Allocator } from '../projections/allocator.js';
 import type { Catalog, CatalogNode } from '../projections/catalog.js';
 
@@ -9,23 +9,61 @@ import type { Catalog, CatalogNode } from '../projections/catalog.js';
  * A checkpoint is the projection state written into the journal as records, so open can
  * start from it and replay only the tail. Its state is the catalog (every entry with its
  * extents) and the journal spans of live records; the allocator's account is rebuilt from
- * those. The encoding is a msgpack array, cut into parts of at most 4 MiB, one record each,
- * all in one commit.
+ * those.
  *
- * State layout: `[version = 1, nextInode, entries, spans]` where each entry is
- * `[path, kind (0 file, 1 directory), inode, mode, createdAtMs, modifiedAtMs, sizeBytes,
- * extents]` with extents flat as in record bodies, and `spans` is a flat
- * `[offset, lengthBytes, ...]` list.
+ * The state is a stream of msgpack values, cut into parts (one record each, all in one commit)
+ * only between values, so each part decodes on its own and open never holds the decoded state
+ * of the whole catalog at once:
+ *
+ * 1. `[version = 1, nextInode, entryCount, spanCount]`;
+ * 2. span chunks `['spans', [offset, lengthBytes, ...]]`, at most 8192 spans each;
+ * 3. one value per catalog entry, parents before children:
+ *    `[path, kind (0 file, 1 directory), inode, mode, createdAtMs, modifiedAtMs, sizeBytes,
+ *    extents]` with extents flat as in record bodies.
  */
 
 const STATE_VERSION = 1;
+const SPANS_PER_CHUNK = 8192;
+const SPANS_TAG = 'spans';
 const packer = new Packr({ useRecords: false, mapsAsObjects: false });
 
+/** Packs values into parts of about CHECKPOINT_PART_MAX_BYTES, cutting only between values. */
+class PartWriter {
+  readonly parts: Buffer[] = [];
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  add(value: unknown): void {
+    const encoded = Buffer.from(packer.pack(value));
+    if (encoded.length > BLOB_MAX_BYTES) {
+      throw limitExceeded('checkpoint value bytes', encoded.length, BLOB_MAX_BYTES);
+    }
+    if (this.pendingBytes + encoded.length > CHECKPOINT_PART_MAX_BYTES) this.cut();
+    this.pending.push(encoded);
+    this.pendingBytes += encoded.length;
+  }
+
+  cut(): void {
+    if (this.pending.length === 0) return;
+    this.parts.push(Buffer.concat(this.pending));
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.parts.length > CHECKPOINT_PARTS_MAX) {
+      throw limitExceeded('checkpoint parts', this.parts.length, CHECKPOINT_PARTS_MAX);
+    }
+  }
+}
+
 export function encodeCheckpointState(catalog: Catalog, allocator: Allocator): Buffer[] {
-  const entries: unknown[] = [];
+  const writer = new PartWriter();
+  const spans = allocator.liveSpans();
+  writer.add([STATE_VERSION, catalog.nextInode, catalog.entryCount, spans.length]);
+  for (let start = 0; start < spans.length; start += SPANS_PER_CHUNK) {
+    writer.add([SPANS_TAG, spans.slice(start, start + SPANS_PER_CHUNK).flat()]);
+  }
   for (const [path, node] of catalog.allEntries()) {
     const isFile = node.kind === 'file';
-    entries.push([
+    writer.add([
       path,
       isFile ? 0 : 1,
       node.inode,
@@ -36,61 +74,133 @@ export function encodeCheckpointState(catalog: Catalog, allocator: Allocator): B
       isFile ? flattenExtents(node.extents) : [],
     ]);
   }
-  const spans = allocator.liveSpans().flat();
-  const encoded = Buffer.from(packer.pack([STATE_VERSION, catalog.nextInode, entries, spans]));
-  const parts: Buffer[] = [];
-  for (let start = 0; start < encoded.length; start += CHECKPOINT_PART_MAX_BYTES) {
-    parts.push(encoded.subarray(start, start + CHECKPOINT_PART_MAX_BYTES));
-  }
-  if (parts.length === 0) parts.push(encoded);
-  if (parts.length > CHECKPOINT_PARTS_MAX) {
-    throw new CartridgeError('LIMIT_EXCEEDED', `checkpoint needs ${parts.length} parts`);
-  }
-  return parts;
+  writer.cut();
+  return writer.parts;
 }
 
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
-function countsOf(value: unknown, offset: number, what: string): number[] {
-  if (!Array.isArray(value) || !value.every(isCount))
-    throw journalCorrupt(offset, `checkpoint ${what} malformed`);
+function malformed(what: string): CartridgeError {
+  return new CartridgeError('JOURNAL_CORRUPT', `checkpoint ${what} malformed`);
+}
+
+function countsOf(value: unknown, what: string): number[] {
+  if (!Array.isArray(value) || !value.every(isCount)) throw malformed(what);
   return value as number[];
 }
 
-function decodeEntry(value: unknown, offset: number): [string, CatalogNode] {
-  if (!Array.isArray(value) || value.length !== 8 || typeof value[0] !== 'string') {
-    throw journalCorrupt(offset, 'checkpoint entry malformed');
-  }
-  const path = value[0] as string;
+function decodeEntry(value: unknown[]): [string, CatalogNode] {
+  if (value.length !== 8 || typeof value[0] !== 'string') throw malformed('entry');
+  const path = value[0];
   const [kind, inode, mode, createdAtMs, modifiedAtMs, sizeBytes] = countsOf(
     value.slice(1, 7),
-    offset,
     'entry',
-  );
-  if (!Array.isArray(value[7]) || (kind !== 0 && kind !== 1))
-    throw journalCorrupt(offset, 'checkpoint entry malformed');
-  const common = {
-    inode: inode as number,
-    mode: mode as number,
-    createdAtMs: createdAtMs as number,
-    modifiedAtMs: modifiedAtMs as number,
-  };
+  ) as [number, number, number, number, number, number];
+  if (!Array.isArray(value[7]) || (kind !== 0 && kind !== 1)) throw malformed('entry');
+  const common = { inode, mode, createdAtMs, modifiedAtMs };
   if (kind === 1) return [path, { kind: 'directory', ...common, children: new Set() }];
-  const extents = withOffset(offset, () => extentsFromFlat(value[7] as unknown[]));
-  return [path, { kind: 'file', ...common, sizeBytes: sizeBytes as number, extents }];
+  return [path, { kind: 'file', ...common, sizeBytes, extents: extentsFromFlat(value[7]) }];
 }
 
-/** Runs a decoder, giving its `JOURNAL_CORRUPT` the checkpoint's offset. */
-function withOffset<T>(offset: number, decode: () => T): T {
-  try {
-    return decode();
-  } catch (error) {
-    if (error instanceof CartridgeError && error.code === 'JOURNAL_CORRUPT')
-      throw journalCorrupt(offset, error.message);
-    throw error;
+interface StateHeader {
+  readonly nextInode: number;
+  readonly entryCount: number;
+  readonly spanCount: number;
+}
+
+/** Where decoded checkpoint values go: fresh projections at open, or a collector in tests. */
+export interface CheckpointSink {
+  span(offset: number, lengthBytes: number): void;
+  entry(path: string, node: CatalogNode): void;
+  finish(nextInode: number): void;
+}
+
+/**
+ * Decodes the value stream part by part from untrusted bytes, in the order the format
+ * prescribes, checking the counts the first value declares. Malformed input is
+ * `JOURNAL_CORRUPT` at the checkpoint's offset.
+ */
+export class CheckpointDecoder {
+  private header: StateHeader | undefined;
+  private spansSeen = 0;
+  private entriesSeen = 0;
+
+  constructor(
+    private readonly sink: CheckpointSink,
+    private readonly offset: number,
+  ) {}
+
+  addPart(blob: Buffer): void {
+    try {
+      packer.unpackMultiple(blob, (value: unknown) => {
+        this.take(value);
+        return true;
+      });
+    } catch (error) {
+      if (error instanceof CartridgeError) throw journalCorrupt(this.offset, error.message);
+      throw new CartridgeError('JOURNAL_CORRUPT', 'checkpoint is not msgpack', {
+        offset: this.offset,
+        cause: error,
+      });
+    }
   }
+
+  private take(value: unknown): void {
+    if (!Array.isArray(value)) throw malformed('value');
+    if (this.header === undefined) {
+      const [version, nextInode, entryCount, spanCount] = value as unknown[];
+      if (value.length !== 4 || version !== STATE_VERSION) throw malformed('header');
+      if (!isCount(nextInode) || !isCount(entryCount) || !isCount(spanCount)) {
+        throw malformed('header');
+      }
+      this.header = { nextInode, entryCount, spanCount };
+    } else if (value.length === 2 && value[0] === SPANS_TAG) {
+      this.takeSpans(countsOf(value[1], 'spans'), this.header);
+    } else {
+      if (this.spansSeen !== this.header.spanCount) throw malformed('span count');
+      if (++this.entriesSeen > this.header.entryCount) throw malformed('entry count');
+      const [path, node] = decodeEntry(value as unknown[]);
+      this.sink.entry(path, node);
+    }
+  }
+
+  private takeSpans(flat: number[], header: StateHeader): void {
+    if (flat.length % 2 !== 0 || this.entriesSeen > 0) throw malformed('spans');
+    this.spansSeen += flat.length / 2;
+    if (this.spansSeen > header.spanCount) throw malformed('span count');
+    for (let index = 0; index < flat.length; index += 2) {
+      this.sink.span(flat[index] as number, flat[index + 1] as number);
+    }
+  }
+
+  finish(): void {
+    const header = this.header;
+    if (header === undefined || this.entriesSeen !== header.entryCount) {
+      throw journalCorrupt(this.offset, 'checkpoint is incomplete');
+    }
+    if (this.spansSeen !== header.spanCount) throw journalCorrupt(this.offset, 'spans missing');
+    try {
+      this.sink.finish(header.nextInode);
+    } catch (error) {
+      if (error instanceof CartridgeError) throw journalCorrupt(this.offset, error.message);
+      throw error;
+    }
+  }
+}
+
+/** The sink of open: loads straight into fresh projections. */
+export function projectionSink(catalog: Catalog, allocator: Allocator): CheckpointSink {
+  catalog.beginLoad();
+  return {
+    span: (offset, lengthBytes) => allocator.loadSpan(offset, lengthBytes),
+    entry: (path, node) => {
+      catalog.loadEntry(path, node);
+      if (node.kind === 'file') allocator.loadFile(node.sizeBytes, node.extents);
+    },
+    finish: (nextInode) => catalog.finishLoad(nextInode),
+  };
 }
 
 export interface CheckpointState {
@@ -99,45 +209,24 @@ export interface CheckpointState {
   readonly spans: [number, number][];
 }
 
-/** Decodes checkpoint state from untrusted bytes; malformed input is `JOURNAL_CORRUPT`. */
+/** Decodes a whole encoded state into plain values (tests and fuzzing). */
 export function decodeCheckpointState(encoded: Buffer, offset: number): CheckpointState {
-  let value: unknown;
-  try {
-    value = packer.unpack(encoded);
-  } catch (error) {
-    throw new CartridgeError('JOURNAL_CORRUPT', 'checkpoint is not msgpack', {
-      offset,
-      cause: error,
-    });
-  }
-  if (
-    !Array.isArray(value) ||
-    value.length !== 4 ||
-    value[0] !== STATE_VERSION ||
-    !isCount(value[1])
-  ) {
-    throw journalCorrupt(offset, 'checkpoint header malformed');
-  }
-  if (!Array.isArray(value[2])) throw journalCorrupt(offset, 'checkpoint entries malformed');
-  const entries = (value[2] as unknown[]).map((entry) => decodeEntry(entry, offset));
-  const flatSpans = countsOf(value[3], offset, 'spans');
-  if (flatSpans.length % 2 !== 0) throw journalCorrupt(offset, 'checkpoint spans malformed');
-  const spans: [number, number][] = [];
-  for (let index = 0; index < flatSpans.length; index += 2) {
-    spans.push([flatSpans[index] as number, flatSpans[index + 1] as number]);
-  }
-  return { nextInode: value[1], entries, spans };
-}
-
-/** Loads decoded state into fresh projections. */
-export function applyCheckpointState(
-  state: CheckpointState,
-  catalog: Catalog,
-  allocator: Allocator,
-): void {
-  catalog.load(state.entries, state.nextInode);
-  allocator.loadSpanLengths(state.spans);
-  for (const [path, node] of state.entries) {
-    if (node.kind === 'file') allocator.loadFile(path, node.sizeBytes, node.extents);
-  }
+  const state = {
+    nextInode: 0,
+    entries: [] as [string, CatalogNode][],
+    spans: [] as [number, number][],
+  };
+  const decoder = new CheckpointDecoder(
+    {
+      span: (spanOffset, lengthBytes) => state.spans.push([spanOffset, lengthBytes]),
+      entry: (path, node) => state.entries.push([path, node]),
+      finish: (nextInode) => {
+        state.nextInode = nextInode;
+      },
+    },
+    offset,
+  );
+  decoder.addPart(encoded);
+  decoder.finish();
+  return state;
 }

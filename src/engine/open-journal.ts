@@ -16,10 +16,11 @@ import { JournalWriter, type JournalTail } from '../journal/journal-writer.js';
 import { chainHashOf, isCommit, recordLengthOf } from '../journal/record-frame.js';
 import { corruptionError, type RecoveryReport, replay } from '../journal/recovery.js';
 import { Allocator } from '../projections/allocator.js';
-import { Catalog } from '../projections/catalog.js';
+import { Catalog, type FileNode } from '../projections/catalog.js';
 import { UndoLog } from '../projections/undo-log.js';
-import { applyCheckpointState, decodeCheckpointState } from './checkpoint.js';
+import { CheckpointDecoder, projectionSink } from './checkpoint.js';
 import { HeaderKeeper } from './header-keeper.js';
+import { CHECKPOINT_PARTS_MAX } from '../limits.js';
 import type { ResolvedOptions } from './options.js';
 
 /**
@@ -48,16 +49,19 @@ export interface Projections {
 
 export function freshProjections(capacityBlocks: number | null): Projections {
   const undo = new UndoLog();
-  return {
-    undo,
-    catalog: new Catalog(undo),
-    allocator: new Allocator(undo, capacityBlocks, JOURNAL_START_OFFSET),
+  const catalog = new Catalog(undo);
+  const fileBefore = (path: string): FileNode | undefined => {
+    const node = catalog.get(path);
+    return node?.kind === 'file' ? node : undefined;
   };
+  const allocator = new Allocator(undo, capacityBlocks, JOURNAL_START_OFFSET, fileBefore);
+  return { undo, catalog, allocator };
 }
 
 export function applyRecord(projections: Projections, record: JournalRecord): void {
-  projections.catalog.evolve(record);
+  // The allocator reads each file as it was before the record, so it goes first.
   projections.allocator.evolve(record);
+  projections.catalog.evolve(record);
 }
 
 function openFile(storage: Storage, path: string, readOnly: boolean, create: boolean): StorageFile {
@@ -160,16 +164,18 @@ function loadCheckpoint(
   projections: Projections,
 ): JournalTail | undefined {
   try {
-    const blobs: Buffer[] = [];
+    const decoder = new CheckpointDecoder(
+      projectionSink(projections.catalog, projections.allocator),
+      offset,
+    );
     let position = offset;
-    for (let part = 0; ; part++) {
+    for (let part = 0; part < CHECKPOINT_PARTS_MAX; part++) {
       const raw = readRecordAt(file, position);
       const record = toCheckpointRecord(raw, part);
-      blobs.push(blobOf(raw));
+      decoder.addPart(blobOf(raw));
       position += record.lengthBytes;
       if (isCommit(raw.header)) {
-        const state = decodeCheckpointState(Buffer.concat(blobs), offset);
-        applyCheckpointState(state, projections.catalog, projections.allocator);
+        decoder.finish();
         projections.allocator.setJournalEnd(position);
         return {
           endOffset: position,
@@ -178,6 +184,7 @@ function loadCheckpoint(
         };
       }
     }
+    return undefined;
   } catch (error) {
     if (
       error instanceof CartridgeError &&

@@ -1,4 +1,5 @@
 import { assert } from '../assert.js';
+import { journalCorrupt } from '../errors.js';
 import type { Extent, JournalRecord } from '../journal/journal-event.js';
 import { PAGE_SIZE_BYTES } from '../limits.js';
 import type { Projection } from './projection.js';
@@ -14,9 +15,19 @@ import type { UndoLog } from './undo-log.js';
  * history (dead, reclaimable by compaction). Spans of live records under 256 KiB are counted
  * per page in a dense map (a counting bitmap, since small records share pages); larger spans
  * are kept as extents, so a 1 GiB file costs one entry instead of 262 144 bits.
+ *
+ * The allocator does not keep its own copy of each file's extents: it is evolved before the
+ * catalog, and reads the file's state before the record through `fileBefore`. On a catalog of
+ * 100 000 files that halves the memory the two projections take.
  */
 
 export const LARGE_SPAN_BYTES = 256 * 1024;
+
+/** What the allocator needs to know of a file as it was before the record being applied. */
+export interface FileExtents {
+  readonly sizeBytes: number;
+  readonly extents: readonly Extent[];
+}
 
 interface RecordSpan {
   readonly offset: number;
@@ -33,19 +44,18 @@ export class Allocator implements Projection {
   private usedBlocksValue = 0;
   private liveBytesValue = 0;
   private journalEndValue: number;
-  private readonly files = new Map<string, { sizeBytes: number; extents: Extent[] }>();
+  /** Records holding content, by offset, while any file refers to them (or just written). */
   private readonly spans = new Map<number, RecordSpan>();
   private pageCounts = new Uint32Array(1024);
   private smallPagesUsed = 0;
-  private readonly largeSpans = new Map<number, number>();
+  private largeSpanCount = 0;
   private largePages = 0;
-  /** Lengths of records seen, so extents can be charged to the whole record they sit in. */
-  private readonly recordLengths = new Map<number, number>();
 
   constructor(
     private readonly undo: UndoLog,
     readonly capacityBlocks: number | null,
     private readonly journalStartOffset: number,
+    private readonly fileBefore: (path: string) => FileExtents | undefined,
   ) {
     this.journalEndValue = journalStartOffset;
   }
@@ -63,6 +73,10 @@ export class Allocator implements Projection {
     return this.journalEndValue;
   }
 
+  get journalBytes(): number {
+    return this.journalEndValue - this.journalStartOffset;
+  }
+
   /** Pages of the journal holding bytes of records that files still refer to. */
   get livePages(): number {
     return this.smallPagesUsed + this.largePages;
@@ -74,30 +88,22 @@ export class Allocator implements Projection {
     return this.usedBlocksValue - releasedBlocks + addedBlocks <= this.capacityBlocks;
   }
 
-  blocksOf(path: string): number {
-    const file = this.files.get(path);
-    return file === undefined ? 0 : blocksFor(file.sizeBytes);
-  }
-
   evolve(record: JournalRecord): void {
     const endBefore = this.journalEndValue;
     this.journalEndValue = Math.max(endBefore, record.offset + record.lengthBytes);
-    if (record.rawBlobLength > 0 && record.event.type !== 'checkpoint') {
-      this.recordLengths.set(record.offset, record.lengthBytes);
-    }
     this.undo.push(() => {
       this.journalEndValue = endBefore;
-      this.recordLengths.delete(record.offset);
     });
     const event = record.event;
+    if (record.rawBlobLength > 0 && event.type !== 'checkpoint') this.openSpan(record);
     switch (event.type) {
       case 'file.created':
       case 'file.written':
         this.release(event.path);
-        this.assign(event.path, event.sizeBytes, event.extents);
+        this.account(0, event.sizeBytes, event.extents);
         return;
       case 'file.appended':
-        this.grow(event.path, event.sizeBytes, event.extents);
+        this.account(this.fileBefore(event.path)?.sizeBytes ?? 0, event.sizeBytes, event.extents);
         return;
       case 'entry.deleted':
         this.release(event.path);
@@ -107,87 +113,66 @@ export class Allocator implements Projection {
     }
   }
 
-  private assign(path: string, sizeBytes: number, extents: readonly Extent[]): void {
-    this.files.set(path, { sizeBytes, extents: [...extents] });
-    this.usedBlocksValue += blocksFor(sizeBytes);
-    for (const extent of extents) this.reference(extent, +1);
-    this.undo.push(() => {
-      this.files.delete(path);
-      this.usedBlocksValue -= blocksFor(sizeBytes);
-    });
+  /** A content record starts as a span nobody refers to yet; its extents follow at once. */
+  private openSpan(record: JournalRecord): void {
+    const span = { offset: record.offset, lengthBytes: record.lengthBytes, referencedBytes: 0 };
+    this.spans.set(span.offset, span);
+    this.undo.push(() => this.spans.delete(span.offset));
   }
 
-  private grow(path: string, sizeBytes: number, added: readonly Extent[]): void {
-    const file = this.files.get(path);
-    assert(file !== undefined, 'append to a file the allocator does not know');
-    const before = { sizeBytes: file.sizeBytes, extentCount: file.extents.length };
-    this.usedBlocksValue += blocksFor(sizeBytes) - blocksFor(file.sizeBytes);
-    file.sizeBytes = sizeBytes;
-    for (const extent of added) {
-      file.extents.push(extent);
-      this.reference(extent, +1);
-    }
+  /** Charges a file's growth from `sizeBefore` to `sizeAfter` and references new extents. */
+  private account(sizeBefore: number, sizeAfter: number, added: readonly Extent[]): void {
+    const delta = blocksFor(sizeAfter) - blocksFor(sizeBefore);
+    this.usedBlocksValue += delta;
+    for (const extent of added) this.reference(extent, +1);
     this.undo.push(() => {
-      this.usedBlocksValue -= blocksFor(sizeBytes) - blocksFor(before.sizeBytes);
-      file.sizeBytes = before.sizeBytes;
-      file.extents.length = before.extentCount;
+      this.usedBlocksValue -= delta;
     });
   }
 
   private release(path: string): void {
-    const file = this.files.get(path);
+    const file = this.fileBefore(path);
     if (file === undefined) return;
-    this.files.delete(path);
-    this.usedBlocksValue -= blocksFor(file.sizeBytes);
+    const blocks = blocksFor(file.sizeBytes);
+    this.usedBlocksValue -= blocks;
     for (const extent of file.extents) this.reference(extent, -1);
     this.undo.push(() => {
-      this.files.set(path, file);
-      this.usedBlocksValue += blocksFor(file.sizeBytes);
+      this.usedBlocksValue += blocks;
     });
   }
 
   /** Adds or removes one reference to the record an extent lives in. */
   private reference(extent: Extent, direction: 1 | -1): void {
+    const span = this.spans.get(extent.recordOffset);
+    // Records come from untrusted bytes during replay: a dangling extent is corruption.
+    if (span === undefined) throw journalCorrupt(extent.recordOffset, 'extent refers to no record');
     const delta = extent.lengthBytes * direction;
-    let span = this.spans.get(extent.recordOffset);
-    if (span === undefined) {
-      const lengthBytes = this.recordLengths.get(extent.recordOffset) ?? extent.lengthBytes;
-      span = { offset: extent.recordOffset, lengthBytes, referencedBytes: 0 };
-      this.spans.set(span.offset, span);
-    }
     const wasLive = span.referencedBytes > 0;
     span.referencedBytes += delta;
     assert(span.referencedBytes >= 0, 'record referenced a negative number of bytes');
     const isLive = span.referencedBytes > 0;
     if (!wasLive && isLive) this.markSpan(span, +1);
+    // Nothing refers to a dead record again (new content always goes to new records).
     if (wasLive && !isLive) {
       this.markSpan(span, -1);
       this.spans.delete(span.offset);
-      // Nothing refers to a dead record again (new content always goes to new records).
-      this.recordLengths.delete(span.offset);
     }
-    const undoSpan = span;
-    this.undo.push(() => this.undoReference(undoSpan, delta, wasLive, isLive));
+    this.undo.push(() => this.undoReference(span, delta, wasLive, isLive));
   }
 
   private undoReference(span: RecordSpan, delta: number, wasLive: boolean, isLive: boolean): void {
     span.referencedBytes -= delta;
     if (wasLive && !isLive) {
       this.spans.set(span.offset, span);
-      this.recordLengths.set(span.offset, span.lengthBytes);
       this.markSpan(span, +1);
     }
-    if (!wasLive && isLive) {
-      this.markSpan(span, -1);
-      this.spans.delete(span.offset);
-    }
+    if (!wasLive && isLive) this.markSpan(span, -1);
   }
 
   private markSpan(span: RecordSpan, direction: 1 | -1): void {
     this.liveBytesValue += direction * span.lengthBytes;
     if (span.lengthBytes >= LARGE_SPAN_BYTES) {
-      if (direction > 0) this.largeSpans.set(span.offset, span.lengthBytes);
-      else this.largeSpans.delete(span.offset);
+      this.largeSpanCount += direction;
       this.largePages += direction * blocksFor(span.lengthBytes);
       return;
     }
@@ -217,28 +202,36 @@ export class Allocator implements Projection {
   spaceMap(): { smallSpanPages: number; largeSpanCount: number; largeSpanPages: number } {
     return {
       smallSpanPages: this.smallPagesUsed,
-      largeSpanCount: this.largeSpans.size,
+      largeSpanCount: this.largeSpanCount,
       largeSpanPages: this.largePages,
     };
   }
 
-  get journalBytes(): number {
-    return this.journalEndValue - this.journalStartOffset;
-  }
-
   /** The journal span of every live record, `[offset, lengthBytes]`, for checkpoints. */
   liveSpans(): [number, number][] {
-    return [...this.spans.values()].map((span) => [span.offset, span.lengthBytes]);
+    const spans: [number, number][] = [];
+    for (const span of this.spans.values()) {
+      if (span.referencedBytes > 0) spans.push([span.offset, span.lengthBytes]);
+    }
+    return spans;
   }
 
-  /** Restores span lengths from a checkpoint; call before `loadFile` (open only). */
-  loadSpanLengths(spans: readonly (readonly [number, number])[]): void {
-    for (const [offset, lengthBytes] of spans) this.recordLengths.set(offset, lengthBytes);
+  /** Restores the spans of live records from a checkpoint (open only; no undo). */
+  loadSpan(offset: number, lengthBytes: number): void {
+    this.spans.set(offset, { offset, lengthBytes, referencedBytes: 0 });
   }
 
-  /** Rebuilds a file's account from a checkpointed catalog (open only; no undo). */
-  loadFile(path: string, sizeBytes: number, extents: readonly Extent[]): void {
-    this.assign(path, sizeBytes, extents);
+  /** Charges a file from a checkpointed catalog; its spans are loaded first (open only). */
+  loadFile(sizeBytes: number, extents: readonly Extent[]): void {
+    assert(!this.undo.recording, 'checkpoints load outside transactions');
+    this.usedBlocksValue += blocksFor(sizeBytes);
+    for (const extent of extents) {
+      const span = this.spans.get(extent.recordOffset);
+      if (span === undefined)
+        throw journalCorrupt(extent.recordOffset, 'checkpoint extent dangles');
+      if (span.referencedBytes === 0) this.markSpan(span, +1);
+      span.referencedBytes += extent.lengthBytes;
+    }
   }
 
   setJournalEnd(offset: number): void {

@@ -209,19 +209,28 @@ export class Catalog implements Projection {
     });
   }
 
-  /** Replaces the whole state with entries loaded from a checkpoint (no undo: open only). */
-  load(entries: readonly [string, CatalogNode][], nextInode: number): void {
+  /** Starts loading a checkpoint into an empty catalog (open only; no undo). */
+  beginLoad(): void {
     this.entries.clear();
-    for (const [path, node] of entries) this.entries.set(path, node);
-    for (const [path] of entries) {
+  }
+
+  loadEntry(path: string, node: CatalogNode): void {
+    if (this.entries.has(path)) throw journalCorrupt(0, `checkpoint repeats ${path}`);
+    this.entries.set(path, node);
+  }
+
+  /** Links every entry to its parent once all are loaded; orphans mean a damaged checkpoint. */
+  finishLoad(nextInode: number): void {
+    const root = this.entries.get(ROOT_PATH);
+    if (root?.kind !== 'directory') throw journalCorrupt(0, 'checkpoint has no root');
+    for (const path of this.entries.keys()) {
       if (path === ROOT_PATH) continue;
       const parent = this.entries.get(parentOf(path));
-      if (parent === undefined || parent.kind !== 'directory')
+      if (parent === undefined || parent.kind !== 'directory') {
         throw journalCorrupt(0, `checkpoint orphan ${path}`);
+      }
       parent.children.add(nameOf(path));
     }
-    if (this.entries.get(ROOT_PATH)?.kind !== 'directory')
-      throw journalCorrupt(0, 'checkpoint has no root');
     this.nextInodeValue = nextInode;
   }
 }

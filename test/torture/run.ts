@@ -6,9 +6,10 @@
  */
 import { crashPointsCampaign } from './campaigns/crash-points.js';
 import { ioFaultsCampaign } from './campaigns/io-faults.js';
+import { sigkillCampaign } from './campaigns/sigkill.js';
 import { type Campaign, Figures, tortureSize } from './figures.js';
 
-const CAMPAIGNS: readonly Campaign[] = [crashPointsCampaign, ioFaultsCampaign];
+const CAMPAIGNS: readonly Campaign[] = [crashPointsCampaign, ioFaultsCampaign, sigkillCampaign];
 
 async function main(): Promise<void> {
   const size = tortureSize();

@@ -25,6 +25,10 @@ const FILE_PATHS: readonly string[] = [
   ...SIGKILL_DIRECTORIES.flatMap((dir) => Array.from({ length: 8 }, (_, index) => `${dir}/f${index}`)),
 ];
 
+/** A bulk transaction rewrites this many files of about 1.4 MiB: more than one write batch. */
+const BULK_FILES = 7;
+const BULK_PROBABILITY = 0.005;
+
 /** Appends stop growing a file past this; it is rewritten instead. */
 const APPEND_LIMIT_BYTES = 3 * 1024 * 1024;
 
@@ -33,7 +37,7 @@ type Step =
   | { readonly kind: 'delete'; readonly path: string };
 
 interface Plan {
-  readonly op: 'single' | 'transaction' | 'aborted' | 'checkpoint';
+  readonly op: 'single' | 'transaction' | 'bulk' | 'aborted' | 'checkpoint';
   readonly steps: readonly Step[];
 }
 
@@ -101,8 +105,22 @@ function applyStep(files: Files, step: Step): void {
   } else files.set(step.path, step.bytes);
 }
 
+/**
+ * A transaction larger than the writer's 8 MiB write batch, so that it reaches the file in
+ * several writes and a kill between (or inside) them leaves a torn tail for recovery to cut.
+ */
+function planBulk(random: SeededRandom, files: Files): Plan {
+  const steps: Step[] = [];
+  for (const path of FILE_PATHS.filter(() => random.float() < 0.5).slice(0, BULK_FILES)) {
+    const bytes = contentFor(random, random.int(1200 * 1024, 1600 * 1024));
+    steps.push({ kind: files.has(path) ? 'write' : 'create', path, bytes });
+  }
+  return { op: 'bulk', steps };
+}
+
 function planOperation(random: SeededRandom, files: Files): Plan {
   const roll = random.float();
+  if (roll < BULK_PROBABILITY) return planBulk(random, files);
   if (roll < 0.03) return { op: 'checkpoint', steps: [] };
   if (roll >= 0.18) return { op: 'single', steps: [planStep(random, files)] };
   // Steps are planned against a scratch copy so that each is valid after the ones before it.

@@ -36,6 +36,7 @@ const ROUNDS_PER_FILE = 25;
 const READY_TIMEOUT_MS = 30_000;
 const KILL_DELAY_MIN_MS = 20;
 const KILL_DELAY_MAX_MS = 300;
+const STDERR_KEPT_CHARS = 2000;
 
 interface ChildOutcome {
   readonly stdout: string;
@@ -57,6 +58,8 @@ interface Round {
   readonly path: string;
   readonly index: number;
   readonly seed: number;
+  /** How long each child took from spawn to `ready`, for the start-up figures. */
+  readonly readyTimesMs: number[];
 }
 
 function describe(round: Round, detail: string): string {
@@ -94,7 +97,8 @@ function runChild(path: string, seed: number, killDelayMs: number): Promise<Chil
       setTimeout(kill, killDelayMs);
     });
     child.stderr.on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-4000);
+      // The head holds the error message; a long stack trace adds nothing past it.
+      if (stderr.length < STDERR_KEPT_CHARS) stderr = (stderr + chunk).slice(0, STDERR_KEPT_CHARS);
     });
     child.on('close', (code, signal) => {
       clearTimeout(hangTimer);
@@ -148,6 +152,7 @@ function reopen(round: Round): DigestModel | undefined {
   }
   try {
     if (cartridge.recovery.decision === 'truncate-tail') round.figures.add('sigkill_tail_repairs');
+    round.figures.max('sigkill_journal_bytes_max', cartridge.stats().journalBytes);
     const observed = digestModelOf(readState(cartridge));
     const report = cartridge.verify();
     if (!report.ok) {
@@ -160,39 +165,43 @@ function reopen(round: Round): DigestModel | undefined {
   }
 }
 
-/** Judges the observed state against the model after each acknowledged operation. */
-function judge(round: Round, before: DigestModel, transcript: Transcript, observed: DigestModel): void {
+/** The model after each acknowledged operation, starting with the one before the round. */
+function statesOf(before: DigestModel, transcript: Transcript): DigestModel[] {
   const states = [before];
   for (const intent of transcript.acknowledged) states.push(applyIntent(states.at(-1) ?? before, intent));
+  return states;
+}
+
+/** Judges the observed state: the last acknowledged state, or that plus the one in flight. */
+function judge(round: Round, before: DigestModel, transcript: Transcript, observed: DigestModel): void {
+  const states = statesOf(before, transcript);
+  const acknowledged = states.at(-1) ?? before;
   const digest = digestOf(observed);
-  const last = transcript.acknowledged.at(-1);
-  if (digest === digestOf(states.at(-1) ?? before)) return;
-  if (transcript.inFlight !== undefined) {
-    const withInFlight = applyIntent(states.at(-1) ?? before, transcript.inFlight);
-    if (digest === digestOf(withInFlight)) {
-      round.figures.add('sigkill_in_flight_survived');
-      return;
-    }
+  if (digest === digestOf(acknowledged)) return;
+  const { inFlight } = transcript;
+  if (inFlight !== undefined && digest === digestOf(applyIntent(acknowledged, inFlight))) {
+    round.figures.add('sigkill_in_flight_survived');
+    return;
   }
   const earlier = states.findIndex((state) => digestOf(state) === digest);
-  const detail = `${transcript.acknowledged.length} acknowledged, last seq=${last?.seq ?? 'none'}`;
+  const last = transcript.acknowledged.at(-1)?.seq ?? 'none';
+  const detail = `${transcript.acknowledged.length} acknowledged, last seq=${last}`;
   if (earlier !== -1) {
     const lost = `state after ${earlier} acknowledged operations only (${detail})`;
     round.figures.fail('acknowledged_durable_lost', describe(round, lost));
-  } else {
-    const inFlight = transcript.inFlight === undefined ? 'none' : JSON.stringify(transcript.inFlight);
-    const wrong = `state equals no acknowledged prefix (${detail}, in flight ${inFlight.slice(0, 300)})`;
-    round.figures.fail('prefix_rule_violations', describe(round, wrong));
+    return;
   }
+  const flying = inFlight === undefined ? 'none' : JSON.stringify(inFlight).slice(0, 300);
+  const wrong = `state equals no acknowledged prefix (${detail}, in flight ${flying})`;
+  round.figures.fail('prefix_rule_violations', describe(round, wrong));
 }
 
 function recordChild(round: Round, outcome: ChildOutcome, transcript: Transcript): void {
   const { figures } = round;
-  if (outcome.readyMs !== undefined) figures.max('sigkill_child_ready_ms_max', outcome.readyMs);
-  if (outcome.readyMs !== undefined) figures.add('sigkill_child_ready_ms_total', outcome.readyMs);
+  if (outcome.readyMs !== undefined) round.readyTimesMs.push(outcome.readyMs);
   if (outcome.hung) figures.fail('hangs', describe(round, 'the child never said ready'));
   if (outcome.diedOnItsOwn) {
-    const why = `the child died on its own: ${outcome.stderr.trim().slice(-600)}`;
+    const why = `the child died on its own: ${outcome.stderr.trim().slice(0, 600)}`;
     figures.fail('unexpected_errors', describe(round, why));
   }
   const commits = transcript.acknowledged.filter((intent) => intent.op !== 'aborted').length;
@@ -201,7 +210,11 @@ function recordChild(round: Round, outcome: ChildOutcome, transcript: Transcript
 }
 
 /** One round; returns the model the next round starts from (undefined: start a new file). */
-async function runRound(round: Round, before: DigestModel, random: SeededRandom): Promise<DigestModel | undefined> {
+async function runRound(
+  round: Round,
+  before: DigestModel,
+  random: SeededRandom,
+): Promise<DigestModel | undefined> {
   const killDelayMs = random.int(KILL_DELAY_MIN_MS, KILL_DELAY_MAX_MS);
   const outcome = await runChild(round.path, round.seed, killDelayMs);
   const transcript = transcriptOf(outcome.stdout);
@@ -217,20 +230,32 @@ async function runRound(round: Round, before: DigestModel, random: SeededRandom)
 async function runRounds(figures: Figures, rounds: number, directory: string): Promise<void> {
   const random = new SeededRandom(BASE_SEED);
   const path = join(directory, 'sigkill.cart');
+  const readyTimesMs: number[] = [];
   let model: DigestModel | undefined;
   for (let index = 0; index < rounds; index++) {
     if (model === undefined || index % ROUNDS_PER_FILE === 0) {
       model = freshCartridge(path);
       figures.add('sigkill_files');
     }
-    model = await runRound({ figures, path, index, seed: BASE_SEED + index }, model, random);
+    const round = { figures, path, index, seed: BASE_SEED + index, readyTimesMs };
+    model = await runRound(round, model, random);
   }
+  recordStartup(figures, readyTimesMs);
+}
+
+function recordStartup(figures: Figures, readyTimesMs: readonly number[]): void {
+  if (readyTimesMs.length === 0) return;
+  const sorted = [...readyTimesMs].sort((left, right) => left - right);
+  figures.set('sigkill_child_ready_ms_median', sorted[Math.floor(sorted.length / 2)] ?? 0);
+  figures.set('sigkill_child_ready_ms_max', sorted.at(-1) ?? 0);
 }
 
 export const sigkillCampaign: Campaign = {
   name: 'sigkill',
   async run(figures: Figures, size: TortureSize): Promise<void> {
     const rounds = bySize(size, { small: 20, medium: 100, large: 500 });
+    // Printed even when zero: a torn tail needs a kill inside a multi-part write, which is rare.
+    figures.add('sigkill_tail_repairs', 0);
     const directory = mkdtempSync(join(tmpdir(), 'cartridge-sigkill-'));
     try {
       await runRounds(figures, rounds, directory);
