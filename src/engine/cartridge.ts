@@ -604,7 +604,7 @@ export class Cartridge {
   }
 
   /**
-   * Flushes (except with durability `'off'`), writes a checkpoint when much journal follows
+   * Flushes (in every durability mode), writes a checkpoint when much journal follows
    * the last one, and releases the file. Any later call throws `CARTRIDGE_CLOSED`.
    */
   close(): void {
@@ -622,7 +622,10 @@ export class Cartridge {
       if (!this.journal.readOnly) this.journal.writer.throwIfPoisoned();
       if (!this.journal.readOnly) {
         if (this.head - this.checkpointEnd >= CLOSE_CHECKPOINT_BYTES) this.checkpoint();
-        if (this.options.durability !== 'off') this.syncNow();
+        // Close syncs in every mode, 'off' included: it is the one moment the caller says the
+        // work is done, one fsync is cheap next to it, and it publishes the last checkpoint
+        // so that the next open does not replay the whole journal.
+        this.syncNow();
       }
     } finally {
       this.closed = true;

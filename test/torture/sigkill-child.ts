@@ -111,7 +111,10 @@ function applyStep(files: Files, step: Step): void {
  */
 function planBulk(random: SeededRandom, files: Files): Plan {
   const steps: Step[] = [];
-  for (const path of FILE_PATHS.filter(() => random.float() < 0.5).slice(0, BULK_FILES)) {
+  const candidates = [...FILE_PATHS];
+  for (let count = 0; count < BULK_FILES; count++) {
+    const [path] = candidates.splice(random.int(0, candidates.length - 1), 1);
+    if (path === undefined) break;
     const bytes = contentFor(random, random.int(1200 * 1024, 1600 * 1024));
     steps.push({ kind: files.has(path) ? 'write' : 'create', path, bytes });
   }

@@ -30,8 +30,9 @@ import {
 const CHILD_PATH = fileURLToPath(new URL('../sigkill-child.ts', import.meta.url));
 const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BASE_SEED = 0x51_6b_11;
-/** A new cartridge every so many rounds, so that the journal (and verify's reread) stays small. */
+/** A new cartridge every so many rounds or journal bytes, so that verify's reread stays cheap. */
 const ROUNDS_PER_FILE = 25;
+const JOURNAL_BYTES_PER_FILE = 96 * 1024 * 1024;
 /** The child must say `ready` within this; tsx start-up takes a few hundred milliseconds. */
 const READY_TIMEOUT_MS = 30_000;
 const KILL_DELAY_MIN_MS = 20;
@@ -58,12 +59,15 @@ interface Round {
   readonly path: string;
   readonly index: number;
   readonly seed: number;
+  /** Kill timing is not reproducible, but the delay says roughly where the kill landed. */
+  readonly killDelayMs: number;
   /** How long each child took from spawn to `ready`, for the start-up figures. */
   readonly readyTimesMs: number[];
 }
 
 function describe(round: Round, detail: string): string {
-  return `campaign=sigkill round=${round.index} seed=${round.seed}: ${detail}`;
+  const where = `round=${round.index} seed=${round.seed} killDelayMs=${round.killDelayMs}`;
+  return `campaign=sigkill ${where}: ${detail}`;
 }
 
 function runChild(path: string, seed: number, killDelayMs: number): Promise<ChildOutcome> {
@@ -99,6 +103,10 @@ function runChild(path: string, seed: number, killDelayMs: number): Promise<Chil
     child.stderr.on('data', (chunk: string) => {
       // The head holds the error message; a long stack trace adds nothing past it.
       if (stderr.length < STDERR_KEPT_CHARS) stderr = (stderr + chunk).slice(0, STDERR_KEPT_CHARS);
+    });
+    // A failed spawn reports here, then closes; without a listener it would throw.
+    child.on('error', (error) => {
+      stderr += `spawn failed: ${String(error)}\n`;
     });
     child.on('close', (code, signal) => {
       clearTimeout(hangTimer);
@@ -140,8 +148,13 @@ function freshCartridge(path: string): DigestModel {
   return new Map(SIGKILL_DIRECTORIES.map((directory) => [directory, DIRECTORY_MARK]));
 }
 
+interface Reopened {
+  readonly model: DigestModel;
+  readonly journalBytes: number;
+}
+
 /** Opens the killed child's file, reads its state and verifies it; undefined if open failed. */
-function reopen(round: Round): DigestModel | undefined {
+function reopen(round: Round): Reopened | undefined {
   let cartridge: Cartridge;
   try {
     cartridge = Cartridge.open(round.path);
@@ -152,14 +165,16 @@ function reopen(round: Round): DigestModel | undefined {
   }
   try {
     if (cartridge.recovery.decision === 'truncate-tail') round.figures.add('sigkill_tail_repairs');
-    round.figures.max('sigkill_journal_bytes_max', cartridge.stats().journalBytes);
+    const { journalBytes } = cartridge.stats();
+    round.figures.max('sigkill_journal_bytes_max', journalBytes);
     const observed = digestModelOf(readState(cartridge));
     const report = cartridge.verify();
     if (!report.ok) {
       const where = `damage at ${report.damageOffset}: ${report.damageReason}`;
-      round.figures.fail('verify_failures', describe(round, `${where} stateMatches=${report.stateMatches}`));
+      const detail = `${where} stateMatches=${report.stateMatches}`;
+      round.figures.fail('verify_failures', describe(round, detail));
     }
-    return observed;
+    return { model: observed, journalBytes };
   } finally {
     cartridge.close();
   }
@@ -168,7 +183,11 @@ function reopen(round: Round): DigestModel | undefined {
 /** The model after each acknowledged operation, starting with the one before the round. */
 function statesOf(before: DigestModel, transcript: Transcript): DigestModel[] {
   const states = [before];
-  for (const intent of transcript.acknowledged) states.push(applyIntent(states.at(-1) ?? before, intent));
+  let state = before;
+  for (const intent of transcript.acknowledged) {
+    state = applyIntent(state, intent);
+    states.push(state);
+  }
   return states;
 }
 
@@ -209,36 +228,32 @@ function recordChild(round: Round, outcome: ChildOutcome, transcript: Transcript
   if (transcript.inFlight !== undefined) figures.add('sigkill_kills_mid_operation');
 }
 
-/** One round; returns the model the next round starts from (undefined: start a new file). */
-async function runRound(
-  round: Round,
-  before: DigestModel,
-  random: SeededRandom,
-): Promise<DigestModel | undefined> {
-  const killDelayMs = random.int(KILL_DELAY_MIN_MS, KILL_DELAY_MAX_MS);
-  const outcome = await runChild(round.path, round.seed, killDelayMs);
+/** One round; returns what the next round starts from (undefined: start a new file). */
+async function runRound(round: Round, before: DigestModel): Promise<Reopened | undefined> {
+  const outcome = await runChild(round.path, round.seed, round.killDelayMs);
   const transcript = transcriptOf(outcome.stdout);
   recordChild(round, outcome, transcript);
   round.figures.add('sigkill_rounds');
-  const observed = reopen(round);
-  if (observed === undefined) return undefined;
-  judge(round, before, transcript, observed);
+  const reopened = reopen(round);
+  if (reopened !== undefined) judge(round, before, transcript, reopened.model);
   // The next child continues from what is on disk, so the next round's model is what we saw.
-  return observed;
+  return reopened;
 }
 
 async function runRounds(figures: Figures, rounds: number, directory: string): Promise<void> {
   const random = new SeededRandom(BASE_SEED);
   const path = join(directory, 'sigkill.cart');
   const readyTimesMs: number[] = [];
-  let model: DigestModel | undefined;
+  let current: Reopened | undefined;
   for (let index = 0; index < rounds; index++) {
-    if (model === undefined || index % ROUNDS_PER_FILE === 0) {
-      model = freshCartridge(path);
+    const stale = current === undefined || current.journalBytes > JOURNAL_BYTES_PER_FILE;
+    if (stale || index % ROUNDS_PER_FILE === 0) {
+      current = { model: freshCartridge(path), journalBytes: 0 };
       figures.add('sigkill_files');
     }
-    const round = { figures, path, index, seed: BASE_SEED + index, readyTimesMs };
-    model = await runRound(round, model, random);
+    const killDelayMs = random.int(KILL_DELAY_MIN_MS, KILL_DELAY_MAX_MS);
+    const round = { figures, path, index, seed: BASE_SEED + index, killDelayMs, readyTimesMs };
+    current = await runRound(round, current?.model ?? new Map());
   }
   recordStartup(figures, readyTimesMs);
 }
