@@ -92,16 +92,21 @@ function countsOf(value: unknown, what: string): number[] {
 }
 
 function decodeEntry(value: unknown[]): [string, CatalogNode] {
-  if (value.length !== 8 || typeof value[0] !== 'string') throw malformed('entry');
-  const path = value[0];
-  const [kind, inode, mode, createdAtMs, modifiedAtMs, sizeBytes] = countsOf(
-    value.slice(1, 7),
-    'entry',
-  ) as [number, number, number, number, number, number];
-  if (!Array.isArray(value[7]) || (kind !== 0 && kind !== 1)) throw malformed('entry');
-  const common = { inode, mode, createdAtMs, modifiedAtMs };
-  if (kind === 1) return [path, { kind: 'directory', ...common, children: new Set() }];
-  return [path, { kind: 'file', ...common, sizeBytes, extents: extentsFromFlat(value[7]) }];
+  // Field by field, without intermediate arrays or spreads: open decodes one entry per file.
+  const [path, kind, inode, mode, createdAtMs, modifiedAtMs, sizeBytes, flat] = value;
+  if (value.length !== 8 || typeof path !== 'string' || (kind !== 0 && kind !== 1)) {
+    throw malformed('entry');
+  }
+  if (!isCount(inode) || !isCount(mode) || !isCount(createdAtMs) || !isCount(modifiedAtMs)) {
+    throw malformed('entry');
+  }
+  if (!isCount(sizeBytes) || !Array.isArray(flat)) throw malformed('entry');
+  if (kind === 1) {
+    const children = new Set<string>();
+    return [path, { kind: 'directory', inode, mode, createdAtMs, modifiedAtMs, children }];
+  }
+  const extents = extentsFromFlat(flat);
+  return [path, { kind: 'file', inode, mode, createdAtMs, modifiedAtMs, sizeBytes, extents }];
 }
 
 interface StateHeader {

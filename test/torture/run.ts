@@ -4,12 +4,18 @@
  * (silent wrong data, acknowledged loss, prefix-rule violations, untyped errors, hangs, ordering
  * violations, verify failures) is not zero.
  */
+import { corruptionCampaign } from './campaigns/corruption.js';
 import { crashPointsCampaign } from './campaigns/crash-points.js';
 import { ioFaultsCampaign } from './campaigns/io-faults.js';
 import { sigkillCampaign } from './campaigns/sigkill.js';
 import { type Campaign, Figures, tortureSize } from './figures.js';
 
-const CAMPAIGNS: readonly Campaign[] = [crashPointsCampaign, ioFaultsCampaign, sigkillCampaign];
+const CAMPAIGNS: readonly Campaign[] = [
+  crashPointsCampaign,
+  ioFaultsCampaign,
+  sigkillCampaign,
+  corruptionCampaign,
+];
 
 async function main(): Promise<void> {
   const size = tortureSize();
