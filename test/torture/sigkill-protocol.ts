@@ -76,11 +76,6 @@ export function contentMark(bytes: Uint8Array): string {
   return `${createHash('sha256').update(bytes).digest('hex')}:${bytes.length}`;
 }
 
-export function changeOf(path: string, bytes: Uint8Array | undefined): Change {
-  if (bytes === undefined) return { path, deleted: true };
-  return { path, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
-}
-
 export function applyIntent(model: DigestModel, intent: Intent): DigestModel {
   const next = new Map(model);
   for (const change of intent.changes) {
