@@ -117,7 +117,8 @@ function applyStep(files: Files, step: Step): void {
     return;
   }
   // The stored hash may be shared with an earlier map, so it is copied, never updated.
-  files.set(step.path, { hash: before.hash.copy().update(step.bytes), size: before.size + step.bytes.length });
+  const hash = before.hash.copy().update(step.bytes);
+  files.set(step.path, { hash, size: before.size + step.bytes.length });
 }
 
 function changeOf(path: string, file: FileDigest | undefined): Change {

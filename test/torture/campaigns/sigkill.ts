@@ -25,6 +25,10 @@ import {
  * reopens the file and checks that every acknowledged commit survived, that at most the one
  * operation in flight was added, and that `verify()` passes. Rounds continue on the same file,
  * so recovery's own repairs are built upon by later rounds.
+ *
+ * A killed process leaves the page cache behind, so this checks that an acknowledgement never
+ * precedes its commit and that real torn writes recover; power loss (unsynced pages lost) is
+ * the crash-points campaign's job.
  */
 
 const CHILD_PATH = fileURLToPath(new URL('../sigkill-child.ts', import.meta.url));
@@ -191,6 +195,14 @@ function statesOf(before: DigestModel, transcript: Transcript): DigestModel[] {
   return states;
 }
 
+/** The latest acknowledged state with this digest (a state may recur), or -1. */
+function lastIndexOfDigest(states: readonly DigestModel[], digest: string): number {
+  for (let index = states.length - 1; index >= 0; index--) {
+    if (digestOf(states[index] ?? new Map()) === digest) return index;
+  }
+  return -1;
+}
+
 /** Judges the observed state: the last acknowledged state, or that plus the one in flight. */
 function judge(round: Round, before: DigestModel, transcript: Transcript, observed: DigestModel): void {
   const states = statesOf(before, transcript);
@@ -202,7 +214,7 @@ function judge(round: Round, before: DigestModel, transcript: Transcript, observ
     round.figures.add('sigkill_in_flight_survived');
     return;
   }
-  const earlier = states.findIndex((state) => digestOf(state) === digest);
+  const earlier = lastIndexOfDigest(states, digest);
   const last = transcript.acknowledged.at(-1)?.seq ?? 'none';
   const detail = `${transcript.acknowledged.length} acknowledged, last seq=${last}`;
   if (earlier !== -1) {

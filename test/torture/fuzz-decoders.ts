@@ -1,0 +1,437 @@
+import { createRequire } from 'node:module';
+import fc from 'fast-check';
+import { compressSync } from 'lz4-napi';
+import { Packr } from 'msgpackr';
+import { decodeCheckpointState } from '../../src/engine/checkpoint.js';
+import type { Codec } from '../../src/journal/compression.js';
+import { decompressBlob } from '../../src/journal/compression.js';
+import { decodeEvent, encodeEvent, recordTypeOf } from '../../src/journal/event-codec.js';
+import {
+  chooseFileHeader,
+  decodeFileHeaderSlot,
+  encodeFileHeader,
+  type FileHeader,
+  JOURNAL_START_OFFSET,
+} from '../../src/journal/file-header.js';
+import { checksumCrc32c } from '../../src/journal/hashing.js';
+import type { JournalEvent, JournalEventType } from '../../src/journal/journal-event.js';
+import { blobOf } from '../../src/journal/journal-reader.js';
+import {
+  type DecodedFrameHeader,
+  decodeFrameHeader,
+  encodeFrameHeader,
+  FLAG_CODEC_MASK,
+  FRAME_HEADER_BYTES,
+  FRAME_MAGIC,
+  type FrameHeader,
+} from '../../src/journal/record-frame.js';
+import { BLOB_MAX_BYTES, BODY_MAX_BYTES, PATH_MAX_BYTES } from '../../src/limits.js';
+import { canonicalPath } from '../../src/vfs/canonical-path.js';
+import { buildCartridge, logTextOf, randomBytesOf, recordsOf } from './built-cartridge.js';
+import { defineTarget, mutatedFrom, mutationsArbitrary, applyMutations, type RunnableTarget } from './fuzz-target.js';
+
+/**
+ * Fuzz targets for every decoder of untrusted bytes: record frame headers, event bodies of
+ * every type, compressed blobs, file header slots, checkpoint state and caller paths. Inputs
+ * are random, structured-but-wrong, and mutated copies of real encodings (re-checksummed where
+ * a checksum would otherwise stop them at the door).
+ */
+
+const LZ4 = 1 as Codec;
+const ZSTD = 2 as Codec;
+const HEADER_CHECKSUM_AT = 100;
+const SLOT_CHECKSUM_AT = 4092;
+
+const packer = new Packr({ useRecords: false, mapsAsObjects: false });
+
+interface ZstdBinding {
+  CCtx: new () => { compress(target: Uint8Array, source: Uint8Array, level: number): number };
+  compressBound(sizeBytes: number): number;
+}
+const zstd = createRequire(import.meta.url)('zstd-napi/binding') as ZstdBinding;
+
+export function zstdCompress(source: Uint8Array): Buffer {
+  const target = Buffer.allocUnsafe(zstd.compressBound(source.length));
+  return target.subarray(0, new zstd.CCtx().compress(target, source, 1));
+}
+
+/** Packs values back to back (a msgpack stream); values msgpackr cannot pack give no bytes. */
+export function packAll(values: readonly unknown[]): Buffer {
+  try {
+    return Buffer.concat(values.map((value) => Buffer.from(packer.pack(value))));
+  } catch {
+    return Buffer.alloc(0);
+  }
+}
+
+const count = fc.oneof(fc.nat(1000), fc.maxSafeNat(), fc.constantFrom(2 ** 32, 2 ** 53 - 1));
+const uint32 = fc.oneof(
+  fc.nat(1024),
+  fc.constantFrom(BODY_MAX_BYTES, BODY_MAX_BYTES + 1, BLOB_MAX_BYTES, BLOB_MAX_BYTES + 1, 0xffffffff),
+  fc.nat(0xffffffff),
+);
+const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((value) => Buffer.from(value));
+const fieldValue = fc.oneof(
+  fc.string(),
+  fc.integer(),
+  fc.double(),
+  fc.constantFrom(2 ** 53, -1, null, true, 1.5),
+  fc.array(fc.oneof(fc.nat(), fc.integer(), fc.double()), { maxLength: 12 }),
+  fc.maxSafeNat(),
+);
+
+// ---- record frame headers ----------------------------------------------------------------------
+
+/** A decoded header must respect every limit; a header that does not must have been refused. */
+function frameHeaderViolation(decoded: DecodedFrameHeader): string | undefined {
+  if (!decoded.ok) return undefined;
+  const { header } = decoded;
+  const codec = header.flags & FLAG_CODEC_MASK;
+  if (header.bodyLength > BODY_MAX_BYTES) return `accepted bodyLength ${header.bodyLength}`;
+  if (header.storedBlobLength > BLOB_MAX_BYTES || header.rawBlobLength > BLOB_MAX_BYTES) {
+    return `accepted blob lengths ${header.storedBlobLength}/${header.rawBlobLength}`;
+  }
+  if (codec === 3) return 'accepted codec 3';
+  if (codec === 0 && header.storedBlobLength !== header.rawBlobLength) return 'accepted a plain blob of two lengths';
+  if (!Number.isSafeInteger(header.sequence)) return `accepted sequence ${header.sequence}`;
+  return undefined;
+}
+
+function rechecksumFrame(bytes: Buffer): void {
+  bytes.writeUInt32LE(checksumCrc32c(bytes.subarray(0, HEADER_CHECKSUM_AT)), HEADER_CHECKSUM_AT);
+}
+
+const frameHeaderRandom = defineTarget({
+  name: 'frame_header_random',
+  arbitrary: fc.tuple(
+    fc.uint8Array({ minLength: FRAME_HEADER_BYTES, maxLength: FRAME_HEADER_BYTES }),
+    fc.constantFrom('raw', 'magic', 'magic-and-checksum'),
+  ),
+  execute: ([random, mode]) => {
+    const bytes = Buffer.from(random);
+    if (mode !== 'raw') bytes.writeUInt16LE(FRAME_MAGIC, 0);
+    if (mode === 'magic-and-checksum') rechecksumFrame(bytes);
+    return frameHeaderViolation(decodeFrameHeader(bytes));
+  },
+});
+
+const frameHeaderFields: fc.Arbitrary<FrameHeader> = fc.record({
+  type: fc.nat(255),
+  flags: fc.oneof(fc.nat(15), fc.nat(255)),
+  bodyLength: uint32,
+  storedBlobLength: uint32,
+  rawBlobLength: uint32,
+  commitIndex: uint32,
+  sequence: fc.oneof(fc.nat(100), fc.maxSafeNat()),
+  previousHash: bytes32,
+  blobHash: bytes32,
+  bodyChecksum: fc.nat(0xffffffff),
+});
+
+/** Valid encodings with a few bytes changed and the checksum redone, so field checks run. */
+const frameHeaderMutated = defineTarget({
+  name: 'frame_header_mutated',
+  arbitrary: fc.tuple(frameHeaderFields, fc.array(fc.tuple(fc.nat(HEADER_CHECKSUM_AT - 1), fc.nat(255)), { maxLength: 3 })),
+  execute: ([header, changes]) => {
+    const bytes = Buffer.alloc(FRAME_HEADER_BYTES);
+    encodeFrameHeader(header, bytes);
+    for (const [index, value] of changes) bytes[index] = value;
+    rechecksumFrame(bytes);
+    return frameHeaderViolation(decodeFrameHeader(bytes));
+  },
+});
+
+// ---- event bodies ------------------------------------------------------------------------------
+
+const pathText = fc.oneof(fc.constantFrom('/a', '/d/x', '/'), fc.string({ unit: 'binary', maxLength: 40 }));
+const extent = fc.record({ recordOffset: count, recordSequence: count, blobOffset: count, lengthBytes: count });
+const extents = fc.array(extent, { maxLength: 4 });
+const timeMs = fc.oneof(fc.nat(), fc.constant(Date.now()), fc.maxSafeNat());
+
+function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
+  switch (type) {
+    case 'genesis':
+      return fc.record({
+        type: fc.constant(type),
+        cartridgeId: fc.string(),
+        createdAtMs: timeMs,
+        capacityBlocks: fc.option(count, { nil: null }),
+      });
+    case 'data':
+      return fc.constant({ type });
+    case 'file.created':
+      return fc.record({ type: fc.constant(type), path: pathText, inode: count, mode: count, atMs: timeMs, sizeBytes: count, extents });
+    case 'file.written':
+    case 'file.appended':
+      return fc.record({ type: fc.constant(type), path: pathText, atMs: timeMs, sizeBytes: count, extents });
+    case 'entry.deleted':
+      return fc.record({ type: fc.constant(type), path: pathText, atMs: timeMs });
+    case 'directory.created':
+      return fc.record({ type: fc.constant(type), path: pathText, inode: count, mode: count, atMs: timeMs });
+    case 'checkpoint':
+      return fc.record({ type: fc.constant(type), part: count, partCount: count, stateSizeBytes: count });
+  }
+}
+
+export const EVENT_TYPES: readonly JournalEventType[] = [
+  'genesis',
+  'data',
+  'file.created',
+  'file.written',
+  'file.appended',
+  'entry.deleted',
+  'directory.created',
+  'checkpoint',
+];
+
+export function eventArbitrary(): fc.Arbitrary<JournalEvent> {
+  return fc.oneof(...EVENT_TYPES.map(validEvent));
+}
+
+/** Bodies for a type: random bytes, random msgpack, arrays of odd fields, mutated real bodies. */
+function bodyArbitrary(type: JournalEventType): fc.Arbitrary<Buffer> {
+  return fc.oneof(
+    fc.uint8Array({ maxLength: 300 }).map((value) => Buffer.from(value)),
+    fc.anything().map((value) => packAll([value])),
+    fc.array(fieldValue, { maxLength: 10 }).map((value) => packAll([value])),
+    validEvent(type).map(encodeEvent),
+    fc.tuple(validEvent(type).map(encodeEvent), mutationsArbitrary).map(([body, changes]) => applyMutations(body, changes)),
+  );
+}
+
+function eventTarget(type: JournalEventType): RunnableTarget {
+  const typeNumber: number = recordTypeOf({ type } as JournalEvent);
+  return defineTarget({
+    name: `decode_event_${type.replace('.', '_')}`,
+    arbitrary: bodyArbitrary(type),
+    execute: (body) => {
+      decodeEvent(typeNumber, body);
+      return undefined;
+    },
+  });
+}
+
+/** Types no record may have: the decoder must refuse them, whatever the body. */
+const unknownEventType = defineTarget({
+  name: 'decode_event_unknown_type',
+  arbitrary: fc.tuple(fc.nat(255).filter((type) => type < 1 || type > 8), bodyArbitrary('genesis')),
+  execute: ([type, body]) => {
+    const event = decodeEvent(type, body);
+    return `type ${type} decoded as ${event.type}`;
+  },
+});
+
+// ---- compressed blobs --------------------------------------------------------------------------
+
+interface Frame {
+  readonly stored: Buffer;
+  readonly rawLength: number;
+}
+
+function sampleContents(): Buffer[] {
+  return [logTextOf(1000, 1), logTextOf(70_000, 2), Buffer.alloc(65_536), randomBytesOf(2000, 3), Buffer.alloc(1)];
+}
+
+const declaredLength = fc.oneof(
+  fc.nat(70_000),
+  fc.nat(BLOB_MAX_BYTES),
+  fc.constantFrom(0, BLOB_MAX_BYTES, BLOB_MAX_BYTES + 1, 0xffffffff),
+);
+
+interface BlobInput {
+  readonly stored: Buffer;
+  readonly declared: number;
+}
+
+function blobInputs(frames: readonly Frame[]): fc.Arbitrary<BlobInput> {
+  const frame = fc.constantFrom(...frames);
+  return fc.oneof(
+    fc.tuple(fc.uint8Array({ maxLength: 2048 }), declaredLength).map(([stored, declared]) => ({ stored: Buffer.from(stored), declared })),
+    fc.tuple(frame, mutationsArbitrary, fc.option(declaredLength, { nil: undefined })).map(([real, changes, declared]) => ({
+      stored: applyMutations(real.stored, changes),
+      declared: declared ?? real.rawLength,
+    })),
+    fc.tuple(frame, declaredLength).map(([real, declared]) => ({ stored: real.stored, declared })),
+  );
+}
+
+function blobViolation(codec: Codec, input: BlobInput): string | undefined {
+  const output = decompressBlob(codec, input.stored, input.declared);
+  return output.length === input.declared ? undefined : `decoded ${output.length} bytes, ${input.declared} declared`;
+}
+
+function compressionTargets(): RunnableTarget[] {
+  const contents = sampleContents();
+  const zstdFrames = contents.map((content) => ({ stored: zstdCompress(content), rawLength: content.length }));
+  const lz4Frames = contents.map((content) => ({ stored: compressSync(content), rawLength: content.length }));
+  return [
+    defineTarget({
+      name: 'decompress_zstd',
+      arbitrary: blobInputs(zstdFrames),
+      execute: (input) => blobViolation(ZSTD, input),
+    }),
+    defineTarget({
+      name: 'decompress_lz4',
+      // Half the inputs get a size prefix equal to the declared length, so the codec runs.
+      arbitrary: fc.tuple(blobInputs(lz4Frames), fc.boolean()).map(([input, agree]) => withLz4Prefix(input, agree)),
+      execute: (input) => blobViolation(LZ4, input),
+    }),
+  ];
+}
+
+function withLz4Prefix(input: BlobInput, agree: boolean): BlobInput {
+  if (!agree || input.stored.length < 4 || input.declared > 0xffffffff) return input;
+  const stored = Buffer.from(input.stored);
+  stored.writeUInt32LE(input.declared, 0);
+  return { stored, declared: input.declared };
+}
+
+// ---- file header slots -------------------------------------------------------------------------
+
+const fileHeaderFields: fc.Arbitrary<FileHeader> = fc.record({
+  generation: count,
+  cartridgeId: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((value) => Buffer.from(value)),
+  createdAtMs: timeMs,
+  capacityBlocks: fc.option(count, { nil: null }),
+  syncedLength: count,
+  checkpointOffset: count,
+  compressionCodec: fc.nat(2),
+});
+
+function rechecksumSlot(slot: Buffer): void {
+  slot.writeUInt32LE(checksumCrc32c(slot.subarray(0, SLOT_CHECKSUM_AT)), SLOT_CHECKSUM_AT);
+}
+
+const slotBytes: fc.Arbitrary<Buffer> = fc.oneof(
+  fc.uint8Array({ maxLength: 4200 }).map((value) => Buffer.from(value)),
+  fc.uint8Array({ minLength: 4096, maxLength: 4096 }).map((value) => {
+    const slot = Buffer.from(value);
+    slot.write('CARTRIDG', 0, 'latin1');
+    rechecksumSlot(slot);
+    return slot;
+  }),
+  fileHeaderFields.map(encodeFileHeader),
+  fc
+    .tuple(fileHeaderFields.map(encodeFileHeader), fc.array(fc.tuple(fc.nat(SLOT_CHECKSUM_AT - 1), fc.nat(255)), { maxLength: 3 }), fc.boolean())
+    .map(([slot, changes, recheck]) => {
+      for (const [index, value] of changes) slot[index] = value;
+      if (recheck) rechecksumSlot(slot);
+      return slot;
+    }),
+);
+
+const fileHeaderSlot = defineTarget({
+  name: 'file_header_slot',
+  arbitrary: slotBytes,
+  execute: (slot) => {
+    const verdict = decodeFileHeaderSlot(slot);
+    if (verdict.kind !== 'valid') return undefined;
+    const { header } = verdict;
+    const fields = [header.generation, header.syncedLength, header.checkpointOffset, header.createdAtMs];
+    return fields.every(Number.isSafeInteger) ? undefined : 'a valid slot holds an unsafe number';
+  },
+});
+
+const chooseHeader = defineTarget({
+  name: 'choose_file_header',
+  arbitrary: fc.tuple(slotBytes, slotBytes),
+  execute: ([first, second]) => {
+    chooseFileHeader([first, second]);
+    return undefined;
+  },
+});
+
+// ---- checkpoint state --------------------------------------------------------------------------
+
+const checkpointEntry = fc.tuple(pathText, fc.nat(2), count, count, timeMs, timeMs, count, fc.array(count, { maxLength: 8 }));
+const structuredCheckpoint = fc
+  .tuple(
+    fc.tuple(fc.constantFrom(1, 1, 2, 0), count, fc.nat(5), fc.nat(5)),
+    fc.array(fc.array(count, { maxLength: 6 }), { maxLength: 2 }),
+    fc.array(fc.oneof(checkpointEntry, fc.array(fieldValue, { maxLength: 9 })), { maxLength: 5 }),
+  )
+  .map(([header, spans, entries]) => packAll([header, ...spans.map((chunk) => ['spans', chunk]), ...entries]));
+
+/** The decoded state of every checkpoint a small real cartridge holds. */
+function realCheckpoints(): Buffer[] {
+  const built = buildCartridge({
+    name: 'fuzz-checkpoint',
+    options: { compression: 'zstd' },
+    close: true,
+    operations: [
+      { kind: 'create', path: '/a/b.txt', bytes: logTextOf(3000, 4) },
+      { kind: 'mkdir', path: '/empty' },
+      { kind: 'create', path: '/c', bytes: Buffer.from('c') },
+      { kind: 'checkpoint' },
+      { kind: 'delete', path: '/c' },
+      { kind: 'checkpoint' },
+    ],
+  });
+  const checkpointType = recordTypeOf({ type: 'checkpoint', part: 0, partCount: 1, stateSizeBytes: 0 });
+  const parts = recordsOf(built.bytes).filter((record) => record.header.type === checkpointType);
+  return parts.map(blobOf);
+}
+
+function checkpointTarget(): RunnableTarget {
+  return defineTarget({
+    name: 'checkpoint_state',
+    arbitrary: fc.oneof(
+      fc.anything().map((value) => packAll([value])),
+      fc.array(fc.anything(), { maxLength: 6 }).map(packAll),
+      structuredCheckpoint,
+      mutatedFrom(realCheckpoints()),
+    ),
+    execute: (encoded) => {
+      decodeCheckpointState(encoded, JOURNAL_START_OFFSET);
+      return undefined;
+    },
+  });
+}
+
+// ---- caller paths ------------------------------------------------------------------------------
+
+const segment = fc.oneof(
+  fc.constantFrom('', '.', '..', '\0', 'a', 'é', '\u{1F4BE}', '\uD800', '\uDC00', 'x'.repeat(255), 'é'.repeat(128)),
+  fc.string({ unit: 'binary', maxLength: 12 }),
+);
+const pathInput = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 300 }),
+  fc.array(segment, { maxLength: 300 }).map((segments) => segments.join('/')),
+  fc
+    .tuple(fc.constantFrom('a/', '/', '../', 'é', '\u{1F4BE}/', `${'x'.repeat(255)}/`, '\0'), fc.nat(40_000))
+    .map(([unit, times]) => unit.repeat(times)),
+  fc.anything(),
+);
+
+/** A canonical path is absolute, has no empty, `.` or `..` segment, fits, and is stable. */
+function pathViolation(path: string): string | undefined {
+  if (!path.startsWith('/')) return 'not absolute';
+  if (path !== '/' && (path.endsWith('/') || path.includes('//'))) return 'has an empty segment';
+  if (path.split('/').some((name) => name === '.' || name === '..')) return 'has a dot segment';
+  if (path.includes('\0')) return 'has a NUL';
+  if (Buffer.byteLength(path) > PATH_MAX_BYTES) return 'is too long';
+  // The journal stores paths as UTF-8: a path that does not survive it names another file later.
+  if (Buffer.from(path, 'utf8').toString('utf8') !== path) return 'does not survive UTF-8';
+  if (canonicalPath(path) !== path) return 'is not stable';
+  return undefined;
+}
+
+const canonicalPathTarget = defineTarget({
+  name: 'canonical_path',
+  arbitrary: pathInput,
+  execute: (input) => pathViolation(canonicalPath(input)),
+});
+
+export function decoderTargets(): RunnableTarget[] {
+  return [
+    frameHeaderRandom,
+    frameHeaderMutated,
+    ...EVENT_TYPES.map(eventTarget),
+    unknownEventType,
+    ...compressionTargets(),
+    fileHeaderSlot,
+    chooseHeader,
+    checkpointTarget(),
+    canonicalPathTarget,
+  ];
+}
