@@ -216,6 +216,12 @@ export class Cartridge {
   }
 
   private readContent(file: FileNode, path: string): Buffer {
+    // Size and extents come from the journal: check they agree, within the limit, before
+    // allocating by them (a forged size would throw a RangeError or allocate gigabytes).
+    let extentBytes = 0;
+    for (const extent of file.extents) extentBytes += extent.lengthBytes;
+    if (extentBytes !== file.sizeBytes || file.sizeBytes > FILE_SIZE_MAX_BYTES)
+      throw journalCorrupt(file.extents[0]?.recordOffset ?? 0, `size of ${path} disagrees`);
     const result = Buffer.allocUnsafe(file.sizeBytes);
     let position = 0;
     for (const extent of file.extents) {

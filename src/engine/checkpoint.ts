@@ -176,7 +176,11 @@ export class CheckpointDecoder {
     this.spansSeen += flat.length / 2;
     if (this.spansSeen > header.spanCount) throw malformed('span count');
     for (let index = 0; index < flat.length; index += 2) {
-      this.sink.span(flat[index] as number, flat[index + 1] as number);
+      const [offset, lengthBytes] = [flat[index] as number, flat[index + 1] as number];
+      // Live records lie before the checkpoint; a span past it would size the space map by a
+      // forged offset (gigabytes for an offset of 2^40).
+      if (offset + lengthBytes > this.offset) throw malformed('span');
+      this.sink.span(offset, lengthBytes);
     }
   }
 

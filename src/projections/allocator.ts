@@ -1,7 +1,7 @@
 import { assert } from '../assert.js';
 import { journalCorrupt } from '../errors.js';
 import type { Extent, JournalRecord } from '../journal/journal-event.js';
-import { PAGE_SIZE_BYTES } from '../limits.js';
+import { BLOB_MAX_BYTES, PAGE_SIZE_BYTES } from '../limits.js';
 import type { Projection } from './projection.js';
 import type { UndoLog } from './undo-log.js';
 
@@ -37,6 +37,16 @@ interface RecordSpan {
 
 function blocksFor(sizeBytes: number): number {
   return Math.ceil(sizeBytes / PAGE_SIZE_BYTES);
+}
+
+/**
+ * An extent lies inside one decoded blob. A larger one can only come from a forged journal or
+ * checkpoint, and would make the byte counts round (and go negative) instead of adding up.
+ */
+function checkExtent(extent: Extent): void {
+  if (extent.blobOffset + extent.lengthBytes > BLOB_MAX_BYTES) {
+    throw journalCorrupt(extent.recordOffset, 'extent is larger than a blob');
+  }
 }
 
 export class Allocator implements Projection {
@@ -146,6 +156,7 @@ export class Allocator implements Projection {
     const span = this.spans.get(extent.recordOffset);
     // Records come from untrusted bytes during replay: a dangling extent is corruption.
     if (span === undefined) throw journalCorrupt(extent.recordOffset, 'extent refers to no record');
+    checkExtent(extent);
     const delta = extent.lengthBytes * direction;
     const wasLive = span.referencedBytes > 0;
     span.referencedBytes += delta;
@@ -229,6 +240,7 @@ export class Allocator implements Projection {
       const span = this.spans.get(extent.recordOffset);
       if (span === undefined)
         throw journalCorrupt(extent.recordOffset, 'checkpoint extent dangles');
+      checkExtent(extent);
       if (span.referencedBytes === 0) this.markSpan(span, +1);
       span.referencedBytes += extent.lengthBytes;
     }

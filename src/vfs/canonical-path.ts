@@ -11,6 +11,8 @@ import { NAME_MAX_BYTES, PATH_DEPTH_MAX, PATH_MAX_BYTES } from '../limits.js';
 
 export const ROOT_PATH = '/';
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export function canonicalPath(input: unknown): string {
   if (typeof input !== 'string') {
     throw new CartridgeError('EINVAL', 'a path must be a string');
@@ -20,6 +22,11 @@ export function canonicalPath(input: unknown): string {
   // Reject absurd inputs before splitting them; the canonical form can only be shorter.
   if (input.length > PATH_MAX_BYTES * 4) {
     throw new CartridgeError('ENAMETOOLONG', `path of ${input.length} characters is too long`);
+  }
+  // The journal stores paths as UTF-8, where a lone surrogate becomes U+FFFD: the entry would
+  // come back under another name after a reopen, or collide with a sibling and fail the open.
+  if (LONE_SURROGATE.test(input)) {
+    throw new CartridgeError('EINVAL', 'a path must not contain a lone surrogate');
   }
   const segments: string[] = [];
   for (const segment of input.split('/')) {

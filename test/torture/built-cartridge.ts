@@ -1,5 +1,9 @@
 import { Cartridge, type CartridgeOptions } from '../../src/index.js';
-import { chooseFileHeader, HEADER_SLOT_BYTES, JOURNAL_START_OFFSET } from '../../src/journal/file-header.js';
+import {
+  chooseFileHeader,
+  HEADER_SLOT_BYTES,
+  JOURNAL_START_OFFSET,
+} from '../../src/journal/file-header.js';
 import { FaultStorage } from '../../src/journal/io/fault-storage.js';
 import { type RawRecord, RecordScanner } from '../../src/journal/journal-reader.js';
 import { applyToCartridge, applyToModel, type ModelState, type Operation } from './model.js';
@@ -35,7 +39,10 @@ export interface BuildSpec {
 }
 
 /** Options that keep the build deterministic: no timed sync, no automatic checkpoint. */
-const QUIET_OPTIONS: CartridgeOptions = { syncIntervalMs: 3_600_000, checkpointIntervalBytes: 2 ** 40 };
+const QUIET_OPTIONS: CartridgeOptions = {
+  syncIntervalMs: 3_600_000,
+  checkpointIntervalBytes: 2 ** 40,
+};
 
 /** Runs the operations, recording each commit's head and model; see `BuiltCartridge`. */
 export function buildCartridge(spec: BuildSpec): BuiltCartridge {
@@ -117,15 +124,24 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** The run's seed: `TORTURE_SEED` when set (to replay a run), otherwise one from the clock. */
+let runSeed: number | undefined;
+
+/**
+ * The run's seed, the same for every campaign of one run: `TORTURE_SEED` when set (to replay
+ * a run), otherwise one from the clock.
+ */
 export function tortureSeed(): number {
+  runSeed ??= seedFromEnvironment();
+  return runSeed;
+}
+
+function seedFromEnvironment(): number {
   const fromEnv = process.env.TORTURE_SEED;
-  if (fromEnv !== undefined && fromEnv !== '') {
-    const seed = Number(fromEnv);
-    if (!Number.isSafeInteger(seed)) throw new Error(`TORTURE_SEED must be an integer, not ${fromEnv}`);
-    return seed;
-  }
-  return Date.now() % 2 ** 31;
+  if (fromEnv === undefined || fromEnv === '') return Date.now() % 2 ** 31;
+  const seed = Number(fromEnv);
+  if (!Number.isSafeInteger(seed))
+    throw new Error(`TORTURE_SEED must be an integer, not ${fromEnv}`);
+  return seed;
 }
 
 /** Deterministic content: incompressible random bytes. */
@@ -141,7 +157,8 @@ export function logTextOf(length: number, seed: number): Buffer {
   const lines: string[] = [];
   let total = 0;
   for (let line = 0; total < length; line++) {
-    const text = `2026-11-${String((line % 28) + 1).padStart(2, '0')} ${seed}:${line % 60} INFO ` +
+    const text =
+      `2026-11-${String((line % 28) + 1).padStart(2, '0')} ${seed}:${line % 60} INFO ` +
       `served /api/items/${(line * 7 + seed) % 31} in ${line % 17} ms\n`;
     lines.push(text);
     total += text.length;

@@ -3,8 +3,7 @@ import fc from 'fast-check';
 import { compressSync } from 'lz4-napi';
 import { Packr } from 'msgpackr';
 import { decodeCheckpointState } from '../../src/engine/checkpoint.js';
-import type { Codec } from '../../src/journal/compression.js';
-import { decompressBlob } from '../../src/journal/compression.js';
+import { type Codec, decompressBlob } from '../../src/journal/compression.js';
 import { decodeEvent, encodeEvent, recordTypeOf } from '../../src/journal/event-codec.js';
 import {
   chooseFileHeader,
@@ -28,7 +27,13 @@ import {
 import { BLOB_MAX_BYTES, BODY_MAX_BYTES, PATH_MAX_BYTES } from '../../src/limits.js';
 import { canonicalPath } from '../../src/vfs/canonical-path.js';
 import { buildCartridge, logTextOf, randomBytesOf, recordsOf } from './built-cartridge.js';
-import { defineTarget, mutatedFrom, mutationsArbitrary, applyMutations, type RunnableTarget } from './fuzz-target.js';
+import {
+  defineTarget,
+  mutatedFrom,
+  mutationsArbitrary,
+  applyMutations,
+  type RunnableTarget,
+} from './fuzz-target.js';
 
 /**
  * Fuzz targets for every decoder of untrusted bytes: record frame headers, event bodies of
@@ -49,10 +54,12 @@ interface ZstdBinding {
   compressBound(sizeBytes: number): number;
 }
 const zstd = createRequire(import.meta.url)('zstd-napi/binding') as ZstdBinding;
+const zstdContext = new zstd.CCtx();
 
+/** One zstd frame of `source` at level 1, as the journal writes them. */
 export function zstdCompress(source: Uint8Array): Buffer {
   const target = Buffer.allocUnsafe(zstd.compressBound(source.length));
-  return target.subarray(0, new zstd.CCtx().compress(target, source, 1));
+  return target.subarray(0, zstdContext.compress(target, source, 1));
 }
 
 /** Packs values back to back (a msgpack stream); values msgpackr cannot pack give no bytes. */
@@ -67,7 +74,13 @@ export function packAll(values: readonly unknown[]): Buffer {
 const count = fc.oneof(fc.nat(1000), fc.maxSafeNat(), fc.constantFrom(2 ** 32, 2 ** 53 - 1));
 const uint32 = fc.oneof(
   fc.nat(1024),
-  fc.constantFrom(BODY_MAX_BYTES, BODY_MAX_BYTES + 1, BLOB_MAX_BYTES, BLOB_MAX_BYTES + 1, 0xffffffff),
+  fc.constantFrom(
+    BODY_MAX_BYTES,
+    BODY_MAX_BYTES + 1,
+    BLOB_MAX_BYTES,
+    BLOB_MAX_BYTES + 1,
+    0xffffffff,
+  ),
   fc.nat(0xffffffff),
 );
 const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((value) => Buffer.from(value));
@@ -92,7 +105,8 @@ function frameHeaderViolation(decoded: DecodedFrameHeader): string | undefined {
     return `accepted blob lengths ${header.storedBlobLength}/${header.rawBlobLength}`;
   }
   if (codec === 3) return 'accepted codec 3';
-  if (codec === 0 && header.storedBlobLength !== header.rawBlobLength) return 'accepted a plain blob of two lengths';
+  if (codec === 0 && header.storedBlobLength !== header.rawBlobLength)
+    return 'accepted a plain blob of two lengths';
   if (!Number.isSafeInteger(header.sequence)) return `accepted sequence ${header.sequence}`;
   return undefined;
 }
@@ -131,7 +145,10 @@ const frameHeaderFields: fc.Arbitrary<FrameHeader> = fc.record({
 /** Valid encodings with a few bytes changed and the checksum redone, so field checks run. */
 const frameHeaderMutated = defineTarget({
   name: 'frame_header_mutated',
-  arbitrary: fc.tuple(frameHeaderFields, fc.array(fc.tuple(fc.nat(HEADER_CHECKSUM_AT - 1), fc.nat(255)), { maxLength: 3 })),
+  arbitrary: fc.tuple(
+    frameHeaderFields,
+    fc.array(fc.tuple(fc.nat(HEADER_CHECKSUM_AT - 1), fc.nat(255)), { maxLength: 3 }),
+  ),
   execute: ([header, changes]) => {
     const bytes = Buffer.alloc(FRAME_HEADER_BYTES);
     encodeFrameHeader(header, bytes);
@@ -143,8 +160,16 @@ const frameHeaderMutated = defineTarget({
 
 // ---- event bodies ------------------------------------------------------------------------------
 
-const pathText = fc.oneof(fc.constantFrom('/a', '/d/x', '/'), fc.string({ unit: 'binary', maxLength: 40 }));
-const extent = fc.record({ recordOffset: count, recordSequence: count, blobOffset: count, lengthBytes: count });
+const pathText = fc.oneof(
+  fc.constantFrom('/a', '/d/x', '/'),
+  fc.string({ unit: 'binary', maxLength: 40 }),
+);
+const extent = fc.record({
+  recordOffset: count,
+  recordSequence: count,
+  blobOffset: count,
+  lengthBytes: count,
+});
 const extents = fc.array(extent, { maxLength: 4 });
 const timeMs = fc.oneof(fc.nat(), fc.constant(Date.now()), fc.maxSafeNat());
 
@@ -160,20 +185,45 @@ function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
     case 'data':
       return fc.constant({ type });
     case 'file.created':
-      return fc.record({ type: fc.constant(type), path: pathText, inode: count, mode: count, atMs: timeMs, sizeBytes: count, extents });
+      return fc.record({
+        type: fc.constant(type),
+        path: pathText,
+        inode: count,
+        mode: count,
+        atMs: timeMs,
+        sizeBytes: count,
+        extents,
+      });
     case 'file.written':
     case 'file.appended':
-      return fc.record({ type: fc.constant(type), path: pathText, atMs: timeMs, sizeBytes: count, extents });
+      return fc.record({
+        type: fc.constant(type),
+        path: pathText,
+        atMs: timeMs,
+        sizeBytes: count,
+        extents,
+      });
     case 'entry.deleted':
       return fc.record({ type: fc.constant(type), path: pathText, atMs: timeMs });
     case 'directory.created':
-      return fc.record({ type: fc.constant(type), path: pathText, inode: count, mode: count, atMs: timeMs });
+      return fc.record({
+        type: fc.constant(type),
+        path: pathText,
+        inode: count,
+        mode: count,
+        atMs: timeMs,
+      });
     case 'checkpoint':
-      return fc.record({ type: fc.constant(type), part: count, partCount: count, stateSizeBytes: count });
+      return fc.record({
+        type: fc.constant(type),
+        part: count,
+        partCount: count,
+        stateSizeBytes: count,
+      });
   }
 }
 
-export const EVENT_TYPES: readonly JournalEventType[] = [
+const EVENT_TYPES: readonly JournalEventType[] = [
   'genesis',
   'data',
   'file.created',
@@ -184,10 +234,6 @@ export const EVENT_TYPES: readonly JournalEventType[] = [
   'checkpoint',
 ];
 
-export function eventArbitrary(): fc.Arbitrary<JournalEvent> {
-  return fc.oneof(...EVENT_TYPES.map(validEvent));
-}
-
 /** Bodies for a type: random bytes, random msgpack, arrays of odd fields, mutated real bodies. */
 function bodyArbitrary(type: JournalEventType): fc.Arbitrary<Buffer> {
   return fc.oneof(
@@ -195,7 +241,9 @@ function bodyArbitrary(type: JournalEventType): fc.Arbitrary<Buffer> {
     fc.anything().map((value) => packAll([value])),
     fc.array(fieldValue, { maxLength: 10 }).map((value) => packAll([value])),
     validEvent(type).map(encodeEvent),
-    fc.tuple(validEvent(type).map(encodeEvent), mutationsArbitrary).map(([body, changes]) => applyMutations(body, changes)),
+    fc
+      .tuple(validEvent(type).map(encodeEvent), mutationsArbitrary)
+      .map(([body, changes]) => applyMutations(body, changes)),
   );
 }
 
@@ -214,7 +262,10 @@ function eventTarget(type: JournalEventType): RunnableTarget {
 /** Types no record may have: the decoder must refuse them, whatever the body. */
 const unknownEventType = defineTarget({
   name: 'decode_event_unknown_type',
-  arbitrary: fc.tuple(fc.nat(255).filter((type) => type < 1 || type > 8), bodyArbitrary('genesis')),
+  arbitrary: fc.tuple(
+    fc.nat(255).filter((type) => type < 1 || type > 8),
+    bodyArbitrary('genesis'),
+  ),
   execute: ([type, body]) => {
     const event = decodeEvent(type, body);
     return `type ${type} decoded as ${event.type}`;
@@ -229,7 +280,13 @@ interface Frame {
 }
 
 function sampleContents(): Buffer[] {
-  return [logTextOf(1000, 1), logTextOf(70_000, 2), Buffer.alloc(65_536), randomBytesOf(2000, 3), Buffer.alloc(1)];
+  return [
+    logTextOf(1000, 1),
+    logTextOf(70_000, 2),
+    Buffer.alloc(65_536),
+    randomBytesOf(2000, 3),
+    Buffer.alloc(1),
+  ];
 }
 
 const declaredLength = fc.oneof(
@@ -246,24 +303,36 @@ interface BlobInput {
 function blobInputs(frames: readonly Frame[]): fc.Arbitrary<BlobInput> {
   const frame = fc.constantFrom(...frames);
   return fc.oneof(
-    fc.tuple(fc.uint8Array({ maxLength: 2048 }), declaredLength).map(([stored, declared]) => ({ stored: Buffer.from(stored), declared })),
-    fc.tuple(frame, mutationsArbitrary, fc.option(declaredLength, { nil: undefined })).map(([real, changes, declared]) => ({
-      stored: applyMutations(real.stored, changes),
-      declared: declared ?? real.rawLength,
-    })),
+    fc
+      .tuple(fc.uint8Array({ maxLength: 2048 }), declaredLength)
+      .map(([stored, declared]) => ({ stored: Buffer.from(stored), declared })),
+    fc
+      .tuple(frame, mutationsArbitrary, fc.option(declaredLength, { nil: undefined }))
+      .map(([real, changes, declared]) => ({
+        stored: applyMutations(real.stored, changes),
+        declared: declared ?? real.rawLength,
+      })),
     fc.tuple(frame, declaredLength).map(([real, declared]) => ({ stored: real.stored, declared })),
   );
 }
 
 function blobViolation(codec: Codec, input: BlobInput): string | undefined {
   const output = decompressBlob(codec, input.stored, input.declared);
-  return output.length === input.declared ? undefined : `decoded ${output.length} bytes, ${input.declared} declared`;
+  return output.length === input.declared
+    ? undefined
+    : `decoded ${output.length} bytes, ${input.declared} declared`;
 }
 
 function compressionTargets(): RunnableTarget[] {
   const contents = sampleContents();
-  const zstdFrames = contents.map((content) => ({ stored: zstdCompress(content), rawLength: content.length }));
-  const lz4Frames = contents.map((content) => ({ stored: compressSync(content), rawLength: content.length }));
+  const zstdFrames = contents.map((content) => ({
+    stored: zstdCompress(content),
+    rawLength: content.length,
+  }));
+  const lz4Frames = contents.map((content) => ({
+    stored: compressSync(content),
+    rawLength: content.length,
+  }));
   return [
     defineTarget({
       name: 'decompress_zstd',
@@ -273,7 +342,9 @@ function compressionTargets(): RunnableTarget[] {
     defineTarget({
       name: 'decompress_lz4',
       // Half the inputs get a size prefix equal to the declared length, so the codec runs.
-      arbitrary: fc.tuple(blobInputs(lz4Frames), fc.boolean()).map(([input, agree]) => withLz4Prefix(input, agree)),
+      arbitrary: fc
+        .tuple(blobInputs(lz4Frames), fc.boolean())
+        .map(([input, agree]) => withLz4Prefix(input, agree)),
       execute: (input) => blobViolation(LZ4, input),
     }),
   ];
@@ -312,7 +383,11 @@ const slotBytes: fc.Arbitrary<Buffer> = fc.oneof(
   }),
   fileHeaderFields.map(encodeFileHeader),
   fc
-    .tuple(fileHeaderFields.map(encodeFileHeader), fc.array(fc.tuple(fc.nat(SLOT_CHECKSUM_AT - 1), fc.nat(255)), { maxLength: 3 }), fc.boolean())
+    .tuple(
+      fileHeaderFields.map(encodeFileHeader),
+      fc.array(fc.tuple(fc.nat(SLOT_CHECKSUM_AT - 1), fc.nat(255)), { maxLength: 3 }),
+      fc.boolean(),
+    )
     .map(([slot, changes, recheck]) => {
       for (const [index, value] of changes) slot[index] = value;
       if (recheck) rechecksumSlot(slot);
@@ -327,7 +402,12 @@ const fileHeaderSlot = defineTarget({
     const verdict = decodeFileHeaderSlot(slot);
     if (verdict.kind !== 'valid') return undefined;
     const { header } = verdict;
-    const fields = [header.generation, header.syncedLength, header.checkpointOffset, header.createdAtMs];
+    const fields = [
+      header.generation,
+      header.syncedLength,
+      header.checkpointOffset,
+      header.createdAtMs,
+    ];
     return fields.every(Number.isSafeInteger) ? undefined : 'a valid slot holds an unsafe number';
   },
 });
@@ -343,14 +423,25 @@ const chooseHeader = defineTarget({
 
 // ---- checkpoint state --------------------------------------------------------------------------
 
-const checkpointEntry = fc.tuple(pathText, fc.nat(2), count, count, timeMs, timeMs, count, fc.array(count, { maxLength: 8 }));
+const checkpointEntry = fc.tuple(
+  pathText,
+  fc.nat(2),
+  count,
+  count,
+  timeMs,
+  timeMs,
+  count,
+  fc.array(count, { maxLength: 8 }),
+);
 const structuredCheckpoint = fc
   .tuple(
     fc.tuple(fc.constantFrom(1, 1, 2, 0), count, fc.nat(5), fc.nat(5)),
     fc.array(fc.array(count, { maxLength: 6 }), { maxLength: 2 }),
     fc.array(fc.oneof(checkpointEntry, fc.array(fieldValue, { maxLength: 9 })), { maxLength: 5 }),
   )
-  .map(([header, spans, entries]) => packAll([header, ...spans.map((chunk) => ['spans', chunk]), ...entries]));
+  .map(([header, spans, entries]) =>
+    packAll([header, ...spans.map((chunk) => ['spans', chunk]), ...entries]),
+  );
 
 /** The decoded state of every checkpoint a small real cartridge holds. */
 function realCheckpoints(): Buffer[] {
@@ -367,7 +458,12 @@ function realCheckpoints(): Buffer[] {
       { kind: 'checkpoint' },
     ],
   });
-  const checkpointType = recordTypeOf({ type: 'checkpoint', part: 0, partCount: 1, stateSizeBytes: 0 });
+  const checkpointType = recordTypeOf({
+    type: 'checkpoint',
+    part: 0,
+    partCount: 1,
+    stateSizeBytes: 0,
+  });
   const parts = recordsOf(built.bytes).filter((record) => record.header.type === checkpointType);
   return parts.map(blobOf);
 }
@@ -375,14 +471,18 @@ function realCheckpoints(): Buffer[] {
 function checkpointTarget(): RunnableTarget {
   return defineTarget({
     name: 'checkpoint_state',
-    arbitrary: fc.oneof(
-      fc.anything().map((value) => packAll([value])),
-      fc.array(fc.anything(), { maxLength: 6 }).map(packAll),
-      structuredCheckpoint,
-      mutatedFrom(realCheckpoints()),
+    arbitrary: fc.tuple(
+      fc.oneof(
+        fc.anything().map((value) => packAll([value])),
+        fc.array(fc.anything(), { maxLength: 6 }).map(packAll),
+        structuredCheckpoint,
+        mutatedFrom(realCheckpoints()),
+      ),
+      // Where the checkpoint sits bounds its spans: a late one lets every span through.
+      fc.oneof(fc.constant(JOURNAL_START_OFFSET), fc.nat(2 ** 40), fc.maxSafeNat()),
     ),
-    execute: (encoded) => {
-      decodeCheckpointState(encoded, JOURNAL_START_OFFSET);
+    execute: ([encoded, offset]) => {
+      decodeCheckpointState(encoded, offset);
       return undefined;
     },
   });
@@ -391,14 +491,29 @@ function checkpointTarget(): RunnableTarget {
 // ---- caller paths ------------------------------------------------------------------------------
 
 const segment = fc.oneof(
-  fc.constantFrom('', '.', '..', '\0', 'a', 'é', '\u{1F4BE}', '\uD800', '\uDC00', 'x'.repeat(255), 'é'.repeat(128)),
+  fc.constantFrom(
+    '',
+    '.',
+    '..',
+    '\0',
+    'a',
+    'é',
+    '\u{1F4BE}',
+    '\uD800',
+    '\uDC00',
+    'x'.repeat(255),
+    'é'.repeat(128),
+  ),
   fc.string({ unit: 'binary', maxLength: 12 }),
 );
 const pathInput = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 300 }),
   fc.array(segment, { maxLength: 300 }).map((segments) => segments.join('/')),
   fc
-    .tuple(fc.constantFrom('a/', '/', '../', 'é', '\u{1F4BE}/', `${'x'.repeat(255)}/`, '\0'), fc.nat(40_000))
+    .tuple(
+      fc.constantFrom('a/', '/', '../', 'é', '\u{1F4BE}/', `${'x'.repeat(255)}/`, '\0'),
+      fc.nat(40_000),
+    )
     .map(([unit, times]) => unit.repeat(times)),
   fc.anything(),
 );

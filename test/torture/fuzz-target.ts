@@ -11,14 +11,15 @@ import type { Figures } from './figures.js';
 
 /** An input slower than this counts as a hang. */
 const HANG_MS = 1000;
+/** An input that makes buffers grow by more than this is a memory bomb (the largest blob is 8 MiB). */
+const BOMB_MIB = 64;
+const MIB = 1024 * 1024;
 
 export interface FuzzTarget<T> {
   readonly name: string;
   readonly arbitrary: fc.Arbitrary<T>;
   /** Runs one input; returns a description when the result breaks an invariant. */
   readonly execute: (input: T) => string | undefined;
-  /** Share of the base run count: whole-file opens cost more than a header decode. */
-  readonly runsShare?: number;
 }
 
 export interface FuzzContext {
@@ -38,9 +39,8 @@ export function defineTarget<T>(target: FuzzTarget<T>): RunnableTarget {
 }
 
 function runTarget<T>(target: FuzzTarget<T>, context: FuzzContext): void {
-  const numRuns = Math.max(1, Math.round(context.numRuns * (target.runsShare ?? 1)));
   const property = fc.property(target.arbitrary, (input) => executeOnce(target, input, context));
-  const details = fc.check(property, { seed: context.seed, numRuns });
+  const details = fc.check(property, { seed: context.seed, numRuns: context.numRuns });
   if (!details.failed) return;
   const input = details.counterexample === null ? 'none' : summarize(details.counterexample[0]);
   context.figures.fail(
@@ -55,6 +55,7 @@ function executeOnce<T>(target: FuzzTarget<T>, input: T, context: FuzzContext): 
   const { figures } = context;
   figures.add('fuzz_executions');
   figures.add(`fuzz_executions_${target.name}`);
+  const buffersBefore = process.memoryUsage().arrayBuffers;
   const startedAt = performance.now();
   let violation: string | undefined;
   try {
@@ -63,14 +64,36 @@ function executeOnce<T>(target: FuzzTarget<T>, input: T, context: FuzzContext): 
     if (!(error instanceof CartridgeError)) throw error;
   } finally {
     const elapsedMs = performance.now() - startedAt;
-    figures.max('fuzz_max_ms_per_input', elapsedMs);
-    if (elapsedMs > HANG_MS) {
-      const where = `${target.name} seed=${context.seed}`;
-      figures.fail('hangs', `${where}: ${elapsedMs.toFixed(0)} ms on ${summarize(input)}`);
-    }
+    const grownMib = Math.max(0, process.memoryUsage().arrayBuffers - buffersBefore) / MIB;
+    judgeCost(target.name, input, context, elapsedMs, grownMib);
   }
   if (violation !== undefined) {
-    figures.fail('silent_wrong_data', `${target.name} seed=${context.seed}: ${violation}; input ${summarize(input)}`);
+    figures.fail(
+      'silent_wrong_data',
+      `${target.name} seed=${context.seed}: ${violation}; input ${summarize(input)}`,
+    );
+  }
+}
+
+/** Records time and buffer growth of one input; a slow one is a hang, a greedy one a bomb. */
+function judgeCost<T>(
+  name: string,
+  input: T,
+  context: FuzzContext,
+  elapsedMs: number,
+  grownMib: number,
+): void {
+  const { figures } = context;
+  figures.max('fuzz_max_ms_per_input', elapsedMs);
+  figures.max('fuzz_max_buffer_growth_mib_per_input', grownMib);
+  const where = `${name} seed=${context.seed}`;
+  if (elapsedMs > HANG_MS)
+    figures.fail('hangs', `${where}: ${elapsedMs.toFixed(0)} ms on ${summarize(input)}`);
+  if (grownMib > BOMB_MIB) {
+    figures.fail(
+      'bomb_rejections_too_large',
+      `${where}: buffers grew ${grownMib.toFixed(0)} MiB on ${summarize(input)}`,
+    );
   }
 }
 
@@ -82,14 +105,19 @@ function errorText(error: unknown): string {
 /** A short, printable description of an input (long byte strings are cut). */
 export function summarize(value: unknown, depth = 0): string {
   if (value instanceof Uint8Array) {
-    const hex = Buffer.from(value.buffer, value.byteOffset, Math.min(value.length, 48)).toString('hex');
+    const hex = Buffer.from(value.buffer, value.byteOffset, Math.min(value.length, 48)).toString(
+      'hex',
+    );
     return `${value.length} bytes ${hex}${value.length > 48 ? '...' : ''}`;
   }
   if (typeof value === 'string') {
     return `string(${value.length}) ${JSON.stringify(value.slice(0, 80))}${value.length > 80 ? '...' : ''}`;
   }
   if (Array.isArray(value) && depth < 2) {
-    return `[${value.slice(0, 8).map((item: unknown) => summarize(item, depth + 1)).join(', ')}]`;
+    return `[${value
+      .slice(0, 8)
+      .map((item: unknown) => summarize(item, depth + 1))
+      .join(', ')}]`;
   }
   const text = fc.stringify(value);
   return text.length > 200 ? `${text.slice(0, 200)}...` : text;
@@ -116,7 +144,11 @@ export function applyMutations(source: Uint8Array, mutations: readonly Mutation[
   for (const mutation of mutations) {
     const position = Math.floor(mutation.at * bytes.length);
     if (mutation.kind === 'insert') {
-      bytes = Buffer.concat([bytes.subarray(0, position), Buffer.from([mutation.value]), bytes.subarray(position)]);
+      bytes = Buffer.concat([
+        bytes.subarray(0, position),
+        Buffer.from([mutation.value]),
+        bytes.subarray(position),
+      ]);
     } else if (bytes.length === 0) {
       continue;
     } else if (mutation.kind === 'flip') {

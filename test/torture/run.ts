@@ -6,6 +6,7 @@
  */
 import { corruptionCampaign } from './campaigns/corruption.js';
 import { crashPointsCampaign } from './campaigns/crash-points.js';
+import { fuzzCampaign } from './campaigns/fuzz.js';
 import { ioFaultsCampaign } from './campaigns/io-faults.js';
 import { sigkillCampaign } from './campaigns/sigkill.js';
 import { type Campaign, Figures, tortureSize } from './figures.js';
@@ -15,6 +16,7 @@ const CAMPAIGNS: readonly Campaign[] = [
   ioFaultsCampaign,
   sigkillCampaign,
   corruptionCampaign,
+  fuzzCampaign,
 ];
 
 async function main(): Promise<void> {

@@ -29,7 +29,11 @@ import type { ModelState, Operation } from '../model.js';
 const PAGE_BYTES = 4096;
 const MIB = 1024 * 1024;
 /** The codes that report damage; any other code at open is unexpected. */
-const DETECTED_CODES: readonly string[] = ['JOURNAL_CORRUPT', 'NOT_A_CARTRIDGE', 'UNSUPPORTED_VERSION'];
+const DETECTED_CODES: readonly string[] = [
+  'JOURNAL_CORRUPT',
+  'NOT_A_CARTRIDGE',
+  'UNSUPPORTED_VERSION',
+];
 
 // ---- workloads ---------------------------------------------------------------------------------
 
@@ -49,7 +53,10 @@ const append = (path: string, bytes: Buffer | string): Operation => ({
   bytes: Buffer.from(bytes),
 });
 const remove = (path: string): Operation => ({ kind: 'delete', path });
-const transaction = (...operations: Operation[]): Operation => ({ kind: 'transaction', operations });
+const transaction = (...operations: Operation[]): Operation => ({
+  kind: 'transaction',
+  operations,
+});
 
 /**
  * Each workload flushes before its last two commits, so that a crashed copy has a durable
@@ -77,7 +84,11 @@ const WORKLOADS: readonly Omit<BuildSpec, 'close'>[] = [
       remove('/old/gone.txt'),
       { kind: 'transaction', abort: true, operations: [create('/never', 'x')] },
       { kind: 'flush' },
-      transaction(create('/u/one', randomBytesOf(700, 4)), append('/a.txt', ' again'), write('/t/y', logTextOf(2000, 5))),
+      transaction(
+        create('/u/one', randomBytesOf(700, 4)),
+        append('/a.txt', ' again'),
+        write('/t/y', logTextOf(2000, 5)),
+      ),
       create('/z.txt', 'the final word'),
     ],
   },
@@ -144,7 +155,10 @@ function mustRecover(damage: Damage): boolean {
 }
 
 function failWith(figures: Figures, error: unknown, description: string): void {
-  figures.fail(error instanceof CartridgeError ? 'unexpected_errors' : 'untyped_errors', description);
+  figures.fail(
+    error instanceof CartridgeError ? 'unexpected_errors' : 'untyped_errors',
+    description,
+  );
 }
 
 /** Counts an acceptable outcome, in total and per sweep. */
@@ -184,36 +198,47 @@ function judgeRefusal(damage: Damage, error: unknown, figures: Figures): void {
   } else if (!DETECTED_CODES.includes(error.code)) {
     figures.fail('unexpected_errors', `${describe(damage)}: open threw ${error.message}`);
   } else if (mustRecover(damage)) {
-    figures.fail('unexpected_errors', `${describe(damage)}: a cut of the unsynced tail was refused: ${error.message}`);
+    figures.fail(
+      'unexpected_errors',
+      `${describe(damage)}: a cut of the unsynced tail was refused: ${error.message}`,
+    );
   } else {
     outcome(figures, damage, 'detected_typed_error');
     figures.add('corruption_detected_at_open');
   }
 }
 
-/** Judges an open that succeeded: which commit it claims, what reads return, what verify says. */
-function judgeOpened(damage: Damage, cartridge: Cartridge, figures: Figures): void {
+/** The commit an open claims to be at, or undefined (a failure is counted) when no rule allows it. */
+function claimedCommit(damage: Damage, cartridge: Cartridge, figures: Figures): number | undefined {
   const { built } = damage;
   const index = built.heads.indexOf(cartridge.head);
   const label = `${describe(damage)}: opened at ${cartridge.head} (${cartridge.recovery.label})`;
-  if (index < 0) return figures.fail('silent_wrong_data', `${label}, not a commit boundary`);
-  if (index < built.durableIndex) {
-    return figures.fail('acknowledged_durable_lost', `${label}, commit ${index} < durable ${built.durableIndex}`);
+  if (index < 0) {
+    figures.fail('silent_wrong_data', `${label}, not a commit boundary`);
+  } else if (index < built.durableIndex) {
+    figures.fail('acknowledged_durable_lost', `${label}, commit ${index} < ${built.durableIndex}`);
+  } else if (mustRecover(damage) && index !== lastCommitAtOrBefore(built.heads, damage.start)) {
+    figures.fail('prefix_rule_violations', `${label}, commit ${index} is not the last whole one`);
+  } else {
+    return index;
   }
-  if (mustRecover(damage) && index !== lastCommitAtOrBefore(built.heads, damage.start)) {
-    return figures.fail('prefix_rule_violations', `${label}, commit ${index} is not the last whole one`);
-  }
+  return undefined;
+}
+
+/** Judges an open that succeeded: which commit it claims, what reads return, what verify says. */
+function judgeOpened(damage: Damage, cartridge: Cartridge, figures: Figures): void {
+  const index = claimedCommit(damage, cartridge, figures);
+  if (index === undefined) return;
+  const label = `${describe(damage)}: opened at commit ${index} (${cartridge.recovery.label})`;
   const reading = readAll(cartridge);
-  const wrong = compare(reading, built.models[index] as ModelState);
-  if (wrong !== undefined) return figures.fail('silent_wrong_data', `${label}, commit ${index}: ${wrong}`);
+  const wrong = compare(reading, damage.built.models[index] as ModelState);
+  if (wrong !== undefined) return figures.fail('silent_wrong_data', `${label}: ${wrong}`);
   const verified = cartridge.verify().ok;
-  if (reading.corruptCount > 0) {
-    if (verified) return figures.fail('verify_failures', `${label}: a read found damage verify() passed`);
-    outcome(figures, damage, 'detected_typed_error');
-    figures.add('corruption_detected_at_read');
-    return;
-  }
-  judgeIntact(damage, cartridge, index, verified, figures);
+  if (reading.corruptCount === 0) return judgeIntact(damage, cartridge, index, verified, figures);
+  if (verified)
+    return figures.fail('verify_failures', `${label}: verify() passed damage a read found`);
+  outcome(figures, damage, 'detected_typed_error');
+  figures.add('corruption_detected_at_read');
 }
 
 /** Every read succeeded with the bytes of commit `index`: harmless, or a documented recovery. */
@@ -229,7 +254,8 @@ function judgeIntact(
   if (whole) {
     // The damaged file was taken whole: only damage outside the journal may pass verify().
     const inJournal = damage.end > JOURNAL_START_OFFSET;
-    if (verified && inJournal) return figures.fail('verify_failures', `${label}: journal damage went unnoticed`);
+    if (verified && inJournal)
+      return figures.fail('verify_failures', `${label}: journal damage went unnoticed`);
     outcome(figures, damage, 'harmless');
     return;
   }
@@ -287,7 +313,8 @@ function compare(reading: Reading, model: ModelState): string | undefined {
       return `${path} read ${actual.length} bytes that differ from the model's ${expected.length}`;
     }
   }
-  for (const path of reading.entries.keys()) if (!model.has(path)) return `${path} should not exist`;
+  for (const path of reading.entries.keys())
+    if (!model.has(path)) return `${path} should not exist`;
   return undefined;
 }
 
@@ -305,7 +332,7 @@ interface SweepContext {
 function sweepCuts(context: SweepContext): void {
   const { built, figures } = context;
   const lastIndex = built.heads.length - 1;
-  const start = built.heads[Math.max(1, lastIndex - 2)] as number;
+  const start = built.heads[Math.max(0, lastIndex - 2)] as number;
   const end = built.bytes.length;
   const cuts = new Set<number>();
   const step = context.crashed ? 1 : bySize(context.size, { small: 37, medium: 5, large: 1 });
@@ -334,10 +361,18 @@ interface Stratum {
 function strataOf(bytes: Buffer): Stratum[] {
   const slots = [0, HEADER_SLOT_BYTES];
   const records = recordsOf(bytes);
-  const headers = records.map((record) => [record.offset, record.offset + FRAME_HEADER_BYTES] as const);
+  const headers = records.map(
+    (record) => [record.offset, record.offset + FRAME_HEADER_BYTES] as const,
+  );
   const bodies = records
     .filter((record) => record.header.bodyLength > 0)
-    .map((record) => [record.offset + FRAME_HEADER_BYTES, record.offset + FRAME_HEADER_BYTES + record.header.bodyLength] as const);
+    .map(
+      (record) =>
+        [
+          record.offset + FRAME_HEADER_BYTES,
+          record.offset + FRAME_HEADER_BYTES + record.header.bodyLength,
+        ] as const,
+    );
   const blobs = records
     .filter((record) => record.header.storedBlobLength > 0)
     .map((record) => {
@@ -345,8 +380,22 @@ function strataOf(bytes: Buffer): Stratum[] {
       return [start, start + record.header.storedBlobLength] as const;
     });
   return [
-    { name: 'slot-fields', weight: 0.1, ranges: slots.flatMap((base) => [[base, base + 81], [base + 4092, base + 4096]] as const) },
-    { name: 'slot-padding', weight: 0.05, ranges: slots.map((base) => [base + 81, base + 4092] as const) },
+    {
+      name: 'slot-fields',
+      weight: 0.1,
+      ranges: slots.flatMap(
+        (base) =>
+          [
+            [base, base + 81],
+            [base + 4092, base + 4096],
+          ] as const,
+      ),
+    },
+    {
+      name: 'slot-padding',
+      weight: 0.05,
+      ranges: slots.map((base) => [base + 81, base + 4092] as const),
+    },
     { name: 'record-header', weight: 0.35, ranges: headers },
     { name: 'record-body', weight: 0.25, ranges: bodies },
     { name: 'record-blob', weight: 0.25, ranges: blobs },
@@ -394,7 +443,8 @@ function sweepBlocks(context: SweepContext): void {
     damageBlock(context, Buffer.alloc(end - start), start, `zero block ${target}`);
     const sources = new Set<number>();
     if (target > 0) sources.add(target - 1);
-    for (let copy = 1; copy < copiesPerBlock && target > 1; copy++) sources.add(Math.floor(random() * target));
+    for (let copy = 1; copy < copiesPerBlock && target > 1; copy++)
+      sources.add(Math.floor(random() * target));
     for (const source of sources) {
       const copy = built.bytes.subarray(source * PAGE_BYTES, source * PAGE_BYTES + (end - start));
       damageBlock(context, copy, start, `copy block ${source} over block ${target}`);
@@ -403,7 +453,12 @@ function sweepBlocks(context: SweepContext): void {
   figures.max('corruption_largest_block_count', blockCount);
 }
 
-function damageBlock(context: SweepContext, replacement: Buffer, start: number, where: string): void {
+function damageBlock(
+  context: SweepContext,
+  replacement: Buffer,
+  start: number,
+  where: string,
+): void {
   const { built, figures } = context;
   const end = start + replacement.length;
   // Replacing bytes with themselves is no damage at all.
@@ -423,7 +478,11 @@ export const corruptionCampaign: Campaign = {
     const flipsPerCartridge = Math.ceil(totalFlips / (WORKLOADS.length * 2));
     WORKLOADS.forEach((workload, workloadIndex) => {
       for (const crashed of [false, true]) {
-        const built = buildCartridge({ ...workload, name: `${workload.name}/${crashed ? 'crashed' : 'closed'}`, close: !crashed });
+        const built = buildCartridge({
+          ...workload,
+          name: `${workload.name}/${crashed ? 'crashed' : 'closed'}`,
+          close: !crashed,
+        });
         const random = seededRandom(seed + workloadIndex * 2 + (crashed ? 1 : 0));
         const context: SweepContext = { built, crashed, size, random, figures };
         figures.add('corruption_cartridges');
