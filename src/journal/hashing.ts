@@ -9,20 +9,27 @@ import { crc32c } from '@node-rs/crc32';
 
 export const HASH_SIZE_BYTES = 32;
 
+/** A Buffer view of the same bytes (no copy), as the native bindings want Buffers. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** BLAKE3 of `parts` fed back to back, as if they were one buffer. */
 export function hashParts(parts: readonly Uint8Array[]): Buffer {
-  if (parts.length === 1) return blake3(parts[0] as Uint8Array);
+  if (parts.length === 1) return blake3(asBuffer(parts[0] as Uint8Array));
   const hasher = new Blake3Hasher();
-  for (const part of parts) if (part.length > 0) hasher.update(part);
+  for (const part of parts) if (part.length > 0) hasher.update(asBuffer(part));
   return hasher.digestBuffer();
 }
 
 export function hashBytes(bytes: Uint8Array): Buffer {
-  return blake3(bytes);
+  return blake3(asBuffer(bytes));
 }
 
 export function checksumCrc32c(bytes: Uint8Array): number {
-  return crc32c(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) >>> 0;
+  return crc32c(asBuffer(bytes)) >>> 0;
 }
 
 /**
