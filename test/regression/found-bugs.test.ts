@@ -4,9 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cartridge } from '../../src/index.js';
+import { Cartridge, MemoryStorage } from '../../src/index.js';
+import { resolveOptions } from '../../src/engine/options.js';
+import type { JournalEvent } from '../../src/journal/journal-event.js';
+import type { JournalWriter } from '../../src/journal/journal-writer.js';
 import { CheckpointDecoder, projectionSink } from '../../src/engine/checkpoint.js';
-import { freshProjections } from '../../src/engine/open-journal.js';
+import { freshProjections, openJournal } from '../../src/engine/open-journal.js';
 import { expectCode } from '../support/expect-code.js';
 
 /**
@@ -18,6 +21,9 @@ import { expectCode } from '../support/expect-code.js';
  * - create threw an untyped error when closing after a crash: test/crash/fault.crash.test.ts;
  * - close on a poisoned cartridge returned as if all were durable: fault.crash.test.ts;
  * - ENOSPC reported before ENOTDIR by createFile: test/api/cartridge.api.test.ts.
+ *
+ * Found by the fuzz campaign (forged journals, whose checksums, hashes and chain all hold):
+ * lone surrogates in paths, forged file sizes, forged checkpoint spans, forged extent lengths.
  */
 
 const directories: string[] = [];
@@ -62,4 +68,83 @@ describe('regressions', () => {
     ]);
     expectCode(() => decoder.addPart(stream), 'JOURNAL_CORRUPT');
   });
+
+  it('refuses a path with a lone surrogate (it came back under another name after a reopen)', () => {
+    const cartridge = Cartridge.memory();
+    expectCode(() => cartridge.createFile('/a\uD800', 'one'), 'EINVAL');
+    expectCode(() => cartridge.createFile('/a\uDC00', 'two'), 'EINVAL');
+    cartridge.createFile('/a\uD83D\uDE00', 'a whole pair is fine');
+    expect(cartridge.listDir('/')).toEqual(['a\uD83D\uDE00']);
+  });
+
+  it('refuses a forged file size at read time with JOURNAL_CORRUPT, not a RangeError', () => {
+    const storage = forgedCartridge(() => ({
+      type: 'file.created',
+      path: '/huge',
+      inode: 9,
+      mode: 0o644,
+      atMs: 1,
+      sizeBytes: 2 ** 53 - 1,
+      extents: [],
+    }));
+    const cartridge = Cartridge.open(FORGED_PATH, { storage });
+    expectCode(() => cartridge.readFile('/huge'), 'JOURNAL_CORRUPT');
+    cartridge.close();
+  });
+
+  it('refuses a forged extent length at open with JOURNAL_CORRUPT, not an assertion', () => {
+    const storage = forgedCartridge(
+      (writer) => ({
+        type: 'file.created',
+        path: '/long',
+        inode: 9,
+        mode: 0o644,
+        atMs: 1,
+        sizeBytes: 4,
+        extents: [
+          {
+            recordOffset: writer.nextOffset(),
+            recordSequence: writer.nextSequence(),
+            blobOffset: 0,
+            lengthBytes: 2 ** 53 - 1,
+          },
+        ],
+      }),
+      Buffer.from('data'),
+    );
+    expectCode(() => Cartridge.open(FORGED_PATH, { storage }), 'JOURNAL_CORRUPT');
+  });
+
+  it('refuses a checkpoint span beyond the checkpoint itself (it sized the page map by it)', () => {
+    const projections = freshProjections(null);
+    const decoder = new CheckpointDecoder(
+      projectionSink(projections.catalog, projections.allocator),
+      8192,
+    );
+    const packer = new Packr({ useRecords: false });
+    const stream = Buffer.concat([
+      packer.pack([1, 2, 1, 1]),
+      packer.pack(['spans', [2 ** 40, 10]]),
+    ]);
+    expectCode(() => decoder.addPart(stream), 'JOURNAL_CORRUPT');
+  });
 });
+
+const FORGED_PATH = '/forged.cart';
+
+/**
+ * A cartridge with one extra commit written straight through the journal writer: every
+ * checksum, hash and chain link is valid, only the meaning is hostile.
+ */
+function forgedCartridge(
+  eventOf: (writer: JournalWriter) => JournalEvent,
+  blob?: Buffer,
+): MemoryStorage {
+  const storage = new MemoryStorage();
+  Cartridge.create(FORGED_PATH, { storage }).close();
+  const journal = openJournal(storage, FORGED_PATH, resolveOptions({}));
+  journal.writer.stage(eventOf(journal.writer), blob);
+  journal.writer.commit(true);
+  journal.file.close();
+  return storage;
+}
