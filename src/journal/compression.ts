@@ -34,7 +34,8 @@ const ZSTD_LEVEL = 1;
 /** Blobs smaller than this are never worth a codec call. */
 const COMPRESSION_MIN_BYTES = 512;
 /** A probe of this many leading bytes decides whether the whole blob is worth compressing. */
-const PROBE_BYTES = 4096;
+const PROBE_BYTES = 1024;
+const probeScratch = Buffer.allocUnsafe(zstd.compressBound(PROBE_BYTES));
 /** Compression is kept only when it saves at least this share of the bytes. */
 const REQUIRED_SAVING_RATIO = 0.1;
 
@@ -54,16 +55,22 @@ function compressWith(codec: Codec, source: Uint8Array): Buffer {
 
 /**
  * Returns the compressed blob and its codec, or the blob itself with `Codec.None` when
- * compression would not save at least 10 %. Large blobs are probed on their first 4 KiB first,
- * so incompressible data (media, ciphertext) costs one small probe instead of a full pass.
+ * compression would not save at least 10 %. Blobs over 2 KiB are probed on their first 1 KiB
+ * first, so incompressible data (media, ciphertext) costs one small probe, not a full pass.
  */
 export function compressBlob(codec: Codec, blob: Uint8Array): { codec: Codec; stored: Uint8Array } {
   if (codec === Codec.None || blob.length < COMPRESSION_MIN_BYTES) {
     return { codec: Codec.None, stored: blob };
   }
   if (blob.length > PROBE_BYTES * 2) {
-    const probe = compressWith(codec, blob.subarray(0, PROBE_BYTES));
-    if (probe.length > PROBE_BYTES * (1 - REQUIRED_SAVING_RATIO)) {
+    // The probe uses zstd into a reused buffer whatever the codec: lz4-napi allocates native
+    // buffers per call that are freed only after a GC, which makes it slower in a sync loop.
+    const probeBytes = zstdCompressor.compress(
+      probeScratch,
+      blob.subarray(0, PROBE_BYTES),
+      ZSTD_LEVEL,
+    );
+    if (probeBytes > PROBE_BYTES * (1 - REQUIRED_SAVING_RATIO)) {
       return { codec: Codec.None, stored: blob };
     }
   }
