@@ -12,6 +12,7 @@ import { FaultStorage } from '../../src/journal/io/fault-storage.js';
 import { NodeStorage } from '../../src/journal/io/node-storage.js';
 import { RecordScanner } from '../../src/journal/journal-reader.js';
 import { FRAME_HEADER_BYTES } from '../../src/journal/record-frame.js';
+import { ModelBuilder, describeCartridge, describeModel, randomContent, seededRandom, type Model } from '../support/crash-model.js';
 
 /**
  * Recovery against damaged bytes planted directly: a tail cut at every byte, single bit
@@ -25,25 +26,6 @@ const PAGE = 4096;
 
 // ---- deterministic inputs --------------------------------------------------------------------
 
-/** mulberry32: a small seeded PRNG, so that every run plants the same damage. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = state;
-    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1);
-    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomContent(sizeBytes: number, seed: number): Buffer {
-  const random = seededRandom(seed);
-  const bytes = Buffer.alloc(sizeBytes);
-  for (let index = 0; index < sizeBytes; index++) bytes[index] = Math.floor(random() * 256);
-  return bytes;
-}
-
 /** Log-like text: compresses well, so the record holding it is stored compressed. */
 function logText(lineCount: number): Buffer {
   const lines: string[] = [];
@@ -51,85 +33,6 @@ function logText(lineCount: number): Buffer {
     lines.push(`2024-05-0${line % 9} 12:${String(line % 60).padStart(2, '0')} INFO served /api/items/${line % 31} in ${line % 17} ms\n`);
   }
   return Buffer.from(lines.join(''));
-}
-
-// ---- the model -------------------------------------------------------------------------------
-
-/** Path → file bytes, or `null` for a directory. The root is always present. */
-type Model = ReadonlyMap<string, Buffer | null>;
-
-function parentOf(path: string): string {
-  const slash = path.lastIndexOf('/');
-  return slash <= 0 ? '/' : path.slice(0, slash);
-}
-
-class ModelBuilder {
-  private readonly entries = new Map<string, Buffer | null>([['/', null]]);
-
-  private ensureParents(path: string): void {
-    const parent = parentOf(path);
-    if (this.entries.has(parent)) return;
-    this.ensureParents(parent);
-    this.entries.set(parent, null);
-  }
-
-  file(path: string, bytes: Buffer): void {
-    this.ensureParents(path);
-    this.entries.set(path, Buffer.from(bytes));
-  }
-
-  append(path: string, bytes: Buffer): void {
-    const existing = this.entries.get(path);
-    if (existing === undefined || existing === null) throw new Error(`model has no file ${path}`);
-    this.entries.set(path, Buffer.concat([existing, bytes]));
-  }
-
-  dir(path: string): void {
-    this.ensureParents(path);
-    this.entries.set(path, null);
-  }
-
-  remove(path: string): void {
-    this.entries.delete(path);
-  }
-
-  snapshot(): Model {
-    return new Map(this.entries);
-  }
-}
-
-/** A canonical text of a model: every entry, each directory's listing, each file's bytes. */
-function describeModel(model: Model): string {
-  const rows: string[] = [];
-  for (const path of [...model.keys()].sort()) {
-    const value = model.get(path);
-    if (value === null || value === undefined) {
-      const prefix = path === '/' ? '/' : `${path}/`;
-      const children = [...model.keys()]
-        .filter((child) => child !== path && child.startsWith(prefix) && !child.slice(prefix.length).includes('/'))
-        .map((child) => child.slice(prefix.length))
-        .sort();
-      rows.push(`${path} dir [${children.join(',')}]`);
-    } else {
-      rows.push(`${path} file ${value.toString('hex')}`);
-    }
-  }
-  return rows.join('\n');
-}
-
-/** The cartridge's whole tree in the same text form; read errors propagate. */
-function describeCartridge(cartridge: Cartridge): string {
-  const model = new Map<string, Buffer | null>();
-  const walk = (directory: string): void => {
-    model.set(directory, null);
-    for (const name of cartridge.listDir(directory)) {
-      const path = directory === '/' ? `/${name}` : `${directory}/${name}`;
-      if (cartridge.metadata(path).type === 'directory') walk(path);
-      else model.set(path, cartridge.readFile(path));
-    }
-  };
-  walk('/');
-  return describeModel(model);
 }
 
 // ---- building a cartridge --------------------------------------------------------------------

@@ -99,7 +99,7 @@ const SYSCALL_NAMES: Readonly<Record<FaultOperation, string>> = {
 };
 
 /** mulberry32: a tiny, well-mixed 32-bit PRNG; plenty for choosing crash outcomes. */
-function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
