@@ -4,7 +4,7 @@ import {
   HEADER_SLOT_BYTES,
   JOURNAL_START_OFFSET,
 } from '../../src/journal/file-header.js';
-import { FaultStorage } from '../../src/journal/io/fault-storage.js';
+import { FaultStorage, seededRandom } from '../../src/journal/io/fault-storage.js';
 import { type RawRecord, RecordScanner } from '../../src/journal/journal-reader.js';
 import { applyToCartridge, applyToModel, type ModelState, type Operation } from './model.js';
 
@@ -112,17 +112,8 @@ export function recordsOf(bytes: Buffer): RawRecord[] {
   return records;
 }
 
-/** mulberry32: a small seeded PRNG, so that every run with one seed plants the same damage. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = state;
-    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1);
-    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The fault injector's seeded PRNG, so that every run with one seed plants the same damage. */
+export { seededRandom };
 
 let runSeed: number | undefined;
 
