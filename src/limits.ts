@@ -30,10 +30,10 @@ export const BODY_MAX_BYTES = 1024 * 1024;
 export const BLOB_MAX_BYTES = 8 * 1024 * 1024;
 
 /** Checkpoint state is cut into parts of at most this many encoded bytes. */
-export const CHECKPOINT_PART_MAX_BYTES = 4 * 1024 * 1024;
+export const CHECKPOINT_PART_MAX_BYTES = 1024 * 1024;
 
 /** A checkpoint may have at most this many parts (so at most 4 GiB of projection state). */
-export const CHECKPOINT_PARTS_MAX = 1024;
+export const CHECKPOINT_PARTS_MAX = 4096;
 
 /** One transaction may stage at most this many records. */
 export const TRANSACTION_RECORDS_MAX = 1_000_000;
