@@ -13,3 +13,16 @@ export function expectCode(action: () => unknown, code: string): CartridgeError 
   expect((thrown as CartridgeError).code).toBe(code);
   return thrown as CartridgeError;
 }
+
+/** The `CartridgeError` `action` throws; fails the test when it returns or throws another kind. */
+export function thrownBy(action: () => unknown): CartridgeError {
+  let thrown: unknown;
+  try {
+    action();
+  } catch (error) {
+    thrown = error;
+  }
+  if (thrown === undefined) expect.fail('expected an error, but the call returned');
+  expect(thrown).toBeInstanceOf(CartridgeError);
+  return thrown as CartridgeError;
+}

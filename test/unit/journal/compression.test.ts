@@ -12,6 +12,7 @@ import {
   compressBlob,
   decompressBlob,
 } from '../../../src/journal/compression.js';
+import { thrownBy } from '../../support/expect-code.js';
 
 /** The same native binding the module uses, to build hostile frames the module would not. */
 interface ZstdBinding {
@@ -36,19 +37,6 @@ function compressible(sizeBytes: number): Buffer {
     lengthBytes += text.length;
   }
   return Buffer.from(lines.join('')).subarray(0, sizeBytes);
-}
-
-/** The error `action` throws; fails the test when it returns instead. */
-function thrownBy(action: () => unknown): CartridgeError {
-  let thrown: unknown;
-  try {
-    action();
-  } catch (error) {
-    thrown = error;
-  }
-  if (thrown === undefined) expect.fail('expected an error, but the call returned');
-  expect(thrown).toBeInstanceOf(CartridgeError);
-  return thrown as CartridgeError;
 }
 
 const CODECS: readonly [string, Codec][] = [['zstd', Codec.Zstd], ['lz4', Codec.Lz4]];

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { CartridgeError } from '../../../src/errors.js';
 import { checksumCrc32c } from '../../../src/journal/hashing.js';
 import {
   chooseFileHeader,
@@ -10,6 +9,7 @@ import {
   JOURNAL_START_OFFSET,
   slotOffsetOf,
 } from '../../../src/journal/file-header.js';
+import { thrownBy } from '../../support/expect-code.js';
 
 function header(overrides: Partial<FileHeader> = {}): FileHeader {
   return {
@@ -28,19 +28,6 @@ function header(overrides: Partial<FileHeader> = {}): FileHeader {
 function resealed(slot: Buffer): Buffer {
   slot.writeUInt32LE(checksumCrc32c(slot.subarray(0, HEADER_SLOT_BYTES - 4)), HEADER_SLOT_BYTES - 4);
   return slot;
-}
-
-/** The error `action` throws; fails the test when it returns instead. */
-function thrownBy(action: () => unknown): CartridgeError {
-  let thrown: unknown;
-  try {
-    action();
-  } catch (error) {
-    thrown = error;
-  }
-  if (thrown === undefined) expect.fail('expected an error, but the call returned');
-  expect(thrown).toBeInstanceOf(CartridgeError);
-  return thrown as CartridgeError;
 }
 
 describe('file header slot', () => {

@@ -3,21 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { CartridgeError } from '../../../src/errors.js';
 import { NAME_MAX_BYTES, PATH_DEPTH_MAX, PATH_MAX_BYTES } from '../../../src/limits.js';
 import { ancestorsOf, canonicalPath, nameOf, parentOf, ROOT_PATH } from '../../../src/vfs/canonical-path.js';
+import { thrownBy } from '../../support/expect-code.js';
+
+const codeOf = (action: () => unknown): string => thrownBy(action).code;
 
 const NUM_RUNS = Number.parseInt(process.env['PROPERTY_RUNS'] ?? '500', 10) || 500;
-
-/** The code of the `CartridgeError` `action` throws; fails the test when it returns. */
-function codeOf(action: () => unknown): string {
-  let thrown: unknown;
-  try {
-    action();
-  } catch (error) {
-    thrown = error;
-  }
-  if (thrown === undefined) expect.fail('expected an error, but the call returned');
-  expect(thrown).toBeInstanceOf(CartridgeError);
-  return (thrown as CartridgeError).code;
-}
 
 describe('canonicalPath rules', () => {
   it.each([
