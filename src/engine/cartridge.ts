@@ -180,8 +180,7 @@ export class Cartridge {
     const capacity = allocator.capacityBlocks;
     const totalBlocks = capacity ?? allocator.usedBlocks;
     const journalBytes = allocator.journalBytes;
-    let fileCount = 0;
-    for (const [, node] of catalog.allEntries()) if (node.kind === 'file') fileCount++;
+    const fileCount = catalog.fileCount;
     return {
       totalBlocks,
       usedBlocks: allocator.usedBlocks,

@@ -40,6 +40,7 @@ export class Catalog implements Projection {
   readonly name = 'catalog';
   private readonly entries = new Map<string, CatalogNode>();
   private nextInodeValue = ROOT_INODE + 1;
+  private fileCountValue = 0;
 
   constructor(private readonly undo: UndoLog) {
     this.entries.set(ROOT_PATH, {
@@ -62,6 +63,11 @@ export class Catalog implements Projection {
 
   get entryCount(): number {
     return this.entries.size;
+  }
+
+  /** Kept as entries come and go, so `stats()` does not walk the whole catalog. */
+  get fileCount(): number {
+    return this.fileCountValue;
   }
 
   /** Sorted names of a directory's children. */
@@ -155,13 +161,16 @@ export class Catalog implements Projection {
     const parent = this.parentDirectory(record, path);
     const name = nameOf(path);
     const nextInodeBefore = this.nextInodeValue;
+    const fileDelta = node.kind === 'file' ? 1 : 0;
     this.entries.set(path, node);
     parent.children.add(name);
+    this.fileCountValue += fileDelta;
     this.nextInodeValue = Math.max(this.nextInodeValue, node.inode + 1);
     this.setTimes(parent, parent.createdAtMs, node.createdAtMs);
     this.undo.push(() => {
       this.entries.delete(path);
       parent.children.delete(name);
+      this.fileCountValue -= fileDelta;
       this.nextInodeValue = nextInodeBefore;
     });
   }
@@ -200,23 +209,28 @@ export class Catalog implements Projection {
     }
     const parent = this.parentDirectory(record, path);
     const name = nameOf(path);
+    const fileDelta = node.kind === 'file' ? 1 : 0;
     this.entries.delete(path);
     parent.children.delete(name);
+    this.fileCountValue -= fileDelta;
     this.setTimes(parent, parent.createdAtMs, atMs);
     this.undo.push(() => {
       this.entries.set(path, node);
       parent.children.add(name);
+      this.fileCountValue += fileDelta;
     });
   }
 
   /** Starts loading a checkpoint into an empty catalog (open only; no undo). */
   beginLoad(): void {
     this.entries.clear();
+    this.fileCountValue = 0;
   }
 
   loadEntry(path: string, node: CatalogNode): void {
     if (this.entries.has(path)) throw journalCorrupt(0, `checkpoint repeats ${path}`);
     this.entries.set(path, node);
+    if (node.kind === 'file') this.fileCountValue++;
   }
 
   /** Links every entry to its parent once all are loaded; orphans mean a damaged checkpoint. */
