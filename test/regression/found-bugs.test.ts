@@ -55,18 +55,12 @@ describe('regressions', () => {
   });
 
   it('refuses a checkpoint whose extent names no record with JOURNAL_CORRUPT, not an assertion', () => {
-    const projections = freshProjections(null);
-    const decoder = new CheckpointDecoder(
-      projectionSink(projections.catalog, projections.allocator),
-      8192,
-    );
-    const packer = new Packr({ useRecords: false });
-    const stream = Buffer.concat([
-      packer.pack([1, 3, 2, 0]),
-      packer.pack(['/', 1, 1, 0o755, 0, 0, 0, []]),
-      packer.pack(['/a', 0, 2, 0o644, 0, 0, 5, [99_999, 7, 0, 5]]),
-    ]);
-    expectCode(() => decoder.addPart(stream), 'JOURNAL_CORRUPT');
+    const values = [
+      [1, 3, 2, 0],
+      ['/', 1, 1, 0o755, 0, 0, 0, []],
+      ['/a', 0, 2, 0o644, 0, 0, 5, [99_999, 7, 0, 5]],
+    ];
+    expectCode(() => loadCheckpointValues(values), 'JOURNAL_CORRUPT');
   });
 
   it('refuses a path with a lone surrogate (it came back under another name after a reopen)', () => {
@@ -116,19 +110,26 @@ describe('regressions', () => {
   });
 
   it('refuses a checkpoint span beyond the checkpoint itself (it sized the page map by it)', () => {
-    const projections = freshProjections(null);
-    const decoder = new CheckpointDecoder(
-      projectionSink(projections.catalog, projections.allocator),
-      8192,
+    expectCode(
+      () =>
+        loadCheckpointValues([
+          [1, 2, 1, 1],
+          ['spans', [2 ** 40, 10]],
+        ]),
+      'JOURNAL_CORRUPT',
     );
-    const packer = new Packr({ useRecords: false });
-    const stream = Buffer.concat([
-      packer.pack([1, 2, 1, 1]),
-      packer.pack(['spans', [2 ** 40, 10]]),
-    ]);
-    expectCode(() => decoder.addPart(stream), 'JOURNAL_CORRUPT');
   });
 });
+
+/** Feeds checkpoint values, packed as one part at offset 8192, into fresh projections. */
+function loadCheckpointValues(values: readonly unknown[]): void {
+  const projections = freshProjections(null);
+  const sink = projectionSink(projections.catalog, projections.allocator);
+  const packer = new Packr({ useRecords: false });
+  new CheckpointDecoder(sink, 8192).addPart(
+    Buffer.concat(values.map((value) => packer.pack(value))),
+  );
+}
 
 const FORGED_PATH = '/forged.cart';
 

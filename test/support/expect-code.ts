@@ -26,3 +26,13 @@ export function thrownBy(action: () => unknown): CartridgeError {
   expect(thrown).toBeInstanceOf(CartridgeError);
   return thrown as CartridgeError;
 }
+
+/** The `code` of whatever `action` throws (system errors included), or 'no error'. */
+export function codeThrownBy(action: () => unknown): unknown {
+  try {
+    action();
+  } catch (error) {
+    return (error as { code?: unknown }).code;
+  }
+  return 'no error';
+}

@@ -6,6 +6,7 @@ import {
   type FaultStorage,
 } from '../../../src/journal/io/fault-storage.js';
 import type { OpenFileOptions, StorageFile } from '../../../src/journal/io/storage.js';
+import { codeThrownBy } from '../../support/expect-code.js';
 
 const DIRECTORY = resolve('/cartridge-fault-test');
 const PATH = join(DIRECTORY, 'journal.bin');
@@ -17,14 +18,7 @@ function filled(sizeBytes: number, value: number): Uint8Array {
   return new Uint8Array(sizeBytes).fill(value);
 }
 
-function codeOf(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return (error as { code?: unknown }).code;
-  }
-  return 'no error';
-}
+const codeOf = codeThrownBy;
 
 /** A storage holding one durable file (entry and bytes synced) filled with `base`. */
 function storageWithBase(

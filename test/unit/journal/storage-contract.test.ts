@@ -11,6 +11,7 @@ import type {
   Storage,
   StorageFile,
 } from '../../../src/journal/io/storage.js';
+import { codeThrownBy } from '../../support/expect-code.js';
 
 /**
  * One contract, three implementations: whatever the journal may rely on must hold for the real
@@ -56,14 +57,7 @@ function readAll(file: StorageFile): Uint8Array {
   return target;
 }
 
-function codeOf(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return (error as { code?: unknown }).code;
-  }
-  return 'no error';
-}
+const codeOf = codeThrownBy;
 
 describe.each(IMPLEMENTATIONS)('%s satisfies the Storage contract', (_name, makeFixture) => {
   let fixture: Fixture;
