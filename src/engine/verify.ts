@@ -1,7 +1,7 @@
 import { CartridgeError } from '../errors.js';
 import { flattenExtents } from '../journal/event-codec.js';
 import { JOURNAL_START_OFFSET } from '../journal/file-header.js';
-import { chainRootOf, hashParts } from '../journal/hashing.js';
+import { chainRootOf, hashBytes } from '../journal/hashing.js';
 import { replay } from '../journal/recovery.js';
 import type { Catalog } from '../projections/catalog.js';
 import type { VerifyReport } from './cartridge-types.js';
@@ -24,7 +24,7 @@ export function catalogDigest(catalog: Catalog): string {
     rows.push([...fields, content].join('\u0000'));
   }
   rows.sort();
-  return hashParts([Buffer.from(rows.join('\n'))]).toString('hex');
+  return hashBytes(Buffer.from(rows.join('\n'))).toString('hex');
 }
 
 export function verifyJournal(journal: OpenedJournal, head: number): VerifyReport {

@@ -58,7 +58,6 @@ export class Allocator implements Projection {
   private readonly spans = new Map<number, RecordSpan>();
   private pageCounts = new Uint32Array(1024);
   private smallPagesUsed = 0;
-  private largeSpanCount = 0;
   private largePages = 0;
 
   constructor(
@@ -183,7 +182,6 @@ export class Allocator implements Projection {
   private markSpan(span: RecordSpan, direction: 1 | -1): void {
     this.liveBytesValue += direction * span.lengthBytes;
     if (span.lengthBytes >= LARGE_SPAN_BYTES) {
-      this.largeSpanCount += direction;
       this.largePages += direction * blocksFor(span.lengthBytes);
       return;
     }
@@ -207,15 +205,6 @@ export class Allocator implements Projection {
     const grown = new Uint32Array(length);
     grown.set(this.pageCounts);
     this.pageCounts = grown;
-  }
-
-  /** Counts of the space map, for `stats()`. */
-  spaceMap(): { smallSpanPages: number; largeSpanCount: number; largeSpanPages: number } {
-    return {
-      smallSpanPages: this.smallPagesUsed,
-      largeSpanCount: this.largeSpanCount,
-      largeSpanPages: this.largePages,
-    };
   }
 
   /** The journal span of every live record, `[offset, lengthBytes]`, for checkpoints. */
