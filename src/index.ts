@@ -24,4 +24,4 @@ export {
   type FileSystemErrorCode,
   isCartridgeError,
 } from './errors.js';
-export { canonicalPath } from './vfs/canonical-path.js';
+export { canonicalPath } from './path/canonical-path.js';

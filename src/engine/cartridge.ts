@@ -25,7 +25,7 @@ import {
   FILE_MODE_DEFAULT,
   type FileNode,
 } from '../projections/catalog.js';
-import { ancestorsOf, canonicalPath, nameOf, parentOf, ROOT_PATH } from '../vfs/canonical-path.js';
+import { ancestorsOf, canonicalPath, nameOf, parentOf, ROOT_PATH } from '../path/canonical-path.js';
 import type {
   CartridgeStats,
   CreateDirectoryOptions,

@@ -1,6 +1,6 @@
 import { journalCorrupt } from '../errors.js';
 import type { Extent, JournalRecord } from '../journal/journal-event.js';
-import { nameOf, parentOf, ROOT_PATH } from '../vfs/canonical-path.js';
+import { nameOf, parentOf, ROOT_PATH } from '../path/canonical-path.js';
 import type { Projection } from './projection.js';
 import type { UndoLog } from './undo-log.js';
 

@@ -9,7 +9,7 @@ import {
   type CrashMode,
   FaultStorage,
   type InjectedErrorCode,
-} from '../../src/journal/io/fault-storage.js';
+} from '../support/fault-storage.js';
 import { ModelBuilder, describeCartridge, describeModel, randomContent } from '../support/crash-model.js';
 
 /**

@@ -8,7 +8,7 @@ import type { CartridgeOptions } from '../../src/engine/options.js';
 import { CartridgeError } from '../../src/errors.js';
 import { encodeEvent } from '../../src/journal/event-codec.js';
 import { HEADER_SLOT_BYTES, JOURNAL_START_OFFSET } from '../../src/journal/file-header.js';
-import { FaultStorage } from '../../src/journal/io/fault-storage.js';
+import { FaultStorage } from '../support/fault-storage.js';
 import { NodeStorage } from '../../src/journal/io/node-storage.js';
 import { RecordScanner } from '../../src/journal/journal-reader.js';
 import { FRAME_HEADER_BYTES } from '../../src/journal/record-frame.js';

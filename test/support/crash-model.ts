@@ -1,5 +1,5 @@
 import type { Cartridge } from '../../src/engine/cartridge.js';
-import { seededRandom } from '../../src/journal/io/fault-storage.js';
+import { seededRandom } from './fault-storage.js';
 
 /**
  * The reference model shared by the crash suites: a map from path to a file's bytes (or null

@@ -4,7 +4,7 @@ import {
   HEADER_SLOT_BYTES,
   JOURNAL_START_OFFSET,
 } from '../../src/journal/file-header.js';
-import { FaultStorage, seededRandom } from '../../src/journal/io/fault-storage.js';
+import { FaultStorage, seededRandom } from '../support/fault-storage.js';
 import { type RawRecord, RecordScanner } from '../../src/journal/journal-reader.js';
 import { applyToCartridge, applyToModel, type ModelState, type Operation } from './model.js';
 

@@ -1,5 +1,5 @@
 import { Cartridge, CartridgeError } from '../../src/index.js';
-import { CRASHED_ERROR_CODE, type CrashMode, FaultStorage } from '../../src/journal/io/fault-storage.js';
+import { CRASHED_ERROR_CODE, type CrashMode, FaultStorage } from '../support/fault-storage.js';
 import type { Figures } from './figures.js';
 import { applyToCartridge, isCode, readState } from './model.js';
 import { Oracle } from './oracle.js';

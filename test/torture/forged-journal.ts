@@ -15,7 +15,7 @@ import {
   FLAG_COMMIT,
   FRAME_HEADER_BYTES,
 } from '../../src/journal/record-frame.js';
-import { parentOf } from '../../src/vfs/canonical-path.js';
+import { parentOf } from '../../src/path/canonical-path.js';
 import { type BuiltCartridge, headerOf, logTextOf, recordsOf } from './built-cartridge.js';
 import { packAll, zstdCompress } from './fuzz-decoders.js';
 

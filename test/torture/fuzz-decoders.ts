@@ -25,7 +25,7 @@ import {
   type FrameHeader,
 } from '../../src/journal/record-frame.js';
 import { BLOB_MAX_BYTES, BODY_MAX_BYTES, PATH_MAX_BYTES } from '../../src/limits.js';
-import { canonicalPath } from '../../src/vfs/canonical-path.js';
+import { canonicalPath } from '../../src/path/canonical-path.js';
 import { buildCartridge, logTextOf, randomBytesOf, recordsOf } from './built-cartridge.js';
 import {
   defineTarget,

@@ -1,4 +1,4 @@
-import type { CrashMode } from '../../../src/journal/io/fault-storage.js';
+import type { CrashMode } from '../../support/fault-storage.js';
 import { countOperations, runCrashPoint } from '../crash-run.js';
 import { bySize, type Campaign, type Figures, type TortureSize } from '../figures.js';
 import { WORKLOADS } from '../workloads.js';

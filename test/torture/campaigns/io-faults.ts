@@ -3,7 +3,7 @@ import {
   FaultStorage,
   type FaultOperation,
   type InjectedErrorCode,
-} from '../../../src/journal/io/fault-storage.js';
+} from '../../support/fault-storage.js';
 import { CARTRIDGE_PATH } from '../crash-run.js';
 import { bySize, type Campaign, type Figures, type TortureSize } from '../figures.js';
 import { applyToCartridge, digestOfModel, isCode, type Operation, readState } from '../model.js';

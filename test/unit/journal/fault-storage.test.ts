@@ -4,7 +4,7 @@ import {
   type CrashMode,
   createFaultStorage,
   type FaultStorage,
-} from '../../../src/journal/io/fault-storage.js';
+} from '../../support/fault-storage.js';
 import type { OpenFileOptions, StorageFile } from '../../../src/journal/io/storage.js';
 import { codeThrownBy } from '../../support/expect-code.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFaultStorage } from '../../../src/journal/io/fault-storage.js';
+import { createFaultStorage } from '../../support/fault-storage.js';
 import { MemoryStorage } from '../../../src/journal/io/memory-storage.js';
 import { NodeStorage } from '../../../src/journal/io/node-storage.js';
 import type {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CartridgeError } from '../../../src/errors.js';
 import { NAME_MAX_BYTES, PATH_DEPTH_MAX, PATH_MAX_BYTES } from '../../../src/limits.js';
-import { ancestorsOf, canonicalPath, nameOf, parentOf, ROOT_PATH } from '../../../src/vfs/canonical-path.js';
+import { ancestorsOf, canonicalPath, nameOf, parentOf, ROOT_PATH } from '../../../src/path/canonical-path.js';
 import { thrownBy } from '../../support/expect-code.js';
 
 const codeOf = (action: () => unknown): string => thrownBy(action).code;

@@ -1,8 +1,8 @@
 import { dirname, resolve } from 'node:path';
-import { assert } from '../../assert.js';
-import { limitExceeded } from '../../errors.js';
-import { createSystemError, GrowableBytes } from './memory-storage.js';
-import type { OpenFileOptions, Storage, StorageFile } from './storage.js';
+import { assert } from '../../src/assert.js';
+import { limitExceeded } from '../../src/errors.js';
+import { createSystemError, GrowableBytes } from '../../src/journal/io/memory-storage.js';
+import type { OpenFileOptions, Storage, StorageFile } from '../../src/journal/io/storage.js';
 
 /**
  * A fault-injecting, crash-simulating `Storage` for tests. For each file it keeps the DURABLE
