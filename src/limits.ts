@@ -44,3 +44,24 @@ export const TRANSACTION_DEPTH_MAX = 64;
 assert(DATA_RECORD_MAX_BYTES <= BLOB_MAX_BYTES, 'a data record must fit in a blob');
 assert(CHECKPOINT_PART_MAX_BYTES <= BLOB_MAX_BYTES, 'a checkpoint part must fit in a blob');
 assert(DATA_RECORD_MAX_BYTES % PAGE_SIZE_BYTES === 0, 'data records hold whole pages');
+
+/** An index page's keys; a page near its 4 KiB target holds far fewer. */
+export const INDEX_PAGE_KEYS_MAX = 65_536;
+
+/** Index pages are split above this estimated encoded size (the seed's "4 KB pages"). */
+export const INDEX_PAGE_TARGET_BYTES = 4096;
+
+/** A file keeps up to this many extents inside its catalog entry; more go to extent keys. */
+export const INLINE_EXTENTS_MAX = 4;
+
+/** Consolidation writes extents of about this size out of runs of smaller ones. */
+export const CONSOLIDATED_EXTENT_BYTES = 256 * 1024;
+
+/** A trailing run of this many small extents is consolidated even when it is short in bytes. */
+export const CONSOLIDATION_RUN_COUNT = 1024;
+
+/** Reads of adjacent content records are merged into one `pread` of at most this many bytes. */
+export const READ_RUN_MAX_BYTES = 4 * 1024 * 1024;
+
+/** An automatic checkpoint is written once this many index pages are dirty. */
+export const DIRTY_PAGES_CHECKPOINT = 512;

@@ -28,7 +28,7 @@ export interface CartridgeStats {
   readonly journalBytes: number;
   readonly liveBytes: number;
   readonly deadBytes: number;
-  /** Journal pages (4 KiB) holding bytes of live records. */
+  /** `liveBytes` in 4 KiB pages, rounded up. */
   readonly livePages: number;
   readonly recordCount: number;
   /** Journal offset after the last commit. */
@@ -37,7 +37,10 @@ export interface CartridgeStats {
   readonly syncedLength: number;
   readonly fileCount: number;
   readonly directoryCount: number;
+  /** Offset of the latest checkpoint root this handle knows of; `0` when there is none. */
   readonly checkpointOffset: number;
+  /** Catalog index pages changed since the last checkpoint (what the next one will write). */
+  readonly dirtyIndexPages: number;
   readonly durability: Durability;
   readonly bufferPool: BufferPoolStats;
 }
@@ -53,7 +56,7 @@ export interface VerifyReport {
   readonly headHash: string;
   readonly damageOffset: number | null;
   readonly damageReason: string | null;
-  /** Whether replaying the whole journal gives the same catalog as the open cartridge. */
+  /** Whether replaying the whole journal gives the same catalog index, page for page. */
   readonly stateMatches: boolean;
 }
 

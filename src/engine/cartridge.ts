@@ -1,22 +1,19 @@
 import { assert } from '../assert.js';
-import { CartridgeError, journalCorrupt, limitExceeded } from '../errors.js';
+import { CartridgeError, limitExceeded } from '../errors.js';
+import { JOURNAL_START_OFFSET } from '../journal/file-header.js';
 import { MemoryStorage } from '../journal/io/memory-storage.js';
 import { NodeStorage } from '../journal/io/node-storage.js';
 import type { Storage } from '../journal/io/storage.js';
-import {
-  type Extent,
-  type JournalEvent,
-  type JournalRecord,
-  RecordType,
-} from '../journal/journal-event.js';
-import { blobOf, readRecordAt } from '../journal/journal-reader.js';
+import type { Extent, JournalEvent, JournalRecord } from '../journal/journal-event.js';
 import type { RecoveryReport } from '../journal/recovery.js';
 import {
   DATA_RECORD_MAX_BYTES,
+  DIRTY_PAGES_CHECKPOINT,
   FILE_SIZE_MAX_BYTES,
   PAGE_SIZE_BYTES,
   TRANSACTION_DEPTH_MAX,
 } from '../limits.js';
+import { ancestorsOf, canonicalPath, nameOf, parentOf, ROOT_PATH } from '../path/canonical-path.js';
 import { BufferPool } from '../projections/buffer-pool.js';
 import {
   type CatalogNode,
@@ -25,15 +22,18 @@ import {
   FILE_MODE_DEFAULT,
   type FileNode,
 } from '../projections/catalog.js';
-import { ancestorsOf, canonicalPath, nameOf, parentOf, ROOT_PATH } from '../path/canonical-path.js';
+import { applyRecord } from '../projections/projection-set.js';
+import { AppendBuffer } from './append-buffer.js';
 import type {
   CartridgeStats,
   CreateDirectoryOptions,
   EntryMetadata,
   VerifyReport,
 } from './cartridge-types.js';
-import { encodeCheckpointState } from './checkpoint.js';
-import { applyRecord, createJournal, type OpenedJournal, openJournal } from './open-journal.js';
+import { writeCheckpoint } from './checkpointer.js';
+import { consolidationDue } from './consolidation.js';
+import { ContentReader } from './content-reader.js';
+import { createJournal, type OpenedJournal, openJournal } from './open-journal.js';
 import { type CartridgeOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { verifyJournal } from './verify.js';
 
@@ -41,15 +41,6 @@ import { verifyJournal } from './verify.js';
 export type Content = Uint8Array | string;
 
 const MEMORY_PATH = 'memory.cart';
-/** Record types whose blob holds file content (and may be read through an extent). */
-const CONTENT_RECORD_TYPES = new Set<number>([
-  RecordType.Data,
-  RecordType.FileCreated,
-  RecordType.FileWritten,
-  RecordType.FileAppended,
-]);
-/** On close, a checkpoint is written when at least this much journal follows the last one. */
-const CLOSE_CHECKPOINT_BYTES = 1024 * 1024;
 
 function blocksFor(sizeBytes: number): number {
   return Math.ceil(sizeBytes / PAGE_SIZE_BYTES);
@@ -74,18 +65,24 @@ export class Cartridge {
   private readonly journal: OpenedJournal;
   private readonly options: ResolvedOptions;
   private readonly pool: BufferPool;
+  private readonly content: ContentReader;
+  private readonly appends = new AppendBuffer();
   private closed = false;
   private transactionDepth = 0;
+  /** The time of the open transaction's commit: one clock reading per commit. */
+  private commitTimeMs = 0;
   private syncTimer: NodeJS.Timeout | undefined;
   private checkpointOffset: number;
   private checkpointEnd: number;
-  private lastCheckpointBytes = 0;
+  /** After a failed automatic checkpoint, the next one waits until the head passes this. */
+  private checkpointRetryOffset = 0;
   private backgroundError: unknown;
 
   private constructor(journal: OpenedJournal, options: ResolvedOptions) {
     this.journal = journal;
     this.options = options;
     this.pool = new BufferPool(options.bufferPoolBytes);
+    this.content = new ContentReader(journal.file, journal.writer, this.pool);
     this.checkpointOffset = journal.headerKeeper.header.checkpointOffset;
     this.checkpointEnd = journal.checkpointEnd;
   }
@@ -135,30 +132,30 @@ export class Cartridge {
   // ---- reads ------------------------------------------------------------------------------
 
   readFile(path: string): Buffer {
-    this.ensureOpen();
+    this.ensureReadable();
     const canonical = canonicalPath(path);
     const node = this.nodeAt(canonical);
     if (node.kind !== 'file')
       throw new CartridgeError('EISDIR', `${canonical} is a directory`, { path: canonical });
-    return this.readContent(node, canonical);
+    return this.content.read(this.journal.catalog.extentsOf(node), node.sizeBytes, canonical);
   }
 
   listDir(path: string): string[] {
-    this.ensureOpen();
+    this.ensureReadable();
     const canonical = canonicalPath(path);
     const node = this.nodeAt(canonical);
     if (node.kind !== 'directory')
       throw new CartridgeError('ENOTDIR', `${canonical} is a file`, { path: canonical });
-    return this.journal.catalog.childrenOf(node);
+    return this.journal.catalog.childrenOf(canonical);
   }
 
   exists(path: string): boolean {
-    this.ensureOpen();
+    this.ensureReadable();
     return this.journal.catalog.get(canonicalPath(path)) !== undefined;
   }
 
   metadata(path: string): EntryMetadata {
-    this.ensureOpen();
+    this.ensureReadable();
     const canonical = canonicalPath(path);
     const node = this.nodeAt(canonical);
     const sizeBytes = node.kind === 'file' ? node.sizeBytes : 0;
@@ -175,11 +172,11 @@ export class Cartridge {
   }
 
   stats(): CartridgeStats {
-    this.ensureOpen();
+    this.ensureReadable();
     const { allocator, catalog, writer, headerKeeper } = this.journal;
     const capacity = allocator.capacityBlocks;
     const totalBlocks = capacity ?? allocator.usedBlocks;
-    const journalBytes = allocator.journalBytes;
+    const journalBytes = this.head - JOURNAL_START_OFFSET;
     const fileCount = catalog.fileCount;
     return {
       totalBlocks,
@@ -197,6 +194,7 @@ export class Cartridge {
       fileCount,
       directoryCount: catalog.entryCount - fileCount,
       checkpointOffset: this.checkpointOffset,
+      dirtyIndexPages: catalog.tree.dirtyCount,
       durability: this.options.durability,
       bufferPool: this.pool.stats(),
     };
@@ -214,49 +212,6 @@ export class Cartridge {
     throw new CartridgeError('ENOENT', `no such file or directory: ${path}`, { path });
   }
 
-  private readContent(file: FileNode, path: string): Buffer {
-    // Size and extents come from the journal: check they agree, within the limit, before
-    // allocating by them (a forged size would throw a RangeError or allocate gigabytes).
-    let extentBytes = 0;
-    for (const extent of file.extents) extentBytes += extent.lengthBytes;
-    if (extentBytes !== file.sizeBytes || file.sizeBytes > FILE_SIZE_MAX_BYTES)
-      throw journalCorrupt(file.extents[0]?.recordOffset ?? 0, `size of ${path} disagrees`);
-    const result = Buffer.allocUnsafe(file.sizeBytes);
-    let position = 0;
-    for (const extent of file.extents) {
-      const blob = this.blobAt(extent.recordOffset, extent.recordSequence);
-      if (extent.blobOffset + extent.lengthBytes > blob.length) {
-        throw journalCorrupt(extent.recordOffset, `content of ${path} lies outside its record`);
-      }
-      result.set(
-        blob.subarray(extent.blobOffset, extent.blobOffset + extent.lengthBytes),
-        position,
-      );
-      position += extent.lengthBytes;
-    }
-    if (position !== file.sizeBytes)
-      throw journalCorrupt(file.extents[0]?.recordOffset ?? 0, `size of ${path} disagrees`);
-    return result;
-  }
-
-  /** The decoded blob of a content record: staged, cached, or read and checked from disk. */
-  private blobAt(offset: number, sequence: number): Uint8Array {
-    const staged = this.journal.writer.stagedBlob(offset);
-    if (staged !== undefined) return staged;
-    const cached = this.pool.get(offset);
-    if (cached !== undefined) return cached;
-    const raw = readRecordAt(this.journal.file, offset);
-    // A valid record of the wrong identity (a stale or misdirected block) must not pass.
-    if (raw.header.sequence !== sequence)
-      throw journalCorrupt(offset, 'extent points at another record');
-    if (!CONTENT_RECORD_TYPES.has(raw.header.type)) {
-      throw journalCorrupt(offset, 'extent points at a record without content');
-    }
-    const blob = blobOf(raw);
-    this.pool.set(offset, blob);
-    return blob;
-  }
-
   // ---- writes -----------------------------------------------------------------------------
 
   createFile(path: string, content: Content): void {
@@ -272,7 +227,7 @@ export class Cartridge {
       this.ensureParents(canonical);
       this.requireSpace(blocksFor(bytes.length), 0, canonical);
       const inode = this.journal.catalog.nextInode;
-      const atMs = Date.now();
+      const atMs = this.commitTimeMs;
       this.appendWithContent(bytes, (extents) => ({
         type: 'file.created',
         path: canonical,
@@ -291,7 +246,7 @@ export class Cartridge {
       const file = this.existingFile(canonical);
       const bytes = toBytes(content, this.transactionDepth > 1);
       this.requireSpace(blocksFor(bytes.length), blocksFor(file.sizeBytes), canonical);
-      const atMs = Date.now();
+      const atMs = this.commitTimeMs;
       this.appendWithContent(bytes, (extents) => ({
         type: 'file.written',
         path: canonical,
@@ -302,25 +257,68 @@ export class Cartridge {
     });
   }
 
+  /**
+   * Appends to a file. Inside a transaction, appends to one file are buffered and become one
+   * record (see `AppendBuffer`); the checks (the file exists, the size limit, the capacity)
+   * happen here, at the call.
+   */
   appendFile(path: string, content: Content): void {
-    this.mutate(() => {
-      const canonical = canonicalPath(path);
+    this.ensureWritable();
+    const canonical = canonicalPath(path);
+    if (this.appends.path !== undefined && this.appends.path !== canonical) this.settle();
+    // Every check comes before the one change (adding to the buffer), so inside a caller's
+    // transaction no savepoint is needed (a savepoint would stage the buffer).
+    const body = (): void => {
       const file = this.existingFile(canonical);
+      // The buffer outlives this call inside a caller's transaction: it keeps its own copy.
       const bytes = toBytes(content, this.transactionDepth > 1);
       if (bytes.length === 0) return;
-      const sizeBytes = file.sizeBytes + bytes.length;
+      const sizeBefore = file.sizeBytes + this.appends.sizeBytes;
+      const sizeBytes = sizeBefore + bytes.length;
       if (sizeBytes > FILE_SIZE_MAX_BYTES)
         throw limitExceeded('file size', sizeBytes, FILE_SIZE_MAX_BYTES);
       this.requireSpace(blocksFor(sizeBytes), blocksFor(file.sizeBytes), canonical);
-      const atMs = Date.now();
-      this.appendWithContent(bytes, (extents) => ({
-        type: 'file.appended',
-        path: canonical,
-        atMs,
-        sizeBytes,
-        extents,
-      }));
-    });
+      this.appends.add(canonical, bytes);
+      if (this.appends.sizeBytes >= DATA_RECORD_MAX_BYTES) this.settle();
+    };
+    if (this.transactionDepth > 0) body();
+    else this.transaction(body);
+  }
+
+  /** Stages the buffered appends, if any, as one record (then consolidates if it is due). */
+  private settle(): void {
+    const pending = this.appends.take();
+    if (pending === undefined) return;
+    const file = this.existingFile(pending.path);
+    const atMs = this.commitTimeMs;
+    const sizeBytes = file.sizeBytes + pending.bytes.length;
+    this.appendWithContent(pending.bytes, (extents) => ({
+      type: 'file.appended',
+      path: pending.path,
+      atMs,
+      sizeBytes,
+      extents,
+    }));
+    this.consolidate(pending.path);
+  }
+
+  /** Rewrites a file's trailing run of small extents into one record when it is due. */
+  private consolidate(path: string): void {
+    const file = this.existingFile(path);
+    const step = consolidationDue(file);
+    if (step === undefined) return;
+    const { catalog } = this.journal;
+    const extents = catalog.extentsFrom(file, step.fileOffset);
+    const bytes = this.content.read(extents, step.sizeBytes, path);
+    this.append(
+      {
+        type: 'extents.consolidated',
+        path,
+        fileOffset: step.fileOffset,
+        replacedCount: step.replacedCount,
+      },
+      bytes,
+    );
   }
 
   deleteFile(path: string): void {
@@ -329,10 +327,10 @@ export class Cartridge {
       if (canonical === ROOT_PATH)
         throw new CartridgeError('EINVAL', 'the root cannot be deleted', { path: canonical });
       const node = this.nodeAt(canonical);
-      if (node.kind === 'directory' && node.children.size > 0) {
+      if (node.kind === 'directory' && node.childCount > 0) {
         throw new CartridgeError('ENOTEMPTY', `${canonical} is not empty`, { path: canonical });
       }
-      this.append({ type: 'entry.deleted', path: canonical, atMs: Date.now() });
+      this.append({ type: 'entry.deleted', path: canonical, atMs: this.commitTimeMs });
     });
   }
 
@@ -352,7 +350,7 @@ export class Cartridge {
         path: canonical,
         inode: this.journal.catalog.nextInode,
         mode: DIRECTORY_MODE_DEFAULT,
-        atMs: Date.now(),
+        atMs: this.commitTimeMs,
       });
     });
   }
@@ -389,7 +387,7 @@ export class Cartridge {
         path: ancestor,
         inode: this.journal.catalog.nextInode,
         mode: DIRECTORY_MODE_DEFAULT,
-        atMs: Date.now(),
+        atMs: this.commitTimeMs,
       });
     }
     assert(nameOf(path).length > 0, 'a created entry has a name');
@@ -410,19 +408,12 @@ export class Cartridge {
         recordSequence: record.sequence,
         blobOffset: 0,
         lengthBytes: chunk.length,
+        recordLengthBytes: record.lengthBytes,
       });
       start += chunk.length;
     }
     const inline = bytes.subarray(start);
-    if (inline.length > 0) {
-      const { writer } = this.journal;
-      extents.push({
-        recordOffset: writer.nextOffset(),
-        recordSequence: writer.nextSequence(),
-        blobOffset: 0,
-        lengthBytes: inline.length,
-      });
-    }
+    // The record's own blob is the file's last extent; the body lists only the data records.
     this.append(eventOf(extents), inline.length > 0 ? inline : undefined);
   }
 
@@ -449,17 +440,20 @@ export class Cartridge {
     const { undo, writer } = this.journal;
     undo.begin();
     this.transactionDepth = 1;
+    this.commitTimeMs = this.options.clock.now();
     let result: T;
     let committed = false;
     try {
       result = body();
       if (isThenable(result))
         throw new CartridgeError('INVALID_ARGUMENT', 'a transaction body must be synchronous');
+      this.settle();
       if (writer.stagedCount > 0) {
         writer.commit(this.options.durability === 'full');
         committed = true;
       }
     } catch (error) {
+      this.appends.clear();
       writer.discardStaged();
       undo.end(false);
       throw error;
@@ -474,12 +468,15 @@ export class Cartridge {
 
   private savepoint<T>(body: () => T): T {
     const { undo, writer } = this.journal;
+    // Buffered appends from before the savepoint must survive its rollback: stage them now.
+    this.settle();
     const undoMark = undo.mark();
     const stagedMark = writer.stagedCount;
     this.transactionDepth++;
     try {
       return body();
     } catch (error) {
+      this.appends.clear();
       undo.rollbackTo(undoMark);
       writer.rollbackTo(stagedMark);
       throw error;
@@ -491,66 +488,54 @@ export class Cartridge {
   /** Every mutation runs inside a transaction: the caller's, or one of its own. */
   private mutate(body: () => void): void {
     this.ensureWritable();
+    this.settle();
     this.transaction(body);
   }
 
   private afterCommit(): void {
     if (this.options.durability === 'normal') this.scheduleSync();
-    const sinceCheckpoint = this.head - this.checkpointEnd;
-    if (
-      sinceCheckpoint >=
-      Math.max(this.options.checkpointIntervalBytes, 2 * this.lastCheckpointBytes)
-    ) {
-      this.checkpointQuietly();
-    }
+    const { catalog } = this.journal;
+    const due =
+      this.head - this.checkpointEnd >= this.options.checkpointIntervalBytes ||
+      catalog.tree.dirtyCount >= DIRTY_PAGES_CHECKPOINT;
+    if (due && this.head >= this.checkpointRetryOffset) this.checkpointQuietly();
   }
 
   // ---- durability and checkpoints -----------------------------------------------------------
 
   /**
-   * Writes the projection state into the journal so that the next open replays only what
-   * follows. Runs on its own every `checkpointIntervalBytes` of journal; callable by hand.
+   * Writes the index pages changed since the last checkpoint and a root naming them, so that
+   * the next open starts there and replays only what follows. Runs on its own every
+   * `checkpointIntervalBytes` of journal (or when many index pages are dirty) and at close;
+   * callable by hand. Its cost follows the pages changed, not the size of the catalog.
    */
   checkpoint(): void {
     this.ensureWritable();
     if (this.transactionDepth > 0)
       throw new CartridgeError('INVALID_ARGUMENT', 'checkpoint inside a transaction');
-    const { undo, writer, catalog, allocator, headerKeeper } = this.journal;
-    const parts = encodeCheckpointState(catalog, allocator);
-    undo.begin();
-    let firstOffset = 0;
-    try {
-      parts.forEach((part, index) => {
-        const record = this.append(
-          { type: 'checkpoint', part: index, partCount: parts.length, stateSizeBytes: part.length },
-          part,
-        );
-        if (index === 0) firstOffset = record.offset;
-      });
-      writer.commit(this.options.durability === 'full');
-    } catch (error) {
-      writer.discardStaged();
-      undo.end(false);
-      throw error;
-    }
-    undo.end(true);
-    this.checkpointOffset = firstOffset;
+    const { writer, headerKeeper, pages } = this.journal;
+    const result = writeCheckpoint(this.journal, writer, pages, this.options.durability === 'full');
+    this.checkpointOffset = result.rootOffset;
     this.checkpointEnd = this.head;
-    this.lastCheckpointBytes = parts.reduce((sum, part) => sum + part.length, 0);
     // The header may only name records that are durable, so outside 'full' the new checkpoint
     // is published by the next sync (flush, close, the timer), never before it.
     if (this.options.durability === 'full') {
-      headerKeeper.update({ checkpointOffset: firstOffset, syncedLength: this.head });
+      headerKeeper.update({ checkpointOffset: result.rootOffset, syncedLength: this.head });
       writer.sync();
     }
   }
 
-  /** A checkpoint after a successful commit must not turn that commit into a reported failure. */
+  /**
+   * An automatic checkpoint after a successful commit must not turn that commit into a
+   * reported failure. A failed one backs off for an interval instead of being retried (and
+   * failing again, say on a full disk) on every commit.
+   */
   private checkpointQuietly(): void {
     try {
       this.checkpoint();
     } catch (error) {
       this.backgroundError = error;
+      this.checkpointRetryOffset = this.head + this.options.checkpointIntervalBytes;
     }
   }
 
@@ -558,6 +543,7 @@ export class Cartridge {
   flush(): void {
     this.ensureOpen();
     if (this.journal.readOnly) return;
+    if (this.transactionDepth === 0) this.settle();
     this.syncNow();
   }
 
@@ -602,7 +588,7 @@ export class Cartridge {
    * replays it to confirm it yields the current state. Never throws for damage: it reports.
    */
   verify(): VerifyReport {
-    this.ensureOpen();
+    this.ensureReadable();
     if (this.transactionDepth > 0)
       throw new CartridgeError('INVALID_ARGUMENT', 'verify inside a transaction');
     return verifyJournal(this.journal, this.head);
@@ -621,22 +607,33 @@ export class Cartridge {
       );
     }
     this.clearSyncTimer();
+    let checkpointError: unknown;
     try {
       // A poisoned cartridge cannot make anything durable; close releases it and says so,
       // rather than returning as if the last commits were safe.
       if (!this.journal.readOnly) this.journal.writer.throwIfPoisoned();
       if (!this.journal.readOnly) {
-        if (this.head - this.checkpointEnd >= CLOSE_CHECKPOINT_BYTES) this.checkpoint();
+        // A checkpoint at close makes the next open start at the head. Its failure (a full
+        // disk, say) must not keep the commits already made from being synced: they are, and
+        // then close reports the failure.
+        if (this.head > this.checkpointEnd) {
+          try {
+            this.checkpoint();
+          } catch (error) {
+            checkpointError = error;
+          }
+        }
         // Close syncs in every mode, 'off' included: it is the one moment the caller says the
-        // work is done, one fsync is cheap next to it, and it publishes the last checkpoint
-        // so that the next open does not replay the whole journal.
+        // work is done, and it publishes the last checkpoint in the header.
         this.syncNow();
       }
     } finally {
       this.closed = true;
       this.pool.clear();
+      this.journal.pages.clear();
       this.journal.file.close();
     }
+    if (checkpointError !== undefined) throw checkpointError;
   }
 
   /**
@@ -650,6 +647,12 @@ export class Cartridge {
 
   private ensureOpen(): void {
     if (this.closed) throw new CartridgeError('CARTRIDGE_CLOSED', 'the cartridge is closed');
+  }
+
+  /** Reads see buffered appends: inside a transaction, they are staged first. */
+  private ensureReadable(): void {
+    this.ensureOpen();
+    this.settle();
   }
 
   private ensureWritable(): void {

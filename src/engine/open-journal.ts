@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
-import { CartridgeError, fromSystemError, journalCorrupt } from '../errors.js';
+import { CartridgeError, fromSystemError } from '../errors.js';
 import { codecOf } from '../journal/compression.js';
 import {
   chooseFileHeader,
@@ -10,17 +10,22 @@ import {
 } from '../journal/file-header.js';
 import { chainRootOf } from '../journal/hashing.js';
 import type { Storage, StorageFile } from '../journal/io/storage.js';
-import { type JournalRecord, RecordType } from '../journal/journal-event.js';
-import { blobOf, type RawRecord, readRecordAt } from '../journal/journal-reader.js';
+import { RecordType } from '../journal/journal-event.js';
+import { chainHashOfRecord, readRecordAt, toJournalRecord } from '../journal/journal-reader.js';
 import { JournalWriter, type JournalTail } from '../journal/journal-writer.js';
-import { chainHashOf, isCommit, recordLengthOf } from '../journal/record-frame.js';
+import { isCommit, linkOf } from '../journal/record-frame.js';
 import { corruptionError, type RecoveryReport, replay } from '../journal/recovery.js';
-import { Allocator } from '../projections/allocator.js';
-import { Catalog, type FileNode } from '../projections/catalog.js';
-import { UndoLog } from '../projections/undo-log.js';
-import { CheckpointDecoder, projectionSink } from './checkpoint.js';
+import type { Allocator } from '../projections/allocator.js';
+import type { Catalog } from '../projections/catalog.js';
+import {
+  applyRecord,
+  freshProjections,
+  type Projections,
+  projectionsAt,
+} from '../projections/projection-set.js';
+import type { UndoLog } from '../projections/undo-log.js';
 import { HeaderKeeper } from './header-keeper.js';
-import { CHECKPOINT_PARTS_MAX } from '../limits.js';
+import { IndexPageStore } from './index-page-store.js';
 import type { ResolvedOptions } from './options.js';
 
 /**
@@ -34,34 +39,12 @@ export interface OpenedJournal {
   readonly undo: UndoLog;
   readonly catalog: Catalog;
   readonly allocator: Allocator;
+  readonly pages: IndexPageStore;
   readonly writer: JournalWriter;
   readonly recovery: RecoveryReport;
   readonly readOnly: boolean;
   /** Where the checkpoint open started from ended (the journal start when there was none). */
   readonly checkpointEnd: number;
-}
-
-export interface Projections {
-  readonly undo: UndoLog;
-  readonly catalog: Catalog;
-  readonly allocator: Allocator;
-}
-
-export function freshProjections(capacityBlocks: number | null): Projections {
-  const undo = new UndoLog();
-  const catalog = new Catalog(undo);
-  const fileBefore = (path: string): FileNode | undefined => {
-    const node = catalog.get(path);
-    return node?.kind === 'file' ? node : undefined;
-  };
-  const allocator = new Allocator(undo, capacityBlocks, JOURNAL_START_OFFSET, fileBefore);
-  return { undo, catalog, allocator };
-}
-
-export function applyRecord(projections: Projections, record: JournalRecord): void {
-  // The allocator reads each file as it was before the record, so it goes first.
-  projections.allocator.evolve(record);
-  projections.catalog.evolve(record);
 }
 
 function openFile(storage: Storage, path: string, readOnly: boolean, create: boolean): StorageFile {
@@ -93,7 +76,8 @@ export function createJournal(
     checkpointOffset: 0,
     compressionCodec: codecOf(options.compression),
   };
-  const projections = freshProjections(options.capacityBlocks);
+  const pages = new IndexPageStore(file, options.indexCacheBytes);
+  const projections = freshProjections(pages, options.capacityBlocks);
   const tail: JournalTail = {
     endOffset: JOURNAL_START_OFFSET,
     nextSequence: 0,
@@ -125,6 +109,7 @@ export function createJournal(
     file,
     headerKeeper,
     ...projections,
+    pages,
     writer,
     readOnly: false,
     checkpointEnd: JOURNAL_START_OFFSET,
@@ -135,6 +120,8 @@ export function createJournal(
       damageOffset: null,
       damageReason: null,
       droppedBytes: 0,
+      checkpointOffset: null,
+      checkpointRefused: null,
     },
   };
 }
@@ -153,55 +140,49 @@ function readHeader(file: StorageFile): FileHeader {
   return chooseFileHeader(slots);
 }
 
+interface CheckpointStart {
+  readonly projections: Projections;
+  readonly tail: JournalTail;
+}
+
 /**
- * Loads the checkpoint the header points at. Returns the tail after it, or `undefined` when
- * the checkpoint cannot be used (never written because of a crash, or damaged), in which case
- * open replays from the start of the journal instead.
+ * Starts from the checkpoint root the header names: one record, whose body holds the
+ * projections' sections and the full chain hash before it. Nothing of the index is read here;
+ * pages load as lookups need them. A root that cannot be used (damaged, or not a root) makes
+ * open replay from the genesis instead, and the report says why.
  */
 function loadCheckpoint(
   file: StorageFile,
   offset: number,
-  projections: Projections,
-): JournalTail | undefined {
+  pages: IndexPageStore,
+  capacityBlocks: number | null,
+): CheckpointStart | string {
   try {
-    const decoder = new CheckpointDecoder(
-      projectionSink(projections.catalog, projections.allocator),
-      offset,
-    );
-    let position = offset;
-    for (let part = 0; part < CHECKPOINT_PARTS_MAX; part++) {
-      const raw = readRecordAt(file, position);
-      const record = toCheckpointRecord(raw, part);
-      decoder.addPart(blobOf(raw));
-      position += record.lengthBytes;
-      if (isCommit(raw.header)) {
-        decoder.finish();
-        projections.allocator.setJournalEnd(position);
-        return {
-          endOffset: position,
-          nextSequence: raw.header.sequence + 1,
-          lastHash: chainHashOf(raw.headerBytes, raw.body),
-        };
-      }
+    const raw = readRecordAt(file, offset);
+    if (raw.header.type !== RecordType.CheckpointRoot || !isCommit(raw.header)) {
+      return 'the header names a record that is not a checkpoint root';
     }
-    return undefined;
+    const record = toJournalRecord(raw);
+    if (record.event.type !== 'checkpoint') return 'not a checkpoint root';
+    const { previousHash, sections } = record.event;
+    if (!raw.header.link.equals(linkOf(previousHash))) return 'the root breaks the chain';
+    return {
+      projections: projectionsAt(pages, capacityBlocks, sections),
+      tail: {
+        endOffset: offset + record.lengthBytes,
+        nextSequence: raw.header.sequence + 1,
+        lastHash: chainHashOfRecord(previousHash, raw),
+      },
+    };
   } catch (error) {
     if (
       error instanceof CartridgeError &&
       (error.code === 'JOURNAL_CORRUPT' || error.code === 'LIMIT_EXCEEDED')
     ) {
-      return undefined;
+      return error.message;
     }
     throw error;
   }
-}
-
-function toCheckpointRecord(raw: RawRecord, part: number): { lengthBytes: number } {
-  const { header } = raw;
-  if (header.type !== RecordType.CheckpointPart || header.commitIndex !== part) {
-    throw journalCorrupt(raw.offset, 'not a checkpoint part');
-  }
-  return { lengthBytes: recordLengthOf(header) };
 }
 
 export function openJournal(
@@ -229,50 +210,53 @@ function closeQuietly(file: StorageFile): void {
 
 function openFromFile(file: StorageFile, options: ResolvedOptions): OpenedJournal {
   const header = readHeader(file);
-  let projections = freshProjections(header.capacityBlocks);
-  let start: JournalTail | undefined;
-  if (header.checkpointOffset > 0)
-    start = loadCheckpoint(file, header.checkpointOffset, projections);
-  if (start === undefined) {
-    projections = freshProjections(header.capacityBlocks);
-    start = {
+  const pages = new IndexPageStore(file, options.indexCacheBytes);
+  let start: CheckpointStart | undefined;
+  let checkpointRefused: string | null = null;
+  if (header.checkpointOffset > 0) {
+    const loaded = loadCheckpoint(file, header.checkpointOffset, pages, header.capacityBlocks);
+    if (typeof loaded === 'string') checkpointRefused = loaded;
+    else start = loaded;
+  }
+  start ??= {
+    projections: freshProjections(pages, header.capacityBlocks),
+    tail: {
       endOffset: JOURNAL_START_OFFSET,
       nextSequence: 0,
       lastHash: chainRootOf(header.cartridgeId),
-    };
-  }
-  const checkpointEnd = start.endOffset;
+    },
+  };
+  const { projections } = start;
+  const checkpointEnd = start.tail.endOffset;
   const result = replay({
     file,
-    startOffset: start.endOffset,
-    startTail: start,
+    startOffset: start.tail.endOffset,
+    startTail: start.tail,
     fileSizeBytes: file.sizeBytes(),
     syncedLength: header.syncedLength,
     onCommit: (records) => {
       for (const record of records) applyRecord(projections, record);
     },
   });
+  const usedCheckpoint = checkpointRefused === null && header.checkpointOffset > 0;
+  const recovery: RecoveryReport = {
+    ...result.report,
+    checkpointOffset: usedCheckpoint ? header.checkpointOffset : null,
+    checkpointRefused,
+  };
   let readOnly = options.readOnly;
-  if (result.report.decision === 'fail-corrupt') {
-    if (options.recovery !== 'read-only-prefix') throw corruptionError(result.report);
+  if (recovery.decision === 'fail-corrupt') {
+    if (options.recovery !== 'read-only-prefix') throw corruptionError(recovery);
     readOnly = true;
   }
   const headerKeeper = new HeaderKeeper(file, header);
   let syncedEnd = Math.min(header.syncedLength, result.tail.endOffset);
-  if (result.report.decision === 'truncate-tail' && !readOnly) {
+  if (recovery.decision === 'truncate-tail' && !readOnly) {
     cutTail(file, result.tail.endOffset);
     syncedEnd = result.tail.endOffset;
   }
   const writer = new JournalWriter(file, result.tail, codecOf(options.compression), syncedEnd);
-  return {
-    file,
-    headerKeeper,
-    ...projections,
-    writer,
-    recovery: result.report,
-    readOnly,
-    checkpointEnd,
-  };
+  return { file, headerKeeper, ...projections, pages, writer, recovery, readOnly, checkpointEnd };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '../clock.js';
 import { CartridgeError } from '../errors.js';
 import type { CompressionName } from '../journal/compression.js';
 import type { Storage } from '../journal/io/storage.js';
@@ -19,6 +20,10 @@ export interface CartridgeOptions {
   readonly checkpointIntervalBytes?: number;
   /** Bytes of decoded content the buffer pool keeps; default 32 MiB. */
   readonly bufferPoolBytes?: number;
+  /** Bytes of decoded catalog index pages kept in their cache; default 16 MiB. */
+  readonly indexCacheBytes?: number;
+  /** Where commit times come from; default the system clock. Tests inject their own. */
+  readonly clock?: Clock;
   /** In `'normal'` durability, how long a commit may stay unsynced; default 1000 ms. */
   readonly syncIntervalMs?: number;
   /** Open without write access; mutations throw `READ_ONLY`. Open only. */
@@ -35,6 +40,8 @@ export interface ResolvedOptions {
   readonly compression: CompressionName;
   readonly checkpointIntervalBytes: number;
   readonly bufferPoolBytes: number;
+  readonly indexCacheBytes: number;
+  readonly clock: Clock;
   readonly syncIntervalMs: number;
   readonly readOnly: boolean;
   readonly recovery: RecoveryMode;
@@ -65,6 +72,14 @@ function oneOf<T extends string>(
   return value as T;
 }
 
+function clockOf(value: unknown): Clock {
+  if (value === undefined) return systemClock;
+  if (typeof value !== 'object' || value === null || typeof (value as Clock).now !== 'function') {
+    throw invalid('clock', value);
+  }
+  return value as Clock;
+}
+
 export function resolveOptions(options: CartridgeOptions = {}): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw invalid('options', options);
   const capacity = options.capacityBlocks;
@@ -80,6 +95,8 @@ export function resolveOptions(options: CartridgeOptions = {}): ResolvedOptions 
       4096,
     ),
     bufferPoolBytes: count('bufferPoolBytes', options.bufferPoolBytes, 32 * 1024 * 1024, 0),
+    indexCacheBytes: count('indexCacheBytes', options.indexCacheBytes, 16 * 1024 * 1024, 64 * 1024),
+    clock: clockOf(options.clock),
     syncIntervalMs: count('syncIntervalMs', options.syncIntervalMs, 1000, 1),
     readOnly: options.readOnly === true,
     recovery: oneOf('recovery', options.recovery, ['strict', 'read-only-prefix'], 'strict'),

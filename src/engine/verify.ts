@@ -1,35 +1,35 @@
+import { assert } from '../assert.js';
 import { CartridgeError } from '../errors.js';
-import { flattenExtents } from '../journal/event-codec.js';
 import { JOURNAL_START_OFFSET } from '../journal/file-header.js';
-import { chainRootOf, hashBytes } from '../journal/hashing.js';
+import { chainRootOf } from '../journal/hashing.js';
 import { replay } from '../journal/recovery.js';
-import type { Catalog } from '../projections/catalog.js';
+import { indexDigest } from '../projections/index/index-digest.js';
+import type { PageSource } from '../projections/index/paged-tree.js';
+import { applyRecord, freshProjections } from '../projections/projection-set.js';
 import type { VerifyReport } from './cartridge-types.js';
-import { applyRecord, freshProjections, type OpenedJournal } from './open-journal.js';
+import type { OpenedJournal } from './open-journal.js';
 
 /**
  * Full verification: every record from the genesis to the head is read, its header checksum,
- * payload hash, sequence and chain link checked, and the whole journal replayed into fresh
- * projections whose catalog must equal the open one. Open checks only the checkpoint and the
- * tail; this is the check that covers everything before them.
+ * payload checksum, sequence and chain link checked, the full chain hash recomputed, and the
+ * whole journal replayed into a fresh index that must equal the open one page for page (see
+ * `indexDigest`). Open checks only the checkpoint root and the tail; this is the check that
+ * covers everything before them.
+ *
+ * The fresh index is built in memory (its pages are never written), so verification needs
+ * memory in proportion to the catalog; that is the price of checking it independently.
  */
 
-/** A digest of the catalog that does not depend on insertion order. */
-export function catalogDigest(catalog: Catalog): string {
-  const rows: string[] = [];
-  for (const [path, node] of catalog.allEntries()) {
-    const content =
-      node.kind === 'file' ? [node.sizeBytes, ...flattenExtents(node.extents)].join('.') : 'dir';
-    const fields = [path, node.kind, node.inode, node.mode, node.createdAtMs, node.modifiedAtMs];
-    rows.push([...fields, content].join('\u0000'));
-  }
-  rows.sort();
-  return hashBytes(Buffer.from(rows.join('\n'))).toString('hex');
-}
+/** The fresh index never reads pages: all of it is built in memory. */
+const NO_PAGES: PageSource = {
+  load: () => {
+    assert(false, 'a verification index has no pages on disk');
+  },
+};
 
 export function verifyJournal(journal: OpenedJournal, head: number): VerifyReport {
   const header = journal.headerKeeper.header;
-  const projections = freshProjections(header.capacityBlocks);
+  const projections = freshProjections(NO_PAGES, header.capacityBlocks);
   const start = {
     endOffset: JOURNAL_START_OFFSET,
     nextSequence: 0,
@@ -48,7 +48,11 @@ export function verifyJournal(journal: OpenedJournal, head: number): VerifyRepor
     });
     const clean = result.report.decision === 'accept';
     const stateMatches =
-      clean && catalogDigest(projections.catalog) === catalogDigest(journal.catalog);
+      clean &&
+      indexDigest(projections.catalog.tree) === indexDigest(journal.catalog.tree) &&
+      projections.allocator.usedBlocks === journal.allocator.usedBlocks &&
+      projections.allocator.liveBytes === journal.allocator.liveBytes &&
+      projections.catalog.entryCount === journal.catalog.entryCount;
     return {
       ok: clean && stateMatches,
       assurance: 'hash-chain',

@@ -17,13 +17,22 @@ function corruptBody(detail: string): CartridgeError {
 }
 
 /** Fields per extent in the flat, stored form. */
-export const EXTENT_FIELDS = 4;
+export const EXTENT_FIELDS = 5;
 
-/** Extents as a flat `[recordOffset, recordSequence, blobOffset, lengthBytes, ...]` list. */
+/**
+ * Extents as a flat `[recordOffset, recordSequence, blobOffset, lengthBytes,
+ * recordLengthBytes, ...]` list.
+ */
 export function flattenExtents(extents: readonly Extent[]): number[] {
   const flat: number[] = [];
   for (const extent of extents) {
-    flat.push(extent.recordOffset, extent.recordSequence, extent.blobOffset, extent.lengthBytes);
+    flat.push(
+      extent.recordOffset,
+      extent.recordSequence,
+      extent.blobOffset,
+      extent.lengthBytes,
+      extent.recordLengthBytes,
+    );
   }
   return flat;
 }
@@ -50,8 +59,12 @@ function fieldsOf(event: JournalEvent): Field[] {
       return [event.path, event.atMs];
     case 'directory.created':
       return [event.path, event.inode, event.mode, event.atMs];
+    case 'index.page':
+      return [];
     case 'checkpoint':
-      return [event.part, event.partCount, event.stateSizeBytes];
+      return [event.previousHash, [...event.sections.catalog], [...event.sections.allocator]];
+    case 'extents.consolidated':
+      return [event.path, event.fileOffset, event.replacedCount];
   }
 }
 
@@ -71,15 +84,19 @@ export function recordTypeOf(event: JournalEvent): RecordType {
       return RecordType.EntryDeleted;
     case 'directory.created':
       return RecordType.DirectoryCreated;
+    case 'index.page':
+      return RecordType.IndexPage;
     case 'checkpoint':
-      return RecordType.CheckpointPart;
+      return RecordType.CheckpointRoot;
+    case 'extents.consolidated':
+      return RecordType.ExtentsConsolidated;
   }
 }
 
 const EMPTY_BODY = Buffer.alloc(0);
 
 export function encodeEvent(event: JournalEvent): Buffer {
-  if (event.type === 'data') return EMPTY_BODY;
+  if (event.type === 'data' || event.type === 'index.page') return EMPTY_BODY;
   // Copy out of msgpackr's shared output buffer, which the next pack call reuses.
   return Buffer.from(packer.pack(fieldsOf(event)));
 }
@@ -105,6 +122,21 @@ class Fields {
     const value = this.next();
     if (typeof value !== 'string') throw corruptBody('has a field that is not text');
     return value;
+  }
+
+  hash(): Buffer {
+    const value = this.next();
+    if (!(value instanceof Uint8Array) || value.length !== 32) throw corruptBody('has a bad hash');
+    return Buffer.from(value);
+  }
+
+  counts(length: number): number[] {
+    const value = this.next();
+    if (!Array.isArray(value) || value.length !== length) throw corruptBody('has a bad section');
+    const inner = new Fields(value as unknown[]);
+    const result: number[] = [];
+    for (let index = 0; index < length; index++) result.push(inner.count());
+    return result;
   }
 
   countOrNull(): number | null {
@@ -137,6 +169,7 @@ function unflattenExtents(fields: Fields, count: number): Extent[] {
       recordSequence: fields.count(),
       blobOffset: fields.count(),
       lengthBytes: fields.count(),
+      recordLengthBytes: fields.count(),
     };
   }
   return extents;
@@ -197,12 +230,18 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
         mode: fields.count(),
         atMs: fields.count(),
       };
-    case RecordType.CheckpointPart:
+    case RecordType.CheckpointRoot:
       return {
         type: 'checkpoint',
-        part: fields.count(),
-        partCount: fields.count(),
-        stateSizeBytes: fields.count(),
+        previousHash: fields.hash(),
+        sections: { catalog: fields.counts(5), allocator: fields.counts(2) },
+      };
+    case RecordType.ExtentsConsolidated:
+      return {
+        type: 'extents.consolidated',
+        path: fields.text(),
+        fileOffset: fields.count(),
+        replacedCount: fields.count(),
       };
     default:
       throw corruptBody(`has unknown record type ${type as number}`);
@@ -211,9 +250,9 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
 
 /** Decodes a body from untrusted bytes; any malformed input is `JOURNAL_CORRUPT`. */
 export function decodeEvent(type: number, body: Uint8Array): JournalEvent {
-  if (type === RecordType.Data) {
-    if (body.length !== 0) throw corruptBody('of a data record is not empty');
-    return { type: 'data' };
+  if (type === RecordType.Data || type === RecordType.IndexPage) {
+    if (body.length !== 0) throw corruptBody('of a data or index record is not empty');
+    return type === RecordType.Data ? { type: 'data' } : { type: 'index.page' };
   }
   const fields = unpackFields(body);
   const event = decodeFields(type as RecordType, fields);

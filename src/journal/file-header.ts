@@ -12,7 +12,7 @@ import { checksumCrc32c } from './hashing.js';
  * | offset | size | field             |
  * |--------|------|-------------------|
  * | 0      | 8    | magic "CARTRIDG"  |
- * | 8      | 2    | formatVersion = 1 |
+ * | 8      | 2    | formatVersion = 2 |
  * | 10     | 2    | requiredFeatures = 0 |
  * | 12     | 4    | pageSizeBytes = 4096 |
  * | 16     | 8    | generation        |
@@ -21,7 +21,7 @@ import { checksumCrc32c } from './hashing.js';
  * | 48     | 8    | capacityBlocks (0 = grows without limit) |
  * | 56     | 8    | journalStartOffset = 8192 |
  * | 64     | 8    | syncedLength (journal end known durable) |
- * | 72     | 8    | checkpointOffset (0 = none) |
+ * | 72     | 8    | checkpointOffset: the latest checkpoint root record (0 = none) |
  * | 80     | 1    | compression codec default |
  * | 81     | 4011 | zero                |
  * | 4092   | 4    | CRC32C of bytes 0..4092 |
@@ -30,7 +30,7 @@ import { checksumCrc32c } from './hashing.js';
 export const HEADER_SLOT_BYTES = PAGE_SIZE_BYTES;
 export const HEADER_SLOT_COUNT = 2;
 export const JOURNAL_START_OFFSET = HEADER_SLOT_BYTES * HEADER_SLOT_COUNT;
-export const FILE_FORMAT_VERSION = 1;
+export const FILE_FORMAT_VERSION = 2;
 const MAGIC = Buffer.from('CARTRIDG', 'latin1');
 const CHECKSUM_OFFSET = HEADER_SLOT_BYTES - 4;
 

@@ -1,4 +1,4 @@
-import { Blake3Hasher, blake3 } from '@napi-rs/blake-hash';
+import { blake3 } from '@napi-rs/blake-hash';
 import { crc32c } from '@node-rs/crc32';
 
 /**
@@ -19,17 +19,16 @@ function asBuffer(bytes: Uint8Array): Buffer {
 /** BLAKE3 of `parts` fed back to back, as if they were one buffer. */
 export function hashParts(parts: readonly Uint8Array[]): Buffer {
   if (parts.length === 1) return blake3(asBuffer(parts[0] as Uint8Array));
-  const hasher = new Blake3Hasher();
-  for (const part of parts) if (part.length > 0) hasher.update(asBuffer(part));
-  return hasher.digestBuffer();
+  return blake3(Buffer.concat(parts));
 }
 
 export function hashBytes(bytes: Uint8Array): Buffer {
   return blake3(asBuffer(bytes));
 }
 
-export function checksumCrc32c(bytes: Uint8Array): number {
-  return crc32c(asBuffer(bytes)) >>> 0;
+/** CRC32C of `bytes`, continuing from `initial` when given (to checksum adjacent parts). */
+export function checksumCrc32c(bytes: Uint8Array, initial = 0): number {
+  return crc32c(asBuffer(bytes), initial) >>> 0;
 }
 
 /**
@@ -37,5 +36,5 @@ export function checksumCrc32c(bytes: Uint8Array): number {
  * transplanted from one cartridge's journal into another's without breaking the chain.
  */
 export function chainRootOf(cartridgeId: Uint8Array): Buffer {
-  return hashParts([Buffer.from('cartridge-chain-root-v1'), cartridgeId]);
+  return hashParts([Buffer.from('cartridge-chain-root-v2'), cartridgeId]);
 }

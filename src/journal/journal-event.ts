@@ -11,21 +11,39 @@ export const enum RecordType {
   FileAppended = 5,
   EntryDeleted = 6,
   DirectoryCreated = 7,
-  CheckpointPart = 8,
+  IndexPage = 8,
+  CheckpointRoot = 9,
+  ExtentsConsolidated = 10,
 }
 
 /**
  * Where a run of file bytes lives: inside the blob of the record at `recordOffset`, whose
  * sequence number is `recordSequence`. The sequence binds the extent to one record, so a stale
  * or misdirected block that happens to hold a valid record at that offset is detected on read.
+ * `recordLengthBytes` is the whole record's size in the journal: each content record is
+ * referred to by one extent at most, so the live bytes of the journal are the sum of these,
+ * and adjacent records can be read with one `pread`.
  */
 export interface Extent {
   readonly recordOffset: number;
   readonly recordSequence: number;
   readonly blobOffset: number;
   readonly lengthBytes: number;
+  readonly recordLengthBytes: number;
 }
 
+/** The state a checkpoint root records, one section per projection. */
+export interface CheckpointSections {
+  /** [rootOffset, rootSequence, nextInode, entryCount, fileCount] */
+  readonly catalog: readonly number[];
+  /** [usedBlocks, liveBytes] */
+  readonly allocator: readonly number[];
+}
+
+/**
+ * File content events list the extents of the data records written before them in the same
+ * commit; when the record carries a blob of its own, that blob is the file's last extent.
+ */
 export type JournalEvent =
   | {
       readonly type: 'genesis';
@@ -65,11 +83,20 @@ export type JournalEvent =
       readonly mode: number;
       readonly atMs: number;
     }
+  | { readonly type: 'index.page' }
   | {
       readonly type: 'checkpoint';
-      readonly part: number;
-      readonly partCount: number;
-      readonly stateSizeBytes: number;
+      /** The full chain hash of the record before this one, so open can resume the chain. */
+      readonly previousHash: Buffer;
+      readonly sections: CheckpointSections;
+    }
+  | {
+      readonly type: 'extents.consolidated';
+      readonly path: string;
+      /** Where in the file the run of extents starts that the record's blob replaces. */
+      readonly fileOffset: number;
+      /** How many extents the run had (a check on replay). */
+      readonly replacedCount: number;
     };
 
 export type JournalEventType = JournalEvent['type'];

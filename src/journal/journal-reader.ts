@@ -1,16 +1,17 @@
 import { CartridgeError, fromSystemError, journalCorrupt } from '../errors.js';
 import { type Codec, decompressBlob } from './compression.js';
 import { decodeEvent } from './event-codec.js';
-import { checksumCrc32c } from './hashing.js';
 import type { StorageFile } from './io/storage.js';
 import type { JournalRecord } from './journal-event.js';
 import {
   blobHashOf,
+  chainHashOf,
   codecBitsOf,
   decodeFrameHeader,
   FRAME_HEADER_BYTES,
   type FrameHeader,
   type FrameHeaderFault,
+  payloadChecksumOf,
   recordLengthOf,
 } from './record-frame.js';
 
@@ -65,14 +66,55 @@ export function readRecordAt(file: StorageFile, offset: number): RawRecord {
   };
 }
 
-/** Checks a payload against its header: the body's CRC32C and the blob's BLAKE3. */
+/**
+ * Reads `lengthBytes` of the journal at `offset` in one `pread`: a run of adjacent records
+ * that `recordInRun` then checks one by one from the buffer.
+ */
+export function readRun(file: StorageFile, offset: number, lengthBytes: number): Buffer {
+  const bytes = Buffer.allocUnsafe(lengthBytes);
+  if (readFully(file, bytes, offset) !== lengthBytes) {
+    throw journalCorrupt(offset, 'record run cut short');
+  }
+  return bytes;
+}
+
+/** Checks the record at `offset` inside a run read from `runOffset`; views, no copies. */
+export function recordInRun(run: Buffer, runOffset: number, offset: number): RawRecord {
+  const start = offset - runOffset;
+  if (start < 0 || start + FRAME_HEADER_BYTES > run.length) {
+    throw journalCorrupt(offset, 'record lies outside its run');
+  }
+  const headerBytes = run.subarray(start, start + FRAME_HEADER_BYTES);
+  const decoded = decodeFrameHeader(headerBytes);
+  if (!decoded.ok) throw journalCorrupt(offset, faultReason(decoded.fault));
+  const { header } = decoded;
+  const end = start + recordLengthOf(header);
+  if (end > run.length) throw journalCorrupt(offset, 'record payload cut short');
+  const payload = run.subarray(start + FRAME_HEADER_BYTES, end);
+  const fault = payloadFault(header, payload);
+  if (fault !== undefined) throw journalCorrupt(offset, fault);
+  return {
+    offset,
+    header,
+    headerBytes,
+    body: payload.subarray(0, header.bodyLength),
+    storedBlob: payload.subarray(header.bodyLength),
+  };
+}
+
+/** Checks a payload against its header: the CRC32C of body and stored blob together. */
 function payloadFault(header: FrameHeader, payload: Buffer): string | undefined {
   const body = payload.subarray(0, header.bodyLength);
-  if (checksumCrc32c(body) !== header.bodyChecksum) return 'record body checksum mismatch';
-  if (!blobHashOf(payload.subarray(header.bodyLength)).equals(header.blobHash)) {
-    return 'record blob hash mismatch';
+  const blob = payload.subarray(header.bodyLength);
+  if (payloadChecksumOf(body, blob) !== header.payloadChecksum) {
+    return 'record payload checksum mismatch';
   }
   return undefined;
+}
+
+/** The chain hash of a checked record, given the chain hash of the record before it. */
+export function chainHashOfRecord(previousHash: Buffer, raw: RawRecord): Buffer {
+  return chainHashOf(previousHash, raw.headerBytes, raw.body, blobHashOf(raw.storedBlob));
 }
 
 /** The decoded blob of a checked record. */

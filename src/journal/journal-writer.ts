@@ -3,7 +3,7 @@ import { CartridgeError, fromSystemError, limitExceeded } from '../errors.js';
 import { TRANSACTION_RECORDS_MAX } from '../limits.js';
 import { type Codec, compressBlob } from './compression.js';
 import { encodeEvent, recordTypeOf } from './event-codec.js';
-import { checksumCrc32c, HASH_SIZE_BYTES } from './hashing.js';
+import { HASH_SIZE_BYTES } from './hashing.js';
 import type { StorageFile } from './io/storage.js';
 import type { JournalEvent, JournalRecord } from './journal-event.js';
 import {
@@ -13,6 +13,8 @@ import {
   FLAG_COMMIT,
   FLAG_PRIOR_SYNCED,
   FRAME_HEADER_BYTES,
+  linkOf,
+  payloadChecksumOf,
 } from './record-frame.js';
 
 /**
@@ -152,13 +154,12 @@ export class JournalWriter {
           rawBlobLength: staged.rawBlob.length,
           commitIndex: index,
           sequence: staged.record.sequence,
-          previousHash,
-          blobHash: staged.blobHash,
-          bodyChecksum: checksumCrc32c(staged.body),
+          link: linkOf(previousHash),
+          payloadChecksum: payloadChecksumOf(staged.body, staged.storedBlob),
         },
         header,
       );
-      previousHash = chainHashOf(header, staged.body);
+      previousHash = chainHashOf(previousHash, header, staged.body, staged.blobHash);
       let batch = batches[batches.length - 1] as Buffer[];
       if (batch.length + 3 > WRITE_BUFFERS_MAX || batchBytes >= WRITE_BATCH_BYTES) {
         batch = [];

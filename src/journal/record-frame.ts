@@ -3,35 +3,40 @@ import { BLOB_MAX_BYTES, BODY_MAX_BYTES } from '../limits.js';
 import { checksumCrc32c, HASH_SIZE_BYTES, hashBytes } from './hashing.js';
 
 /**
- * The fixed binary header in front of every journal record (all integers little-endian):
+ * The fixed binary header in front of every journal record, format 2 (all integers
+ * little-endian):
  *
- * | offset | size | field            | rule                                                |
- * |--------|------|------------------|-----------------------------------------------------|
- * | 0      | 2    | magic            | 0xCA27                                              |
- * | 2      | 1    | version          | 1                                                   |
- * | 3      | 1    | type             | a `RecordType`                                      |
- * | 4      | 1    | flags            | bits 0-1 codec, 2 commit, 3 prior-synced; others 0  |
- * | 5      | 1    | redaction        | 0; reserved for redaction, outside the chain hash   |
- * | 6      | 2    | reserved         | 0                                                   |
- * | 8      | 4    | bodyLength       | msgpack body bytes, stored plain                    |
- * | 12     | 4    | storedBlobLength | blob bytes as stored (after compression)            |
- * | 16     | 4    | rawBlobLength    | blob bytes after decompression                      |
- * | 20     | 4    | commitIndex      | position of the record inside its commit            |
- * | 24     | 8    | sequence         | record number, 0 for the first record               |
- * | 32     | 32   | previousHash     | chain hash of the previous record                   |
- * | 64     | 32   | blobHash         | BLAKE3 of the stored blob                           |
- * | 96     | 4    | bodyChecksum     | CRC32C of the body                                  |
- * | 100    | 4    | headerChecksum   | CRC32C of bytes 0..100                              |
+ * | offset | size | field            | rule                                                   |
+ * |--------|------|------------------|--------------------------------------------------------|
+ * | 0      | 2    | magic            | 0xCA28                                                 |
+ * | 2      | 1    | type             | a `RecordType`                                         |
+ * | 3      | 1    | flags            | bits 0-1 codec, 2 commit, 3 prior-synced; others 0     |
+ * | 4      | 4    | bodyLength       | msgpack body bytes, stored plain                       |
+ * | 8      | 4    | storedBlobLength | blob bytes as stored (after compression)               |
+ * | 12     | 4    | rawBlobLength    | blob bytes after decompression                         |
+ * | 16     | 4    | commitIndex      | position of the record inside its commit               |
+ * | 20     | 8    | sequence         | record number, 0 for the first record                  |
+ * | 28     | 8    | link             | the first 8 bytes of the previous record's chain hash  |
+ * | 36     | 4    | payloadChecksum  | CRC32C of the body followed by the stored blob         |
+ * | 40     | 4    | headerChecksum   | CRC32C of bytes 0..40                                  |
  *
- * The chain hash of a record is BLAKE3 of its first 100 header bytes (redaction byte zeroed)
- * followed by its body. It commits to the blob through `blobHash`, so file content can later
- * be replaced by a redaction marker without breaking the chain, and the blob is hashed once,
- * in one pass, on the write path. The body, small, is covered directly.
+ * Format 1 spent 104 bytes here (two full BLAKE3 hashes); a log of 120-byte lines paid more
+ * for frames than for text. The chain keeps its full strength without storing full hashes:
+ * the chain hash of a record is BLAKE3(previous chain hash ‖ header bytes 0..36 ‖ body ‖
+ * BLAKE3(stored blob)), computed in memory from the genesis on (verify) or from the full hash
+ * a checkpoint root stores (open). The link is what recovery needs to tell a record that
+ * continues the chain from a stale or foreign one. The blob enters the chain through its own
+ * hash so that an erased blob can later be replaced by a marker holding that hash without
+ * breaking the chain. Reads check the CRC32C only: it catches damage, and tampering is what
+ * the chain (verify) is for.
  */
 
-export const FRAME_HEADER_BYTES = 104;
-export const FRAME_MAGIC = 0xca27;
-export const FRAME_VERSION = 1;
+export const FRAME_HEADER_BYTES = 44;
+export const FRAME_MAGIC = 0xca28;
+export const LINK_BYTES = 8;
+/** The header bytes the chain hash covers (everything before the two checksums). */
+const CHAINED_HEADER_BYTES = 36;
+const HEADER_CHECKED_BYTES = 40;
 
 export const FLAG_CODEC_MASK = 0b11;
 export const FLAG_COMMIT = 0b100;
@@ -51,9 +56,9 @@ export interface FrameHeader {
   readonly rawBlobLength: number;
   readonly commitIndex: number;
   readonly sequence: number;
-  readonly previousHash: Buffer;
-  readonly blobHash: Buffer;
-  readonly bodyChecksum: number;
+  /** The first LINK_BYTES of the previous record's chain hash. */
+  readonly link: Buffer;
+  readonly payloadChecksum: number;
 }
 
 export function payloadLengthOf(header: FrameHeader): number {
@@ -72,32 +77,30 @@ export function codecBitsOf(header: FrameHeader): number {
   return header.flags & FLAG_CODEC_MASK;
 }
 
+export function linkOf(chainHash: Buffer): Buffer {
+  return chainHash.subarray(0, LINK_BYTES);
+}
+
 /** Writes the header into `target` (exactly FRAME_HEADER_BYTES long) and checksums it. */
 export function encodeFrameHeader(header: FrameHeader, target: Buffer): void {
   assert(target.length === FRAME_HEADER_BYTES, 'frame header target has the wrong size');
-  assert(header.previousHash.length === HASH_SIZE_BYTES, 'previous hash has the wrong size');
-  assert(header.blobHash.length === HASH_SIZE_BYTES, 'blob hash has the wrong size');
+  assert(header.link.length === LINK_BYTES, 'link has the wrong size');
   assert(Number.isSafeInteger(header.sequence) && header.sequence >= 0, 'bad sequence');
   target.writeUInt16LE(FRAME_MAGIC, 0);
-  target.writeUInt8(FRAME_VERSION, 2);
-  target.writeUInt8(header.type, 3);
-  target.writeUInt8(header.flags, 4);
-  target.writeUInt8(0, 5);
-  target.writeUInt16LE(0, 6);
-  target.writeUInt32LE(header.bodyLength, 8);
-  target.writeUInt32LE(header.storedBlobLength, 12);
-  target.writeUInt32LE(header.rawBlobLength, 16);
-  target.writeUInt32LE(header.commitIndex, 20);
-  target.writeBigUInt64LE(BigInt(header.sequence), 24);
-  header.previousHash.copy(target, 32);
-  header.blobHash.copy(target, 64);
-  target.writeUInt32LE(header.bodyChecksum >>> 0, 96);
-  target.writeUInt32LE(checksumCrc32c(target.subarray(0, 100)), 100);
+  target.writeUInt8(header.type, 2);
+  target.writeUInt8(header.flags, 3);
+  target.writeUInt32LE(header.bodyLength, 4);
+  target.writeUInt32LE(header.storedBlobLength, 8);
+  target.writeUInt32LE(header.rawBlobLength, 12);
+  target.writeUInt32LE(header.commitIndex, 16);
+  target.writeBigUInt64LE(BigInt(header.sequence), 20);
+  header.link.copy(target, 28, 0, LINK_BYTES);
+  target.writeUInt32LE(header.payloadChecksum >>> 0, 36);
+  target.writeUInt32LE(checksumCrc32c(target.subarray(0, HEADER_CHECKED_BYTES)), 40);
 }
 
 /** Why a header was refused; `undefined` from `decodeFrameHeader` means it is valid. */
-export type FrameHeaderFault =
-  'zero' | 'magic' | 'checksum' | 'version' | 'flags' | 'reserved' | 'length';
+export type FrameHeaderFault = 'zero' | 'magic' | 'checksum' | 'flags' | 'length';
 
 export type DecodedFrameHeader =
   | { readonly ok: true; readonly header: FrameHeader }
@@ -120,18 +123,19 @@ export function decodeFrameHeader(source: Buffer): DecodedFrameHeader {
       fault: isAllZero(source.subarray(0, FRAME_HEADER_BYTES)) ? 'zero' : 'magic',
     };
   }
-  if (checksumCrc32c(source.subarray(0, 100)) !== source.readUInt32LE(100)) {
+  if (
+    checksumCrc32c(source.subarray(0, HEADER_CHECKED_BYTES)) !==
+    source.readUInt32LE(HEADER_CHECKED_BYTES)
+  ) {
     return { ok: false, fault: 'checksum' };
   }
-  if (source.readUInt8(2) !== FRAME_VERSION) return { ok: false, fault: 'version' };
-  const flags = source.readUInt8(4);
+  const flags = source.readUInt8(3);
   if ((flags & ~FLAGS_KNOWN) !== 0 || (flags & FLAG_CODEC_MASK) === 3) {
     return { ok: false, fault: 'flags' };
   }
-  if (source.readUInt16LE(6) !== 0) return { ok: false, fault: 'reserved' };
-  const bodyLength = source.readUInt32LE(8);
-  const storedBlobLength = source.readUInt32LE(12);
-  const rawBlobLength = source.readUInt32LE(16);
+  const bodyLength = source.readUInt32LE(4);
+  const storedBlobLength = source.readUInt32LE(8);
+  const rawBlobLength = source.readUInt32LE(12);
   const codecBits = flags & FLAG_CODEC_MASK;
   const lengthsValid =
     bodyLength <= BODY_MAX_BYTES &&
@@ -139,35 +143,22 @@ export function decodeFrameHeader(source: Buffer): DecodedFrameHeader {
     rawBlobLength <= BLOB_MAX_BYTES &&
     (codecBits !== 0 || storedBlobLength === rawBlobLength);
   if (!lengthsValid) return { ok: false, fault: 'length' };
-  const sequence = Number(source.readBigUInt64LE(24));
+  const sequence = Number(source.readBigUInt64LE(20));
   if (!Number.isSafeInteger(sequence)) return { ok: false, fault: 'length' };
   return {
     ok: true,
     header: {
-      type: source.readUInt8(3),
+      type: source.readUInt8(2),
       flags,
       bodyLength,
       storedBlobLength,
       rawBlobLength,
-      commitIndex: source.readUInt32LE(20),
+      commitIndex: source.readUInt32LE(16),
       sequence,
-      previousHash: Buffer.from(source.subarray(32, 64)),
-      blobHash: Buffer.from(source.subarray(64, 96)),
-      bodyChecksum: source.readUInt32LE(96),
+      link: Buffer.from(source.subarray(28, 28 + LINK_BYTES)),
+      payloadChecksum: source.readUInt32LE(36),
     },
   };
-}
-
-/**
- * The chain hash of a record: BLAKE3 of header bytes 0..100 with the redaction byte zeroed,
- * followed by the body.
- */
-export function chainHashOf(encodedHeader: Buffer, body: Uint8Array): Buffer {
-  const input = Buffer.allocUnsafe(100 + body.length);
-  encodedHeader.copy(input, 0, 0, 100);
-  input[5] = 0;
-  input.set(body, 100);
-  return hashBytes(input);
 }
 
 /** The blob hash of an empty blob, computed once: most records carry no blob. */
@@ -175,4 +166,33 @@ export const EMPTY_BLOB_HASH = hashBytes(Buffer.alloc(0));
 
 export function blobHashOf(storedBlob: Uint8Array): Buffer {
   return storedBlob.length === 0 ? EMPTY_BLOB_HASH : hashBytes(storedBlob);
+}
+
+/** One scratch buffer for chain hash inputs: no allocation per record for small bodies. */
+let chainScratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * The chain hash of a record: BLAKE3(previous chain hash ‖ header bytes 0..36 ‖ body ‖
+ * BLAKE3(stored blob)). One one-shot call over a reused buffer, no hasher object per record
+ * (a native object per record grew memory without bound in synchronous loops).
+ */
+export function chainHashOf(
+  previousHash: Buffer,
+  encodedHeader: Buffer,
+  body: Uint8Array,
+  blobHash: Buffer,
+): Buffer {
+  assert(previousHash.length === HASH_SIZE_BYTES, 'previous hash has the wrong size');
+  const length = HASH_SIZE_BYTES + CHAINED_HEADER_BYTES + body.length + HASH_SIZE_BYTES;
+  if (length > chainScratch.length) chainScratch = Buffer.allocUnsafe(length);
+  previousHash.copy(chainScratch, 0);
+  encodedHeader.copy(chainScratch, HASH_SIZE_BYTES, 0, CHAINED_HEADER_BYTES);
+  chainScratch.set(body, HASH_SIZE_BYTES + CHAINED_HEADER_BYTES);
+  blobHash.copy(chainScratch, length - HASH_SIZE_BYTES);
+  return hashBytes(chainScratch.subarray(0, length));
+}
+
+/** CRC32C of the body followed by the stored blob, as one stream. */
+export function payloadChecksumOf(body: Uint8Array, storedBlob: Uint8Array): number {
+  return checksumCrc32c(storedBlob, checksumCrc32c(body));
 }

@@ -1,16 +1,21 @@
 import { assert } from '../assert.js';
 import { fromSystemError, journalCorrupt } from '../errors.js';
 import type { StorageFile } from './io/storage.js';
-import { type JournalRecord, RecordType } from './journal-event.js';
-import { type RawRecord, RecordScanner, toJournalRecord } from './journal-reader.js';
+import type { JournalRecord } from './journal-event.js';
+import {
+  chainHashOfRecord,
+  type RawRecord,
+  RecordScanner,
+  toJournalRecord,
+} from './journal-reader.js';
 import type { JournalTail } from './journal-writer.js';
 import {
-  chainHashOf,
   decodeFrameHeader,
   FLAG_PRIOR_SYNCED,
   FRAME_HEADER_BYTES,
   FRAME_MAGIC,
   isCommit,
+  linkOf,
 } from './record-frame.js';
 
 /**
@@ -157,6 +162,10 @@ export interface RecoveryReport {
   readonly damageReason: string | null;
   /** Bytes after `validEndOffset` that are not part of the recovered journal. */
   readonly droppedBytes: number;
+  /** The checkpoint root open started from (null: it replayed from the genesis). */
+  readonly checkpointOffset: number | null;
+  /** Why the root the header names could not be used, when it could not. */
+  readonly checkpointRefused: string | null;
 }
 
 export interface ReplayInput {
@@ -255,7 +264,7 @@ function continuityFault(raw: RawRecord, state: ScanState): string | undefined {
   const expectedSequence = state.tail.nextSequence;
   if (raw.header.sequence !== expectedSequence)
     return `sequence ${raw.header.sequence} where ${expectedSequence} was due`;
-  if (!raw.header.previousHash.equals(state.tail.lastHash)) return 'chain link does not match';
+  if (!raw.header.link.equals(linkOf(state.tail.lastHash))) return 'chain link does not match';
   if (raw.header.commitIndex !== state.pending.records.length) return 'commit index out of order';
   return undefined;
 }
@@ -276,13 +285,12 @@ function scan(input: ReplayInput, state: ScanState): { offset: number; reason: s
     state.tail = {
       endOffset: raw.offset + record.lengthBytes,
       nextSequence: raw.header.sequence + 1,
-      lastHash: chainHashOf(raw.headerBytes, raw.body),
+      lastHash: chainHashOfRecord(state.tail.lastHash, raw),
     };
     state.pending.records.push(record);
-    // The scanner's blob views die with its read-ahead buffer; only checkpoint parts are needed
-    // after the commit closes, so only they are copied.
-    const keepBlob = raw.header.type === RecordType.CheckpointPart;
-    state.pending.raws.push({ ...raw, storedBlob: keepBlob ? Buffer.from(raw.storedBlob) : EMPTY });
+    // The scanner's blob views die with its read-ahead buffer, and nothing after the commit
+    // needs them.
+    state.pending.raws.push({ ...raw, storedBlob: EMPTY });
     if (isCommit(raw.header)) {
       input.onCommit(state.pending.records, state.pending.raws);
       state.replayed += state.pending.records.length;
@@ -327,6 +335,8 @@ export function replay(input: ReplayInput): ReplayResult {
     damageOffset: damage ? stop.offset : null,
     damageReason: stop.reason,
     droppedBytes: input.fileSizeBytes - validEndOffset,
+    checkpointOffset: null,
+    checkpointRefused: null,
   };
   return { tail: state.committedTail, facts, report, recordsReplayed: state.replayed };
 }

@@ -98,7 +98,12 @@ class ByteLruList<V> {
 /** Ghost lists remember sizes only; their value slot is unused. */
 type GhostList = ByteLruList<null>;
 
-function chargedBytesOf(value: Buffer): number {
+/** What a pool can hold: anything that knows its size in bytes. */
+export interface Sized {
+  readonly length: number;
+}
+
+function chargedBytesOf(value: Sized): number {
   return Math.max(1, value.length);
 }
 
@@ -111,12 +116,12 @@ function checkKey(key: number, operation: string): void {
   }
 }
 
-export class BufferPool {
+export class BufferPool<V extends Sized = Buffer> {
   private readonly capacityBytes: number;
   /** T1: resident entries referenced once since they were cached. */
-  private readonly t1 = new ByteLruList<Buffer>();
+  private readonly t1 = new ByteLruList<V>();
   /** T2: resident entries referenced at least twice. */
-  private readonly t2 = new ByteLruList<Buffer>();
+  private readonly t2 = new ByteLruList<V>();
   /** B1: ghosts of entries evicted from T1. */
   private readonly b1: GhostList = new ByteLruList<null>();
   /** B2: ghosts of entries evicted from T2. */
@@ -138,7 +143,7 @@ export class BufferPool {
   }
 
   /** Returns the cached value, counting a hit or a miss. A hit moves the entry to T2's MRU end. */
-  get(key: number): Buffer | undefined {
+  get(key: number): V | undefined {
     checkKey(key, 'get');
     const entry = this.t1.remove(key) ?? this.t2.remove(key);
     if (entry === undefined) {
@@ -154,7 +159,7 @@ export class BufferPool {
    * Caches `value` under `key`. A value larger than the whole pool is not cached, and any older
    * value for the key is dropped, so that `get` can never return a stale value.
    */
-  set(key: number, value: Buffer): void {
+  set(key: number, value: V): void {
     checkKey(key, 'set');
     const chargedBytes = chargedBytesOf(value);
     if (chargedBytes > this.capacityBytes) {
@@ -257,7 +262,7 @@ export class BufferPool {
   }
 
   /** Makes room for `value`, then appends it to `list` as the most recently used entry. */
-  private insert(list: ByteLruList<Buffer>, key: number, value: Buffer, hitB2: boolean): void {
+  private insert(list: ByteLruList<V>, key: number, value: V, hitB2: boolean): void {
     const chargedBytes = chargedBytesOf(value);
     assert(chargedBytes <= this.capacityBytes, 'an oversized value reached insert');
     this.makeRoom(chargedBytes, hitB2);

@@ -1,92 +1,186 @@
-import { journalCorrupt } from '../errors.js';
+import { CartridgeError, journalCorrupt } from '../errors.js';
 import type { Extent, JournalRecord } from '../journal/journal-event.js';
-import { nameOf, parentOf, ROOT_PATH } from '../path/canonical-path.js';
+import { INLINE_EXTENTS_MAX } from '../limits.js';
+import { parentOf, ROOT_PATH } from '../path/canonical-path.js';
+import {
+  type CatalogNode,
+  childrenRange,
+  decodeExtent,
+  decodeNode,
+  DIRECTORY_MODE_DEFAULT,
+  type DirectoryNode,
+  encodeExtent,
+  encodeNode,
+  entryKey,
+  extentKey,
+  extentRange,
+  type FileNode,
+  ROOT_INODE,
+} from './catalog-entry.js';
+import type { PagedTree } from './index/paged-tree.js';
 import type { Projection } from './projection.js';
 import type { UndoLog } from './undo-log.js';
 
+export {
+  type CatalogNode,
+  DIRECTORY_MODE_DEFAULT,
+  type DirectoryNode,
+  FILE_MODE_DEFAULT,
+  type FileNode,
+} from './catalog-entry.js';
+
 /**
- * The catalog: canonical path → entry. Each directory keeps the set of its children's names,
- * so listing a directory costs its children, not the whole catalog. Records were validated by
- * the engine before they were written; during replay a record that does not apply (a file
- * written before it exists, a child without a parent) means a forged or damaged journal and
- * is reported as `JOURNAL_CORRUPT` at the record's offset.
+ * The catalog: canonical path → entry, kept in the paged index (see `catalog-entry.ts` for the
+ * keys and values). Nothing of it is held whole in memory: lookups walk the index, listings
+ * walk one key range, and a file's extent map is read when its content is.
+ *
+ * Records were validated by the engine before they were written; during replay a record that
+ * does not apply (a file written before it exists, a child without a parent) means a forged or
+ * damaged journal and is reported as `JOURNAL_CORRUPT` at the record's offset.
  */
 
-export const FILE_MODE_DEFAULT = 0o644;
-export const DIRECTORY_MODE_DEFAULT = 0o755;
-export const ROOT_INODE = 1;
+/** An extent below this size is small: runs of small extents get consolidated. */
+export const SMALL_EXTENT_BYTES = 64 * 1024;
 
-interface NodeCommon {
-  readonly inode: number;
-  readonly mode: number;
-  createdAtMs: number;
-  modifiedAtMs: number;
+/** The catalog's checkpoint section: `[rootOffset, rootSequence, nextInode, entryCount, fileCount]`. */
+export interface CatalogCounters {
+  readonly nextInode: number;
+  readonly entryCount: number;
+  readonly fileCount: number;
 }
 
-export interface FileNode extends NodeCommon {
-  readonly kind: 'file';
-  sizeBytes: number;
-  extents: Extent[];
+/** What a content record did to one file, for the allocator: the file before and after. */
+export interface FileChange {
+  readonly before: FileNode | undefined;
+  readonly after: FileNode | undefined;
 }
 
-export interface DirectoryNode extends NodeCommon {
-  readonly kind: 'directory';
-  readonly children: Set<string>;
+const NO_CHANGE: FileChange = { before: undefined, after: undefined };
+
+/** Where the run of small extents at the end of a file starts after adding `added`. */
+function runAfter(
+  runStartOffset: number,
+  runCount: number,
+  startOffset: number,
+  added: readonly Extent[],
+): { runStartOffset: number; runCount: number } {
+  let fileOffset = startOffset;
+  for (const extent of added) {
+    if (extent.lengthBytes < SMALL_EXTENT_BYTES) {
+      if (runCount === 0) runStartOffset = fileOffset;
+      runCount++;
+    } else {
+      runCount = 0;
+    }
+    fileOffset += extent.lengthBytes;
+    if (runCount === 0) runStartOffset = fileOffset;
+  }
+  return { runStartOffset, runCount };
 }
 
-export type CatalogNode = FileNode | DirectoryNode;
+function recordBytesOf(extents: readonly Extent[]): number {
+  let total = 0;
+  for (const extent of extents) total += extent.recordLengthBytes;
+  return total;
+}
+
+/** The record's own blob as an extent, when it carries one. */
+function ownExtent(record: JournalRecord): Extent[] {
+  if (record.rawBlobLength === 0) return [];
+  return [
+    {
+      recordOffset: record.offset,
+      recordSequence: record.sequence,
+      blobOffset: 0,
+      lengthBytes: record.rawBlobLength,
+      recordLengthBytes: record.lengthBytes,
+    },
+  ];
+}
 
 export class Catalog implements Projection {
   readonly name = 'catalog';
-  private readonly entries = new Map<string, CatalogNode>();
-  private nextInodeValue = ROOT_INODE + 1;
-  private fileCountValue = 0;
+  private counters: CatalogCounters;
 
-  constructor(private readonly undo: UndoLog) {
-    this.entries.set(ROOT_PATH, {
-      kind: 'directory',
-      inode: ROOT_INODE,
-      mode: DIRECTORY_MODE_DEFAULT,
-      createdAtMs: 0,
-      modifiedAtMs: 0,
-      children: new Set(),
-    });
+  constructor(
+    readonly tree: PagedTree,
+    private readonly undo: UndoLog,
+    counters?: CatalogCounters,
+  ) {
+    if (counters === undefined) {
+      this.counters = { nextInode: ROOT_INODE + 1, entryCount: 1, fileCount: 0 };
+      const root: DirectoryNode = {
+        kind: 'directory',
+        inode: ROOT_INODE,
+        mode: DIRECTORY_MODE_DEFAULT,
+        createdAtMs: 0,
+        modifiedAtMs: 0,
+        childCount: 0,
+      };
+      tree.set(entryKey(ROOT_PATH), encodeNode(root));
+    } else {
+      this.counters = counters;
+    }
   }
 
   get(path: string): CatalogNode | undefined {
-    return this.entries.get(path);
+    const bytes = this.tree.get(entryKey(path));
+    return bytes === undefined ? undefined : decodeNode(bytes);
   }
 
   get nextInode(): number {
-    return this.nextInodeValue;
+    return this.counters.nextInode;
   }
 
   get entryCount(): number {
-    return this.entries.size;
+    return this.counters.entryCount;
   }
 
   /** Kept as entries come and go, so `stats()` does not walk the whole catalog. */
   get fileCount(): number {
-    return this.fileCountValue;
+    return this.counters.fileCount;
   }
 
-  /** Sorted names of a directory's children. */
-  childrenOf(directory: DirectoryNode): string[] {
-    return [...directory.children].sort();
+  get state(): CatalogCounters {
+    return this.counters;
   }
 
-  /** Every entry in insertion order (parents before children), for checkpoints. */
-  allEntries(): IterableIterator<[string, CatalogNode]> {
-    return this.entries.entries();
+  /** Sorted names of a directory's children, walking only their key range. */
+  childrenOf(path: string): string[] {
+    const [start, end] = childrenRange(path);
+    const names: string[] = [];
+    this.tree.range(start, end, (key) => {
+      names.push(key.slice(start.length));
+    });
+    return names;
   }
 
-  evolve(record: JournalRecord): void {
+  /** A file's extents in file order: from its entry, or from its extent keys. */
+  extentsOf(file: FileNode): Extent[] {
+    if (file.inlineExtents !== null) return [...file.inlineExtents];
+    const [start, end] = extentRange(file.inode, 0);
+    const extents: Extent[] = [];
+    this.tree.range(start, end, (_key, value) => {
+      extents.push(decodeExtent(value));
+    });
+    if (extents.length !== file.extentCount) {
+      throw new CartridgeError('JOURNAL_CORRUPT', 'extent map disagrees with its entry');
+    }
+    return extents;
+  }
+
+  /** Applies a record; returns the file it changed as it was before and after, if any. */
+  evolve(record: JournalRecord): FileChange {
     const event = record.event;
     switch (event.type) {
       case 'genesis': {
-        const root = this.entries.get(ROOT_PATH) as DirectoryNode;
-        this.setTimes(root, event.createdAtMs, event.createdAtMs);
-        return;
+        const root = this.get(ROOT_PATH) as DirectoryNode;
+        this.put(ROOT_PATH, {
+          ...root,
+          createdAtMs: event.createdAtMs,
+          modifiedAtMs: event.createdAtMs,
+        });
+        return NO_CHANGE;
       }
       case 'directory.created':
         this.insert(record, event.path, {
@@ -95,156 +189,276 @@ export class Catalog implements Projection {
           mode: event.mode,
           createdAtMs: event.atMs,
           modifiedAtMs: event.atMs,
-          children: new Set(),
+          childCount: 0,
         });
-        return;
-      case 'file.created':
-        this.insert(record, event.path, {
-          kind: 'file',
-          inode: event.inode,
-          mode: event.mode,
-          createdAtMs: event.atMs,
-          modifiedAtMs: event.atMs,
-          sizeBytes: event.sizeBytes,
-          extents: [...event.extents],
-        });
-        return;
-      case 'file.written':
-        this.replaceContent(
-          this.fileAt(record, event.path),
-          event.sizeBytes,
-          [...event.extents],
+        return NO_CHANGE;
+      case 'file.created': {
+        const extents = [...event.extents, ...ownExtent(record)];
+        const node = this.fileWithExtents(event.inode, event.mode, event.atMs, event.atMs, extents);
+        if (node.sizeBytes !== event.sizeBytes)
+          throw journalCorrupt(record.offset, 'size disagrees');
+        this.insert(record, event.path, node);
+        this.storeExtents(node, extents);
+        return { before: undefined, after: node };
+      }
+      case 'file.written': {
+        const before = this.fileAt(record, event.path);
+        const extents = [...event.extents, ...ownExtent(record)];
+        this.clearExtents(before, 0);
+        const node = this.fileWithExtents(
+          before.inode,
+          before.mode,
+          before.createdAtMs,
           event.atMs,
+          extents,
         );
-        return;
-      case 'file.appended':
-        this.appendContent(
-          this.fileAt(record, event.path),
-          event.sizeBytes,
-          event.extents,
-          event.atMs,
-        );
-        return;
+        if (node.sizeBytes !== event.sizeBytes)
+          throw journalCorrupt(record.offset, 'size disagrees');
+        this.put(event.path, node);
+        this.storeExtents(node, extents);
+        return { before, after: node };
+      }
+      case 'file.appended': {
+        const before = this.fileAt(record, event.path);
+        const added = [...event.extents, ...ownExtent(record)];
+        const after = this.appendExtents(record, before, added, event.atMs);
+        if (after.sizeBytes !== event.sizeBytes)
+          throw journalCorrupt(record.offset, 'size disagrees');
+        this.put(event.path, after);
+        return { before, after };
+      }
+      case 'extents.consolidated': {
+        const before = this.fileAt(record, event.path);
+        const after = this.consolidate(record, before, event.fileOffset, event.replacedCount);
+        this.put(event.path, after);
+        return { before, after };
+      }
       case 'entry.deleted':
-        this.remove(record, event.path, event.atMs);
-        return;
+        return this.remove(record, event.path, event.atMs);
       case 'data':
+      case 'index.page':
       case 'checkpoint':
-        return;
+        return NO_CHANGE;
     }
   }
 
+  // ---- entries ------------------------------------------------------------------------------
+
+  private put(path: string, node: CatalogNode): void {
+    this.tree.set(entryKey(path), encodeNode(node));
+  }
+
+  private setCounters(counters: CatalogCounters): void {
+    const before = this.counters;
+    this.counters = counters;
+    this.undo.push(() => {
+      this.counters = before;
+    });
+  }
+
   private fileAt(record: JournalRecord, path: string): FileNode {
-    const node = this.entries.get(path);
+    const node = this.get(path);
     if (node === undefined || node.kind !== 'file')
       throw journalCorrupt(record.offset, `no file at ${path}`);
     return node;
   }
 
   private parentDirectory(record: JournalRecord, path: string): DirectoryNode {
-    const parent = this.entries.get(parentOf(path));
-    if (parent === undefined || parent.kind !== 'directory' || path === ROOT_PATH) {
+    const parent = path === ROOT_PATH ? undefined : this.get(parentOf(path));
+    if (parent === undefined || parent.kind !== 'directory') {
       throw journalCorrupt(record.offset, `no parent directory for ${path}`);
     }
     return parent;
   }
 
-  private setTimes(node: CatalogNode, createdAtMs: number, modifiedAtMs: number): void {
-    const before = { createdAtMs: node.createdAtMs, modifiedAtMs: node.modifiedAtMs };
-    node.createdAtMs = createdAtMs;
-    node.modifiedAtMs = modifiedAtMs;
-    this.undo.push(() => Object.assign(node, before));
-  }
-
   private insert(record: JournalRecord, path: string, node: CatalogNode): void {
-    if (this.entries.has(path)) throw journalCorrupt(record.offset, `${path} already exists`);
+    if (this.get(path) !== undefined) throw journalCorrupt(record.offset, `${path} already exists`);
     const parent = this.parentDirectory(record, path);
-    const name = nameOf(path);
-    const nextInodeBefore = this.nextInodeValue;
-    const fileDelta = node.kind === 'file' ? 1 : 0;
-    this.entries.set(path, node);
-    parent.children.add(name);
-    this.fileCountValue += fileDelta;
-    this.nextInodeValue = Math.max(this.nextInodeValue, node.inode + 1);
-    this.setTimes(parent, parent.createdAtMs, node.createdAtMs);
-    this.undo.push(() => {
-      this.entries.delete(path);
-      parent.children.delete(name);
-      this.fileCountValue -= fileDelta;
-      this.nextInodeValue = nextInodeBefore;
+    this.put(parentOf(path), {
+      ...parent,
+      childCount: parent.childCount + 1,
+      modifiedAtMs: node.createdAtMs,
+    });
+    this.put(path, node);
+    const { nextInode, entryCount, fileCount } = this.counters;
+    this.setCounters({
+      nextInode: Math.max(nextInode, node.inode + 1),
+      entryCount: entryCount + 1,
+      fileCount: fileCount + (node.kind === 'file' ? 1 : 0),
     });
   }
 
-  private replaceContent(file: FileNode, sizeBytes: number, extents: Extent[], atMs: number): void {
-    const before = { sizeBytes: file.sizeBytes, extents: file.extents };
-    file.sizeBytes = sizeBytes;
-    file.extents = extents;
-    this.setTimes(file, file.createdAtMs, atMs);
-    this.undo.push(() => Object.assign(file, before));
-  }
-
-  /** Appends in place (a copy per append would make many small appends quadratic). */
-  private appendContent(
-    file: FileNode,
-    sizeBytes: number,
-    added: readonly Extent[],
-    atMs: number,
-  ): void {
-    const before = { sizeBytes: file.sizeBytes, extentCount: file.extents.length };
-    file.sizeBytes = sizeBytes;
-    for (const extent of added) file.extents.push(extent);
-    this.setTimes(file, file.createdAtMs, atMs);
-    this.undo.push(() => {
-      file.sizeBytes = before.sizeBytes;
-      file.extents.length = before.extentCount;
-    });
-  }
-
-  private remove(record: JournalRecord, path: string, atMs: number): void {
-    const node = this.entries.get(path);
-    if (node === undefined || path === ROOT_PATH)
+  private remove(record: JournalRecord, path: string, atMs: number): FileChange {
+    const node = this.get(path);
+    if (node === undefined || path === ROOT_PATH) {
       throw journalCorrupt(record.offset, `nothing to delete at ${path}`);
-    if (node.kind === 'directory' && node.children.size > 0) {
+    }
+    if (node.kind === 'directory' && node.childCount > 0) {
       throw journalCorrupt(record.offset, `${path} is not empty`);
     }
     const parent = this.parentDirectory(record, path);
-    const name = nameOf(path);
-    const fileDelta = node.kind === 'file' ? 1 : 0;
-    this.entries.delete(path);
-    parent.children.delete(name);
-    this.fileCountValue -= fileDelta;
-    this.setTimes(parent, parent.createdAtMs, atMs);
-    this.undo.push(() => {
-      this.entries.set(path, node);
-      parent.children.add(name);
-      this.fileCountValue += fileDelta;
+    if (node.kind === 'file') this.clearExtents(node, 0);
+    this.tree.delete(entryKey(path));
+    this.put(parentOf(path), { ...parent, childCount: parent.childCount - 1, modifiedAtMs: atMs });
+    this.setCounters({
+      ...this.counters,
+      entryCount: this.counters.entryCount - 1,
+      fileCount: this.counters.fileCount - (node.kind === 'file' ? 1 : 0),
     });
+    return node.kind === 'file' ? { before: node, after: undefined } : NO_CHANGE;
   }
 
-  /** Starts loading a checkpoint into an empty catalog (open only; no undo). */
-  beginLoad(): void {
-    this.entries.clear();
-    this.fileCountValue = 0;
+  // ---- extents ------------------------------------------------------------------------------
+
+  private fileWithExtents(
+    inode: number,
+    mode: number,
+    createdAtMs: number,
+    modifiedAtMs: number,
+    extents: readonly Extent[],
+  ): FileNode {
+    let sizeBytes = 0;
+    for (const extent of extents) sizeBytes += extent.lengthBytes;
+    const run = runAfter(0, 0, 0, extents);
+    return {
+      kind: 'file',
+      inode,
+      mode,
+      createdAtMs,
+      modifiedAtMs,
+      sizeBytes,
+      recordBytes: recordBytesOf(extents),
+      extentCount: extents.length,
+      runStartOffset: run.runStartOffset,
+      runCount: run.runCount,
+      inlineExtents: extents.length <= INLINE_EXTENTS_MAX ? [...extents] : null,
+    };
   }
 
-  loadEntry(path: string, node: CatalogNode): void {
-    if (this.entries.has(path)) throw journalCorrupt(0, `checkpoint repeats ${path}`);
-    this.entries.set(path, node);
-    if (node.kind === 'file') this.fileCountValue++;
-  }
-
-  /** Links every entry to its parent once all are loaded; orphans mean a damaged checkpoint. */
-  finishLoad(nextInode: number): void {
-    const root = this.entries.get(ROOT_PATH);
-    if (root?.kind !== 'directory') throw journalCorrupt(0, 'checkpoint has no root');
-    for (const path of this.entries.keys()) {
-      if (path === ROOT_PATH) continue;
-      const parent = this.entries.get(parentOf(path));
-      if (parent === undefined || parent.kind !== 'directory') {
-        throw journalCorrupt(0, `checkpoint orphan ${path}`);
-      }
-      parent.children.add(nameOf(path));
+  /** Writes the extent keys of a file whose map does not fit in its entry. */
+  private storeExtents(file: FileNode, extents: readonly Extent[]): void {
+    if (file.inlineExtents !== null) return;
+    let fileOffset = 0;
+    for (const extent of extents) {
+      this.tree.set(extentKey(file.inode, fileOffset), encodeExtent(extent));
+      fileOffset += extent.lengthBytes;
     }
-    this.nextInodeValue = nextInode;
+  }
+
+  /** Removes the extent keys of a file from `fileOffset` on (nothing for an inline map). */
+  private clearExtents(file: FileNode, fileOffset: number): void {
+    if (file.inlineExtents !== null) return;
+    const [start, end] = extentRange(file.inode, fileOffset);
+    const keys: string[] = [];
+    this.tree.range(start, end, (key) => {
+      keys.push(key);
+    });
+    for (const key of keys) this.tree.delete(key);
+  }
+
+  private appendExtents(
+    record: JournalRecord,
+    file: FileNode,
+    added: readonly Extent[],
+    atMs: number,
+  ): FileNode {
+    let sizeBytes = file.sizeBytes;
+    for (const extent of added) sizeBytes += extent.lengthBytes;
+    const extentCount = file.extentCount + added.length;
+    let inlineExtents: Extent[] | null = null;
+    if (file.inlineExtents !== null && extentCount <= INLINE_EXTENTS_MAX) {
+      inlineExtents = [...file.inlineExtents, ...added];
+    } else {
+      // The map moves out of the entry once, then grows one key per extent.
+      const existing = file.inlineExtents ?? [];
+      let fileOffset = 0;
+      for (const extent of existing) {
+        this.tree.set(extentKey(file.inode, fileOffset), encodeExtent(extent));
+        fileOffset += extent.lengthBytes;
+      }
+      fileOffset = file.sizeBytes;
+      for (const extent of added) {
+        this.tree.set(extentKey(file.inode, fileOffset), encodeExtent(extent));
+        fileOffset += extent.lengthBytes;
+      }
+    }
+    if (record.rawBlobLength === 0 && added.length === 0) {
+      throw journalCorrupt(record.offset, 'an append without content');
+    }
+    const run = runAfter(file.runStartOffset, file.runCount, file.sizeBytes, added);
+    return {
+      ...file,
+      modifiedAtMs: atMs,
+      sizeBytes,
+      recordBytes: file.recordBytes + recordBytesOf(added),
+      extentCount,
+      runStartOffset: run.runStartOffset,
+      runCount: run.runCount,
+      inlineExtents,
+    };
+  }
+
+  /**
+   * Replaces the trailing run of `replacedCount` extents, starting at `fileOffset`, by the
+   * record's own blob. The run must match exactly: anything else is a forged record.
+   */
+  private consolidate(
+    record: JournalRecord,
+    file: FileNode,
+    fileOffset: number,
+    replacedCount: number,
+  ): FileNode {
+    const replaced = this.extentsFrom(file, fileOffset);
+    const replacedBytes = replaced.reduce((sum, extent) => sum + extent.lengthBytes, 0);
+    const valid =
+      replaced.length === replacedCount &&
+      replacedCount >= 2 &&
+      replacedBytes === record.rawBlobLength &&
+      fileOffset + replacedBytes === file.sizeBytes;
+    if (!valid) throw journalCorrupt(record.offset, 'consolidation does not match the file');
+    const own = ownExtent(record)[0] as Extent;
+    let inlineExtents: Extent[] | null = null;
+    if (file.inlineExtents !== null) {
+      inlineExtents = [...file.inlineExtents.slice(0, file.extentCount - replacedCount), own];
+    } else {
+      this.clearExtents(file, fileOffset);
+      this.tree.set(extentKey(file.inode, fileOffset), encodeExtent(own));
+    }
+    return {
+      ...file,
+      recordBytes: file.recordBytes - recordBytesOf(replaced) + record.lengthBytes,
+      extentCount: file.extentCount - replacedCount + 1,
+      runStartOffset: file.sizeBytes,
+      runCount: 0,
+      inlineExtents,
+    };
+  }
+
+  /**
+   * The extents of a file from `fileOffset` to its end; `fileOffset` must be where an extent
+   * starts (a forged record naming another offset is `JOURNAL_CORRUPT`).
+   */
+  extentsFrom(file: FileNode, fileOffset: number): Extent[] {
+    if (file.inlineExtents !== null) {
+      let position = 0;
+      let index = 0;
+      while (index < file.inlineExtents.length && position < fileOffset) {
+        position += (file.inlineExtents[index] as Extent).lengthBytes;
+        index++;
+      }
+      if (position !== fileOffset)
+        throw new CartridgeError('JOURNAL_CORRUPT', 'no extent starts there');
+      return file.inlineExtents.slice(index);
+    }
+    const [start, end] = extentRange(file.inode, fileOffset);
+    const extents: Extent[] = [];
+    let first = true;
+    this.tree.range(start, end, (key, value) => {
+      if (first && key !== start)
+        throw new CartridgeError('JOURNAL_CORRUPT', 'no extent starts there');
+      first = false;
+      extents.push(decodeExtent(value));
+    });
+    return extents;
   }
 }

@@ -1,0 +1,43 @@
+/**
+ * Appends to one file inside one transaction become one record. `appendFile` inside a
+ * transaction adds its bytes here instead of staging a record; the engine stages them as one
+ * `file.appended` record (cut into data records past DATA_RECORD_MAX_BYTES) when anything
+ * else happens: another operation, a read, a savepoint, or the commit. A log written in
+ * transactions of 100 lines pays one frame per transaction, not per line.
+ */
+export class AppendBuffer {
+  private pathValue: string | undefined;
+  private chunks: Uint8Array[] = [];
+  private sizeBytesValue = 0;
+
+  /** The file the buffered bytes belong to, if any. */
+  get path(): string | undefined {
+    return this.pathValue;
+  }
+
+  get sizeBytes(): number {
+    return this.sizeBytesValue;
+  }
+
+  add(path: string, bytes: Uint8Array): void {
+    if (this.pathValue !== path) this.clear();
+    this.pathValue = path;
+    this.chunks.push(bytes);
+    this.sizeBytesValue += bytes.length;
+  }
+
+  /** Hands over the buffered bytes (concatenated) and empties the buffer. */
+  take(): { path: string; bytes: Buffer } | undefined {
+    const path = this.pathValue;
+    if (path === undefined) return undefined;
+    const bytes = this.chunks.length === 1 ? Buffer.from(this.chunks[0] as Uint8Array) : Buffer.concat(this.chunks);
+    this.clear();
+    return { path, bytes };
+  }
+
+  clear(): void {
+    this.pathValue = undefined;
+    this.chunks = [];
+    this.sizeBytesValue = 0;
+  }
+}

@@ -1,0 +1,145 @@
+import { journalCorrupt } from '../errors.js';
+import { type Extent, RecordType } from '../journal/journal-event.js';
+import { blobOf, type RawRecord, readRecordAt, readRun, recordInRun } from '../journal/journal-reader.js';
+import type { JournalWriter } from '../journal/journal-writer.js';
+import type { StorageFile } from '../journal/io/storage.js';
+import { FILE_SIZE_MAX_BYTES, READ_RUN_MAX_BYTES } from '../limits.js';
+import type { BufferPool } from '../projections/buffer-pool.js';
+
+/**
+ * Reads file content from its extents. Extents whose records lie back to back in the journal
+ * (what a file appended to many times, or written in large chunks, looks like) are read with
+ * one `pread` per run of up to READ_RUN_MAX_BYTES, and each record is checked from that buffer;
+ * a lone record goes through the buffer pool as before. Records still staged in an open
+ * transaction are read from the writer.
+ */
+
+/** Record types whose blob holds file content (and may be read through an extent). */
+const CONTENT_RECORD_TYPES = new Set<number>([
+  RecordType.Data,
+  RecordType.FileCreated,
+  RecordType.FileWritten,
+  RecordType.FileAppended,
+  RecordType.ExtentsConsolidated,
+]);
+
+export class ContentReader {
+  constructor(
+    private readonly file: StorageFile,
+    private readonly writer: JournalWriter,
+    private readonly pool: BufferPool,
+  ) {}
+
+  /** The bytes of a file of `sizeBytes` whose map is `extents`; `path` names it in errors. */
+  read(extents: readonly Extent[], sizeBytes: number, path: string): Buffer {
+    // Size and extents come from the journal: check they agree, within the limit, before
+    // allocating by them (a forged size would throw a RangeError or allocate gigabytes).
+    let extentBytes = 0;
+    for (const extent of extents) extentBytes += extent.lengthBytes;
+    const firstOffset = extents[0]?.recordOffset ?? 0;
+    if (extentBytes !== sizeBytes || sizeBytes > FILE_SIZE_MAX_BYTES) {
+      throw journalCorrupt(firstOffset, `size of ${path} disagrees`);
+    }
+    const result = Buffer.allocUnsafe(sizeBytes);
+    let position = 0;
+    let index = 0;
+    while (index < extents.length) {
+      const extent = extents[index] as Extent;
+      const direct = this.directBlob(extent);
+      if (direct !== undefined) {
+        position = copyExtent(result, position, direct, extent, path);
+        index++;
+        continue;
+      }
+      const runEnd = this.runEndOf(extents, index);
+      if (runEnd === index + 1) {
+        const blob = this.loneBlob(extent);
+        position = copyExtent(result, position, blob, extent, path);
+      } else {
+        position = this.readRunInto(extents, index, runEnd, result, position, path);
+      }
+      index = runEnd;
+    }
+    return result;
+  }
+
+  /** A blob available without I/O: staged in the open transaction, or in the pool. */
+  private directBlob(extent: Extent): Uint8Array | undefined {
+    return this.writer.stagedBlob(extent.recordOffset) ?? this.pool.get(extent.recordOffset);
+  }
+
+  /** The end (exclusive) of the run of extents from `start` whose records are adjacent. */
+  private runEndOf(extents: readonly Extent[], start: number): number {
+    const first = extents[start] as Extent;
+    let end = start + 1;
+    let runBytes = first.recordLengthBytes;
+    let nextOffset = first.recordOffset + first.recordLengthBytes;
+    while (end < extents.length) {
+      const next = extents[end] as Extent;
+      if (next.recordOffset !== nextOffset) break;
+      if (runBytes + next.recordLengthBytes > READ_RUN_MAX_BYTES) break;
+      if (this.writer.stagedBlob(next.recordOffset) !== undefined) break;
+      runBytes += next.recordLengthBytes;
+      nextOffset += next.recordLengthBytes;
+      end++;
+    }
+    return end;
+  }
+
+  private loneBlob(extent: Extent): Buffer {
+    const raw = readRecordAt(this.file, extent.recordOffset);
+    const blob = checkedBlob(raw, extent);
+    this.pool.set(extent.recordOffset, blob);
+    return blob;
+  }
+
+  /**
+   * Reads extents `[start, end)` with one `pread` and copies each record's slice. Blobs read
+   * this way are not cached: a long log read once must not flush the pool's working set.
+   */
+  private readRunInto(
+    extents: readonly Extent[],
+    start: number,
+    end: number,
+    target: Buffer,
+    position: number,
+    path: string,
+  ): number {
+    const first = extents[start] as Extent;
+    const last = extents[end - 1] as Extent;
+    const runLength = last.recordOffset + last.recordLengthBytes - first.recordOffset;
+    const run = readRun(this.file, first.recordOffset, runLength);
+    for (let index = start; index < end; index++) {
+      const extent = extents[index] as Extent;
+      const raw = recordInRun(run, first.recordOffset, extent.recordOffset);
+      position = copyExtent(target, position, checkedBlob(raw, extent), extent, path);
+    }
+    return position;
+  }
+}
+
+/** The blob of the record an extent names, after checking it is that record. */
+function checkedBlob(raw: RawRecord, extent: Extent): Buffer {
+  // A valid record of the wrong identity (a stale or misdirected block) must not pass.
+  if (raw.header.sequence !== extent.recordSequence) {
+    throw journalCorrupt(extent.recordOffset, 'extent points at another record');
+  }
+  if (!CONTENT_RECORD_TYPES.has(raw.header.type)) {
+    throw journalCorrupt(extent.recordOffset, 'extent points at a record without content');
+  }
+  return blobOf(raw);
+}
+
+function copyExtent(
+  target: Buffer,
+  position: number,
+  blob: Uint8Array,
+  extent: Extent,
+  path: string,
+): number {
+  if (extent.blobOffset + extent.lengthBytes > blob.length) {
+    throw journalCorrupt(extent.recordOffset, `content of ${path} lies outside its record`);
+  }
+  target.set(blob.subarray(extent.blobOffset, extent.blobOffset + extent.lengthBytes), position);
+  return position + extent.lengthBytes;
+}

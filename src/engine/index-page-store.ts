@@ -1,0 +1,69 @@
+import { journalCorrupt } from '../errors.js';
+import type { StorageFile } from '../journal/io/storage.js';
+import { RecordType } from '../journal/journal-event.js';
+import { blobOf, readRecordAt } from '../journal/journal-reader.js';
+import { BufferPool } from '../projections/buffer-pool.js';
+import { decodePage, type IndexNode, type PageRef } from '../projections/index/index-page.js';
+import type { PageSource } from '../projections/index/paged-tree.js';
+
+/**
+ * Where the index's clean pages come from: an ARC cache of decoded pages, bounded in bytes,
+ * in front of the journal. A page is read as a record and must be an index page with the
+ * sequence its parent names; anything else is `JOURNAL_CORRUPT` at the page's offset.
+ */
+
+interface CachedPage {
+  readonly sequence: number;
+  readonly node: IndexNode;
+  /** What the cache charges: decoded pages take about twice their encoded size in memory. */
+  readonly length: number;
+}
+
+const DECODED_BYTES_PER_ENCODED_BYTE = 2;
+
+export class IndexPageStore implements PageSource {
+  private readonly cache: BufferPool<CachedPage>;
+  private pagesReadCount = 0;
+
+  constructor(
+    private readonly file: StorageFile,
+    cacheBytes: number,
+  ) {
+    this.cache = new BufferPool<CachedPage>(cacheBytes);
+  }
+
+  get pagesRead(): number {
+    return this.pagesReadCount;
+  }
+
+  load(ref: PageRef): IndexNode {
+    const cached = this.cache.get(ref.offset);
+    if (cached !== undefined && cached.sequence === ref.sequence) return cached.node;
+    const raw = readRecordAt(this.file, ref.offset);
+    if (raw.header.type !== RecordType.IndexPage || raw.header.sequence !== ref.sequence) {
+      throw journalCorrupt(ref.offset, 'index reference points at another record');
+    }
+    const node = decodePage(blobOf(raw), ref.offset);
+    this.pagesReadCount++;
+    this.remember(ref, node);
+    return node;
+  }
+
+  /** Caches a page just written (it is clean from now on and will be read again soon). */
+  remember(ref: PageRef, node: IndexNode): void {
+    this.cache.set(ref.offset, {
+      sequence: ref.sequence,
+      node,
+      length: node.sizeBytes * DECODED_BYTES_PER_ENCODED_BYTE,
+    });
+  }
+
+  /** Forgets pages at or after `offset` (a journal tail that was cut and will be reused). */
+  forgetFrom(offset: number): void {
+    this.cache.deleteFrom(offset);
+  }
+
+  clear(): void {
+    this.cache.clear();
+  }
+}

@@ -1,0 +1,177 @@
+import { Packr } from 'msgpackr';
+import { CartridgeError } from '../errors.js';
+import { EXTENT_FIELDS, extentsFromFlat, flattenExtents } from '../journal/event-codec.js';
+import type { Extent } from '../journal/journal-event.js';
+import { INLINE_EXTENTS_MAX } from '../limits.js';
+import { nameOf, parentOf, ROOT_PATH } from '../path/canonical-path.js';
+
+/**
+ * How the catalog lays itself out in the index: the keys, and the bytes of each value.
+ *
+ * Keys (compared as JavaScript strings, which is what keeps listings sorted by name):
+ * - `E` + parent path + NUL + name: a catalog entry (`E` alone is the root). The children of
+ *   a directory are one contiguous key range, so listing walks just them; names never hold
+ *   NUL, so the range holds no grandchildren.
+ * - `X` + inode (12 hex digits) + file offset (12 hex digits): one extent of a file whose map
+ *   outgrew its entry. A file's extents are one key range in file order.
+ *
+ * Values are msgpack arrays:
+ * - directory `[1, inode, mode, createdAtMs, modifiedAtMs, childCount]`;
+ * - file `[0, inode, mode, createdAtMs, modifiedAtMs, sizeBytes, recordBytes, extentCount,
+ *   runStartOffset, runCount, inlineExtents | null]`, where `recordBytes` is the journal bytes
+ *   of the records its extents live in, the run is the trailing run of small extents that
+ *   consolidation will rewrite, and `inlineExtents` (flat, as in record bodies) holds the map
+ *   when it has at most INLINE_EXTENTS_MAX extents (null: the map is under `X` keys).
+ * - extent `[recordOffset, recordSequence, blobOffset, lengthBytes, recordLengthBytes]`.
+ */
+
+export const FILE_MODE_DEFAULT = 0o644;
+export const DIRECTORY_MODE_DEFAULT = 0o755;
+export const ROOT_INODE = 1;
+
+interface NodeCommon {
+  readonly inode: number;
+  readonly mode: number;
+  readonly createdAtMs: number;
+  readonly modifiedAtMs: number;
+}
+
+export interface FileNode extends NodeCommon {
+  readonly kind: 'file';
+  readonly sizeBytes: number;
+  readonly recordBytes: number;
+  readonly extentCount: number;
+  readonly runStartOffset: number;
+  readonly runCount: number;
+  /** The extents when they fit in the entry; `null` when they live under extent keys. */
+  readonly inlineExtents: readonly Extent[] | null;
+}
+
+export interface DirectoryNode extends NodeCommon {
+  readonly kind: 'directory';
+  readonly childCount: number;
+}
+
+export type CatalogNode = FileNode | DirectoryNode;
+
+const packer = new Packr({ useRecords: false, mapsAsObjects: false });
+
+export const ENTRY_PREFIX = 'E';
+const EXTENT_PREFIX = 'X';
+const HEX_DIGITS = 12;
+/** Sorts after every hex digit: the end of a file's extent range. */
+const EXTENT_RANGE_END = 'g';
+
+export function entryKey(path: string): string {
+  if (path === ROOT_PATH) return ENTRY_PREFIX;
+  return `${ENTRY_PREFIX}${parentOf(path)}\u0000${nameOf(path)}`;
+}
+
+/** The key range of a directory's children: `[start, end)`. */
+export function childrenRange(path: string): [string, string] {
+  return [`${ENTRY_PREFIX}${path}\u0000`, `${ENTRY_PREFIX}${path}\u0001`];
+}
+
+function hex(value: number): string {
+  return value.toString(16).padStart(HEX_DIGITS, '0');
+}
+
+export function extentKey(inode: number, fileOffset: number): string {
+  return `${EXTENT_PREFIX}${hex(inode)}${hex(fileOffset)}`;
+}
+
+/** The key range of a file's extents from `fileOffset` on. */
+export function extentRange(inode: number, fileOffset: number): [string, string] {
+  return [extentKey(inode, fileOffset), `${EXTENT_PREFIX}${hex(inode)}${EXTENT_RANGE_END}`];
+}
+
+export function encodeNode(node: CatalogNode): Buffer {
+  const common = [node.inode, node.mode, node.createdAtMs, node.modifiedAtMs];
+  if (node.kind === 'directory') return Buffer.from(packer.pack([1, ...common, node.childCount]));
+  return Buffer.from(
+    packer.pack([
+      0,
+      ...common,
+      node.sizeBytes,
+      node.recordBytes,
+      node.extentCount,
+      node.runStartOffset,
+      node.runCount,
+      node.inlineExtents === null ? null : flattenExtents(node.inlineExtents),
+    ]),
+  );
+}
+
+function corrupt(detail: string): CartridgeError {
+  return new CartridgeError('JOURNAL_CORRUPT', `catalog ${detail}`);
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function unpack(bytes: Buffer): unknown[] {
+  let value: unknown;
+  try {
+    value = packer.unpack(bytes);
+  } catch (error) {
+    throw new CartridgeError('JOURNAL_CORRUPT', 'catalog value is not msgpack', { cause: error });
+  }
+  if (!Array.isArray(value)) throw corrupt('value is not an array');
+  return value as unknown[];
+}
+
+/** Decodes an entry from index bytes (untrusted: malformed is `JOURNAL_CORRUPT`). */
+export function decodeNode(bytes: Buffer): CatalogNode {
+  const value = unpack(bytes);
+  const [kind, inode, mode, createdAtMs, modifiedAtMs] = value;
+  if (!isCount(inode) || !isCount(mode) || !isCount(createdAtMs) || !isCount(modifiedAtMs)) {
+    throw corrupt('entry malformed');
+  }
+  if (kind === 1) {
+    const childCount = value[5];
+    if (value.length !== 6 || !isCount(childCount)) throw corrupt('directory malformed');
+    return { kind: 'directory', inode, mode, createdAtMs, modifiedAtMs, childCount };
+  }
+  const [, , , , , sizeBytes, recordBytes, extentCount, runStartOffset, runCount, inline] = value;
+  const countsValid =
+    kind === 0 &&
+    value.length === 11 &&
+    isCount(sizeBytes) &&
+    isCount(recordBytes) &&
+    isCount(extentCount) &&
+    isCount(runStartOffset) &&
+    isCount(runCount);
+  if (!countsValid) throw corrupt('file malformed');
+  let inlineExtents: Extent[] | null = null;
+  if (inline !== null) {
+    if (!Array.isArray(inline) || inline.length > INLINE_EXTENTS_MAX * EXTENT_FIELDS) {
+      throw corrupt('inline extents malformed');
+    }
+    inlineExtents = extentsFromFlat(inline);
+    if (inlineExtents.length !== extentCount) throw corrupt('extent count disagrees');
+  }
+  return {
+    kind: 'file',
+    inode,
+    mode,
+    createdAtMs,
+    modifiedAtMs,
+    sizeBytes,
+    recordBytes,
+    extentCount,
+    runStartOffset,
+    runCount,
+    inlineExtents,
+  };
+}
+
+export function encodeExtent(extent: Extent): Buffer {
+  return Buffer.from(packer.pack(flattenExtents([extent])));
+}
+
+export function decodeExtent(bytes: Buffer): Extent {
+  const value = unpack(bytes);
+  if (value.length !== EXTENT_FIELDS) throw corrupt('extent malformed');
+  return extentsFromFlat(value)[0] as Extent;
+}

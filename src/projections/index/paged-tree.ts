@@ -1,0 +1,472 @@
+import { assert } from '../../assert.js';
+import { INDEX_PAGE_TARGET_BYTES } from '../../limits.js';
+import type { UndoLog } from '../undo-log.js';
+import {
+  type BranchNode,
+  type Child,
+  CHILD_REF_BYTES,
+  entryBytes,
+  type IndexNode,
+  isNode,
+  type LeafNode,
+  PAGE_OVERHEAD_BYTES,
+  type PageRef,
+  separatorBytes,
+} from './index-page.js';
+
+/**
+ * A copy-on-write B+tree of string keys and byte values whose pages live in the journal.
+ *
+ * Lookups walk from the root through pages the `PageSource` loads (through the page cache).
+ * A change copies the pages on its path into dirty in-memory nodes; `flush` writes the dirty
+ * nodes bottom-up as new pages and returns the new root, leaving every older root readable.
+ * The shape of the tree (where pages split and merge) depends only on the sequence of changes,
+ * never on when pages were flushed or reloaded, so replaying a journal from its genesis gives
+ * the same pages as the checkpoints that were written along the way.
+ *
+ * Changes inside a transaction push undo steps that restore each touched node's arrays, so an
+ * aborted transaction leaves the exact structure it found (not just the same keys).
+ */
+
+/** Where clean pages come from: the journal, through the page cache. */
+export interface PageSource {
+  load(ref: PageRef): IndexNode;
+}
+
+/** A page below this size is merged with a sibling when the two fit in one page. */
+const MERGE_BELOW_BYTES = INDEX_PAGE_TARGET_BYTES / 4;
+
+function emptyLeaf(): LeafNode {
+  return { kind: 'leaf', keys: [], values: [], sizeBytes: PAGE_OVERHEAD_BYTES };
+}
+
+/** The first index whose key is >= `key`. */
+function lowerBound(keys: readonly string[], key: string): number {
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((keys[middle] as string) < key) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** The child of a branch that holds `key`: the number of separators <= key. */
+function childIndexOf(keys: readonly string[], key: string): number {
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((keys[middle] as string) <= key) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+function cloneNode(node: IndexNode): IndexNode {
+  if (node.kind === 'leaf') {
+    return {
+      kind: 'leaf',
+      keys: node.keys.slice(),
+      values: node.values.slice(),
+      sizeBytes: node.sizeBytes,
+    };
+  }
+  return {
+    kind: 'branch',
+    keys: node.keys.slice(),
+    children: node.children.slice(),
+    sizeBytes: node.sizeBytes,
+  };
+}
+
+function branchSizeOf(keys: readonly string[]): number {
+  let sizeBytes = PAGE_OVERHEAD_BYTES + CHILD_REF_BYTES;
+  for (const key of keys) sizeBytes += separatorBytes(key);
+  return sizeBytes;
+}
+
+function leafSizeOf(keys: readonly string[], values: readonly Buffer[]): number {
+  let sizeBytes = PAGE_OVERHEAD_BYTES;
+  for (let index = 0; index < keys.length; index++) {
+    sizeBytes += entryBytes(keys[index] as string, values[index] as Buffer);
+  }
+  return sizeBytes;
+}
+
+/** The first index at which the entries before it hold at least half of the page's bytes. */
+function splitIndexOf(sizes: readonly number[]): number {
+  let total = 0;
+  for (const size of sizes) total += size;
+  let running = 0;
+  for (let index = 0; index < sizes.length - 1; index++) {
+    running += sizes[index] as number;
+    if (running * 2 >= total) return index + 1;
+  }
+  return sizes.length - 1;
+}
+
+interface WritablePath {
+  readonly branches: BranchNode[];
+  readonly indices: number[];
+  readonly leaf: LeafNode;
+}
+
+export interface FlushedPage {
+  readonly ref: PageRef;
+  readonly node: IndexNode;
+}
+
+export class PagedTree {
+  private root: Child;
+  private dirtyCountValue: number;
+
+  constructor(
+    private readonly source: PageSource,
+    private readonly undo: UndoLog,
+    root?: PageRef,
+  ) {
+    this.root = root ?? emptyLeaf();
+    this.dirtyCountValue = root === undefined ? 1 : 0;
+  }
+
+  /** Dirty pages waiting for the next flush. */
+  get dirtyCount(): number {
+    return this.dirtyCountValue;
+  }
+
+  /** The root as of the last flush, or undefined while the root is dirty. */
+  get rootRef(): PageRef | undefined {
+    return isNode(this.root) ? undefined : this.root;
+  }
+
+  private nodeOf(child: Child): IndexNode {
+    return isNode(child) ? child : this.source.load(child);
+  }
+
+  get(key: string): Buffer | undefined {
+    let node = this.nodeOf(this.root);
+    while (node.kind === 'branch') {
+      node = this.nodeOf(node.children[childIndexOf(node.keys, key)] as Child);
+    }
+    const index = lowerBound(node.keys, key);
+    return node.keys[index] === key ? node.values[index] : undefined;
+  }
+
+  /**
+   * Visits the entries with `start <= key < end` in key order; the visitor returns false to
+   * stop early.
+   */
+  range(start: string, end: string, visit: (key: string, value: Buffer) => boolean | void): void {
+    this.walk(this.root, start, end, visit);
+  }
+
+  private walk(
+    child: Child,
+    start: string,
+    end: string,
+    visit: (key: string, value: Buffer) => boolean | void,
+  ): boolean {
+    const node = this.nodeOf(child);
+    if (node.kind === 'leaf') {
+      for (let index = lowerBound(node.keys, start); index < node.keys.length; index++) {
+        const key = node.keys[index] as string;
+        if (key >= end) return false;
+        if (visit(key, node.values[index] as Buffer) === false) return false;
+      }
+      return true;
+    }
+    for (let index = childIndexOf(node.keys, start); index < node.children.length; index++) {
+      if (index > 0 && (node.keys[index - 1] as string) >= end) return false;
+      if (!this.walk(node.children[index] as Child, start, end, visit)) return false;
+    }
+    return true;
+  }
+
+  set(key: string, value: Buffer): void {
+    const path = this.writablePath(key);
+    const leaf = path.leaf;
+    const index = lowerBound(leaf.keys, key);
+    this.snapshot(leaf);
+    if (leaf.keys[index] === key) {
+      leaf.sizeBytes += value.length - (leaf.values[index] as Buffer).length;
+      leaf.values[index] = value;
+    } else {
+      leaf.keys.splice(index, 0, key);
+      leaf.values.splice(index, 0, value);
+      leaf.sizeBytes += entryBytes(key, value);
+    }
+    if (leaf.sizeBytes > INDEX_PAGE_TARGET_BYTES && leaf.keys.length >= 2) this.split(path);
+  }
+
+  delete(key: string): boolean {
+    const path = this.writablePath(key);
+    const leaf = path.leaf;
+    const index = lowerBound(leaf.keys, key);
+    if (leaf.keys[index] !== key) return false;
+    this.snapshot(leaf);
+    leaf.sizeBytes -= entryBytes(key, leaf.values[index] as Buffer);
+    leaf.keys.splice(index, 1);
+    leaf.values.splice(index, 1);
+    this.rebalance(path.branches, path.indices, leaf);
+    return true;
+  }
+
+  /**
+   * Writes every dirty node, children before parents, through `write` (which stages a record
+   * and returns where it will live), and returns the written pages. Afterwards the tree holds
+   * no dirty node and its root is a reference.
+   */
+  flush(write: (node: IndexNode) => PageRef): FlushedPage[] {
+    const written: FlushedPage[] = [];
+    if (!isNode(this.root)) return written;
+    const rootRef = this.flushNode(this.root, write, written);
+    this.setRoot(rootRef);
+    this.setDirtyCount(0);
+    return written;
+  }
+
+  private flushNode(
+    node: IndexNode,
+    write: (node: IndexNode) => PageRef,
+    written: FlushedPage[],
+  ): PageRef {
+    if (node.kind === 'branch') {
+      let snapshotted = false;
+      for (let index = 0; index < node.children.length; index++) {
+        const child = node.children[index] as Child;
+        if (!isNode(child)) continue;
+        const ref = this.flushNode(child, write, written);
+        if (!snapshotted) {
+          this.snapshot(node);
+          snapshotted = true;
+        }
+        node.children[index] = ref;
+      }
+    }
+    const ref = write(node);
+    written.push({ ref, node });
+    return ref;
+  }
+
+  // ---- structure --------------------------------------------------------------------------
+
+  private setRoot(root: Child): void {
+    const before = this.root;
+    this.root = root;
+    this.undo.push(() => {
+      this.root = before;
+    });
+  }
+
+  private setDirtyCount(count: number): void {
+    const before = this.dirtyCountValue;
+    this.dirtyCountValue = count;
+    this.undo.push(() => {
+      this.dirtyCountValue = before;
+    });
+  }
+
+  /** Records how to restore a node's arrays before it is changed in place. */
+  private snapshot(node: IndexNode): void {
+    if (!this.undo.recording) return;
+    const keys = node.keys.slice();
+    const sizeBytes = node.sizeBytes;
+    if (node.kind === 'leaf') {
+      const values = node.values.slice();
+      this.undo.push(() => {
+        node.keys = keys;
+        node.values = values;
+        node.sizeBytes = sizeBytes;
+      });
+    } else {
+      const children = node.children.slice();
+      this.undo.push(() => {
+        node.keys = keys;
+        node.children = children;
+        node.sizeBytes = sizeBytes;
+      });
+    }
+  }
+
+  /** A dirty copy of a clean node, counted. */
+  private copyOf(ref: PageRef): IndexNode {
+    this.setDirtyCount(this.dirtyCountValue + 1);
+    return cloneNode(this.source.load(ref));
+  }
+
+  private writableRoot(): IndexNode {
+    if (isNode(this.root)) return this.root;
+    const copy = this.copyOf(this.root);
+    this.setRoot(copy);
+    return copy;
+  }
+
+  /** The path from the root to the leaf for `key`, every node on it dirty. */
+  private writablePath(key: string): WritablePath {
+    const branches: BranchNode[] = [];
+    const indices: number[] = [];
+    let node = this.writableRoot();
+    while (node.kind === 'branch') {
+      const index = childIndexOf(node.keys, key);
+      const child = node.children[index] as Child;
+      let next: IndexNode;
+      if (isNode(child)) {
+        next = child;
+      } else {
+        next = this.copyOf(child);
+        this.snapshot(node);
+        node.children[index] = next;
+      }
+      branches.push(node);
+      indices.push(index);
+      node = next;
+    }
+    return { branches, indices, leaf: node };
+  }
+
+  /** Splits an oversized leaf, then any branch the split made oversized, up to the root. */
+  private split(path: WritablePath): void {
+    let node: IndexNode = path.leaf;
+    for (let level = path.branches.length; ; level--) {
+      if (node.sizeBytes <= INDEX_PAGE_TARGET_BYTES || node.keys.length < 2) return;
+      const { separator, right } = this.splitNode(node);
+      if (level === 0) {
+        const newRoot: BranchNode = {
+          kind: 'branch',
+          keys: [separator],
+          children: [node, right],
+          sizeBytes: branchSizeOf([separator]),
+        };
+        this.setDirtyCount(this.dirtyCountValue + 1);
+        this.setRoot(newRoot);
+        return;
+      }
+      const parent = path.branches[level - 1] as BranchNode;
+      const index = path.indices[level - 1] as number;
+      this.snapshot(parent);
+      parent.keys.splice(index, 0, separator);
+      parent.children.splice(index + 1, 0, right);
+      parent.sizeBytes += separatorBytes(separator);
+      node = parent;
+    }
+  }
+
+  /** Moves the upper half (by bytes) of `node` into a new right sibling. */
+  private splitNode(node: IndexNode): { separator: string; right: IndexNode } {
+    this.snapshot(node);
+    this.setDirtyCount(this.dirtyCountValue + 1);
+    if (node.kind === 'leaf') {
+      const sizes = node.keys.map((key, index) => entryBytes(key, node.values[index] as Buffer));
+      const at = splitIndexOf(sizes);
+      const keys = node.keys.splice(at);
+      const values = node.values.splice(at);
+      node.sizeBytes = leafSizeOf(node.keys, node.values);
+      const right: LeafNode = { kind: 'leaf', keys, values, sizeBytes: leafSizeOf(keys, values) };
+      return { separator: keys[0] as string, right };
+    }
+    const at = splitIndexOf(node.keys.map(separatorBytes));
+    const separator = node.keys[at] as string;
+    const keys = node.keys.splice(at + 1);
+    node.keys.length = at;
+    const children = node.children.splice(at + 1);
+    node.sizeBytes = branchSizeOf(node.keys);
+    const right: BranchNode = { kind: 'branch', keys, children, sizeBytes: branchSizeOf(keys) };
+    return { separator, right };
+  }
+
+  /**
+   * After a delete: merges an underfull node with a sibling when both fit in one page, removes
+   * empty leaves, and collapses a root branch left with a single child.
+   */
+  private rebalance(branches: BranchNode[], indices: number[], leaf: LeafNode): void {
+    let node: IndexNode = leaf;
+    for (let level = branches.length; level > 0; level--) {
+      const parent = branches[level - 1] as BranchNode;
+      const index = indices[level - 1] as number;
+      const empty = node.keys.length === 0 && node.kind === 'leaf';
+      if (!empty && node.sizeBytes >= MERGE_BELOW_BYTES) return;
+      if (parent.children.length < 2) return;
+      if (empty) {
+        this.removeChild(parent, index);
+      } else {
+        const leftIndex = index + 1 < parent.children.length ? index : index - 1;
+        const separator = parent.keys[leftIndex] as string;
+        const leftSize = this.nodeOf(parent.children[leftIndex] as Child).sizeBytes;
+        const rightSize = this.nodeOf(parent.children[leftIndex + 1] as Child).sizeBytes;
+        if (this.mergedSize(node.kind, leftSize, rightSize, separator) > INDEX_PAGE_TARGET_BYTES) {
+          return;
+        }
+        const left = this.writableChild(parent, leftIndex);
+        const right = this.writableChild(parent, leftIndex + 1);
+        this.merge(left, right, separator);
+        this.removeChild(parent, leftIndex + 1);
+      }
+      node = parent;
+    }
+    this.collapseRoot();
+  }
+
+  private writableChild(parent: BranchNode, index: number): IndexNode {
+    const child = parent.children[index] as Child;
+    if (isNode(child)) return child;
+    const copy = this.copyOf(child);
+    this.snapshot(parent);
+    parent.children[index] = copy;
+    return copy;
+  }
+
+  private mergedSize(
+    kind: IndexNode['kind'],
+    leftBytes: number,
+    rightBytes: number,
+    separator: string,
+  ): number {
+    const shared = leftBytes + rightBytes - PAGE_OVERHEAD_BYTES;
+    return kind === 'leaf' ? shared : shared + separatorBytes(separator) - CHILD_REF_BYTES;
+  }
+
+  private merge(left: IndexNode, right: IndexNode, separator: string): void {
+    assert(left.kind === right.kind, 'siblings are of one kind');
+    this.snapshot(left);
+    if (left.kind === 'leaf' && right.kind === 'leaf') {
+      left.keys.push(...right.keys);
+      left.values.push(...right.values);
+      left.sizeBytes = leafSizeOf(left.keys, left.values);
+    } else if (left.kind === 'branch' && right.kind === 'branch') {
+      left.keys.push(separator, ...right.keys);
+      left.children.push(...right.children);
+      left.sizeBytes = branchSizeOf(left.keys);
+    }
+  }
+
+  /** Removes child `index` (a dirty node) and the separator in front of it (or after it). */
+  private removeChild(parent: BranchNode, index: number): void {
+    this.snapshot(parent);
+    const separatorIndex = index === 0 ? 0 : index - 1;
+    parent.sizeBytes -= separatorBytes(parent.keys[separatorIndex] as string);
+    parent.keys.splice(separatorIndex, 1);
+    parent.children.splice(index, 1);
+    this.setDirtyCount(this.dirtyCountValue - 1);
+  }
+
+  private collapseRoot(): void {
+    for (;;) {
+      const root = this.root;
+      if (!isNode(root) || root.kind !== 'branch' || root.children.length !== 1) return;
+      this.setDirtyCount(this.dirtyCountValue - 1);
+      this.setRoot(root.children[0] as Child);
+    }
+  }
+
+  /** Every node from the root, depth first (tests and verification). */
+  forEachNode(visit: (node: IndexNode, depth: number) => void): void {
+    const walk = (child: Child, depth: number): void => {
+      const node = this.nodeOf(child);
+      visit(node, depth);
+      if (node.kind === 'branch') for (const next of node.children) walk(next, depth + 1);
+    };
+    walk(this.root, 0);
+  }
+}

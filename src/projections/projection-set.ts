@@ -1,0 +1,65 @@
+import type { CheckpointSections, JournalRecord } from '../journal/journal-event.js';
+import { Allocator } from './allocator.js';
+import { Catalog } from './catalog.js';
+import { PagedTree, type PageSource } from './index/paged-tree.js';
+import { UndoLog } from './undo-log.js';
+
+/**
+ * The projections and their order, in one place. Each fold has its own checkpoint section;
+ * adding a fold adds it here (and its section to `CheckpointSections`), not in the engine.
+ */
+export interface Projections {
+  readonly undo: UndoLog;
+  readonly catalog: Catalog;
+  readonly allocator: Allocator;
+}
+
+/** The projections of an empty journal (before its genesis record). */
+export function freshProjections(source: PageSource, capacityBlocks: number | null): Projections {
+  const undo = new UndoLog();
+  const catalog = new Catalog(new PagedTree(source, undo), undo);
+  return { undo, catalog, allocator: new Allocator(undo, capacityBlocks) };
+}
+
+/** The projections as a checkpoint root recorded them; nothing is read until needed. */
+export function projectionsAt(
+  source: PageSource,
+  capacityBlocks: number | null,
+  sections: CheckpointSections,
+): Projections {
+  const undo = new UndoLog();
+  const [rootOffset, rootSequence, nextInode, entryCount, fileCount] = sections.catalog as number[];
+  const [usedBlocks, liveBytes] = sections.allocator as number[];
+  const tree = new PagedTree(source, undo, {
+    offset: rootOffset as number,
+    sequence: rootSequence as number,
+  });
+  const catalog = new Catalog(tree, undo, {
+    nextInode: nextInode as number,
+    entryCount: entryCount as number,
+    fileCount: fileCount as number,
+  });
+  const allocator = new Allocator(undo, capacityBlocks, {
+    usedBlocks: usedBlocks as number,
+    liveBytes: liveBytes as number,
+  });
+  return { undo, catalog, allocator };
+}
+
+/** Folds one record into every projection, in order: the allocator reads the catalog's change. */
+export function applyRecord(projections: Projections, record: JournalRecord): void {
+  const change = projections.catalog.evolve(record);
+  projections.allocator.evolve(change);
+}
+
+/** The sections of a checkpoint root; the index must have been flushed (its root is a page). */
+export function checkpointSections(projections: Projections): CheckpointSections | undefined {
+  const root = projections.catalog.tree.rootRef;
+  if (root === undefined) return undefined;
+  const { nextInode, entryCount, fileCount } = projections.catalog.state;
+  const { usedBlocks, liveBytes } = projections.allocator.section;
+  return {
+    catalog: [root.offset, root.sequence, nextInode, entryCount, fileCount],
+    allocator: [usedBlocks, liveBytes],
+  };
+}
