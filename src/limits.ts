@@ -29,11 +29,6 @@ export const BODY_MAX_BYTES = 1024 * 1024;
 /** A record's decoded blob may not exceed this (checkpoint parts are the largest blobs). */
 export const BLOB_MAX_BYTES = 8 * 1024 * 1024;
 
-/** Checkpoint state is cut into parts of at most this many encoded bytes. */
-export const CHECKPOINT_PART_MAX_BYTES = 1024 * 1024;
-
-/** A checkpoint may have at most this many parts (so at most 4 GiB of projection state). */
-export const CHECKPOINT_PARTS_MAX = 4096;
 
 /** One transaction may stage at most this many records. */
 export const TRANSACTION_RECORDS_MAX = 1_000_000;
@@ -42,7 +37,6 @@ export const TRANSACTION_RECORDS_MAX = 1_000_000;
 export const TRANSACTION_DEPTH_MAX = 64;
 
 assert(DATA_RECORD_MAX_BYTES <= BLOB_MAX_BYTES, 'a data record must fit in a blob');
-assert(CHECKPOINT_PART_MAX_BYTES <= BLOB_MAX_BYTES, 'a checkpoint part must fit in a blob');
 assert(DATA_RECORD_MAX_BYTES % PAGE_SIZE_BYTES === 0, 'data records hold whole pages');
 
 /** An index page's keys; a page near its 4 KiB target holds far fewer. */

@@ -41,6 +41,8 @@ import { verifyJournal } from './verify.js';
 export type Content = Uint8Array | string;
 
 const MEMORY_PATH = 'memory.cart';
+/** On close, a checkpoint is written when at least this much journal follows the last one. */
+const CLOSE_CHECKPOINT_BYTES = 1024 * 1024;
 
 function blocksFor(sizeBytes: number): number {
   return Math.ceil(sizeBytes / PAGE_SIZE_BYTES);
@@ -268,10 +270,11 @@ export class Cartridge {
     if (this.appends.path !== undefined && this.appends.path !== canonical) this.settle();
     // Every check comes before the one change (adding to the buffer), so inside a caller's
     // transaction no savepoint is needed (a savepoint would stage the buffer).
+    const insideCaller = this.transactionDepth > 0;
     const body = (): void => {
       const file = this.existingFile(canonical);
       // The buffer outlives this call inside a caller's transaction: it keeps its own copy.
-      const bytes = toBytes(content, this.transactionDepth > 1);
+      const bytes = toBytes(content, insideCaller);
       if (bytes.length === 0) return;
       const sizeBefore = file.sizeBytes + this.appends.sizeBytes;
       const sizeBytes = sizeBefore + bytes.length;
@@ -616,7 +619,7 @@ export class Cartridge {
         // A checkpoint at close makes the next open start at the head. Its failure (a full
         // disk, say) must not keep the commits already made from being synced: they are, and
         // then close reports the failure.
-        if (this.head > this.checkpointEnd) {
+        if (this.head - this.checkpointEnd >= CLOSE_CHECKPOINT_BYTES) {
           try {
             this.checkpoint();
           } catch (error) {

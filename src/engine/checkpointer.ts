@@ -11,12 +11,9 @@ import type { IndexPageStore } from './index-page-store.js';
 /**
  * A checkpoint makes open cheap: it writes the index pages changed since the last one
  * (copy-on-write, children before parents) and then a root record naming the new root page and
- * each projection's section. Its cost follows the pages changed, not the size of the catalog.
- *
- * The pages go in one commit, the root in a commit of its own whose body holds the full chain
- * hash of the record before it: open resumes the chain from there without reading anything
- * else. A crash between the two leaves pages nobody refers to, and open starts from the root
- * before.
+ * each projection's section, all in one commit. Its cost follows the pages changed, not the
+ * size of the catalog. The root holds the full chain hash from before the commit and where the
+ * commit starts, so open resumes the chain by hashing the checkpoint's own pages only.
  */
 
 export interface CheckpointResult {
@@ -42,12 +39,12 @@ export function writeCheckpoint(
       const record = writer.stage({ type: 'index.page' }, encodePage(node));
       return { offset: record.offset, sequence: record.sequence };
     });
-    if (writer.stagedCount > 0) writer.commit(false);
     const sections = checkpointSections(projections);
     assert(sections !== undefined, 'the index root is a page after a flush');
     const root = writer.stage({
       type: 'checkpoint',
-      previousHash: writer.committedTail.lastHash,
+      chainBefore: writer.committedTail.lastHash,
+      commitOffset: startOffset,
       sections,
     });
     applyRecord(projections, root);

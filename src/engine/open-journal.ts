@@ -11,10 +11,20 @@ import {
 import { chainRootOf } from '../journal/hashing.js';
 import type { Storage, StorageFile } from '../journal/io/storage.js';
 import { RecordType } from '../journal/journal-event.js';
-import { chainHashOfRecord, readRecordAt, toJournalRecord } from '../journal/journal-reader.js';
+import {
+  chainHashOfRecord,
+  readRecordAt,
+  RecordScanner,
+  toJournalRecord,
+} from '../journal/journal-reader.js';
 import { JournalWriter, type JournalTail } from '../journal/journal-writer.js';
 import { isCommit, linkOf } from '../journal/record-frame.js';
-import { corruptionError, type RecoveryReport, replay } from '../journal/recovery.js';
+import {
+  corruptionError,
+  type RecoveryReport,
+  type ReplayResult,
+  replay,
+} from '../journal/recovery.js';
 import type { Allocator } from '../projections/allocator.js';
 import type { Catalog } from '../projections/catalog.js';
 import {
@@ -146,10 +156,12 @@ interface CheckpointStart {
 }
 
 /**
- * Starts from the checkpoint root the header names: one record, whose body holds the
- * projections' sections and the full chain hash before it. Nothing of the index is read here;
- * pages load as lookups need them. A root that cannot be used (damaged, or not a root) makes
- * open replay from the genesis instead, and the report says why.
+ * Starts from the checkpoint root the header names. Its body holds the projections' sections,
+ * the full chain hash before the checkpoint's commit and where that commit starts: open reads
+ * that commit (the checkpoint's pages and root) in one `pread`, checks each link and resumes
+ * the chain. Nothing of the index is decoded here; pages load as lookups need them. A root
+ * that cannot be used (damaged, or not a root) makes open replay from the genesis instead, and
+ * the report says why.
  */
 function loadCheckpoint(
   file: StorageFile,
@@ -164,14 +176,24 @@ function loadCheckpoint(
     }
     const record = toJournalRecord(raw);
     if (record.event.type !== 'checkpoint') return 'not a checkpoint root';
-    const { previousHash, sections } = record.event;
-    if (!raw.header.link.equals(linkOf(previousHash))) return 'the root breaks the chain';
+    const { chainBefore, commitOffset, sections } = record.event;
+    if (commitOffset < JOURNAL_START_OFFSET || commitOffset > offset) {
+      return 'the root names an impossible commit';
+    }
+    let hash = chainBefore;
+    const scanner = new RecordScanner(file, commitOffset, offset);
+    for (let step = scanner.next(); step.kind !== 'end'; step = scanner.next()) {
+      if (step.kind === 'damage') return `a checkpoint page is damaged: ${step.reason}`;
+      if (!step.raw.header.link.equals(linkOf(hash))) return 'a checkpoint page breaks the chain';
+      hash = chainHashOfRecord(hash, step.raw);
+    }
+    if (!raw.header.link.equals(linkOf(hash))) return 'the root breaks the chain';
     return {
       projections: projectionsAt(pages, capacityBlocks, sections),
       tail: {
         endOffset: offset + record.lengthBytes,
         nextSequence: raw.header.sequence + 1,
-        lastHash: chainHashOfRecord(previousHash, raw),
+        lastHash: chainHashOfRecord(hash, raw),
       },
     };
   } catch (error) {
@@ -208,17 +230,8 @@ function closeQuietly(file: StorageFile): void {
   }
 }
 
-function openFromFile(file: StorageFile, options: ResolvedOptions): OpenedJournal {
-  const header = readHeader(file);
-  const pages = new IndexPageStore(file, options.indexCacheBytes);
-  let start: CheckpointStart | undefined;
-  let checkpointRefused: string | null = null;
-  if (header.checkpointOffset > 0) {
-    const loaded = loadCheckpoint(file, header.checkpointOffset, pages, header.capacityBlocks);
-    if (typeof loaded === 'string') checkpointRefused = loaded;
-    else start = loaded;
-  }
-  start ??= {
+function genesisStart(pages: IndexPageStore, header: FileHeader): CheckpointStart {
+  return {
     projections: freshProjections(pages, header.capacityBlocks),
     tail: {
       endOffset: JOURNAL_START_OFFSET,
@@ -226,9 +239,11 @@ function openFromFile(file: StorageFile, options: ResolvedOptions): OpenedJourna
       lastHash: chainRootOf(header.cartridgeId),
     },
   };
+}
+
+function replayFrom(file: StorageFile, header: FileHeader, start: CheckpointStart): ReplayResult {
   const { projections } = start;
-  const checkpointEnd = start.tail.endOffset;
-  const result = replay({
+  return replay({
     file,
     startOffset: start.tail.endOffset,
     startTail: start.tail,
@@ -238,6 +253,38 @@ function openFromFile(file: StorageFile, options: ResolvedOptions): OpenedJourna
       for (const record of records) applyRecord(projections, record);
     },
   });
+}
+
+function openFromFile(file: StorageFile, options: ResolvedOptions): OpenedJournal {
+  const header = readHeader(file);
+  let pages = new IndexPageStore(file, options.indexCacheBytes);
+  let start: CheckpointStart | undefined;
+  let checkpointRefused: string | null = null;
+  if (header.checkpointOffset > 0) {
+    const loaded = loadCheckpoint(file, header.checkpointOffset, pages, header.capacityBlocks);
+    if (typeof loaded === 'string') checkpointRefused = loaded;
+    else start = loaded;
+  }
+  start ??= genesisStart(pages, header);
+  let result: ReplayResult;
+  try {
+    result = replayFrom(file, header, start);
+  } catch (error) {
+    // Damage in an index page the tail needed (it lies before the root) does not doom the
+    // journal: the records still hold everything, so open rebuilds from the genesis and says so.
+    const inIndex =
+      error instanceof CartridgeError &&
+      error.code === 'JOURNAL_CORRUPT' &&
+      start.tail.endOffset > JOURNAL_START_OFFSET &&
+      (error.offset ?? Number.POSITIVE_INFINITY) < start.tail.endOffset;
+    if (!inIndex) throw error;
+    checkpointRefused = `index damaged: ${error.message}`;
+    pages = new IndexPageStore(file, options.indexCacheBytes);
+    start = genesisStart(pages, header);
+    result = replayFrom(file, header, start);
+  }
+  const { projections } = start;
+  const checkpointEnd = start.tail.endOffset;
   const usedCheckpoint = checkpointRefused === null && header.checkpointOffset > 0;
   const recovery: RecoveryReport = {
     ...result.report,

@@ -62,7 +62,12 @@ function fieldsOf(event: JournalEvent): Field[] {
     case 'index.page':
       return [];
     case 'checkpoint':
-      return [event.previousHash, [...event.sections.catalog], [...event.sections.allocator]];
+      return [
+        event.chainBefore,
+        event.commitOffset,
+        [...event.sections.catalog],
+        [...event.sections.allocator],
+      ];
     case 'extents.consolidated':
       return [event.path, event.fileOffset, event.replacedCount];
   }
@@ -233,7 +238,8 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
     case RecordType.CheckpointRoot:
       return {
         type: 'checkpoint',
-        previousHash: fields.hash(),
+        chainBefore: fields.hash(),
+        commitOffset: fields.count(),
         sections: { catalog: fields.counts(5), allocator: fields.counts(2) },
       };
     case RecordType.ExtentsConsolidated:

@@ -86,8 +86,12 @@ export type JournalEvent =
   | { readonly type: 'index.page' }
   | {
       readonly type: 'checkpoint';
-      /** The full chain hash of the record before this one, so open can resume the chain. */
-      readonly previousHash: Buffer;
+      /**
+       * The full chain hash before the checkpoint's commit, and where that commit starts, so
+       * open can resume the chain by hashing just the checkpoint's own pages.
+       */
+      readonly chainBefore: Buffer;
+      readonly commitOffset: number;
       readonly sections: CheckpointSections;
     }
   | {

@@ -9,8 +9,8 @@ import type { JournalEvent } from '../../../src/journal/journal-event.js';
 const NUM_RUNS = Number.parseInt(process.env['PROPERTY_RUNS'] ?? '200', 10) || 200;
 
 const EXTENTS = [
-  { recordOffset: 8192, recordSequence: 1, blobOffset: 0, lengthBytes: 1_048_576 },
-  { recordOffset: 2 ** 40, recordSequence: 2 ** 33, blobOffset: 17, lengthBytes: 3 },
+  { recordOffset: 8192, recordSequence: 1, blobOffset: 0, lengthBytes: 1_048_576, recordLengthBytes: 1_048_630 },
+  { recordOffset: 2 ** 40, recordSequence: 2 ** 33, blobOffset: 17, lengthBytes: 3, recordLengthBytes: 64 },
 ];
 
 /** One event of every type, with values near the edges of what each field holds. */
@@ -24,7 +24,14 @@ const EVERY_EVENT: readonly JournalEvent[] = [
   { type: 'file.appended', path: '/a', atMs: 5, sizeBytes: 2 ** 31 - 1, extents: EXTENTS },
   { type: 'entry.deleted', path: '/a/b/c', atMs: 99 },
   { type: 'directory.created', path: '/日本語', inode: 2 ** 32 + 1, mode: 0o755, atMs: 7 },
-  { type: 'checkpoint', part: 0, partCount: 1024, stateSizeBytes: 4 * 1024 * 1024 },
+  { type: 'index.page' },
+  {
+    type: 'checkpoint',
+    chainBefore: Buffer.alloc(32, 7),
+    commitOffset: 2 ** 40,
+    sections: { catalog: [8192, 3, 17, 1_000_000, 999_000], allocator: [2 ** 40, 5] },
+  },
+  { type: 'extents.consolidated', path: '/logs/audit.log', fileOffset: 2 ** 31 - 1, replacedCount: 1024 },
 ];
 
 /** Bodies encoded before any hostile input was decoded, to compare against afterwards. */
@@ -52,7 +59,7 @@ describe('event codec round trip', () => {
       expect(decodeEvent(recordTypeOf(event), body)).toEqual(event);
       typesSeen.add(event.type);
     }
-    expect(typesSeen.size).toBe(8);
+    expect(typesSeen.size).toBe(10);
   });
 
   it('encodes deterministically (the hash chain depends on it) and into independent buffers', () => {
@@ -69,7 +76,7 @@ describe('event codec round trip', () => {
 
   it('gives every event type its own record type', () => {
     const types = new Set(EVERY_EVENT.map((event) => recordTypeOf(event)));
-    expect(types.size).toBe(8);
+    expect(types.size).toBe(10);
   });
 
   it('round-trips generated file events', () => {
@@ -78,6 +85,7 @@ describe('event codec round trip', () => {
       recordSequence: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
       blobOffset: fc.nat(),
       lengthBytes: fc.nat(),
+      recordLengthBytes: fc.nat(),
     });
     const event = fc.record({
       type: fc.constant('file.created' as const),

@@ -131,9 +131,9 @@ describe('chooseFileHeader', () => {
     expect(thrownBy(() => chooseFileHeader([Buffer.alloc(0), Buffer.alloc(0)])).code).toBe('NOT_A_CARTRIDGE');
   });
 
-  it('is UNSUPPORTED_VERSION for a version 2 file, and for unknown required features', () => {
+  it('is UNSUPPORTED_VERSION for a version 3 file, for a format 1 file, and for unknown required features', () => {
     const versionTwo = encodeFileHeader(newer);
-    versionTwo.writeUInt16LE(2, 8);
+    versionTwo.writeUInt16LE(3, 8);
     resealed(versionTwo);
     expect(thrownBy(() => chooseFileHeader([versionTwo, Buffer.from(versionTwo)])).code).toBe('UNSUPPORTED_VERSION');
     const damaged = encodeFileHeader(older);
@@ -142,11 +142,17 @@ describe('chooseFileHeader', () => {
     const features = encodeFileHeader(newer);
     features.writeUInt16LE(1, 10);
     expect(thrownBy(() => chooseFileHeader([resealed(features), Buffer.alloc(0)])).code).toBe('UNSUPPORTED_VERSION');
+    // Format 1 (104-byte frames, whole-catalog checkpoints) had no users to migrate: it is
+    // refused plainly rather than misread.
+    const formatOne = encodeFileHeader(newer);
+    formatOne.writeUInt16LE(1, 8);
+    resealed(formatOne);
+    expect(thrownBy(() => chooseFileHeader([formatOne, Buffer.from(formatOne)])).code).toBe('UNSUPPORTED_VERSION');
   });
 
-  it('prefers a valid version 1 slot over a newer-version one (a reader keeps what it understands)', () => {
+  it('prefers a valid version 2 slot over a newer-version one (a reader keeps what it understands)', () => {
     const versionTwo = encodeFileHeader(newer);
-    versionTwo.writeUInt16LE(2, 8);
+    versionTwo.writeUInt16LE(3, 8);
     expect(chooseFileHeader([encodeFileHeader(older), resealed(versionTwo)])).toEqual(older);
   });
 });

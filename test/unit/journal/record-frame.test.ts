@@ -25,9 +25,8 @@ function sampleHeader(overrides: Partial<FrameHeader> = {}): FrameHeader {
     rawBlobLength: 5678,
     commitIndex: 3,
     sequence: 2 ** 40 + 17,
-    previousHash: hashBytes(Buffer.from('previous')),
-    blobHash: hashBytes(Buffer.from('blob')),
-    bodyChecksum: 0xdeadbeef,
+    link: hashBytes(Buffer.from('previous')).subarray(0, 8),
+    payloadChecksum: 0xdeadbeef,
     ...overrides,
   };
 }
@@ -40,7 +39,7 @@ function encoded(header: FrameHeader): Buffer {
 
 /** Re-seals a hand-edited header, so that the field check (not the CRC) is what refuses it. */
 function resealed(bytes: Buffer): Buffer {
-  bytes.writeUInt32LE(checksumCrc32c(bytes.subarray(0, 100)), 100);
+  bytes.writeUInt32LE(checksumCrc32c(bytes.subarray(0, 40)), 40);
   return bytes;
 }
 
@@ -71,7 +70,7 @@ describe('frame header encoding', () => {
     expect(decoded.ok && decoded.header).toEqual(header);
   });
 
-  it('decodes from a longer buffer, looking at the first 104 bytes only', () => {
+  it('decodes from a longer buffer, looking at the first 44 bytes only', () => {
     const longer = Buffer.concat([encoded(sampleHeader()), Buffer.alloc(50, 0xee)]);
     expect(faultOf(longer)).toBe('ok');
   });
@@ -79,13 +78,13 @@ describe('frame header encoding', () => {
   it('calls an all-zero header "zero" and other magic-less bytes "magic"', () => {
     expect(faultOf(Buffer.alloc(FRAME_HEADER_BYTES))).toBe('zero');
     const bytes = Buffer.alloc(FRAME_HEADER_BYTES);
-    bytes[50] = 1;
+    bytes[30] = 1;
     expect(faultOf(bytes)).toBe('magic');
   });
 });
 
 describe('frame header damage', () => {
-  it('refuses every single-bit flip of an encoded header (104 * 8 bits)', () => {
+  it('refuses every single-bit flip of an encoded header (44 * 8 bits)', () => {
     // Both a commit header with a compressed blob and a plain one, so the flag bits vary.
     for (const header of [sampleHeader(), sampleHeader({ flags: 0, storedBlobLength: 9, rawBlobLength: 9 })]) {
       const original = encoded(header);
@@ -101,13 +100,12 @@ describe('frame header damage', () => {
     }
   });
 
-  it('refuses a resealed header with a bad version, unknown flags, codec 3 or reserved bytes', () => {
+  it('refuses a resealed header with unknown flags or codec 3, and a format 1 frame', () => {
     const cases: [string, (bytes: Buffer) => void, FrameHeaderFault][] = [
-      ['version 2', (bytes) => bytes.writeUInt8(2, 2), 'version'],
-      ['unknown flag bit 4', (bytes) => bytes.writeUInt8(0b1_0000, 4), 'flags'],
-      ['unknown flag bit 7', (bytes) => bytes.writeUInt8(0x80 | FLAG_COMMIT, 4), 'flags'],
-      ['codec 3', (bytes) => bytes.writeUInt8(3, 4), 'flags'],
-      ['reserved at 6', (bytes) => bytes.writeUInt16LE(1, 6), 'reserved'],
+      ['unknown flag bit 4', (bytes) => bytes.writeUInt8(0b1_0000, 3), 'flags'],
+      ['unknown flag bit 7', (bytes) => bytes.writeUInt8(0x80 | FLAG_COMMIT, 3), 'flags'],
+      ['codec 3', (bytes) => bytes.writeUInt8(3, 3), 'flags'],
+      ['format 1 magic', (bytes) => bytes.writeUInt16LE(0xca27, 0), 'magic'],
     ];
     for (const [what, edit, fault] of cases) {
       const bytes = encoded(sampleHeader());
@@ -133,53 +131,62 @@ describe('frame header damage', () => {
 
   it('refuses a sequence number beyond the safe integers', () => {
     const bytes = encoded(sampleHeader());
-    bytes.writeBigUInt64LE(2n ** 53n, 24);
+    bytes.writeBigUInt64LE(2n ** 53n, 20);
     expect(faultOf(resealed(bytes))).toBe('length');
-    bytes.writeBigUInt64LE(2n ** 64n - 1n, 24);
+    bytes.writeBigUInt64LE(2n ** 64n - 1n, 20);
     expect(faultOf(resealed(bytes))).toBe('length');
   });
 });
 
 const BODY = Buffer.from('a msgpack body');
+const PREVIOUS = hashBytes(Buffer.from('previous record'));
+const BLOB_HASH = hashBytes(Buffer.from('blob'));
 
 describe('chain hash', () => {
-  it('ignores the redaction byte (offset 5)', () => {
+  it('changes with every byte of the first 36 (everything but the two checksums)', () => {
     const original = encoded(sampleHeader());
-    const redacted = Buffer.from(original);
-    redacted[5] = 0xff;
-    expect(chainHashOf(redacted, BODY).equals(chainHashOf(original, BODY))).toBe(true);
-  });
-
-  it('changes with every other byte of the first 100', () => {
-    const original = encoded(sampleHeader());
-    const reference = chainHashOf(original, BODY);
-    for (let offset = 0; offset < 100; offset++) {
-      if (offset === 5) continue;
+    const reference = chainHashOf(PREVIOUS, original, BODY, BLOB_HASH);
+    for (let offset = 0; offset < 36; offset++) {
       const changed = Buffer.from(original);
       changed[offset] = (changed[offset] as number) ^ 0x01;
-      expect(chainHashOf(changed, BODY).equals(reference), `byte ${offset}`).toBe(false);
+      const hash = chainHashOf(PREVIOUS, changed, BODY, BLOB_HASH);
+      expect(hash.equals(reference), `byte ${offset}`).toBe(false);
     }
   });
 
-  it('does not look at the header checksum (bytes 100..104), which the first 100 bytes determine', () => {
+  it('does not look at the checksums (bytes 36..44), which the rest determines', () => {
     const original = encoded(sampleHeader());
     const changed = Buffer.from(original);
-    changed.writeUInt32LE(0, 100);
-    expect(chainHashOf(changed, BODY).equals(chainHashOf(original, BODY))).toBe(true);
+    changed.writeUInt32LE(0, 36);
+    changed.writeUInt32LE(0, 40);
+    expect(
+      chainHashOf(PREVIOUS, changed, BODY, BLOB_HASH).equals(
+        chainHashOf(PREVIOUS, original, BODY, BLOB_HASH),
+      ),
+    ).toBe(true);
   });
 
-  it('covers the body', () => {
+  it('covers the previous hash in full, the body and the blob hash', () => {
     const original = encoded(sampleHeader());
+    const reference = chainHashOf(PREVIOUS, original, BODY, BLOB_HASH);
     const otherBody = Buffer.from(BODY);
     otherBody[0] = (otherBody[0] as number) ^ 0x01;
-    expect(chainHashOf(original, otherBody).equals(chainHashOf(original, BODY))).toBe(false);
+    expect(chainHashOf(PREVIOUS, original, otherBody, BLOB_HASH).equals(reference)).toBe(false);
+    const otherPrevious = Buffer.from(PREVIOUS);
+    // The last byte is outside the stored link: the chain still covers it.
+    otherPrevious[31] = (otherPrevious[31] as number) ^ 0x01;
+    expect(chainHashOf(otherPrevious, original, BODY, BLOB_HASH).equals(reference)).toBe(false);
+    const otherBlob = Buffer.from(BLOB_HASH);
+    otherBlob[0] = (otherBlob[0] as number) ^ 0x01;
+    expect(chainHashOf(PREVIOUS, original, BODY, otherBlob).equals(reference)).toBe(false);
   });
 
-  it('does not modify its input', () => {
+  it('does not modify its inputs', () => {
     const original = encoded(sampleHeader());
-    original[5] = 7;
     const copy = Buffer.from(original);
-    chainHashOf(original, BODY);
+    const previousCopy = Buffer.from(PREVIOUS);
+    chainHashOf(PREVIOUS, original, BODY, BLOB_HASH);
     expect(original.equals(copy)).toBe(true);
+    expect(PREVIOUS.equals(previousCopy)).toBe(true);
   });
 });
