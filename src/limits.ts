@@ -57,5 +57,14 @@ export const CONSOLIDATION_RUN_COUNT = 1024;
 /** Reads of adjacent content records are merged into one `pread` of at most this many bytes. */
 export const READ_RUN_MAX_BYTES = 4 * 1024 * 1024;
 
-/** An automatic checkpoint is written once this many index pages are dirty. */
-export const DIRTY_PAGES_CHECKPOINT = 512;
+/**
+ * An automatic checkpoint is written once this many index pages are dirty (about 16 MiB of
+ * pages, twice that in memory): the bound on the index's in-memory overlay.
+ */
+export const DIRTY_PAGES_CHECKPOINT = 4096;
+
+/** Commits write a few dirty index pages once more than this many are dirty. */
+export const INDEX_TRICKLE_LOW_WATER = 64;
+
+/** At most this many dirty index pages ride along in one commit. */
+export const INDEX_TRICKLE_PAGES_PER_COMMIT = 4;

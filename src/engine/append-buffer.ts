@@ -30,7 +30,10 @@ export class AppendBuffer {
   take(): { path: string; bytes: Buffer } | undefined {
     const path = this.pathValue;
     if (path === undefined) return undefined;
-    const bytes = this.chunks.length === 1 ? Buffer.from(this.chunks[0] as Uint8Array) : Buffer.concat(this.chunks);
+    const bytes =
+      this.chunks.length === 1
+        ? Buffer.from(this.chunks[0] as Uint8Array)
+        : Buffer.concat(this.chunks);
     this.clear();
     return { path, bytes };
   }

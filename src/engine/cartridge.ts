@@ -22,6 +22,7 @@ import {
   FILE_MODE_DEFAULT,
   type FileNode,
 } from '../projections/catalog.js';
+import type { FlushedPage } from '../projections/index/paged-tree.js';
 import { applyRecord } from '../projections/projection-set.js';
 import { AppendBuffer } from './append-buffer.js';
 import type {
@@ -30,7 +31,7 @@ import type {
   EntryMetadata,
   VerifyReport,
 } from './cartridge-types.js';
-import { writeCheckpoint } from './checkpointer.js';
+import { trickleIndexPages, writeCheckpoint } from './checkpointer.js';
 import { consolidationDue } from './consolidation.js';
 import { ContentReader } from './content-reader.js';
 import { createJournal, type OpenedJournal, openJournal } from './open-journal.js';
@@ -446,12 +447,14 @@ export class Cartridge {
     this.commitTimeMs = this.options.clock.now();
     let result: T;
     let committed = false;
+    let trickled: FlushedPage[] = [];
     try {
       result = body();
       if (isThenable(result))
         throw new CartridgeError('INVALID_ARGUMENT', 'a transaction body must be synchronous');
       this.settle();
       if (writer.stagedCount > 0) {
+        trickled = trickleIndexPages(this.journal, writer);
         writer.commit(this.options.durability === 'full');
         committed = true;
       }
@@ -464,6 +467,7 @@ export class Cartridge {
       this.transactionDepth = 0;
     }
     undo.end(true);
+    for (const page of trickled) this.journal.pages.remember(page.ref, page.node);
     // A transaction that mutates nothing writes nothing: no sync, no automatic checkpoint.
     if (committed) this.afterCommit();
     return result;

@@ -1,6 +1,8 @@
 import { assert } from '../assert.js';
 import type { JournalWriter } from '../journal/journal-writer.js';
-import { encodePage } from '../projections/index/index-page.js';
+import { encodePage, type IndexNode, type PageRef } from '../projections/index/index-page.js';
+import type { FlushedPage } from '../projections/index/paged-tree.js';
+import { INDEX_TRICKLE_LOW_WATER, INDEX_TRICKLE_PAGES_PER_COMMIT } from '../limits.js';
 import {
   applyRecord,
   checkpointSections,
@@ -15,6 +17,26 @@ import type { IndexPageStore } from './index-page-store.js';
  * size of the catalog. The root holds the full chain hash from before the commit and where the
  * commit starts, so open resumes the chain by hashing the checkpoint's own pages only.
  */
+
+/**
+ * Writes a few dirty index pages into a commit that is about to be made, once more than
+ * INDEX_TRICKLE_LOW_WATER are dirty: the checkpoint that follows then has little left to
+ * write, so no single commit stalls on it. Returns the pages to cache once the commit is
+ * written.
+ */
+export function trickleIndexPages(projections: Projections, writer: JournalWriter): FlushedPage[] {
+  const tree = projections.catalog.tree;
+  const excess = tree.dirtyCount - INDEX_TRICKLE_LOW_WATER;
+  if (excess <= 0) return [];
+  return tree.flushSome(Math.min(excess, INDEX_TRICKLE_PAGES_PER_COMMIT), (node) =>
+    stagePage(writer, node),
+  );
+}
+
+function stagePage(writer: JournalWriter, node: IndexNode): PageRef {
+  const record = writer.stage({ type: 'index.page' }, encodePage(node), 'fast');
+  return { offset: record.offset, sequence: record.sequence };
+}
 
 export interface CheckpointResult {
   readonly rootOffset: number;
@@ -35,10 +57,7 @@ export function writeCheckpoint(
   let flushed;
   let rootOffset: number;
   try {
-    flushed = catalog.tree.flush((node) => {
-      const record = writer.stage({ type: 'index.page' }, encodePage(node));
-      return { offset: record.offset, sequence: record.sequence };
-    });
+    flushed = catalog.tree.flush((node) => stagePage(writer, node));
     const sections = checkpointSections(projections);
     assert(sections !== undefined, 'the index root is a page after a flush');
     const root = writer.stage({

@@ -1,4 +1,8 @@
-import { CONSOLIDATED_EXTENT_BYTES, CONSOLIDATION_RUN_COUNT, DATA_RECORD_MAX_BYTES } from '../limits.js';
+import {
+  CONSOLIDATED_EXTENT_BYTES,
+  CONSOLIDATION_RUN_COUNT,
+  DATA_RECORD_MAX_BYTES,
+} from '../limits.js';
 import type { FileNode } from '../projections/catalog.js';
 
 /**

@@ -1,6 +1,12 @@
 import { journalCorrupt } from '../errors.js';
 import { type Extent, RecordType } from '../journal/journal-event.js';
-import { blobOf, type RawRecord, readRecordAt, readRun, recordInRun } from '../journal/journal-reader.js';
+import {
+  blobOf,
+  type RawRecord,
+  readRecordAt,
+  readRun,
+  recordInRun,
+} from '../journal/journal-reader.js';
 import type { JournalWriter } from '../journal/journal-writer.js';
 import type { StorageFile } from '../journal/io/storage.js';
 import { FILE_SIZE_MAX_BYTES, READ_RUN_MAX_BYTES } from '../limits.js';

@@ -1,7 +1,7 @@
 import { assert } from '../assert.js';
 import { CartridgeError, fromSystemError, limitExceeded } from '../errors.js';
 import { TRANSACTION_RECORDS_MAX } from '../limits.js';
-import { type Codec, compressBlob } from './compression.js';
+import { type Codec, type CompressionEffort, compressBlob } from './compression.js';
 import { encodeEvent, recordTypeOf } from './event-codec.js';
 import { HASH_SIZE_BYTES } from './hashing.js';
 import type { StorageFile } from './io/storage.js';
@@ -89,7 +89,11 @@ export class JournalWriter {
    * Stages a record and returns it as the projections will see it. `blob` must not change
    * until the commit is written; the engine copies caller buffers it does not own.
    */
-  stage(event: JournalEvent, blob?: Uint8Array): JournalRecord {
+  stage(
+    event: JournalEvent,
+    blob?: Uint8Array,
+    effort: CompressionEffort = 'normal',
+  ): JournalRecord {
     if (this.staged.length >= TRANSACTION_RECORDS_MAX) {
       throw limitExceeded(
         'records in one transaction',
@@ -99,7 +103,7 @@ export class JournalWriter {
     }
     const body = encodeEvent(event);
     const rawBlob = blob ?? Buffer.alloc(0);
-    const { codec, stored } = compressBlob(this.codec, rawBlob);
+    const { codec, stored } = compressBlob(this.codec, rawBlob, effort);
     const blobHash = blobHashOf(stored);
     const offset = this.nextOffset();
     const record: JournalRecord = {

@@ -118,9 +118,18 @@ export interface FlushedPage {
   readonly node: IndexNode;
 }
 
+interface FlushCandidate {
+  readonly node: IndexNode;
+  readonly parent: BranchNode;
+  readonly index: number;
+}
+
 export class PagedTree {
   private root: Child;
   private dirtyCountValue: number;
+  /** When each dirty node was last changed, to flush the coldest first. */
+  private readonly changedAt = new WeakMap<IndexNode, number>();
+  private changeCount = 0;
 
   constructor(
     private readonly source: PageSource,
@@ -250,6 +259,40 @@ export class PagedTree {
     return ref;
   }
 
+  /**
+   * Writes up to `count` dirty pages whose children are all written (leaves, mostly), coldest
+   * first, without touching the root: the steady trickle that keeps a checkpoint small. The
+   * engine calls it inside ordinary commits, so the cost of copy-on-write is paid a page or
+   * two at a time instead of in one long stall.
+   */
+  flushSome(count: number, write: (node: IndexNode) => PageRef): FlushedPage[] {
+    const candidates: FlushCandidate[] = [];
+    const visit = (node: IndexNode): boolean => {
+      if (node.kind === 'leaf') return true;
+      let allWritten = true;
+      for (let index = 0; index < node.children.length; index++) {
+        const child = node.children[index] as Child;
+        if (!isNode(child)) continue;
+        allWritten = false;
+        if (visit(child)) candidates.push({ node: child, parent: node, index });
+      }
+      return allWritten;
+    };
+    if (isNode(this.root)) visit(this.root);
+    candidates.sort(
+      (left, right) => (this.changedAt.get(left.node) ?? 0) - (this.changedAt.get(right.node) ?? 0),
+    );
+    const written: FlushedPage[] = [];
+    for (const { node, parent, index } of candidates.slice(0, count)) {
+      const ref = write(node);
+      this.snapshot(parent);
+      parent.children[index] = ref;
+      this.setDirtyCount(this.dirtyCountValue - 1);
+      written.push({ ref, node });
+    }
+    return written;
+  }
+
   // ---- structure --------------------------------------------------------------------------
 
   private setRoot(root: Child): void {
@@ -270,6 +313,7 @@ export class PagedTree {
 
   /** Records how to restore a node's arrays before it is changed in place. */
   private snapshot(node: IndexNode): void {
+    this.changedAt.set(node, ++this.changeCount);
     if (!this.undo.recording) return;
     const keys = node.keys.slice();
     const sizeBytes = node.sizeBytes;
