@@ -42,6 +42,9 @@ assert(DATA_RECORD_MAX_BYTES % PAGE_SIZE_BYTES === 0, 'data records hold whole p
 /** An index page's keys; a page near its 4 KiB target holds far fewer. */
 export const INDEX_PAGE_KEYS_MAX = 65_536;
 
+/** An index deeper than this is forged (4 KiB keys give a fan-out of 2 at worst). */
+export const INDEX_DEPTH_MAX = 64;
+
 /** Index pages are split above this estimated encoded size (the seed's "4 KB pages"). */
 export const INDEX_PAGE_TARGET_BYTES = 4096;
 

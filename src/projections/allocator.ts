@@ -1,4 +1,5 @@
-import { assert } from '../assert.js';
+import { journalCorrupt } from '../errors.js';
+import type { JournalRecord } from '../journal/journal-event.js';
 import { PAGE_SIZE_BYTES } from '../limits.js';
 import type { FileChange } from './catalog.js';
 import type { UndoLog } from './undo-log.js';
@@ -64,7 +65,7 @@ export class Allocator {
   }
 
   /** Folds what one record did to a file (the catalog reports it) into the accounts. */
-  evolve(change: FileChange): void {
+  evolve(record: JournalRecord, change: FileChange): void {
     const { before, after } = change;
     if (before === undefined && after === undefined) return;
     const stateBefore = this.state;
@@ -72,7 +73,10 @@ export class Allocator {
       stateBefore.usedBlocks + blocksFor(after?.sizeBytes ?? 0) - blocksFor(before?.sizeBytes ?? 0);
     const liveBytes =
       stateBefore.liveBytes + (after?.recordBytes ?? 0) - (before?.recordBytes ?? 0);
-    assert(usedBlocks >= 0 && liveBytes >= 0, 'the space account went below zero');
+    // The sections a checkpoint root carries are untrusted: an undercounted one shows here.
+    if (usedBlocks < 0 || liveBytes < 0) {
+      throw journalCorrupt(record.offset, 'the space account went below zero');
+    }
     this.state = { usedBlocks, liveBytes };
     this.undo.push(() => {
       this.state = stateBefore;

@@ -411,6 +411,7 @@ export class Catalog implements Projection {
     const replaced = this.extentsFrom(file, fileOffset);
     const replacedBytes = replaced.reduce((sum, extent) => sum + extent.lengthBytes, 0);
     const valid =
+      record.rawBlobLength > 0 &&
       replaced.length === replacedCount &&
       replacedCount >= 2 &&
       replacedBytes === record.rawBlobLength &&

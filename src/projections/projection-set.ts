@@ -49,7 +49,7 @@ export function projectionsAt(
 /** Folds one record into every projection, in order: the allocator reads the catalog's change. */
 export function applyRecord(projections: Projections, record: JournalRecord): void {
   const change = projections.catalog.evolve(record);
-  projections.allocator.evolve(change);
+  projections.allocator.evolve(record, change);
 }
 
 /** The sections of a checkpoint root; the index must have been flushed (its root is a page). */

@@ -3,18 +3,18 @@ import { compressSync } from 'lz4-napi';
 import { Cartridge, CartridgeError } from '../../src/index.js';
 import { type Codec, decompressBlob } from '../../src/journal/compression.js';
 import { encodeEvent, recordTypeOf } from '../../src/journal/event-codec.js';
-import { checksumCrc32c } from '../../src/journal/hashing.js';
 import type { JournalEvent } from '../../src/journal/journal-event.js';
 import {
-  blobHashOf,
-  chainHashOf,
   encodeFrameHeader,
   FLAG_COMMIT,
   FRAME_HEADER_BYTES,
+  linkOf,
+  payloadChecksumOf,
 } from '../../src/journal/record-frame.js';
 import { BLOB_MAX_BYTES } from '../../src/limits.js';
 import { BUILT_PATH, type BuiltCartridge, logTextOf, plant, recordsOf } from './built-cartridge.js';
 import type { Figures } from './figures.js';
+import { chainHashAfter } from './forged-journal.js';
 
 /**
  * Decompression bombs: small inputs that expand to 100 MiB or 1 GiB (zstd frames of zeros,
@@ -181,11 +181,13 @@ function blobBombs(): Bomb[] {
 
 // ---- bombs inside records ----------------------------------------------------------------------
 
-/** Appends a `file.created` record of `/bomb` whose blob is `stored`, declared at the limit. */
+/**
+ * Appends a `file.created` record of `/bomb` whose blob is `stored`, declared at the limit. The
+ * record's own blob is the file's only extent, so the body lists none.
+ */
 function withBombRecord(base: BuiltCartridge, codec: Codec, stored: Buffer): Buffer {
   const last = recordsOf(base.bytes).at(-1);
   if (last === undefined) throw new Error('the base cartridge has no records');
-  const offset = base.bytes.length;
   const sequence = last.header.sequence + 1;
   const event: JournalEvent = {
     type: 'file.created',
@@ -194,14 +196,7 @@ function withBombRecord(base: BuiltCartridge, codec: Codec, stored: Buffer): Buf
     mode: 0o644,
     atMs: 0,
     sizeBytes: BLOB_MAX_BYTES,
-    extents: [
-      {
-        recordOffset: offset,
-        recordSequence: sequence,
-        blobOffset: 0,
-        lengthBytes: BLOB_MAX_BYTES,
-      },
-    ],
+    extents: [],
   };
   const body = encodeEvent(event);
   const header = Buffer.alloc(FRAME_HEADER_BYTES);
@@ -214,9 +209,8 @@ function withBombRecord(base: BuiltCartridge, codec: Codec, stored: Buffer): Buf
       rawBlobLength: BLOB_MAX_BYTES,
       commitIndex: 0,
       sequence,
-      previousHash: chainHashOf(last.headerBytes, last.body),
-      blobHash: blobHashOf(stored),
-      bodyChecksum: checksumCrc32c(body),
+      link: linkOf(chainHashAfter(base.bytes)),
+      payloadChecksum: payloadChecksumOf(body, stored),
     },
     header,
   );

@@ -2,7 +2,6 @@ import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { compressSync } from 'lz4-napi';
 import { Packr } from 'msgpackr';
-import { decodeCheckpointState } from '../../src/engine/checkpoint.js';
 import { type Codec, decompressBlob } from '../../src/journal/compression.js';
 import { decodeEvent, encodeEvent, recordTypeOf } from '../../src/journal/event-codec.js';
 import {
@@ -13,7 +12,12 @@ import {
   JOURNAL_START_OFFSET,
 } from '../../src/journal/file-header.js';
 import { checksumCrc32c } from '../../src/journal/hashing.js';
-import type { JournalEvent, JournalEventType } from '../../src/journal/journal-event.js';
+import {
+  type Extent,
+  type JournalEvent,
+  type JournalEventType,
+  RecordType,
+} from '../../src/journal/journal-event.js';
 import { blobOf } from '../../src/journal/journal-reader.js';
 import {
   type DecodedFrameHeader,
@@ -23,9 +27,24 @@ import {
   FRAME_HEADER_BYTES,
   FRAME_MAGIC,
   type FrameHeader,
+  LINK_BYTES,
 } from '../../src/journal/record-frame.js';
-import { BLOB_MAX_BYTES, BODY_MAX_BYTES, PATH_MAX_BYTES } from '../../src/limits.js';
+import {
+  BLOB_MAX_BYTES,
+  BODY_MAX_BYTES,
+  INDEX_PAGE_KEYS_MAX,
+  INLINE_EXTENTS_MAX,
+  PATH_MAX_BYTES,
+} from '../../src/limits.js';
 import { canonicalPath } from '../../src/path/canonical-path.js';
+import {
+  type CatalogNode,
+  decodeExtent,
+  decodeNode,
+  encodeExtent,
+  entryKey,
+} from '../../src/projections/catalog-entry.js';
+import { decodePage, encodePage, type IndexNode } from '../../src/projections/index/index-page.js';
 import { buildCartridge, logTextOf, randomBytesOf, recordsOf } from './built-cartridge.js';
 import {
   defineTarget,
@@ -37,14 +56,15 @@ import {
 
 /**
  * Fuzz targets for every decoder of untrusted bytes: record frame headers, event bodies of
- * every type, compressed blobs, file header slots, checkpoint state and caller paths. Inputs
+ * every type, compressed blobs, file header slots, index pages, catalog entries and extents
+ * (what format 2 keeps of a checkpoint) and caller paths. Inputs
  * are random, structured-but-wrong, and mutated copies of real encodings (re-checksummed where
  * a checksum would otherwise stop them at the door).
  */
 
 const LZ4 = 1 as Codec;
 const ZSTD = 2 as Codec;
-const HEADER_CHECKSUM_AT = 100;
+const HEADER_CHECKSUM_AT = 40;
 const SLOT_CHECKSUM_AT = 4092;
 
 const packer = new Packr({ useRecords: false, mapsAsObjects: false });
@@ -84,6 +104,9 @@ const uint32 = fc.oneof(
   fc.nat(0xffffffff),
 );
 const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((value) => Buffer.from(value));
+const linkBytes = fc
+  .uint8Array({ minLength: LINK_BYTES, maxLength: LINK_BYTES })
+  .map((value) => Buffer.from(value));
 const fieldValue = fc.oneof(
   fc.string(),
   fc.integer(),
@@ -137,9 +160,8 @@ const frameHeaderFields: fc.Arbitrary<FrameHeader> = fc.record({
   rawBlobLength: uint32,
   commitIndex: uint32,
   sequence: fc.oneof(fc.nat(100), fc.maxSafeNat()),
-  previousHash: bytes32,
-  blobHash: bytes32,
-  bodyChecksum: fc.nat(0xffffffff),
+  link: linkBytes,
+  payloadChecksum: fc.nat(0xffffffff),
 });
 
 /** Valid encodings with a few bytes changed and the checksum redone, so field checks run. */
@@ -169,6 +191,7 @@ const extent = fc.record({
   recordSequence: count,
   blobOffset: count,
   lengthBytes: count,
+  recordLengthBytes: count,
 });
 const extents = fc.array(extent, { maxLength: 4 });
 const timeMs = fc.oneof(fc.nat(), fc.constant(Date.now()), fc.maxSafeNat());
@@ -197,7 +220,7 @@ function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
     case 'file.written':
     case 'file.appended':
       return fc.record({
-        type: fc.constant(type),
+        type: fc.constantFrom<'file.written' | 'file.appended'>(type),
         path: pathText,
         atMs: timeMs,
         sizeBytes: count,
@@ -213,12 +236,24 @@ function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
         mode: count,
         atMs: timeMs,
       });
+    case 'index.page':
+      return fc.constant({ type });
     case 'checkpoint':
       return fc.record({
         type: fc.constant(type),
-        part: count,
-        partCount: count,
-        stateSizeBytes: count,
+        chainBefore: bytes32,
+        commitOffset: count,
+        sections: fc.record({
+          catalog: fc.array(count, { minLength: 5, maxLength: 5 }),
+          allocator: fc.array(count, { minLength: 2, maxLength: 2 }),
+        }),
+      });
+    case 'extents.consolidated':
+      return fc.record({
+        type: fc.constant(type),
+        path: pathText,
+        fileOffset: count,
+        replacedCount: count,
       });
   }
 }
@@ -231,7 +266,9 @@ const EVENT_TYPES: readonly JournalEventType[] = [
   'file.appended',
   'entry.deleted',
   'directory.created',
+  'index.page',
   'checkpoint',
+  'extents.consolidated',
 ];
 
 /** Bodies for a type: random bytes, random msgpack, arrays of odd fields, mutated real bodies. */
@@ -263,7 +300,9 @@ function eventTarget(type: JournalEventType): RunnableTarget {
 const unknownEventType = defineTarget({
   name: 'decode_event_unknown_type',
   arbitrary: fc.tuple(
-    fc.nat(255).filter((type) => type < 1 || type > 8),
+    fc
+      .nat(255)
+      .filter((type) => type < RecordType.Genesis || type > RecordType.ExtentsConsolidated),
     bodyArbitrary('genesis'),
   ),
   execute: ([type, body]) => {
@@ -421,71 +460,220 @@ const chooseHeader = defineTarget({
   },
 });
 
-// ---- checkpoint state --------------------------------------------------------------------------
+// ---- index pages, catalog entries and extents ---------------------------------------------------
 
-const checkpointEntry = fc.tuple(
-  pathText,
-  fc.nat(2),
-  count,
-  count,
-  timeMs,
-  timeMs,
-  count,
-  fc.array(count, { maxLength: 8 }),
-);
-const structuredCheckpoint = fc
-  .tuple(
-    fc.tuple(fc.constantFrom(1, 1, 2, 0), count, fc.nat(5), fc.nat(5)),
-    fc.array(fc.array(count, { maxLength: 6 }), { maxLength: 2 }),
-    fc.array(fc.oneof(checkpointEntry, fc.array(fieldValue, { maxLength: 9 })), { maxLength: 5 }),
-  )
-  .map(([header, spans, entries]) =>
-    packAll([header, ...spans.map((chunk) => ['spans', chunk]), ...entries]),
-  );
-
-/** The decoded state of every checkpoint a small real cartridge holds. */
-function realCheckpoints(): Buffer[] {
+/**
+ * The pages, entries and extents of a small real cartridge's checkpoints: a directory, files
+ * with inline maps and one whose map outgrew its entry (extent keys), a delete, two checkpoints.
+ */
+function realIndex(): { pages: Buffer[]; nodes: Buffer[]; extents: Buffer[] } {
   const built = buildCartridge({
-    name: 'fuzz-checkpoint',
+    name: 'fuzz-index',
     options: { compression: 'zstd' },
     close: true,
     operations: [
       { kind: 'create', path: '/a/b.txt', bytes: logTextOf(3000, 4) },
       { kind: 'mkdir', path: '/empty' },
       { kind: 'create', path: '/c', bytes: Buffer.from('c') },
+      ...Array.from({ length: INLINE_EXTENTS_MAX + 2 }, (_, index) => ({
+        kind: 'append' as const,
+        path: '/c',
+        bytes: randomBytesOf(100 + index, 5 + index),
+      })),
       { kind: 'checkpoint' },
-      { kind: 'delete', path: '/c' },
+      { kind: 'delete', path: '/a/b.txt' },
       { kind: 'checkpoint' },
     ],
   });
-  const checkpointType = recordTypeOf({
-    type: 'checkpoint',
-    part: 0,
-    partCount: 1,
-    stateSizeBytes: 0,
-  });
-  const parts = recordsOf(built.bytes).filter((record) => record.header.type === checkpointType);
-  return parts.map(blobOf);
+  const pages = recordsOf(built.bytes)
+    .filter((record) => record.header.type === RecordType.IndexPage)
+    .map((record) => ({ bytes: blobOf(record), offset: record.offset }));
+  const nodes: Buffer[] = [];
+  const extents: Buffer[] = [];
+  for (const { bytes, offset } of pages) {
+    const page = decodePage(bytes, offset);
+    if (page.kind !== 'leaf') continue;
+    page.keys.forEach((key, index) => {
+      (key.startsWith('X') ? extents : nodes).push(page.values[index] as Buffer);
+    });
+  }
+  if (extents.length === 0) throw new Error('the real cartridge has no extent keys');
+  return { pages: pages.map((page) => page.bytes), nodes, extents };
 }
 
-function checkpointTarget(): RunnableTarget {
-  return defineTarget({
-    name: 'checkpoint_state',
-    arbitrary: fc.tuple(
+const flatExtent = fc.array(count, { minLength: 5, maxLength: 5 });
+
+/** Catalog entries: the right shape with hostile numbers, or a wrong shape. */
+const structuredNode: fc.Arbitrary<Buffer> = fc.oneof(
+  fc
+    .tuple(fc.constantFrom(0, 1, 2), count, count, timeMs, timeMs, count)
+    .map((fields) => packAll([fields])),
+  fc
+    .tuple(
+      fc.tuple(fc.constantFrom(0, 1), count, count, timeMs, timeMs),
+      fc.tuple(count, count, fc.nat(8), count, count),
       fc.oneof(
-        fc.anything().map((value) => packAll([value])),
-        fc.array(fc.anything(), { maxLength: 6 }).map(packAll),
-        structuredCheckpoint,
-        mutatedFrom(realCheckpoints()),
+        fc.constant(null),
+        fc.array(flatExtent, { maxLength: INLINE_EXTENTS_MAX + 1 }).map((list) => list.flat()),
+        fc.array(fieldValue, { maxLength: 12 }),
       ),
-      // Where the checkpoint sits bounds its spans: a late one lets every span through.
-      fc.oneof(fc.constant(JOURNAL_START_OFFSET), fc.nat(2 ** 40), fc.maxSafeNat()),
+    )
+    .map(([common, file, inline]) => packAll([[...common, ...file, inline]])),
+  fc.array(fieldValue, { maxLength: 12 }).map((fields) => packAll([fields])),
+);
+
+/** Index pages: leaves and branches of the right shape whose keys, values and children lie. */
+const structuredPage: fc.Arbitrary<Buffer> = fc.oneof(
+  fc
+    .tuple(
+      fc.array(fc.oneof(pathText.map(entryKey), fc.string(), fc.constantFrom('E', 'X')), {
+        maxLength: 6,
+      }),
+      fc.array(fc.oneof(structuredNode, fc.uint8Array({ maxLength: 16 })), { maxLength: 6 }),
+      fc.boolean(),
+    )
+    .map(([keys, values, sorted]) =>
+      packAll([[0, sorted ? [...new Set(keys)].sort() : keys, values]]),
     ),
-    execute: ([encoded, offset]) => {
-      decodeCheckpointState(encoded, offset);
-      return undefined;
-    },
-  });
+  fc
+    .tuple(
+      fc.array(fc.string({ maxLength: 8 }), { maxLength: 5 }),
+      fc.array(fc.oneof(count, fc.integer(), fc.double()), { maxLength: 6 }),
+      fc.array(fc.oneof(count, fc.integer()), { maxLength: 6 }),
+      fc.boolean(),
+    )
+    .map(([keys, offsets, sequences, sorted]) =>
+      packAll([[1, sorted ? [...new Set(keys)].sort() : keys, offsets, sequences]]),
+    ),
+  // A page of many keys, around the limit on keys per page.
+  fc
+    .constantFrom(INDEX_PAGE_KEYS_MAX, INDEX_PAGE_KEYS_MAX + 1)
+    .map((length) =>
+      packAll([
+        [0, Array.from({ length }, (_, index) => `E${index}`), new Array(length).fill(null)],
+      ]),
+    ),
+  // Real encodings of leaves and branches, built by the page encoder.
+  fc
+    .tuple(fc.array(fc.tuple(pathText, fc.nat(64)), { maxLength: 5 }), fc.boolean())
+    .map(([entries, branch]) => {
+      const keys = [...new Set(entries.map(([path]) => entryKey(path)))].sort();
+      const node: IndexNode = branch
+        ? {
+            kind: 'branch',
+            keys,
+            children: [...keys, ''].map((_, index) => ({ offset: index * 100, sequence: index })),
+            sizeBytes: 0,
+          }
+        : {
+            kind: 'leaf',
+            keys,
+            values: keys.map((key) => encodeExtent(extentOf(key.length))),
+            sizeBytes: 0,
+          };
+      return encodePage(node);
+    }),
+);
+
+/** An extent whose every field derives from `value` (a real encoding with varied sizes). */
+function extentOf(value: number): Extent {
+  return {
+    recordOffset: value,
+    recordSequence: value,
+    blobOffset: 0,
+    lengthBytes: value,
+    recordLengthBytes: value + FRAME_HEADER_BYTES,
+  };
+}
+
+function isCount(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0;
+}
+
+/** A decoded page must be one the tree can walk without looping: sorted keys, children before. */
+function pageViolation(page: IndexNode, offset: number): string | undefined {
+  for (let index = 1; index < page.keys.length; index++) {
+    if (!((page.keys[index - 1] as string) < (page.keys[index] as string))) {
+      return 'accepted keys out of order';
+    }
+  }
+  if (page.keys.length > INDEX_PAGE_KEYS_MAX) return `accepted ${page.keys.length} keys`;
+  if (page.kind === 'leaf') {
+    return page.values.length === page.keys.length ? undefined : 'accepted a leaf of two lengths';
+  }
+  if (page.children.length !== page.keys.length + 1) return 'accepted a branch of two lengths';
+  for (const child of page.children) {
+    if ('kind' in child) return 'decoded a child as a node';
+    if (!isCount(child.offset) || !isCount(child.sequence))
+      return 'accepted a child that is no count';
+    if (child.offset >= offset) return `accepted child ${child.offset} of a page at ${offset}`;
+  }
+  return undefined;
+}
+
+/** A decoded entry holds counts only, and an inline map that agrees with its count. */
+function nodeViolation(node: CatalogNode): string | undefined {
+  const counts = [node.inode, node.mode, node.createdAtMs, node.modifiedAtMs];
+  if (node.kind === 'directory') counts.push(node.childCount);
+  else {
+    counts.push(
+      node.sizeBytes,
+      node.recordBytes,
+      node.extentCount,
+      node.runStartOffset,
+      node.runCount,
+    );
+    if (node.inlineExtents !== null) {
+      if (node.inlineExtents.length !== node.extentCount) return 'accepted a map of another count';
+      if (node.inlineExtents.length > INLINE_EXTENTS_MAX) return 'accepted an oversized inline map';
+      for (const extent of node.inlineExtents) counts.push(...Object.values(extent));
+    }
+  }
+  return counts.every(isCount) ? undefined : 'accepted a field that is not a count';
+}
+
+function indexTargets(): RunnableTarget[] {
+  const real = realIndex();
+  // Where the page sits bounds its children: a late one lets every backward reference through.
+  const pageOffset = fc.oneof(fc.constant(JOURNAL_START_OFFSET), fc.nat(2 ** 40), fc.maxSafeNat());
+  return [
+    defineTarget({
+      name: 'index_page',
+      arbitrary: fc.tuple(
+        fc.oneof(
+          fc.anything().map((value) => packAll([value])),
+          fc.array(fc.anything(), { maxLength: 6 }).map(packAll),
+          structuredPage,
+          mutatedFrom(real.pages),
+        ),
+        pageOffset,
+      ),
+      execute: ([encoded, offset]) => pageViolation(decodePage(encoded, offset), offset),
+    }),
+    defineTarget({
+      name: 'catalog_entry',
+      arbitrary: fc.oneof(
+        fc.anything().map((value) => packAll([value])),
+        structuredNode,
+        mutatedFrom(real.nodes),
+      ),
+      execute: (encoded) => nodeViolation(decodeNode(encoded)),
+    }),
+    defineTarget({
+      name: 'catalog_extent',
+      arbitrary: fc.oneof(
+        fc.anything().map((value) => packAll([value])),
+        fc.array(fc.oneof(count, fieldValue), { maxLength: 7 }).map((fields) => packAll([fields])),
+        mutatedFrom(real.extents),
+      ),
+      execute: (encoded) => {
+        const extent = decodeExtent(encoded);
+        return Object.values(extent).every(isCount)
+          ? undefined
+          : 'accepted an extent field that is no count';
+      },
+    }),
+  ];
 }
 
 // ---- caller paths ------------------------------------------------------------------------------
@@ -546,7 +734,7 @@ export function decoderTargets(): RunnableTarget[] {
     ...compressionTargets(),
     fileHeaderSlot,
     chooseHeader,
-    checkpointTarget(),
+    ...indexTargets(),
     canonicalPathTarget,
   ];
 }

@@ -1,5 +1,6 @@
 import { assert } from '../../assert.js';
-import { INDEX_PAGE_TARGET_BYTES } from '../../limits.js';
+import { CartridgeError } from '../../errors.js';
+import { INDEX_DEPTH_MAX, INDEX_PAGE_TARGET_BYTES } from '../../limits.js';
 import type { UndoLog } from '../undo-log.js';
 import {
   type BranchNode,
@@ -31,6 +32,46 @@ import {
 /** Where clean pages come from: the journal, through the page cache. */
 export interface PageSource {
   load(ref: PageRef): IndexNode;
+}
+
+/**
+ * Where a page sits: the key range its parent gives it, and its depth. A page read from disk
+ * must lie inside its range (and a leaf below the root must not be empty): together with
+ * children always lying before their parents, that makes a forged page that is referred to
+ * twice, or a cycle, `JOURNAL_CORRUPT` instead of an answer with every name repeated.
+ */
+interface Bounds {
+  readonly low: string | undefined;
+  readonly high: string | undefined;
+  readonly depth: number;
+}
+
+const ROOT_BOUNDS: Bounds = { low: undefined, high: undefined, depth: 0 };
+
+function childBounds(bounds: Bounds, keys: readonly string[], index: number): Bounds {
+  return {
+    low: index === 0 ? bounds.low : keys[index - 1],
+    high: index === keys.length ? bounds.high : keys[index],
+    depth: bounds.depth + 1,
+  };
+}
+
+function checkPlacement(node: IndexNode, bounds: Bounds, offset: number): void {
+  const misplaced = (detail: string): CartridgeError =>
+    new CartridgeError('JOURNAL_CORRUPT', `index page ${detail}`, { offset });
+  if (bounds.depth > INDEX_DEPTH_MAX) throw misplaced('is deeper than an index can be');
+  const count = node.keys.length;
+  if (count === 0) {
+    if (node.kind === 'leaf' && bounds.depth > 0)
+      throw misplaced('is an empty leaf below the root');
+    return;
+  }
+  if (bounds.low !== undefined && (node.keys[0] as string) < bounds.low) {
+    throw misplaced('holds keys outside its range');
+  }
+  if (bounds.high !== undefined && (node.keys[count - 1] as string) >= bounds.high) {
+    throw misplaced('holds keys outside its range');
+  }
 }
 
 /** A page below this size is merged with a sibling when the two fit in one page. */
@@ -109,6 +150,8 @@ function splitIndexOf(sizes: readonly number[]): number {
 
 interface WritablePath {
   readonly branches: BranchNode[];
+  /** The range of each branch on the path. */
+  readonly bounds: Bounds[];
   readonly indices: number[];
   readonly leaf: LeafNode;
 }
@@ -150,14 +193,21 @@ export class PagedTree {
     return isNode(this.root) ? undefined : this.root;
   }
 
-  private nodeOf(child: Child): IndexNode {
-    return isNode(child) ? child : this.source.load(child);
+  /** A child: dirty in memory, or loaded and checked against where its parent puts it. */
+  private nodeAt(child: Child, bounds: Bounds): IndexNode {
+    if (isNode(child)) return child;
+    const node = this.source.load(child);
+    checkPlacement(node, bounds, child.offset);
+    return node;
   }
 
   get(key: string): Buffer | undefined {
-    let node = this.nodeOf(this.root);
+    let bounds = ROOT_BOUNDS;
+    let node = this.nodeAt(this.root, bounds);
     while (node.kind === 'branch') {
-      node = this.nodeOf(node.children[childIndexOf(node.keys, key)] as Child);
+      const index = childIndexOf(node.keys, key);
+      bounds = childBounds(bounds, node.keys, index);
+      node = this.nodeAt(node.children[index] as Child, bounds);
     }
     const index = lowerBound(node.keys, key);
     return node.keys[index] === key ? node.values[index] : undefined;
@@ -168,16 +218,17 @@ export class PagedTree {
    * stop early.
    */
   range(start: string, end: string, visit: (key: string, value: Buffer) => boolean | void): void {
-    this.walk(this.root, start, end, visit);
+    this.walk(this.root, ROOT_BOUNDS, start, end, visit);
   }
 
   private walk(
     child: Child,
+    bounds: Bounds,
     start: string,
     end: string,
     visit: (key: string, value: Buffer) => boolean | void,
   ): boolean {
-    const node = this.nodeOf(child);
+    const node = this.nodeAt(child, bounds);
     if (node.kind === 'leaf') {
       for (let index = lowerBound(node.keys, start); index < node.keys.length; index++) {
         const key = node.keys[index] as string;
@@ -188,7 +239,8 @@ export class PagedTree {
     }
     for (let index = childIndexOf(node.keys, start); index < node.children.length; index++) {
       if (index > 0 && (node.keys[index - 1] as string) >= end) return false;
-      if (!this.walk(node.children[index] as Child, start, end, visit)) return false;
+      const next = childBounds(bounds, node.keys, index);
+      if (!this.walk(node.children[index] as Child, next, start, end, visit)) return false;
     }
     return true;
   }
@@ -218,7 +270,7 @@ export class PagedTree {
     leaf.sizeBytes -= entryBytes(key, leaf.values[index] as Buffer);
     leaf.keys.splice(index, 1);
     leaf.values.splice(index, 1);
-    this.rebalance(path.branches, path.indices, leaf);
+    this.rebalance(path, leaf);
     return true;
   }
 
@@ -335,14 +387,15 @@ export class PagedTree {
   }
 
   /** A dirty copy of a clean node, counted. */
-  private copyOf(ref: PageRef): IndexNode {
+  private copyOf(ref: PageRef, bounds: Bounds): IndexNode {
+    const node = this.nodeAt(ref, bounds);
     this.setDirtyCount(this.dirtyCountValue + 1);
-    return cloneNode(this.source.load(ref));
+    return cloneNode(node);
   }
 
   private writableRoot(): IndexNode {
     if (isNode(this.root)) return this.root;
-    const copy = this.copyOf(this.root);
+    const copy = this.copyOf(this.root, ROOT_BOUNDS);
     this.setRoot(copy);
     return copy;
   }
@@ -350,24 +403,19 @@ export class PagedTree {
   /** The path from the root to the leaf for `key`, every node on it dirty. */
   private writablePath(key: string): WritablePath {
     const branches: BranchNode[] = [];
+    const bounds: Bounds[] = [];
     const indices: number[] = [];
     let node = this.writableRoot();
+    let nodeBounds = ROOT_BOUNDS;
     while (node.kind === 'branch') {
       const index = childIndexOf(node.keys, key);
-      const child = node.children[index] as Child;
-      let next: IndexNode;
-      if (isNode(child)) {
-        next = child;
-      } else {
-        next = this.copyOf(child);
-        this.snapshot(node);
-        node.children[index] = next;
-      }
       branches.push(node);
+      bounds.push(nodeBounds);
       indices.push(index);
-      node = next;
+      nodeBounds = childBounds(nodeBounds, node.keys, index);
+      node = this.writableChild(node, index, nodeBounds);
     }
-    return { branches, indices, leaf: node };
+    return { branches, bounds, indices, leaf: node };
   }
 
   /** Splits an oversized leaf, then any branch the split made oversized, up to the root. */
@@ -424,11 +472,12 @@ export class PagedTree {
    * After a delete: merges an underfull node with a sibling when both fit in one page, removes
    * empty leaves, and collapses a root branch left with a single child.
    */
-  private rebalance(branches: BranchNode[], indices: number[], leaf: LeafNode): void {
+  private rebalance(path: WritablePath, leaf: LeafNode): void {
     let node: IndexNode = leaf;
-    for (let level = branches.length; level > 0; level--) {
-      const parent = branches[level - 1] as BranchNode;
-      const index = indices[level - 1] as number;
+    for (let level = path.branches.length; level > 0; level--) {
+      const parent = path.branches[level - 1] as BranchNode;
+      const parentBounds = path.bounds[level - 1] as Bounds;
+      const index = path.indices[level - 1] as number;
       const empty = node.keys.length === 0 && node.kind === 'leaf';
       if (!empty && node.sizeBytes >= MERGE_BELOW_BYTES) return;
       if (parent.children.length < 2) return;
@@ -437,13 +486,18 @@ export class PagedTree {
       } else {
         const leftIndex = index + 1 < parent.children.length ? index : index - 1;
         const separator = parent.keys[leftIndex] as string;
-        const leftSize = this.nodeOf(parent.children[leftIndex] as Child).sizeBytes;
-        const rightSize = this.nodeOf(parent.children[leftIndex + 1] as Child).sizeBytes;
+        const leftBounds = childBounds(parentBounds, parent.keys, leftIndex);
+        const rightBounds = childBounds(parentBounds, parent.keys, leftIndex + 1);
+        const leftSize = this.nodeAt(parent.children[leftIndex] as Child, leftBounds).sizeBytes;
+        const rightSize = this.nodeAt(
+          parent.children[leftIndex + 1] as Child,
+          rightBounds,
+        ).sizeBytes;
         if (this.mergedSize(node.kind, leftSize, rightSize, separator) > INDEX_PAGE_TARGET_BYTES) {
           return;
         }
-        const left = this.writableChild(parent, leftIndex);
-        const right = this.writableChild(parent, leftIndex + 1);
+        const left = this.writableChild(parent, leftIndex, leftBounds);
+        const right = this.writableChild(parent, leftIndex + 1, rightBounds);
         this.merge(left, right, separator);
         this.removeChild(parent, leftIndex + 1);
       }
@@ -452,10 +506,10 @@ export class PagedTree {
     this.collapseRoot();
   }
 
-  private writableChild(parent: BranchNode, index: number): IndexNode {
+  private writableChild(parent: BranchNode, index: number, bounds: Bounds): IndexNode {
     const child = parent.children[index] as Child;
     if (isNode(child)) return child;
-    const copy = this.copyOf(child);
+    const copy = this.copyOf(child, bounds);
     this.snapshot(parent);
     parent.children[index] = copy;
     return copy;
@@ -506,11 +560,12 @@ export class PagedTree {
 
   /** Every node from the root, depth first (tests and verification). */
   forEachNode(visit: (node: IndexNode, depth: number) => void): void {
-    const walk = (child: Child, depth: number): void => {
-      const node = this.nodeOf(child);
-      visit(node, depth);
-      if (node.kind === 'branch') for (const next of node.children) walk(next, depth + 1);
+    const walk = (child: Child, bounds: Bounds): void => {
+      const node = this.nodeAt(child, bounds);
+      visit(node, bounds.depth);
+      if (node.kind !== 'branch') return;
+      node.children.forEach((next, index) => walk(next, childBounds(bounds, node.keys, index)));
     };
-    walk(this.root, 0);
+    walk(this.root, ROOT_BOUNDS);
   }
 }

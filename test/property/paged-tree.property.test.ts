@@ -1,0 +1,225 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { INDEX_PAGE_TARGET_BYTES } from '../../src/limits.js';
+import {
+  decodePage,
+  encodePage,
+  type IndexNode,
+  type PageRef,
+} from '../../src/projections/index/index-page.js';
+import { indexDigest } from '../../src/projections/index/index-digest.js';
+import { PagedTree, type PageSource } from '../../src/projections/index/paged-tree.js';
+import { UndoLog } from '../../src/projections/undo-log.js';
+
+/**
+ * The paged tree against a reference model (a sorted map). Random operations — sets, deletes,
+ * range scans, trickle flushes, full flushes, reloads from the flushed root, and transactions
+ * that abort — must give the model's answers, keep the B+tree's invariants, and leave the
+ * exact same pages after an abort. `PROPERTY_RUNS` and `PROPERTY_SEED` as in the other
+ * property tests; the seed is printed on failure by fast-check.
+ */
+
+const NUM_RUNS = Number.parseInt(process.env['PROPERTY_RUNS'] ?? '60', 10) || 60;
+const SEED = process.env['PROPERTY_SEED'] === undefined ? undefined : Number(process.env['PROPERTY_SEED']);
+
+/** Pages "on disk": encoded bytes by offset, decoded on every load like the real store. */
+class MemoryPages implements PageSource {
+  private readonly pages = new Map<number, Buffer>();
+  private nextOffset = 8192;
+
+  write(node: IndexNode): PageRef {
+    const offset = this.nextOffset;
+    this.nextOffset += 100;
+    this.pages.set(offset, encodePage(node));
+    return { offset, sequence: offset };
+  }
+
+  load(ref: PageRef): IndexNode {
+    const bytes = this.pages.get(ref.offset);
+    if (bytes === undefined || ref.sequence !== ref.offset) throw new Error('no such page');
+    return decodePage(bytes, ref.offset + 1);
+  }
+}
+
+type Op =
+  | { kind: 'set'; key: string; valueBytes: number }
+  | { kind: 'delete'; key: string }
+  | { kind: 'range'; start: string; end: string }
+  | { kind: 'trickle'; count: number }
+  | { kind: 'flush' }
+  | { kind: 'reload' }
+  | { kind: 'aborted'; ops: Op[] };
+
+/** Keys from a small alphabet with shared prefixes, so pages fill, split and merge. */
+const key = fc
+  .tuple(fc.constantFrom('E/a\u0000', 'E/b\u0000', 'E/\u0000', 'X0000', 'E/a/c\u0000'), fc.nat({ max: 400 }))
+  .map(([prefix, number]) => `${prefix}${number.toString(36).padStart(3, '0')}`);
+
+const leafOp: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 8, arbitrary: fc.record({ kind: fc.constant('set' as const), key, valueBytes: fc.nat({ max: 300 }) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('delete' as const), key }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('range' as const), start: key, end: key }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('trickle' as const), count: fc.integer({ min: 1, max: 5 }) }) },
+);
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 20, arbitrary: leafOp },
+  { weight: 1, arbitrary: fc.constant({ kind: 'flush' as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'reload' as const }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('aborted' as const), ops: fc.array(leafOp, { maxLength: 30 }) }) },
+);
+
+function valueOf(key: string, bytes: number): Buffer {
+  const value = Buffer.alloc(bytes);
+  for (let index = 0; index < bytes; index++) value[index] = (key.charCodeAt(index % key.length) + index) & 0xff;
+  return value;
+}
+
+/** Sorted keys, separators that bound their children, sizes within the page target. */
+function checkInvariants(tree: PagedTree): void {
+  let previousLeafKey: string | undefined;
+  let leafDepth: number | undefined;
+  tree.forEachNode((node, depth) => {
+    for (let index = 1; index < node.keys.length; index++) {
+      expect((node.keys[index - 1] as string) < (node.keys[index] as string)).toBe(true);
+    }
+    if (node.keys.length > 1 || node.kind === 'branch') {
+      expect(node.sizeBytes <= INDEX_PAGE_TARGET_BYTES || node.keys.length === 1).toBe(true);
+    }
+    if (node.kind === 'leaf') {
+      leafDepth ??= depth;
+      expect(depth, 'every leaf at one depth').toBe(leafDepth);
+      const first = node.keys[0];
+      if (first !== undefined && previousLeafKey !== undefined) expect(previousLeafKey < first).toBe(true);
+      previousLeafKey = node.keys[node.keys.length - 1] ?? previousLeafKey;
+    } else {
+      expect(node.children.length).toBe(node.keys.length + 1);
+    }
+  });
+}
+
+function expectSame(tree: PagedTree, model: Map<string, Buffer>): void {
+  const entries: [string, Buffer][] = [];
+  tree.range('', '\uffff', (entryKey, value) => {
+    entries.push([entryKey, value]);
+  });
+  const expected = [...model.entries()].sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0));
+  expect(entries.map(([entryKey]) => entryKey)).toEqual(expected.map(([entryKey]) => entryKey));
+  for (const [index, [, value]] of entries.entries()) expect(value.equals((expected[index] as [string, Buffer])[1])).toBe(true);
+}
+
+function apply(tree: PagedTree, pages: MemoryPages, model: Map<string, Buffer>, step: Op): void {
+  switch (step.kind) {
+    case 'set': {
+      const value = valueOf(step.key, step.valueBytes);
+      tree.set(step.key, value);
+      model.set(step.key, value);
+      return;
+    }
+    case 'delete':
+      expect(tree.delete(step.key)).toBe(model.delete(step.key));
+      return;
+    case 'range': {
+      const seen: string[] = [];
+      tree.range(step.start, step.end, (entryKey) => {
+        seen.push(entryKey);
+      });
+      const expected = [...model.keys()].filter((entryKey) => entryKey >= step.start && entryKey < step.end).sort();
+      expect(seen).toEqual(expected);
+      expect(tree.get(step.start)?.equals(model.get(step.start) ?? Buffer.alloc(0)) ?? !model.has(step.start)).toBe(true);
+      return;
+    }
+    case 'trickle': {
+      const before = tree.dirtyCount;
+      const written = tree.flushSome(step.count, (node) => pages.write(node));
+      expect(tree.dirtyCount).toBe(before - written.length);
+      return;
+    }
+    default:
+      throw new Error(`not a leaf op: ${step.kind}`);
+  }
+}
+
+describe('paged tree against a sorted map', () => {
+  it('gives the model answers, keeps its invariants, and restores the exact pages on abort', () => {
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 400 }), (ops) => {
+        const pages = new MemoryPages();
+        let undo = new UndoLog();
+        let tree = new PagedTree(pages, undo);
+        const model = new Map<string, Buffer>();
+        for (const step of ops) {
+          if (step.kind === 'flush') {
+            tree.flush((node) => pages.write(node));
+            expect(tree.dirtyCount).toBe(0);
+            expect(tree.rootRef).toBeDefined();
+          } else if (step.kind === 'reload') {
+            tree.flush((node) => pages.write(node));
+            const digest = indexDigest(tree);
+            undo = new UndoLog();
+            tree = new PagedTree(pages, undo, tree.rootRef);
+            expect(indexDigest(tree)).toBe(digest);
+          } else if (step.kind === 'aborted') {
+            const digest = indexDigest(tree);
+            const dirtyBefore = tree.dirtyCount;
+            undo.begin();
+            const scratch = new Map(model);
+            for (const inner of step.ops) apply(tree, pages, scratch, inner);
+            undo.end(false);
+            expect(indexDigest(tree), 'an abort leaves the pages it found').toBe(digest);
+            expect(tree.dirtyCount).toBe(dirtyBefore);
+          } else {
+            undo.begin();
+            apply(tree, pages, model, step);
+            undo.end(true);
+          }
+        }
+        checkInvariants(tree);
+        expectSame(tree, model);
+      }),
+      { numRuns: NUM_RUNS, ...(SEED === undefined ? {} : { seed: SEED }) },
+    );
+  });
+
+  it('builds the same pages whatever the flushes, reloads and aborts in between', () => {
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 300 }), (ops) => {
+        // One tree sees every op (with its flushes and reloads); the other only the changes
+        // that were kept, all in memory. Their pages must be the same.
+        const pages = new MemoryPages();
+        let tree = new PagedTree(pages, new UndoLog());
+        const replayed = new PagedTree(pages, new UndoLog());
+        const model = new Map<string, Buffer>();
+        for (const step of ops) {
+          if (step.kind === 'flush' || step.kind === 'reload') {
+            tree.flush((node) => pages.write(node));
+            if (step.kind === 'reload') tree = new PagedTree(pages, new UndoLog(), tree.rootRef);
+          } else if (step.kind === 'aborted' || step.kind === 'range') {
+            continue;
+          } else {
+            apply(tree, pages, model, step);
+            if (step.kind === 'set') replayed.set(step.key, valueOf(step.key, step.valueBytes));
+            if (step.kind === 'delete') replayed.delete(step.key);
+          }
+        }
+        expect(indexDigest(tree)).toBe(indexDigest(replayed));
+      }),
+      { numRuns: NUM_RUNS, ...(SEED === undefined ? {} : { seed: SEED }) },
+    );
+  });
+
+  it('refuses forged pages: a child reference that points forward, keys out of order', () => {
+    const pages = new MemoryPages();
+    const tree = new PagedTree(pages, new UndoLog());
+    for (let index = 0; index < 200; index++) tree.set(`k${index.toString().padStart(4, '0')}`, Buffer.alloc(50, index));
+    tree.flush((node) => pages.write(node));
+    const root = tree.rootRef as PageRef;
+    const branch = pages.load(root);
+    expect(branch.kind).toBe('branch');
+    // Decoding the root as if it lived before its children: a forward reference.
+    expect(() => decodePage(encodePage(branch), 8192)).toThrow(expect.objectContaining({ code: 'JOURNAL_CORRUPT' }));
+    const leaf = { kind: 'leaf' as const, keys: ['b', 'a'], values: [Buffer.alloc(1), Buffer.alloc(1)], sizeBytes: 30 };
+    expect(() => decodePage(encodePage(leaf), 100_000)).toThrow(expect.objectContaining({ code: 'JOURNAL_CORRUPT' }));
+    expect(() => decodePage(Buffer.from([0xc1]), 100_000)).toThrow(expect.objectContaining({ code: 'JOURNAL_CORRUPT' }));
+  });
+});
