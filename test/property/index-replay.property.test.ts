@@ -21,7 +21,8 @@ const SEED = process.env['PROPERTY_SEED'] === undefined ? undefined : Number(pro
 const directory = mkdtempSync(join(tmpdir(), 'cartridge-index-replay-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
-const PREFILL_FILES = 1500;
+/** Every other one is created first: enough dirty index pages that commits trickle some. */
+const PREFILL_FILES = 6000;
 
 type Op =
   | { kind: 'create' | 'write' | 'append'; file: number; bytes: number }
@@ -139,7 +140,7 @@ describe('catalog index replay', () => {
     fc.assert(
       fc.property(fc.array(op, { minLength: 5, maxLength: 60 }), (ops) => {
         const path = join(directory, `run-${runIndex++}.cart`);
-        const options = { durability: 'off' as const, checkpointIntervalBytes: 64 * 1024, indexCacheBytes: 64 * 1024 };
+        const options = { durability: 'off' as const, checkpointIntervalBytes: 512 * 1024, indexCacheBytes: 64 * 1024 };
         let cart = Cartridge.create(path, options);
         const model = new Map<string, Buffer>();
         try {

@@ -96,6 +96,48 @@ const normalWithFlushes: readonly Operation[] = [
   { kind: 'write', path: '/n/1', bytes: bytes(10, 18) },
 ];
 
+/**
+ * Enough files for a catalog index of two levels (a dozen leaves under a branch), changed
+ * between checkpoints. Trickled pages need more dirty pages than a crash loop can afford to
+ * compare at every point; the index property tests cover those.
+ */
+const indexPages: readonly Operation[] = [
+  {
+    kind: 'transaction',
+    operations: Array.from({ length: 600 }, (_, index) => ({
+      kind: 'create' as const,
+      path: `/calls/agent-${index % 13}/call-${index.toString().padStart(5, '0')}.json`,
+      bytes: Buffer.from(`{"call":${index}}`),
+    })),
+  },
+  { kind: 'create', path: '/calls/agent-1/late.json', bytes: bytes(200, 22) },
+  { kind: 'delete', path: '/calls/agent-2/call-00002.json' },
+  { kind: 'write', path: '/calls/agent-3/call-00003.json', bytes: bytes(900, 23) },
+  { kind: 'checkpoint' },
+  { kind: 'delete', path: '/calls/agent-1/late.json' },
+  { kind: 'append', path: '/calls/agent-4/call-00004.json', bytes: Buffer.from(' // reviewed') },
+];
+
+/**
+ * A log appended to until its run of small extents is consolidated (past 256 KiB): the
+ * consolidation record rides in the commit of the append that made it due.
+ */
+const consolidation: readonly Operation[] = [
+  { kind: 'create', path: '/audit.log', bytes: Buffer.from('opened\n') },
+  ...Array.from({ length: 5 }, (_, index) => ({
+    kind: 'append' as const,
+    path: '/audit.log',
+    bytes: bytes(60_000, 30 + index),
+  })),
+  {
+    kind: 'transaction',
+    operations: [
+      { kind: 'append', path: '/audit.log', bytes: Buffer.from('batched one\n') },
+      { kind: 'append', path: '/audit.log', bytes: Buffer.from('batched two\n') },
+    ],
+  },
+];
+
 const quick = { syncIntervalMs: 3_600_000 };
 
 export const WORKLOADS: readonly Workload[] = [
@@ -107,4 +149,6 @@ export const WORKLOADS: readonly Workload[] = [
   { name: 'near-capacity', options: { ...quick, durability: 'full', capacityBlocks: 4 }, operations: nearCapacity },
   { name: 'normal-with-flushes', options: { ...quick, durability: 'normal' }, operations: normalWithFlushes },
   { name: 'off-with-flushes', options: { ...quick, durability: 'off' }, operations: normalWithFlushes },
+  { name: 'index-pages', options: { ...quick, durability: 'full' }, operations: indexPages },
+  { name: 'consolidation', options: { ...quick, durability: 'full' }, operations: consolidation },
 ];
