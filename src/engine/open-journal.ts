@@ -19,6 +19,7 @@ import { Allocator } from '../projections/allocator.js';
 import { Catalog, type FileNode } from '../projections/catalog.js';
 import { UndoLog } from '../projections/undo-log.js';
 import { CheckpointDecoder, projectionSink } from './checkpoint.js';
+import { fileGuardOf } from './file-identity.js';
 import { HeaderKeeper } from './header-keeper.js';
 import { takeWriterLock } from './writer-lock.js';
 import { CHECKPOINT_PARTS_MAX } from '../limits.js';
@@ -138,6 +139,7 @@ export function createJournal(
     headerKeeper.writeBoth();
     writer.sync();
     if (durableDirectory) storage.syncDirectory(dirname(path));
+    writer.guardWith(fileGuardOf(storage, path, file));
   } catch (error) {
     closeQuietly(file);
     removeQuietly(storage, path);
@@ -243,7 +245,9 @@ export function openJournal(
   const file = openFile(storage, path, options.readOnly, false);
   try {
     if (!options.readOnly) takeWriterLock(file, path);
-    return openFromFile(file, options);
+    const journal = openFromFile(file, options);
+    if (!journal.readOnly) journal.writer.guardWith(fileGuardOf(storage, path, file));
+    return journal;
   } catch (error) {
     closeQuietly(file);
     throw error;
