@@ -33,6 +33,7 @@ import type {
   VerifyReport,
 } from './cartridge-types.js';
 import { encodeCheckpointState } from './checkpoint.js';
+import { SyncDeadline } from './durability.js';
 import { applyRecord, createJournal, type OpenedJournal, openJournal } from './open-journal.js';
 import { type CartridgeOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { verifyJournal } from './verify.js';
@@ -81,10 +82,12 @@ export class Cartridge {
   private checkpointEnd: number;
   private lastCheckpointBytes = 0;
   private backgroundError: unknown;
+  private readonly syncDeadline: SyncDeadline;
 
   private constructor(journal: OpenedJournal, options: ResolvedOptions) {
     this.journal = journal;
     this.options = options;
+    this.syncDeadline = new SyncDeadline(options.syncIntervalMs);
     this.pool = new BufferPool(options.bufferPoolBytes);
     this.checkpointOffset = journal.headerKeeper.header.checkpointOffset;
     this.checkpointEnd = journal.checkpointEnd;
@@ -495,7 +498,10 @@ export class Cartridge {
   }
 
   private afterCommit(): void {
-    if (this.options.durability === 'normal') this.scheduleSync();
+    if (this.options.durability === 'normal') {
+      if (this.syncDeadline.committed()) this.syncQuietly();
+      else this.scheduleSync();
+    }
     const sinceCheckpoint = this.head - this.checkpointEnd;
     if (
       sinceCheckpoint >=
@@ -565,6 +571,7 @@ export class Cartridge {
     const { writer, headerKeeper } = this.journal;
     this.clearSyncTimer();
     writer.sync();
+    this.syncDeadline.synced();
     const header = headerKeeper.header;
     if (header.syncedLength !== this.head || header.checkpointOffset !== this.checkpointOffset) {
       headerKeeper.update({ syncedLength: this.head, checkpointOffset: this.checkpointOffset });
@@ -576,14 +583,22 @@ export class Cartridge {
     if (this.syncTimer !== undefined) return;
     this.syncTimer = setTimeout(() => {
       this.syncTimer = undefined;
-      if (this.closed) return;
-      try {
-        this.syncNow();
-      } catch (error) {
-        this.backgroundError = error;
-      }
+      if (!this.closed) this.syncQuietly();
     }, this.options.syncIntervalMs);
     this.syncTimer.unref();
+  }
+
+  /**
+   * A sync the caller did not ask for (the timer, a passed deadline). Its commit already
+   * returned, so a failure is kept for `lastBackgroundError`; the failed fsync has poisoned the
+   * cartridge, so the next write reports it.
+   */
+  private syncQuietly(): void {
+    try {
+      this.syncNow();
+    } catch (error) {
+      this.backgroundError = error;
+    }
   }
 
   private clearSyncTimer(): void {
@@ -621,12 +636,21 @@ export class Cartridge {
       );
     }
     this.clearSyncTimer();
+    let checkpointError: unknown;
     try {
       // A poisoned cartridge cannot make anything durable; close releases it and says so,
       // rather than returning as if the last commits were safe.
       if (!this.journal.readOnly) this.journal.writer.throwIfPoisoned();
       if (!this.journal.readOnly) {
-        if (this.head - this.checkpointEnd >= CLOSE_CHECKPOINT_BYTES) this.checkpoint();
+        // The checkpoint only shortens the next open; the sync below is the promise. So a
+        // checkpoint that fails (a full disk) is reported after the sync, never instead of it.
+        if (this.head - this.checkpointEnd >= CLOSE_CHECKPOINT_BYTES) {
+          try {
+            this.checkpoint();
+          } catch (error) {
+            checkpointError = error;
+          }
+        }
         // Close syncs in every mode, 'off' included: it is the one moment the caller says the
         // work is done, one fsync is cheap next to it, and it publishes the last checkpoint
         // so that the next open does not replay the whole journal.
@@ -637,6 +661,7 @@ export class Cartridge {
       this.pool.clear();
       this.journal.file.close();
     }
+    if (checkpointError !== undefined) throw checkpointError;
   }
 
   /**
