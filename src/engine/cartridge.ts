@@ -34,6 +34,7 @@ import type {
 } from './cartridge-types.js';
 import { encodeCheckpointState } from './checkpoint.js';
 import { SyncDeadline } from './durability.js';
+import { refuseAsyncBody, refuseThenableResult } from './synchronous-body.js';
 import { applyRecord, createJournal, type OpenedJournal, openJournal } from './open-journal.js';
 import { type CartridgeOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { verifyJournal } from './verify.js';
@@ -443,8 +444,7 @@ export class Cartridge {
    */
   transaction<T>(body: () => T): T {
     this.ensureWritable();
-    if (typeof body !== 'function')
-      throw new CartridgeError('INVALID_ARGUMENT', 'transaction needs a function');
+    refuseAsyncBody(body);
     if (this.transactionDepth >= TRANSACTION_DEPTH_MAX) {
       throw limitExceeded('transaction depth', this.transactionDepth + 1, TRANSACTION_DEPTH_MAX);
     }
@@ -456,8 +456,7 @@ export class Cartridge {
     let committed = false;
     try {
       result = body();
-      if (isThenable(result))
-        throw new CartridgeError('INVALID_ARGUMENT', 'a transaction body must be synchronous');
+      refuseThenableResult(result);
       if (writer.stagedCount > 0) {
         writer.commit(this.options.durability === 'full');
         committed = true;
@@ -481,7 +480,9 @@ export class Cartridge {
     const stagedMark = writer.stagedCount;
     this.transactionDepth++;
     try {
-      return body();
+      const result = body();
+      refuseThenableResult(result);
+      return result;
     } catch (error) {
       undo.rollbackTo(undoMark);
       writer.rollbackTo(stagedMark);
@@ -683,14 +684,6 @@ export class Cartridge {
       throw new CartridgeError('READ_ONLY', 'the cartridge is open read-only');
     this.journal.writer.throwIfPoisoned();
   }
-}
-
-function isThenable(value: unknown): boolean {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 function storageOf(options: CartridgeOptions): Storage {
