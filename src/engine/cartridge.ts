@@ -33,6 +33,7 @@ import type {
   VerifyReport,
 } from './cartridge-types.js';
 import { encodeCheckpointState } from './checkpoint.js';
+import { booleanOption, requireHostPath, requireOptionsObject } from './arguments.js';
 import { SyncDeadline } from './durability.js';
 import { refuseAsyncBody, refuseThenableResult } from './synchronous-body.js';
 import { applyRecord, createJournal, type OpenedJournal, openJournal } from './open-journal.js';
@@ -106,6 +107,7 @@ export class Cartridge {
 
   /** Creates a cartridge file at `path`, replacing any file there. */
   static create(path: string, options: CartridgeOptions = {}): Cartridge {
+    requireHostPath(path);
     const resolved = resolveOptions(options);
     if (resolved.readOnly)
       throw new CartridgeError('INVALID_ARGUMENT', 'cannot create a read-only cartridge');
@@ -114,6 +116,7 @@ export class Cartridge {
 
   /** Opens an existing cartridge file, replaying its journal from the last checkpoint. */
   static open(path: string, options: CartridgeOptions = {}): Cartridge {
+    requireHostPath(path);
     const resolved = resolveOptions(options);
     return new Cartridge(openJournal(storageOf(options), path, resolved), resolved);
   }
@@ -343,7 +346,8 @@ export class Cartridge {
   createDir(path: string, options: CreateDirectoryOptions = {}): void {
     this.mutate(() => {
       const canonical = canonicalPath(path);
-      const recursive = options.recursive === true;
+      const given = requireOptionsObject('createDir options', options);
+      const recursive = booleanOption('recursive', given.recursive, false);
       const existing = this.journal.catalog.get(canonical);
       if (existing !== undefined) {
         if (recursive && existing.kind === 'directory') return;
