@@ -25,7 +25,14 @@ import {
   FILE_MODE_DEFAULT,
   type FileNode,
 } from '../projections/catalog.js';
-import { ancestorsOf, canonicalPath, nameOf, parentOf, ROOT_PATH } from '../vfs/canonical-path.js';
+import {
+  ancestorsOf,
+  canonicalPath,
+  nameOf,
+  parentOf,
+  parsePath,
+  ROOT_PATH,
+} from '../vfs/canonical-path.js';
 import type {
   CartridgeStats,
   CreateDirectoryOptions,
@@ -143,7 +150,7 @@ export class Cartridge {
 
   readFile(path: string): Buffer {
     this.ensureOpen();
-    const canonical = canonicalPath(path);
+    const canonical = this.fileOperandPath(path);
     const node = this.nodeAt(canonical);
     if (node.kind !== 'file')
       throw new CartridgeError('EISDIR', `${canonical} is a directory`, { path: canonical });
@@ -161,12 +168,14 @@ export class Cartridge {
 
   exists(path: string): boolean {
     this.ensureOpen();
-    return this.journal.catalog.get(canonicalPath(path)) !== undefined;
+    const { path: canonical, mustBeDirectory } = parsePath(path);
+    const node = this.journal.catalog.get(canonical);
+    return node !== undefined && (!mustBeDirectory || node.kind === 'directory');
   }
 
   metadata(path: string): EntryMetadata {
     this.ensureOpen();
-    const canonical = canonicalPath(path);
+    const canonical = this.fileOperandPath(path);
     const node = this.nodeAt(canonical);
     const sizeBytes = node.kind === 'file' ? node.sizeBytes : 0;
     return {
@@ -207,6 +216,23 @@ export class Cartridge {
       durability: this.options.durability,
       bufferPool: this.pool.stats(),
     };
+  }
+
+  /**
+   * The canonical path of an operand that may be a file. A trailing `/` (or `/.`, `/..`) can
+   * only name a directory, so on a file it is `ENOTDIR`, and creating a file by it `EISDIR`,
+   * as in POSIX; without that, `/file/` would read or create `/file`.
+   */
+  private fileOperandPath(path: string, creating = false): string {
+    const { path: canonical, mustBeDirectory } = parsePath(path);
+    if (!mustBeDirectory) return canonical;
+    const node = this.journal.catalog.get(canonical);
+    if (node?.kind === 'file')
+      throw new CartridgeError('ENOTDIR', `${canonical} is a file`, { path: canonical });
+    if (node === undefined && creating) {
+      throw new CartridgeError('EISDIR', `${canonical}/ names a directory`, { path: canonical });
+    }
+    return canonical;
   }
 
   private nodeAt(path: string): CatalogNode {
@@ -268,7 +294,7 @@ export class Cartridge {
 
   createFile(path: string, content: Content): void {
     this.mutate(() => {
-      const canonical = canonicalPath(path);
+      const canonical = this.fileOperandPath(path, true);
       const bytes = toBytes(content, this.transactionDepth > 1);
       if (this.journal.catalog.get(canonical) !== undefined) {
         throw new CartridgeError('EEXIST', `${canonical} already exists`, { path: canonical });
@@ -294,7 +320,7 @@ export class Cartridge {
 
   writeFile(path: string, content: Content): void {
     this.mutate(() => {
-      const canonical = canonicalPath(path);
+      const canonical = this.fileOperandPath(path);
       const file = this.existingFile(canonical);
       const bytes = toBytes(content, this.transactionDepth > 1);
       this.requireSpace(blocksFor(bytes.length), blocksFor(file.sizeBytes), canonical);
@@ -311,7 +337,7 @@ export class Cartridge {
 
   appendFile(path: string, content: Content): void {
     this.mutate(() => {
-      const canonical = canonicalPath(path);
+      const canonical = this.fileOperandPath(path);
       const file = this.existingFile(canonical);
       const bytes = toBytes(content, this.transactionDepth > 1);
       if (bytes.length === 0) return;
@@ -332,7 +358,7 @@ export class Cartridge {
 
   deleteFile(path: string): void {
     this.mutate(() => {
-      const canonical = canonicalPath(path);
+      const canonical = this.fileOperandPath(path);
       if (canonical === ROOT_PATH)
         throw new CartridgeError('EINVAL', 'the root cannot be deleted', { path: canonical });
       const node = this.nodeAt(canonical);
