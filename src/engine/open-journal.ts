@@ -141,8 +141,10 @@ export function createJournal(
     if (durableDirectory) storage.syncDirectory(dirname(path));
     writer.guardWith(fileGuardOf(storage, path, file));
   } catch (error) {
-    closeQuietly(file);
+    // Removed while this handle still holds the lock, so that it cannot remove a cartridge
+    // another writer creates at the path once the lock is free.
     removeQuietly(storage, path);
+    closeQuietly(file);
     throw fromSystemError(error, `create ${path}`);
   }
   return {
