@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { linkSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -41,6 +41,16 @@ describe('one writer per file (real files)', () => {
     expect(typeof error.holderHost).toBe('string');
     writer.createFile('/y', 'two');
     expect(writer.readFile('/x').toString()).toBe('one');
+  });
+
+  it('refuses a second writer reaching the same file by a symbolic or a hard link', () => {
+    const path = join(directory, 'a.cart');
+    const writer = track(Cartridge.create(path));
+    symlinkSync(path, join(directory, 'symbolic.cart'));
+    linkSync(path, join(directory, 'hard.cart'));
+    expectCode(() => Cartridge.open(join(directory, 'symbolic.cart')), 'LOCKED');
+    expectCode(() => Cartridge.open(join(directory, 'hard.cart')), 'LOCKED');
+    writer.createFile('/x', 'still writing');
   });
 
   it('refuses a create over a live cartridge without truncating it', () => {
