@@ -17,7 +17,9 @@ export type EngineErrorCode =
   | 'LIMIT_EXCEEDED'
   | 'IO_ERROR'
   | 'POISONED'
-  | 'INVALID_ARGUMENT';
+  | 'INVALID_ARGUMENT'
+  | 'LOCKED'
+  | 'FILE_CHANGED';
 
 export type CartridgeErrorCode = FileSystemErrorCode | EngineErrorCode;
 
@@ -40,6 +42,8 @@ export const CARTRIDGE_ERROR_CODES: readonly CartridgeErrorCode[] = [
   'IO_ERROR',
   'POISONED',
   'INVALID_ARGUMENT',
+  'LOCKED',
+  'FILE_CHANGED',
 ];
 
 export interface CartridgeErrorDetails {
@@ -49,6 +53,9 @@ export interface CartridgeErrorDetails {
   readonly offset?: number;
   /** The operating system's code (`EIO`, `EROFS`, ...) behind an `IO_ERROR` or `ENOSPC`. */
   readonly systemCode?: string;
+  /** For `LOCKED`: the process holding the writer lock and its host, where they are known. */
+  readonly holderPid?: number;
+  readonly holderHost?: string;
   readonly cause?: unknown;
 }
 
@@ -57,6 +64,8 @@ export class CartridgeError extends Error {
   readonly path: string | undefined;
   readonly offset: number | undefined;
   readonly systemCode: string | undefined;
+  readonly holderPid: number | undefined;
+  readonly holderHost: string | undefined;
 
   constructor(code: CartridgeErrorCode, detail: string, details: CartridgeErrorDetails = {}) {
     super(`${code}: ${detail}`, details.cause === undefined ? undefined : { cause: details.cause });
@@ -65,6 +74,8 @@ export class CartridgeError extends Error {
     this.path = details.path;
     this.offset = details.offset;
     this.systemCode = details.systemCode;
+    this.holderPid = details.holderPid;
+    this.holderHost = details.holderHost;
   }
 }
 

@@ -13,7 +13,14 @@ export type { CartridgeOptions, Durability, RecoveryMode } from './engine/option
 export type { RecoveryReport, RecoveryDecision } from './journal/recovery.js';
 export type { CompressionName } from './journal/compression.js';
 export type { BufferPoolStats } from './projections/buffer-pool.js';
-export type { Storage, StorageFile, OpenFileOptions } from './journal/io/storage.js';
+export type {
+  FileIdentity,
+  LockHolder,
+  OpenFileOptions,
+  PathStatus,
+  Storage,
+  StorageFile,
+} from './journal/io/storage.js';
 export { NodeStorage } from './journal/io/node-storage.js';
 export { MemoryStorage } from './journal/io/memory-storage.js';
 export {

@@ -29,12 +29,31 @@ export const BODY_MAX_BYTES = 1024 * 1024;
 /** A record's decoded blob may not exceed this (checkpoint parts are the largest blobs). */
 export const BLOB_MAX_BYTES = 8 * 1024 * 1024;
 
-
 /** One transaction may stage at most this many records. */
 export const TRANSACTION_RECORDS_MAX = 1_000_000;
 
 /** Nested transactions may be at most this deep. */
 export const TRANSACTION_DEPTH_MAX = 64;
+
+/**
+ * Open looks at most this far past the end of the valid journal for zeros. A longer run of
+ * zeros there is taken as a zero tail (a preallocated or grown file) without reading the rest,
+ * so a hostile size cannot make open read gigabytes; see docs/ARCHITECTURE.md for what this
+ * bound gives up.
+ */
+export const ZERO_TAIL_SCAN_MAX_BYTES = 64 * 1024 * 1024;
+
+/** The longest `syncIntervalMs`: an hour (timers beyond 2^31 - 1 ms fire at once in Node). */
+export const SYNC_INTERVAL_MAX_MS = 60 * 60 * 1000;
+
+/** The largest `checkpointIntervalBytes`. */
+export const CHECKPOINT_INTERVAL_MAX_BYTES = 2 ** 40;
+
+/** The largest `bufferPoolBytes`. */
+export const BUFFER_POOL_MAX_BYTES = 2 ** 40;
+
+/** The largest `capacityBlocks` (4 KiB blocks: 4 PiB). */
+export const CAPACITY_BLOCKS_MAX = 2 ** 40;
 
 assert(DATA_RECORD_MAX_BYTES <= BLOB_MAX_BYTES, 'a data record must fit in a blob');
 assert(DATA_RECORD_MAX_BYTES % PAGE_SIZE_BYTES === 0, 'data records hold whole pages');

@@ -13,7 +13,14 @@ import {
   PAGE_SIZE_BYTES,
   TRANSACTION_DEPTH_MAX,
 } from '../limits.js';
-import { ancestorsOf, canonicalPath, nameOf, parentOf, ROOT_PATH } from '../path/canonical-path.js';
+import {
+  ancestorsOf,
+  canonicalPath,
+  nameOf,
+  parentOf,
+  parsePath,
+  ROOT_PATH,
+} from '../path/canonical-path.js';
 import { BufferPool } from '../projections/buffer-pool.js';
 import {
   type CatalogNode,
@@ -31,10 +38,13 @@ import type {
   EntryMetadata,
   VerifyReport,
 } from './cartridge-types.js';
+import { booleanOption, requireHostPath, requireOptionsObject } from './arguments.js';
 import { trickleIndexPages, writeCheckpoint } from './checkpointer.js';
 import { consolidationDue } from './consolidation.js';
 import { ContentReader } from './content-reader.js';
+import { SyncDeadline } from './durability.js';
 import { createJournal, type OpenedJournal, openJournal } from './open-journal.js';
+import { refuseAsyncBody, refuseThenableResult } from './synchronous-body.js';
 import { type CartridgeOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { verifyJournal } from './verify.js';
 
@@ -80,10 +90,12 @@ export class Cartridge {
   /** After a failed automatic checkpoint, the next one waits until the head passes this. */
   private checkpointRetryOffset = 0;
   private backgroundError: unknown;
+  private readonly syncDeadline: SyncDeadline;
 
   private constructor(journal: OpenedJournal, options: ResolvedOptions) {
     this.journal = journal;
     this.options = options;
+    this.syncDeadline = new SyncDeadline(options.syncIntervalMs);
     this.pool = new BufferPool(options.bufferPoolBytes);
     this.content = new ContentReader(journal.file, journal.writer, this.pool);
     this.checkpointOffset = journal.headerKeeper.header.checkpointOffset;
@@ -102,6 +114,7 @@ export class Cartridge {
 
   /** Creates a cartridge file at `path`, replacing any file there. */
   static create(path: string, options: CartridgeOptions = {}): Cartridge {
+    requireHostPath(path);
     const resolved = resolveOptions(options);
     if (resolved.readOnly)
       throw new CartridgeError('INVALID_ARGUMENT', 'cannot create a read-only cartridge');
@@ -110,6 +123,7 @@ export class Cartridge {
 
   /** Opens an existing cartridge file, replaying its journal from the last checkpoint. */
   static open(path: string, options: CartridgeOptions = {}): Cartridge {
+    requireHostPath(path);
     const resolved = resolveOptions(options);
     return new Cartridge(openJournal(storageOf(options), path, resolved), resolved);
   }
@@ -136,7 +150,7 @@ export class Cartridge {
 
   readFile(path: string): Buffer {
     this.ensureReadable();
-    const canonical = canonicalPath(path);
+    const canonical = this.fileOperandPath(path);
     const node = this.nodeAt(canonical);
     if (node.kind !== 'file')
       throw new CartridgeError('EISDIR', `${canonical} is a directory`, { path: canonical });
@@ -154,12 +168,14 @@ export class Cartridge {
 
   exists(path: string): boolean {
     this.ensureReadable();
-    return this.journal.catalog.get(canonicalPath(path)) !== undefined;
+    const { path: canonical, mustBeDirectory } = parsePath(path);
+    const node = this.journal.catalog.get(canonical);
+    return node !== undefined && (!mustBeDirectory || node.kind === 'directory');
   }
 
   metadata(path: string): EntryMetadata {
     this.ensureReadable();
-    const canonical = canonicalPath(path);
+    const canonical = this.fileOperandPath(path);
     const node = this.nodeAt(canonical);
     const sizeBytes = node.kind === 'file' ? node.sizeBytes : 0;
     return {
@@ -203,6 +219,23 @@ export class Cartridge {
     };
   }
 
+  /**
+   * The canonical path of an operand that may be a file. A trailing `/` (or `/.`, `/..`) can
+   * only name a directory, so on a file it is `ENOTDIR`, and creating a file by it `EISDIR`,
+   * as in POSIX; without that, `/file/` would read or create `/file`.
+   */
+  private fileOperandPath(path: string, creating = false): string {
+    const { path: canonical, mustBeDirectory } = parsePath(path);
+    if (!mustBeDirectory) return canonical;
+    const node = this.journal.catalog.get(canonical);
+    if (node?.kind === 'file')
+      throw new CartridgeError('ENOTDIR', `${canonical} is a file`, { path: canonical });
+    if (node === undefined && creating) {
+      throw new CartridgeError('EISDIR', `${canonical}/ names a directory`, { path: canonical });
+    }
+    return canonical;
+  }
+
   private nodeAt(path: string): CatalogNode {
     const node = this.journal.catalog.get(path);
     if (node !== undefined) return node;
@@ -219,7 +252,7 @@ export class Cartridge {
 
   createFile(path: string, content: Content): void {
     this.mutate(() => {
-      const canonical = canonicalPath(path);
+      const canonical = this.fileOperandPath(path, true);
       const bytes = toBytes(content, this.transactionDepth > 1);
       if (this.journal.catalog.get(canonical) !== undefined) {
         throw new CartridgeError('EEXIST', `${canonical} already exists`, { path: canonical });
@@ -245,7 +278,7 @@ export class Cartridge {
 
   writeFile(path: string, content: Content): void {
     this.mutate(() => {
-      const canonical = canonicalPath(path);
+      const canonical = this.fileOperandPath(path);
       const file = this.existingFile(canonical);
       const bytes = toBytes(content, this.transactionDepth > 1);
       this.requireSpace(blocksFor(bytes.length), blocksFor(file.sizeBytes), canonical);
@@ -267,7 +300,7 @@ export class Cartridge {
    */
   appendFile(path: string, content: Content): void {
     this.ensureWritable();
-    const canonical = canonicalPath(path);
+    const canonical = this.fileOperandPath(path);
     if (this.appends.path !== undefined && this.appends.path !== canonical) this.settle();
     // Every check comes before the one change (adding to the buffer), so inside a caller's
     // transaction no savepoint is needed (a savepoint would stage the buffer).
@@ -327,7 +360,7 @@ export class Cartridge {
 
   deleteFile(path: string): void {
     this.mutate(() => {
-      const canonical = canonicalPath(path);
+      const canonical = this.fileOperandPath(path);
       if (canonical === ROOT_PATH)
         throw new CartridgeError('EINVAL', 'the root cannot be deleted', { path: canonical });
       const node = this.nodeAt(canonical);
@@ -341,7 +374,8 @@ export class Cartridge {
   createDir(path: string, options: CreateDirectoryOptions = {}): void {
     this.mutate(() => {
       const canonical = canonicalPath(path);
-      const recursive = options.recursive === true;
+      const given = requireOptionsObject('createDir options', options);
+      const recursive = booleanOption('recursive', given.recursive, false);
       const existing = this.journal.catalog.get(canonical);
       if (existing !== undefined) {
         if (recursive && existing.kind === 'directory') return;
@@ -435,8 +469,7 @@ export class Cartridge {
    */
   transaction<T>(body: () => T): T {
     this.ensureWritable();
-    if (typeof body !== 'function')
-      throw new CartridgeError('INVALID_ARGUMENT', 'transaction needs a function');
+    refuseAsyncBody(body);
     if (this.transactionDepth >= TRANSACTION_DEPTH_MAX) {
       throw limitExceeded('transaction depth', this.transactionDepth + 1, TRANSACTION_DEPTH_MAX);
     }
@@ -450,8 +483,7 @@ export class Cartridge {
     let trickled: FlushedPage[] = [];
     try {
       result = body();
-      if (isThenable(result))
-        throw new CartridgeError('INVALID_ARGUMENT', 'a transaction body must be synchronous');
+      refuseThenableResult(result);
       this.settle();
       if (writer.stagedCount > 0) {
         trickled = trickleIndexPages(this.journal, writer);
@@ -481,7 +513,9 @@ export class Cartridge {
     const stagedMark = writer.stagedCount;
     this.transactionDepth++;
     try {
-      return body();
+      const result = body();
+      refuseThenableResult(result);
+      return result;
     } catch (error) {
       this.appends.clear();
       undo.rollbackTo(undoMark);
@@ -500,7 +534,10 @@ export class Cartridge {
   }
 
   private afterCommit(): void {
-    if (this.options.durability === 'normal') this.scheduleSync();
+    if (this.options.durability === 'normal') {
+      if (this.syncDeadline.committed()) this.syncQuietly();
+      else this.scheduleSync();
+    }
     const { catalog } = this.journal;
     const due =
       this.head - this.checkpointEnd >= this.options.checkpointIntervalBytes ||
@@ -558,6 +595,7 @@ export class Cartridge {
     const { writer, headerKeeper } = this.journal;
     this.clearSyncTimer();
     writer.sync();
+    this.syncDeadline.synced();
     const header = headerKeeper.header;
     if (header.syncedLength !== this.head || header.checkpointOffset !== this.checkpointOffset) {
       headerKeeper.update({ syncedLength: this.head, checkpointOffset: this.checkpointOffset });
@@ -569,14 +607,22 @@ export class Cartridge {
     if (this.syncTimer !== undefined) return;
     this.syncTimer = setTimeout(() => {
       this.syncTimer = undefined;
-      if (this.closed) return;
-      try {
-        this.syncNow();
-      } catch (error) {
-        this.backgroundError = error;
-      }
+      if (!this.closed) this.syncQuietly();
     }, this.options.syncIntervalMs);
     this.syncTimer.unref();
+  }
+
+  /**
+   * A sync the caller did not ask for (the timer, a passed deadline). Its commit already
+   * returned, so a failure is kept for `lastBackgroundError`; the failed fsync has poisoned the
+   * cartridge, so the next write reports it.
+   */
+  private syncQuietly(): void {
+    try {
+      this.syncNow();
+    } catch (error) {
+      this.backgroundError = error;
+    }
   }
 
   private clearSyncTimer(): void {
@@ -620,9 +666,8 @@ export class Cartridge {
       // rather than returning as if the last commits were safe.
       if (!this.journal.readOnly) this.journal.writer.throwIfPoisoned();
       if (!this.journal.readOnly) {
-        // A checkpoint at close makes the next open start at the head. Its failure (a full
-        // disk, say) must not keep the commits already made from being synced: they are, and
-        // then close reports the failure.
+        // The checkpoint only shortens the next open; the sync below is the promise. So a
+        // checkpoint that fails (a full disk) is reported after the sync, never instead of it.
         if (this.head - this.checkpointEnd >= CLOSE_CHECKPOINT_BYTES) {
           try {
             this.checkpoint();
@@ -668,14 +713,6 @@ export class Cartridge {
       throw new CartridgeError('READ_ONLY', 'the cartridge is open read-only');
     this.journal.writer.throwIfPoisoned();
   }
-}
-
-function isThenable(value: unknown): boolean {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 function storageOf(options: CartridgeOptions): Storage {

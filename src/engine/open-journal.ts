@@ -34,8 +34,10 @@ import {
   projectionsAt,
 } from '../projections/projection-set.js';
 import type { UndoLog } from '../projections/undo-log.js';
+import { fileGuardOf } from './file-identity.js';
 import { HeaderKeeper } from './header-keeper.js';
 import { IndexPageStore } from './index-page-store.js';
+import { takeWriterLock } from './writer-lock.js';
 import type { ResolvedOptions } from './options.js';
 
 /**
@@ -57,13 +59,24 @@ export interface OpenedJournal {
   readonly checkpointEnd: number;
 }
 
-function openFile(storage: Storage, path: string, readOnly: boolean, create: boolean): StorageFile {
+function openFile(
+  storage: Storage,
+  path: string,
+  readOnly: boolean,
+  truncate: boolean,
+  create = false,
+): StorageFile {
   try {
-    return storage.open(path, { create, truncate: create, readOnly });
+    return storage.open(path, { create, truncate, readOnly });
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (code === 'ENOENT')
       throw new CartridgeError('ENOENT', `no cartridge at ${path}`, { cause: error });
+    if (code === 'EFTYPE') {
+      throw new CartridgeError('NOT_A_CARTRIDGE', `${path} is not a regular file`, {
+        cause: error,
+      });
+    }
     throw fromSystemError(error, `open ${path}`);
   }
 }
@@ -74,18 +87,16 @@ export function createJournal(
   options: ResolvedOptions,
   durableDirectory: boolean,
 ): OpenedJournal {
-  const file = openFile(storage, path, false, true);
+  // Not truncated at open: the lock comes first, so that a live cartridge is never destroyed.
+  const file = openFile(storage, path, false, false, true);
+  try {
+    takeWriterLock(file, path);
+  } catch (error) {
+    closeQuietly(file);
+    throw error;
+  }
   const cartridgeId = randomBytes(16);
   const createdAtMs = Date.now();
-  const header: FileHeader = {
-    generation: 0,
-    cartridgeId,
-    createdAtMs,
-    capacityBlocks: options.capacityBlocks,
-    syncedLength: JOURNAL_START_OFFSET,
-    checkpointOffset: 0,
-    compressionCodec: codecOf(options.compression),
-  };
   const pages = new IndexPageStore(file, options.indexCacheBytes);
   const projections = freshProjections(pages, options.capacityBlocks);
   const tail: JournalTail = {
@@ -94,9 +105,9 @@ export function createJournal(
     lastHash: chainRootOf(cartridgeId),
   };
   const writer = new JournalWriter(file, tail, codecOf(options.compression), 0);
-  const headerKeeper = new HeaderKeeper(file, header);
+  let headerKeeper: HeaderKeeper;
   try {
-    headerKeeper.writeBoth();
+    file.truncate(0);
     const genesis = writer.stage({
       type: 'genesis',
       cartridgeId: cartridgeId.toString('hex'),
@@ -105,13 +116,28 @@ export function createJournal(
     });
     writer.commit(false);
     applyRecord(projections, genesis);
-    // A new cartridge is made durable whatever the durability mode: its header, its genesis
-    // record and its directory entry, so that a crash never leaves a half-made file.
+    // A new cartridge is made durable whatever the durability mode: its genesis record, then
+    // its header, then its directory entry. The header goes last so that a create that fails
+    // (a full disk) or crashes leaves a file without a header, which no open accepts, never an
+    // empty cartridge without its genesis record.
     writer.sync();
-    headerKeeper.update({ syncedLength: writer.committedTail.endOffset });
+    headerKeeper = new HeaderKeeper(file, {
+      generation: 0,
+      cartridgeId,
+      createdAtMs,
+      capacityBlocks: options.capacityBlocks,
+      syncedLength: writer.committedTail.endOffset,
+      checkpointOffset: 0,
+      compressionCodec: codecOf(options.compression),
+    });
+    headerKeeper.writeBoth();
     writer.sync();
     if (durableDirectory) storage.syncDirectory(dirname(path));
+    writer.guardWith(fileGuardOf(storage, path, file));
   } catch (error) {
+    // Removed while this handle still holds the lock, so that it cannot remove a cartridge
+    // another writer creates at the path once the lock is free.
+    removeQuietly(storage, path);
     closeQuietly(file);
     throw fromSystemError(error, `create ${path}`);
   }
@@ -134,6 +160,15 @@ export function createJournal(
       checkpointRefused: null,
     },
   };
+}
+
+/** Removes what a failed create made; the file has no header, so it opens as nothing anyway. */
+function removeQuietly(storage: Storage, path: string): void {
+  try {
+    storage.remove(path);
+  } catch {
+    // The create's own error is the one to report.
+  }
 }
 
 function readHeader(file: StorageFile): FileHeader {
@@ -214,7 +249,10 @@ export function openJournal(
 ): OpenedJournal {
   const file = openFile(storage, path, options.readOnly, false);
   try {
-    return openFromFile(file, options);
+    if (!options.readOnly) takeWriterLock(file, path);
+    const journal = openFromFile(file, options);
+    if (!journal.readOnly) journal.writer.guardWith(fileGuardOf(storage, path, file));
+    return journal;
   } catch (error) {
     closeQuietly(file);
     throw error;

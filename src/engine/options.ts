@@ -1,7 +1,19 @@
 import { type Clock, systemClock } from '../clock.js';
-import { CartridgeError } from '../errors.js';
 import type { CompressionName } from '../journal/compression.js';
 import type { Storage } from '../journal/io/storage.js';
+import {
+  BUFFER_POOL_MAX_BYTES,
+  CAPACITY_BLOCKS_MAX,
+  CHECKPOINT_INTERVAL_MAX_BYTES,
+  SYNC_INTERVAL_MAX_MS,
+} from '../limits.js';
+import {
+  booleanOption,
+  integerOption,
+  invalidArgument,
+  requireMethods,
+  requireOptionsObject,
+} from './arguments.js';
 
 /** When a commit is durable. See `docs/API.md` for the exact guarantees of each mode. */
 export type Durability = 'full' | 'normal' | 'off';
@@ -47,20 +59,6 @@ export interface ResolvedOptions {
   readonly recovery: RecoveryMode;
 }
 
-function invalid(name: string, value: unknown): CartridgeError {
-  return new CartridgeError(
-    'INVALID_ARGUMENT',
-    `option ${name} has an invalid value ${String(value)}`,
-  );
-}
-
-function count(name: string, value: unknown, fallback: number, minimum: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < minimum)
-    throw invalid(name, value);
-  return value;
-}
-
 function oneOf<T extends string>(
   name: string,
   value: unknown,
@@ -68,37 +66,62 @@ function oneOf<T extends string>(
   fallback: T,
 ): T {
   if (value === undefined) return fallback;
-  if (!allowed.includes(value as T)) throw invalid(name, value);
+  if (!allowed.includes(value as T))
+    throw invalidArgument(`option ${name}`, value, `one of ${allowed.join(', ')}`);
   return value as T;
 }
 
 function clockOf(value: unknown): Clock {
   if (value === undefined) return systemClock;
-  if (typeof value !== 'object' || value === null || typeof (value as Clock).now !== 'function') {
-    throw invalid('clock', value);
-  }
+  requireMethods('option clock', value, ['now', 'nowMs']);
   return value as Clock;
 }
 
-export function resolveOptions(options: CartridgeOptions = {}): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) throw invalid('options', options);
+/** The methods a `storage` option must have (the `Storage` interface). */
+const STORAGE_METHODS = ['open', 'exists', 'syncDirectory', 'statPath', 'remove'] as const;
+
+export function resolveOptions(input: CartridgeOptions = {}): ResolvedOptions {
+  const options = requireOptionsObject('options', input);
   const capacity = options.capacityBlocks;
+  if (options.storage !== undefined)
+    requireMethods('option storage', options.storage, STORAGE_METHODS);
   return {
     capacityBlocks:
-      capacity === undefined || capacity === null ? null : count('capacityBlocks', capacity, 0, 1),
+      capacity === undefined || capacity === null
+        ? null
+        : integerOption('capacityBlocks', capacity, 0, 1, CAPACITY_BLOCKS_MAX),
     durability: oneOf('durability', options.durability, ['full', 'normal', 'off'], 'normal'),
     compression: oneOf('compression', options.compression, ['zstd', 'lz4', 'none'], 'zstd'),
-    checkpointIntervalBytes: count(
+    checkpointIntervalBytes: integerOption(
       'checkpointIntervalBytes',
       options.checkpointIntervalBytes,
       8 * 1024 * 1024,
       4096,
+      CHECKPOINT_INTERVAL_MAX_BYTES,
     ),
-    bufferPoolBytes: count('bufferPoolBytes', options.bufferPoolBytes, 32 * 1024 * 1024, 0),
-    indexCacheBytes: count('indexCacheBytes', options.indexCacheBytes, 16 * 1024 * 1024, 64 * 1024),
+    bufferPoolBytes: integerOption(
+      'bufferPoolBytes',
+      options.bufferPoolBytes,
+      32 * 1024 * 1024,
+      0,
+      BUFFER_POOL_MAX_BYTES,
+    ),
+    indexCacheBytes: integerOption(
+      'indexCacheBytes',
+      options.indexCacheBytes,
+      16 * 1024 * 1024,
+      64 * 1024,
+      BUFFER_POOL_MAX_BYTES,
+    ),
     clock: clockOf(options.clock),
-    syncIntervalMs: count('syncIntervalMs', options.syncIntervalMs, 1000, 1),
-    readOnly: options.readOnly === true,
+    syncIntervalMs: integerOption(
+      'syncIntervalMs',
+      options.syncIntervalMs,
+      1000,
+      1,
+      SYNC_INTERVAL_MAX_MS,
+    ),
+    readOnly: booleanOption('readOnly', options.readOnly, false),
     recovery: oneOf('recovery', options.recovery, ['strict', 'read-only-prefix'], 'strict'),
   };
 }

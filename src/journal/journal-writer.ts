@@ -54,6 +54,8 @@ export class JournalWriter {
   private poisonedBy: CartridgeError | undefined;
   /** The journal end as of the last successful sync (what is known durable). */
   private syncedEnd: number;
+  /** Checks, before each commit and sync, that the file is still the one being written. */
+  private guard: ((expectedSizeBytes: number) => void) | undefined;
 
   constructor(
     private readonly file: StorageFile,
@@ -64,6 +66,25 @@ export class JournalWriter {
     assert(tail.lastHash.length === HASH_SIZE_BYTES, 'chain hash has the wrong size');
     this.tail = tail;
     this.syncedEnd = syncedEnd;
+  }
+
+  /**
+   * Installs the check run before every commit's writes and every sync, given the file length
+   * the writer expects. When it throws, nothing is written and the writer is poisoned with its
+   * error: acknowledging writes to a file that is no longer ours would lose them silently.
+   */
+  guardWith(guard: (expectedSizeBytes: number) => void): void {
+    this.guard = guard;
+  }
+
+  private runGuard(): void {
+    if (this.guard === undefined) return;
+    try {
+      this.guard(this.tail.endOffset);
+    } catch (error) {
+      this.poisonedBy = fromSystemError(error, 'file check');
+      throw this.poisonedBy;
+    }
   }
 
   /** The committed end of the journal (staged records not included). */
@@ -192,6 +213,7 @@ export class JournalWriter {
   commit(sync: boolean): JournalTail {
     this.throwIfPoisoned();
     assert(this.staged.length > 0, 'commit without staged records');
+    this.runGuard();
     const { buffers, tail } = this.encodeStaged();
     const startOffset = this.tail.endOffset;
     try {
@@ -215,6 +237,7 @@ export class JournalWriter {
   /** Makes every committed record durable; a failure poisons the writer (fsyncgate). */
   sync(): void {
     this.throwIfPoisoned();
+    this.runGuard();
     try {
       this.file.sync();
     } catch (error) {

@@ -1,5 +1,6 @@
 import { assert } from '../assert.js';
 import { fromSystemError, journalCorrupt } from '../errors.js';
+import { ZERO_TAIL_SCAN_MAX_BYTES } from '../limits.js';
 import type { StorageFile } from './io/storage.js';
 import type { JournalRecord } from './journal-event.js';
 import {
@@ -185,15 +186,22 @@ export interface ReplayResult {
   readonly recordsReplayed: number;
 }
 
-/** Checks the bytes from `offset` to the end of the file are all zero. */
-function zerosToEnd(file: StorageFile, offset: number, endOffset: number): boolean {
+/** What the bounded look at the bytes after the damage found. */
+type ZeroScan = 'not-zero' | 'zeros-to-end' | 'zeros-past-limit';
+
+/**
+ * Checks whether the bytes from `offset` to the end of the file are zero, reading at most
+ * `ZERO_TAIL_SCAN_MAX_BYTES`: a file grown by gigabytes of zeros must not make open read them.
+ */
+function scanZeros(file: StorageFile, offset: number, endOffset: number): ZeroScan {
   const chunk = Buffer.allocUnsafe(64 * 1024);
-  for (let position = offset; position < endOffset; position += chunk.length) {
-    const length = Math.min(chunk.length, endOffset - position);
+  const scanEnd = Math.min(endOffset, offset + ZERO_TAIL_SCAN_MAX_BYTES);
+  for (let position = offset; position < scanEnd; position += chunk.length) {
+    const length = Math.min(chunk.length, scanEnd - position);
     const read = readAt(file, chunk.subarray(0, length), position);
-    for (let index = 0; index < read; index++) if (chunk[index] !== 0) return false;
+    for (let index = 0; index < read; index++) if (chunk[index] !== 0) return 'not-zero';
   }
-  return true;
+  return scanEnd === endOffset ? 'zeros-to-end' : 'zeros-past-limit';
 }
 
 function readAt(file: StorageFile, target: Buffer, position: number): number {
@@ -316,13 +324,17 @@ export function replay(input: ReplayInput): ReplayResult {
   const stop = scan(input, state);
   const damage = stop.reason !== null;
   const commitStartSequence = state.committedTail.nextSequence;
-  const later = damage
+  const zeros = damage ? scanZeros(input.file, stop.offset, input.fileSizeBytes) : 'not-zero';
+  // Damage inside the durable length fails the open whatever follows it, so the look-ahead is
+  // only needed past it; and none is made past a long run of zeros (ZERO_TAIL_SCAN_MAX_BYTES).
+  const lookAhead = damage && stop.offset >= input.syncedLength && zeros !== 'zeros-past-limit';
+  const later = lookAhead
     ? laterCommitsAfter(input.file, stop.offset + 1, input.fileSizeBytes, commitStartSequence)
     : { found: false, durableBefore: false };
   const facts: RecoveryFacts = {
     damage,
     pendingCommit: state.pending.records.length > 0,
-    zerosToEnd: damage && zerosToEnd(input.file, stop.offset, input.fileSizeBytes),
+    zerosToEnd: zeros !== 'not-zero',
     laterCommitFound: later.found,
     beyondSynced: stop.offset >= input.syncedLength && !later.durableBefore,
   };

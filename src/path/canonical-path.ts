@@ -6,19 +6,44 @@ import { NAME_MAX_BYTES, PATH_DEPTH_MAX, PATH_MAX_BYTES } from '../limits.js';
  * listing and (later) access control all use it, so a path cannot mean one thing to a policy
  * and another to the store. Rules: POSIX separators; relative paths are taken from the root
  * (`a.txt` is `/a.txt`); `.` and empty segments vanish; `..` climbs but never above the root;
- * NUL is refused; the result and each name are bounded in bytes, and depth is bounded.
+ * control characters and bidirectional formatting characters are refused, so that a listing
+ * printed to a terminal or a log cannot be forged; names are normalised to Unicode NFC, so
+ * that one name cannot exist twice in two spellings that look the same; the result and each
+ * name are bounded in bytes, and depth is bounded.
  */
 
 export const ROOT_PATH = '/';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/**
+ * C0 controls (NUL, newline, ESC ...), DEL and C1 controls, and the bidirectional marks,
+ * embeddings, overrides and isolates (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069).
+ */
+const FORBIDDEN_CHARACTER =
+  /[\u0000-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
+
+/** A canonical path, and whether the caller's spelling can only name a directory. */
+export interface ParsedPath {
+  readonly path: string;
+  /** The input ended in `/`, `/.` or `/..`: POSIX resolves it only to a directory. */
+  readonly mustBeDirectory: boolean;
+}
+
 export function canonicalPath(input: unknown): string {
+  return parsePath(input).path;
+}
+
+export function parsePath(input: unknown): ParsedPath {
   if (typeof input !== 'string') {
     throw new CartridgeError('EINVAL', 'a path must be a string');
   }
   if (input.length === 0) throw new CartridgeError('EINVAL', 'a path must not be empty');
-  if (input.includes('\0')) throw new CartridgeError('EINVAL', 'a path must not contain NUL');
+  const forbidden = FORBIDDEN_CHARACTER.exec(input);
+  if (forbidden !== null) {
+    const codePoint = (forbidden[0].codePointAt(0) ?? 0).toString(16).toUpperCase();
+    throw new CartridgeError('EINVAL', `a path must not contain U+${codePoint.padStart(4, '0')}`);
+  }
   // Reject absurd inputs before splitting them; the canonical form can only be shorter.
   if (input.length > PATH_MAX_BYTES * 4) {
     throw new CartridgeError('ENAMETOOLONG', `path of ${input.length} characters is too long`);
@@ -28,8 +53,11 @@ export function canonicalPath(input: unknown): string {
   if (LONE_SURROGATE.test(input)) {
     throw new CartridgeError('EINVAL', 'a path must not contain a lone surrogate');
   }
+  const rawSegments = input.normalize('NFC').split('/');
+  const last = rawSegments[rawSegments.length - 1];
+  const mustBeDirectory = last === '' || last === '.' || last === '..';
   const segments: string[] = [];
-  for (const segment of input.split('/')) {
+  for (const segment of rawSegments) {
     if (segment === '' || segment === '.') continue;
     if (segment === '..') {
       segments.pop();
@@ -46,7 +74,7 @@ export function canonicalPath(input: unknown): string {
   if (Buffer.byteLength(path) > PATH_MAX_BYTES) {
     throw new CartridgeError('ENAMETOOLONG', `path is longer than ${PATH_MAX_BYTES} bytes`);
   }
-  return path;
+  return { path, mustBeDirectory };
 }
 
 /** The parent of a canonical path; the root is its own parent. */

@@ -42,7 +42,10 @@ export {
 /** An extent below this size is small: runs of small extents get consolidated. */
 export const SMALL_EXTENT_BYTES = 64 * 1024;
 
-/** The catalog's checkpoint section: `[rootOffset, rootSequence, nextInode, entryCount, fileCount]`. */
+/**
+ * The catalog's counters; its checkpoint section is
+ * `[rootOffset, rootSequence, nextInode, entryCount, fileCount]`.
+ */
 export interface CatalogCounters {
   readonly nextInode: number;
   readonly entryCount: number;

@@ -3,7 +3,7 @@ import { Cartridge } from '../../src/engine/cartridge.js';
 import type { Durability } from '../../src/engine/options.js';
 import { CartridgeError } from '../../src/errors.js';
 import { JOURNAL_START_OFFSET } from '../../src/journal/file-header.js';
-import type { OpenFileOptions, Storage, StorageFile } from '../../src/journal/io/storage.js';
+import type { OpenFileOptions, PathStatus, Storage, StorageFile } from '../../src/journal/io/storage.js';
 import {
   CRASHED_ERROR_CODE,
   type CrashMode,
@@ -494,6 +494,9 @@ class SyncTracer implements Storage {
         file.sync();
       },
       close: () => file.close(),
+      identity: () => file.identity(),
+      tryLock: () => file.tryLock(),
+      lockHolder: () => file.lockHolder(),
     };
   }
 
@@ -503,6 +506,14 @@ class SyncTracer implements Storage {
 
   syncDirectory(directoryPath: string): void {
     this.inner.syncDirectory(directoryPath);
+  }
+
+  statPath(path: string): PathStatus | undefined {
+    return this.inner.statPath(path);
+  }
+
+  remove(path: string): void {
+    this.inner.remove(path);
   }
 }
 

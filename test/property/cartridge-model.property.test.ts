@@ -227,7 +227,10 @@ interface PathSpec {
 
 const SPELLING_COUNT = 6;
 
-/** Spells a canonical path another way: relative, with `.`, doubled slashes, `..` detours. */
+/**
+ * Spells a canonical path another way: relative, with `.`, doubled slashes, `..` detours. No
+ * spelling ends in `/`: a trailing slash names a directory only (test/api/path-rules.api.test.ts).
+ */
 function spell({ canonical, spelling }: PathSpec): string {
   const segments = canonical.split('/').filter((segment) => segment !== '');
   const last = segments.length - 1;
@@ -237,7 +240,7 @@ function spell({ canonical, spelling }: PathSpec): string {
     case 2:
       return `/${[...segments.slice(0, last), '.', ...segments.slice(last)].join('/')}`;
     case 3:
-      return `//${segments.join('//')}/`;
+      return `//${segments.join('//')}`;
     case 4:
       return `/${[...segments.slice(0, last), 'zz', '..', ...segments.slice(last)].join('/')}`;
     case 5:

@@ -2,7 +2,7 @@ import { dirname, resolve } from 'node:path';
 import { assert } from '../../src/assert.js';
 import { limitExceeded } from '../../src/errors.js';
 import { createSystemError, GrowableBytes } from '../../src/journal/io/memory-storage.js';
-import type { OpenFileOptions, Storage, StorageFile } from '../../src/journal/io/storage.js';
+import type { FileIdentity, OpenFileOptions, PathStatus, Storage, StorageFile } from '../../src/journal/io/storage.js';
 
 /**
  * A fault-injecting, crash-simulating `Storage` for tests. For each file it keeps the DURABLE
@@ -73,6 +73,10 @@ interface FaultFile {
   visible: GrowableBytes;
   pending: PendingOperation[];
   pendingBytes: number;
+  /** A new number for every file made, so that a replaced file has a new identity. */
+  readonly inode: number;
+  /** The handle holding the writer lock; a closed or pre-crash handle holds nothing. */
+  lockedBy: HandleState | undefined;
 }
 
 interface ArmedRule {
@@ -84,6 +88,8 @@ interface ArmedRule {
 
 interface HandleState {
   readonly path: string;
+  /** The file itself, which stays reachable after its path is removed, as on POSIX. */
+  readonly file: FaultFile;
   readonly readOnly: boolean;
   readonly generation: number;
   closed: boolean;
@@ -223,6 +229,7 @@ export class FaultStorage implements Storage {
   private generation = 0;
   private completedSyncCount = 0;
   private completedWriteCount = 0;
+  private nextInode = 1;
 
   constructor(seed: number) {
     assert(Number.isSafeInteger(seed), 'seed must be an integer');
@@ -253,7 +260,7 @@ export class FaultStorage implements Storage {
     if (file === undefined) {
       if (!options.create) throw createSystemError('ENOENT', 'open', path);
       const empty = new GrowableBytes();
-      file = { durable: empty, visible: empty.clone(), pending: [], pendingBytes: 0 };
+      file = this.newFile(empty);
       this.files.set(key, file);
       this.pendingCreated.add(key);
     } else if (options.truncate && file.visible.sizeBytes > 0) {
@@ -261,6 +268,7 @@ export class FaultStorage implements Storage {
     }
     const state: HandleState = {
       path: key,
+      file,
       readOnly: options.readOnly,
       generation: this.generation,
       closed: false,
@@ -280,6 +288,21 @@ export class FaultStorage implements Storage {
     for (const path of this.pendingCreated) {
       if (dirname(path) === key) this.pendingCreated.delete(path);
     }
+  }
+
+  statPath(path: string): PathStatus | undefined {
+    this.checkAlive();
+    const file = this.files.get(resolve(path));
+    if (file === undefined) return undefined;
+    return { identity: { device: 0, inode: file.inode }, sizeBytes: file.visible.sizeBytes };
+  }
+
+  /** Removes the directory entry at once and durably; open handles keep the file. */
+  remove(path: string): void {
+    this.checkAlive();
+    const key = resolve(path);
+    this.files.delete(key);
+    this.pendingCreated.delete(key);
   }
 
   /** Arms a failure; see `FailureRule`. Counting starts with the next matching operation. */
@@ -345,9 +368,24 @@ export class FaultStorage implements Storage {
   /** Plants a file whose bytes and directory entry are already durable. */
   setBytes(path: string, bytes: Uint8Array): void {
     const key = resolve(path);
-    const durable = new GrowableBytes(bytes);
-    this.files.set(key, { durable, visible: durable.clone(), pending: [], pendingBytes: 0 });
+    this.files.set(key, this.newFile(new GrowableBytes(bytes)));
     this.pendingCreated.delete(key);
+  }
+
+  private newFile(durable: GrowableBytes): FaultFile {
+    const inode = this.nextInode++;
+    return {
+      durable,
+      visible: durable.clone(),
+      pending: [],
+      pendingBytes: 0,
+      inode,
+      lockedBy: undefined,
+    };
+  }
+
+  private holdsLock(state: HandleState | undefined): boolean {
+    return state !== undefined && !state.closed && state.generation === this.generation;
   }
 
   private inspect(path: string): FaultFile {
@@ -369,6 +407,18 @@ export class FaultStorage implements Storage {
         this.fileOf(state, 'close');
         state.closed = true;
       },
+      identity: (): FileIdentity => ({ device: 0, inode: state.file.inode }),
+      tryLock: () => {
+        const file = this.fileOf(state, 'flock');
+        if (file.lockedBy !== state && this.holdsLock(file.lockedBy)) return false;
+        file.lockedBy = state;
+        return true;
+      },
+      // Simulated files live in this process, so any holder is this process.
+      lockHolder: () =>
+        this.holdsLock(state.file.lockedBy)
+          ? { pid: process.pid, host: undefined }
+          : { pid: undefined, host: undefined },
     };
   }
 
@@ -453,9 +503,7 @@ export class FaultStorage implements Storage {
       throw createSystemError(CRASHED_ERROR_CODE, syscall, state.path);
     }
     if (state.closed) throw createSystemError('EBADF', syscall, state.path);
-    const file = this.files.get(state.path);
-    assert(file !== undefined, 'an open handle names a file that exists');
-    return file;
+    return state.file;
   }
 
   private writableFileOf(state: HandleState, syscall: string): FaultFile {

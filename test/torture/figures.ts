@@ -23,6 +23,7 @@ export function bySize<T>(size: TortureSize, values: { small: T; medium: T; larg
 export const GATES = [
   'silent_wrong_data',
   'acknowledged_durable_lost',
+  'two_live_writers',
   'prefix_rule_violations',
   'untyped_errors',
   'hangs',

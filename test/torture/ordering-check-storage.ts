@@ -1,5 +1,12 @@
 import { decodeFileHeaderSlot, HEADER_SLOT_BYTES, JOURNAL_START_OFFSET } from '../../src/journal/file-header.js';
-import type { OpenFileOptions, Storage, StorageFile } from '../../src/journal/io/storage.js';
+import type {
+  FileIdentity,
+  LockHolder,
+  OpenFileOptions,
+  PathStatus,
+  Storage,
+  StorageFile,
+} from '../../src/journal/io/storage.js';
 
 /**
  * Wraps a storage and checks the engine's write ordering (SQLite's journal-test VFS idea):
@@ -27,6 +34,14 @@ export class OrderingCheckStorage implements Storage {
 
   syncDirectory(directoryPath: string): void {
     this.inner.syncDirectory(directoryPath);
+  }
+
+  statPath(path: string): PathStatus | undefined {
+    return this.inner.statPath(path);
+  }
+
+  remove(path: string): void {
+    this.inner.remove(path);
   }
 }
 
@@ -90,5 +105,17 @@ class OrderingCheckFile implements StorageFile {
 
   close(): void {
     this.inner.close();
+  }
+
+  identity(): FileIdentity {
+    return this.inner.identity();
+  }
+
+  tryLock(): boolean {
+    return this.inner.tryLock();
+  }
+
+  lockHolder(): LockHolder {
+    return this.inner.lockHolder();
   }
 }

@@ -6,15 +6,19 @@
  */
 import { corruptionCampaign } from './campaigns/corruption.js';
 import { crashPointsCampaign } from './campaigns/crash-points.js';
+import { fileReplacedCampaign } from './campaigns/file-replaced.js';
 import { fuzzCampaign } from './campaigns/fuzz.js';
 import { ioFaultsCampaign } from './campaigns/io-faults.js';
 import { sigkillCampaign } from './campaigns/sigkill.js';
+import { twoWritersCampaign } from './campaigns/two-writers.js';
 import { type Campaign, Figures, tortureSize } from './figures.js';
 
 const CAMPAIGNS: readonly Campaign[] = [
   crashPointsCampaign,
   ioFaultsCampaign,
   sigkillCampaign,
+  twoWritersCampaign,
+  fileReplacedCampaign,
   corruptionCampaign,
   fuzzCampaign,
 ];

@@ -1,7 +1,15 @@
 import { constants as bufferConstants } from 'node:buffer';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { assert } from '../../assert.js';
-import type { OpenFileOptions, Storage, StorageFile } from './storage.js';
+import type {
+  FileIdentity,
+  LockHolder,
+  OpenFileOptions,
+  PathStatus,
+  Storage,
+  StorageFile,
+} from './storage.js';
 
 /**
  * An in-memory `Storage`: every file is a growable byte buffer keyed by its resolved path.
@@ -132,6 +140,26 @@ export class GrowableBytes {
   }
 }
 
+/**
+ * What the handles of one memory storage share: inode numbers (one per file's bytes, so a
+ * replaced file has a new identity) and the writer locks, keyed by the file's bytes as flock
+ * keys them by inode.
+ */
+class MemoryFileTable {
+  private readonly inodes = new WeakMap<GrowableBytes, number>();
+  private nextInode = 1;
+  readonly lockHolders = new Map<GrowableBytes, MemoryStorageFile>();
+
+  identityOf(content: GrowableBytes): FileIdentity {
+    let inode = this.inodes.get(content);
+    if (inode === undefined) {
+      inode = this.nextInode++;
+      this.inodes.set(content, inode);
+    }
+    return { device: 0, inode };
+  }
+}
+
 /** One open handle of a memory file; handles on the same path share the same bytes. */
 class MemoryStorageFile implements StorageFile {
   private closed = false;
@@ -140,7 +168,26 @@ class MemoryStorageFile implements StorageFile {
     private readonly path: string,
     private readonly content: GrowableBytes,
     private readonly readOnly: boolean,
+    private readonly table: MemoryFileTable,
   ) {}
+
+  identity(): FileIdentity {
+    return this.table.identityOf(this.content);
+  }
+
+  tryLock(): boolean {
+    this.checkOpen('flock');
+    const holder = this.table.lockHolders.get(this.content);
+    if (holder !== undefined && holder !== this) return false;
+    this.table.lockHolders.set(this.content, this);
+    return true;
+  }
+
+  /** Memory files live in this process, so any holder is this process. */
+  lockHolder(): LockHolder {
+    const held = this.table.lockHolders.has(this.content);
+    return held ? { pid: process.pid, host: hostname() } : { pid: undefined, host: undefined };
+  }
 
   sizeBytes(): number {
     this.checkOpen('fstat');
@@ -169,6 +216,9 @@ class MemoryStorageFile implements StorageFile {
   /** Closing twice is harmless, matching the tolerant cleanup paths callers write. */
   close(): void {
     this.closed = true;
+    if (this.table.lockHolders.get(this.content) === this) {
+      this.table.lockHolders.delete(this.content);
+    }
   }
 
   private checkOpen(syscall: string): void {
@@ -184,6 +234,7 @@ class MemoryStorageFile implements StorageFile {
 
 export class MemoryStorage implements Storage {
   private readonly files = new Map<string, GrowableBytes>();
+  private readonly table = new MemoryFileTable();
 
   open(path: string, options: OpenFileOptions): StorageFile {
     assert(!(options.readOnly && options.truncate), 'a read-only open cannot truncate');
@@ -196,7 +247,7 @@ export class MemoryStorage implements Storage {
     } else if (options.truncate) {
       content.truncate(0);
     }
-    return new MemoryStorageFile(path, content, options.readOnly);
+    return new MemoryStorageFile(path, content, options.readOnly, this.table);
   }
 
   /** Only files exist in memory; directories are implied by the paths of their files. */
@@ -206,4 +257,15 @@ export class MemoryStorage implements Storage {
 
   /** Memory has no durability to add, so there is nothing to do. */
   syncDirectory(_directoryPath: string): void {}
+
+  statPath(path: string): PathStatus | undefined {
+    const content = this.files.get(resolve(path));
+    if (content === undefined) return undefined;
+    return { identity: this.table.identityOf(content), sizeBytes: content.sizeBytes };
+  }
+
+  /** Open handles keep the bytes, as an unlinked file stays readable through its descriptor. */
+  remove(path: string): void {
+    this.files.delete(resolve(path));
+  }
 }

@@ -1,6 +1,14 @@
 import * as fs from 'node:fs';
 import { assert } from '../../assert.js';
-import type { OpenFileOptions, Storage, StorageFile } from './storage.js';
+import { flockExclusive, lockHolderOf } from './file-lock.js';
+import type {
+  FileIdentity,
+  LockHolder,
+  OpenFileOptions,
+  PathStatus,
+  Storage,
+  StorageFile,
+} from './storage.js';
 
 /**
  * The real `Storage`: synchronous `node:fs` calls on file descriptors. Writes are positional
@@ -32,9 +40,19 @@ function badDescriptor(syscall: string, path: string): Error {
   });
 }
 
+function systemError(code: string, syscall: string, path: string, detail: string): Error {
+  return Object.assign(new Error(`${code}: ${detail}, ${syscall} '${path}'`), {
+    code,
+    syscall,
+    path,
+  });
+}
+
 function openFlags(options: OpenFileOptions): number {
-  const { O_CREAT, O_RDONLY, O_RDWR, O_TRUNC } = fs.constants;
-  let flags = options.readOnly ? O_RDONLY : O_RDWR;
+  const { O_CREAT, O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC } = fs.constants;
+  // O_NONBLOCK keeps open() of a FIFO from waiting for a peer; the type check right after
+  // refuses it. Regular files ignore the flag.
+  let flags = (options.readOnly ? O_RDONLY : O_RDWR) | O_NONBLOCK;
   if (options.create) flags |= O_CREAT;
   if (options.truncate) flags |= O_TRUNC;
   return flags;
@@ -63,6 +81,7 @@ function remainingAfter(buffers: readonly Uint8Array[], writtenBytes: number): U
 class NodeStorageFile implements StorageFile {
   private descriptor: number | undefined;
   private cachedSizeBytes: number;
+  private readonly fileIdentity: FileIdentity;
 
   constructor(
     private readonly path: string,
@@ -70,7 +89,24 @@ class NodeStorageFile implements StorageFile {
     private readonly readOnly: boolean,
   ) {
     this.descriptor = descriptor;
-    this.cachedSizeBytes = fs.fstatSync(descriptor).size;
+    const status = fs.fstatSync(descriptor);
+    // Only a regular file can hold a journal; a FIFO, socket or device would block or lie.
+    if (status.isDirectory()) throw systemError('EISDIR', 'open', path, 'is a directory');
+    if (!status.isFile()) throw systemError('EFTYPE', 'open', path, 'not a regular file');
+    this.cachedSizeBytes = status.size;
+    this.fileIdentity = { device: status.dev, inode: status.ino };
+  }
+
+  identity(): FileIdentity {
+    return this.fileIdentity;
+  }
+
+  tryLock(): boolean {
+    return flockExclusive(this.openDescriptor('flock'));
+  }
+
+  lockHolder(): LockHolder {
+    return lockHolderOf(this.fileIdentity);
   }
 
   sizeBytes(): number {
@@ -166,6 +202,27 @@ export class NodeStorage implements Storage {
 
   exists(path: string): boolean {
     return fs.existsSync(path);
+  }
+
+  statPath(path: string): PathStatus | undefined {
+    let status: fs.Stats | undefined;
+    try {
+      status = fs.statSync(path, { throwIfNoEntry: false });
+    } catch (error) {
+      // A component that is no longer a directory also means the path names nothing.
+      if (errorCode(error) === 'ENOTDIR') return undefined;
+      throw error;
+    }
+    if (status === undefined) return undefined;
+    return { identity: { device: status.dev, inode: status.ino }, sizeBytes: status.size };
+  }
+
+  remove(path: string): void {
+    try {
+      fs.unlinkSync(path);
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') throw error;
+    }
   }
 
   syncDirectory(directoryPath: string): void {

@@ -5,7 +5,27 @@
  *
  * Errors: implementations throw whatever the underlying system throws (an `Error` with a
  * string `code` such as `EIO` or `ENOSPC`); the journal wraps them into `CartridgeError`.
+ * `open` refuses anything but a regular file at once (`EISDIR` for a directory, `EFTYPE` for
+ * a FIFO, socket or device), without blocking on it.
  */
+
+/** The identity of a file: two handles with the same device and inode reach the same file. */
+export interface FileIdentity {
+  readonly device: number;
+  readonly inode: number;
+}
+
+/** What a path names at one moment: a file of this identity and size. */
+export interface PathStatus {
+  readonly identity: FileIdentity;
+  readonly sizeBytes: number;
+}
+
+/** Who holds a file's writer lock, as far as the system can tell (each field may be unknown). */
+export interface LockHolder {
+  readonly pid: number | undefined;
+  readonly host: string | undefined;
+}
 
 export interface StorageFile {
   /** The current size of the file as the process sees it (written, not necessarily synced). */
@@ -21,8 +41,18 @@ export interface StorageFile {
   truncate(sizeBytes: number): void;
   /** Makes every completed write durable (fdatasync). */
   sync(): void;
-  /** Releases the handle. Closing does not sync. */
+  /** Releases the handle, and the writer lock if it holds it. Closing does not sync. */
   close(): void;
+  /** The identity of the open file, fixed when it was opened. */
+  identity(): FileIdentity;
+  /**
+   * Takes the file's exclusive writer lock without waiting: true when taken, false when
+   * another handle holds it, in this process or another. The lock belongs to this handle and
+   * ends with its `close()` or with the death of the process, however it dies.
+   */
+  tryLock(): boolean;
+  /** Who holds the lock that `tryLock()` could not take, where the system can tell. */
+  lockHolder(): LockHolder;
 }
 
 export interface OpenFileOptions {
@@ -40,4 +70,8 @@ export interface Storage {
   exists(path: string): boolean;
   /** Makes the directory entries of `directoryPath` durable (fsync of the directory). */
   syncDirectory(directoryPath: string): void;
+  /** What `path` names now (one stat, following symbolic links), or undefined for nothing. */
+  statPath(path: string): PathStatus | undefined;
+  /** Removes the file at `path`; a path that names nothing is not an error. */
+  remove(path: string): void;
 }

@@ -194,6 +194,38 @@ describe.each(IMPLEMENTATIONS)('%s satisfies the Storage contract', (_name, make
     expect(readAll(file)).toEqual(bytes(4, 2));
   });
 
+  it('gives one writer lock per file: refused to a second handle, freed by close', () => {
+    const first = open('locked', CREATE);
+    const second = open('locked', EXISTING);
+    const reader = open('locked', READ_ONLY);
+    expect(first.tryLock()).toBe(true);
+    expect(first.tryLock()).toBe(true);
+    expect(second.tryLock()).toBe(false);
+    expect(reader.tryLock()).toBe(false);
+    expect(second.lockHolder().pid).toBe(process.pid);
+    first.close();
+    expect(second.tryLock()).toBe(true);
+    expect(open('other', CREATE).tryLock()).toBe(true);
+  });
+
+  it('tells file identities apart and states what a path names', () => {
+    const path = join(fixture.directory, 'named');
+    expect(fixture.storage.statPath(path)).toBeUndefined();
+    const first = open('named', CREATE);
+    first.write([bytes(1, 2, 3)], 0);
+    const again = open('named', EXISTING);
+    expect(again.identity()).toEqual(first.identity());
+    expect(fixture.storage.statPath(path)).toEqual({ identity: first.identity(), sizeBytes: 3 });
+    fixture.storage.remove(path);
+    fixture.storage.remove(path);
+    expect(fixture.storage.statPath(path)).toBeUndefined();
+    // The removed file stays usable through its handle, as an unlinked file does.
+    expect(Buffer.from(readAll(first))).toEqual(Buffer.from([1, 2, 3]));
+    const replacement = open('named', CREATE);
+    expect(replacement.identity()).not.toEqual(first.identity());
+    expect(fixture.storage.statPath(path)?.identity).toEqual(replacement.identity());
+  });
+
   it('keeps a long run of appends intact across buffer growth', () => {
     const file = open('big.bin', CREATE);
     const chunk = new Uint8Array(4099).map((_, index) => index % 251);

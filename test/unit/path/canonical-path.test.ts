@@ -2,12 +2,48 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CartridgeError } from '../../../src/errors.js';
 import { NAME_MAX_BYTES, PATH_DEPTH_MAX, PATH_MAX_BYTES } from '../../../src/limits.js';
-import { ancestorsOf, canonicalPath, nameOf, parentOf, ROOT_PATH } from '../../../src/path/canonical-path.js';
+import { ancestorsOf, canonicalPath, nameOf, parentOf, parsePath, ROOT_PATH } from '../../../src/path/canonical-path.js';
 import { thrownBy } from '../../support/expect-code.js';
 
 const codeOf = (action: () => unknown): string => thrownBy(action).code;
 
 const NUM_RUNS = Number.parseInt(process.env['PROPERTY_RUNS'] ?? '500', 10) || 500;
+
+describe('parsePath: what the spelling says beyond the key', () => {
+  it.each([
+    ['/a', false],
+    ['/a/', true],
+    ['/a/.', true],
+    ['/a/b/..', true],
+    ['a//', true],
+    ['/', true],
+    ['.', true],
+    ['/a/.b', false],
+  ])('%j must name a directory: %s', (input, mustBeDirectory) => {
+    expect(parsePath(input).mustBeDirectory).toBe(mustBeDirectory);
+    expect(parsePath(input).path).toBe(canonicalPath(input));
+  });
+
+  it('refuses every C0 control, DEL, C1 control and bidirectional format character', () => {
+    const forbidden = [
+      ...Array.from({ length: 0x20 }, (_, code) => code),
+      ...Array.from({ length: 0x21 }, (_, index) => 0x7f + index),
+      0x061c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069,
+    ];
+    for (const code of forbidden) {
+      expect(codeOf(() => canonicalPath(`/a${String.fromCharCode(code)}b`)), code.toString(16)).toBe('EINVAL');
+    }
+    for (const code of [0x20, 0x7e, 0xa0, 0x200d, 0x2065, 0x206a, 0xfeff]) {
+      expect(canonicalPath(`/a${String.fromCharCode(code)}b`)).toBe(`/a${String.fromCharCode(code)}b`);
+    }
+  });
+
+  it('normalises names to NFC', () => {
+    expect(canonicalPath('/cafe\u0301')).toBe('/caf\u00e9');
+    expect(canonicalPath('/\u212b')).toBe('/\u00c5');
+    expect(canonicalPath('/caf\u00e9')).toBe('/caf\u00e9');
+  });
+});
 
 describe('canonicalPath rules', () => {
   it.each([

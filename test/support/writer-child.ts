@@ -1,0 +1,83 @@
+import { writeSync } from 'node:fs';
+import { Cartridge, CartridgeError } from '../../src/index.js';
+import { childContent } from './writer-process.js';
+
+/**
+ * A writer in a process of its own, for tests of the one-writer rule with real processes:
+ * `writer-child.ts <cartridge> write <count>` waits for a line on stdin (a barrier, so that two
+ * children race for the lock), opens the cartridge for writing with durability 'full', then
+ * creates `count` files (forever when count is -1) under `/p<pid>/`, acknowledging each after
+ * it returned; `writer-child.ts <cartridge> cycle` opens and closes for writing in a loop, so
+ * that a kill lands while the lock is being taken or given back. Every line goes to fd 1
+ * synchronously, so an acknowledgement never precedes its commit.
+ *
+ * Lines: `opened <pid>`, `locked <holderPid>`, `error <code>`, `ack <index>`, `closed`, `cycle`.
+ */
+
+function emit(line: string): void {
+  const bytes = Buffer.from(`${line}\n`);
+  let written = 0;
+  while (written < bytes.length) {
+    try {
+      written += writeSync(1, bytes, written);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+    }
+  }
+}
+
+
+function open(path: string): Cartridge | undefined {
+  try {
+    return Cartridge.open(path, { durability: 'full' });
+  } catch (error) {
+    if (error instanceof CartridgeError && error.code === 'LOCKED') {
+      emit(`locked ${error.holderPid ?? 'unknown'}`);
+    } else {
+      emit(`error ${error instanceof CartridgeError ? error.code : String(error)}`);
+    }
+    return undefined;
+  }
+}
+
+function write(path: string, count: number): void {
+  const cartridge = open(path);
+  if (cartridge === undefined) return;
+  emit(`opened ${process.pid}`);
+  const directory = `/p${process.pid}`;
+  cartridge.createDir(directory, { recursive: true });
+  for (let index = 0; count < 0 || index < count; index++) {
+    cartridge.createFile(`${directory}/${index}`, childContent(process.pid, index));
+    emit(`ack ${index}`);
+  }
+  cartridge.close();
+  emit('closed');
+}
+
+function cycle(path: string): void {
+  // Never yields: the only way out is the parent's SIGKILL.
+  for (;;) {
+    const cartridge = open(path);
+    cartridge?.close();
+    emit('cycle');
+  }
+}
+
+function main(): void {
+  const [path, mode, countText] = process.argv.slice(2);
+  if (path === undefined || mode === undefined) {
+    throw new Error('usage: writer-child.ts <cartridge> write <count> | cycle');
+  }
+  if (mode === 'cycle') {
+    cycle(path);
+    return;
+  }
+  const count = Number(countText ?? '-1');
+  process.stdin.once('data', () => {
+    // The open stdin pipe would keep the process alive after its work.
+    process.stdin.destroy();
+    write(path, count);
+  });
+}
+
+main();
