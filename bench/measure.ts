@@ -143,3 +143,44 @@ export function sampleReported<T>(run: () => T, warmupRounds: number, rounds: nu
   for (let round = 0; round < rounds; round++) reports.push(run());
   return reports;
 }
+
+export function mean(values: readonly number[]): number {
+  if (values.length === 0) throw new Error('mean of nothing');
+  let sum = 0;
+  for (const value of values) sum += value;
+  return sum / values.length;
+}
+
+/** Thrown when a workload runs past its time budget; printed as the error code `TIME_BUDGET`. */
+export class BudgetExceededError extends Error {
+  readonly code = 'TIME_BUDGET';
+
+  constructor(label: string, budgetMs: number) {
+    super(`${label} ran past its time budget of ${Math.round(budgetMs / 1000)} s`);
+    this.name = 'BudgetExceededError';
+  }
+}
+
+/**
+ * The time budget of one workload. Long loops call `check()` between operations, so that a
+ * workload that today's engine makes very slow (or that would run for hours) stops with a
+ * reported `TIME_BUDGET` miss instead of holding up the whole run.
+ */
+export class Deadline {
+  private readonly endMs: number;
+
+  constructor(
+    readonly label: string,
+    readonly budgetMs: number,
+  ) {
+    this.endMs = performance.now() + budgetMs;
+  }
+
+  get remainingMs(): number {
+    return Math.max(0, this.endMs - performance.now());
+  }
+
+  check(): void {
+    if (performance.now() > this.endMs) throw new BudgetExceededError(this.label, this.budgetMs);
+  }
+}
