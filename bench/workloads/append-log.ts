@@ -140,20 +140,18 @@ function writePhase(settings: LogSettings, deadline: Deadline, checksum: Checksu
     }
     const closeMs = performance.now() - closeStart;
     const fileBytes = statSync(path).size;
+    // The reopen runs even past the deadline: its cost is bounded by the log written within
+    // the budget, and for a log cut short it is the most telling figure.
     let reopenError: unknown;
     let reopenMs = Number.NaN;
-    if (deadline.remainingMs > 0) {
-      const reopenStart = performance.now();
-      try {
-        const reopened = Cartridge.open(path);
-        reopenMs = performance.now() - reopenStart;
-        checksum.add(reopened.metadata(LOG_PATH).sizeBytes);
-        reopened.close();
-      } catch (error) {
-        reopenError = error;
-      }
-    } else {
-      reopenError = Object.assign(new Error('no time left to reopen'), { code: 'TIME_BUDGET' });
+    const reopenStart = performance.now();
+    try {
+      const reopened = Cartridge.open(path);
+      reopenMs = performance.now() - reopenStart;
+      checksum.add(reopened.metadata(LOG_PATH).sizeBytes);
+      reopened.close();
+    } catch (error) {
+      reopenError = error;
     }
     return {
       settings,
