@@ -17,10 +17,11 @@ import {
   Report,
   type RunnableWorkload,
   runnable,
+  type Target,
   type Workload,
   type WorkloadContext,
 } from './report.js';
-import { errorCodeOf, MIB } from './support.js';
+import { errorCodeOf, MIB, type PreparedPair } from './support.js';
 import * as appendBatchedVsSqlite from './workloads/append-batched-vs-sqlite.js';
 import * as auditLog from './workloads/audit-log.js';
 import * as durableCommit4k from './workloads/durable-commit-4k.js';
@@ -102,59 +103,78 @@ function withTeardown<T extends { teardown: () => void }, R>(prepared: T, body: 
   return result;
 }
 
-/** 64 KiB writes, durability 'off': higher is better (baseline time / cartridge time). */
-const write64kWorkload: Workload<MeasureOptions> = {
-  name: 'write-64k',
-  description: '64 KiB writeFile, durability off, zstd and none, vs fs.writeSync appends',
-  sizes: withMedium(WRITE_SIZES),
-  budgetMs: FAST_BUDGET_MS,
-  figures: [
-    { name: 'write_64k_ratio', target: atLeast(0.5) },
-    { name: 'write_64k_none_ratio', target: atLeast(0.5) },
-  ],
-  run: (settings, { report, checksum }) => {
-    for (const compression of ['zstd', 'none'] as const) {
-      const prefix = compression === 'zstd' ? 'write_64k' : 'write_64k_none';
-      const timing = withTeardown(write64k.setup(compression), (pair) =>
+interface PairWorkloadSpec {
+  readonly name: string;
+  readonly description: string;
+  readonly sizes: Record<'small' | 'large', MeasureOptions>;
+  readonly figure: string;
+  readonly target: Target;
+  /** The figure is `cartridge_time / baseline_time` (lower is better) instead of the inverse. */
+  readonly lowerIsBetter: boolean;
+  readonly withCpu: boolean;
+  readonly setup: () => PreparedPair;
+}
+
+/** A workload that measures one Cartridge operation against its plain-Node baseline. */
+function pairWorkload(spec: PairWorkloadSpec): Workload<MeasureOptions> {
+  const prefix = spec.figure.replace(/_ratio$/, '');
+  return {
+    name: spec.name,
+    description: spec.description,
+    sizes: withMedium(spec.sizes),
+    budgetMs: FAST_BUDGET_MS,
+    figures: [{ name: spec.figure, target: spec.target }],
+    run: (settings, { report, checksum }) => {
+      const timing = withTeardown(spec.setup(), (pair) =>
         measurePair(pair.subject, pair.baseline, settings, checksum),
       );
-      report.figure(`${prefix}_ratio`, timing.baseline.medianNs / timing.subject.medianNs);
-      printPair(report, prefix, timing, true);
-    }
-  },
-};
+      const { subject, baseline } = timing;
+      report.figure(
+        spec.figure,
+        spec.lowerIsBetter ? subject.medianNs / baseline.medianNs : baseline.medianNs / subject.medianNs,
+      );
+      printPair(report, prefix, timing, spec.withCpu);
+    },
+  };
+}
+
+/** 64 KiB writes, durability 'off': higher is better (baseline time / cartridge time). */
+const write64kWorkloads = (['zstd', 'none'] as const).map((compression) =>
+  pairWorkload({
+    name: compression === 'zstd' ? 'write-64k' : 'write-64k-none',
+    description: `64 KiB writeFile, durability off, compression ${compression}, vs fs.writeSync appends`,
+    sizes: WRITE_SIZES,
+    figure: compression === 'zstd' ? 'write_64k_ratio' : 'write_64k_none_ratio',
+    target: atLeast(0.5),
+    lowerIsBetter: false,
+    withCpu: true,
+    setup: () => write64k.setup(compression),
+  }),
+);
 
 /** Warm 64 KiB reads from the buffer pool: higher is better. */
-const read64kWarmWorkload: Workload<MeasureOptions> = {
+const read64kWarmWorkload = pairWorkload({
   name: 'read-64k-warm',
   description: '64 KiB readFile served by the buffer pool vs Buffer.from',
-  sizes: withMedium(READ_SIZES),
-  budgetMs: FAST_BUDGET_MS,
-  figures: [{ name: 'read_64k_warm_ratio', target: atLeast(0.5) }],
-  run: (settings, { report, checksum }) => {
-    const timing = withTeardown(read64kWarm.setup(), (pair) =>
-      measurePair(pair.subject, pair.baseline, settings, checksum),
-    );
-    report.figure('read_64k_warm_ratio', timing.baseline.medianNs / timing.subject.medianNs);
-    printPair(report, 'read_64k_warm', timing, true);
-  },
-};
+  sizes: READ_SIZES,
+  figure: 'read_64k_warm_ratio',
+  target: atLeast(0.5),
+  lowerIsBetter: false,
+  withCpu: true,
+  setup: read64kWarm.setup,
+});
 
 /** One durable 4 KiB commit: LOWER is better (cartridge time / baseline time). */
-const durableCommit4kWorkload: Workload<MeasureOptions> = {
+const durableCommit4kWorkload = pairWorkload({
   name: 'durable-commit-4k',
   description: 'one 4 KiB writeFile with durability full vs writeSync + fdatasyncSync',
-  sizes: withMedium(DURABLE_SIZES),
-  budgetMs: FAST_BUDGET_MS,
-  figures: [{ name: 'durable_commit_4k_ratio', target: atMost(1.3) }],
-  run: (settings, { report, checksum }) => {
-    const timing = withTeardown(durableCommit4k.setup(), (pair) =>
-      measurePair(pair.subject, pair.baseline, settings, checksum),
-    );
-    report.figure('durable_commit_4k_ratio', timing.subject.medianNs / timing.baseline.medianNs);
-    printPair(report, 'durable_commit_4k', timing, false);
-  },
-};
+  sizes: DURABLE_SIZES,
+  figure: 'durable_commit_4k_ratio',
+  target: atMost(1.3),
+  lowerIsBetter: true,
+  withCpu: false,
+  setup: durableCommit4k.setup,
+});
 
 /** Open of a cartridge with many small files, in fresh child processes. */
 const open100kWorkload: Workload<OpenSettings> = {
@@ -203,7 +223,7 @@ const open100kWorkload: Workload<OpenSettings> = {
  * together; the write-latency figure works on a copy of the fixture after the opens.
  */
 const WORKLOADS: readonly RunnableWorkload[] = [
-  runnable(write64kWorkload),
+  ...write64kWorkloads.map(runnable),
   runnable(read64kWarmWorkload),
   runnable(durableCommit4kWorkload),
   runnable(open100kWorkload),

@@ -98,3 +98,30 @@ export function errorCodeOf(error: unknown): string {
   }
   return error instanceof Error ? error.name : 'UNKNOWN_ERROR';
 }
+
+/**
+ * Results computed once per process and shared by the figures that need them (a fixture, a
+ * set of samples). A failure is remembered too, so that every figure built on it reports the
+ * same error instead of paying for another attempt.
+ */
+export class OnceCache<T> {
+  private readonly outcomes = new Map<string, { readonly value: T } | { readonly error: unknown }>();
+
+  get(key: string, compute: () => T): T {
+    let outcome = this.outcomes.get(key);
+    if (outcome === undefined) {
+      try {
+        outcome = { value: compute() };
+      } catch (error) {
+        outcome = { error };
+      }
+      this.outcomes.set(key, outcome);
+    }
+    if ('error' in outcome) throw outcome.error;
+    return outcome.value;
+  }
+
+  clear(): void {
+    this.outcomes.clear();
+  }
+}

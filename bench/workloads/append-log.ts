@@ -2,7 +2,7 @@ import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cartridge, type CartridgeOptions } from '../../src/index.js';
 import type { Checksum, Deadline } from '../measure.js';
-import { auditLine, scratchDirectory } from '../support.js';
+import { auditLine, OnceCache, scratchDirectory } from '../support.js';
 
 /**
  * The call-centre audit log, shared by the log figures: ~120-byte JSON lines (`auditLine`)
@@ -171,7 +171,7 @@ function writePhase(settings: LogSettings, deadline: Deadline, checksum: Checksu
   }
 }
 
-const phases = new Map<string, LogPhase>();
+const phases = new OnceCache<LogPhase>();
 
 /**
  * Writes the log of `settings` in a fresh cartridge, closes it (timed), reopens it (timed) and
@@ -179,13 +179,7 @@ const phases = new Map<string, LogPhase>();
  * the audit-log and disk-bytes figures share one run of the appends.
  */
 export function logPhase(settings: LogSettings, deadline: Deadline, checksum: Checksum): LogPhase {
-  const key = JSON.stringify(settings);
-  let phase = phases.get(key);
-  if (phase === undefined) {
-    phase = writePhase(settings, deadline, checksum);
-    phases.set(key, phase);
-  }
-  return phase;
+  return phases.get(JSON.stringify(settings), () => writePhase(settings, deadline, checksum));
 }
 
 /**

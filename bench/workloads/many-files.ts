@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Cartridge } from '../../src/index.js';
 import type { Deadline } from '../measure.js';
-import { scratchDirectory, smallFileContent, smallFilePath } from '../support.js';
+import { OnceCache, scratchDirectory, smallFileContent, smallFilePath } from '../support.js';
 
 /**
  * The fixtures of the large-catalog figures: a cartridge holding `fileCount` small files (about
@@ -26,10 +26,8 @@ export interface ManyFilesFixture {
   readonly sqliteSetupMs: number;
 }
 
-type Built = { readonly fixture: ManyFilesFixture } | { readonly error: unknown };
-
 let scratch: ReturnType<typeof scratchDirectory> | undefined;
-const builtByFileCount = new Map<number, Built>();
+const fixtures = new OnceCache<ManyFilesFixture>();
 
 function buildCartridge(path: string, fileCount: number, deadline: Deadline): void {
   // Durability 'off' only makes the build faster: the file on disk has the same format, and
@@ -101,26 +99,15 @@ function build(fileCount: number, deadline: Deadline): ManyFilesFixture {
 
 /**
  * The fixture with `fileCount` files, built on first use. A failed build (an engine error, or
- * the time budget of the workload that asked first) is remembered, so that the other figures
- * built on it report the same error instead of trying again.
+ * the time budget of the workload that asked first) is remembered (`OnceCache`).
  */
 export function manyFilesFixture(fileCount: number, deadline: Deadline): ManyFilesFixture {
-  let built = builtByFileCount.get(fileCount);
-  if (built === undefined) {
-    try {
-      built = { fixture: build(fileCount, deadline) };
-    } catch (error) {
-      built = { error };
-    }
-    builtByFileCount.set(fileCount, built);
-  }
-  if ('error' in built) throw built.error;
-  return built.fixture;
+  return fixtures.get(String(fileCount), () => build(fileCount, deadline));
 }
 
 /** Deletes every fixture of this process. */
 export function removeManyFilesFixtures(): void {
   scratch?.remove();
   scratch = undefined;
-  builtByFileCount.clear();
+  fixtures.clear();
 }

@@ -1,6 +1,5 @@
-import { median } from '../measure.js';
-import { atMost, type Workload } from '../report.js';
-import { OPEN_BUDGET_MS, OPEN_SIZES, openSamples, type OpenSettings } from './open-samples.js';
+import { atMost } from '../report.js';
+import { medianOf, openWorkload } from './open-samples.js';
 
 /**
  * Whether open stays flat in the number of files: the open + 100 random reads of
@@ -8,26 +7,20 @@ import { OPEN_BUDGET_MS, OPEN_SIZES, openSamples, type OpenSettings } from './op
  * files (children interleaved in the same rounds). The reads are part of the figure so that an
  * open that defers its work to the first reads cannot look flat.
  */
-export const workload: Workload<OpenSettings> = {
+export const workload = openWorkload({
   name: 'open-1m-flatness',
   description: 'open + 100 random reads, 1 000 000 files vs 10 000 files',
-  sizes: OPEN_SIZES,
-  budgetMs: OPEN_BUDGET_MS,
-  figures: [{ name: 'open_flatness_ratio', target: atMost(2) }],
-  run: (settings, { report, checksum, deadline }) => {
-    const samples = openSamples(settings, deadline);
+  figure: { name: 'open_flatness_ratio', target: atMost(2) },
+  report: (samples, settings, { report, checksum }) => {
     for (const child of samples.cartridgeReference) checksum.add(child.bytes);
-    const largeMs = median(samples.cartridge.map((child) => child.ms));
-    const referenceMs = median(samples.cartridgeReference.map((child) => child.ms));
+    const largeMs = medianOf(samples.cartridge, (child) => child.ms);
+    const referenceMs = medianOf(samples.cartridgeReference, (child) => child.ms);
+    const referenceOpenMs = medianOf(samples.cartridgeReference, (child) => child.openMs);
     report.figure('open_flatness_ratio', largeMs / referenceMs);
     report.line('open_flatness_files', settings.fileCount, 0);
     report.line('open_flatness_reference_files', settings.referenceFileCount, 0);
     report.line('open_flatness_large_ms', largeMs, 1);
     report.line('open_flatness_reference_ms', referenceMs, 1);
-    report.line(
-      'open_flatness_reference_open_only_ms',
-      median(samples.cartridgeReference.map((child) => child.openMs)),
-      1,
-    );
+    report.line('open_flatness_reference_open_only_ms', referenceOpenMs, 1);
   },
-};
+});

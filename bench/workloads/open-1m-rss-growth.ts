@@ -1,7 +1,6 @@
-import { median } from '../measure.js';
 import type { ChildReport } from '../open-child.js';
-import { atMost, type Workload } from '../report.js';
-import { OPEN_BUDGET_MS, OPEN_SIZES, openSamples, type OpenSettings } from './open-samples.js';
+import { atMost } from '../report.js';
+import { medianOf, openWorkload } from './open-samples.js';
 
 /**
  * Memory of a large open cartridge: the RSS of the `open-1m-vs-sqlite` child after the open
@@ -11,26 +10,21 @@ import { OPEN_BUDGET_MS, OPEN_SIZES, openSamples, type OpenSettings } from './op
  */
 
 const growthMiB = (children: readonly ChildReport[]): number =>
-  median(children.map((child) => child.rssMiB - child.rssBeforeMiB));
+  medianOf(children, (child) => child.rssMiB - child.rssBeforeMiB);
 
-export const workload: Workload<OpenSettings> = {
+export const workload = openWorkload({
   name: 'open-1m-rss-growth',
   description:
     'RSS growth of a child after opening a 1 000 000-file cartridge and 1 000 random reads',
-  sizes: OPEN_SIZES,
-  budgetMs: OPEN_BUDGET_MS,
-  figures: [{ name: 'open_1m_rss_growth_mib', target: atMost(64), digits: 1 }],
-  run: (settings, { report, deadline }) => {
-    const samples = openSamples(settings, deadline);
+  figure: { name: 'open_1m_rss_growth_mib', target: atMost(64), digits: 1 },
+  report: (samples, settings, { report }) => {
+    const rssMiB = medianOf(samples.cartridge, (child) => child.rssMiB);
+    const heapUsedMiB = medianOf(samples.cartridge, (child) => child.heapUsedMiB);
     report.figure('open_1m_rss_growth_mib', growthMiB(samples.cartridge));
     report.line('open_1m_rss_growth_reads', settings.totalReads, 0);
-    report.line('open_1m_rss_mib', median(samples.cartridge.map((child) => child.rssMiB)), 1);
-    report.line(
-      'open_1m_heap_used_mib',
-      median(samples.cartridge.map((child) => child.heapUsedMiB)),
-      1,
-    );
+    report.line('open_1m_rss_mib', rssMiB, 1);
+    report.line('open_1m_heap_used_mib', heapUsedMiB, 1);
     report.line('open_1m_sqlite_rss_growth_mib', growthMiB(samples.sqlite), 1);
     report.line('open_1m_reference_rss_growth_mib', growthMiB(samples.cartridgeReference), 1);
   },
-};
+});

@@ -1,6 +1,8 @@
-import type { Deadline } from '../measure.js';
+import { type Deadline, median } from '../measure.js';
 import type { ChildReport } from '../open-child.js';
 import { runChild } from '../open-children.js';
+import type { FigureSpec, Workload, WorkloadContext } from '../report.js';
+import { OnceCache } from '../support.js';
 import { manyFilesFixture, type ManyFilesFixture } from './many-files.js';
 
 /**
@@ -34,9 +36,7 @@ export interface OpenSamples {
   readonly cartridgeReference: readonly ChildReport[];
 }
 
-type Sampled = { readonly samples: OpenSamples } | { readonly error: unknown };
-
-const sampledBySettings = new Map<string, Sampled>();
+const samplesBySettings = new OnceCache<OpenSamples>();
 
 function checked(report: ChildReport, settings: OpenSettings): ChildReport {
   if (report.fileCount !== settings.totalReads) {
@@ -99,20 +99,17 @@ function sample(settings: OpenSettings, deadline: Deadline): OpenSamples {
   return { large, reference, cartridge, sqlite, cartridgeReference };
 }
 
-/** The samples for these settings, taken on first use; a failure is remembered like a fixture's. */
+/** The samples for these settings, taken on first use; a failure is remembered (`OnceCache`). */
 export function openSamples(settings: OpenSettings, deadline: Deadline): OpenSamples {
-  const key = JSON.stringify(settings);
-  let sampled = sampledBySettings.get(key);
-  if (sampled === undefined) {
-    try {
-      sampled = { samples: sample(settings, deadline) };
-    } catch (error) {
-      sampled = { error };
-    }
-    sampledBySettings.set(key, sampled);
-  }
-  if ('error' in sampled) throw sampled.error;
-  return sampled.samples;
+  return samplesBySettings.get(JSON.stringify(settings), () => sample(settings, deadline));
+}
+
+/** The median of one field of the children's reports. */
+export function medianOf(
+  children: readonly ChildReport[],
+  field: (child: ChildReport) => number,
+): number {
+  return median(children.map(field));
 }
 
 /**
@@ -149,3 +146,24 @@ export const OPEN_SIZES = {
 
 /** Build the million-file fixture and open it 18 times: generous, so that only a hang stops it. */
 export const OPEN_BUDGET_MS = { small: 120_000, medium: 900_000, large: 2_400_000 } as const;
+
+interface OpenFigureSpec {
+  readonly name: string;
+  readonly description: string;
+  readonly figure: FigureSpec;
+  /** Reports the figure (and its raw lines) from the shared samples. */
+  readonly report: (samples: OpenSamples, settings: OpenSettings, context: WorkloadContext) => void;
+}
+
+/** A workload whose figure comes from the shared open samples. */
+export function openWorkload(spec: OpenFigureSpec): Workload<OpenSettings> {
+  return {
+    name: spec.name,
+    description: spec.description,
+    sizes: OPEN_SIZES,
+    budgetMs: OPEN_BUDGET_MS,
+    figures: [spec.figure],
+    run: (settings, context) =>
+      spec.report(openSamples(settings, context.deadline), settings, context),
+  };
+}
