@@ -28,30 +28,35 @@ export function createLog(path: string, options: CartridgeOptions = {}): Cartrid
   return cartridge;
 }
 
-/** Appends lines `first` to `end - 1` (in transactions of `perTransaction` when above 1). */
+/** Called after each commit of `appendLines` with the lines and text bytes it committed. */
+export type AfterCommit = (lines: number, textBytes: number) => void;
+
+/**
+ * Appends lines `first` to `end - 1` (in transactions of `perTransaction` when above 1) and
+ * returns the bytes of text appended. `afterCommit` may throw to stop between commits.
+ */
 export function appendLines(
   cartridge: Cartridge,
   first: number,
   end: number,
   perTransaction: number,
+  afterCommit?: AfterCommit,
 ): number {
   let textBytes = 0;
-  if (perTransaction === 1) {
-    for (let index = first; index < end; index++) {
-      const line = auditLine(index);
-      cartridge.appendFile(LOG_PATH, line);
-      textBytes += line.length;
-    }
-    return textBytes;
-  }
   for (let start = first; start < end; start += perTransaction) {
-    cartridge.transaction(() => {
-      for (let index = start; index < Math.min(end, start + perTransaction); index++) {
+    const stop = Math.min(end, start + perTransaction);
+    let commitBytes = 0;
+    const appendRange = () => {
+      for (let index = start; index < stop; index++) {
         const line = auditLine(index);
         cartridge.appendFile(LOG_PATH, line);
-        textBytes += line.length;
+        commitBytes += line.length;
       }
-    });
+    };
+    if (perTransaction === 1) appendRange();
+    else cartridge.transaction(appendRange);
+    textBytes += commitBytes;
+    afterCommit?.(stop - start, commitBytes);
   }
   return textBytes;
 }
@@ -116,17 +121,22 @@ function writePhase(settings: LogSettings, deadline: Deadline, checksum: Checksu
     let completedAppends = 0;
     let textBytes = 0;
     let appendError: unknown;
+    // Checked after every commit: once today's engine fails an automatic checkpoint, it retries
+    // it after every commit, at seconds each, and a chunk could otherwise run for many minutes.
+    const afterCommit: AfterCommit = (lines, bytes) => {
+      completedAppends += lines;
+      textBytes += bytes;
+      // An automatic checkpoint that fails is stored, not thrown: it is still an error here.
+      if (cartridge.lastBackgroundError !== undefined) throw cartridge.lastBackgroundError;
+      deadline.check();
+    };
     try {
       while (completedAppends < settings.appendCount) {
-        deadline.check();
         const end = Math.min(settings.appendCount, completedAppends + chunkAppends);
         const start = process.hrtime.bigint();
-        textBytes += appendLines(cartridge, completedAppends, end, settings.perTransaction);
+        appendLines(cartridge, completedAppends, end, settings.perTransaction, afterCommit);
         chunkNs.push(Number(process.hrtime.bigint() - start));
-        completedAppends = end;
         checksum.add(cartridge.head);
-        // An automatic checkpoint that fails is stored, not thrown: it is still an error here.
-        if (cartridge.lastBackgroundError !== undefined) throw cartridge.lastBackgroundError;
       }
     } catch (error) {
       appendError = error;
