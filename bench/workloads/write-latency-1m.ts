@@ -20,8 +20,9 @@ import { OPEN_SIZES } from './open-samples.js';
  * checkpoint that re-encodes every entry inside the write that crosses its interval) shows as
  * the slowest write and as a mean far above the p50. The sizes run one after the other, each
  * with enough writes to cross today's automatic checkpoint interval (8 MiB of journal, or
- * twice the last checkpoint) more than once, so that each size meets its own pauses. The first
- * `warmupWrites` of each size are not counted (cold JIT).
+ * twice the last checkpoint, which is tens of MiB at 1 000 000 files) at least twice, so that
+ * each size meets its own pauses. The first `warmupWrites` of each size are not counted (cold
+ * JIT).
  */
 
 interface WriteSettings {
@@ -44,7 +45,7 @@ export const workload: Workload<WriteSettings> = {
   sizes: {
     small: { fileCount: OPEN_SIZES.small.fileCount, writeCounts: [400, 3000], warmupWrites: 20 },
     medium: { fileCount: OPEN_SIZES.medium.fileCount, writeCounts: [1000, 6000], warmupWrites: 50 },
-    large: { fileCount: OPEN_SIZES.large.fileCount, writeCounts: [2000, 12000], warmupWrites: 50 },
+    large: { fileCount: OPEN_SIZES.large.fileCount, writeCounts: [4000, 32000], warmupWrites: 50 },
   },
   budgetMs: { small: 60_000, medium: 900_000, large: 1_800_000 },
   figures: SIZES.flatMap(({ label }) => [
