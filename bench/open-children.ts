@@ -14,7 +14,7 @@ const benchDirectory = dirname(fileURLToPath(import.meta.url));
 const projectRoot = dirname(benchDirectory);
 const childScript = join(benchDirectory, 'open-child.ts');
 
-/** Bundles the child script (Cartridge's sources inlined, packages left external) for plain node. */
+/** Bundles the child script (Cartridge's sources inlined, packages external) for plain node. */
 export function bundleChild(directory: string): string {
   const outfile = join(directory, 'open-child.mjs');
   buildSync({
@@ -76,7 +76,7 @@ export function runChild(
       'CHILD_FAILED';
     throw Object.assign(
       new Error(
-        `open child (${mode}) failed with ${String(result.status ?? result.signal)}: ${result.stderr}`,
+        `open child (${mode}) failed (${String(result.status ?? result.signal)}): ${result.stderr}`,
       ),
       { code },
     );

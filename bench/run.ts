@@ -9,7 +9,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { Checksum, Deadline, type MeasureOptions, measurePair, median, type PairTiming, sampleReported } from './measure.js';
+import {
+  Checksum,
+  Deadline,
+  type MeasureOptions,
+  measurePair,
+  median,
+  type PairTiming,
+  sampleReported,
+} from './measure.js';
 import {
   atLeast,
   atMost,
@@ -68,7 +76,10 @@ const OPEN_100K_SIZES: Record<'small' | 'large', OpenSettings> = {
 };
 
 /** The workloads that have no medium setting run their large one at medium. */
-const withMedium = <T>(sizes: { small: T; large: T }): Record<BenchSize, T> => ({ ...sizes, medium: sizes.large });
+const withMedium = <T>(sizes: { small: T; large: T }): Record<BenchSize, T> => ({
+  ...sizes,
+  medium: sizes.large,
+});
 
 const FAST_BUDGET_MS = { small: 60_000, medium: 300_000, large: 300_000 };
 
@@ -87,7 +98,10 @@ function printPair(report: Report, prefix: string, timing: PairTiming, withCpu: 
   print(`${prefix}_baseline_cpu_us`, us(timing.baseline.medianCpuNs), 2);
 }
 
-function withTeardown<T extends { teardown: () => void }, R>(prepared: T, body: (prepared: T) => R): R {
+function withTeardown<T extends { teardown: () => void }, R>(
+  prepared: T,
+  body: (prepared: T) => R,
+): R {
   let result: R;
   try {
     result = body(prepared);
@@ -131,7 +145,9 @@ function pairWorkload(spec: PairWorkloadSpec): Workload<MeasureOptions> {
       const { subject, baseline } = timing;
       report.figure(
         spec.figure,
-        spec.lowerIsBetter ? subject.medianNs / baseline.medianNs : baseline.medianNs / subject.medianNs,
+        spec.lowerIsBetter
+          ? subject.medianNs / baseline.medianNs
+          : baseline.medianNs / subject.medianNs,
       );
       printPair(report, prefix, timing, spec.withCpu);
     },
@@ -142,7 +158,7 @@ function pairWorkload(spec: PairWorkloadSpec): Workload<MeasureOptions> {
 const write64kWorkloads = (['zstd', 'none'] as const).map((compression) =>
   pairWorkload({
     name: compression === 'zstd' ? 'write-64k' : 'write-64k-none',
-    description: `64 KiB writeFile, durability off, compression ${compression}, vs fs.writeSync appends`,
+    description: `64 KiB writeFile, durability off, ${compression}, vs fs.writeSync appends`,
     sizes: WRITE_SIZES,
     figure: compression === 'zstd' ? 'write_64k_ratio' : 'write_64k_none_ratio',
     target: atLeast(0.5),
@@ -179,7 +195,8 @@ const durableCommit4kWorkload = pairWorkload({
 /** Open of a cartridge with many small files, in fresh child processes. */
 const open100kWorkload: Workload<OpenSettings> = {
   name: 'open-100k',
-  description: 'open + stats() of a 100 000-file cartridge in a fresh child, vs readFileSync of the file',
+  description:
+    'open + stats() of a 100 000-file cartridge in a fresh child, vs readFileSync of the file',
   sizes: withMedium(OPEN_100K_SIZES),
   budgetMs: FAST_BUDGET_MS,
   figures: [],
@@ -190,7 +207,11 @@ const open100kWorkload: Workload<OpenSettings> = {
       print(`${name}_setup_ms`, prepared.setupMs, 0);
       print(`${name}_file_mib`, prepared.cartridgeBytes / MIB, 1);
       // Alternate open and readFile children so that both see the same machine conditions.
-      const runPair = () => ({ open: prepared.open(), plain: prepared.openPlainNode(), read: prepared.readFile() });
+      const runPair = () => ({
+        open: prepared.open(),
+        plain: prepared.openPlainNode(),
+        read: prepared.readFile(),
+      });
       return sampleReported(runPair, settings.warmupRounds, settings.rounds);
     });
     for (const { open, plain, read } of reports) {
@@ -212,7 +233,11 @@ const open100kWorkload: Workload<OpenSettings> = {
     print(`${name}_readfile_rss_mib`, median(reports.map((pair) => pair.read.rssMiB)), 1);
     print(`${name}_plain_node_ms`, median(reports.map((pair) => pair.plain.ms)), 1);
     print(`${name}_plain_node_rss_mib`, median(reports.map((pair) => pair.plain.rssMiB)), 1);
-    print(`${name}_plain_node_rss_before_open_mib`, median(reports.map((pair) => pair.plain.rssBeforeMiB)), 1);
+    print(
+      `${name}_plain_node_rss_before_open_mib`,
+      median(reports.map((pair) => pair.plain.rssBeforeMiB)),
+      1,
+    );
     print(`${name}_runs`, reports.length, 0);
   },
 };
@@ -248,7 +273,10 @@ function sizeFromEnvironment(): BenchSize {
 function selectedWorkloads(): readonly RunnableWorkload[] {
   const only = process.env.BENCH_ONLY;
   if (only === undefined || only.trim() === '') return WORKLOADS;
-  const names = only.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  const names = only
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
   const unknown = names.filter((name) => !WORKLOADS.some((workload) => selects(name, workload)));
   if (unknown.length > 0) {
     const known = WORKLOADS.map((workload) => workload.name).join(', ');
@@ -264,13 +292,22 @@ function selects(name: string, workload: RunnableWorkload): boolean {
 /** The file system that holds the scratch directories (`os.tmpdir()`), as `df` names it. */
 function fileSystemOf(path: string): string {
   try {
-    return execFileSync('df', ['--output=fstype', path], { encoding: 'utf8' }).trim().split('\n').pop() ?? 'unknown';
+    return (
+      execFileSync('df', ['--output=fstype', path], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .pop() ?? 'unknown'
+    );
   } catch {
     return 'unknown';
   }
 }
 
-function printEnvironment(report: Report, size: BenchSize, workloads: readonly RunnableWorkload[]): void {
+function printEnvironment(
+  report: Report,
+  size: BenchSize,
+  workloads: readonly RunnableWorkload[],
+): void {
   const processors = cpus();
   report.line('date', new Date().toISOString());
   report.line('cpu', processors[0]?.model ?? 'unknown');
@@ -280,7 +317,7 @@ function printEnvironment(report: Report, size: BenchSize, workloads: readonly R
   report.line('file_system', `${fileSystemOf(tmpdir())} (os.tmpdir())`);
   report.line(
     'durability',
-    "write-64k off; durable-commit-4k full; opens and logs normal (the default); write-latency-1m off",
+    'writes off; durable-commit-4k full; opens and logs normal (the default)',
   );
   report.line('bench_size', size);
   report.line('workloads', workloads.map((workload) => workload.name).join(','));

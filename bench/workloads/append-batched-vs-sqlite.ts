@@ -19,7 +19,7 @@ const LINES_PER_TRANSACTION = 100;
 export const workload: Workload<MeasureOptions> = {
   name: 'append-batched-vs-sqlite',
   description:
-    'appends to one file, 100 per transaction, vs better-sqlite3 inserting the same lines 100 per transaction',
+    'appends to one file, 100 per transaction, vs better-sqlite3 inserts, 100 per transaction',
   sizes: {
     small: { warmupRounds: 3, rounds: 11, opsPerRound: 5, latencySamples: 0 },
     medium: { warmupRounds: 5, rounds: 31, opsPerRound: 10, latencySamples: 0 },

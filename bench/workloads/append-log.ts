@@ -12,7 +12,10 @@ import { auditLine, OnceCache, scratchDirectory } from '../support.js';
 
 export const LOG_PATH = '/audit/calls.log';
 
-/** The durability of every log workload: the default, matched on the SQLite side by WAL with `synchronous=NORMAL`. */
+/**
+ * The durability of every log workload: the default, matched on the SQLite side by WAL with
+ * `synchronous=NORMAL`.
+ */
 export const LOG_DURABILITY = 'normal';
 
 export interface LogSettings {
@@ -211,7 +214,10 @@ export const AUDIT_LOG_SIZES = {
   },
 } as const satisfies Record<string, Record<'batched' | 'single', LogSettings>>;
 
-/** Each phase gets its own deadline of this length, so that a stuck batched phase leaves time for the single one. */
+/**
+ * Each phase gets its own deadline of this length, so that a stuck batched phase leaves time
+ * for the single one.
+ */
 export const AUDIT_LOG_PHASE_BUDGET_MS = {
   small: 30_000,
   medium: 600_000,
