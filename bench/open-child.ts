@@ -40,7 +40,9 @@ const MIB = 1024 * 1024;
 const [mode, path, ...rest] = process.argv.slice(2);
 const modes: readonly string[] = ['open', 'readfile', 'open-read', 'sqlite-read'];
 if (mode === undefined || !modes.includes(mode) || path === undefined) {
-  console.error(`usage: open-child.ts ${modes.join('|')} <path> [fileCount timedReads totalReads seed]`);
+  console.error(
+    `usage: open-child.ts ${modes.join('|')} <path> [fileCount timedReads totalReads seed]`,
+  );
   process.exit(2);
 }
 
@@ -73,7 +75,9 @@ function openCartridge(cartridgePath: string): Opened {
   return { lookup: (filePath) => cartridge.readFile(filePath), close: () => cartridge.close() };
 }
 
-function report(fields: Omit<ChildReport, 'mode' | 'rssBeforeMiB' | 'rssMiB' | 'heapUsedMiB'>): ChildReport {
+function report(
+  fields: Omit<ChildReport, 'mode' | 'rssBeforeMiB' | 'rssMiB' | 'heapUsedMiB'>,
+): ChildReport {
   const memory = process.memoryUsage();
   return {
     mode: mode as ChildMode,
@@ -86,12 +90,20 @@ function report(fields: Omit<ChildReport, 'mode' | 'rssBeforeMiB' | 'rssMiB' | '
 
 function openAndRead(): ChildReport {
   const [fileCount, timedReads, totalReads, seed] = rest.map(Number);
-  if (fileCount === undefined || timedReads === undefined || totalReads === undefined || seed === undefined) {
+  if (
+    fileCount === undefined ||
+    timedReads === undefined ||
+    totalReads === undefined ||
+    seed === undefined
+  ) {
     throw new Error(`${mode} needs fileCount timedReads totalReads seed`);
   }
   const paths = seededIndexes(totalReads, fileCount, seed).map(smallFilePath);
   const start = performance.now();
-  const opened = mode === 'sqlite-read' ? (openSqlite as (at: string) => Opened)(path as string) : openCartridge(path as string);
+  const opened =
+    mode === 'sqlite-read'
+      ? (openSqlite as (at: string) => Opened)(path as string)
+      : openCartridge(path as string);
   const openMs = performance.now() - start;
   let found = 0;
   let bytes = 0;
@@ -118,7 +130,13 @@ if (mode === 'open') {
   const cartridge = Cartridge.open(path);
   const stats = cartridge.stats();
   const ms = performance.now() - start;
-  result = report({ ms, openMs: ms, fileCount: stats.fileCount, recordCount: stats.recordCount, bytes: stats.journalBytes });
+  result = report({
+    ms,
+    openMs: ms,
+    fileCount: stats.fileCount,
+    recordCount: stats.recordCount,
+    bytes: stats.journalBytes,
+  });
   cartridge.close();
 } else if (mode === 'readfile') {
   const start = performance.now();

@@ -60,7 +60,8 @@ export const FILES_PER_DIRECTORY = 100;
 /** The path of small file number `index`: 100 files per directory, names sorted by number. */
 export function smallFilePath(index: number): string {
   const directory = Math.floor(index / FILES_PER_DIRECTORY);
-  return `/calls/d${String(directory).padStart(4, '0')}/call-${String(index).padStart(7, '0')}.json`;
+  const directoryName = `d${String(directory).padStart(4, '0')}`;
+  return `/calls/${directoryName}/call-${String(index).padStart(7, '0')}.json`;
 }
 
 /** About 100 bytes of JSON text for small file number `index`, different for every file. */
@@ -104,8 +105,10 @@ export function errorCodeOf(error: unknown): string {
  * set of samples). A failure is remembered too, so that every figure built on it reports the
  * same error instead of paying for another attempt.
  */
+type Outcome<T> = { readonly value: T } | { readonly error: unknown };
+
 export class OnceCache<T> {
-  private readonly outcomes = new Map<string, { readonly value: T } | { readonly error: unknown }>();
+  private readonly outcomes = new Map<string, Outcome<T>>();
 
   get(key: string, compute: () => T): T {
     let outcome = this.outcomes.get(key);
