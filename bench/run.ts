@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import {
   Checksum,
+  collectGarbage,
   Deadline,
   type MeasureOptions,
   measurePair,
@@ -345,6 +346,7 @@ function main(): number {
       report.expect(workload.figures);
       const deadline = new Deadline(workload.name, workload.budgetMs[size]);
       const context: WorkloadContext = { report, checksum, deadline };
+      collectGarbage();
       const workloadStart = performance.now();
       try {
         workload.runAt(size, context);

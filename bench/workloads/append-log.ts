@@ -1,7 +1,7 @@
 import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cartridge, type CartridgeOptions } from '../../src/index.js';
-import type { Checksum, Deadline } from '../measure.js';
+import { type Checksum, collectGarbage, type Deadline } from '../measure.js';
 import { auditLine, OnceCache, scratchDirectory } from '../support.js';
 
 /**
@@ -114,6 +114,7 @@ function writePhase(settings: LogSettings, deadline: Deadline, checksum: Checksu
   const scratch = scratchDirectory('audit-log');
   try {
     warmUp(scratch.path, settings.perTransaction, checksum);
+    collectGarbage();
     const path = join(scratch.path, 'audit.cart');
     const cartridge = createLog(path);
     const chunkAppends = Math.max(
