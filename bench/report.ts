@@ -5,6 +5,7 @@
  * printed with the error code in place of its value and counts as missed.
  */
 import type { Checksum, Deadline } from './measure.js';
+import { CARTRIDGE_ERROR_CODES } from '../src/index.js';
 import { errorCodeOf } from './support.js';
 
 export type BenchSize = 'small' | 'medium' | 'large';
@@ -64,6 +65,18 @@ interface Outcome {
   readonly met: boolean;
 }
 
+const ENGINE_CODES: ReadonlySet<string> = new Set(CARTRIDGE_ERROR_CODES);
+
+/**
+ * An engine error, a time budget, or a child killed by a signal (the kernel's out-of-memory
+ * killer, at scale) is a result: the figure is missed, with the code. Any other error is a
+ * fault of the bench itself, and fails the run once every workload has run.
+ */
+export function isExpectedFailure(error: unknown): boolean {
+  const code = errorCodeOf(error);
+  return ENGINE_CODES.has(code) || code === 'TIME_BUDGET' || code.startsWith('SIG');
+}
+
 function targetText(target: Target): string {
   return `${target.direction === 'at-most' ? '≤' : '≥'} ${target.value}`;
 }
@@ -71,6 +84,12 @@ function targetText(target: Target): string {
 export class Report {
   private readonly specs = new Map<string, FigureSpec>();
   private readonly outcomes = new Map<string, Outcome>();
+  private faults = 0;
+
+  /** Figures that failed with an error that is not an expected failure (`isExpectedFailure`). */
+  get benchFaults(): number {
+    return this.faults;
+  }
 
   /** Registers the figures (and targets) of a workload before it runs. */
   expect(figures: readonly FigureSpec[]): void {
@@ -96,11 +115,14 @@ export class Report {
 
   /** A figure that could not be measured: printed with the error's code, counted as missed. */
   failed(name: string, error: unknown): void {
+    if (!isExpectedFailure(error)) this.faults++;
     this.settle(this.specOf(name), errorCodeOf(error), false);
   }
 
   /** Marks as failed every registered figure of `figures` that has no outcome yet. */
   failRemaining(figures: readonly FigureSpec[], error: unknown): void {
+    // Counted here too, for a workload that has no figure with a target.
+    if (!isExpectedFailure(error)) this.faults++;
     for (const figure of figures)
       if (!this.outcomes.has(figure.name)) this.failed(figure.name, error);
   }
