@@ -324,9 +324,21 @@ function printEnvironment(
   report.line('workloads', workloads.map((workload) => workload.name).join(','));
 }
 
+/** `npm run bench -- --list`: what each workload measures and its budget at this size. */
+function printList(size: BenchSize, workloads: readonly RunnableWorkload[]): void {
+  for (const workload of workloads) {
+    const budgetS = workload.budgetMs[size] / 1000;
+    console.log(`${workload.name}: ${workload.description} (budget ${budgetS} s at ${size})`);
+  }
+}
+
 function main(): number {
   const size = sizeFromEnvironment();
   const workloads = selectedWorkloads();
+  if (process.argv.includes('--list')) {
+    printList(size, workloads);
+    return 0;
+  }
   const checksum = new Checksum();
   const report = new Report();
   const started = performance.now();
