@@ -7,6 +7,8 @@
  * is timed as a whole (no timer call per operation, so the timer costs nothing in the
  * headline figure); p50 latencies come from a separate pass of individually timed operations.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /** One operation of a workload. It returns a number that goes into the checksum, so that the
  * work cannot be optimised away and a run can show it did the work it claims. */
@@ -142,4 +144,62 @@ export function sampleReported<T>(run: () => T, warmupRounds: number, rounds: nu
   const reports: T[] = [];
   for (let round = 0; round < rounds; round++) reports.push(run());
   return reports;
+}
+
+export function mean(values: readonly number[]): number {
+  if (values.length === 0) throw new Error('mean of nothing');
+  let sum = 0;
+  for (const value of values) sum += value;
+  return sum / values.length;
+}
+
+/** Thrown when a workload runs past its time budget; printed as the error code `TIME_BUDGET`. */
+export class BudgetExceededError extends Error {
+  readonly code = 'TIME_BUDGET';
+
+  constructor(label: string, budgetMs: number) {
+    super(`${label} ran past its time budget of ${Math.round(budgetMs / 1000)} s`);
+    this.name = 'BudgetExceededError';
+  }
+}
+
+/**
+ * The time budget of one workload. Long loops call `check()` between operations, so that a
+ * workload that today's engine makes very slow (or that would run for hours) stops with a
+ * reported `TIME_BUDGET` miss instead of holding up the whole run.
+ */
+export class Deadline {
+  private readonly endMs: number;
+
+  constructor(
+    readonly label: string,
+    readonly budgetMs: number,
+  ) {
+    this.endMs = performance.now() + budgetMs;
+  }
+
+  get remainingMs(): number {
+    return Math.max(0, this.endMs - performance.now());
+  }
+
+  check(): void {
+    if (performance.now() > this.endMs) throw new BudgetExceededError(this.label, this.budgetMs);
+  }
+}
+
+let fullCollection: (() => void) | undefined;
+
+/**
+ * A full garbage collection, so that a workload (or a timed phase) does not pay for the garbage
+ * an earlier one left: a heap of a million catalog entries or a reopened 2 000 000-append log
+ * takes seconds to collect, and without this it was collected in whatever came next (the first
+ * tenth of a log phase, for one). The process was not started with `--expose-gc`, so the flag
+ * is set at run time and `gc` fetched from a fresh context, where V8 then installs it.
+ */
+export function collectGarbage(): void {
+  if (fullCollection === undefined) {
+    setFlagsFromString('--expose-gc');
+    fullCollection = runInNewContext('gc') as () => void;
+  }
+  fullCollection();
 }

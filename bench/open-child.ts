@@ -1,54 +1,149 @@
 /**
- * Runs in a fresh child process (spawned by workloads/open-100k.ts) so that open time and
- * memory are those of a process that has done nothing else. Modules are imported before the
- * clock starts; what is timed is `Cartridge.open` + `stats()` (mode `open`) or one
- * `fs.readFileSync` of the same file (mode `readfile`, the baseline). Prints one JSON line.
+ * Runs in a fresh child process (spawned by the open workloads) so that open time and memory
+ * are those of a process that has done nothing else. Modules are imported before the clock
+ * starts. Prints one JSON line. The modes:
  *
- *   node --import tsx bench/open-child.ts open|readfile <path>
+ * - `open <path>`: `Cartridge.open` + `stats()` is timed.
+ * - `readfile <path>`: one `fs.readFileSync` of the same file is timed (the baseline).
+ * - `open-read <path> <fileCount> <timedReads> <totalReads> <seed>`: `Cartridge.open` and then
+ *   `timedReads` `readFile`s of random small files are timed; the remaining reads up to
+ *   `totalReads` follow, and the RSS is taken after all of them.
+ * - `sqlite-read <path> ...`: the same with better-sqlite3 opening a database of the same rows
+ *   and looking them up by path.
+ *
+ *   node --import tsx bench/open-child.ts <mode> <path> [...]
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Cartridge } from '../src/index.js';
+import { seededIndexes, smallFilePath } from './support.js';
+
+export type ChildMode = 'open' | 'readfile' | 'open-read' | 'sqlite-read';
 
 export interface ChildReport {
-  readonly mode: 'open' | 'readfile';
+  readonly mode: ChildMode;
+  /** What the mode times: the open, the file read, or the open plus the timed reads. */
   readonly ms: number;
+  /** In the read modes, the open alone (before the first read). */
+  readonly openMs: number;
   readonly rssBeforeMiB: number;
+  /** After the timed work (in the read modes, after all the reads). */
   readonly rssMiB: number;
   readonly heapUsedMiB: number;
+  /** Files in the cartridge (`open`), or files found by the reads (read modes). */
   readonly fileCount: number;
   readonly recordCount: number;
   readonly bytes: number;
 }
 
 const MIB = 1024 * 1024;
-const [mode, path] = process.argv.slice(2);
-if ((mode !== 'open' && mode !== 'readfile') || path === undefined) {
-  console.error('usage: open-child.ts open|readfile <path>');
+const [mode, path, ...rest] = process.argv.slice(2);
+const modes: readonly string[] = ['open', 'readfile', 'open-read', 'sqlite-read'];
+if (mode === undefined || !modes.includes(mode) || path === undefined) {
+  console.error(
+    `usage: open-child.ts ${modes.join('|')} <path> [fileCount timedReads totalReads seed]`,
+  );
   process.exit(2);
 }
 
+/** One lookup of a small file by path: returns its content. */
+type Lookup = (path: string) => Uint8Array;
+
+interface Opened {
+  readonly lookup: Lookup;
+  readonly close: () => void;
+}
+
+/** Imports better-sqlite3 before any clock starts, and only in the mode that uses it. */
+const openSqlite =
+  mode === 'sqlite-read'
+    ? await (async () => {
+        const { default: Database } = await import('better-sqlite3');
+        return (databasePath: string): Opened => {
+          const database = new Database(databasePath);
+          const select = database.prepare('SELECT content FROM files WHERE path = ?').pluck();
+          return {
+            lookup: (filePath) => select.get(filePath) as Buffer,
+            close: () => database.close(),
+          };
+        };
+      })()
+    : undefined;
+
+function openCartridge(cartridgePath: string): Opened {
+  const cartridge = Cartridge.open(cartridgePath);
+  return { lookup: (filePath) => cartridge.readFile(filePath), close: () => cartridge.close() };
+}
+
+function report(
+  fields: Omit<ChildReport, 'mode' | 'rssBeforeMiB' | 'rssMiB' | 'heapUsedMiB'>,
+): ChildReport {
+  const memory = process.memoryUsage();
+  return {
+    mode: mode as ChildMode,
+    rssBeforeMiB: rssBefore / MIB,
+    rssMiB: memory.rss / MIB,
+    heapUsedMiB: memory.heapUsed / MIB,
+    ...fields,
+  };
+}
+
+function openAndRead(): ChildReport {
+  const [fileCount, timedReads, totalReads, seed] = rest.map(Number);
+  if (
+    fileCount === undefined ||
+    timedReads === undefined ||
+    totalReads === undefined ||
+    seed === undefined
+  ) {
+    throw new Error(`${mode} needs fileCount timedReads totalReads seed`);
+  }
+  const paths = seededIndexes(totalReads, fileCount, seed).map(smallFilePath);
+  const start = performance.now();
+  const opened =
+    mode === 'sqlite-read'
+      ? (openSqlite as (at: string) => Opened)(path as string)
+      : openCartridge(path as string);
+  const openMs = performance.now() - start;
+  let found = 0;
+  let bytes = 0;
+  for (let index = 0; index < timedReads; index++) {
+    const content = opened.lookup(paths[index] as string);
+    found++;
+    bytes += content.length;
+  }
+  const ms = performance.now() - start;
+  for (let index = timedReads; index < totalReads; index++) {
+    const content = opened.lookup(paths[index] as string);
+    found++;
+    bytes += content.length;
+  }
+  const result = report({ ms, openMs, fileCount: found, recordCount: 0, bytes });
+  opened.close();
+  return result;
+}
+
 const rssBefore = process.memoryUsage().rss;
-let report: ChildReport;
+let result: ChildReport;
 if (mode === 'open') {
   const start = performance.now();
   const cartridge = Cartridge.open(path);
   const stats = cartridge.stats();
   const ms = performance.now() - start;
-  const memory = process.memoryUsage();
-  report = {
-    mode, ms, rssBeforeMiB: rssBefore / MIB, rssMiB: memory.rss / MIB, heapUsedMiB: memory.heapUsed / MIB,
-    fileCount: stats.fileCount, recordCount: stats.recordCount, bytes: stats.journalBytes,
-  };
+  result = report({
+    ms,
+    openMs: ms,
+    fileCount: stats.fileCount,
+    recordCount: stats.recordCount,
+    bytes: stats.journalBytes,
+  });
   cartridge.close();
-} else {
+} else if (mode === 'readfile') {
   const start = performance.now();
   const bytes = readFileSync(path);
   const ms = performance.now() - start;
-  const memory = process.memoryUsage();
-  report = {
-    mode, ms, rssBeforeMiB: rssBefore / MIB, rssMiB: memory.rss / MIB, heapUsedMiB: memory.heapUsed / MIB,
-    fileCount: 0, recordCount: 0, bytes: bytes.length,
-  };
+  result = report({ ms, openMs: 0, fileCount: 0, recordCount: 0, bytes: bytes.length });
+} else {
+  result = openAndRead();
 }
-process.stdout.write(`${JSON.stringify(report)}\n`);
+process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -1,24 +1,54 @@
 /**
- * `npm run bench`: runs every workload and prints one `name: value` line per figure, then a
- * checksum line of the work done. `BENCH_SIZE=small|large` (default large); small is the CI
- * smoke run and must stay well under 20 s. What the figures mean: bench/README.md.
+ * `npm run bench`: runs the workloads and prints one `name: value` line per figure (a figure
+ * with a target adds the target and `met` or `missed`), a table of the targets, and a checksum
+ * line of the work done. `BENCH_SIZE=small|medium|large` (default large); small is the CI smoke
+ * run and must stay under a minute; medium is a tenth of large for the figures that would not
+ * fit in the time on an engine that is slow at scale. `BENCH_ONLY=name,name` runs the named
+ * workloads only (a name also selects the workloads whose names start with it and a dash).
+ * What the figures mean: bench/README.md.
  */
-import { Checksum, type MeasureOptions, measurePair, median, type PairTiming, sampleReported } from './measure.js';
-import { MIB } from './support.js';
+import { execFileSync } from 'node:child_process';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import {
+  Checksum,
+  collectGarbage,
+  Deadline,
+  type MeasureOptions,
+  measurePair,
+  median,
+  type PairTiming,
+  sampleReported,
+} from './measure.js';
+import {
+  atLeast,
+  atMost,
+  type BenchSize,
+  Report,
+  type RunnableWorkload,
+  runnable,
+  type Target,
+  type Workload,
+  type WorkloadContext,
+} from './report.js';
+import { MIB, type PreparedPair } from './support.js';
+import * as appendBatchedVsSqlite from './workloads/append-batched-vs-sqlite.js';
+import * as auditLog from './workloads/audit-log.js';
 import * as durableCommit4k from './workloads/durable-commit-4k.js';
+import * as logDiskBytes from './workloads/log-disk-bytes.js';
+import * as logReadCold from './workloads/log-read-cold.js';
+import { removeManyFilesFixtures } from './workloads/many-files.js';
 import * as open100k from './workloads/open-100k.js';
+import * as open1mFlatness from './workloads/open-1m-flatness.js';
+import * as open1mRssGrowth from './workloads/open-1m-rss-growth.js';
+import * as open1mVsSqlite from './workloads/open-1m-vs-sqlite.js';
 import * as read64kWarm from './workloads/read-64k-warm.js';
 import * as write64k from './workloads/write-64k.js';
+import * as writeLatency1m from './workloads/write-latency-1m.js';
 
-type BenchSize = 'small' | 'large';
-
-interface SizeConfig {
-  readonly write: MeasureOptions;
-  readonly read: MeasureOptions;
-  readonly durable: MeasureOptions;
-  readonly openFiles: number;
-  readonly openWarmupRounds: number;
-  readonly openRounds: number;
+interface OpenSettings {
+  readonly fileCount: number;
+  readonly warmupRounds: number;
+  readonly rounds: number;
 }
 
 /**
@@ -26,40 +56,39 @@ interface SizeConfig {
  * operations its first figure came out 40-50 % slower than the same workload run again later
  * in the process (JIT tiers, heap and malloc arenas growing into fresh memory).
  */
-const SIZES: Record<BenchSize, SizeConfig> = {
-  small: {
-    write: { warmupRounds: 30, rounds: 15, opsPerRound: 16, latencySamples: 64 },
-    read: { warmupRounds: 2, rounds: 9, opsPerRound: 500, latencySamples: 500 },
-    durable: { warmupRounds: 10, rounds: 61, opsPerRound: 1, latencySamples: 0 },
-    openFiles: 20_000,
-    openWarmupRounds: 0,
-    openRounds: 1,
-  },
-  large: {
-    write: { warmupRounds: 100, rounds: 61, opsPerRound: 16, latencySamples: 400 },
-    read: { warmupRounds: 5, rounds: 31, opsPerRound: 2000, latencySamples: 5000 },
-    durable: { warmupRounds: 20, rounds: 301, opsPerRound: 1, latencySamples: 0 },
-    openFiles: 100_000,
-    openWarmupRounds: 1,
-    openRounds: 5,
-  },
+const WRITE_SIZES: Record<'small' | 'large', MeasureOptions> = {
+  small: { warmupRounds: 30, rounds: 15, opsPerRound: 16, latencySamples: 64 },
+  large: { warmupRounds: 100, rounds: 61, opsPerRound: 16, latencySamples: 400 },
 };
 
-function sizeFromEnvironment(): BenchSize {
-  const value = process.env.BENCH_SIZE ?? 'large';
-  if (value !== 'small' && value !== 'large') throw new Error(`BENCH_SIZE must be small or large, not ${value}`);
-  return value;
-}
+const READ_SIZES: Record<'small' | 'large', MeasureOptions> = {
+  small: { warmupRounds: 2, rounds: 9, opsPerRound: 500, latencySamples: 500 },
+  large: { warmupRounds: 5, rounds: 31, opsPerRound: 2000, latencySamples: 5000 },
+};
 
-function print(name: string, value: number | string, digits = 3): void {
-  const text = typeof value === 'number' ? value.toFixed(digits) : value;
-  console.log(`${name}: ${text}`);
-}
+const DURABLE_SIZES: Record<'small' | 'large', MeasureOptions> = {
+  small: { warmupRounds: 10, rounds: 61, opsPerRound: 1, latencySamples: 0 },
+  large: { warmupRounds: 20, rounds: 301, opsPerRound: 1, latencySamples: 0 },
+};
+
+const OPEN_100K_SIZES: Record<'small' | 'large', OpenSettings> = {
+  small: { fileCount: 20_000, warmupRounds: 0, rounds: 1 },
+  large: { fileCount: 100_000, warmupRounds: 1, rounds: 5 },
+};
+
+/** The workloads that have no medium setting run their large one at medium. */
+const withMedium = <T>(sizes: { small: T; large: T }): Record<BenchSize, T> => ({
+  ...sizes,
+  medium: sizes.large,
+});
+
+const FAST_BUDGET_MS = { small: 60_000, medium: 300_000, large: 300_000 };
 
 const us = (ns: number): number => ns / 1000;
 
 /** Prints a pair's raw figures: median per-op time of rounds, p50 of single ops, CPU time. */
-function printPair(prefix: string, timing: PairTiming, withCpu: boolean): void {
+function printPair(report: Report, prefix: string, timing: PairTiming, withCpu: boolean): void {
+  const print = report.line.bind(report);
   print(`${prefix}_cartridge_us`, us(timing.subject.medianNs), 2);
   print(`${prefix}_baseline_us`, us(timing.baseline.medianNs), 2);
   print(`${prefix}_cartridge_p50_us`, us(timing.subject.p50Ns), 2);
@@ -70,7 +99,10 @@ function printPair(prefix: string, timing: PairTiming, withCpu: boolean): void {
   print(`${prefix}_baseline_cpu_us`, us(timing.baseline.medianCpuNs), 2);
 }
 
-function withTeardown<T extends { teardown: () => void }, R>(prepared: T, body: (prepared: T) => R): R {
+function withTeardown<T extends { teardown: () => void }, R>(
+  prepared: T,
+  body: (prepared: T) => R,
+): R {
   let result: R;
   try {
     result = body(prepared);
@@ -86,56 +118,108 @@ function withTeardown<T extends { teardown: () => void }, R>(prepared: T, body: 
   return result;
 }
 
-function main(): void {
-  const size = sizeFromEnvironment();
-  const config = SIZES[size];
-  const checksum = new Checksum();
-  const started = performance.now();
-  print('bench_size', size);
+interface PairWorkloadSpec {
+  readonly name: string;
+  readonly description: string;
+  readonly sizes: Record<'small' | 'large', MeasureOptions>;
+  readonly figure: string;
+  readonly target: Target;
+  /** The figure is `cartridge_time / baseline_time` (lower is better) instead of the inverse. */
+  readonly lowerIsBetter: boolean;
+  readonly withCpu: boolean;
+  readonly setup: () => PreparedPair;
+}
 
-  // 1. 64 KiB writes, durability 'off': higher is better (baseline time / cartridge time).
-  for (const compression of ['zstd', 'none'] as const) {
-    const prefix = compression === 'zstd' ? 'write_64k' : 'write_64k_none';
-    const timing = withTeardown(write64k.setup(compression), (pair) =>
-      measurePair(pair.subject, pair.baseline, config.write, checksum),
-    );
-    print(`${prefix}_ratio`, timing.baseline.medianNs / timing.subject.medianNs);
-    printPair(prefix, timing, true);
-  }
+/** A workload that measures one Cartridge operation against its plain-Node baseline. */
+function pairWorkload(spec: PairWorkloadSpec): Workload<MeasureOptions> {
+  const prefix = spec.figure.replace(/_ratio$/, '');
+  return {
+    name: spec.name,
+    description: spec.description,
+    sizes: withMedium(spec.sizes),
+    budgetMs: FAST_BUDGET_MS,
+    figures: [{ name: spec.figure, target: spec.target }],
+    run: (settings, { report, checksum }) => {
+      const timing = withTeardown(spec.setup(), (pair) =>
+        measurePair(pair.subject, pair.baseline, settings, checksum),
+      );
+      const { subject, baseline } = timing;
+      report.figure(
+        spec.figure,
+        spec.lowerIsBetter
+          ? subject.medianNs / baseline.medianNs
+          : baseline.medianNs / subject.medianNs,
+      );
+      printPair(report, prefix, timing, spec.withCpu);
+    },
+  };
+}
 
-  // 2. Warm 64 KiB reads from the buffer pool: higher is better.
-  {
-    const timing = withTeardown(read64kWarm.setup(), (pair) =>
-      measurePair(pair.subject, pair.baseline, config.read, checksum),
-    );
-    print('read_64k_warm_ratio', timing.baseline.medianNs / timing.subject.medianNs);
-    printPair('read_64k_warm', timing, true);
-  }
+/** 64 KiB writes, durability 'off': higher is better (baseline time / cartridge time). */
+const write64kWorkloads = (['zstd', 'none'] as const).map((compression) =>
+  pairWorkload({
+    name: compression === 'zstd' ? 'write-64k' : 'write-64k-none',
+    description: `64 KiB writeFile, durability off, ${compression}, vs fs.writeSync appends`,
+    sizes: WRITE_SIZES,
+    figure: compression === 'zstd' ? 'write_64k_ratio' : 'write_64k_none_ratio',
+    target: atLeast(0.5),
+    lowerIsBetter: false,
+    withCpu: true,
+    setup: () => write64k.setup(compression),
+  }),
+);
 
-  // 3. One durable 4 KiB commit: LOWER is better (cartridge time / baseline time).
-  {
-    const timing = withTeardown(durableCommit4k.setup(), (pair) =>
-      measurePair(pair.subject, pair.baseline, config.durable, checksum),
-    );
-    print('durable_commit_4k_ratio', timing.subject.medianNs / timing.baseline.medianNs);
-    printPair('durable_commit_4k', timing, false);
-  }
+/** Warm 64 KiB reads from the buffer pool: higher is better. */
+const read64kWarmWorkload = pairWorkload({
+  name: 'read-64k-warm',
+  description: '64 KiB readFile served by the buffer pool vs Buffer.from',
+  sizes: READ_SIZES,
+  figure: 'read_64k_warm_ratio',
+  target: atLeast(0.5),
+  lowerIsBetter: false,
+  withCpu: true,
+  setup: read64kWarm.setup,
+});
 
-  // 4. Open of a cartridge with many small files, in fresh child processes.
-  {
-    const name = `open_${config.openFiles / 1000}k`;
-    const reports = withTeardown(open100k.setup(config.openFiles), (prepared) => {
+/** One durable 4 KiB commit: LOWER is better (cartridge time / baseline time). */
+const durableCommit4kWorkload = pairWorkload({
+  name: 'durable-commit-4k',
+  description: 'one 4 KiB writeFile with durability full vs writeSync + fdatasyncSync',
+  sizes: DURABLE_SIZES,
+  figure: 'durable_commit_4k_ratio',
+  target: atMost(1.3),
+  lowerIsBetter: true,
+  withCpu: false,
+  setup: durableCommit4k.setup,
+});
+
+/** Open of a cartridge with many small files, in fresh child processes. */
+const open100kWorkload: Workload<OpenSettings> = {
+  name: 'open-100k',
+  description:
+    'open + stats() of a 100 000-file cartridge in a fresh child, vs readFileSync of the file',
+  sizes: withMedium(OPEN_100K_SIZES),
+  budgetMs: FAST_BUDGET_MS,
+  figures: [],
+  run: (settings, { report, checksum }) => {
+    const print = report.line.bind(report);
+    const name = `open_${settings.fileCount / 1000}k`;
+    const reports = withTeardown(open100k.setup(settings.fileCount), (prepared) => {
       print(`${name}_setup_ms`, prepared.setupMs, 0);
       print(`${name}_file_mib`, prepared.cartridgeBytes / MIB, 1);
       // Alternate open and readFile children so that both see the same machine conditions.
-      const runPair = () => ({ open: prepared.open(), plain: prepared.openPlainNode(), read: prepared.readFile() });
-      return sampleReported(runPair, config.openWarmupRounds, config.openRounds);
+      const runPair = () => ({
+        open: prepared.open(),
+        plain: prepared.openPlainNode(),
+        read: prepared.readFile(),
+      });
+      return sampleReported(runPair, settings.warmupRounds, settings.rounds);
     });
     for (const { open, plain, read } of reports) {
-      for (const report of [open, plain]) {
-        checksum.add(report.fileCount);
-        checksum.add(report.recordCount);
-        checksum.add(report.bytes);
+      for (const child of [open, plain]) {
+        checksum.add(child.fileCount);
+        checksum.add(child.recordCount);
+        checksum.add(child.bytes);
       }
       checksum.add(read.bytes);
     }
@@ -150,12 +234,139 @@ function main(): void {
     print(`${name}_readfile_rss_mib`, median(reports.map((pair) => pair.read.rssMiB)), 1);
     print(`${name}_plain_node_ms`, median(reports.map((pair) => pair.plain.ms)), 1);
     print(`${name}_plain_node_rss_mib`, median(reports.map((pair) => pair.plain.rssMiB)), 1);
-    print(`${name}_plain_node_rss_before_open_mib`, median(reports.map((pair) => pair.plain.rssBeforeMiB)), 1);
+    print(
+      `${name}_plain_node_rss_before_open_mib`,
+      median(reports.map((pair) => pair.plain.rssBeforeMiB)),
+      1,
+    );
     print(`${name}_runs`, reports.length, 0);
-  }
+  },
+};
 
-  print('elapsed_s', (performance.now() - started) / 1000, 1);
-  console.log(`checksum: ${checksum.hex} (${checksum.ops} ops)`);
+/**
+ * Every workload, in run order. The 64 KiB writes come first (see WRITE_SIZES); the large
+ * catalog figures share one fixture and the log figures share their logs, so each group runs
+ * together; the write-latency figure works on a copy of the fixture after the opens.
+ */
+const WORKLOADS: readonly RunnableWorkload[] = [
+  ...write64kWorkloads.map(runnable),
+  runnable(read64kWarmWorkload),
+  runnable(durableCommit4kWorkload),
+  runnable(open100kWorkload),
+  runnable(open1mVsSqlite.workload),
+  runnable(open1mFlatness.workload),
+  runnable(open1mRssGrowth.workload),
+  runnable(writeLatency1m.workload),
+  runnable(auditLog.workload),
+  runnable(logDiskBytes.workload),
+  runnable(logReadCold.workload),
+  runnable(appendBatchedVsSqlite.workload),
+];
+
+function sizeFromEnvironment(): BenchSize {
+  const value = process.env.BENCH_SIZE ?? 'large';
+  if (value !== 'small' && value !== 'medium' && value !== 'large') {
+    throw new Error(`BENCH_SIZE must be small, medium or large, not ${value}`);
+  }
+  return value;
 }
 
-main();
+function selectedWorkloads(): readonly RunnableWorkload[] {
+  const only = process.env.BENCH_ONLY;
+  if (only === undefined || only.trim() === '') return WORKLOADS;
+  const names = only
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  const unknown = names.filter((name) => !WORKLOADS.some((workload) => selects(name, workload)));
+  if (unknown.length > 0) {
+    const known = WORKLOADS.map((workload) => workload.name).join(', ');
+    throw new Error(`BENCH_ONLY names no workload: ${unknown.join(', ')} (known: ${known})`);
+  }
+  return WORKLOADS.filter((workload) => names.some((name) => selects(name, workload)));
+}
+
+function selects(name: string, workload: RunnableWorkload): boolean {
+  return workload.name === name || workload.name.startsWith(`${name}-`);
+}
+
+/** The file system that holds the scratch directories (`os.tmpdir()`), as `df` names it. */
+function fileSystemOf(path: string): string {
+  try {
+    return (
+      execFileSync('df', ['--output=fstype', path], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .pop() ?? 'unknown'
+    );
+  } catch {
+    return 'unknown';
+  }
+}
+
+function printEnvironment(
+  report: Report,
+  size: BenchSize,
+  workloads: readonly RunnableWorkload[],
+): void {
+  const processors = cpus();
+  report.line('date', new Date().toISOString());
+  report.line('cpu', processors[0]?.model ?? 'unknown');
+  report.line('cores', processors.length, 0);
+  report.line('memory_gib', totalmem() / 1024 ** 3, 1);
+  report.line('node', process.version);
+  report.line('file_system', `${fileSystemOf(tmpdir())} (os.tmpdir())`);
+  report.line(
+    'durability',
+    'writes off; durable-commit-4k full; opens and logs normal (the default)',
+  );
+  report.line('bench_size', size);
+  report.line('workloads', workloads.map((workload) => workload.name).join(','));
+}
+
+/** `npm run bench -- --list`: what each workload measures and its budget at this size. */
+function printList(size: BenchSize, workloads: readonly RunnableWorkload[]): void {
+  for (const workload of workloads) {
+    const budgetS = workload.budgetMs[size] / 1000;
+    console.log(`${workload.name}: ${workload.description} (budget ${budgetS} s at ${size})`);
+  }
+}
+
+function main(): number {
+  const size = sizeFromEnvironment();
+  const workloads = selectedWorkloads();
+  if (process.argv.includes('--list')) {
+    printList(size, workloads);
+    return 0;
+  }
+  const checksum = new Checksum();
+  const report = new Report();
+  const started = performance.now();
+  printEnvironment(report, size, workloads);
+  try {
+    for (const workload of workloads) {
+      report.expect(workload.figures);
+      const deadline = new Deadline(workload.name, workload.budgetMs[size]);
+      const context: WorkloadContext = { report, checksum, deadline };
+      collectGarbage();
+      const workloadStart = performance.now();
+      try {
+        workload.runAt(size, context);
+      } catch (error) {
+        report.failRemaining(workload.figures, error);
+        console.error(`${workload.name} failed:`, error);
+      }
+      report.line(`${workload.name}_elapsed_s`, (performance.now() - workloadStart) / 1000, 1);
+    }
+  } finally {
+    removeManyFilesFixtures();
+  }
+  report.line('elapsed_s', (performance.now() - started) / 1000, 1);
+  console.log(`checksum: ${checksum.hex} (${checksum.ops} ops)`);
+  report.printSummary();
+  return report.benchFaults === 0 ? 0 : 1;
+}
+
+// Fixtures live in scratch directories; remove them even when the run dies of an exception.
+process.on('exit', removeManyFilesFixtures);
+process.exitCode = main();

@@ -1,11 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { statSync, symlinkSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { buildSync } from 'esbuild';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Cartridge } from '../../src/index.js';
 import type { ChildReport } from '../open-child.js';
-import { scratchDirectory } from '../support.js';
+import { bundleChild, runChild, unlinkModules } from '../open-children.js';
+import { scratchDirectory, smallFileContent, smallFilePath } from '../support.js';
 
 /**
  * Open time and memory of a cartridge holding many small files. Setup creates the cartridge
@@ -20,12 +18,7 @@ import { scratchDirectory } from '../support.js';
  * directory, which is what a deployed, compiled Cartridge would see.
  */
 
-const FILES_PER_DIRECTORY = 100;
 const TRANSACTIONS = 10;
-
-const benchDirectory = dirname(dirname(fileURLToPath(import.meta.url)));
-const projectRoot = dirname(benchDirectory);
-const childScript = join(benchDirectory, 'open-child.ts');
 
 export interface PreparedOpen {
   readonly cartridgeBytes: number;
@@ -34,48 +27,6 @@ export interface PreparedOpen {
   readonly openPlainNode: () => ChildReport;
   readonly readFile: () => ChildReport;
   readonly teardown: () => void;
-}
-
-/** About 100 bytes of JSON text per file, different for every file. */
-function contentOf(index: number): string {
-  const text = JSON.stringify({ call: index, agent: `agent-${index % 97}`, status: 'done', tokens: index * 7 % 4093 });
-  return text.padEnd(100, ' ');
-}
-
-function pathOf(index: number): string {
-  const directory = Math.floor(index / FILES_PER_DIRECTORY);
-  return `/calls/d${String(directory).padStart(4, '0')}/call-${String(index).padStart(6, '0')}.json`;
-}
-
-/** Bundles the child script (Cartridge's sources inlined, packages left external) for plain node. */
-function bundleChild(directory: string): string {
-  const outfile = join(directory, 'open-child.mjs');
-  buildSync({
-    entryPoints: [childScript], outfile, bundle: true, platform: 'node', format: 'esm',
-    packages: 'external', target: 'node20', logLevel: 'error',
-  });
-  // The bundle's bare imports (and createRequire calls) resolve through this link.
-  symlinkSync(join(projectRoot, 'node_modules'), join(directory, 'node_modules'), 'dir');
-  return outfile;
-}
-
-/** Removes the link first, so that deleting the scratch directory never walks into it. */
-function unlinkModules(directory: string): void {
-  try {
-    unlinkSync(join(directory, 'node_modules'));
-  } catch {
-    // Never made (setup failed before the bundle): nothing to remove.
-  }
-}
-
-function runChild(mode: ChildReport['mode'], path: string, bundle?: string): ChildReport {
-  const args = bundle === undefined ? ['--import', 'tsx', childScript, mode, path] : [bundle, mode, path];
-  const result = spawnSync(process.execPath, args, { cwd: projectRoot, encoding: 'utf8', maxBuffer: 1024 * 1024 });
-  if (result.status !== 0) {
-    throw new Error(`open child (${mode}) failed with ${String(result.status ?? result.signal)}: ${result.stderr}`);
-  }
-  const lines = result.stdout.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1] as string) as ChildReport;
 }
 
 export function setup(fileCount: number): PreparedOpen {
@@ -87,7 +38,7 @@ export function setup(fileCount: number): PreparedOpen {
   for (let first = 0; first < fileCount; first += perTransaction) {
     cartridge.transaction(() => {
       for (let index = first; index < Math.min(fileCount, first + perTransaction); index++) {
-        cartridge.createFile(pathOf(index), contentOf(index));
+        cartridge.createFile(smallFilePath(index), smallFileContent(index));
       }
     });
   }
@@ -101,9 +52,9 @@ export function setup(fileCount: number): PreparedOpen {
   return {
     cartridgeBytes: statSync(path).size,
     setupMs,
-    open: () => checked(runChild('open', path)),
-    openPlainNode: () => checked(runChild('open', path, bundle)),
-    readFile: () => runChild('readfile', path),
+    open: () => checked(runChild('open', [path])),
+    openPlainNode: () => checked(runChild('open', [path], { bundle })),
+    readFile: () => runChild('readfile', [path]),
     teardown: () => {
       unlinkModules(scratch.path);
       scratch.remove();

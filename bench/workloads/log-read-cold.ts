@@ -1,0 +1,93 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Cartridge } from '../../src/index.js';
+import { median } from '../measure.js';
+import { atLeast, type Workload } from '../report.js';
+import { scratchDirectory } from '../support.js';
+import { appendLines, createLog, LOG_PATH, logText } from './append-log.js';
+
+/**
+ * Reading a log built by appends, with a cold buffer pool: a log of 100 000 audit lines, each
+ * appended as its own commit (the most records per byte), is read whole with `readFile` right
+ * after a reopen (not timed), against `fs.readFileSync` of a plain file holding the same
+ * bytes. Both files were just written, so both are read from the page cache. Rounds of the two
+ * sides alternate in order. The figure is `baseline_time / cartridge_time`.
+ */
+
+interface ReadSettings {
+  readonly appendCount: number;
+  readonly warmupRounds: number;
+  readonly rounds: number;
+}
+
+export const workload: Workload<ReadSettings> = {
+  name: 'log-read-cold',
+  description: 'readFile of a 100 000-append log after reopen vs fs.readFileSync of the same bytes',
+  sizes: {
+    small: { appendCount: 10_000, warmupRounds: 1, rounds: 5 },
+    medium: { appendCount: 100_000, warmupRounds: 0, rounds: 3 },
+    large: { appendCount: 100_000, warmupRounds: 1, rounds: 5 },
+  },
+  budgetMs: { small: 30_000, medium: 600_000, large: 900_000 },
+  figures: [{ name: 'log_read_cold_ratio', target: atLeast(0.25) }],
+  run: (settings, { report, checksum, deadline }) => {
+    const scratch = scratchDirectory('log-read');
+    let cartridge: Cartridge | undefined;
+    try {
+      const path = join(scratch.path, 'log.cart');
+      const plainPath = join(scratch.path, 'plain.log');
+      // Setup speed only: the records on disk are the same in every durability mode.
+      const writer = createLog(path, { durability: 'off' });
+      try {
+        for (let first = 0; first < settings.appendCount; first += 1000) {
+          deadline.check();
+          appendLines(writer, first, Math.min(settings.appendCount, first + 1000), 1);
+        }
+      } finally {
+        writer.close();
+      }
+      const expected = logText(settings.appendCount);
+      writeFileSync(plainPath, expected);
+      const cartridgeMs: number[] = [];
+      const baselineMs: number[] = [];
+      const sides = [
+        () => {
+          cartridge?.close();
+          cartridge = Cartridge.open(path);
+          const start = performance.now();
+          const bytes = cartridge.readFile(LOG_PATH);
+          const ms = performance.now() - start;
+          if (!bytes.equals(expected))
+            throw new Error('log-read-cold: the log read back differs from its text');
+          checksum.add(bytes.length);
+          return ms;
+        },
+        () => {
+          const start = performance.now();
+          const bytes = readFileSync(plainPath);
+          const ms = performance.now() - start;
+          checksum.add(bytes.length);
+          return ms;
+        },
+      ] as const;
+      for (let round = 0; round < settings.warmupRounds + settings.rounds; round++) {
+        for (let turn = 0; turn < 2; turn++) {
+          deadline.check();
+          const side = (round + turn) % 2;
+          const ms = side === 0 ? sides[0]() : sides[1]();
+          if (round >= settings.warmupRounds) (side === 0 ? cartridgeMs : baselineMs).push(ms);
+        }
+      }
+      const cartridgeMedianMs = median(cartridgeMs);
+      const baselineMedianMs = median(baselineMs);
+      report.figure('log_read_cold_ratio', baselineMedianMs / cartridgeMedianMs);
+      report.line('log_read_cold_cartridge_ms', cartridgeMedianMs, 1);
+      report.line('log_read_cold_baseline_ms', baselineMedianMs, 2);
+      report.line('log_read_cold_appends', settings.appendCount, 0);
+      report.line('log_read_cold_text_mib', expected.length / (1024 * 1024), 2);
+    } finally {
+      cartridge?.close();
+      scratch.remove();
+    }
+  },
+};
