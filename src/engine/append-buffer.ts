@@ -1,3 +1,5 @@
+import type { FileNode } from '../projections/catalog.js';
+
 /**
  * Appends to one file inside one transaction become one record. `appendFile` inside a
  * transaction adds its bytes here instead of staging a record; the engine stages them as one
@@ -7,6 +9,8 @@
  */
 export class AppendBuffer {
   private pathValue: string | undefined;
+  private spellingValue: unknown;
+  private fileValue: FileNode | undefined;
   private chunks: Uint8Array[] = [];
   private sizeBytesValue = 0;
 
@@ -15,13 +19,27 @@ export class AppendBuffer {
     return this.pathValue;
   }
 
+  /**
+   * The file's entry as the catalog held it before the buffered bytes, and the path exactly as
+   * the caller spelled it: a next append with the same spelling skips canonicalisation and the
+   * catalog lookup (nothing else can change the file while bytes are buffered: every other
+   * operation stages them first).
+   */
+  fileFor(spelling: unknown): FileNode | undefined {
+    return this.pathValue !== undefined && spelling === this.spellingValue
+      ? this.fileValue
+      : undefined;
+  }
+
   get sizeBytes(): number {
     return this.sizeBytesValue;
   }
 
-  add(path: string, bytes: Uint8Array): void {
+  add(path: string, spelling: unknown, file: FileNode, bytes: Uint8Array): void {
     if (this.pathValue !== path) this.clear();
     this.pathValue = path;
+    this.spellingValue = spelling;
+    this.fileValue = file;
     this.chunks.push(bytes);
     this.sizeBytesValue += bytes.length;
   }
@@ -40,6 +58,8 @@ export class AppendBuffer {
 
   clear(): void {
     this.pathValue = undefined;
+    this.spellingValue = undefined;
+    this.fileValue = undefined;
     this.chunks = [];
     this.sizeBytesValue = 0;
   }

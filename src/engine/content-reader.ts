@@ -1,6 +1,7 @@
 import { journalCorrupt } from '../errors.js';
 import { type Extent, RecordType } from '../journal/journal-event.js';
 import {
+  blobInto,
   blobOf,
   type RawRecord,
   readRecordAt,
@@ -57,13 +58,15 @@ export class ContentReader {
         index++;
         continue;
       }
-      const runEnd = this.runEndOf(extents, index);
-      if (runEnd === index + 1) {
-        const blob = this.loneBlob(extent);
-        position = copyExtent(result, position, blob, extent, path);
-      } else {
-        position = this.readRunInto(extents, index, runEnd, result, position, path);
+      // A file of one extent goes through the pool (it is likely read again); the records of a
+      // file of many are read in runs straight into the result, without filling the pool.
+      if (extents.length === 1) {
+        position = copyExtent(result, position, this.loneBlob(extent), extent, path);
+        index++;
+        continue;
       }
+      const runEnd = this.runEndOf(extents, index);
+      position = this.readRunInto(extents, index, runEnd, result, position, path);
       index = runEnd;
     }
     return result;
@@ -118,14 +121,25 @@ export class ContentReader {
     for (let index = start; index < end; index++) {
       const extent = extents[index] as Extent;
       const raw = recordInRun(run, first.recordOffset, extent.recordOffset);
-      position = copyExtent(target, position, checkedBlob(raw, extent), extent, path);
+      checkIdentity(raw, extent);
+      const whole = extent.blobOffset === 0 && extent.lengthBytes === raw.header.rawBlobLength;
+      if (whole) {
+        // Decoded in place: no buffer per record, no second copy.
+        if (position + extent.lengthBytes > target.length) {
+          throw journalCorrupt(extent.recordOffset, `content of ${path} overruns its size`);
+        }
+        blobInto(raw, target.subarray(position, position + extent.lengthBytes));
+        position += extent.lengthBytes;
+      } else {
+        position = copyExtent(target, position, blobOf(raw), extent, path);
+      }
     }
     return position;
   }
 }
 
-/** The blob of the record an extent names, after checking it is that record. */
-function checkedBlob(raw: RawRecord, extent: Extent): Buffer {
+/** Checks that a record is the one an extent names, and holds content. */
+function checkIdentity(raw: RawRecord, extent: Extent): void {
   // A valid record of the wrong identity (a stale or misdirected block) must not pass.
   if (raw.header.sequence !== extent.recordSequence) {
     throw journalCorrupt(extent.recordOffset, 'extent points at another record');
@@ -133,6 +147,11 @@ function checkedBlob(raw: RawRecord, extent: Extent): Buffer {
   if (!CONTENT_RECORD_TYPES.has(raw.header.type)) {
     throw journalCorrupt(extent.recordOffset, 'extent points at a record without content');
   }
+}
+
+/** The blob of the record an extent names, after checking it is that record. */
+function checkedBlob(raw: RawRecord, extent: Extent): Buffer {
+  checkIdentity(raw, extent);
   return blobOf(raw);
 }
 

@@ -94,6 +94,27 @@ export function compressBlob(
   return { codec, stored: compressed };
 }
 
+/**
+ * Decompresses `stored` straight into `target` (exactly the raw length long), for reads that
+ * assemble a file from many records: no intermediate buffer, no second copy. lz4 has no such
+ * call in its binding and goes through `decompressBlob`.
+ */
+export function decompressBlobInto(codec: Codec, stored: Uint8Array, target: Buffer): void {
+  if (codec !== Codec.Zstd) {
+    target.set(decompressBlob(codec, stored, target.length));
+    return;
+  }
+  if (target.length > BLOB_MAX_BYTES)
+    throw limitExceeded('blob length', target.length, BLOB_MAX_BYTES);
+  let written: number;
+  try {
+    written = zstdDecompressor.decompress(target, stored);
+  } catch (error) {
+    throw new CartridgeError('JOURNAL_CORRUPT', 'zstd blob does not decode', { cause: error });
+  }
+  if (written !== target.length) throw corruptBlob('decodes to a different length');
+}
+
 function corruptBlob(reason: string): CartridgeError {
   return new CartridgeError('JOURNAL_CORRUPT', `compressed blob ${reason}`);
 }

@@ -1,5 +1,5 @@
 import { CartridgeError, fromSystemError, journalCorrupt } from '../errors.js';
-import { type Codec, decompressBlob } from './compression.js';
+import { type Codec, decompressBlob, decompressBlobInto } from './compression.js';
 import { decodeEvent } from './event-codec.js';
 import type { StorageFile } from './io/storage.js';
 import type { JournalRecord } from './journal-event.js';
@@ -123,6 +123,29 @@ export function blobOf(raw: RawRecord): Buffer {
   if (codec === 0) return raw.storedBlob;
   try {
     return decompressBlob(codec, raw.storedBlob, raw.header.rawBlobLength);
+  } catch (error) {
+    if (error instanceof CartridgeError && error.code === 'JOURNAL_CORRUPT') {
+      throw journalCorrupt(raw.offset, error.message);
+    }
+    throw error;
+  }
+}
+
+/**
+ * Writes the decoded blob of a checked record into `target`, which must be exactly its raw
+ * length: the read path of a file assembled from many records.
+ */
+export function blobInto(raw: RawRecord, target: Buffer): void {
+  const codec = codecBitsOf(raw.header) as Codec;
+  if (target.length !== raw.header.rawBlobLength) {
+    throw journalCorrupt(raw.offset, 'blob length disagrees with its extent');
+  }
+  if (codec === 0) {
+    target.set(raw.storedBlob);
+    return;
+  }
+  try {
+    decompressBlobInto(codec, raw.storedBlob, target);
   } catch (error) {
     if (error instanceof CartridgeError && error.code === 'JOURNAL_CORRUPT') {
       throw journalCorrupt(raw.offset, error.message);
