@@ -52,8 +52,12 @@ import { verifyJournal } from './verify.js';
 export type Content = Uint8Array | string;
 
 const MEMORY_PATH = 'memory.cart';
-/** On close, a checkpoint is written when at least this much journal follows the last one. */
-const CLOSE_CHECKPOINT_BYTES = 1024 * 1024;
+/**
+ * On close, a checkpoint is written when at least this much journal follows the last one: the
+ * next open then replays at most this much. A checkpoint costs only the index pages still
+ * dirty, so the bound can be small.
+ */
+const CLOSE_CHECKPOINT_BYTES = 64 * 1024;
 
 function blocksFor(sizeBytes: number): number {
   return Math.ceil(sizeBytes / PAGE_SIZE_BYTES);

@@ -95,7 +95,7 @@ export function resolveOptions(input: CartridgeOptions = {}): ResolvedOptions {
     checkpointIntervalBytes: integerOption(
       'checkpointIntervalBytes',
       options.checkpointIntervalBytes,
-      8 * 1024 * 1024,
+      2 * 1024 * 1024,
       4096,
       CHECKPOINT_INTERVAL_MAX_BYTES,
     ),

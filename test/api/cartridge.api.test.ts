@@ -905,7 +905,12 @@ describe('Cartridge#close()', () => {
     cart.close();
     const reopened = open({ durability, compression });
     expect(reopened.recovery.label).toBe('@clean');
-    expect(reopened.head).toBe(head);
+    // Close adds a checkpoint (changed index pages and a root) when 64 KiB or more follow the
+    // last one, as the incompressible file does here; it changes no content.
+    if (reopened.head !== head) {
+      expect(reopened.stats().checkpointOffset).toBeGreaterThanOrEqual(head);
+      expect(reopened.recovery.checkpointOffset).toBe(reopened.stats().checkpointOffset);
+    }
     expect(reopened.readFile('/docs/a.txt').toString()).toBe('alpha beta');
     expect(reopened.readFile('/docs/big.bin').equals(big)).toBe(true);
     expect(reopened.listDir('/')).toEqual(['docs', 'empty']);
