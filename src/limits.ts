@@ -26,8 +26,11 @@ export const DATA_RECORD_MAX_BYTES = 1024 * 1024;
 /** A record's msgpack body (the operation's description) may not exceed this. */
 export const BODY_MAX_BYTES = 1024 * 1024;
 
-/** A record's decoded blob may not exceed this (checkpoint parts are the largest blobs). */
+/** A record's decoded blob may not exceed this. */
 export const BLOB_MAX_BYTES = 8 * 1024 * 1024;
+
+/** The longest a record can be (frame, body and stored blob): a bound on reads by length. */
+export const RECORD_MAX_BYTES = 64 + BODY_MAX_BYTES + BLOB_MAX_BYTES;
 
 /** One transaction may stage at most this many records. */
 export const TRANSACTION_RECORDS_MAX = 1_000_000;

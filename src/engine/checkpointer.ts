@@ -34,8 +34,10 @@ export function trickleIndexPages(projections: Projections, writer: JournalWrite
 }
 
 function stagePage(writer: JournalWriter, node: IndexNode): PageRef {
-  const record = writer.stage({ type: 'index.page' }, encodePage(node), 'fast');
-  return { offset: record.offset, sequence: record.sequence };
+  // Pages are stored uncompressed: a lookup that misses the cache then costs a read and a
+  // decode, without a decompression (the saving on disk is not worth it on the read path).
+  const record = writer.stage({ type: 'index.page' }, encodePage(node), 'none');
+  return { offset: record.offset, sequence: record.sequence, lengthBytes: record.lengthBytes };
 }
 
 export interface CheckpointResult {

@@ -10,7 +10,7 @@ import {
 } from '../journal/journal-reader.js';
 import type { JournalWriter } from '../journal/journal-writer.js';
 import type { StorageFile } from '../journal/io/storage.js';
-import { FILE_SIZE_MAX_BYTES, READ_RUN_MAX_BYTES } from '../limits.js';
+import { FILE_SIZE_MAX_BYTES, READ_RUN_MAX_BYTES, RECORD_MAX_BYTES } from '../limits.js';
 import type { BufferPool } from '../projections/buffer-pool.js';
 
 /**
@@ -96,7 +96,16 @@ export class ContentReader {
   }
 
   private loneBlob(extent: Extent): Buffer {
-    const raw = readRecordAt(this.file, extent.recordOffset);
+    // The extent knows its record's length: one read instead of header, then payload.
+    const lengthBytes = extent.recordLengthBytes;
+    const raw =
+      lengthBytes > 0 && lengthBytes <= RECORD_MAX_BYTES
+        ? recordInRun(
+            readRun(this.file, extent.recordOffset, lengthBytes),
+            extent.recordOffset,
+            extent.recordOffset,
+          )
+        : readRecordAt(this.file, extent.recordOffset);
     const blob = checkedBlob(raw, extent);
     this.pool.set(extent.recordOffset, blob);
     return blob;
@@ -117,6 +126,10 @@ export class ContentReader {
     const first = extents[start] as Extent;
     const last = extents[end - 1] as Extent;
     const runLength = last.recordOffset + last.recordLengthBytes - first.recordOffset;
+    // The lengths come from the catalog (untrusted bytes): bounded before anything is read.
+    if (runLength <= 0 || runLength > Math.max(READ_RUN_MAX_BYTES, RECORD_MAX_BYTES)) {
+      throw journalCorrupt(first.recordOffset, `extents of ${path} name an impossible run`);
+    }
     const run = readRun(this.file, first.recordOffset, runLength);
     for (let index = start; index < end; index++) {
       const extent = extents[index] as Extent;

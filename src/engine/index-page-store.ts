@@ -1,7 +1,7 @@
 import { journalCorrupt } from '../errors.js';
 import type { StorageFile } from '../journal/io/storage.js';
 import { RecordType } from '../journal/journal-event.js';
-import { blobOf, readRecordAt } from '../journal/journal-reader.js';
+import { blobOf, readRecordAt, readRun, recordInRun } from '../journal/journal-reader.js';
 import { BufferPool } from '../projections/buffer-pool.js';
 import { decodePage, type IndexNode, type PageRef } from '../projections/index/index-page.js';
 import type { PageSource } from '../projections/index/paged-tree.js';
@@ -39,7 +39,11 @@ export class IndexPageStore implements PageSource {
   load(ref: PageRef): IndexNode {
     const cached = this.cache.get(ref.offset);
     if (cached !== undefined && cached.sequence === ref.sequence) return cached.node;
-    const raw = readRecordAt(this.file, ref.offset);
+    // With its length known (every child of a branch), a page takes one read.
+    const raw =
+      ref.lengthBytes !== undefined && ref.lengthBytes > 0
+        ? recordInRun(readRun(this.file, ref.offset, ref.lengthBytes), ref.offset, ref.offset)
+        : readRecordAt(this.file, ref.offset);
     if (raw.header.type !== RecordType.IndexPage || raw.header.sequence !== ref.sequence) {
       throw journalCorrupt(ref.offset, 'index reference points at another record');
     }

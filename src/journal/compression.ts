@@ -36,8 +36,8 @@ const ZSTD_LEVEL = 1;
  */
 const ZSTD_LEVEL_FAST = -1;
 
-/** How hard to try: content gets the normal level, index pages the fast one. */
-export type CompressionEffort = 'normal' | 'fast';
+/** How hard to try: 'none' stores the blob as it is whatever the cartridge's codec. */
+export type CompressionEffort = 'normal' | 'fast' | 'none';
 
 /** Blobs smaller than this are never worth a codec call. */
 const COMPRESSION_MIN_BYTES = 512;
@@ -72,7 +72,7 @@ export function compressBlob(
   blob: Uint8Array,
   effort: CompressionEffort = 'normal',
 ): { codec: Codec; stored: Uint8Array } {
-  if (codec === Codec.None || blob.length < COMPRESSION_MIN_BYTES) {
+  if (codec === Codec.None || effort === 'none' || blob.length < COMPRESSION_MIN_BYTES) {
     return { codec: Codec.None, stored: blob };
   }
   if (blob.length > PROBE_BYTES * 2) {

@@ -1,15 +1,17 @@
 import { Packr } from 'msgpackr';
 import { CartridgeError } from '../../errors.js';
-import { INDEX_PAGE_KEYS_MAX } from '../../limits.js';
+import { assert } from '../../assert.js';
+import { INDEX_PAGE_KEYS_MAX, RECORD_MAX_BYTES } from '../../limits.js';
 
 /**
  * The pages of the catalog index and their bytes. A page is the blob of an `index.page`
  * record: a msgpack array, deterministic for the same content.
  *
  * - leaf: `[0, [key, ...], [value, ...]]`, values msgpack-encoded bytes (`bin`);
- * - branch: `[1, [separator, ...], [childOffset, ...], [childSequence, ...]]` with one more
- *   child than separators; child `i` holds the keys `k` with
- *   `separator[i - 1] <= k < separator[i]`.
+ * - branch: `[1, [separator, ...], [childOffset, ...], [childSequence, ...],
+ *   [childLengthBytes, ...]]` with one more child than separators; child `i` holds the keys
+ *   `k` with `separator[i - 1] <= k < separator[i]`; its record's length lets a load read it
+ *   with one `pread` (0: unknown, read the header first).
  *
  * In memory a page is a node. A node that came from disk is clean and shared (the page cache
  * may hand it to anyone), so it is never changed in place: a change copies it into a dirty
@@ -17,10 +19,11 @@ import { INDEX_PAGE_KEYS_MAX } from '../../limits.js';
  * writes.
  */
 
-/** Where a page lives in the journal: its record's offset and sequence. */
+/** Where a page lives in the journal: its record's offset, sequence and length (if known). */
 export interface PageRef {
   readonly offset: number;
   readonly sequence: number;
+  readonly lengthBytes?: number;
 }
 
 export interface LeafNode {
@@ -65,12 +68,14 @@ export function encodePage(node: IndexNode): Buffer {
   if (node.kind === 'leaf') return Buffer.from(packer.pack([0, node.keys, node.values]));
   const offsets: number[] = [];
   const sequences: number[] = [];
+  const lengths: number[] = [];
   for (const child of node.children) {
-    if (isNode(child)) throw new Error('a branch is encoded only once its children are written');
+    assert(!isNode(child), 'a branch is encoded only once its children are written');
     offsets.push(child.offset);
     sequences.push(child.sequence);
+    lengths.push(child.lengthBytes ?? 0);
   }
-  return Buffer.from(packer.pack([1, node.keys, offsets, sequences]));
+  return Buffer.from(packer.pack([1, node.keys, offsets, sequences, lengths]));
 }
 
 function malformed(offset: number, detail: string): CartridgeError {
@@ -126,13 +131,15 @@ export function decodePage(bytes: Buffer, offset: number): IndexNode {
     }
     return { kind: 'leaf', keys, values: buffers, sizeBytes };
   }
-  const [, , offsets, sequences] = value as unknown[];
+  const [, , offsets, sequences, lengths] = value as unknown[];
   if (
-    value.length !== 4 ||
+    value.length !== 5 ||
     !Array.isArray(offsets) ||
     !Array.isArray(sequences) ||
+    !Array.isArray(lengths) ||
     offsets.length !== keys.length + 1 ||
-    sequences.length !== offsets.length
+    sequences.length !== offsets.length ||
+    lengths.length !== offsets.length
   ) {
     throw malformed(offset, 'branch malformed');
   }
@@ -141,12 +148,19 @@ export function decodePage(bytes: Buffer, offset: number): IndexNode {
   for (let index = 0; index < offsets.length; index++) {
     const childOffset = offsets[index] as unknown;
     const childSequence = sequences[index] as unknown;
+    const childLength = lengths[index] as unknown;
     // A child is written before its parent: a reference forward is a forged page, and would
-    // let a cycle make a lookup loop forever.
-    if (!isCount(childOffset) || !isCount(childSequence) || childOffset >= offset) {
+    // let a cycle make a lookup loop forever. Its length is checked before anyone reads by it.
+    if (
+      !isCount(childOffset) ||
+      !isCount(childSequence) ||
+      !isCount(childLength) ||
+      childLength > RECORD_MAX_BYTES ||
+      childOffset >= offset
+    ) {
       throw malformed(offset, 'child reference malformed');
     }
-    children[index] = { offset: childOffset, sequence: childSequence };
+    children[index] = { offset: childOffset, sequence: childSequence, lengthBytes: childLength };
   }
   for (const key of keys) sizeBytes += separatorBytes(key);
   return { kind: 'branch', keys, children, sizeBytes };
