@@ -3,20 +3,13 @@ import { fromSystemError, journalCorrupt } from '../errors.js';
 import { ZERO_TAIL_SCAN_MAX_BYTES } from '../limits.js';
 import type { StorageFile } from './io/storage.js';
 import type { JournalRecord } from './journal-event.js';
-import {
-  chainHashOfRecord,
-  type RawRecord,
-  RecordScanner,
-  toJournalRecord,
-} from './journal-reader.js';
+import { type CursorStop, JournalCursor } from './journal-cursor.js';
 import type { JournalTail } from './journal-writer.js';
 import {
   decodeFrameHeader,
   FLAG_PRIOR_SYNCED,
   FRAME_HEADER_BYTES,
   FRAME_MAGIC,
-  isCommit,
-  linkOf,
 } from './record-frame.js';
 
 /**
@@ -176,7 +169,7 @@ export interface ReplayInput {
   readonly fileSizeBytes: number;
   readonly syncedLength: number;
   /** Called with every complete commit, in order. */
-  readonly onCommit: (records: readonly JournalRecord[], raws: readonly RawRecord[]) => void;
+  readonly onCommit: (records: readonly JournalRecord[]) => void;
 }
 
 export interface ReplayResult {
@@ -259,55 +252,6 @@ export function laterCommitsAfter(
   return { found, durableBefore: false };
 }
 
-const EMPTY = Buffer.alloc(0);
-
-interface ScanState {
-  tail: JournalTail;
-  pending: { records: JournalRecord[]; raws: RawRecord[] };
-  committedTail: JournalTail;
-  replayed: number;
-}
-
-function continuityFault(raw: RawRecord, state: ScanState): string | undefined {
-  const expectedSequence = state.tail.nextSequence;
-  if (raw.header.sequence !== expectedSequence)
-    return `sequence ${raw.header.sequence} where ${expectedSequence} was due`;
-  if (!raw.header.link.equals(linkOf(state.tail.lastHash))) return 'chain link does not match';
-  if (raw.header.commitIndex !== state.pending.records.length) return 'commit index out of order';
-  return undefined;
-}
-
-/** Scans forward, folding complete commits, until the end or the first damage. */
-function scan(input: ReplayInput, state: ScanState): { offset: number; reason: string | null } {
-  const scanner = new RecordScanner(input.file, input.startOffset, input.fileSizeBytes);
-  for (;;) {
-    const step = scanner.next();
-    if (step.kind === 'end') return { offset: step.offset, reason: null };
-    if (step.kind === 'damage') return { offset: step.offset, reason: step.reason };
-    const raw = step.raw;
-    const fault = continuityFault(raw, state);
-    if (fault !== undefined) return { offset: raw.offset, reason: fault };
-    // A body that fails to decode behind a matching payload hash was written that way: it is
-    // corruption by a writer, never a torn write, so it fails the open outright.
-    const record = toJournalRecord(raw);
-    state.tail = {
-      endOffset: raw.offset + record.lengthBytes,
-      nextSequence: raw.header.sequence + 1,
-      lastHash: chainHashOfRecord(state.tail.lastHash, raw),
-    };
-    state.pending.records.push(record);
-    // The scanner's blob views die with its read-ahead buffer, and nothing after the commit
-    // needs them.
-    state.pending.raws.push({ ...raw, storedBlob: EMPTY });
-    if (isCommit(raw.header)) {
-      input.onCommit(state.pending.records, state.pending.raws);
-      state.replayed += state.pending.records.length;
-      state.pending = { records: [], raws: [] };
-      state.committedTail = state.tail;
-    }
-  }
-}
-
 /**
  * Replays the journal from `input.startOffset`. Returns the tail of the last complete commit
  * and the report of what was found, with the decision. It throws `JOURNAL_CORRUPT` only for a
@@ -315,15 +259,16 @@ function scan(input: ReplayInput, state: ScanState): { offset: number; reason: s
  * decision (cut the tail, refuse, or open the prefix read-only).
  */
 export function replay(input: ReplayInput): ReplayResult {
-  const state: ScanState = {
-    tail: input.startTail,
-    pending: { records: [], raws: [] },
-    committedTail: input.startTail,
-    replayed: 0,
-  };
-  const stop = scan(input, state);
+  const cursor = new JournalCursor(input.file, input.startTail);
+  let replayed = 0;
+  for (const commit of cursor.commits(input.fileSizeBytes)) {
+    input.onCommit(commit.records);
+    replayed += commit.records.length;
+  }
+  const stop = cursor.stop as CursorStop;
+  const committedTail = cursor.position;
   const damage = stop.reason !== null;
-  const commitStartSequence = state.committedTail.nextSequence;
+  const commitStartSequence = committedTail.nextSequence;
   const zeros = damage ? scanZeros(input.file, stop.offset, input.fileSizeBytes) : 'not-zero';
   // Damage inside the durable length fails the open whatever follows it, so the look-ahead is
   // only needed past it; and none is made past a long run of zeros (ZERO_TAIL_SCAN_MAX_BYTES).
@@ -333,13 +278,13 @@ export function replay(input: ReplayInput): ReplayResult {
     : { found: false, durableBefore: false };
   const facts: RecoveryFacts = {
     damage,
-    pendingCommit: state.pending.records.length > 0,
+    pendingCommit: stop.pendingRecords > 0,
     zerosToEnd: zeros !== 'not-zero',
     laterCommitFound: later.found,
     beyondSynced: stop.offset >= input.syncedLength && !later.durableBefore,
   };
   const verdict = decide(facts);
-  const validEndOffset = state.committedTail.endOffset;
+  const validEndOffset = committedTail.endOffset;
   const report: RecoveryReport = {
     label: verdict.label,
     decision: verdict.decision,
@@ -350,7 +295,7 @@ export function replay(input: ReplayInput): ReplayResult {
     checkpointOffset: null,
     checkpointRefused: null,
   };
-  return { tail: state.committedTail, facts, report, recordsReplayed: state.replayed };
+  return { tail: committedTail, facts, report, recordsReplayed: replayed };
 }
 
 export function corruptionError(report: RecoveryReport): Error {
