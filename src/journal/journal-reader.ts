@@ -55,6 +55,16 @@ export function readRecordAt(file: StorageFile, offset: number): RawRecord {
   if (readFully(file, payload, offset + FRAME_HEADER_BYTES) !== payload.length) {
     throw journalCorrupt(offset, 'record payload cut short');
   }
+  return checkedRecord(offset, header, headerBytes, payload);
+}
+
+/** The record once its payload checks out against its header's checksum. */
+function checkedRecord(
+  offset: number,
+  header: FrameHeader,
+  headerBytes: Buffer,
+  payload: Buffer,
+): RawRecord {
   const fault = payloadFault(header, payload);
   if (fault !== undefined) throw journalCorrupt(offset, fault);
   return {
@@ -90,16 +100,7 @@ export function recordInRun(run: Buffer, runOffset: number, offset: number): Raw
   const { header } = decoded;
   const end = start + recordLengthOf(header);
   if (end > run.length) throw journalCorrupt(offset, 'record payload cut short');
-  const payload = run.subarray(start + FRAME_HEADER_BYTES, end);
-  const fault = payloadFault(header, payload);
-  if (fault !== undefined) throw journalCorrupt(offset, fault);
-  return {
-    offset,
-    header,
-    headerBytes,
-    body: payload.subarray(0, header.bodyLength),
-    storedBlob: payload.subarray(header.bodyLength),
-  };
+  return checkedRecord(offset, header, headerBytes, run.subarray(start + FRAME_HEADER_BYTES, end));
 }
 
 /** Checks a payload against its header: the CRC32C of body and stored blob together. */
