@@ -14,8 +14,9 @@ import type { IndexPageStore } from './index-page-store.js';
  * A checkpoint makes open cheap: it writes the index pages changed since the last one
  * (copy-on-write, children before parents) and then a root record naming the new root page and
  * each projection's section, all in one commit. Its cost follows the pages changed, not the
- * size of the catalog. The root holds the full chain hash from before the commit and where the
- * commit starts, so open resumes the chain by hashing the checkpoint's own pages only.
+ * size of the catalog. The root holds the full chain hash of the record before it (the
+ * writer computes it from the staged pages, whose headers are final once staged), so open
+ * resumes the chain from the root record alone.
  */
 
 /**
@@ -64,8 +65,7 @@ export function writeCheckpoint(
     assert(sections !== undefined, 'the index root is a page after a flush');
     const root = writer.stage({
       type: 'checkpoint',
-      chainBefore: writer.committedTail.lastHash,
-      commitOffset: startOffset,
+      chainBefore: writer.stagedChainHash(),
       sections,
     });
     applyRecord(projections, root);

@@ -62,12 +62,7 @@ function fieldsOf(event: JournalEvent): Field[] {
     case 'index.page':
       return [];
     case 'checkpoint':
-      return [
-        event.chainBefore,
-        event.commitOffset,
-        [...event.sections.catalog],
-        [...event.sections.allocator],
-      ];
+      return [event.chainBefore, [...event.sections.catalog], [...event.sections.allocator]];
     case 'extents.consolidated':
       return [event.path, event.fileOffset, event.replacedCount];
   }
@@ -239,7 +234,6 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
       return {
         type: 'checkpoint',
         chainBefore: fields.hash(),
-        commitOffset: fields.count(),
         sections: { catalog: fields.counts(5), allocator: fields.counts(2) },
       };
     case RecordType.ExtentsConsolidated:

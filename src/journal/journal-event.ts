@@ -86,12 +86,8 @@ export type JournalEvent =
   | { readonly type: 'index.page' }
   | {
       readonly type: 'checkpoint';
-      /**
-       * The full chain hash before the checkpoint's commit, and where that commit starts, so
-       * open can resume the chain by hashing just the checkpoint's own pages.
-       */
+      /** The full chain hash of the record before the root, so open resumes the chain here. */
       readonly chainBefore: Buffer;
-      readonly commitOffset: number;
       readonly sections: CheckpointSections;
     }
   | {

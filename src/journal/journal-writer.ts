@@ -163,27 +163,53 @@ export class JournalWriter {
     for (const dropped of this.staged.splice(count)) this.stagedBlobs.delete(dropped.record.offset);
   }
 
+  /** The frame header a staged record will have; only the last of a commit has the flag. */
+  private headerOf(
+    staged: StagedRecord,
+    index: number,
+    previousHash: Buffer,
+    last: boolean,
+  ): Buffer {
+    const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+    // Set when all the journal before the commit has been synced; nothing syncs between
+    // staging and committing, so the value is the same whenever it is computed.
+    const priorSynced = this.syncedEnd >= this.tail.endOffset ? FLAG_PRIOR_SYNCED : 0;
+    encodeFrameHeader(
+      {
+        type: staged.type,
+        flags: staged.codec | priorSynced | (last ? FLAG_COMMIT : 0),
+        bodyLength: staged.body.length,
+        storedBlobLength: staged.storedBlob.length,
+        rawBlobLength: staged.rawBlob.length,
+        commitIndex: index,
+        sequence: staged.record.sequence,
+        link: linkOf(previousHash),
+        payloadChecksum: payloadChecksumOf(staged.body, staged.storedBlob),
+      },
+      header,
+    );
+    return header;
+  }
+
+  /**
+   * The chain hash after every record staged so far, none of which will close the commit (more
+   * follow): a checkpoint root stores it, so that open resumes the chain from the root alone.
+   */
+  stagedChainHash(): Buffer {
+    let previousHash = this.tail.lastHash;
+    this.staged.forEach((staged, index) => {
+      const header = this.headerOf(staged, index, previousHash, false);
+      previousHash = chainHashOf(previousHash, header, staged.body, staged.blobHash);
+    });
+    return previousHash;
+  }
+
   private encodeStaged(): { buffers: Buffer[][]; tail: JournalTail } {
     let previousHash = this.tail.lastHash;
-    const priorSynced = this.syncedEnd >= this.tail.endOffset ? FLAG_PRIOR_SYNCED : 0;
     const batches: Buffer[][] = [[]];
     let batchBytes = 0;
     this.staged.forEach((staged, index) => {
-      const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-      encodeFrameHeader(
-        {
-          type: staged.type,
-          flags: staged.codec | priorSynced | (index === this.staged.length - 1 ? FLAG_COMMIT : 0),
-          bodyLength: staged.body.length,
-          storedBlobLength: staged.storedBlob.length,
-          rawBlobLength: staged.rawBlob.length,
-          commitIndex: index,
-          sequence: staged.record.sequence,
-          link: linkOf(previousHash),
-          payloadChecksum: payloadChecksumOf(staged.body, staged.storedBlob),
-        },
-        header,
-      );
+      const header = this.headerOf(staged, index, previousHash, index === this.staged.length - 1);
       previousHash = chainHashOf(previousHash, header, staged.body, staged.blobHash);
       let batch = batches[batches.length - 1] as Buffer[];
       if (batch.length + 3 > WRITE_BUFFERS_MAX || batchBytes >= WRITE_BATCH_BYTES) {

@@ -230,9 +230,9 @@ const forgedPage: fc.Arbitrary<ForgedPage> = fc.oneof(
 interface ForgedRoot {
   readonly root: ForgedRef;
   /**
-   * Where the root says its commit starts: 'commit' is the truth; a record index names that
-   * record's start (with the chain hash before it, so that only the commit is wrong); a number
-   * is a forged offset.
+   * Which chain hash the root records as the one before it: 'commit' is the truth; a record
+   * index takes the hash before that record (stale); a number takes the hash before the root
+   * as well (a variant kept so the seeds of earlier runs replay).
    */
   readonly commitStart: 'commit' | { readonly recordIndex: number } | { readonly offset: number };
   readonly counters: readonly [number, number, number];
@@ -662,11 +662,13 @@ function eventAndBlobOf(
   if (forged.kind === 'checkpoint') {
     const { root, commitStart, counters, allocator, brokenChain } = forged.root;
     const ref = resolveRef(state, placing(0), root);
-    const start = commitStartOf(state, commitStart);
+    // The root records the chain hash of the record before it: the truth, the hash before an
+    // earlier record (a stale one), or garbage.
+    const chainBefore =
+      commitStart === 'commit' ? state.lastHash : commitStartOf(state, commitStart).hashBefore;
     const event: JournalEvent = {
       type: 'checkpoint',
-      chainBefore: brokenChain ? Buffer.alloc(32, 0xab) : start.hashBefore,
-      commitOffset: start.offset,
+      chainBefore: brokenChain ? Buffer.alloc(32, 0xab) : chainBefore,
       sections: { catalog: [ref.offset, ref.sequence, ...counters], allocator: [...allocator] },
     };
     return encoded(event, new Uint8Array());

@@ -28,7 +28,6 @@ const EVERY_EVENT: readonly JournalEvent[] = [
   {
     type: 'checkpoint',
     chainBefore: Buffer.alloc(32, 7),
-    commitOffset: 2 ** 40,
     sections: { catalog: [8192, 3, 17, 1_000_000, 999_000], allocator: [2 ** 40, 5] },
   },
   { type: 'extents.consolidated', path: '/logs/audit.log', fileOffset: 2 ** 31 - 1, replacedCount: 1024 },
