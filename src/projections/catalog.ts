@@ -153,7 +153,19 @@ export class Catalog implements Projection {
     const [start, end] = childrenRange(path);
     const names: string[] = [];
     this.tree.range(start, end, (key) => {
-      names.push(key.slice(start.length));
+      const name = key.slice(start.length);
+      // Keys come from index pages (untrusted): a name that the path function could never
+      // have produced would alias another path (the directory itself, its parent).
+      if (
+        name === '' ||
+        name === '.' ||
+        name === '..' ||
+        name.includes('/') ||
+        name.includes('\u0000')
+      ) {
+        throw new CartridgeError('JOURNAL_CORRUPT', `catalog name under ${path} is not a name`);
+      }
+      names.push(name);
     });
     return names;
   }

@@ -56,14 +56,19 @@ export function baseCartridge(): BuiltCartridge {
  * Reads every file it can reach; typed errors on single entries are allowed and skipped. The
  * walk stops after as many entries as the catalog holds (a forged catalog may alias paths).
  */
+const WALK_ENTRIES_MAX = 50_000;
+
 function readEverything(cartridge: Cartridge): Map<string, Buffer> {
   const files = new Map<string, Buffer>();
   const stats = cartridge.stats();
-  let budget = stats.fileCount + stats.directoryCount + 1;
+  // The counters come from the (forged) checkpoint root too: the walk is also capped, in
+  // entries visited, so that a forged count cannot make it endless.
+  let budget = Math.min(stats.fileCount + stats.directoryCount + 1, WALK_ENTRIES_MAX);
   const stack = ['/'];
   while (stack.length > 0 && budget-- > 0) {
     const directory = stack.pop() as string;
     for (const name of allowTyped(() => cartridge.listDir(directory)) ?? []) {
+      if (budget-- <= 0) break;
       const path = directory === '/' ? `/${name}` : `${directory}/${name}`;
       const kind = allowTyped(() => cartridge.metadata(path).type);
       if (kind === 'directory') stack.push(path);
