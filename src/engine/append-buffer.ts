@@ -11,7 +11,8 @@ export class AppendBuffer {
   private pathValue: string | undefined;
   private spellingValue: unknown;
   private fileValue: FileNode | undefined;
-  private chunks: Uint8Array[] = [];
+  private chunks: (string | Uint8Array)[] = [];
+  private allText = true;
   private sizeBytesValue = 0;
 
   /** The file the buffered bytes belong to, if any. */
@@ -35,23 +36,35 @@ export class AppendBuffer {
     return this.sizeBytesValue;
   }
 
-  add(path: string, spelling: unknown, file: FileNode, bytes: Uint8Array): void {
+  /** Adds a piece: text (stored as UTF-8, `lengthBytes` long) or bytes the buffer may keep. */
+  add(
+    path: string,
+    spelling: unknown,
+    file: FileNode,
+    piece: string | Uint8Array,
+    lengthBytes: number,
+  ): void {
     if (this.pathValue !== path) this.clear();
     this.pathValue = path;
     this.spellingValue = spelling;
     this.fileValue = file;
-    this.chunks.push(bytes);
-    this.sizeBytesValue += bytes.length;
+    this.chunks.push(piece);
+    if (typeof piece !== 'string') this.allText = false;
+    this.sizeBytesValue += lengthBytes;
   }
 
   /** Hands over the buffered bytes (concatenated) and empties the buffer. */
   take(): { path: string; bytes: Buffer } | undefined {
     const path = this.pathValue;
     if (path === undefined) return undefined;
-    const bytes =
-      this.chunks.length === 1
-        ? Buffer.from(this.chunks[0] as Uint8Array)
-        : Buffer.concat(this.chunks);
+    // Lines of text (the common case: a log) become bytes in one conversion.
+    const bytes = this.allText
+      ? Buffer.from((this.chunks as string[]).join(''), 'utf8')
+      : Buffer.concat(
+          this.chunks.map((chunk) =>
+            typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk,
+          ),
+        );
     this.clear();
     return { path, bytes };
   }
@@ -61,6 +74,7 @@ export class AppendBuffer {
     this.spellingValue = undefined;
     this.fileValue = undefined;
     this.chunks = [];
+    this.allText = true;
     this.sizeBytesValue = 0;
   }
 }

@@ -28,7 +28,9 @@ import {
   type DirectoryNode,
   FILE_MODE_DEFAULT,
   type FileNode,
+  SMALL_EXTENT_BYTES,
 } from '../projections/catalog.js';
+import type { CompressionEffort } from '../journal/compression.js';
 import type { FlushedPage } from '../projections/index/paged-tree.js';
 import { applyRecord } from '../projections/projection-set.js';
 import { AppendBuffer } from './append-buffer.js';
@@ -320,13 +322,17 @@ export class Cartridge {
       if (this.appends.path !== undefined && this.appends.path !== canonical) this.settle();
       file = this.existingFile(canonical);
     }
-    const bytes = toBytes(content, copy);
-    if (bytes.length === 0) return;
-    const sizeBytes = file.sizeBytes + this.appends.sizeBytes + bytes.length;
+    // Text stays text in the buffer: one conversion for the whole record when it is staged.
+    const piece = typeof content === 'string' ? content : toBytes(content, copy);
+    const lengthBytes = typeof piece === 'string' ? Buffer.byteLength(piece, 'utf8') : piece.length;
+    if (lengthBytes > FILE_SIZE_MAX_BYTES)
+      throw limitExceeded('content length', lengthBytes, FILE_SIZE_MAX_BYTES);
+    if (lengthBytes === 0) return;
+    const sizeBytes = file.sizeBytes + this.appends.sizeBytes + lengthBytes;
     if (sizeBytes > FILE_SIZE_MAX_BYTES)
       throw limitExceeded('file size', sizeBytes, FILE_SIZE_MAX_BYTES);
     this.requireSpace(blocksFor(sizeBytes), blocksFor(file.sizeBytes), canonical);
-    this.appends.add(canonical, path, file, bytes);
+    this.appends.add(canonical, path, file, piece, lengthBytes);
     if (this.appends.sizeBytes >= DATA_RECORD_MAX_BYTES) this.settle();
   }
 
@@ -337,13 +343,14 @@ export class Cartridge {
     const file = this.existingFile(pending.path);
     const atMs = this.commitTimeMs;
     const sizeBytes = file.sizeBytes + pending.bytes.length;
-    this.appendWithContent(pending.bytes, (extents) => ({
-      type: 'file.appended',
-      path: pending.path,
-      atMs,
-      sizeBytes,
-      extents,
-    }));
+    // A small piece will be rewritten, compressed, by consolidation: compressing it now too
+    // would spend the codec twice on the same bytes.
+    const effort = pending.bytes.length < SMALL_EXTENT_BYTES ? 'none' : 'normal';
+    this.appendWithContent(
+      pending.bytes,
+      (extents) => ({ type: 'file.appended', path: pending.path, atMs, sizeBytes, extents }),
+      effort,
+    );
     this.consolidate(pending.path);
   }
 
@@ -443,7 +450,11 @@ export class Cartridge {
    * Stages content: chunks beyond the first megabytes go into data records, the last chunk
    * rides inside the operation's own record, so a small file is one record.
    */
-  private appendWithContent(bytes: Uint8Array, eventOf: (extents: Extent[]) => JournalEvent): void {
+  private appendWithContent(
+    bytes: Uint8Array,
+    eventOf: (extents: Extent[]) => JournalEvent,
+    effort: CompressionEffort = 'normal',
+  ): void {
     const extents: Extent[] = [];
     let start = 0;
     while (bytes.length - start > DATA_RECORD_MAX_BYTES) {
@@ -460,11 +471,15 @@ export class Cartridge {
     }
     const inline = bytes.subarray(start);
     // The record's own blob is the file's last extent; the body lists only the data records.
-    this.append(eventOf(extents), inline.length > 0 ? inline : undefined);
+    this.append(eventOf(extents), inline.length > 0 ? inline : undefined, effort);
   }
 
-  private append(event: JournalEvent, blob?: Uint8Array): JournalRecord {
-    const record = this.journal.writer.stage(event, blob);
+  private append(
+    event: JournalEvent,
+    blob?: Uint8Array,
+    effort: CompressionEffort = 'normal',
+  ): JournalRecord {
+    const record = this.journal.writer.stage(event, blob, effort);
     applyRecord(this.journal, record);
     return record;
   }

@@ -1,17 +1,17 @@
-import { Packr } from 'msgpackr';
 import { CartridgeError } from '../../errors.js';
 import { assert } from '../../assert.js';
 import { INDEX_PAGE_KEYS_MAX, RECORD_MAX_BYTES } from '../../limits.js';
 
 /**
  * The pages of the catalog index and their bytes. A page is the blob of an `index.page`
- * record: a msgpack array, deterministic for the same content.
+ * record, in a binary layout, deterministic for the same content (little-endian):
  *
- * - leaf: `[0, [key, ...], [value, ...]]`, values msgpack-encoded bytes (`bin`);
- * - branch: `[1, [separator, ...], [childOffset, ...], [childSequence, ...],
- *   [childLengthBytes, ...]]` with one more child than separators; child `i` holds the keys
- *   `k` with `separator[i - 1] <= k < separator[i]`; its record's length lets a load read it
- *   with one `pread` (0: unknown, read the header first).
+ * - `u8 kind` (0 leaf, 1 branch), `u8 0`, `u16 keyCount`;
+ * - leaf: per entry `u16 keyLength`, the key in UTF-8, `u32 valueLength`, the value;
+ * - branch: per separator `u16 keyLength`, the key; then, per child (one more than the
+ *   separators), `u48 offset`, `u48 sequence`, `u32 recordLengthBytes` (0: unknown). Child
+ *   `i` holds the keys `k` with `separator[i - 1] <= k < separator[i]`; its record's length
+ *   lets a load read it with one `pread`.
  *
  * In memory a page is a node. A node that came from disk is clean and shared (the page cache
  * may hand it to anyone), so it is never changed in place: a change copies it into a dirty
@@ -62,106 +62,119 @@ export function separatorBytes(key: string): number {
   return key.length + 2 + CHILD_REF_BYTES;
 }
 
-const packer = new Packr({ useRecords: false, mapsAsObjects: false, variableMapSize: true });
+/** Bytes before the entries: kind, a reserved zero byte, the key count. */
+const PAGE_HEADER_BYTES = 4;
+/** A child reference in a branch: offset (6 bytes), sequence (6), record length (4). */
+const CHILD_ENTRY_BYTES = 16;
 
+/**
+ * Encodes a page in its binary layout (see docs/FORMAT.md): read with a few fixed-width reads
+ * per entry, no generic decoder, which is what a lookup that misses the cache pays for.
+ */
 export function encodePage(node: IndexNode): Buffer {
-  if (node.kind === 'leaf') return Buffer.from(packer.pack([0, node.keys, node.values]));
-  const offsets: number[] = [];
-  const sequences: number[] = [];
-  const lengths: number[] = [];
-  for (const child of node.children) {
-    assert(!isNode(child), 'a branch is encoded only once its children are written');
-    offsets.push(child.offset);
-    sequences.push(child.sequence);
-    lengths.push(child.lengthBytes ?? 0);
+  const keyBytes = node.keys.map((key) => Buffer.from(key, 'utf8'));
+  let sizeBytes = PAGE_HEADER_BYTES;
+  for (const key of keyBytes) {
+    assert(key.length <= 0xffff, 'an index key fits its length field');
+    sizeBytes += 2 + key.length;
   }
-  return Buffer.from(packer.pack([1, node.keys, offsets, sequences, lengths]));
+  if (node.kind === 'leaf') {
+    for (const value of node.values) sizeBytes += 4 + value.length;
+  } else {
+    sizeBytes += node.children.length * CHILD_ENTRY_BYTES;
+  }
+  const page = Buffer.allocUnsafe(sizeBytes);
+  page.writeUInt8(node.kind === 'leaf' ? 0 : 1, 0);
+  page.writeUInt8(0, 1);
+  page.writeUInt16LE(node.keys.length, 2);
+  let position = PAGE_HEADER_BYTES;
+  keyBytes.forEach((key, index) => {
+    position = page.writeUInt16LE(key.length, position);
+    position += key.copy(page, position);
+    if (node.kind === 'leaf') {
+      const value = node.values[index] as Buffer;
+      position = page.writeUInt32LE(value.length, position);
+      position += value.copy(page, position);
+    }
+  });
+  if (node.kind === 'branch') {
+    for (const child of node.children) {
+      assert(!isNode(child), 'a branch is encoded only once its children are written');
+      position = page.writeUIntLE(child.offset, position, 6);
+      position = page.writeUIntLE(child.sequence, position, 6);
+      position = page.writeUInt32LE(child.lengthBytes ?? 0, position);
+    }
+  }
+  assert(position === sizeBytes, 'an index page fills exactly its computed size');
+  return page;
 }
 
 function malformed(offset: number, detail: string): CartridgeError {
   return new CartridgeError('JOURNAL_CORRUPT', `index page ${detail}`, { offset });
 }
 
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
-
-function stringsOf(value: unknown, offset: number): string[] {
-  if (!Array.isArray(value) || value.length > INDEX_PAGE_KEYS_MAX) {
-    throw malformed(offset, 'keys malformed');
-  }
-  for (let index = 0; index < value.length; index++) {
-    if (typeof value[index] !== 'string') throw malformed(offset, 'key is not text');
-    // Keys are sorted and distinct: the tree's descent relies on it.
-    if (index > 0 && !((value[index - 1] as string) < (value[index] as string))) {
-      throw malformed(offset, 'keys out of order');
-    }
-  }
-  return value as string[];
-}
-
-/** Decodes a page from untrusted bytes; anything malformed is `JOURNAL_CORRUPT` at `offset`. */
+/**
+ * Decodes a page from untrusted bytes; anything malformed is `JOURNAL_CORRUPT` at `offset`.
+ * Every length is checked against what is left before it is used; keys must be sorted and
+ * distinct (the descent relies on it); a child must lie before its parent (no cycles); the
+ * page must end exactly where its entries do. Leaf values are views into `bytes`.
+ */
 export function decodePage(bytes: Buffer, offset: number): IndexNode {
-  let value: unknown;
-  try {
-    value = packer.unpack(bytes);
-  } catch (error) {
-    throw new CartridgeError('JOURNAL_CORRUPT', 'index page is not msgpack', {
-      offset,
-      cause: error,
-    });
-  }
-  if (!Array.isArray(value) || (value[0] !== 0 && value[0] !== 1)) {
+  if (bytes.length < PAGE_HEADER_BYTES) throw malformed(offset, 'is cut short');
+  const kind = bytes.readUInt8(0);
+  const count = bytes.readUInt16LE(2);
+  if ((kind !== 0 && kind !== 1) || bytes.readUInt8(1) !== 0)
     throw malformed(offset, 'kind malformed');
-  }
-  const keys = stringsOf(value[1], offset);
-  if (value[0] === 0) {
-    const values = value[2];
-    if (value.length !== 3 || !Array.isArray(values) || values.length !== keys.length) {
-      throw malformed(offset, 'leaf malformed');
+  if (count > INDEX_PAGE_KEYS_MAX) throw malformed(offset, 'has too many keys');
+  const leaf = kind === 0;
+  const keys = new Array<string>(count);
+  const values: Buffer[] = leaf ? new Array<Buffer>(count) : [];
+  let position = PAGE_HEADER_BYTES;
+  let sizeBytes = PAGE_OVERHEAD_BYTES + (leaf ? 0 : CHILD_REF_BYTES);
+  let previous: string | undefined;
+  for (let index = 0; index < count; index++) {
+    if (position + 2 > bytes.length) throw malformed(offset, 'is cut short');
+    const keyLength = bytes.readUInt16LE(position);
+    position += 2;
+    if (position + keyLength > bytes.length) throw malformed(offset, 'is cut short');
+    const key = bytes.toString('utf8', position, position + keyLength);
+    position += keyLength;
+    if (previous !== undefined && !(previous < key)) throw malformed(offset, 'keys out of order');
+    previous = key;
+    keys[index] = key;
+    if (leaf) {
+      if (position + 4 > bytes.length) throw malformed(offset, 'is cut short');
+      const valueLength = bytes.readUInt32LE(position);
+      position += 4;
+      if (position + valueLength > bytes.length) throw malformed(offset, 'is cut short');
+      const value = bytes.subarray(position, position + valueLength);
+      position += valueLength;
+      values[index] = value;
+      sizeBytes += entryBytes(key, value);
+    } else {
+      sizeBytes += separatorBytes(key);
     }
-    let sizeBytes = PAGE_OVERHEAD_BYTES;
-    const buffers: Buffer[] = new Array<Buffer>(values.length);
-    for (let index = 0; index < values.length; index++) {
-      const entry = values[index] as unknown;
-      if (!(entry instanceof Uint8Array)) throw malformed(offset, 'value is not bytes');
-      const buffer = Buffer.isBuffer(entry) ? entry : Buffer.from(entry);
-      buffers[index] = buffer;
-      sizeBytes += entryBytes(keys[index] as string, buffer);
-    }
-    return { kind: 'leaf', keys, values: buffers, sizeBytes };
   }
-  const [, , offsets, sequences, lengths] = value as unknown[];
-  if (
-    value.length !== 5 ||
-    !Array.isArray(offsets) ||
-    !Array.isArray(sequences) ||
-    !Array.isArray(lengths) ||
-    offsets.length !== keys.length + 1 ||
-    sequences.length !== offsets.length ||
-    lengths.length !== offsets.length
-  ) {
-    throw malformed(offset, 'branch malformed');
+  if (leaf) {
+    if (position !== bytes.length) throw malformed(offset, 'has bytes after its entries');
+    return { kind: 'leaf', keys, values, sizeBytes };
   }
-  const children: Child[] = new Array<Child>(offsets.length);
-  let sizeBytes = PAGE_OVERHEAD_BYTES + CHILD_REF_BYTES;
-  for (let index = 0; index < offsets.length; index++) {
-    const childOffset = offsets[index] as unknown;
-    const childSequence = sequences[index] as unknown;
-    const childLength = lengths[index] as unknown;
+  const childCount = count + 1;
+  if (position + childCount * CHILD_ENTRY_BYTES !== bytes.length) {
+    throw malformed(offset, 'children malformed');
+  }
+  const children: Child[] = new Array<Child>(childCount);
+  for (let index = 0; index < childCount; index++) {
+    const childOffset = bytes.readUIntLE(position, 6);
+    const childSequence = bytes.readUIntLE(position + 6, 6);
+    const childLength = bytes.readUInt32LE(position + 12);
+    position += CHILD_ENTRY_BYTES;
     // A child is written before its parent: a reference forward is a forged page, and would
     // let a cycle make a lookup loop forever. Its length is checked before anyone reads by it.
-    if (
-      !isCount(childOffset) ||
-      !isCount(childSequence) ||
-      !isCount(childLength) ||
-      childLength > RECORD_MAX_BYTES ||
-      childOffset >= offset
-    ) {
+    if (childOffset >= offset || childLength > RECORD_MAX_BYTES) {
       throw malformed(offset, 'child reference malformed');
     }
     children[index] = { offset: childOffset, sequence: childSequence, lengthBytes: childLength };
   }
-  for (const key of keys) sizeBytes += separatorBytes(key);
   return { kind: 'branch', keys, children, sizeBytes };
 }
