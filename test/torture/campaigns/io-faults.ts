@@ -159,6 +159,7 @@ export const ioFaultsCampaign: Campaign = {
       large: ['EIO', 'ENOSPC', 'EROFS'],
     });
     for (const workload of WORKLOADS) {
+      if (workload.inFaultLoops === false) continue;
       const counts = countKinds(workload);
       for (const kind of KINDS) {
         const count = counts.get(kind) ?? 0;
