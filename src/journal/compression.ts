@@ -30,14 +30,12 @@ const zstd = createRequire(import.meta.url)('zstd-napi/binding') as ZstdBinding;
 const zstdCompressor = new zstd.CCtx();
 const zstdDecompressor = new zstd.DCtx();
 const ZSTD_LEVEL = 1;
-/**
- * zstd's fast mode, for blobs written on the way to something else (index pages in a
- * checkpoint): on a 1.4 KiB page it takes 12 µs instead of 30 µs for 85 % of the saving.
- */
-const ZSTD_LEVEL_FAST = -1;
 
-/** How hard to try: 'none' stores the blob as it is whatever the cartridge's codec. */
-export type CompressionEffort = 'normal' | 'fast' | 'none';
+/**
+ * 'normal' uses the cartridge's codec; 'none' stores the blob as it is whatever the codec
+ * (index pages, and small appends that consolidation will compress later).
+ */
+export type CompressionEffort = 'normal' | 'none';
 
 /** Blobs smaller than this are never worth a codec call. */
 const COMPRESSION_MIN_BYTES = 512;
@@ -53,12 +51,11 @@ export function codecOf(name: CompressionName): Codec {
   return Codec.None;
 }
 
-function compressWith(codec: Codec, source: Uint8Array, effort: CompressionEffort): Buffer {
+function compressWith(codec: Codec, source: Uint8Array): Buffer {
   if (codec === Codec.Lz4)
     return compressSync(Buffer.from(source.buffer, source.byteOffset, source.length));
   const target = Buffer.allocUnsafe(zstd.compressBound(source.length));
-  const level = effort === 'fast' ? ZSTD_LEVEL_FAST : ZSTD_LEVEL;
-  const written = zstdCompressor.compress(target, source, level);
+  const written = zstdCompressor.compress(target, source, ZSTD_LEVEL);
   return target.subarray(0, written);
 }
 
@@ -87,7 +84,7 @@ export function compressBlob(
       return { codec: Codec.None, stored: blob };
     }
   }
-  const compressed = compressWith(codec, blob, effort);
+  const compressed = compressWith(codec, blob);
   if (compressed.length > blob.length * (1 - REQUIRED_SAVING_RATIO)) {
     return { codec: Codec.None, stored: blob };
   }
