@@ -54,9 +54,10 @@ export class AppendBuffer {
   }
 
   /** Hands over the buffered bytes (concatenated) and empties the buffer. */
-  take(): { path: string; bytes: Buffer } | undefined {
+  take(): { path: string; file: FileNode; bytes: Buffer } | undefined {
     const path = this.pathValue;
-    if (path === undefined) return undefined;
+    const file = this.fileValue;
+    if (path === undefined || file === undefined) return undefined;
     // Lines of text (the common case: a log) become bytes in one conversion.
     const bytes = this.allText
       ? Buffer.from((this.chunks as string[]).join(''), 'utf8')
@@ -66,7 +67,7 @@ export class AppendBuffer {
           ),
         );
     this.clear();
-    return { path, bytes };
+    return { path, file, bytes };
   }
 
   clear(): void {

@@ -340,9 +340,9 @@ export class Cartridge {
   private settle(): void {
     const pending = this.appends.take();
     if (pending === undefined) return;
-    const file = this.existingFile(pending.path);
     const atMs = this.commitTimeMs;
-    const sizeBytes = file.sizeBytes + pending.bytes.length;
+    // The entry the buffer captured is current: every other operation stages the buffer first.
+    const sizeBytes = pending.file.sizeBytes + pending.bytes.length;
     // A small piece will be rewritten, compressed, by consolidation: compressing it now too
     // would spend the codec twice on the same bytes.
     const effort = pending.bytes.length < SMALL_EXTENT_BYTES ? 'none' : 'normal';

@@ -4,7 +4,7 @@ import {
   blobInto,
   blobOf,
   type RawRecord,
-  readRecordAt,
+  readRecordOfLength,
   readRun,
   recordInRun,
 } from '../journal/journal-reader.js';
@@ -97,15 +97,7 @@ export class ContentReader {
 
   private loneBlob(extent: Extent): Buffer {
     // The extent knows its record's length: one read instead of header, then payload.
-    const lengthBytes = extent.recordLengthBytes;
-    const raw =
-      lengthBytes > 0 && lengthBytes <= RECORD_MAX_BYTES
-        ? recordInRun(
-            readRun(this.file, extent.recordOffset, lengthBytes),
-            extent.recordOffset,
-            extent.recordOffset,
-          )
-        : readRecordAt(this.file, extent.recordOffset);
+    const raw = readRecordOfLength(this.file, extent.recordOffset, extent.recordLengthBytes);
     const blob = checkedBlob(raw, extent);
     this.pool.set(extent.recordOffset, blob);
     return blob;

@@ -1,7 +1,7 @@
 import { journalCorrupt } from '../errors.js';
 import type { StorageFile } from '../journal/io/storage.js';
 import { RecordType } from '../journal/journal-event.js';
-import { blobOf, readRecordAt, readRun, recordInRun } from '../journal/journal-reader.js';
+import { blobOf, readRecordOfLength } from '../journal/journal-reader.js';
 import { BufferPool } from '../projections/buffer-pool.js';
 import { decodePage, type IndexNode, type PageRef } from '../projections/index/index-page.js';
 import type { PageSource } from '../projections/index/paged-tree.js';
@@ -40,10 +40,7 @@ export class IndexPageStore implements PageSource {
     const cached = this.cache.get(ref.offset);
     if (cached !== undefined && cached.sequence === ref.sequence) return cached.node;
     // With its length known (every child of a branch), a page takes one read.
-    const raw =
-      ref.lengthBytes !== undefined && ref.lengthBytes > 0
-        ? recordInRun(readRun(this.file, ref.offset, ref.lengthBytes), ref.offset, ref.offset)
-        : readRecordAt(this.file, ref.offset);
+    const raw = readRecordOfLength(this.file, ref.offset, ref.lengthBytes ?? 0);
     if (raw.header.type !== RecordType.IndexPage || raw.header.sequence !== ref.sequence) {
       throw journalCorrupt(ref.offset, 'index reference points at another record');
     }

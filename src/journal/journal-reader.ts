@@ -1,4 +1,5 @@
 import { CartridgeError, fromSystemError, journalCorrupt } from '../errors.js';
+import { RECORD_MAX_BYTES } from '../limits.js';
 import { type Codec, decompressBlob, decompressBlobInto } from './compression.js';
 import { decodeEvent } from './event-codec.js';
 import type { StorageFile } from './io/storage.js';
@@ -74,6 +75,20 @@ function checkedRecord(
     body: payload.subarray(0, header.bodyLength),
     storedBlob: payload.subarray(header.bodyLength),
   };
+}
+
+/**
+ * Reads and checks the record at `offset` whose whole length the caller already knows (an
+ * extent, a branch's child reference): one `pread` instead of the header, then the payload.
+ * An unknown (0) or impossible length falls back to `readRecordAt`.
+ */
+export function readRecordOfLength(
+  file: StorageFile,
+  offset: number,
+  lengthBytes: number,
+): RawRecord {
+  if (lengthBytes <= 0 || lengthBytes > RECORD_MAX_BYTES) return readRecordAt(file, offset);
+  return recordInRun(readRun(file, offset, lengthBytes), offset, offset);
 }
 
 /**
