@@ -270,6 +270,7 @@ export class Cartridge {
       this.requireSpace(blocksFor(bytes.length), 0, canonical);
       const inode = this.journal.catalog.nextInode;
       const atMs = this.commitTimeMs;
+      const previous = this.journal.catalog.versionLinkOf(canonical);
       this.appendWithContent(bytes, (extents) => ({
         type: 'file.created',
         path: canonical,
@@ -278,6 +279,7 @@ export class Cartridge {
         atMs,
         sizeBytes: bytes.length,
         extents,
+        previous,
       }));
     });
   }
@@ -295,6 +297,7 @@ export class Cartridge {
         atMs,
         sizeBytes: bytes.length,
         extents,
+        previous: file.versionOffset,
       }));
     });
   }
@@ -348,7 +351,14 @@ export class Cartridge {
     const effort = pending.bytes.length < SMALL_EXTENT_BYTES ? 'none' : 'normal';
     this.appendWithContent(
       pending.bytes,
-      (extents) => ({ type: 'file.appended', path: pending.path, atMs, sizeBytes, extents }),
+      (extents) => ({
+        type: 'file.appended',
+        path: pending.path,
+        atMs,
+        sizeBytes,
+        extents,
+        previous: pending.file.versionOffset,
+      }),
       effort,
     );
     this.consolidate(pending.path);
@@ -382,7 +392,12 @@ export class Cartridge {
       if (node.kind === 'directory' && node.childCount > 0) {
         throw new CartridgeError('ENOTEMPTY', `${canonical} is not empty`, { path: canonical });
       }
-      this.append({ type: 'entry.deleted', path: canonical, atMs: this.commitTimeMs });
+      this.append({
+        type: 'entry.deleted',
+        path: canonical,
+        atMs: this.commitTimeMs,
+        previous: node.versionOffset,
+      });
     });
   }
 
@@ -404,6 +419,7 @@ export class Cartridge {
         inode: this.journal.catalog.nextInode,
         mode: DIRECTORY_MODE_DEFAULT,
         atMs: this.commitTimeMs,
+        previous: this.journal.catalog.versionLinkOf(canonical),
       });
     });
   }
@@ -441,6 +457,7 @@ export class Cartridge {
         inode: this.journal.catalog.nextInode,
         mode: DIRECTORY_MODE_DEFAULT,
         atMs: this.commitTimeMs,
+        previous: this.journal.catalog.versionLinkOf(ancestor),
       });
     }
     assert(nameOf(path).length > 0, 'a created entry has a name');
@@ -500,7 +517,10 @@ export class Cartridge {
     const { undo, writer } = this.journal;
     undo.begin();
     this.transactionDepth = 1;
-    this.commitTimeMs = this.options.clock.now();
+    this.commitTimeMs = commitTimeAfter(
+      this.options.clock.now(),
+      this.journal.timeline.lastCommitAtMs,
+    );
     let result: T;
     let committed = false;
     let trickled: FlushedPage[] = [];
@@ -736,6 +756,15 @@ export class Cartridge {
       throw new CartridgeError('READ_ONLY', 'the cartridge is open read-only');
     this.journal.writer.throwIfPoisoned();
   }
+}
+
+/**
+ * One time per commit, never earlier than the last commit's: a wall clock set back must not
+ * make history run backwards, or a checkout by date could not find its commit by search.
+ */
+function commitTimeAfter(nowMs: number, lastCommitAtMs: number): number {
+  const wallMs = Number.isFinite(nowMs) && nowMs > 0 ? Math.floor(nowMs) : 0;
+  return Math.max(wallMs, lastCommitAtMs);
 }
 
 function storageOf(options: CartridgeOptions): Storage {

@@ -60,6 +60,8 @@ export function writeCheckpoint(
   let flushed;
   let rootOffset: number;
   try {
+    // The previous root goes into the index now, so the pages written below hold it.
+    projections.timeline.registerLastRoot();
     flushed = catalog.tree.flush((node) => stagePage(writer, node));
     const sections = checkpointSections(projections);
     assert(sections !== undefined, 'the index root is a page after a flush');

@@ -20,15 +20,12 @@ import {
   type ReplayResult,
   replay,
 } from '../journal/recovery.js';
-import type { Allocator } from '../projections/allocator.js';
-import type { Catalog } from '../projections/catalog.js';
 import {
   applyRecord,
   freshProjections,
   type Projections,
   projectionsAt,
 } from '../projections/projection-set.js';
-import type { UndoLog } from '../projections/undo-log.js';
 import { fileGuardOf } from './file-identity.js';
 import { HeaderKeeper } from './header-keeper.js';
 import { IndexPageStore } from './index-page-store.js';
@@ -40,12 +37,9 @@ import type { ResolvedOptions } from './options.js';
  * decision. The result is everything a `Cartridge` holds.
  */
 
-export interface OpenedJournal {
+export interface OpenedJournal extends Projections {
   readonly file: StorageFile;
   readonly headerKeeper: HeaderKeeper;
-  readonly undo: UndoLog;
-  readonly catalog: Catalog;
-  readonly allocator: Allocator;
   readonly pages: IndexPageStore;
   readonly writer: JournalWriter;
   readonly recovery: RecoveryReport;
@@ -91,7 +85,7 @@ export function createJournal(
     throw error;
   }
   const cartridgeId = randomBytes(16);
-  const createdAtMs = Date.now();
+  const createdAtMs = options.clock.now();
   const pages = new IndexPageStore(file, options.indexCacheBytes);
   const projections = freshProjections(pages, options.capacityBlocks);
   const tail: JournalTail = {
@@ -208,7 +202,11 @@ function loadCheckpoint(
     const { chainBefore, sections } = record.event;
     if (!raw.header.link.equals(linkOf(chainBefore))) return 'the root breaks the chain';
     return {
-      projections: projectionsAt(pages, capacityBlocks, sections),
+      projections: projectionsAt(pages, capacityBlocks, sections, {
+        offset,
+        sequence: raw.header.sequence,
+        atMs: sections.timeline[0] as number,
+      }),
       tail: {
         endOffset: offset + record.lengthBytes,
         nextSequence: raw.header.sequence + 1,

@@ -51,20 +51,53 @@ function fieldsOf(event: JournalEvent): Field[] {
         event.atMs,
         event.sizeBytes,
         flattenExtents(event.extents),
+        event.previous,
       ];
     case 'file.written':
     case 'file.appended':
-      return [event.path, event.atMs, event.sizeBytes, flattenExtents(event.extents)];
+      return [
+        event.path,
+        event.atMs,
+        event.sizeBytes,
+        flattenExtents(event.extents),
+        event.previous,
+      ];
     case 'entry.deleted':
-      return [event.path, event.atMs];
+      return [event.path, event.atMs, event.previous];
     case 'directory.created':
-      return [event.path, event.inode, event.mode, event.atMs];
+      return [event.path, event.inode, event.mode, event.atMs, event.previous];
     case 'index.page':
       return [];
     case 'checkpoint':
-      return [event.chainBefore, [...event.sections.catalog], [...event.sections.allocator]];
+      return [
+        event.chainBefore,
+        [...event.sections.catalog],
+        [...event.sections.allocator],
+        [...event.sections.timeline],
+      ];
     case 'extents.consolidated':
       return [event.path, event.fileOffset, event.replacedCount];
+    case 'snapshot.created':
+      return [event.name, event.atMs, event.description];
+    case 'snapshot.deleted':
+      return [event.name, event.atMs];
+    case 'restore.started':
+      return [event.targetHead, event.snapshot, event.atMs];
+    case 'entry.restored':
+      return [
+        event.path,
+        event.atMs,
+        event.previous,
+        event.kind === 'file' ? 0 : 1,
+        event.inode,
+        event.mode,
+        event.createdAtMs,
+        event.modifiedAtMs,
+        event.contentOffset,
+        event.sizeBytes,
+        event.fileOffset,
+        flattenExtents(event.extents),
+      ];
   }
 }
 
@@ -90,6 +123,14 @@ export function recordTypeOf(event: JournalEvent): RecordType {
       return RecordType.CheckpointRoot;
     case 'extents.consolidated':
       return RecordType.ExtentsConsolidated;
+    case 'snapshot.created':
+      return RecordType.SnapshotCreated;
+    case 'snapshot.deleted':
+      return RecordType.SnapshotDeleted;
+    case 'restore.started':
+      return RecordType.RestoreStarted;
+    case 'entry.restored':
+      return RecordType.EntryRestored;
   }
 }
 
@@ -145,6 +186,20 @@ class Fields {
       return null;
     }
     return this.count();
+  }
+
+  textOrNull(): string | null {
+    if (this.values[this.index] === null) {
+      this.index++;
+      return null;
+    }
+    return this.text();
+  }
+
+  kind(): 'file' | 'directory' {
+    const value = this.next();
+    if (value !== 0 && value !== 1) throw corruptBody('has an unknown entry kind');
+    return value === 0 ? 'file' : 'directory';
   }
 
   extents(): Extent[] {
@@ -210,6 +265,7 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
         atMs: fields.count(),
         sizeBytes: fields.count(),
         extents: fields.extents(),
+        previous: fields.countOrNull(),
       };
     case RecordType.FileWritten:
     case RecordType.FileAppended:
@@ -219,9 +275,15 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
         atMs: fields.count(),
         sizeBytes: fields.count(),
         extents: fields.extents(),
+        previous: fields.countOrNull(),
       };
     case RecordType.EntryDeleted:
-      return { type: 'entry.deleted', path: fields.text(), atMs: fields.count() };
+      return {
+        type: 'entry.deleted',
+        path: fields.text(),
+        atMs: fields.count(),
+        previous: fields.countOrNull(),
+      };
     case RecordType.DirectoryCreated:
       return {
         type: 'directory.created',
@@ -229,12 +291,49 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
         inode: fields.count(),
         mode: fields.count(),
         atMs: fields.count(),
+        previous: fields.countOrNull(),
       };
     case RecordType.CheckpointRoot:
       return {
         type: 'checkpoint',
         chainBefore: fields.hash(),
-        sections: { catalog: fields.counts(5), allocator: fields.counts(2) },
+        sections: {
+          catalog: fields.counts(5),
+          allocator: fields.counts(2),
+          timeline: fields.counts(1),
+        },
+      };
+    case RecordType.SnapshotCreated:
+      return {
+        type: 'snapshot.created',
+        name: fields.text(),
+        atMs: fields.count(),
+        description: fields.textOrNull(),
+      };
+    case RecordType.SnapshotDeleted:
+      return { type: 'snapshot.deleted', name: fields.text(), atMs: fields.count() };
+    case RecordType.RestoreStarted:
+      return {
+        type: 'restore.started',
+        targetHead: fields.count(),
+        snapshot: fields.textOrNull(),
+        atMs: fields.count(),
+      };
+    case RecordType.EntryRestored:
+      return {
+        type: 'entry.restored',
+        path: fields.text(),
+        atMs: fields.count(),
+        previous: fields.countOrNull(),
+        kind: fields.kind(),
+        inode: fields.count(),
+        mode: fields.count(),
+        createdAtMs: fields.count(),
+        modifiedAtMs: fields.count(),
+        contentOffset: fields.count(),
+        sizeBytes: fields.count(),
+        fileOffset: fields.count(),
+        extents: fields.extents(),
       };
     case RecordType.ExtentsConsolidated:
       return {

@@ -14,6 +14,10 @@ export const enum RecordType {
   IndexPage = 8,
   CheckpointRoot = 9,
   ExtentsConsolidated = 10,
+  SnapshotCreated = 11,
+  SnapshotDeleted = 12,
+  RestoreStarted = 13,
+  EntryRestored = 14,
 }
 
 /**
@@ -38,7 +42,17 @@ export interface CheckpointSections {
   readonly catalog: readonly number[];
   /** [usedBlocks, liveBytes] */
   readonly allocator: readonly number[];
+  /** [lastCommitAtMs] */
+  readonly timeline: readonly number[];
 }
+
+/**
+ * Every event that changes a catalog entry names the record of the entry's previous change
+ * (`previous`, a journal offset, or null for a path never seen before): each path's versions
+ * form a chain backwards through the journal, which `history(path)` walks. A deleted path
+ * keeps a tombstone in the index, so a file created again continues the chain.
+ */
+export type VersionLink = number | null;
 
 /**
  * File content events list the extents of the data records written before them in the same
@@ -60,6 +74,7 @@ export type JournalEvent =
       readonly atMs: number;
       readonly sizeBytes: number;
       readonly extents: readonly Extent[];
+      readonly previous: VersionLink;
     }
   | {
       readonly type: 'file.written';
@@ -67,6 +82,7 @@ export type JournalEvent =
       readonly atMs: number;
       readonly sizeBytes: number;
       readonly extents: readonly Extent[];
+      readonly previous: VersionLink;
     }
   | {
       readonly type: 'file.appended';
@@ -74,14 +90,21 @@ export type JournalEvent =
       readonly atMs: number;
       readonly sizeBytes: number;
       readonly extents: readonly Extent[];
+      readonly previous: VersionLink;
     }
-  | { readonly type: 'entry.deleted'; readonly path: string; readonly atMs: number }
+  | {
+      readonly type: 'entry.deleted';
+      readonly path: string;
+      readonly atMs: number;
+      readonly previous: VersionLink;
+    }
   | {
       readonly type: 'directory.created';
       readonly path: string;
       readonly inode: number;
       readonly mode: number;
       readonly atMs: number;
+      readonly previous: VersionLink;
     }
   | { readonly type: 'index.page' }
   | {
@@ -97,6 +120,43 @@ export type JournalEvent =
       readonly fileOffset: number;
       /** How many extents the run had (a check on replay). */
       readonly replacedCount: number;
+    }
+  | {
+      readonly type: 'snapshot.created';
+      readonly name: string;
+      readonly atMs: number;
+      readonly description: string | null;
+    }
+  | { readonly type: 'snapshot.deleted'; readonly name: string; readonly atMs: number }
+  | {
+      /** Opens a restore transaction: the entries that follow bring the head to this target. */
+      readonly type: 'restore.started';
+      /** The state restored: the head (journal offset) right after its last commit. */
+      readonly targetHead: number;
+      readonly snapshot: string | null;
+      readonly atMs: number;
+    }
+  | {
+      /**
+       * Sets one entry to how it was at a restore's target: kind, metadata and, for a file, its
+       * content, as extents of the records that already hold it (nothing is copied). A file
+       * with more extents than one body may list comes as several records: the first has
+       * `fileOffset` 0 and replaces the entry, each later one continues at the size so far.
+       */
+      readonly type: 'entry.restored';
+      readonly path: string;
+      readonly atMs: number;
+      readonly previous: VersionLink;
+      readonly kind: 'file' | 'directory';
+      readonly inode: number;
+      readonly mode: number;
+      readonly createdAtMs: number;
+      readonly modifiedAtMs: number;
+      /** For a file: the record that produced the content being restored (diff compares it). */
+      readonly contentOffset: number;
+      readonly sizeBytes: number;
+      readonly fileOffset: number;
+      readonly extents: readonly Extent[];
     };
 
 export type JournalEventType = JournalEvent['type'];

@@ -14,15 +14,21 @@ import { nameOf, parentOf, ROOT_PATH } from '../path/canonical-path.js';
  *   NUL, so the range holds no grandchildren.
  * - `X` + inode (12 hex digits) + file offset (12 hex digits): one extent of a file whose map
  *   outgrew its entry. A file's extents are one key range in file order.
+ * - `D` + parent path + NUL + name: the tombstone of a deleted path, naming the record that
+ *   deleted it, so that its version chain (see `VersionLink`) survives the deletion.
  *
  * Values are msgpack arrays:
- * - directory `[1, inode, mode, createdAtMs, modifiedAtMs, childCount]`;
- * - file `[0, inode, mode, createdAtMs, modifiedAtMs, sizeBytes, recordBytes, extentCount,
- *   runStartOffset, runCount, inlineExtents | null]`, where `recordBytes` is the journal bytes
+ * - directory `[1, inode, mode, createdAtMs, modifiedAtMs, versionOffset, childCount]`;
+ * - file `[0, inode, mode, createdAtMs, modifiedAtMs, versionOffset, sizeBytes, recordBytes,
+ *   extentCount, runStartOffset, runCount, inlineExtents | null, contentOffset]`, where
+ *   `versionOffset` is the record of the entry's last change (the head of its version chain),
+ *   `contentOffset` the record that produced its content (a restore copies it, so diff sees
+ *   restored content as unchanged), `recordBytes` is the journal bytes
  *   of the records its extents live in, the run is the trailing run of small extents that
  *   consolidation will rewrite, and `inlineExtents` (flat, as in record bodies) holds the map
  *   when it has at most INLINE_EXTENTS_MAX extents (null: the map is under `X` keys).
  * - extent `[recordOffset, recordSequence, blobOffset, lengthBytes, recordLengthBytes]`.
+ * - tombstone `[deletedAtOffset]`.
  */
 
 export const FILE_MODE_DEFAULT = 0o644;
@@ -34,6 +40,8 @@ interface NodeCommon {
   readonly mode: number;
   readonly createdAtMs: number;
   readonly modifiedAtMs: number;
+  /** The record of the entry's last change: the newest link of its version chain. */
+  readonly versionOffset: number;
 }
 
 export interface FileNode extends NodeCommon {
@@ -45,6 +53,8 @@ export interface FileNode extends NodeCommon {
   readonly runCount: number;
   /** The extents when they fit in the entry; `null` when they live under extent keys. */
   readonly inlineExtents: readonly Extent[] | null;
+  /** The record whose write produced the current content (kept by consolidation and restore). */
+  readonly contentOffset: number;
 }
 
 export interface DirectoryNode extends NodeCommon {
@@ -58,6 +68,7 @@ const packer = new Packr({ useRecords: false, mapsAsObjects: false });
 
 export const ENTRY_PREFIX = 'E';
 const EXTENT_PREFIX = 'X';
+const TOMBSTONE_PREFIX = 'D';
 const HEX_DIGITS = 12;
 /** Sorts after every hex digit: the end of a file's extent range. */
 const EXTENT_RANGE_END = 'g';
@@ -65,6 +76,20 @@ const EXTENT_RANGE_END = 'g';
 export function entryKey(path: string): string {
   if (path === ROOT_PATH) return ENTRY_PREFIX;
   return `${ENTRY_PREFIX}${parentOf(path)}\u0000${nameOf(path)}`;
+}
+
+export function tombstoneKey(path: string): string {
+  return `${TOMBSTONE_PREFIX}${entryKey(path).slice(ENTRY_PREFIX.length)}`;
+}
+
+/** The canonical path of an entry key (the inverse of `entryKey`). */
+export function pathOfEntryKey(key: string): string {
+  if (key === ENTRY_PREFIX) return ROOT_PATH;
+  const separator = key.indexOf('\u0000');
+  if (separator < 0) throw corrupt('entry key malformed');
+  const parent = key.slice(ENTRY_PREFIX.length, separator);
+  const name = key.slice(separator + 1);
+  return parent === ROOT_PATH ? `/${name}` : `${parent}/${name}`;
 }
 
 /** The key range of a directory's children: `[start, end)`. */
@@ -86,7 +111,7 @@ export function extentRange(inode: number, fileOffset: number): [string, string]
 }
 
 export function encodeNode(node: CatalogNode): Buffer {
-  const common = [node.inode, node.mode, node.createdAtMs, node.modifiedAtMs];
+  const common = [node.inode, node.mode, node.createdAtMs, node.modifiedAtMs, node.versionOffset];
   if (node.kind === 'directory') return Buffer.from(packer.pack([1, ...common, node.childCount]));
   return Buffer.from(
     packer.pack([
@@ -98,6 +123,7 @@ export function encodeNode(node: CatalogNode): Buffer {
       node.runStartOffset,
       node.runCount,
       node.inlineExtents === null ? null : flattenExtents(node.inlineExtents),
+      node.contentOffset,
     ]),
   );
 }
@@ -124,19 +150,27 @@ function unpack(bytes: Buffer): unknown[] {
 /** Decodes an entry from index bytes (untrusted: malformed is `JOURNAL_CORRUPT`). */
 export function decodeNode(bytes: Buffer): CatalogNode {
   const value = unpack(bytes);
-  const [kind, inode, mode, createdAtMs, modifiedAtMs] = value;
-  if (!isCount(inode) || !isCount(mode) || !isCount(createdAtMs) || !isCount(modifiedAtMs)) {
+  const [kind, inode, mode, createdAtMs, modifiedAtMs, versionOffset] = value;
+  if (
+    !isCount(inode) ||
+    !isCount(mode) ||
+    !isCount(createdAtMs) ||
+    !isCount(modifiedAtMs) ||
+    !isCount(versionOffset)
+  ) {
     throw corrupt('entry malformed');
   }
   if (kind === 1) {
-    const childCount = value[5];
-    if (value.length !== 6 || !isCount(childCount)) throw corrupt('directory malformed');
-    return { kind: 'directory', inode, mode, createdAtMs, modifiedAtMs, childCount };
+    const childCount = value[6];
+    if (value.length !== 7 || !isCount(childCount)) throw corrupt('directory malformed');
+    return { kind: 'directory', inode, mode, createdAtMs, modifiedAtMs, versionOffset, childCount };
   }
-  const [, , , , , sizeBytes, recordBytes, extentCount, runStartOffset, runCount, inline] = value;
+  const [, , , , , , sizeBytes, recordBytes, extentCount, runStartOffset, runCount, inline] = value;
+  const contentOffset = value[12];
   const countsValid =
     kind === 0 &&
-    value.length === 11 &&
+    value.length === 13 &&
+    isCount(contentOffset) &&
     isCount(sizeBytes) &&
     isCount(recordBytes) &&
     isCount(extentCount) &&
@@ -157,12 +191,14 @@ export function decodeNode(bytes: Buffer): CatalogNode {
     mode,
     createdAtMs,
     modifiedAtMs,
+    versionOffset,
     sizeBytes,
     recordBytes,
     extentCount,
     runStartOffset,
     runCount,
     inlineExtents,
+    contentOffset,
   };
 }
 
@@ -174,4 +210,15 @@ export function decodeExtent(bytes: Buffer): Extent {
   const value = unpack(bytes);
   if (value.length !== EXTENT_FIELDS) throw corrupt('extent malformed');
   return extentsFromFlat(value)[0] as Extent;
+}
+
+export function encodeTombstone(deletedAtOffset: number): Buffer {
+  return Buffer.from(packer.pack([deletedAtOffset]));
+}
+
+export function decodeTombstone(bytes: Buffer): number {
+  const value = unpack(bytes);
+  const offset = value[0];
+  if (value.length !== 1 || !isCount(offset)) throw corrupt('tombstone malformed');
+  return offset;
 }

@@ -1,5 +1,5 @@
 import { CartridgeError, journalCorrupt } from '../errors.js';
-import type { Extent, JournalRecord } from '../journal/journal-event.js';
+import type { Extent, JournalRecord, VersionLink } from '../journal/journal-event.js';
 import { INLINE_EXTENTS_MAX } from '../limits.js';
 import { parentOf, ROOT_PATH } from '../path/canonical-path.js';
 import {
@@ -9,13 +9,16 @@ import {
   decodeNode,
   DIRECTORY_MODE_DEFAULT,
   type DirectoryNode,
+  decodeTombstone,
   encodeExtent,
   encodeNode,
+  encodeTombstone,
   entryKey,
   extentKey,
   extentRange,
   type FileNode,
   ROOT_INODE,
+  tombstoneKey,
 } from './catalog-entry.js';
 import type { PagedTree } from './index/paged-tree.js';
 import type { Projection } from './projection.js';
@@ -118,6 +121,7 @@ export class Catalog implements Projection {
         mode: DIRECTORY_MODE_DEFAULT,
         createdAtMs: 0,
         modifiedAtMs: 0,
+        versionOffset: 0,
         childCount: 0,
       };
       tree.set(entryKey(ROOT_PATH), encodeNode(root));
@@ -129,6 +133,17 @@ export class Catalog implements Projection {
   get(path: string): CatalogNode | undefined {
     const bytes = this.tree.get(entryKey(path));
     return bytes === undefined ? undefined : decodeNode(bytes);
+  }
+
+  /**
+   * The record of the last change to `path` (its entry's, or its tombstone's once deleted), or
+   * null for a path never used: what the next event on the path names as `previous`.
+   */
+  versionLinkOf(path: string): VersionLink {
+    const node = this.get(path);
+    if (node !== undefined) return node.versionOffset;
+    const tombstone = this.tree.get(tombstoneKey(path));
+    return tombstone === undefined ? null : decodeTombstone(tombstone);
   }
 
   get nextInode(): number {
@@ -194,22 +209,33 @@ export class Catalog implements Projection {
           ...root,
           createdAtMs: event.createdAtMs,
           modifiedAtMs: event.createdAtMs,
+          versionOffset: record.offset,
         });
         return NO_CHANGE;
       }
       case 'directory.created':
+        this.checkLink(record, event.path, event.previous);
         this.insert(record, event.path, {
           kind: 'directory',
           inode: event.inode,
           mode: event.mode,
           createdAtMs: event.atMs,
           modifiedAtMs: event.atMs,
+          versionOffset: record.offset,
           childCount: 0,
         });
         return NO_CHANGE;
       case 'file.created': {
+        this.checkLink(record, event.path, event.previous);
         const extents = [...event.extents, ...ownExtent(record)];
-        const node = this.fileWithExtents(event.inode, event.mode, event.atMs, event.atMs, extents);
+        const node = this.fileWithExtents(
+          record,
+          event.inode,
+          event.mode,
+          event.atMs,
+          event.atMs,
+          extents,
+        );
         if (node.sizeBytes !== event.sizeBytes)
           throw journalCorrupt(record.offset, 'size disagrees');
         this.insert(record, event.path, node);
@@ -218,9 +244,11 @@ export class Catalog implements Projection {
       }
       case 'file.written': {
         const before = this.fileAt(record, event.path);
+        this.checkLink(record, event.path, event.previous, before);
         const extents = [...event.extents, ...ownExtent(record)];
         this.clearExtents(before, 0);
         const node = this.fileWithExtents(
+          record,
           before.inode,
           before.mode,
           before.createdAtMs,
@@ -235,6 +263,7 @@ export class Catalog implements Projection {
       }
       case 'file.appended': {
         const before = this.fileAt(record, event.path);
+        this.checkLink(record, event.path, event.previous, before);
         const added = [...event.extents, ...ownExtent(record)];
         const after = this.appendExtents(record, before, added, event.atMs);
         if (after.sizeBytes !== event.sizeBytes)
@@ -242,6 +271,8 @@ export class Catalog implements Projection {
         this.put(event.path, after);
         return { before, after };
       }
+      case 'entry.restored':
+        return this.restore(record, event);
       case 'extents.consolidated': {
         const before = this.fileAt(record, event.path);
         const after = this.consolidate(record, before, event.fileOffset, event.replacedCount);
@@ -249,15 +280,41 @@ export class Catalog implements Projection {
         return { before, after };
       }
       case 'entry.deleted':
+        this.checkLink(record, event.path, event.previous);
         return this.remove(record, event.path, event.atMs);
       case 'data':
       case 'index.page':
       case 'checkpoint':
+      case 'snapshot.created':
+      case 'snapshot.deleted':
+      case 'restore.started':
         return NO_CHANGE;
     }
   }
 
   // ---- entries ------------------------------------------------------------------------------
+
+  /**
+   * An event's `previous` must name the path's last change: a record that breaks its path's
+   * version chain is forged (history would otherwise skip or invent versions).
+   */
+  private checkLink(
+    record: JournalRecord,
+    path: string,
+    previous: VersionLink,
+    node?: CatalogNode,
+  ): void {
+    const expected = node !== undefined ? node.versionOffset : this.versionLinkOf(path);
+    if (previous !== expected) {
+      throw journalCorrupt(record.offset, `${path}: the version chain is broken`);
+    }
+  }
+
+  /** A path gets an entry again: its tombstone has served (the new entry links to it). */
+  private clearTombstone(path: string): void {
+    const key = tombstoneKey(path);
+    if (this.tree.get(key) !== undefined) this.tree.delete(key);
+  }
 
   private put(path: string, node: CatalogNode): void {
     this.tree.set(entryKey(path), encodeNode(node));
@@ -292,8 +349,10 @@ export class Catalog implements Projection {
     this.put(parentOf(path), {
       ...parent,
       childCount: parent.childCount + 1,
-      modifiedAtMs: node.createdAtMs,
+      // A restored entry keeps its parent's time: the restore sets the parent's own metadata.
+      modifiedAtMs: record.event.type === 'entry.restored' ? parent.modifiedAtMs : node.createdAtMs,
     });
+    this.clearTombstone(path);
     this.put(path, node);
     const { nextInode, entryCount, fileCount } = this.counters;
     this.setCounters({
@@ -314,6 +373,7 @@ export class Catalog implements Projection {
     const parent = this.parentDirectory(record, path);
     if (node.kind === 'file') this.clearExtents(node, 0);
     this.tree.delete(entryKey(path));
+    this.tree.set(tombstoneKey(path), encodeTombstone(record.offset));
     this.put(parentOf(path), { ...parent, childCount: parent.childCount - 1, modifiedAtMs: atMs });
     this.setCounters({
       ...this.counters,
@@ -323,9 +383,74 @@ export class Catalog implements Projection {
     return node.kind === 'file' ? { before: node, after: undefined } : NO_CHANGE;
   }
 
+  /**
+   * Sets an entry to how it was at a restore's target (see the `entry.restored` event). The
+   * engine deletes what the target does not have, and entries whose kind changes, first.
+   */
+  private restore(
+    record: JournalRecord,
+    event: Extract<JournalRecord['event'], { type: 'entry.restored' }>,
+  ): FileChange {
+    const { path } = event;
+    const before = this.get(path);
+    this.checkLink(record, path, event.previous, before);
+    if (before !== undefined && before.kind !== event.kind) {
+      throw journalCorrupt(record.offset, `${path}: a restore cannot change an entry's kind`);
+    }
+    const metadata = {
+      inode: event.inode,
+      mode: event.mode,
+      createdAtMs: event.createdAtMs,
+      modifiedAtMs: event.modifiedAtMs,
+      versionOffset: record.offset,
+    };
+    if (event.kind === 'directory') {
+      if (event.fileOffset !== 0 || event.extents.length > 0 || event.sizeBytes !== 0) {
+        throw journalCorrupt(record.offset, 'a restored directory with content');
+      }
+      if (before === undefined) {
+        this.insert(record, path, { kind: 'directory', ...metadata, childCount: 0 });
+      } else {
+        if (before.inode !== event.inode) throw journalCorrupt(record.offset, 'inode changed');
+        this.put(path, { ...(before as DirectoryNode), ...metadata });
+      }
+      return NO_CHANGE;
+    }
+    const file = before as FileNode | undefined;
+    let after: FileNode;
+    if (event.fileOffset === 0) {
+      if (file !== undefined) this.clearExtents(file, 0);
+      const fresh = this.fileWithExtents(
+        record,
+        event.inode,
+        event.mode,
+        event.createdAtMs,
+        event.modifiedAtMs,
+        event.extents,
+      );
+      after = { ...fresh, ...metadata, contentOffset: event.contentOffset };
+      if (file === undefined) this.insert(record, path, after);
+      else this.put(path, after);
+      this.storeExtents(after, event.extents);
+    } else {
+      const continues =
+        file !== undefined &&
+        file.sizeBytes === event.fileOffset &&
+        file.inode === event.inode &&
+        event.extents.length > 0;
+      if (!continues) throw journalCorrupt(record.offset, 'a restore chunk out of place');
+      const appended = this.appendExtents(record, file, event.extents, event.modifiedAtMs);
+      after = { ...appended, ...metadata, contentOffset: event.contentOffset };
+      this.put(path, after);
+    }
+    if (after.sizeBytes !== event.sizeBytes) throw journalCorrupt(record.offset, 'size disagrees');
+    return { before: file, after };
+  }
+
   // ---- extents ------------------------------------------------------------------------------
 
   private fileWithExtents(
+    record: JournalRecord,
     inode: number,
     mode: number,
     createdAtMs: number,
@@ -347,6 +472,8 @@ export class Catalog implements Projection {
       runStartOffset: run.runStartOffset,
       runCount: run.runCount,
       inlineExtents: extents.length <= INLINE_EXTENTS_MAX ? [...extents] : null,
+      versionOffset: record.offset,
+      contentOffset: record.offset,
     };
   }
 
@@ -410,6 +537,8 @@ export class Catalog implements Projection {
       runStartOffset: run.runStartOffset,
       runCount: run.runCount,
       inlineExtents,
+      versionOffset: record.offset,
+      contentOffset: record.offset,
     };
   }
 

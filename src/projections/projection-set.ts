@@ -2,6 +2,7 @@ import type { CheckpointSections, JournalRecord } from '../journal/journal-event
 import { Allocator } from './allocator.js';
 import { Catalog } from './catalog.js';
 import { PagedTree, type PageSource } from './index/paged-tree.js';
+import { type RootEntry, Timeline } from './timeline.js';
 import { UndoLog } from './undo-log.js';
 
 /**
@@ -12,20 +13,31 @@ export interface Projections {
   readonly undo: UndoLog;
   readonly catalog: Catalog;
   readonly allocator: Allocator;
+  readonly timeline: Timeline;
 }
 
 /** The projections of an empty journal (before its genesis record). */
 export function freshProjections(source: PageSource, capacityBlocks: number | null): Projections {
   const undo = new UndoLog();
-  const catalog = new Catalog(new PagedTree(source, undo), undo);
-  return { undo, catalog, allocator: new Allocator(undo, capacityBlocks) };
+  const tree = new PagedTree(source, undo);
+  const catalog = new Catalog(tree, undo);
+  return {
+    undo,
+    catalog,
+    allocator: new Allocator(undo, capacityBlocks),
+    timeline: new Timeline(tree, undo),
+  };
 }
 
-/** The projections as a checkpoint root recorded them; nothing is read until needed. */
+/**
+ * The projections as the checkpoint root `root` recorded them; nothing is read until needed.
+ * The root itself becomes the timeline's last root, as applying its record would make it.
+ */
 export function projectionsAt(
   source: PageSource,
   capacityBlocks: number | null,
   sections: CheckpointSections,
+  root: RootEntry,
 ): Projections {
   const undo = new UndoLog();
   const [rootOffset, rootSequence, nextInode, entryCount, fileCount] = sections.catalog as number[];
@@ -43,13 +55,15 @@ export function projectionsAt(
     usedBlocks: usedBlocks as number,
     liveBytes: liveBytes as number,
   });
-  return { undo, catalog, allocator };
+  const timeline = new Timeline(tree, undo, sections.timeline, root);
+  return { undo, catalog, allocator, timeline };
 }
 
 /** Folds one record into every projection, in order: the allocator reads the catalog's change. */
 export function applyRecord(projections: Projections, record: JournalRecord): void {
   const change = projections.catalog.evolve(record);
   projections.allocator.evolve(record, change);
+  projections.timeline.evolve(record);
 }
 
 /** The sections of a checkpoint root; the index must have been flushed (its root is a page). */
@@ -61,5 +75,6 @@ export function checkpointSections(projections: Projections): CheckpointSections
   return {
     catalog: [root.offset, root.sequence, nextInode, entryCount, fileCount],
     allocator: [usedBlocks, liveBytes],
+    timeline: projections.timeline.section,
   };
 }

@@ -579,7 +579,7 @@ function fillTo(cartridge: Cartridge, model: ModelBuilder, path: string, target:
     // The record's own blob is the file's only extent, implied: the body lists no extents.
     const body = encodeEvent({
       type: 'file.created', path, inode: 5, mode: 0o644, atMs: Date.now(), sizeBytes: contentBytes,
-      extents: [],
+      extents: [], previous: null,
     });
     if (body.length + contentBytes === room) {
       const content = randomContent(contentBytes, contentBytes);

@@ -110,6 +110,7 @@ describe('regressions', () => {
       atMs: 1,
       sizeBytes: 2 ** 53 - 1,
       extents: [],
+      previous: null,
     }));
     expectCode(() => Cartridge.open(FORGED_PATH, { storage }), 'JOURNAL_CORRUPT');
   });
@@ -147,6 +148,7 @@ describe('regressions', () => {
             recordLengthBytes: 2 ** 53 - 1,
           },
         ],
+        previous: null,
       }),
       Buffer.from('data'),
     );
@@ -265,7 +267,7 @@ describe('regressions', () => {
               ['/a', { ...fileNode(2, 0, []), recordBytes: 1000 }],
             ]),
           ),
-        (root) => ({ catalog: [root.offset, root.sequence, 3, 2, 1], allocator: [0, 0] }),
+        (root) => ({ catalog: [root.offset, root.sequence, 3, 2, 1], allocator: [0, 0], timeline: [0] }),
       );
       const cartridge = Cartridge.open(FORGED_PATH, { storage });
       try {
@@ -297,6 +299,7 @@ describe('regressions', () => {
         atMs: 1,
         sizeBytes: 0,
         extents: [emptyExtent, emptyExtent],
+        previous: null,
       }));
       const storage = appendForged(created, () => consolidation('/a', 0, 2));
       expect(codeOfOpen(storage)).toBe('JOURNAL_CORRUPT');
@@ -350,7 +353,15 @@ describe('regressions', () => {
 type Stage = (node: IndexNode) => PageRef;
 
 function rootDirectory(childCount: number): CatalogNode {
-  return { kind: 'directory', inode: 1, mode: 0o755, createdAtMs: 0, modifiedAtMs: 0, childCount };
+  return {
+    kind: 'directory',
+    inode: 1,
+    mode: 0o755,
+    createdAtMs: 0,
+    modifiedAtMs: 0,
+    versionOffset: 0,
+    childCount,
+  };
 }
 
 function fileNode(inode: number, sizeBytes: number, extents: readonly Extent[]): FileNode {
@@ -366,6 +377,8 @@ function fileNode(inode: number, sizeBytes: number, extents: readonly Extent[]):
     runStartOffset: sizeBytes,
     runCount: 0,
     inlineExtents: extents,
+    versionOffset: 0,
+    contentOffset: 0,
   };
 }
 
@@ -388,7 +401,7 @@ function branchOf(keys: readonly string[], children: readonly PageRef[]): IndexN
 
 /** Sections naming `root`, with counters that agree with a catalog of the root alone. */
 function sectionsFor(root: PageRef): CheckpointSections {
-  return { catalog: [root.offset, root.sequence, 2, 1, 0], allocator: [0, 0] };
+  return { catalog: [root.offset, root.sequence, 2, 1, 0], allocator: [0, 0], timeline: [0] };
 }
 
 /**

@@ -197,6 +197,7 @@ function withBombRecord(base: BuiltCartridge, codec: Codec, stored: Buffer): Buf
     atMs: 0,
     sizeBytes: BLOB_MAX_BYTES,
     extents: [],
+    previous: null,
   };
   const body = encodeEvent(event);
   const header = Buffer.alloc(FRAME_HEADER_BYTES);

@@ -388,6 +388,8 @@ interface ForgeState {
    * and, for files, the lengths of its extents in file order.
    */
   readonly entries: Map<string, 'directory' | number[]>;
+  /** Each path's last change (the version chain's head, a tombstone's after a delete). */
+  readonly versions: Map<string, number>;
   length: number;
   lastHash: Buffer;
   commitIndex: number;
@@ -501,6 +503,7 @@ function contentEventOf(
     atMs: 0,
     sizeBytes: body.sizeBytes === 'sum' ? sumOf(lengths) : body.sizeBytes,
     extents,
+    previous: linkVersion(state, path, placing.offset),
   };
   const before = state.entries.get(path);
   state.entries.set(
@@ -548,7 +551,7 @@ function nodeOf(
   node: Exclude<ForgedNode, { kind: 'bytes' }>,
   childCount: number,
 ): { node: CatalogNode; extents: Extent[] } {
-  const common = { inode: node.inode, mode: 0o644, createdAtMs: 0, modifiedAtMs: 0 };
+  const common = { inode: node.inode, mode: 0o644, createdAtMs: 0, modifiedAtMs: 0, versionOffset: 0 };
   if (node.kind === 'directory') {
     return {
       node: {
@@ -572,6 +575,7 @@ function nodeOf(
       runStartOffset: sizeBytes,
       runCount: node.runCount,
       inlineExtents: node.inline ? extents : null,
+      contentOffset: 0,
     },
     extents,
   };
@@ -640,6 +644,13 @@ function commitStartOf(
   return { offset: commitStart.offset, hashBefore: state.lastHash };
 }
 
+/** The path's last change as the forger believes it, and the record at `offset` as its next. */
+function linkVersion(state: ForgeState, path: string, offset: number): number | null {
+  const previous = state.versions.get(path) ?? null;
+  state.versions.set(path, offset);
+  return previous;
+}
+
 /** The event and the raw blob of a forged record placed at the state's end. */
 function eventAndBlobOf(
   state: ForgeState,
@@ -669,7 +680,11 @@ function eventAndBlobOf(
     const event: JournalEvent = {
       type: 'checkpoint',
       chainBefore: brokenChain ? Buffer.alloc(32, 0xab) : chainBefore,
-      sections: { catalog: [ref.offset, ref.sequence, ...counters], allocator: [...allocator] },
+      sections: {
+        catalog: [ref.offset, ref.sequence, ...counters],
+        allocator: [...allocator],
+        timeline: [0],
+      },
     };
     return encoded(event, new Uint8Array());
   }
@@ -691,6 +706,7 @@ function eventAndBlobOf(
       inode: forged.inode,
       mode: 0o755,
       atMs: 0,
+      previous: linkVersion(state, path, placing(0).offset),
     };
     return encoded(event, new Uint8Array());
   }
@@ -700,7 +716,8 @@ function eventAndBlobOf(
       !record.faithful || isEmptyDirectoryOrFile(state, forged.path) ? forged.path : fallback;
     if (path === undefined) return encoded({ type: 'data' }, record.blob);
     state.entries.delete(path);
-    return encoded({ type: 'entry.deleted', path, atMs: 0 }, new Uint8Array());
+    const previous = linkVersion(state, path, placing(0).offset);
+    return encoded({ type: 'entry.deleted', path, atMs: 0, previous }, new Uint8Array());
   }
   return encoded({ type: 'data' }, record.blob);
 }
@@ -790,6 +807,7 @@ export function forgeFile(base: BuiltCartridge, journal: ForgedJournal): Buffer 
       },
     ],
     entries: new Map([['/', 'directory']]),
+    versions: new Map([['/', genesis.offset]]),
     length: genesisEnd,
     lastHash: chainHashOfRecord(chainRootOf(header.cartridgeId), genesis),
     commitIndex: 0,

@@ -195,6 +195,8 @@ const extent = fc.record({
 });
 const extents = fc.array(extent, { maxLength: 4 });
 const timeMs = fc.oneof(fc.nat(), fc.constant(Date.now()), fc.maxSafeNat());
+const previous = fc.option(count, { nil: null });
+const text = fc.option(fc.string(), { nil: null });
 
 function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
   switch (type) {
@@ -216,6 +218,7 @@ function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
         atMs: timeMs,
         sizeBytes: count,
         extents,
+        previous,
       });
     case 'file.written':
     case 'file.appended':
@@ -225,9 +228,10 @@ function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
         atMs: timeMs,
         sizeBytes: count,
         extents,
+        previous,
       });
     case 'entry.deleted':
-      return fc.record({ type: fc.constant(type), path: pathText, atMs: timeMs });
+      return fc.record({ type: fc.constant(type), path: pathText, atMs: timeMs, previous });
     case 'directory.created':
       return fc.record({
         type: fc.constant(type),
@@ -235,6 +239,7 @@ function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
         inode: count,
         mode: count,
         atMs: timeMs,
+        previous,
       });
     case 'index.page':
       return fc.constant({ type });
@@ -242,10 +247,10 @@ function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
       return fc.record({
         type: fc.constant(type),
         chainBefore: bytes32,
-        commitOffset: count,
         sections: fc.record({
           catalog: fc.array(count, { minLength: 5, maxLength: 5 }),
           allocator: fc.array(count, { minLength: 2, maxLength: 2 }),
+          timeline: fc.array(count, { minLength: 1, maxLength: 1 }),
         }),
       });
     case 'extents.consolidated':
@@ -254,6 +259,28 @@ function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
         path: pathText,
         fileOffset: count,
         replacedCount: count,
+      });
+    case 'snapshot.created':
+      return fc.record({ type: fc.constant(type), name: fc.string(), atMs: timeMs, description: text });
+    case 'snapshot.deleted':
+      return fc.record({ type: fc.constant(type), name: fc.string(), atMs: timeMs });
+    case 'restore.started':
+      return fc.record({ type: fc.constant(type), targetHead: count, snapshot: text, atMs: timeMs });
+    case 'entry.restored':
+      return fc.record({
+        type: fc.constant(type),
+        path: pathText,
+        atMs: timeMs,
+        previous,
+        kind: fc.constantFrom<'file' | 'directory'>('file', 'directory'),
+        inode: count,
+        mode: count,
+        createdAtMs: timeMs,
+        modifiedAtMs: timeMs,
+        contentOffset: count,
+        sizeBytes: count,
+        fileOffset: count,
+        extents,
       });
   }
 }
@@ -269,6 +296,10 @@ const EVENT_TYPES: readonly JournalEventType[] = [
   'index.page',
   'checkpoint',
   'extents.consolidated',
+  'snapshot.created',
+  'snapshot.deleted',
+  'restore.started',
+  'entry.restored',
 ];
 
 /** Bodies for a type: random bytes, random msgpack, arrays of odd fields, mutated real bodies. */

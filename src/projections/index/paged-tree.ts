@@ -245,6 +245,52 @@ export class PagedTree {
     return true;
   }
 
+  /** The entry with the greatest key in `start <= key < end`, if any (a floor lookup). */
+  last(start: string, end: string): [string, Buffer] | undefined {
+    return this.lastIn(this.root, ROOT_BOUNDS, start, end);
+  }
+
+  private lastIn(
+    child: Child,
+    bounds: Bounds,
+    start: string,
+    end: string,
+  ): [string, Buffer] | undefined {
+    const node = this.nodeAt(child, bounds);
+    if (node.kind === 'leaf') {
+      const index = lowerBound(node.keys, end) - 1;
+      const key = node.keys[index];
+      if (key === undefined || key < start) return undefined;
+      return [key, node.values[index] as Buffer];
+    }
+    // From the child that holds `end` leftwards, until a child lies wholly below `start`.
+    for (let index = childIndexOf(node.keys, end); index >= 0; index--) {
+      if (index < node.keys.length && (node.keys[index] as string) <= start) return undefined;
+      const next = childBounds(bounds, node.keys, index);
+      const found = this.lastIn(node.children[index] as Child, next, start, end);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
+  /**
+   * The root and a way to load children with their placement checked: what a walk over two
+   * trees at once (the diff) needs to skip the pages they share.
+   */
+  get rootChild(): Child {
+    return this.root;
+  }
+
+  /** The node of a child at the given depth and range, loaded (and checked) if on disk. */
+  loadChild(
+    child: Child,
+    low: string | undefined,
+    high: string | undefined,
+    depth: number,
+  ): IndexNode {
+    return this.nodeAt(child, { low, high, depth });
+  }
+
   set(key: string, value: Buffer): void {
     const path = this.writablePath(key);
     const leaf = path.leaf;

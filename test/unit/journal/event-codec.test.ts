@@ -18,19 +18,32 @@ const EVERY_EVENT: readonly JournalEvent[] = [
   { type: 'genesis', cartridgeId: '00112233445566778899aabbccddeeff', createdAtMs: 1_700_000_000_000, capacityBlocks: 10_000 },
   { type: 'genesis', cartridgeId: 'ff', createdAtMs: 0, capacityBlocks: null },
   { type: 'data' },
-  { type: 'file.created', path: '/docs/ré sumé.md', inode: 42, mode: 0o644, atMs: 1, sizeBytes: 1_048_579, extents: EXTENTS },
-  { type: 'file.created', path: '/empty', inode: 2, mode: 0o600, atMs: 0, sizeBytes: 0, extents: [] },
-  { type: 'file.written', path: '/a', atMs: Number.MAX_SAFE_INTEGER, sizeBytes: 3, extents: EXTENTS.slice(1) },
-  { type: 'file.appended', path: '/a', atMs: 5, sizeBytes: 2 ** 31 - 1, extents: EXTENTS },
-  { type: 'entry.deleted', path: '/a/b/c', atMs: 99 },
-  { type: 'directory.created', path: '/日本語', inode: 2 ** 32 + 1, mode: 0o755, atMs: 7 },
+  { type: 'file.created', path: '/docs/ré sumé.md', inode: 42, mode: 0o644, atMs: 1, sizeBytes: 1_048_579, extents: EXTENTS, previous: null },
+  { type: 'file.created', path: '/empty', inode: 2, mode: 0o600, atMs: 0, sizeBytes: 0, extents: [], previous: 2 ** 40 },
+  { type: 'file.written', path: '/a', atMs: Number.MAX_SAFE_INTEGER, sizeBytes: 3, extents: EXTENTS.slice(1), previous: 8192 },
+  { type: 'file.appended', path: '/a', atMs: 5, sizeBytes: 2 ** 31 - 1, extents: EXTENTS, previous: 0 },
+  { type: 'entry.deleted', path: '/a/b/c', atMs: 99, previous: 4096 },
+  { type: 'directory.created', path: '/日本語', inode: 2 ** 32 + 1, mode: 0o755, atMs: 7, previous: null },
   { type: 'index.page' },
   {
     type: 'checkpoint',
     chainBefore: Buffer.alloc(32, 7),
-    sections: { catalog: [8192, 3, 17, 1_000_000, 999_000], allocator: [2 ** 40, 5] },
+    sections: { catalog: [8192, 3, 17, 1_000_000, 999_000], allocator: [2 ** 40, 5], timeline: [1_700_000_000_000] },
   },
   { type: 'extents.consolidated', path: '/logs/audit.log', fileOffset: 2 ** 31 - 1, replacedCount: 1024 },
+  { type: 'snapshot.created', name: 'before migration', atMs: 3, description: 'état ✓' },
+  { type: 'snapshot.created', name: 's', atMs: 0, description: null },
+  { type: 'snapshot.deleted', name: 'before migration', atMs: 4 },
+  { type: 'restore.started', targetHead: 2 ** 40, snapshot: 'before migration', atMs: 5 },
+  { type: 'restore.started', targetHead: 8192, snapshot: null, atMs: 5 },
+  {
+    type: 'entry.restored', path: '/a', atMs: 6, previous: null, kind: 'file', inode: 9, mode: 0o644,
+    createdAtMs: 1, modifiedAtMs: 2, contentOffset: 8192, sizeBytes: 1_048_579, fileOffset: 0, extents: EXTENTS,
+  },
+  {
+    type: 'entry.restored', path: '/d', atMs: 6, previous: 12, kind: 'directory', inode: 2, mode: 0o755,
+    createdAtMs: 1, modifiedAtMs: 2, contentOffset: 0, sizeBytes: 0, fileOffset: 0, extents: [],
+  },
 ];
 
 /** Bodies encoded before any hostile input was decoded, to compare against afterwards. */
@@ -58,7 +71,7 @@ describe('event codec round trip', () => {
       expect(decodeEvent(recordTypeOf(event), body)).toEqual(event);
       typesSeen.add(event.type);
     }
-    expect(typesSeen.size).toBe(10);
+    expect(typesSeen.size).toBe(14);
   });
 
   it('encodes deterministically (the hash chain depends on it) and into independent buffers', () => {
@@ -75,7 +88,7 @@ describe('event codec round trip', () => {
 
   it('gives every event type its own record type', () => {
     const types = new Set(EVERY_EVENT.map((event) => recordTypeOf(event)));
-    expect(types.size).toBe(10);
+    expect(types.size).toBe(14);
   });
 
   it('round-trips generated file events', () => {
@@ -94,6 +107,7 @@ describe('event codec round trip', () => {
       atMs: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
       sizeBytes: fc.nat({ max: 2 ** 31 - 1 }),
       extents: fc.array(extent, { maxLength: 5 }),
+      previous: fc.option(fc.nat({ max: Number.MAX_SAFE_INTEGER }), { nil: null }),
     });
     fc.assert(
       fc.property(event, (generated) => {
@@ -115,16 +129,20 @@ describe('event codec on untrusted bytes', () => {
       ['empty body', deleted, Buffer.alloc(0)],
       ['not an array', deleted, packer.pack({ path: '/a', atMs: 1 })],
       ['too few fields', deleted, packer.pack(['/a'])],
-      ['too many fields', deleted, packer.pack(['/a', 1, 2])],
-      ['path not text', deleted, packer.pack([7, 1])],
-      ['negative count', deleted, packer.pack(['/a', -1])],
-      ['fractional count', deleted, packer.pack(['/a', 1.5])],
-      ['unsafe count', deleted, packer.pack(['/a', 2 ** 53])],
+      ['too many fields', deleted, packer.pack(['/a', 1, 2, 3])],
+      ['path not text', deleted, packer.pack([7, 1, null])],
+      ['negative count', deleted, packer.pack(['/a', -1, null])],
+      ['fractional count', deleted, packer.pack(['/a', 1.5, null])],
+      ['unsafe count', deleted, packer.pack(['/a', 2 ** 53, null])],
+      ['previous not a count', deleted, packer.pack(['/a', 1, 'x'])],
+      ['unknown entry kind', 14, packer.pack(['/a', 1, null, 2, 1, 0o644, 1, 1, 0, 0, 0, []])],
+      ['snapshot description not text', 11, packer.pack(['s', 1, 7])],
       ['extents not a multiple of 3', fileCreated, packer.pack(['/a', 2, 0o644, 1, 1, [1, 2]])],
       ['extents not counts', fileCreated, packer.pack(['/a', 2, 0o644, 1, 1, [1, 2, 'x']])],
       ['extents not an array', fileCreated, packer.pack(['/a', 2, 0o644, 1, 1, 'x'])],
       ['unknown type 0', 0, packer.pack([])],
       ['unknown type 9', 9, packer.pack(['/a', 1])],
+      ['unknown type 15', 15, packer.pack([])],
       ['unknown type 255', 255, packer.pack([])],
     ];
     for (const [what, type, body] of cases) {

@@ -131,9 +131,9 @@ describe('chooseFileHeader', () => {
     expect(thrownBy(() => chooseFileHeader([Buffer.alloc(0), Buffer.alloc(0)])).code).toBe('NOT_A_CARTRIDGE');
   });
 
-  it('is UNSUPPORTED_VERSION for a version 3 file, for a format 1 file, and for unknown required features', () => {
+  it('is UNSUPPORTED_VERSION for a version 4 file, for formats 1 and 2, and for unknown required features', () => {
     const versionTwo = encodeFileHeader(newer);
-    versionTwo.writeUInt16LE(3, 8);
+    versionTwo.writeUInt16LE(4, 8);
     resealed(versionTwo);
     expect(thrownBy(() => chooseFileHeader([versionTwo, Buffer.from(versionTwo)])).code).toBe('UNSUPPORTED_VERSION');
     const damaged = encodeFileHeader(older);
@@ -148,11 +148,16 @@ describe('chooseFileHeader', () => {
     formatOne.writeUInt16LE(1, 8);
     resealed(formatOne);
     expect(thrownBy(() => chooseFileHeader([formatOne, Buffer.from(formatOne)])).code).toBe('UNSUPPORTED_VERSION');
+    // Format 2 had no version chains, timeline or snapshots; it too is refused, not misread.
+    const formatTwo = encodeFileHeader(newer);
+    formatTwo.writeUInt16LE(2, 8);
+    resealed(formatTwo);
+    expect(thrownBy(() => chooseFileHeader([formatTwo, Buffer.from(formatTwo)])).code).toBe('UNSUPPORTED_VERSION');
   });
 
-  it('prefers a valid version 2 slot over a newer-version one (a reader keeps what it understands)', () => {
+  it('prefers a valid version 3 slot over a newer-version one (a reader keeps what it understands)', () => {
     const versionTwo = encodeFileHeader(newer);
-    versionTwo.writeUInt16LE(3, 8);
+    versionTwo.writeUInt16LE(4, 8);
     expect(chooseFileHeader([encodeFileHeader(older), resealed(versionTwo)])).toEqual(older);
   });
 });
