@@ -19,7 +19,11 @@ export type EngineErrorCode =
   | 'POISONED'
   | 'INVALID_ARGUMENT'
   | 'LOCKED'
-  | 'FILE_CHANGED';
+  | 'FILE_CHANGED'
+  | 'SNAPSHOT_EXISTS'
+  | 'SNAPSHOT_NOT_FOUND'
+  | 'HISTORY_UNAVAILABLE'
+  | 'SUBSCRIBER_OVERFLOW';
 
 export type CartridgeErrorCode = FileSystemErrorCode | EngineErrorCode;
 
@@ -44,6 +48,10 @@ export const CARTRIDGE_ERROR_CODES: readonly CartridgeErrorCode[] = [
   'INVALID_ARGUMENT',
   'LOCKED',
   'FILE_CHANGED',
+  'SNAPSHOT_EXISTS',
+  'SNAPSHOT_NOT_FOUND',
+  'HISTORY_UNAVAILABLE',
+  'SUBSCRIBER_OVERFLOW',
 ];
 
 export interface CartridgeErrorDetails {
@@ -56,6 +64,8 @@ export interface CartridgeErrorDetails {
   /** For `LOCKED`: the process holding the writer lock and its host, where they are known. */
   readonly holderPid?: number;
   readonly holderHost?: string;
+  /** For `SUBSCRIBER_OVERFLOW`: the resume token of the last event the subscriber received. */
+  readonly token?: string;
   readonly cause?: unknown;
 }
 
@@ -66,6 +76,7 @@ export class CartridgeError extends Error {
   readonly systemCode: string | undefined;
   readonly holderPid: number | undefined;
   readonly holderHost: string | undefined;
+  readonly token: string | undefined;
 
   constructor(code: CartridgeErrorCode, detail: string, details: CartridgeErrorDetails = {}) {
     super(`${code}: ${detail}`, details.cause === undefined ? undefined : { cause: details.cause });
@@ -76,6 +87,7 @@ export class CartridgeError extends Error {
     this.systemCode = details.systemCode;
     this.holderPid = details.holderPid;
     this.holderHost = details.holderHost;
+    this.token = details.token;
   }
 }
 

@@ -3,12 +3,21 @@
  * nowhere else; the layout behind it may change.
  */
 export { Cartridge, type Content } from './engine/cartridge.js';
+export { CartridgeView } from './engine/cartridge-view.js';
 export type {
   CartridgeStats,
   CreateDirectoryOptions,
+  DiffEntry,
+  DiffOptions,
   EntryMetadata,
+  HistoryOptions,
+  RestoreResult,
   VerifyReport,
 } from './engine/cartridge-types.js';
+export type { CheckoutTarget } from './engine/checkout.js';
+export type { PathVersion, VersionChange } from './engine/history.js';
+export type { SnapshotInfo } from './engine/snapshots.js';
+export { type Position, positionOf } from './position.js';
 export type { CartridgeOptions, Durability, RecoveryMode } from './engine/options.js';
 export type { RecoveryReport, RecoveryDecision } from './journal/recovery.js';
 export type { CompressionName } from './journal/compression.js';

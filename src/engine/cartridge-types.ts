@@ -64,3 +64,33 @@ export interface CreateDirectoryOptions {
   /** Create missing parents, and succeed when the directory already exists. */
   readonly recursive?: boolean;
 }
+
+export interface DiffOptions {
+  /** Only entries at or under this path (default `/`). */
+  readonly prefix?: string;
+}
+
+/**
+ * One difference between two states: `added`, `removed`, `modified` (other content, or another
+ * kind of entry) or `metadata` (same content; mode, times or identity changed). Directories
+ * whose only change is their children's are not listed (their children are).
+ */
+export interface DiffEntry {
+  readonly path: string;
+  readonly change: 'added' | 'removed' | 'modified' | 'metadata';
+}
+
+export interface HistoryOptions {
+  /** At most this many versions, the newest (default: all). */
+  readonly limit?: number;
+}
+
+export interface RestoreResult {
+  /** The state restored: the head right after its last commit. */
+  readonly targetHead: number;
+  readonly snapshot: string | null;
+  /** Entries the restore deleted or set. */
+  readonly changedCount: number;
+  /** The head after the restore's commit. */
+  readonly head: number;
+}

@@ -1,6 +1,5 @@
 import { assert } from '../assert.js';
 import { CartridgeError, limitExceeded } from '../errors.js';
-import { JOURNAL_START_OFFSET } from '../journal/file-header.js';
 import { MemoryStorage } from '../journal/io/memory-storage.js';
 import { NodeStorage } from '../journal/io/node-storage.js';
 import type { Storage } from '../journal/io/storage.js';
@@ -10,17 +9,9 @@ import {
   DATA_RECORD_MAX_BYTES,
   DIRTY_PAGES_CHECKPOINT,
   FILE_SIZE_MAX_BYTES,
-  PAGE_SIZE_BYTES,
   TRANSACTION_DEPTH_MAX,
 } from '../limits.js';
-import {
-  ancestorsOf,
-  canonicalPath,
-  nameOf,
-  parentOf,
-  parsePath,
-  ROOT_PATH,
-} from '../path/canonical-path.js';
+import { ancestorsOf, canonicalPath, nameOf, parentOf, ROOT_PATH } from '../path/canonical-path.js';
 import { BufferPool } from '../projections/buffer-pool.js';
 import {
   type CatalogNode,
@@ -32,15 +23,24 @@ import {
 } from '../projections/catalog.js';
 import type { CompressionEffort } from '../journal/compression.js';
 import type { FlushedPage } from '../projections/index/paged-tree.js';
-import { applyRecord } from '../projections/projection-set.js';
+import { applyRecord, type Projections } from '../projections/projection-set.js';
 import { AppendBuffer } from './append-buffer.js';
 import type {
   CartridgeStats,
   CreateDirectoryOptions,
+  DiffEntry,
+  DiffOptions,
   EntryMetadata,
+  HistoryOptions,
+  RestoreResult,
   VerifyReport,
 } from './cartridge-types.js';
-import { booleanOption, requireHostPath, requireOptionsObject } from './arguments.js';
+import {
+  booleanOption,
+  integerOption,
+  requireHostPath,
+  requireOptionsObject,
+} from './arguments.js';
 import { trickleIndexPages, writeCheckpoint } from './checkpointer.js';
 import { consolidationDue } from './consolidation.js';
 import { ContentReader } from './content-reader.js';
@@ -48,7 +48,20 @@ import { SyncDeadline } from './durability.js';
 import { createJournal, type OpenedJournal, openJournal } from './open-journal.js';
 import { refuseAsyncBody, refuseThenableResult } from './synchronous-body.js';
 import { type CartridgeOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { blocksFor, fragmentationOf, ReadModel } from './read-model.js';
 import { verifyJournal } from './verify.js';
+import { CartridgeView, type ViewHost } from './cartridge-view.js';
+import { type CheckoutTarget, stateAt } from './checkout.js';
+import { historyOf, type PathVersion } from './history.js';
+import { decideRestore, restoreEvents } from './restore.js';
+import {
+  requireSnapshotDescription,
+  requireSnapshotName,
+  type SnapshotInfo,
+  snapshotInfo,
+} from './snapshots.js';
+import { changeOf, entryDifferences } from '../projections/catalog-diff.js';
+import type { SnapshotEntry } from '../projections/timeline.js';
 
 /** Content accepted by the write calls: bytes, or text stored as UTF-8. */
 export type Content = Uint8Array | string;
@@ -60,10 +73,6 @@ const MEMORY_PATH = 'memory.cart';
  * dirty, so the bound can be small.
  */
 const CLOSE_CHECKPOINT_BYTES = 64 * 1024;
-
-function blocksFor(sizeBytes: number): number {
-  return Math.ceil(sizeBytes / PAGE_SIZE_BYTES);
-}
 
 function toBytes(content: unknown, copy: boolean): Uint8Array {
   let bytes: Uint8Array;
@@ -85,6 +94,7 @@ export class Cartridge {
   private readonly options: ResolvedOptions;
   private readonly pool: BufferPool;
   private readonly content: ContentReader;
+  private readonly reads: ReadModel;
   private readonly appends = new AppendBuffer();
   private closed = false;
   private transactionDepth = 0;
@@ -104,6 +114,7 @@ export class Cartridge {
     this.syncDeadline = new SyncDeadline(options.syncIntervalMs);
     this.pool = new BufferPool(options.bufferPoolBytes);
     this.content = new ContentReader(journal.file, journal.writer, this.pool);
+    this.reads = new ReadModel(journal, this.content);
     this.checkpointOffset = journal.headerKeeper.header.checkpointOffset;
     this.checkpointEnd = journal.checkpointEnd;
   }
@@ -156,68 +167,45 @@ export class Cartridge {
 
   readFile(path: string): Buffer {
     this.ensureReadable();
-    const canonical = this.fileOperandPath(path);
-    const node = this.nodeAt(canonical);
-    if (node.kind !== 'file')
-      throw new CartridgeError('EISDIR', `${canonical} is a directory`, { path: canonical });
-    return this.content.read(this.journal.catalog.extentsOf(node), node.sizeBytes, canonical);
+    return this.reads.readFile(path);
   }
 
   listDir(path: string): string[] {
     this.ensureReadable();
-    const canonical = canonicalPath(path);
-    const node = this.nodeAt(canonical);
-    if (node.kind !== 'directory')
-      throw new CartridgeError('ENOTDIR', `${canonical} is a file`, { path: canonical });
-    return this.journal.catalog.childrenOf(canonical);
+    return this.reads.listDir(path);
   }
 
   exists(path: string): boolean {
     this.ensureReadable();
-    const { path: canonical, mustBeDirectory } = parsePath(path);
-    const node = this.journal.catalog.get(canonical);
-    return node !== undefined && (!mustBeDirectory || node.kind === 'directory');
+    return this.reads.exists(path);
   }
 
   metadata(path: string): EntryMetadata {
     this.ensureReadable();
-    const canonical = this.fileOperandPath(path);
-    const node = this.nodeAt(canonical);
-    const sizeBytes = node.kind === 'file' ? node.sizeBytes : 0;
-    return {
-      type: node.kind,
-      path: canonical,
-      sizeBytes,
-      createdAtMs: node.createdAtMs,
-      modifiedAtMs: node.modifiedAtMs,
-      mode: node.mode,
-      inode: node.inode,
-      blockCount: blocksFor(sizeBytes),
-    };
+    return this.reads.metadata(path);
   }
 
   stats(): CartridgeStats {
     this.ensureReadable();
     const { allocator, catalog, writer, headerKeeper } = this.journal;
+    const counts = this.reads.counts(this.head);
     const capacity = allocator.capacityBlocks;
-    const totalBlocks = capacity ?? allocator.usedBlocks;
-    const journalBytes = this.head - JOURNAL_START_OFFSET;
-    const fileCount = catalog.fileCount;
+    const totalBlocks = capacity ?? counts.usedBlocks;
     return {
       totalBlocks,
-      usedBlocks: allocator.usedBlocks,
-      freeBlocks: totalBlocks - allocator.usedBlocks,
+      usedBlocks: counts.usedBlocks,
+      freeBlocks: totalBlocks - counts.usedBlocks,
       capacityBlocks: capacity,
-      journalBytes,
-      liveBytes: allocator.liveBytes,
-      deadBytes: journalBytes - allocator.liveBytes,
-      fragmentation: journalBytes === 0 ? 0 : (journalBytes - allocator.liveBytes) / journalBytes,
-      livePages: allocator.livePages,
+      journalBytes: counts.journalBytes,
+      liveBytes: counts.liveBytes,
+      deadBytes: counts.journalBytes - counts.liveBytes,
+      fragmentation: fragmentationOf(counts),
+      livePages: counts.livePages,
       recordCount: writer.committedTail.nextSequence,
       head: this.head,
       syncedLength: headerKeeper.header.syncedLength,
-      fileCount,
-      directoryCount: catalog.entryCount - fileCount,
+      fileCount: counts.fileCount,
+      directoryCount: counts.directoryCount,
       checkpointOffset: this.checkpointOffset,
       dirtyIndexPages: catalog.tree.dirtyCount,
       durability: this.options.durability,
@@ -225,33 +213,12 @@ export class Cartridge {
     };
   }
 
-  /**
-   * The canonical path of an operand that may be a file. A trailing `/` (or `/.`, `/..`) can
-   * only name a directory, so on a file it is `ENOTDIR`, and creating a file by it `EISDIR`,
-   * as in POSIX; without that, `/file/` would read or create `/file`.
-   */
   private fileOperandPath(path: string, creating = false): string {
-    const { path: canonical, mustBeDirectory } = parsePath(path);
-    if (!mustBeDirectory) return canonical;
-    const node = this.journal.catalog.get(canonical);
-    if (node?.kind === 'file')
-      throw new CartridgeError('ENOTDIR', `${canonical} is a file`, { path: canonical });
-    if (node === undefined && creating) {
-      throw new CartridgeError('EISDIR', `${canonical}/ names a directory`, { path: canonical });
-    }
-    return canonical;
+    return this.reads.fileOperandPath(path, creating);
   }
 
   private nodeAt(path: string): CatalogNode {
-    const node = this.journal.catalog.get(path);
-    if (node !== undefined) return node;
-    for (const ancestor of ancestorsOf(path)) {
-      const above = this.journal.catalog.get(ancestor);
-      if (above === undefined) break;
-      if (above.kind === 'file')
-        throw new CartridgeError('ENOTDIR', `${ancestor} is a file`, { path });
-    }
-    throw new CartridgeError('ENOENT', `no such file or directory: ${path}`, { path });
+    return this.reads.nodeAt(path);
   }
 
   // ---- writes -----------------------------------------------------------------------------
@@ -499,6 +466,148 @@ export class Cartridge {
     const record = this.journal.writer.stage(event, blob, effort);
     applyRecord(this.journal, record);
     return record;
+  }
+
+  // ---- time travel ------------------------------------------------------------------------
+
+  /**
+   * A read-only view of the state at `target` (an offset, a `Position`, a snapshot name or a
+   * `Date`; see `checkout.ts`). Its cost is one index lookup and the replay of at most one
+   * checkpoint interval, whatever the length of history or the size of the catalog.
+   */
+  checkout(target: CheckoutTarget): CartridgeView {
+    this.ensureReadable();
+    this.refuseInsideTransaction('checkout');
+    const past = stateAt(this.journal, target, this.head);
+    return new CartridgeView(past.projections, past.head, past.snapshot, this.viewHost);
+  }
+
+  /** Names the current state; one small record, whatever the size of the data. */
+  createSnapshot(name: string, description?: string): SnapshotInfo {
+    const checkedName = requireSnapshotName(name);
+    const checkedDescription = requireSnapshotDescription(description);
+    this.mutate(() => {
+      if (this.journal.timeline.snapshot(checkedName) !== undefined) {
+        throw new CartridgeError('SNAPSHOT_EXISTS', `a snapshot named ${checkedName} exists`);
+      }
+      this.append({
+        type: 'snapshot.created',
+        name: checkedName,
+        atMs: this.commitTimeMs,
+        description: checkedDescription,
+      });
+    });
+    return snapshotInfo(this.journal.timeline.snapshot(checkedName) as SnapshotEntry);
+  }
+
+  /** The named snapshots, by name. */
+  listSnapshots(): SnapshotInfo[] {
+    this.ensureReadable();
+    return this.journal.timeline.snapshots().map(snapshotInfo);
+  }
+
+  /** Removes a snapshot's name (the history it named stays until compaction). */
+  deleteSnapshot(name: string): void {
+    const checkedName = requireSnapshotName(name);
+    this.mutate(() => {
+      if (this.journal.timeline.snapshot(checkedName) === undefined) {
+        throw new CartridgeError('SNAPSHOT_NOT_FOUND', `no snapshot named ${checkedName}`);
+      }
+      this.append({ type: 'snapshot.deleted', name: checkedName, atMs: this.commitTimeMs });
+    });
+  }
+
+  /**
+   * Brings the head to the state at `target` with one transaction: a `restore.started` record
+   * naming the target, then the entries that differ, set to what they were (file content is
+   * referred to where it already lies, not copied). History before and after stays readable.
+   */
+  restoreSnapshot(target: CheckoutTarget): RestoreResult {
+    this.ensureWritable();
+    this.refuseInsideTransaction('restoreSnapshot');
+    this.settle();
+    const past = stateAt(this.journal, target, this.head);
+    const steps = decideRestore(this.journal, past.projections);
+    this.transaction(() => {
+      const { catalog, allocator } = this.journal;
+      const atMs = this.commitTimeMs;
+      this.append({
+        type: 'restore.started',
+        targetHead: past.head,
+        snapshot: past.snapshot,
+        atMs,
+      });
+      for (const event of restoreEvents(steps, atMs, (path) => catalog.versionLinkOf(path))) {
+        this.append(event);
+      }
+      if (!allocator.fits(0, 0)) {
+        throw new CartridgeError('ENOSPC', 'the restored state does not fit the capacity');
+      }
+    });
+    return {
+      targetHead: past.head,
+      snapshot: past.snapshot,
+      changedCount: steps.length,
+      head: this.head,
+    };
+  }
+
+  /**
+   * The entries that differ between two states (targets as for `checkout`, or views; `to`
+   * defaults to the head), under `options.prefix`. Computed from the index: the pages both
+   * states share are skipped, so a small change in a large cartridge costs little.
+   */
+  diff(
+    from: CheckoutTarget | CartridgeView,
+    to?: CheckoutTarget | CartridgeView,
+    options: DiffOptions = {},
+  ): DiffEntry[] {
+    this.ensureReadable();
+    this.refuseInsideTransaction('diff');
+    const given = requireOptionsObject('diff options', options);
+    const prefix = canonicalPath(given.prefix === undefined ? ROOT_PATH : given.prefix);
+    const before = this.stateOf(from);
+    const after = to === undefined ? this.journal : this.stateOf(to);
+    const entries: DiffEntry[] = [];
+    for (const difference of entryDifferences(before.catalog, after.catalog, prefix)) {
+      const change = changeOf(difference);
+      if (change !== undefined) entries.push({ path: difference.path, change });
+    }
+    return entries;
+  }
+
+  /** The versions of one path, newest first, with their positions and commit times. */
+  history(path: string, options: HistoryOptions = {}): PathVersion[] {
+    this.ensureReadable();
+    this.refuseInsideTransaction('history');
+    const given = requireOptionsObject('history options', options);
+    const limit = integerOption(
+      'limit',
+      given.limit,
+      Number.MAX_SAFE_INTEGER,
+      1,
+      Number.MAX_SAFE_INTEGER,
+    );
+    return historyOf(this.journal, canonicalPath(path), limit);
+  }
+
+  private stateOf(target: CheckoutTarget | CartridgeView): Projections {
+    if (target instanceof CartridgeView) return target.projections;
+    return stateAt(this.journal, target, this.head).projections;
+  }
+
+  private get viewHost(): ViewHost {
+    return {
+      content: this.content,
+      isOpen: () => !this.closed,
+      poolStats: () => this.pool.stats(),
+    };
+  }
+
+  private refuseInsideTransaction(operation: string): void {
+    if (this.transactionDepth > 0) {
+      throw new CartridgeError('INVALID_ARGUMENT', `${operation} inside a transaction`);
+    }
   }
 
   // ---- transactions -----------------------------------------------------------------------

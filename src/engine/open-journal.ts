@@ -174,7 +174,7 @@ function readHeader(file: StorageFile): FileHeader {
   return chooseFileHeader(slots);
 }
 
-interface CheckpointStart {
+export interface CheckpointStart {
   readonly projections: Projections;
   readonly tail: JournalTail;
 }
@@ -186,7 +186,7 @@ interface CheckpointStart {
  * million. A root that cannot be used (damaged, not a root, a broken link) makes open replay
  * from the genesis instead, and the report says why.
  */
-function loadCheckpoint(
+export function loadCheckpoint(
   file: StorageFile,
   offset: number,
   pages: IndexPageStore,
@@ -250,7 +250,7 @@ function closeQuietly(file: StorageFile): void {
   }
 }
 
-function genesisStart(pages: IndexPageStore, header: FileHeader): CheckpointStart {
+export function genesisStart(pages: IndexPageStore, header: FileHeader): CheckpointStart {
   return {
     projections: freshProjections(pages, header.capacityBlocks),
     tail: {

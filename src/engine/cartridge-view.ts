@@ -1,0 +1,129 @@
+import { CartridgeError } from '../errors.js';
+import type { BufferPoolStats } from '../projections/buffer-pool.js';
+import type { Projections } from '../projections/projection-set.js';
+import type { CartridgeStats, EntryMetadata } from './cartridge-types.js';
+import type { ContentReader } from './content-reader.js';
+import { fragmentationOf, ReadModel } from './read-model.js';
+
+/**
+ * A read-only view of a past state, from `Cartridge.checkout`. It answers the same reads as the
+ * cartridge, from the state it was built with; the head moving on does not change it (the
+ * journal is append-only, and the view holds its own overlay of the records it replayed). It
+ * lives as long as the cartridge that made it: after `close()` of the cartridge, reads throw
+ * `CARTRIDGE_CLOSED`. Every write is `READ_ONLY`.
+ */
+/** What a view needs of the cartridge that made it. */
+export interface ViewHost {
+  readonly content: ContentReader;
+  isOpen(): boolean;
+  poolStats(): BufferPoolStats;
+}
+
+export class CartridgeView {
+  private readonly reads: ReadModel;
+
+  /** @internal Made by `Cartridge.checkout`. */
+  constructor(
+    private readonly state: Projections,
+    /** The journal offset right after the last commit the view holds. */
+    readonly head: number,
+    /** The snapshot the view was checked out by, if any. */
+    readonly snapshot: string | null,
+    private readonly host: ViewHost,
+  ) {
+    this.reads = new ReadModel(state, host.content);
+  }
+
+  readonly readOnly = true;
+
+  readFile(path: string): Buffer {
+    this.ensureOpen();
+    return this.reads.readFile(path);
+  }
+
+  listDir(path: string): string[] {
+    this.ensureOpen();
+    return this.reads.listDir(path);
+  }
+
+  exists(path: string): boolean {
+    this.ensureOpen();
+    return this.reads.exists(path);
+  }
+
+  metadata(path: string): EntryMetadata {
+    this.ensureOpen();
+    return this.reads.metadata(path);
+  }
+
+  /**
+   * The counters of the state the view holds. Journal-wide figures describe the journal up to
+   * the view's head; the buffer pool's are the cartridge's (the view shares its pool).
+   */
+  stats(): CartridgeStats {
+    this.ensureOpen();
+    const counts = this.reads.counts(this.head);
+    const capacity = this.state.allocator.capacityBlocks;
+    const totalBlocks = capacity ?? counts.usedBlocks;
+    return {
+      totalBlocks,
+      usedBlocks: counts.usedBlocks,
+      freeBlocks: totalBlocks - counts.usedBlocks,
+      capacityBlocks: capacity,
+      journalBytes: counts.journalBytes,
+      liveBytes: counts.liveBytes,
+      deadBytes: counts.journalBytes - counts.liveBytes,
+      fragmentation: fragmentationOf(counts),
+      livePages: counts.livePages,
+      recordCount: 0,
+      head: this.head,
+      syncedLength: this.head,
+      fileCount: counts.fileCount,
+      directoryCount: counts.directoryCount,
+      checkpointOffset: this.state.timeline.lastRoot?.offset ?? 0,
+      dirtyIndexPages: this.state.catalog.tree.dirtyCount,
+      durability: 'full',
+      bufferPool: this.host.poolStats(),
+    };
+  }
+
+  // ---- writes: a view is read-only ---------------------------------------------------------
+
+  createFile(_path: string, _content: unknown): never {
+    throw readOnly();
+  }
+
+  writeFile(_path: string, _content: unknown): never {
+    throw readOnly();
+  }
+
+  appendFile(_path: string, _content: unknown): never {
+    throw readOnly();
+  }
+
+  deleteFile(_path: string): never {
+    throw readOnly();
+  }
+
+  createDir(_path: string, _options?: unknown): never {
+    throw readOnly();
+  }
+
+  transaction(_body: unknown): never {
+    throw readOnly();
+  }
+
+  /** @internal The state, for diff and restore. */
+  get projections(): Projections {
+    return this.state;
+  }
+
+  private ensureOpen(): void {
+    if (!this.host.isOpen())
+      throw new CartridgeError('CARTRIDGE_CLOSED', 'the cartridge is closed');
+  }
+}
+
+function readOnly(): CartridgeError {
+  return new CartridgeError('READ_ONLY', 'a checked-out view is read-only');
+}

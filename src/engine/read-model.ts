@@ -1,0 +1,123 @@
+import { CartridgeError } from '../errors.js';
+import { JOURNAL_START_OFFSET } from '../journal/file-header.js';
+import { PAGE_SIZE_BYTES } from '../limits.js';
+import { ancestorsOf, canonicalPath, parsePath } from '../path/canonical-path.js';
+import type { CatalogNode } from '../projections/catalog.js';
+import type { Projections } from '../projections/projection-set.js';
+import type { EntryMetadata } from './cartridge-types.js';
+import type { ContentReader } from './content-reader.js';
+
+/**
+ * The read API, written once over a state: the head's projections (a `Cartridge`) or a past
+ * state rebuilt by a checkout (a `CartridgeView`). Both answer `readFile`, `listDir`, `exists`
+ * and `metadata` here, with the same path rules and the same errors.
+ */
+
+export function blocksFor(sizeBytes: number): number {
+  return Math.ceil(sizeBytes / PAGE_SIZE_BYTES);
+}
+
+/** What the counters of a state say, for `stats()` of a cartridge or a view. */
+export interface StateCounts {
+  readonly journalBytes: number;
+  readonly liveBytes: number;
+  readonly usedBlocks: number;
+  readonly livePages: number;
+  readonly fileCount: number;
+  readonly directoryCount: number;
+}
+
+/** Share of the journal's bytes that no live file refers to (what compaction would reclaim). */
+export function fragmentationOf(counts: StateCounts): number {
+  const { journalBytes, liveBytes } = counts;
+  return journalBytes === 0 ? 0 : (journalBytes - liveBytes) / journalBytes;
+}
+
+export class ReadModel {
+  constructor(
+    private readonly state: Projections,
+    private readonly content: ContentReader,
+  ) {}
+
+  readFile(path: string): Buffer {
+    const canonical = this.fileOperandPath(path);
+    const node = this.nodeAt(canonical);
+    if (node.kind !== 'file')
+      throw new CartridgeError('EISDIR', `${canonical} is a directory`, { path: canonical });
+    return this.content.read(this.state.catalog.extentsOf(node), node.sizeBytes, canonical);
+  }
+
+  listDir(path: string): string[] {
+    const canonical = canonicalPath(path);
+    const node = this.nodeAt(canonical);
+    if (node.kind !== 'directory')
+      throw new CartridgeError('ENOTDIR', `${canonical} is a file`, { path: canonical });
+    return this.state.catalog.childrenOf(canonical);
+  }
+
+  exists(path: string): boolean {
+    const { path: canonical, mustBeDirectory } = parsePath(path);
+    const node = this.state.catalog.get(canonical);
+    return node !== undefined && (!mustBeDirectory || node.kind === 'directory');
+  }
+
+  metadata(path: string): EntryMetadata {
+    const canonical = this.fileOperandPath(path);
+    const node = this.nodeAt(canonical);
+    const sizeBytes = node.kind === 'file' ? node.sizeBytes : 0;
+    return {
+      type: node.kind,
+      path: canonical,
+      sizeBytes,
+      createdAtMs: node.createdAtMs,
+      modifiedAtMs: node.modifiedAtMs,
+      mode: node.mode,
+      inode: node.inode,
+      blockCount: blocksFor(sizeBytes),
+    };
+  }
+
+  /** The counters `stats()` reports, for a state whose last commit ends at `headOffset`. */
+  counts(headOffset: number): StateCounts {
+    const { allocator, catalog } = this.state;
+    const fileCount = catalog.fileCount;
+    return {
+      journalBytes: headOffset - JOURNAL_START_OFFSET,
+      liveBytes: allocator.liveBytes,
+      usedBlocks: allocator.usedBlocks,
+      livePages: allocator.livePages,
+      fileCount,
+      directoryCount: catalog.entryCount - fileCount,
+    };
+  }
+
+  /**
+   * The canonical path of an operand that may be a file. A trailing `/` (or `/.`, `/..`) can
+   * only name a directory, so on a file it is `ENOTDIR`, and creating a file by it `EISDIR`,
+   * as in POSIX; without that, `/file/` would read or create `/file`.
+   */
+  fileOperandPath(path: string, creating = false): string {
+    const { path: canonical, mustBeDirectory } = parsePath(path);
+    if (!mustBeDirectory) return canonical;
+    const node = this.state.catalog.get(canonical);
+    if (node?.kind === 'file')
+      throw new CartridgeError('ENOTDIR', `${canonical} is a file`, { path: canonical });
+    if (node === undefined && creating) {
+      throw new CartridgeError('EISDIR', `${canonical}/ names a directory`, { path: canonical });
+    }
+    return canonical;
+  }
+
+  /** The entry at a canonical path; ENOTDIR when a file stands where a directory must. */
+  nodeAt(path: string): CatalogNode {
+    const node = this.state.catalog.get(path);
+    if (node !== undefined) return node;
+    for (const ancestor of ancestorsOf(path)) {
+      const above = this.state.catalog.get(ancestor);
+      if (above === undefined) break;
+      if (above.kind === 'file')
+        throw new CartridgeError('ENOTDIR', `${ancestor} is a file`, { path });
+    }
+    throw new CartridgeError('ENOENT', `no such file or directory: ${path}`, { path });
+  }
+}
