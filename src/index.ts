@@ -15,6 +15,12 @@ export type {
   VerifyReport,
 } from './engine/cartridge-types.js';
 export type { CheckoutTarget } from './engine/checkout.js';
+export type {
+  ChangeEvent,
+  ChangeFilter,
+  ChangesOptions,
+  ChangeType,
+} from './engine/change-stream.js';
 export type { PathVersion, VersionChange } from './engine/history.js';
 export type { SnapshotInfo } from './engine/snapshots.js';
 export { type Position, positionOf } from './position.js';

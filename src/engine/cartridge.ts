@@ -23,7 +23,7 @@ import {
 } from '../projections/catalog.js';
 import type { CompressionEffort } from '../journal/compression.js';
 import type { FlushedPage } from '../projections/index/paged-tree.js';
-import { applyRecord, type Projections } from '../projections/projection-set.js';
+import { applyRecord, type Projections, projectionsAt } from '../projections/projection-set.js';
 import { AppendBuffer } from './append-buffer.js';
 import type {
   CartridgeStats,
@@ -50,6 +50,11 @@ import { refuseAsyncBody, refuseThenableResult } from './synchronous-body.js';
 import { type CartridgeOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { blocksFor, fragmentationOf, ReadModel } from './read-model.js';
 import { verifyJournal } from './verify.js';
+import type { Observable } from 'rxjs';
+import { type ChangeEvent, type ChangesOptions, changeStream } from './change-stream.js';
+import { CommitBus } from './commit-bus.js';
+import { JournalCursor } from '../journal/journal-cursor.js';
+import type { CheckpointSections } from '../journal/journal-event.js';
 import { CartridgeView, type ViewHost } from './cartridge-view.js';
 import { type CheckoutTarget, stateAt } from './checkout.js';
 import { historyOf, type PathVersion } from './history.js';
@@ -67,6 +72,8 @@ import type { SnapshotEntry } from '../projections/timeline.js';
 export type Content = Uint8Array | string;
 
 const MEMORY_PATH = 'memory.cart';
+/** How often a read-only handle with open change streams looks for another process's commits. */
+export const FOLLOW_INTERVAL_MS = 100;
 /**
  * On close, a checkpoint is written when at least this much journal follows the last one: the
  * next open then replays at most this much. A checkpoint costs only the index pages still
@@ -90,11 +97,15 @@ function toBytes(content: unknown, copy: boolean): Uint8Array {
  * stage records, apply them to the projections and commit them, all synchronously.
  */
 export class Cartridge {
-  private readonly journal: OpenedJournal;
+  /** Replaced only by `refresh()` of a read-only handle, when it adopts a newer root. */
+  private journal: OpenedJournal;
   private readonly options: ResolvedOptions;
   private readonly pool: BufferPool;
   private readonly content: ContentReader;
-  private readonly reads: ReadModel;
+  private reads: ReadModel;
+  private readonly bus = new CommitBus();
+  private followerCount = 0;
+  private followTimer: NodeJS.Timeout | undefined;
   private readonly appends = new AppendBuffer();
   private closed = false;
   private transactionDepth = 0;
@@ -610,6 +621,95 @@ export class Cartridge {
     }
   }
 
+  // ---- change streams ---------------------------------------------------------------------
+
+  /**
+   * The changes from `options.from` on (default: from now), then live, as an rxjs Observable
+   * (see `change-stream.ts`). On a read-only handle, the stream follows the file as another
+   * process appends to it, polling every FOLLOW_INTERVAL_MS.
+   */
+  changes(options: ChangesOptions = {}): Observable<ChangeEvent> {
+    this.ensureOpen();
+    return changeStream(
+      {
+        journal: () => this.journal,
+        bus: this.bus,
+        isOpen: () => !this.closed,
+        follow: () => this.follow(),
+      },
+      options,
+    );
+  }
+
+  /**
+   * A read-only handle reads the commits another process appended since it opened (or last
+   * refreshed) and moves its head to them; returns the head. A writable handle is always
+   * current: it returns its head.
+   */
+  refresh(): number {
+    this.ensureOpen();
+    if (!this.journal.readOnly) return this.head;
+    const { file, writer } = this.journal;
+    const cursor = new JournalCursor(file, writer.committedTail);
+    let advanced = false;
+    for (const commit of cursor.commits(file.sizeBytes())) {
+      for (const record of commit.records) {
+        applyRecord(this.journal, record);
+        if (record.event.type === 'checkpoint')
+          this.adoptRoot(record.offset, record.event.sections);
+      }
+      writer.adoptTail(commit.tail);
+      advanced = true;
+    }
+    // A torn or unfinished commit at the end is the writer at work: it is read next time.
+    if (advanced) this.bus.publish(this.head);
+    return this.head;
+  }
+
+  /**
+   * A followed journal passed a checkpoint root: the state is the root's plus nothing, so the
+   * handle starts over from the root, dropping the overlay it had replayed (which would
+   * otherwise grow for as long as it follows).
+   */
+  private adoptRoot(offset: number, sections: CheckpointSections): void {
+    const root = this.journal.timeline.lastRoot;
+    if (root === undefined || root.offset !== offset) return;
+    const header = this.journal.headerKeeper.header;
+    const projections = projectionsAt(this.journal.pages, header.capacityBlocks, sections, root);
+    this.journal = { ...this.journal, ...projections };
+    this.reads = new ReadModel(this.journal, this.content);
+    this.checkpointOffset = offset;
+  }
+
+  /** Starts polling the file for a stream on a read-only handle; returns how to stop. */
+  private follow(): () => void {
+    if (!this.journal.readOnly) return () => undefined;
+    this.followerCount++;
+    if (this.followTimer === undefined) {
+      this.followTimer = setInterval(() => this.refreshQuietly(), FOLLOW_INTERVAL_MS);
+    }
+    let stopped = false;
+    return () => {
+      if (stopped) return;
+      stopped = true;
+      this.followerCount--;
+      if (this.followerCount === 0) this.stopFollowing();
+    };
+  }
+
+  private stopFollowing(): void {
+    if (this.followTimer !== undefined) clearInterval(this.followTimer);
+    this.followTimer = undefined;
+  }
+
+  private refreshQuietly(): void {
+    try {
+      this.refresh();
+    } catch (error) {
+      this.backgroundError = error;
+    }
+  }
+
   // ---- transactions -----------------------------------------------------------------------
 
   /**
@@ -686,6 +786,9 @@ export class Cartridge {
   }
 
   private afterCommit(): void {
+    // Streams only hear that the head moved; they read the commit from the journal when their
+    // turn comes, after this call has returned (and, in 'full', after the commit is durable).
+    this.bus.publish(this.head);
     if (this.options.durability === 'normal') {
       if (this.syncDeadline.committed()) this.syncQuietly();
       else this.scheduleSync();
@@ -833,6 +936,8 @@ export class Cartridge {
       }
     } finally {
       this.closed = true;
+      this.stopFollowing();
+      this.bus.close();
       this.pool.clear();
       this.journal.pages.clear();
       this.journal.file.close();

@@ -121,6 +121,16 @@ export function historyOf(journal: OpenedJournal, path: string, limit: number): 
     if (described.kind === undefined) pending.push(versions.length - 1);
     offset = described.previous;
   }
+  // A deletion's kind is that of the version before it. When `limit` stops the walk right
+  // after a deletion, that version was not read: read it, or a deleted directory would be
+  // reported as a file.
+  const lastIndex = versions.length - 1;
+  const last = versions[lastIndex];
+  if (offset !== null && last !== undefined && pending[pending.length - 1] === lastIndex) {
+    const older = toJournalRecord(readRecordAt(journal.file, offset));
+    const kind = describe(older.event, offset, path).kind;
+    if (kind !== undefined) versions[lastIndex] = { ...last, kind };
+  }
   return fillDeletedKinds(versions, pending);
 }
 

@@ -1,5 +1,5 @@
 import type { Extent, JournalEvent, VersionLink } from '../journal/journal-event.js';
-import { ROOT_PATH } from '../path/canonical-path.js';
+import { parentOf, ROOT_PATH } from '../path/canonical-path.js';
 import type { CatalogNode } from '../projections/catalog.js';
 import { entryDifferences } from '../projections/catalog-diff.js';
 import type { Projections } from '../projections/projection-set.js';
@@ -36,30 +36,55 @@ function depthOf(path: string): number {
   return depth;
 }
 
+/**
+ * Whether the head's entry already is the target's, as far as a restore can tell: the same
+ * kind, content, identity, mode and times. The stored values differ in the version link (and a
+ * directory's child count follows its children), so comparing them instead made a second
+ * restore to the same target set again every entry the first one had set: records and
+ * 'restored' versions in history for entries that did not change.
+ */
+function alreadyRestored(before: CatalogNode | undefined, after: CatalogNode): boolean {
+  if (before === undefined || before.kind !== after.kind) return false;
+  const sameMetadata =
+    before.inode === after.inode &&
+    before.mode === after.mode &&
+    before.createdAtMs === after.createdAtMs &&
+    before.modifiedAtMs === after.modifiedAtMs;
+  if (before.kind === 'file' && after.kind === 'file') {
+    return (
+      sameMetadata &&
+      before.contentOffset === after.contentOffset &&
+      before.sizeBytes === after.sizeBytes
+    );
+  }
+  return sameMetadata;
+}
+
 export function decideRestore(head: Projections, target: Projections): RestoreStep[] {
   const differences = entryDifferences(head.catalog, target.catalog, ROOT_PATH);
   const deletions: string[] = [];
-  const sets: CatalogNode[] = [];
-  const setPaths: string[] = [];
+  const sets = new Map<string, CatalogNode>();
   for (const { path, before, after } of differences) {
     if (before !== undefined && (after === undefined || after.kind !== before.kind)) {
       deletions.push(path);
     }
-    if (after !== undefined) {
-      sets.push(after);
-      setPaths.push(path);
-    }
+    if (after !== undefined && !alreadyRestored(before, after)) sets.set(path, after);
+  }
+  // A deletion sets its parent's modification time, so a parent the target has is set after
+  // the deletions, even when it matched the target before them.
+  for (const path of deletions) {
+    const parent = parentOf(path);
+    const node = sets.has(parent) ? undefined : target.catalog.get(parent);
+    if (node?.kind === 'directory') sets.set(parent, node);
   }
   deletions.sort((left, right) => depthOf(right) - depthOf(left));
-  const order = setPaths.map((_, index) => index);
-  order.sort(
-    (left, right) => depthOf(setPaths[left] as string) - depthOf(setPaths[right] as string),
-  );
+  const setPaths = [...sets.keys()];
+  setPaths.sort((left, right) => depthOf(left) - depthOf(right));
   const steps: RestoreStep[] = deletions.map((path) => ({ kind: 'delete', path }));
-  for (const index of order) {
-    const node = sets[index] as CatalogNode;
+  for (const path of setPaths) {
+    const node = sets.get(path) as CatalogNode;
     const extents = node.kind === 'file' ? target.catalog.extentsOf(node) : [];
-    steps.push({ kind: 'set', path: setPaths[index] as string, node, extents });
+    steps.push({ kind: 'set', path, node, extents });
   }
   return steps;
 }

@@ -92,6 +92,17 @@ export class JournalWriter {
     return this.tail;
   }
 
+  /**
+   * Moves the committed end forward to commits another process wrote and this handle has read
+   * (a read-only handle following a writer). Nothing may be staged.
+   */
+  adoptTail(tail: JournalTail): void {
+    assert(this.staged.length === 0, 'a followed journal has nothing staged');
+    assert(tail.endOffset >= this.tail.endOffset, 'a followed journal only grows');
+    this.tail = tail;
+    this.syncedEnd = Math.max(this.syncedEnd, tail.endOffset);
+  }
+
   get stagedCount(): number {
     return this.staged.length;
   }

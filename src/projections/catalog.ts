@@ -411,7 +411,13 @@ export class Catalog implements Projection {
       if (before === undefined) {
         this.insert(record, path, { kind: 'directory', ...metadata, childCount: 0 });
       } else {
-        if (before.inode !== event.inode) throw journalCorrupt(record.offset, 'inode changed');
+        // A directory deleted and created again after the target has a new inode; the restore
+        // gives it back the target's, as it does for a file (a directory's inode keys nothing:
+        // its children are keyed by path). Refusing that made restoring such a directory fail
+        // with JOURNAL_CORRUPT. An inode never handed out is still a forged record.
+        if (event.inode >= this.counters.nextInode) {
+          throw journalCorrupt(record.offset, 'a restored inode was never handed out');
+        }
         this.put(path, { ...(before as DirectoryNode), ...metadata });
       }
       return NO_CHANGE;

@@ -110,7 +110,10 @@ class NodeStorageFile implements StorageFile {
   }
 
   sizeBytes(): number {
-    this.openDescriptor('fstat');
+    const descriptor = this.openDescriptor('fstat');
+    // A read-only handle writes nothing, so its cache would never learn that another process
+    // (the writer it follows) grew the file: it asks the kernel each time.
+    if (this.readOnly) this.cachedSizeBytes = fs.fstatSync(descriptor).size;
     return this.cachedSizeBytes;
   }
 
