@@ -1,0 +1,34 @@
+import { writeSync } from 'node:fs';
+import { Cartridge, CartridgeError } from '../../src/index.js';
+
+/**
+ * A change-stream reader in a process of its own: `stream-child.ts <cartridge> <from>` opens
+ * the cartridge read-only, subscribes to `changes({ from })` (`from` is `start`, `now` or a
+ * resume token) and prints one line per event: `event <type> <path> <token>`, or
+ * `error <code> <token>` when the stream fails. It runs until killed. Lines are written
+ * synchronously, so a line printed is an event received.
+ */
+
+function emit(line: string): void {
+  const bytes = Buffer.from(`${line}\n`);
+  let written = 0;
+  while (written < bytes.length) {
+    try {
+      written += writeSync(1, bytes, written);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+    }
+  }
+}
+
+const [path, from] = process.argv.slice(2) as [string, string];
+const reader = Cartridge.open(path, { readOnly: true });
+reader.changes({ from }).subscribe({
+  next: (event) => emit(`event ${event.type} ${event.path ?? '-'} ${event.token}`),
+  error: (error: unknown) => {
+    const code = error instanceof CartridgeError ? error.code : String(error);
+    const token = error instanceof CartridgeError ? (error.token ?? '-') : '-';
+    emit(`error ${code} ${token}`);
+  },
+});
+emit('subscribed');
