@@ -1,3 +1,4 @@
+export type { DiffEntry } from '../projections/catalog-diff.js';
 import type { BufferPoolStats } from '../projections/buffer-pool.js';
 import type { Durability } from './options.js';
 
@@ -68,16 +69,6 @@ export interface CreateDirectoryOptions {
 export interface DiffOptions {
   /** Only entries at or under this path (default `/`). */
   readonly prefix?: string;
-}
-
-/**
- * One difference between two states: `added`, `removed`, `modified` (other content, or another
- * kind of entry) or `metadata` (same content; mode, times or identity changed). Directories
- * whose only change is their children's are not listed (their children are).
- */
-export interface DiffEntry {
-  readonly path: string;
-  readonly change: 'added' | 'removed' | 'modified' | 'metadata';
 }
 
 export interface HistoryOptions {

@@ -23,7 +23,7 @@ import {
 } from '../projections/catalog.js';
 import type { CompressionEffort } from '../journal/compression.js';
 import type { FlushedPage } from '../projections/index/paged-tree.js';
-import { applyRecord, type Projections, projectionsAt } from '../projections/projection-set.js';
+import { applyRecord, type Projections } from '../projections/projection-set.js';
 import { AppendBuffer } from './append-buffer.js';
 import type {
   CartridgeStats,
@@ -53,27 +53,24 @@ import { verifyJournal } from './verify.js';
 import type { Observable } from 'rxjs';
 import { type ChangeEvent, type ChangesOptions, changeStream } from './change-stream.js';
 import { CommitBus } from './commit-bus.js';
-import { JournalCursor } from '../journal/journal-cursor.js';
-import type { CheckpointSections } from '../journal/journal-event.js';
+import { FollowTimer, followCommits } from './journal-follower.js';
 import { CartridgeView, type ViewHost } from './cartridge-view.js';
 import { type CheckoutTarget, stateAt } from './checkout.js';
 import { historyOf, type PathVersion } from './history.js';
-import { decideRestore, restoreEvents } from './restore.js';
+import { decideRestore, restoreRecords } from './restore.js';
 import {
   requireSnapshotDescription,
   requireSnapshotName,
   type SnapshotInfo,
   snapshotInfo,
 } from './snapshots.js';
-import { changeOf, entryDifferences } from '../projections/catalog-diff.js';
+import { diffEntries } from '../projections/catalog-diff.js';
 import type { SnapshotEntry } from '../projections/timeline.js';
 
 /** Content accepted by the write calls: bytes, or text stored as UTF-8. */
 export type Content = Uint8Array | string;
 
 const MEMORY_PATH = 'memory.cart';
-/** How often a read-only handle with open change streams looks for another process's commits. */
-export const FOLLOW_INTERVAL_MS = 100;
 /**
  * On close, a checkpoint is written when at least this much journal follows the last one: the
  * next open then replays at most this much. A checkpoint costs only the index pages still
@@ -104,8 +101,7 @@ export class Cartridge {
   private readonly content: ContentReader;
   private reads: ReadModel;
   private readonly bus = new CommitBus();
-  private followerCount = 0;
-  private followTimer: NodeJS.Timeout | undefined;
+  private readonly followTimer = new FollowTimer(() => this.refreshQuietly());
   private readonly appends = new AppendBuffer();
   private closed = false;
   private transactionDepth = 0;
@@ -540,19 +536,8 @@ export class Cartridge {
     const past = stateAt(this.journal, target, this.head);
     const steps = decideRestore(this.journal, past.projections);
     this.transaction(() => {
-      const { catalog, allocator } = this.journal;
-      const atMs = this.commitTimeMs;
-      this.append({
-        type: 'restore.started',
-        targetHead: past.head,
-        snapshot: past.snapshot,
-        atMs,
-      });
-      for (const event of restoreEvents(steps, atMs, (path) => catalog.versionLinkOf(path))) {
+      for (const event of restoreRecords(this.journal, past, steps, this.commitTimeMs)) {
         this.append(event);
-      }
-      if (!allocator.fits(0, 0)) {
-        throw new CartridgeError('ENOSPC', 'the restored state does not fit the capacity');
       }
     });
     return {
@@ -577,14 +562,8 @@ export class Cartridge {
     this.refuseInsideTransaction('diff');
     const given = requireOptionsObject('diff options', options);
     const prefix = canonicalPath(given.prefix === undefined ? ROOT_PATH : given.prefix);
-    const before = this.stateOf(from);
     const after = to === undefined ? this.journal : this.stateOf(to);
-    const entries: DiffEntry[] = [];
-    for (const difference of entryDifferences(before.catalog, after.catalog, prefix)) {
-      const change = changeOf(difference);
-      if (change !== undefined) entries.push({ path: difference.path, change });
-    }
-    return entries;
+    return diffEntries(this.stateOf(from).catalog, after.catalog, prefix);
   }
 
   /** The versions of one path, newest first, with their positions and commit times. */
@@ -626,7 +605,7 @@ export class Cartridge {
   /**
    * The changes from `options.from` on (default: from now), then live, as an rxjs Observable
    * (see `change-stream.ts`). On a read-only handle, the stream follows the file as another
-   * process appends to it, polling every FOLLOW_INTERVAL_MS.
+   * process appends to it (see `journal-follower.ts`).
    */
   changes(options: ChangesOptions = {}): Observable<ChangeEvent> {
     this.ensureOpen();
@@ -649,57 +628,20 @@ export class Cartridge {
   refresh(): number {
     this.ensureOpen();
     if (!this.journal.readOnly) return this.head;
-    const { file, writer } = this.journal;
-    const cursor = new JournalCursor(file, writer.committedTail);
-    let advanced = false;
-    for (const commit of cursor.commits(file.sizeBytes())) {
-      for (const record of commit.records) {
-        applyRecord(this.journal, record);
-        if (record.event.type === 'checkpoint')
-          this.adoptRoot(record.offset, record.event.sections);
-      }
-      writer.adoptTail(commit.tail);
-      advanced = true;
+    const { journal, advanced } = followCommits(this.journal);
+    if (journal !== this.journal) {
+      this.journal = journal;
+      this.reads = new ReadModel(journal, this.content);
+      this.checkpointOffset = journal.timeline.lastRoot?.offset ?? this.checkpointOffset;
     }
-    // A torn or unfinished commit at the end is the writer at work: it is read next time.
     if (advanced) this.bus.publish(this.head);
     return this.head;
-  }
-
-  /**
-   * A followed journal passed a checkpoint root: the state is the root's plus nothing, so the
-   * handle starts over from the root, dropping the overlay it had replayed (which would
-   * otherwise grow for as long as it follows).
-   */
-  private adoptRoot(offset: number, sections: CheckpointSections): void {
-    const root = this.journal.timeline.lastRoot;
-    if (root === undefined || root.offset !== offset) return;
-    const header = this.journal.headerKeeper.header;
-    const projections = projectionsAt(this.journal.pages, header.capacityBlocks, sections, root);
-    this.journal = { ...this.journal, ...projections };
-    this.reads = new ReadModel(this.journal, this.content);
-    this.checkpointOffset = offset;
   }
 
   /** Starts polling the file for a stream on a read-only handle; returns how to stop. */
   private follow(): () => void {
     if (!this.journal.readOnly) return () => undefined;
-    this.followerCount++;
-    if (this.followTimer === undefined) {
-      this.followTimer = setInterval(() => this.refreshQuietly(), FOLLOW_INTERVAL_MS);
-    }
-    let stopped = false;
-    return () => {
-      if (stopped) return;
-      stopped = true;
-      this.followerCount--;
-      if (this.followerCount === 0) this.stopFollowing();
-    };
-  }
-
-  private stopFollowing(): void {
-    if (this.followTimer !== undefined) clearInterval(this.followTimer);
-    this.followTimer = undefined;
+    return this.followTimer.start();
   }
 
   private refreshQuietly(): void {
@@ -936,7 +878,7 @@ export class Cartridge {
       }
     } finally {
       this.closed = true;
-      this.stopFollowing();
+      this.followTimer.stop();
       this.bus.close();
       this.pool.clear();
       this.journal.pages.clear();

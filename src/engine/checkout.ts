@@ -41,6 +41,8 @@ interface ResolvedTarget {
   readonly root: RootEntry | undefined;
   readonly includes: (commit: Commit) => boolean;
   readonly snapshot: string | null;
+  /** For an offset: the state must end at or before it. */
+  readonly endsBy?: number;
 }
 
 function isPosition(target: unknown): target is Position {
@@ -88,6 +90,7 @@ function resolveTarget(
       root: timeline.rootAtOrBefore(target - 1),
       includes: (commit) => commit.tail.endOffset <= target,
       snapshot: null,
+      endsBy: target,
     };
   }
   if (typeof target === 'string') {
@@ -146,9 +149,18 @@ export function stateAt(
   headOffset: number,
 ): PastState {
   const resolved = resolveTarget(journal, target, headOffset);
-  const start = startAt(journal, resolved.root);
+  let root = resolved.root;
+  let start = startAt(journal, root);
+  // An offset inside a checkpoint's root record lies after the root but before the end of its
+  // commit: starting there would give a state whose head is past the target. The root before
+  // it ends before this root's commit begins, so one step back is enough.
+  const endsBy = resolved.endsBy;
+  if (root !== undefined && endsBy !== undefined && start.tail.endOffset > endsBy) {
+    root = journal.timeline.rootAtOrBefore(root.offset - 1);
+    start = startAt(journal, root);
+  }
   const cursor = new JournalCursor(journal.file, start.tail);
-  let head = resolved.root === undefined ? JOURNAL_START_OFFSET : start.tail.endOffset;
+  let head = root === undefined ? JOURNAL_START_OFFSET : start.tail.endOffset;
   let stopped = false;
   for (const commit of cursor.commits(headOffset)) {
     if (!resolved.includes(commit)) {

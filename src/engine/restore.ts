@@ -3,6 +3,8 @@ import { parentOf, ROOT_PATH } from '../path/canonical-path.js';
 import type { CatalogNode } from '../projections/catalog.js';
 import { entryDifferences } from '../projections/catalog-diff.js';
 import type { Projections } from '../projections/projection-set.js';
+import { CartridgeError } from '../errors.js';
+import type { PastState } from './checkout.js';
 
 /**
  * Restore as a decision over a diff: the steps that bring the head's catalog to a target's,
@@ -142,5 +144,23 @@ export function* restoreEvents(
       fileOffset = sizeBytes;
       index += chunk.length;
     } while (index < extents.length);
+  }
+}
+
+/**
+ * Every record of a restore to `past`, made lazily: first `restore.started` naming the target,
+ * then the steps. After the last one, the state must fit the capacity (a restore can bring
+ * back more than was deleted since): otherwise ENOSPC, and the transaction rolls back.
+ */
+export function* restoreRecords(
+  head: Projections,
+  past: PastState,
+  steps: readonly RestoreStep[],
+  atMs: number,
+): Generator<JournalEvent> {
+  yield { type: 'restore.started', targetHead: past.head, snapshot: past.snapshot, atMs };
+  yield* restoreEvents(steps, atMs, (path) => head.catalog.versionLinkOf(path));
+  if (!head.allocator.fits(0, 0)) {
+    throw new CartridgeError('ENOSPC', 'the restored state does not fit the capacity');
   }
 }

@@ -78,3 +78,19 @@ export function changeOf(difference: EntryDifference): ChangeKind | undefined {
     before.createdAtMs === after.createdAtMs;
   return same ? undefined : 'metadata';
 }
+
+/** One difference a user sees: a path and what happened to it (see `changeOf`). */
+export interface DiffEntry {
+  readonly path: string;
+  readonly change: ChangeKind;
+}
+
+/** The differences under `prefix` a user sees, sorted by path. */
+export function diffEntries(before: Catalog, after: Catalog, prefix: string): DiffEntry[] {
+  const entries: DiffEntry[] = [];
+  for (const difference of entryDifferences(before, after, prefix)) {
+    const change = changeOf(difference);
+    if (change !== undefined) entries.push({ path: difference.path, change });
+  }
+  return entries;
+}
