@@ -107,7 +107,6 @@ export class Cartridge {
   private transactionDepth = 0;
   /** The time of the open transaction's commit: one clock reading per commit. */
   private commitTimeMs = 0;
-  private syncTimer: NodeJS.Timeout | undefined;
   private checkpointOffset: number;
   private checkpointEnd: number;
   /** After a failed automatic checkpoint, the next one waits until the head passes this. */
@@ -733,7 +732,10 @@ export class Cartridge {
     this.bus.publish(this.head);
     if (this.options.durability === 'normal') {
       if (this.syncDeadline.committed()) this.syncQuietly();
-      else this.scheduleSync();
+      else
+        this.syncDeadline.schedule(() => {
+          if (!this.closed) this.syncQuietly();
+        });
     }
     const { catalog } = this.journal;
     const due =
@@ -790,7 +792,7 @@ export class Cartridge {
 
   private syncNow(): void {
     const { writer, headerKeeper } = this.journal;
-    this.clearSyncTimer();
+    this.syncDeadline.cancel();
     writer.sync();
     this.syncDeadline.synced();
     const header = headerKeeper.header;
@@ -798,15 +800,6 @@ export class Cartridge {
       headerKeeper.update({ syncedLength: this.head, checkpointOffset: this.checkpointOffset });
       writer.sync();
     }
-  }
-
-  private scheduleSync(): void {
-    if (this.syncTimer !== undefined) return;
-    this.syncTimer = setTimeout(() => {
-      this.syncTimer = undefined;
-      if (!this.closed) this.syncQuietly();
-    }, this.options.syncIntervalMs);
-    this.syncTimer.unref();
   }
 
   /**
@@ -820,12 +813,6 @@ export class Cartridge {
     } catch (error) {
       this.backgroundError = error;
     }
-  }
-
-  private clearSyncTimer(): void {
-    if (this.syncTimer === undefined) return;
-    clearTimeout(this.syncTimer);
-    this.syncTimer = undefined;
   }
 
   /** The last error of background work (timed sync, automatic checkpoint), if any. */
@@ -856,7 +843,7 @@ export class Cartridge {
         'close inside a transaction; let it finish first',
       );
     }
-    this.clearSyncTimer();
+    this.syncDeadline.cancel();
     let checkpointError: unknown;
     try {
       // A poisoned cartridge cannot make anything durable; close releases it and says so,

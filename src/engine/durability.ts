@@ -10,6 +10,7 @@ import { type Clock, systemClock } from '../clock.js';
 export class SyncDeadline {
   /** When the oldest commit not yet synced returned, or undefined when all are synced. */
   private oldestUnsyncedAtMs: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly intervalMs: number,
@@ -28,5 +29,23 @@ export class SyncDeadline {
   /** Every commit so far is durable. */
   synced(): void {
     this.oldestUnsyncedAtMs = undefined;
+    this.cancel();
+  }
+
+  /** Runs `sync` one interval from now, unless a sync happens first (the idle case). */
+  schedule(sync: () => void): void {
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      sync();
+    }, this.intervalMs);
+    // A pending sync must not keep the process alive: close syncs anyway.
+    this.timer.unref();
+  }
+
+  cancel(): void {
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 }
