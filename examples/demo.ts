@@ -1,6 +1,9 @@
 /**
  * The demo: create a cartridge file, write a small tree into it, close it, open it again and
  * show what comes back, including the statistics and a full verification of the journal.
+ * Then time travel: a live change stream prints every change as it commits, a snapshot names
+ * a moment, more changes follow, a diff shows them, a checkout reads the past, and a restore
+ * brings it back (as one more commit, so history keeps everything).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,4 +43,29 @@ console.log('stats:', stats);
 console.log('buffer pool:', bufferPool);
 const report = reopened.verify();
 console.log(`verify: ok=${report.ok}, ${report.recordsChecked} records, head hash ${report.headHash.slice(0, 16)}…`);
+
+console.log('\n-- time travel --');
+// A live change stream: it prints each change once it is committed, after the call returns.
+const stream = reopened.changes().subscribe((event) => {
+  if (event.type === 'caught-up') console.log('  [stream] caught up, now live');
+  else console.log(`  [stream] ${event.type} ${event.path ?? event.name ?? ''} at offset ${event.offset}`);
+});
+const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 10));
+await settle();
+const snapshot = reopened.createSnapshot('before-review', 'state before the review edits');
+console.log(`snapshot ${snapshot.name} at offset ${snapshot.offset}, ${snapshot.createdAt.toISOString()}`);
+reopened.writeFile('/docs/guide.md', '# Guide\nRewritten during review');
+reopened.deleteFile('/config.json');
+reopened.createFile('/docs/review-notes.md', 'Looks good.');
+await settle();
+console.log('diff since the snapshot:', reopened.diff('before-review'));
+const past = reopened.checkout('before-review');
+console.log(`checkout: /docs/guide.md then: ${JSON.stringify(past.readFile('/docs/guide.md').toString())}`);
+console.log(`checkout: /docs/guide.md now:  ${JSON.stringify(reopened.readFile('/docs/guide.md').toString())}`);
+const restored = reopened.restoreSnapshot('before-review');
+await settle();
+console.log(`restore: ${restored.changedCount} entries brought back; diff now: ${JSON.stringify(reopened.diff('before-review'))}`);
+const versions = reopened.history('/docs/guide.md');
+console.log('history of /docs/guide.md:', versions.map((version) => `${version.change}@${version.offset}`).join(' <- '));
+stream.unsubscribe();
 reopened.close();
