@@ -40,6 +40,11 @@ export interface CartridgeStats {
   readonly directoryCount: number;
   /** Offset of the latest checkpoint root this handle knows of; `0` when there is none. */
   readonly checkpointOffset: number;
+  /**
+   * The oldest journal offset that history must keep: named snapshots, open change streams and
+   * live checkout views pin their positions against compaction. Null when nothing is pinned.
+   */
+  readonly oldestPinnedOffset: number | null;
   /** Catalog index pages changed since the last checkpoint (what the next one will write). */
   readonly dirtyIndexPages: number;
   readonly durability: Durability;

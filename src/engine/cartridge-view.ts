@@ -81,6 +81,7 @@ export class CartridgeView {
       fileCount: counts.fileCount,
       directoryCount: counts.directoryCount,
       checkpointOffset: this.state.timeline.lastRoot?.offset ?? 0,
+      oldestPinnedOffset: this.head,
       dirtyIndexPages: this.state.catalog.tree.dirtyCount,
       durability: 'full',
       bufferPool: this.host.poolStats(),

@@ -53,6 +53,7 @@ import { verifyJournal } from './verify.js';
 import type { Observable } from 'rxjs';
 import { type ChangeEvent, type ChangesOptions, changeStream } from './change-stream.js';
 import { CommitBus } from './commit-bus.js';
+import { PinSet } from './pins.js';
 import { FollowTimer, followCommits } from './journal-follower.js';
 import { CartridgeView, type ViewHost } from './cartridge-view.js';
 import { type CheckoutTarget, stateAt } from './checkout.js';
@@ -101,6 +102,7 @@ export class Cartridge {
   private readonly content: ContentReader;
   private reads: ReadModel;
   private readonly bus = new CommitBus();
+  private readonly pins = new PinSet();
   private readonly followTimer = new FollowTimer(() => this.refreshQuietly());
   private readonly appends = new AppendBuffer();
   private closed = false;
@@ -213,6 +215,7 @@ export class Cartridge {
       fileCount: counts.fileCount,
       directoryCount: counts.directoryCount,
       checkpointOffset: this.checkpointOffset,
+      oldestPinnedOffset: this.oldestPinnedOffset(),
       dirtyIndexPages: catalog.tree.dirtyCount,
       durability: this.options.durability,
       bufferPool: this.pool.stats(),
@@ -485,7 +488,9 @@ export class Cartridge {
     this.ensureReadable();
     this.refuseInsideTransaction('checkout');
     const past = stateAt(this.journal, target, this.head);
-    return new CartridgeView(past.projections, past.head, past.snapshot, this.viewHost);
+    const view = new CartridgeView(past.projections, past.head, past.snapshot, this.viewHost);
+    this.pins.pin(view, () => view.head);
+    return view;
   }
 
   /** Names the current state; one small record, whatever the size of the data. */
@@ -593,6 +598,15 @@ export class Cartridge {
     };
   }
 
+  /** The oldest position a snapshot, an open stream or a live view needs kept, or null. */
+  private oldestPinnedOffset(): number | null {
+    let oldest = this.pins.oldest();
+    for (const snapshot of this.journal.timeline.snapshots()) {
+      if (oldest === null || snapshot.offset < oldest) oldest = snapshot.offset;
+    }
+    return oldest;
+  }
+
   private refuseInsideTransaction(operation: string): void {
     if (this.transactionDepth > 0) {
       throw new CartridgeError('INVALID_ARGUMENT', `${operation} inside a transaction`);
@@ -614,6 +628,7 @@ export class Cartridge {
         bus: this.bus,
         isOpen: () => !this.closed,
         follow: () => this.follow(),
+        pin: (holder, offset) => this.pins.pin(holder, offset),
       },
       options,
     );

@@ -89,6 +89,8 @@ export interface StreamHost {
   readonly isOpen: () => boolean;
   /** A read-only handle polls the file for another process's commits while streams run. */
   readonly follow: () => () => void;
+  /** Pins a position against compaction while the stream is open; returns how to unpin. */
+  readonly pin: (holder: object, offset: () => number) => () => void;
 }
 
 interface StartPoint {
@@ -274,6 +276,7 @@ class Subscription {
   private lastToken: string;
   private readonly unsubscribe: () => void;
   private readonly unfollow: () => void;
+  private readonly unpin: () => void;
   private readonly cartridgeId: Buffer;
   /** The chain state before the next commit the cursor yields (what its events' tokens hold). */
   private tailBefore: JournalTail;
@@ -296,6 +299,7 @@ class Subscription {
       () => this.finish(),
     );
     this.unfollow = host.follow();
+    this.unpin = host.pin(this, () => this.cursor.position.endOffset);
     this.schedule();
   }
 
@@ -305,6 +309,7 @@ class Subscription {
     if (this.scheduled !== undefined) clearImmediate(this.scheduled);
     this.unsubscribe();
     this.unfollow();
+    this.unpin();
   }
 
   private finish(): void {

@@ -234,4 +234,25 @@ describe('changes()', () => {
       'caught-up -',
     ]);
   });
+
+  it('pins what snapshots, open streams and live views need, in stats().oldestPinnedOffset', async () => {
+    const cartridge = create();
+    cartridge.createFile('/a', 'x');
+    expect(cartridge.stats().oldestPinnedOffset).toBeNull();
+    const headAtSubscribe = cartridge.head;
+    const stream = collect(cartridge.changes());
+    expect(cartridge.stats().oldestPinnedOffset).toBe(headAtSubscribe);
+    cartridge.createFile('/b', 'y');
+    await settle();
+    // The stream moved on with the head: it pins where its cursor stands.
+    expect(cartridge.stats().oldestPinnedOffset).toBe(cartridge.head);
+    stream.stop();
+    expect(cartridge.stats().oldestPinnedOffset).toBeNull();
+    const view = cartridge.checkout(headAtSubscribe);
+    cartridge.createFile('/c', 'z');
+    expect(cartridge.stats().oldestPinnedOffset).toBe(view.head);
+    const snapshot = cartridge.createSnapshot('kept');
+    expect(cartridge.stats().oldestPinnedOffset).toBe(Math.min(view.head, snapshot.offset));
+    expect(view.exists('/c')).toBe(false);
+  });
 });
