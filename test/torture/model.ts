@@ -18,6 +18,9 @@ export type Operation =
   | { readonly kind: 'transaction'; readonly operations: readonly Operation[]; readonly abort?: boolean }
   | { readonly kind: 'checkpoint' }
   | { readonly kind: 'flush' }
+  | { readonly kind: 'snapshot'; readonly name: string }
+  /** Restores a snapshot; `state` is the model's state when it was taken. */
+  | { readonly kind: 'restore'; readonly name: string; readonly state: ModelState }
   /** An operation the engine must refuse with `code`, changing nothing. */
   | { readonly kind: 'refused'; readonly operation: Operation; readonly code: string };
 
@@ -56,8 +59,11 @@ export function applyToModel(state: ModelState, operation: Operation): ModelStat
     case 'transaction':
       if (operation.abort === true) return state;
       return operation.operations.reduce(applyToModel, state as ModelState);
+    case 'restore':
+      return new Map(operation.state);
     case 'checkpoint':
     case 'flush':
+    case 'snapshot':
     case 'refused':
       return state;
   }
@@ -81,6 +87,12 @@ export function applyToCartridge(cartridge: Cartridge, operation: Operation): vo
       return cartridge.checkpoint();
     case 'flush':
       return cartridge.flush();
+    case 'snapshot':
+      cartridge.createSnapshot(operation.name);
+      return;
+    case 'restore':
+      cartridge.restoreSnapshot(operation.name);
+      return;
     case 'refused':
       try {
         applyToCartridge(cartridge, operation.operation);

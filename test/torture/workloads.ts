@@ -1,5 +1,5 @@
 import type { CartridgeOptions } from '../../src/index.js';
-import type { Operation } from './model.js';
+import { applyToModel, type ModelState, type Operation } from './model.js';
 
 /**
  * Workloads for the crash and fault campaigns: short operation lists that between them touch
@@ -56,11 +56,17 @@ const transactions: readonly Operation[] = [
   {
     kind: 'transaction',
     abort: true,
-    operations: [{ kind: 'delete', path: '/base.txt' }, { kind: 'create', path: '/never', bytes: Buffer.from('x') }],
+    operations: [
+      { kind: 'delete', path: '/base.txt' },
+      { kind: 'create', path: '/never', bytes: Buffer.from('x') },
+    ],
   },
   {
     kind: 'transaction',
-    operations: [{ kind: 'write', path: '/batch/one', bytes: bytes(50, 6) }, { kind: 'delete', path: '/batch/two' }],
+    operations: [
+      { kind: 'write', path: '/batch/one', bytes: bytes(50, 6) },
+      { kind: 'delete', path: '/batch/two' },
+    ],
   },
 ];
 
@@ -85,8 +91,16 @@ const nearCapacity: readonly Operation[] = [
   { kind: 'create', path: '/fill-2', bytes: bytes(4000, 13) },
   { kind: 'delete', path: '/fill-1' },
   { kind: 'create', path: '/fill-3', bytes: bytes(8192, 14) },
-  { kind: 'refused', code: 'ENOSPC', operation: { kind: 'create', path: '/fill-4', bytes: bytes(8192, 19) } },
-  { kind: 'refused', code: 'ENOSPC', operation: { kind: 'append', path: '/fill-2', bytes: bytes(8192, 20) } },
+  {
+    kind: 'refused',
+    code: 'ENOSPC',
+    operation: { kind: 'create', path: '/fill-4', bytes: bytes(8192, 19) },
+  },
+  {
+    kind: 'refused',
+    code: 'ENOSPC',
+    operation: { kind: 'append', path: '/fill-2', bytes: bytes(8192, 20) },
+  },
   { kind: 'append', path: '/fill-2', bytes: bytes(96, 21) },
 ];
 
@@ -145,15 +159,75 @@ const consolidation: readonly Operation[] = [
 
 const quick = { syncIntervalMs: 3_600_000 };
 
+/**
+ * Time travel under crashes: a snapshot, changes of every kind (a file rewritten, one deleted,
+ * a directory turned into a file), then a restore, whose records (deletions, entries set back,
+ * a file of several extents) all ride in one commit: a crash anywhere leaves the head before
+ * the restore or after all of it.
+ */
+const beforeSnapshot: readonly Operation[] = [
+  { kind: 'create', path: '/keep.txt', bytes: Buffer.from('kept') },
+  { kind: 'create', path: '/docs/a.md', bytes: bytes(3000, 40) },
+  { kind: 'create', path: '/log.txt', bytes: Buffer.from('start\n') },
+  ...Array.from({ length: 6 }, (_, index) => ({
+    kind: 'append' as const,
+    path: '/log.txt',
+    bytes: bytes(200, 41 + index),
+  })),
+  { kind: 'mkdir', path: '/shape' },
+];
+const snapshotState: ModelState = beforeSnapshot.reduce(applyToModel, new Map() as ModelState);
+const snapshotRestore: readonly Operation[] = [
+  ...beforeSnapshot,
+  { kind: 'snapshot', name: 'before' },
+  { kind: 'write', path: '/docs/a.md', bytes: bytes(100, 50) },
+  { kind: 'delete', path: '/keep.txt' },
+  { kind: 'append', path: '/log.txt', bytes: bytes(300, 51) },
+  { kind: 'delete', path: '/shape' },
+  { kind: 'create', path: '/shape', bytes: Buffer.from('now a file') },
+  { kind: 'create', path: '/new/deep/file.bin', bytes: bytes(5000, 52) },
+  { kind: 'checkpoint' },
+  { kind: 'restore', name: 'before', state: snapshotState },
+  { kind: 'append', path: '/log.txt', bytes: Buffer.from('after the restore\n') },
+];
+
 export const WORKLOADS: readonly Workload[] = [
-  { name: 'file-operations', options: { ...quick, durability: 'full' }, operations: fileOperations },
-  { name: 'file-operations-lz4', options: { ...quick, durability: 'full', compression: 'lz4' }, operations: fileOperations },
+  {
+    name: 'file-operations',
+    options: { ...quick, durability: 'full' },
+    operations: fileOperations,
+  },
+  {
+    name: 'file-operations-lz4',
+    options: { ...quick, durability: 'full', compression: 'lz4' },
+    operations: fileOperations,
+  },
   { name: 'transactions', options: { ...quick, durability: 'full' }, operations: transactions },
-  { name: 'checkpoints', options: { ...quick, durability: 'full', checkpointIntervalBytes: 4096 }, operations: checkpoints },
-  { name: 'large-file', options: { ...quick, durability: 'full', compression: 'none' }, operations: largeFile },
-  { name: 'near-capacity', options: { ...quick, durability: 'full', capacityBlocks: 4 }, operations: nearCapacity },
-  { name: 'normal-with-flushes', options: { ...quick, durability: 'normal' }, operations: normalWithFlushes },
-  { name: 'off-with-flushes', options: { ...quick, durability: 'off' }, operations: normalWithFlushes },
+  {
+    name: 'checkpoints',
+    options: { ...quick, durability: 'full', checkpointIntervalBytes: 4096 },
+    operations: checkpoints,
+  },
+  {
+    name: 'large-file',
+    options: { ...quick, durability: 'full', compression: 'none' },
+    operations: largeFile,
+  },
+  {
+    name: 'near-capacity',
+    options: { ...quick, durability: 'full', capacityBlocks: 4 },
+    operations: nearCapacity,
+  },
+  {
+    name: 'normal-with-flushes',
+    options: { ...quick, durability: 'normal' },
+    operations: normalWithFlushes,
+  },
+  {
+    name: 'off-with-flushes',
+    options: { ...quick, durability: 'off' },
+    operations: normalWithFlushes,
+  },
   {
     name: 'index-pages',
     options: { ...quick, durability: 'full' },
@@ -161,4 +235,9 @@ export const WORKLOADS: readonly Workload[] = [
     inFaultLoops: false,
   },
   { name: 'consolidation', options: { ...quick, durability: 'full' }, operations: consolidation },
+  {
+    name: 'snapshot-restore',
+    options: { ...quick, durability: 'full' },
+    operations: snapshotRestore,
+  },
 ];
