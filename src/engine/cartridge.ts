@@ -54,6 +54,7 @@ import type { Observable } from 'rxjs';
 import { type ChangeEvent, type ChangesOptions, changeStream } from './change-stream.js';
 import { CommitBus } from './commit-bus.js';
 import { PinSet } from './pins.js';
+import { commitTimeAfter } from './commit-time.js';
 import { FollowTimer, followCommits } from './journal-follower.js';
 import { CartridgeView, type ViewHost } from './cartridge-view.js';
 import { type CheckoutTarget, stateAt } from './checkout.js';
@@ -495,7 +496,7 @@ export class Cartridge {
 
   /** Names the current state; one small record, whatever the size of the data. */
   createSnapshot(name: string, description?: string): SnapshotInfo {
-    const checkedName = requireSnapshotName(name);
+    const checkedName = requireSnapshotName(name, true);
     const checkedDescription = requireSnapshotDescription(description);
     this.mutate(() => {
       if (this.journal.timeline.snapshot(checkedName) !== undefined) {
@@ -658,11 +659,16 @@ export class Cartridge {
     return this.followTimer.start();
   }
 
+  /**
+   * A poll of the followed file. Its failure (the file replaced, unreadable) ends the streams
+   * that depend on it with the error, rather than leaving them waiting for commits forever.
+   */
   private refreshQuietly(): void {
     try {
       this.refresh();
     } catch (error) {
       this.backgroundError = error;
+      this.bus.fail(error);
     }
   }
 
@@ -914,15 +920,6 @@ export class Cartridge {
       throw new CartridgeError('READ_ONLY', 'the cartridge is open read-only');
     this.journal.writer.throwIfPoisoned();
   }
-}
-
-/**
- * One time per commit, never earlier than the last commit's: a wall clock set back must not
- * make history run backwards, or a checkout by date could not find its commit by search.
- */
-function commitTimeAfter(nowMs: number, lastCommitAtMs: number): number {
-  const wallMs = Number.isFinite(nowMs) && nowMs > 0 ? Math.floor(nowMs) : 0;
-  return Math.max(wallMs, lastCommitAtMs);
 }
 
 function storageOf(options: CartridgeOptions): Storage {

@@ -46,7 +46,10 @@ export interface ChangeEvent {
   readonly type: ChangeType;
   /** The path changed; null for snapshot and restore events and for the caught-up marker. */
   readonly path: string | null;
-  /** The change's record (the marker: the head's last record). */
+  /**
+   * The change's record. For the marker: the head, as the offset and sequence the next record
+   * will take (it names no record yet).
+   */
   readonly position: Position;
   readonly offset: number;
   readonly sequence: number;
@@ -57,8 +60,10 @@ export interface ChangeEvent {
   readonly token: string;
   /** For file events: the file's size after the change. */
   readonly sizeBytes?: number;
-  /** For snapshot events: the snapshot's name. */
+  /** For snapshot events: the snapshot's name; for a restore: the snapshot restored, if any. */
   readonly name?: string;
+  /** For a restore: the state restored, as the head offset right after its last commit. */
+  readonly targetHead?: number;
 }
 
 export type ChangeFilter = string | ((event: ChangeEvent) => boolean);
@@ -242,7 +247,13 @@ function changeOf(record: JournalRecord, atMs: number, token: string): ChangeEve
     case 'snapshot.deleted':
       return { type: event.type, path: null, name: event.name, ...common };
     case 'restore.started':
-      return { type: event.type, path: null, name: event.snapshot ?? undefined, ...common };
+      return {
+        type: event.type,
+        path: null,
+        name: event.snapshot ?? undefined,
+        targetHead: event.targetHead,
+        ...common,
+      };
     default:
       return undefined;
   }
@@ -297,6 +308,7 @@ class Subscription {
     this.unsubscribe = host.bus.subscribe(
       () => this.schedule(),
       () => this.finish(),
+      (error) => this.fail(error),
     );
     this.unfollow = host.follow();
     this.unpin = host.pin(this, () => this.cursor.position.endOffset);

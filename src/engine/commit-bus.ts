@@ -9,19 +9,31 @@ export type CommitListener = (headOffset: number) => void;
 export class CommitBus {
   private readonly listeners = new Set<CommitListener>();
   private readonly closeListeners = new Set<() => void>();
+  private readonly errorListeners = new Set<(error: unknown) => void>();
 
   get listenerCount(): number {
     return this.listeners.size;
   }
 
   /** Registers a listener; returns how to remove it. */
-  subscribe(listener: CommitListener, onClose: () => void): () => void {
+  subscribe(
+    listener: CommitListener,
+    onClose: () => void,
+    onError: (error: unknown) => void,
+  ): () => void {
     this.listeners.add(listener);
     this.closeListeners.add(onClose);
+    this.errorListeners.add(onError);
     return () => {
       this.listeners.delete(listener);
       this.closeListeners.delete(onClose);
+      this.errorListeners.delete(onError);
     };
+  }
+
+  /** Following the journal failed: every listener hears the error (and ends). */
+  fail(error: unknown): void {
+    for (const onError of [...this.errorListeners]) onError(error);
   }
 
   publish(headOffset: number): void {
@@ -33,6 +45,7 @@ export class CommitBus {
     const closing = [...this.closeListeners];
     this.listeners.clear();
     this.closeListeners.clear();
+    this.errorListeners.clear();
     for (const onClose of closing) onClose();
   }
 }

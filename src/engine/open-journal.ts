@@ -30,6 +30,7 @@ import { fileGuardOf } from './file-identity.js';
 import { HeaderKeeper } from './header-keeper.js';
 import { IndexPageStore } from './index-page-store.js';
 import { takeWriterLock } from './writer-lock.js';
+import { commitTimeAfter } from './commit-time.js';
 import type { ResolvedOptions } from './options.js';
 
 /**
@@ -85,7 +86,7 @@ export function createJournal(
     throw error;
   }
   const cartridgeId = randomBytes(16);
-  const createdAtMs = options.clock.now();
+  const createdAtMs = commitTimeAfter(options.clock.now(), 0);
   const pages = new IndexPageStore(file, options.indexCacheBytes);
   const projections = freshProjections(pages, options.capacityBlocks);
   const tail: JournalTail = {

@@ -37,8 +37,17 @@ export function snapshotInfo(entry: SnapshotEntry): SnapshotInfo {
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
-/** A snapshot name as given by a caller: text of 1 to 255 UTF-8 bytes, no control characters. */
-export function requireSnapshotName(name: unknown): string {
+/**
+ * Names a change stream's `from` reads as positions, not as snapshots: a snapshot by one of
+ * these names could never be streamed from, so they are refused.
+ */
+const RESERVED_NAMES = new Set(['now', 'start']);
+
+/**
+ * A snapshot name as given by a caller: text of 1 to 255 UTF-8 bytes, no control characters,
+ * not a reserved name.
+ */
+export function requireSnapshotName(name: unknown, creating = false): string {
   if (typeof name !== 'string' || name.length === 0) {
     throw new CartridgeError('INVALID_ARGUMENT', 'a snapshot name must be non-empty text');
   }
@@ -48,6 +57,9 @@ export function requireSnapshotName(name: unknown): string {
   }
   if (CONTROL_CHARACTERS.test(name)) {
     throw new CartridgeError('INVALID_ARGUMENT', 'a snapshot name holds a control character');
+  }
+  if (creating && RESERVED_NAMES.has(name)) {
+    throw new CartridgeError('INVALID_ARGUMENT', `${name} is reserved (a stream start)`);
   }
   return name;
 }

@@ -255,4 +255,31 @@ describe('changes()', () => {
     expect(cartridge.stats().oldestPinnedOffset).toBe(Math.min(view.head, snapshot.offset));
     expect(view.exists('/c')).toBe(false);
   });
+
+  it('reserves the snapshot names a stream start would shadow, and names a restore target', async () => {
+    const cartridge = create();
+    expectCode(() => cartridge.createSnapshot('now'), 'INVALID_ARGUMENT');
+    expectCode(() => cartridge.createSnapshot('start'), 'INVALID_ARGUMENT');
+    cartridge.createFile('/a', 'x');
+    const head = cartridge.head;
+    cartridge.writeFile('/a', 'y');
+    const stream = collect(cartridge.changes());
+    await settle();
+    cartridge.restoreSnapshot(head);
+    await settle();
+    stream.stop();
+    const restore = stream.events.find((event) => event.type === 'restore.started');
+    expect(restore?.targetHead).toBe(head);
+    expect(restore?.name).toBeUndefined();
+  });
+
+  it('gives a clock reading that is not a whole positive time a valid commit time', () => {
+    const readings = [Number.NaN, -5, 1.5];
+    const clock = { now: () => readings.shift() ?? 7, nowMs: () => 0 };
+    const cartridge = create('clock.cart', { clock });
+    cartridge.createFile('/a', 'x');
+    cartridge.createFile('/b', 'y');
+    const times = cartridge.history('/b').map((version) => version.atMs);
+    expect(times.every((time) => Number.isSafeInteger(time) && time >= 0)).toBe(true);
+  });
 });
