@@ -114,8 +114,13 @@ export class CartridgeView {
     throw readOnly();
   }
 
-  /** @internal The state, for diff and restore. */
+  /**
+   * @internal The state, for diff and restore. Checked like a read: the state's pages are read
+   * from the cartridge that made the view, so a view of a closed cartridge handed to another
+   * one's `diff` would otherwise compare pages it can no longer read (or silently skip them).
+   */
   get projections(): Projections {
+    this.ensureOpen();
     return this.state;
   }
 

@@ -399,6 +399,26 @@ describe('views', () => {
     expect(cart.diff(cart.head, view)).toEqual([{ path: '/b', change: 'removed' }]);
     expect(cart.diff(view, view)).toEqual([]);
   });
+
+  it('of another cartridge are refused by diff, and of a closed one are CARTRIDGE_CLOSED', () => {
+    // Two cartridges written alike: their index pages and records lie at the same offsets,
+    // so a diff that trusted a page reference across them would find nothing different.
+    const [first, second] = ['first.cart', 'second.cart'].map((name) =>
+      create({ checkpointIntervalBytes: CHECKPOINT_INTERVAL_BYTES }, name),
+    ) as [Cartridge, Cartridge];
+    for (const [cart, letter] of [
+      [first, 'a'],
+      [second, 'b'],
+    ] as const) {
+      for (let index = 0; index < 300; index++) cart.createFile(`/x/f${index}`, letter + index);
+      cart.checkpoint();
+    }
+    const view = first.checkout(first.head);
+    expectCode(() => second.diff(view), 'INVALID_ARGUMENT');
+    expectCode(() => second.diff(second.head, view), 'INVALID_ARGUMENT');
+    first.close();
+    expectCode(() => second.diff(view), 'CARTRIDGE_CLOSED');
+  });
 });
 
 describe('restore', () => {

@@ -183,6 +183,14 @@ export class PagedTree {
     this.dirtyCountValue = root === undefined ? 1 : 0;
   }
 
+  /**
+   * Whether a page reference means the same page in both trees: true when they read pages
+   * from one source (one journal). Offsets of two journals can coincide for different pages.
+   */
+  sharesPagesWith(other: PagedTree): boolean {
+    return this.source === other.source;
+  }
+
   /** Dirty pages waiting for the next flush. */
   get dirtyCount(): number {
     return this.dirtyCountValue;

@@ -1,3 +1,4 @@
+import { CartridgeError } from '../../errors.js';
 import type { Child, IndexNode } from './index-page.js';
 import { isNode } from './index-page.js';
 import type { PagedTree } from './paged-tree.js';
@@ -136,6 +137,12 @@ export function diffTrees(
 ): void {
   const left = new TreeCursor(before, start, end);
   const right = new TreeCursor(after, start, end);
+  // Trees of two journals (a view of another cartridge) may name different pages by the same
+  // offset and sequence, and different contents by the same record: skipping those made such
+  // a diff report nothing, and no entry of one can be compared with the other's.
+  if (!before.sharesPagesWith(after)) {
+    throw new CartridgeError('INVALID_ARGUMENT', 'states of two cartridges cannot be compared');
+  }
   for (;;) {
     const a = left.peek();
     const b = right.peek();
