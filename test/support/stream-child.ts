@@ -1,5 +1,5 @@
-import { writeSync } from 'node:fs';
 import { Cartridge, CartridgeError } from '../../src/index.js';
+import { emitLine } from './emit-line.js';
 
 /**
  * A change-stream reader in a process of its own: `stream-child.ts <cartridge> <from>` opens
@@ -9,26 +9,15 @@ import { Cartridge, CartridgeError } from '../../src/index.js';
  * synchronously, so a line printed is an event received.
  */
 
-function emit(line: string): void {
-  const bytes = Buffer.from(`${line}\n`);
-  let written = 0;
-  while (written < bytes.length) {
-    try {
-      written += writeSync(1, bytes, written);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
-    }
-  }
-}
 
 const [path, from] = process.argv.slice(2) as [string, string];
 const reader = Cartridge.open(path, { readOnly: true });
 reader.changes({ from }).subscribe({
-  next: (event) => emit(`event ${event.type} ${event.path ?? '-'} ${event.token}`),
+  next: (event) => emitLine(`event ${event.type} ${event.path ?? '-'} ${event.token}`),
   error: (error: unknown) => {
     const code = error instanceof CartridgeError ? error.code : String(error);
     const token = error instanceof CartridgeError ? (error.token ?? '-') : '-';
-    emit(`error ${code} ${token}`);
+    emitLine(`error ${code} ${token}`);
   },
 });
-emit('subscribed');
+emitLine('subscribed');

@@ -1,6 +1,6 @@
-import { writeSync } from 'node:fs';
 import { Cartridge, CartridgeError } from '../../src/index.js';
 import { childContent } from './writer-process.js';
+import { emitLine } from './emit-line.js';
 
 /**
  * A writer in a process of its own, for tests of the one-writer rule with real processes:
@@ -14,17 +14,6 @@ import { childContent } from './writer-process.js';
  * Lines: `opened <pid>`, `locked <holderPid>`, `error <code>`, `ack <index>`, `closed`, `cycle`.
  */
 
-function emit(line: string): void {
-  const bytes = Buffer.from(`${line}\n`);
-  let written = 0;
-  while (written < bytes.length) {
-    try {
-      written += writeSync(1, bytes, written);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
-    }
-  }
-}
 
 
 function open(path: string): Cartridge | undefined {
@@ -32,9 +21,9 @@ function open(path: string): Cartridge | undefined {
     return Cartridge.open(path, { durability: 'full' });
   } catch (error) {
     if (error instanceof CartridgeError && error.code === 'LOCKED') {
-      emit(`locked ${error.holderPid ?? 'unknown'}`);
+      emitLine(`locked ${error.holderPid ?? 'unknown'}`);
     } else {
-      emit(`error ${error instanceof CartridgeError ? error.code : String(error)}`);
+      emitLine(`error ${error instanceof CartridgeError ? error.code : String(error)}`);
     }
     return undefined;
   }
@@ -43,15 +32,15 @@ function open(path: string): Cartridge | undefined {
 function write(path: string, count: number): void {
   const cartridge = open(path);
   if (cartridge === undefined) return;
-  emit(`opened ${process.pid}`);
+  emitLine(`opened ${process.pid}`);
   const directory = `/p${process.pid}`;
   cartridge.createDir(directory, { recursive: true });
   for (let index = 0; count < 0 || index < count; index++) {
     cartridge.createFile(`${directory}/${index}`, childContent(process.pid, index));
-    emit(`ack ${index}`);
+    emitLine(`ack ${index}`);
   }
   cartridge.close();
-  emit('closed');
+  emitLine('closed');
 }
 
 function cycle(path: string): void {
@@ -59,7 +48,7 @@ function cycle(path: string): void {
   for (;;) {
     const cartridge = open(path);
     cartridge?.close();
-    emit('cycle');
+    emitLine('cycle');
   }
 }
 

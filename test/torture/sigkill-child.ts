@@ -1,5 +1,4 @@
 import { createCipheriv, createHash, type Hash } from 'node:crypto';
-import { writeSync } from 'node:fs';
 import { Cartridge } from '../../src/index.js';
 import { readState } from './model.js';
 import {
@@ -11,6 +10,7 @@ import {
   SeededRandom,
   SIGKILL_DIRECTORIES,
 } from './sigkill-protocol.js';
+import { emitLine } from '../support/emit-line.js';
 
 /**
  * The child of the SIGKILL campaign: `sigkill-child.ts <cartridge> <seed>`. It opens the
@@ -56,17 +56,6 @@ type Files = Map<string, FileDigest>;
 class AbortTransaction extends Error {}
 
 /** Writes a whole line to stdout synchronously; a non-blocking pipe may ask us to retry. */
-function emit(line: string): void {
-  const bytes = Buffer.from(`${line}\n`);
-  let written = 0;
-  while (written < bytes.length) {
-    try {
-      written += writeSync(1, bytes, written);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
-    }
-  }
-}
 
 /** Mostly small content, sometimes tens of KiB, rarely more than one data record (1 MiB). */
 function sizeFor(random: SeededRandom): number {
@@ -203,15 +192,15 @@ function main(): void {
   const random = new SeededRandom(Number(seedText));
   const cartridge = Cartridge.open(cartridgePath, { durability: 'full' });
   let files = filesOf(cartridge);
-  emit(READY_LINE);
+  emitLine(READY_LINE);
   // The loop never yields to the event loop: the only way out is the parent's SIGKILL.
   for (let seq = 0; ; seq++) {
     const plan = planOperation(random, files);
     const { after, changes } = outcomeOf(plan, files);
     const intent: Intent = { seq, op: plan.op, changes };
-    emit(intentLine(intent));
+    emitLine(intentLine(intent));
     execute(cartridge, plan);
-    emit(ackLine(seq));
+    emitLine(ackLine(seq));
     files = after;
   }
 }
