@@ -33,6 +33,9 @@ import {
 import { MIB, type PreparedPair } from './support.js';
 import * as appendBatchedVsSqlite from './workloads/append-batched-vs-sqlite.js';
 import * as auditLog from './workloads/audit-log.js';
+import * as changeStream from './workloads/change-stream.js';
+import * as checkoutFlatness from './workloads/checkout-flatness.js';
+import * as diff1m from './workloads/diff-1m.js';
 import * as durableCommit4k from './workloads/durable-commit-4k.js';
 import * as logDiskBytes from './workloads/log-disk-bytes.js';
 import * as logReadCold from './workloads/log-read-cold.js';
@@ -42,6 +45,7 @@ import * as open1mFlatness from './workloads/open-1m-flatness.js';
 import * as open1mRssGrowth from './workloads/open-1m-rss-growth.js';
 import * as open1mVsSqlite from './workloads/open-1m-vs-sqlite.js';
 import * as read64kWarm from './workloads/read-64k-warm.js';
+import * as snapshotCreate from './workloads/snapshot-create.js';
 import * as write64k from './workloads/write-64k.js';
 import * as writeLatency1m from './workloads/write-latency-1m.js';
 
@@ -257,6 +261,10 @@ const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(open1mFlatness.workload),
   runnable(open1mRssGrowth.workload),
   runnable(writeLatency1m.workload),
+  runnable(snapshotCreate.workload),
+  runnable(checkoutFlatness.workload),
+  runnable(diff1m.workload),
+  runnable(changeStream.workload),
   runnable(auditLog.workload),
   runnable(logDiskBytes.workload),
   runnable(logReadCold.workload),
