@@ -115,11 +115,12 @@ function malformed(offset: number, detail: string): CartridgeError {
 
 /*
  * Decoding runs on every page a lookup misses in the cache, and right after open it runs in
- * code V8 has not optimised yet, where every call into Node's `Buffer` methods and every small
- * object is expensive. So the fixed-width fields are read with plain byte arithmetic, a key is
- * sliced with one call, and what a lookup does not need (the views of a leaf's values, the
- * references of a branch's children) stays in the page's bytes until someone asks for it. What
- * is checked, and when, does not change: the whole page is validated before it is returned.
+ * code V8 has not optimised yet, where every call (into Node's `Buffer` methods, or to a
+ * helper) and every small object is expensive. So the loops read fixed-width fields with plain
+ * byte arithmetic written out in place, a key is sliced with one call, and what a lookup does
+ * not need (the views of a leaf's values, the references of a branch's children) stays in the
+ * page's bytes until someone asks for it. What is checked, and when, does not change: the
+ * whole page is validated before it is returned.
  */
 
 function u16At(bytes: Buffer, position: number): number {
@@ -141,12 +142,6 @@ interface Utf8Slicer {
 
 const hasUtf8Slice =
   typeof (Buffer.prototype as unknown as Partial<Utf8Slicer>).utf8Slice === 'function';
-
-function utf8At(bytes: Buffer, start: number, end: number): string {
-  return hasUtf8Slice
-    ? (bytes as unknown as Utf8Slicer).utf8Slice(start, end)
-    : bytes.toString('utf8', start, end);
-}
 
 /**
  * A leaf read from disk: its keys decoded, its values left in the page's bytes (a lookup wants
@@ -245,22 +240,29 @@ export function decodePage(bytes: Buffer, offset: number): IndexNode {
   const leaf = kind === 0;
   const keys = new Array<string>(count);
   const valueStarts: number[] = leaf ? new Array<number>(count) : [];
+  const slicer = bytes as unknown as Utf8Slicer;
   let position = PAGE_HEADER_BYTES;
   let sizeBytes = PAGE_OVERHEAD_BYTES + (leaf ? 0 : CHILD_REF_BYTES);
   let previous = '';
   for (let index = 0; index < count; index++) {
     if (position + 2 > length) throw malformed(offset, 'is cut short');
-    const keyLength = u16At(bytes, position);
+    const keyLength = (bytes[position] as number) | ((bytes[position + 1] as number) << 8);
     position += 2;
     if (position + keyLength > length) throw malformed(offset, 'is cut short');
-    const key = utf8At(bytes, position, position + keyLength);
+    const key = hasUtf8Slice
+      ? slicer.utf8Slice(position, position + keyLength)
+      : bytes.toString('utf8', position, position + keyLength);
     position += keyLength;
     if (index > 0 && !(previous < key)) throw malformed(offset, 'keys out of order');
     previous = key;
     keys[index] = key;
     if (leaf) {
       if (position + 4 > length) throw malformed(offset, 'is cut short');
-      const valueLength = u32At(bytes, position);
+      const valueLength =
+        ((bytes[position] as number) |
+          ((bytes[position + 1] as number) << 8) |
+          ((bytes[position + 2] as number) << 16)) +
+        (bytes[position + 3] as number) * 0x100_0000;
       position += 4;
       if (position + valueLength > length) throw malformed(offset, 'is cut short');
       valueStarts[index] = position;
@@ -268,7 +270,7 @@ export function decodePage(bytes: Buffer, offset: number): IndexNode {
       // As `entryBytes(key, value)`, without the value's view.
       sizeBytes += key.length + valueLength + 4;
     } else {
-      sizeBytes += separatorBytes(key);
+      sizeBytes += key.length + 2 + CHILD_REF_BYTES;
     }
   }
   if (leaf) {
@@ -282,7 +284,18 @@ export function decodePage(bytes: Buffer, offset: number): IndexNode {
   for (let child = position; child < length; child += CHILD_ENTRY_BYTES) {
     // A child is written before its parent: a reference forward is a forged page, and would
     // let a cycle make a lookup loop forever. Its length is checked before anyone reads by it.
-    if (u48At(bytes, child) >= offset || u32At(bytes, child + 12) > RECORD_MAX_BYTES) {
+    const childOffset =
+      ((bytes[child] as number) |
+        ((bytes[child + 1] as number) << 8) |
+        ((bytes[child + 2] as number) << 16)) +
+      (bytes[child + 3] as number) * 0x100_0000 +
+      ((bytes[child + 4] as number) | ((bytes[child + 5] as number) << 8)) * 0x1_0000_0000;
+    const childLength =
+      ((bytes[child + 12] as number) |
+        ((bytes[child + 13] as number) << 8) |
+        ((bytes[child + 14] as number) << 16)) +
+      (bytes[child + 15] as number) * 0x100_0000;
+    if (childOffset >= offset || childLength > RECORD_MAX_BYTES) {
       throw malformed(offset, 'child reference malformed');
     }
   }
