@@ -18,7 +18,7 @@ import type { BufferPool } from '../projections/buffer-pool.js';
  * (what a file appended to many times, or written in large chunks, looks like) are read with
  * one `pread` per run of up to READ_RUN_MAX_BYTES, and each record is checked from that buffer;
  * a lone record goes through the buffer pool as before. Records still staged in an open
- * transaction are read from the writer.
+ * transaction, and small appends committed lately, are read from the writer.
  */
 
 /** Record types whose blob holds file content (and may be read through an extent). */
@@ -72,9 +72,20 @@ export class ContentReader {
     return result;
   }
 
-  /** A blob available without I/O: staged in the open transaction, or in the pool. */
+  /**
+   * A blob available without I/O: staged in the open transaction, appended lately (what
+   * consolidation reads), or in the pool.
+   */
   private directBlob(extent: Extent): Uint8Array | undefined {
-    return this.writer.stagedBlob(extent.recordOffset) ?? this.pool.get(extent.recordOffset);
+    return this.writerBlob(extent) ?? this.pool.get(extent.recordOffset);
+  }
+
+  /** A blob the writer holds: staged, or appended lately. */
+  private writerBlob(extent: Extent): Uint8Array | undefined {
+    return (
+      this.writer.stagedBlob(extent.recordOffset) ??
+      this.writer.recentBlob(extent.recordOffset, extent.recordSequence)
+    );
   }
 
   /** The end (exclusive) of the run of extents from `start` whose records are adjacent. */
@@ -87,7 +98,7 @@ export class ContentReader {
       const next = extents[end] as Extent;
       if (next.recordOffset !== nextOffset) break;
       if (runBytes + next.recordLengthBytes > READ_RUN_MAX_BYTES) break;
-      if (this.writer.stagedBlob(next.recordOffset) !== undefined) break;
+      if (this.writerBlob(next) !== undefined) break;
       runBytes += next.recordLengthBytes;
       nextOffset += next.recordLengthBytes;
       end++;
