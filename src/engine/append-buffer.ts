@@ -77,7 +77,11 @@ export class AppendBuffer {
     this.unmeasuredBytesAtMost += lengthBytesAtMost(piece);
   }
 
-  /** Hands over the buffered bytes (concatenated) and empties the buffer. */
+  /**
+   * Hands over the buffered bytes and empties the buffer. The bytes are always a fresh
+   * concatenation that nothing else holds (never a caller's buffer): the journal writer keeps
+   * them after the commit for consolidation to read (`JournalWriter.recentBlob`).
+   */
   take(): { path: string; file: FileNode; bytes: Buffer } | undefined {
     const path = this.pathValue;
     const file = this.fileValue;

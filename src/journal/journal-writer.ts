@@ -187,8 +187,15 @@ export class JournalWriter {
       const length = staged.rawBlob.length;
       if (staged.type !== RecordType.FileAppended || length === 0) continue;
       if (length >= RECENT_BLOB_MAX_BYTES) continue;
-      // A copy: the staged blob may be a view of bytes that the engine does not own.
-      const blob = Buffer.from(staged.rawBlob);
+      // An appended blob is the append buffer's own fresh concatenation (`AppendBuffer.take`),
+      // which nothing changes afterwards, so it is kept as it is: a copy per commit cost more
+      // than the read it saves. Only a small tail cut from a large append is copied, so that
+      // the bytes kept stay bounded by what is counted.
+      const raw = staged.rawBlob;
+      const blob =
+        raw.buffer.byteLength <= 2 * RECENT_BLOB_MAX_BYTES
+          ? Buffer.from(raw.buffer, raw.byteOffset, length)
+          : Buffer.concat([raw]);
       this.recentBlobs.set(staged.record.offset, { sequence: staged.record.sequence, blob });
       this.recentBlobsBytes += length;
     }
