@@ -48,6 +48,7 @@ export class ContentReader {
       throw journalCorrupt(firstOffset, `size of ${path} disagrees`);
     }
     const result = Buffer.allocUnsafe(sizeBytes);
+    const scratch = new RunScratch();
     let position = 0;
     let index = 0;
     while (index < extents.length) {
@@ -66,7 +67,7 @@ export class ContentReader {
         continue;
       }
       const runEnd = this.runEndOf(extents, index);
-      position = this.readRunInto(extents, index, runEnd, result, position, path);
+      position = this.readRunInto(extents, index, runEnd, result, position, path, scratch);
       index = runEnd;
     }
     return result;
@@ -125,6 +126,7 @@ export class ContentReader {
     target: Buffer,
     position: number,
     path: string,
+    scratch: RunScratch,
   ): number {
     const first = extents[start] as Extent;
     const last = extents[end - 1] as Extent;
@@ -133,7 +135,7 @@ export class ContentReader {
     if (runLength <= 0 || runLength > Math.max(READ_RUN_MAX_BYTES, RECORD_MAX_BYTES)) {
       throw journalCorrupt(first.recordOffset, `extents of ${path} name an impossible run`);
     }
-    const run = readRun(this.file, first.recordOffset, runLength);
+    const run = readRun(this.file, first.recordOffset, runLength, scratch.atLeast(runLength));
     for (let index = start; index < end; index++) {
       const extent = extents[index] as Extent;
       const raw = recordInRun(run, first.recordOffset, extent.recordOffset);
@@ -151,6 +153,23 @@ export class ContentReader {
       }
     }
     return position;
+  }
+}
+
+/**
+ * One buffer for the runs of one read, grown as needed. A log appended one commit at a time is
+ * a hundred runs (its consolidated records lie apart in the journal): a fresh buffer for each
+ * cost an allocation and the page faults of touching new memory. Nothing read from a run
+ * outlives it: every blob is decoded or copied into the result before the next run is read.
+ */
+class RunScratch {
+  private buffer: Buffer | undefined;
+
+  atLeast(lengthBytes: number): Buffer {
+    if (this.buffer === undefined || this.buffer.length < lengthBytes) {
+      this.buffer = Buffer.allocUnsafe(Math.max(lengthBytes, 2 * (this.buffer?.length ?? 0)));
+    }
+    return this.buffer;
   }
 }
 

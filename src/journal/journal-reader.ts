@@ -93,10 +93,17 @@ export function readRecordOfLength(
 
 /**
  * Reads `lengthBytes` of the journal at `offset` in one `pread`: a run of adjacent records
- * that `recordInRun` then checks one by one from the buffer.
+ * that `recordInRun` then checks one by one from the buffer. With `scratch` (at least
+ * `lengthBytes` long) the run is read into it instead of a fresh buffer.
  */
-export function readRun(file: StorageFile, offset: number, lengthBytes: number): Buffer {
-  const bytes = Buffer.allocUnsafe(lengthBytes);
+export function readRun(
+  file: StorageFile,
+  offset: number,
+  lengthBytes: number,
+  scratch?: Buffer,
+): Buffer {
+  const bytes =
+    scratch === undefined ? Buffer.allocUnsafe(lengthBytes) : scratch.subarray(0, lengthBytes);
   if (readFully(file, bytes, offset) !== lengthBytes) {
     throw journalCorrupt(offset, 'record run cut short');
   }
