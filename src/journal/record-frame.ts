@@ -138,8 +138,7 @@ export function decodeFrameHeader(source: Buffer): DecodedFrameHeader {
     };
   }
   if (
-    checksumCrc32c(source.subarray(0, HEADER_CHECKED_BYTES)) !==
-    u32At(source, HEADER_CHECKED_BYTES)
+    checksumCrc32c(source.subarray(0, HEADER_CHECKED_BYTES)) !== u32At(source, HEADER_CHECKED_BYTES)
   ) {
     return { ok: false, fault: 'checksum' };
   }
