@@ -24,7 +24,7 @@ import {
 import type { CompressionEffort } from '../journal/compression.js';
 import type { FlushedPage } from '../projections/index/paged-tree.js';
 import { applyRecord, type Projections } from '../projections/projection-set.js';
-import { AppendBuffer } from './append-buffer.js';
+import { AppendBuffer, lengthBytesAtMost } from './append-buffer.js';
 import type {
   CartridgeStats,
   CreateDirectoryOptions,
@@ -304,16 +304,30 @@ export class Cartridge {
     }
     // Text stays text in the buffer: one conversion for the whole record when it is staged.
     const piece = typeof content === 'string' ? content : toBytes(content, copy);
-    const lengthBytes = typeof piece === 'string' ? Buffer.byteLength(piece, 'utf8') : piece.length;
-    if (lengthBytes > FILE_SIZE_MAX_BYTES)
-      throw limitExceeded('content length', lengthBytes, FILE_SIZE_MAX_BYTES);
-    if (lengthBytes === 0) return;
-    const sizeBytes = file.sizeBytes + this.appends.sizeBytes + lengthBytes;
-    if (sizeBytes > FILE_SIZE_MAX_BYTES)
-      throw limitExceeded('file size', sizeBytes, FILE_SIZE_MAX_BYTES);
-    this.requireSpace(blocksFor(sizeBytes), blocksFor(file.sizeBytes), canonical);
-    this.appends.add(canonical, path, file, piece, lengthBytes);
-    if (this.appends.sizeBytes >= DATA_RECORD_MAX_BYTES) this.settle();
+    if (piece.length === 0) return;
+    // Text is measured only when its upper bound could fail a check (see `AppendBuffer`).
+    const sizeBytesAtMost =
+      file.sizeBytes + this.appends.sizeBytesAtMost + lengthBytesAtMost(piece);
+    const withinBound =
+      sizeBytesAtMost <= FILE_SIZE_MAX_BYTES &&
+      this.journal.allocator.fits(blocksFor(sizeBytesAtMost), blocksFor(file.sizeBytes));
+    if (!withinBound) {
+      const lengthBytes =
+        typeof piece === 'string' ? Buffer.byteLength(piece, 'utf8') : piece.length;
+      if (lengthBytes > FILE_SIZE_MAX_BYTES)
+        throw limitExceeded('content length', lengthBytes, FILE_SIZE_MAX_BYTES);
+      const sizeBytes = file.sizeBytes + this.appends.sizeBytes + lengthBytes;
+      if (sizeBytes > FILE_SIZE_MAX_BYTES)
+        throw limitExceeded('file size', sizeBytes, FILE_SIZE_MAX_BYTES);
+      this.requireSpace(blocksFor(sizeBytes), blocksFor(file.sizeBytes), canonical);
+    }
+    this.appends.add(canonical, path, file, piece);
+    if (
+      this.appends.sizeBytesAtMost >= DATA_RECORD_MAX_BYTES &&
+      this.appends.sizeBytes >= DATA_RECORD_MAX_BYTES
+    ) {
+      this.settle();
+    }
   }
 
   /** Stages the buffered appends, if any, as one record (then consolidates if it is due). */

@@ -18,7 +18,7 @@ import type { BufferPool } from '../projections/buffer-pool.js';
  * (what a file appended to many times, or written in large chunks, looks like) are read with
  * one `pread` per run of up to READ_RUN_MAX_BYTES, and each record is checked from that buffer;
  * a lone record goes through the buffer pool as before. Records still staged in an open
- * transaction are read from the writer.
+ * transaction, and small appends committed lately, are read from the writer.
  */
 
 /** Record types whose blob holds file content (and may be read through an extent). */
@@ -48,6 +48,7 @@ export class ContentReader {
       throw journalCorrupt(firstOffset, `size of ${path} disagrees`);
     }
     const result = Buffer.allocUnsafe(sizeBytes);
+    const scratch = new RunScratch();
     let position = 0;
     let index = 0;
     while (index < extents.length) {
@@ -66,15 +67,26 @@ export class ContentReader {
         continue;
       }
       const runEnd = this.runEndOf(extents, index);
-      position = this.readRunInto(extents, index, runEnd, result, position, path);
+      position = this.readRunInto(extents, index, runEnd, result, position, path, scratch);
       index = runEnd;
     }
     return result;
   }
 
-  /** A blob available without I/O: staged in the open transaction, or in the pool. */
+  /**
+   * A blob available without I/O: staged in the open transaction, appended lately (what
+   * consolidation reads), or in the pool.
+   */
   private directBlob(extent: Extent): Uint8Array | undefined {
-    return this.writer.stagedBlob(extent.recordOffset) ?? this.pool.get(extent.recordOffset);
+    return this.writerBlob(extent) ?? this.pool.get(extent.recordOffset);
+  }
+
+  /** A blob the writer holds: staged, or appended lately. */
+  private writerBlob(extent: Extent): Uint8Array | undefined {
+    return (
+      this.writer.stagedBlob(extent.recordOffset) ??
+      this.writer.recentBlob(extent.recordOffset, extent.recordSequence)
+    );
   }
 
   /** The end (exclusive) of the run of extents from `start` whose records are adjacent. */
@@ -87,7 +99,7 @@ export class ContentReader {
       const next = extents[end] as Extent;
       if (next.recordOffset !== nextOffset) break;
       if (runBytes + next.recordLengthBytes > READ_RUN_MAX_BYTES) break;
-      if (this.writer.stagedBlob(next.recordOffset) !== undefined) break;
+      if (this.writerBlob(next) !== undefined) break;
       runBytes += next.recordLengthBytes;
       nextOffset += next.recordLengthBytes;
       end++;
@@ -114,6 +126,7 @@ export class ContentReader {
     target: Buffer,
     position: number,
     path: string,
+    scratch: RunScratch,
   ): number {
     const first = extents[start] as Extent;
     const last = extents[end - 1] as Extent;
@@ -122,7 +135,7 @@ export class ContentReader {
     if (runLength <= 0 || runLength > Math.max(READ_RUN_MAX_BYTES, RECORD_MAX_BYTES)) {
       throw journalCorrupt(first.recordOffset, `extents of ${path} name an impossible run`);
     }
-    const run = readRun(this.file, first.recordOffset, runLength);
+    const run = readRun(this.file, first.recordOffset, runLength, scratch.atLeast(runLength));
     for (let index = start; index < end; index++) {
       const extent = extents[index] as Extent;
       const raw = recordInRun(run, first.recordOffset, extent.recordOffset);
@@ -140,6 +153,23 @@ export class ContentReader {
       }
     }
     return position;
+  }
+}
+
+/**
+ * One buffer for the runs of one read, grown as needed. A log appended one commit at a time is
+ * a hundred runs (its consolidated records lie apart in the journal): a fresh buffer for each
+ * cost an allocation and the page faults of touching new memory. Nothing read from a run
+ * outlives it: every blob is decoded or copied into the result before the next run is read.
+ */
+class RunScratch {
+  private buffer: Buffer | undefined;
+
+  atLeast(lengthBytes: number): Buffer {
+    if (this.buffer === undefined || this.buffer.length < lengthBytes) {
+      this.buffer = Buffer.allocUnsafe(Math.max(lengthBytes, 2 * (this.buffer?.length ?? 0)));
+    }
+    return this.buffer;
   }
 }
 

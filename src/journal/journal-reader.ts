@@ -2,6 +2,7 @@ import { CartridgeError, fromSystemError, journalCorrupt } from '../errors.js';
 import { RECORD_MAX_BYTES } from '../limits.js';
 import { type Codec, decompressBlob, decompressBlobInto } from './compression.js';
 import { decodeEvent } from './event-codec.js';
+import { checksumCrc32c } from './hashing.js';
 import type { StorageFile } from './io/storage.js';
 import type { JournalRecord } from './journal-event.js';
 import {
@@ -12,7 +13,6 @@ import {
   FRAME_HEADER_BYTES,
   type FrameHeader,
   type FrameHeaderFault,
-  payloadChecksumOf,
   recordLengthOf,
 } from './record-frame.js';
 
@@ -93,10 +93,17 @@ export function readRecordOfLength(
 
 /**
  * Reads `lengthBytes` of the journal at `offset` in one `pread`: a run of adjacent records
- * that `recordInRun` then checks one by one from the buffer.
+ * that `recordInRun` then checks one by one from the buffer. With `scratch` (at least
+ * `lengthBytes` long) the run is read into it instead of a fresh buffer.
  */
-export function readRun(file: StorageFile, offset: number, lengthBytes: number): Buffer {
-  const bytes = Buffer.allocUnsafe(lengthBytes);
+export function readRun(
+  file: StorageFile,
+  offset: number,
+  lengthBytes: number,
+  scratch?: Buffer,
+): Buffer {
+  const bytes =
+    scratch === undefined ? Buffer.allocUnsafe(lengthBytes) : scratch.subarray(0, lengthBytes);
   if (readFully(file, bytes, offset) !== lengthBytes) {
     throw journalCorrupt(offset, 'record run cut short');
   }
@@ -118,11 +125,12 @@ export function recordInRun(run: Buffer, runOffset: number, offset: number): Raw
   return checkedRecord(offset, header, headerBytes, run.subarray(start + FRAME_HEADER_BYTES, end));
 }
 
-/** Checks a payload against its header: the CRC32C of body and stored blob together. */
+/**
+ * Checks a payload against its header: the CRC32C of body and stored blob together, which lie
+ * back to back in `payload`, so one pass over it gives the same checksum as body then blob.
+ */
 function payloadFault(header: FrameHeader, payload: Buffer): string | undefined {
-  const body = payload.subarray(0, header.bodyLength);
-  const blob = payload.subarray(header.bodyLength);
-  if (payloadChecksumOf(body, blob) !== header.payloadChecksum) {
+  if (checksumCrc32c(payload) !== header.payloadChecksum) {
     return 'record payload checksum mismatch';
   }
   return undefined;

@@ -1,11 +1,11 @@
 import { assert } from '../assert.js';
 import { CartridgeError, fromSystemError, limitExceeded } from '../errors.js';
-import { TRANSACTION_RECORDS_MAX } from '../limits.js';
+import { CONSOLIDATED_EXTENT_BYTES, TRANSACTION_RECORDS_MAX } from '../limits.js';
 import { type Codec, type CompressionEffort, compressBlob } from './compression.js';
 import { encodeEvent, recordTypeOf } from './event-codec.js';
 import { HASH_SIZE_BYTES } from './hashing.js';
 import type { StorageFile } from './io/storage.js';
-import type { JournalEvent, JournalRecord } from './journal-event.js';
+import { type JournalEvent, type JournalRecord, RecordType } from './journal-event.js';
 import {
   blobHashOf,
   chainHashOf,
@@ -42,6 +42,19 @@ interface StagedRecord {
   readonly blobHash: Buffer;
 }
 
+/**
+ * Appended blobs below this size are kept after their commit (see `recentBlob`): they are the
+ * small extents that consolidation rewrites.
+ */
+const RECENT_BLOB_MAX_BYTES = 64 * 1024;
+/** The bytes of recent blobs kept: a consolidation step, twice over. */
+const RECENT_BLOBS_MAX_BYTES = 2 * CONSOLIDATED_EXTENT_BYTES;
+
+interface RecentBlob {
+  readonly sequence: number;
+  readonly blob: Buffer;
+}
+
 /** Writes are cut into calls of at most this many buffers (below IOV_MAX) ... */
 const WRITE_BUFFERS_MAX = 512;
 /** ... and about this many bytes, so one huge commit does not need one huge iovec. */
@@ -51,6 +64,9 @@ export class JournalWriter {
   private tail: JournalTail;
   private readonly staged: StagedRecord[] = [];
   private readonly stagedBlobs = new Map<number, Uint8Array>();
+  /** Small appended blobs of the last commits, oldest first, by record offset. */
+  private readonly recentBlobs = new Map<number, RecentBlob>();
+  private recentBlobsBytes = 0;
   private poisonedBy: CartridgeError | undefined;
   /** The journal end as of the last successful sync (what is known durable). */
   private syncedEnd: number;
@@ -163,6 +179,44 @@ export class JournalWriter {
     return this.stagedBlobs.get(offset);
   }
 
+  /**
+   * The blob of a small appended record committed lately, if it is still kept and is the
+   * record `sequence` names. Consolidation rewrites a file's run of small appends soon after
+   * they were written: reading them back from the file (a `pread` and a CRC32C per record) cost
+   * it about as much as compressing them. Committed records never change on disk while this
+   * writer lives (a failed commit cuts back only its own bytes), so the copy kept here is what
+   * a read would return.
+   */
+  recentBlob(offset: number, sequence: number): Buffer | undefined {
+    const recent = this.recentBlobs.get(offset);
+    return recent !== undefined && recent.sequence === sequence ? recent.blob : undefined;
+  }
+
+  /** Keeps the small appended blobs of a commit that was just written. */
+  private keepRecentBlobs(): void {
+    for (const staged of this.staged) {
+      const length = staged.rawBlob.length;
+      if (staged.type !== RecordType.FileAppended || length === 0) continue;
+      if (length >= RECENT_BLOB_MAX_BYTES) continue;
+      // An appended blob is the append buffer's own fresh concatenation (`AppendBuffer.take`),
+      // which nothing changes afterwards, so it is kept as it is: a copy per commit cost more
+      // than the read it saves. Only a small tail cut from a large append is copied, so that
+      // the bytes kept stay bounded by what is counted.
+      const raw = staged.rawBlob;
+      const blob =
+        raw.buffer.byteLength <= 2 * RECENT_BLOB_MAX_BYTES
+          ? Buffer.from(raw.buffer, raw.byteOffset, length)
+          : Buffer.concat([raw]);
+      this.recentBlobs.set(staged.record.offset, { sequence: staged.record.sequence, blob });
+      this.recentBlobsBytes += length;
+    }
+    for (const [offset, recent] of this.recentBlobs) {
+      if (this.recentBlobsBytes <= RECENT_BLOBS_MAX_BYTES) break;
+      this.recentBlobs.delete(offset);
+      this.recentBlobsBytes -= recent.blob.length;
+    }
+  }
+
   /** The sequence number the next staged record will get. */
   nextSequence(): number {
     return this.tail.nextSequence + this.staged.length;
@@ -265,6 +319,7 @@ export class JournalWriter {
       this.cutBackTo(startOffset, error);
       throw fromSystemError(error, 'journal write');
     }
+    this.keepRecentBlobs();
     this.discardStaged();
     this.tail = tail;
     if (sync) this.sync();

@@ -111,31 +111,44 @@ function isAllZero(bytes: Uint8Array): boolean {
   return true;
 }
 
+function u32At(source: Buffer, position: number): number {
+  return (
+    ((source[position] as number) |
+      ((source[position + 1] as number) << 8) |
+      ((source[position + 2] as number) << 16)) +
+    (source[position + 3] as number) * 0x100_0000
+  );
+}
+
+/** A sequence above this high word is past Number.MAX_SAFE_INTEGER (2^53 - 1). */
+const SAFE_SEQUENCE_HIGH_MAX = 0x1f_ffff;
+
 /**
  * Validates and decodes a header from untrusted bytes. The checksum is checked before any
  * field is believed; lengths are checked against the limits before anyone allocates by them.
+ * Fields are read with byte arithmetic rather than `Buffer` methods: every read of a record
+ * decodes a header, often in code that is not optimised yet (the first reads after open).
  */
 export function decodeFrameHeader(source: Buffer): DecodedFrameHeader {
   assert(source.length >= FRAME_HEADER_BYTES, 'frame header source is too short');
-  if (source.readUInt16LE(0) !== FRAME_MAGIC) {
+  if (((source[0] as number) | ((source[1] as number) << 8)) !== FRAME_MAGIC) {
     return {
       ok: false,
       fault: isAllZero(source.subarray(0, FRAME_HEADER_BYTES)) ? 'zero' : 'magic',
     };
   }
   if (
-    checksumCrc32c(source.subarray(0, HEADER_CHECKED_BYTES)) !==
-    source.readUInt32LE(HEADER_CHECKED_BYTES)
+    checksumCrc32c(source.subarray(0, HEADER_CHECKED_BYTES)) !== u32At(source, HEADER_CHECKED_BYTES)
   ) {
     return { ok: false, fault: 'checksum' };
   }
-  const flags = source.readUInt8(3);
+  const flags = source[3] as number;
   if ((flags & ~FLAGS_KNOWN) !== 0 || (flags & FLAG_CODEC_MASK) === 3) {
     return { ok: false, fault: 'flags' };
   }
-  const bodyLength = source.readUInt32LE(4);
-  const storedBlobLength = source.readUInt32LE(8);
-  const rawBlobLength = source.readUInt32LE(12);
+  const bodyLength = u32At(source, 4);
+  const storedBlobLength = u32At(source, 8);
+  const rawBlobLength = u32At(source, 12);
   const codecBits = flags & FLAG_CODEC_MASK;
   const lengthsValid =
     bodyLength <= BODY_MAX_BYTES &&
@@ -143,20 +156,20 @@ export function decodeFrameHeader(source: Buffer): DecodedFrameHeader {
     rawBlobLength <= BLOB_MAX_BYTES &&
     (codecBits !== 0 || storedBlobLength === rawBlobLength);
   if (!lengthsValid) return { ok: false, fault: 'length' };
-  const sequence = Number(source.readBigUInt64LE(20));
-  if (!Number.isSafeInteger(sequence)) return { ok: false, fault: 'length' };
+  const sequenceHigh = u32At(source, 24);
+  if (sequenceHigh > SAFE_SEQUENCE_HIGH_MAX) return { ok: false, fault: 'length' };
   return {
     ok: true,
     header: {
-      type: source.readUInt8(2),
+      type: source[2] as number,
       flags,
       bodyLength,
       storedBlobLength,
       rawBlobLength,
-      commitIndex: source.readUInt32LE(16),
-      sequence,
+      commitIndex: u32At(source, 16),
+      sequence: u32At(source, 20) + sequenceHigh * 0x1_0000_0000,
       link: Buffer.from(source.subarray(28, 28 + LINK_BYTES)),
-      payloadChecksum: source.readUInt32LE(36),
+      payloadChecksum: u32At(source, 36),
     },
   };
 }

@@ -455,6 +455,42 @@ describe('Cartridge#appendFile()', () => {
     expect(cart.metadata('/a').sizeBytes).toBe(4096);
     expect(cart.stats().usedBlocks).toBe(1);
   });
+
+  it('counts buffered multi-byte text exactly at the capacity limit', () => {
+    const cart = memory({ capacityBlocks: 1 });
+    cart.createFile('/a', Buffer.alloc(4000, 1));
+    // 48 two-byte characters fill the block exactly; their upper bound (3 bytes each) would not.
+    cart.transaction(() => {
+      for (let index = 0; index < 4; index++) cart.appendFile('/a', 'é'.repeat(12));
+      expectCode(() => cart.appendFile('/a', 'é'), 'ENOSPC');
+    });
+    expect(cart.metadata('/a').sizeBytes).toBe(4096);
+    expect(cart.readFile('/a').subarray(4000).toString()).toBe('é'.repeat(48));
+  });
+
+  it('consolidates what was committed, never appends of a transaction that rolled back', () => {
+    const cart = memory();
+    cart.createFile('/log', '');
+    const expected: string[] = [];
+    // Enough lines, in transactions, for several consolidations of the file's small appends.
+    for (let transaction = 0; transaction < 60; transaction++) {
+      const lines = Array.from({ length: 100 }, (_, index) => `${transaction}:${index}:`.padEnd(80, 'x') + '\n');
+      if (transaction % 7 === 3) {
+        expect(() =>
+          cart.transaction(() => {
+            for (const line of lines) cart.appendFile('/log', line.toUpperCase());
+            cart.readFile('/log');
+            throw new Error('rolled back');
+          }),
+        ).toThrow('rolled back');
+      }
+      cart.transaction(() => {
+        for (const line of lines) cart.appendFile('/log', line);
+      });
+      expected.push(...lines);
+    }
+    expect(cart.readFile('/log').toString()).toBe(expected.join(''));
+  });
 });
 
 describe('Cartridge#deleteFile()', () => {

@@ -17,22 +17,30 @@ interface FlockBinding {
   flockSync(descriptor: number, flags: 'exnb'): void;
 }
 
-const requireModule = createRequire(import.meta.url);
-let binding: FlockBinding | undefined;
+/**
+ * The binding is loaded with this module, not on the first lock: loading a native addon takes
+ * milliseconds (a dlopen and its JavaScript), which the first open of every process would
+ * otherwise pay on top of its own work. A failure to load is kept and thrown when a lock is
+ * wanted, so a process that never writes still runs without the addon.
+ */
+const loadedBinding = loadFlockBinding();
 
-function flockBinding(): FlockBinding {
-  if (binding !== undefined) return binding;
+function loadFlockBinding(): FlockBinding | Error {
   try {
-    binding = requireModule('fs-ext') as FlockBinding;
+    return createRequire(import.meta.url)('fs-ext') as FlockBinding;
   } catch (error) {
     // Without a lock two writers could interleave silently: refusing to write is the safe side.
-    throw Object.assign(new Error('ENOSYS: file locking is unavailable (fs-ext did not load)'), {
+    return Object.assign(new Error('ENOSYS: file locking is unavailable (fs-ext did not load)'), {
       code: 'ENOSYS',
       syscall: 'flock',
       cause: error,
     });
   }
-  return binding;
+}
+
+function flockBinding(): FlockBinding {
+  if (loadedBinding instanceof Error) throw loadedBinding;
+  return loadedBinding;
 }
 
 function isWouldBlock(error: unknown): boolean {

@@ -113,6 +113,117 @@ function malformed(offset: number, detail: string): CartridgeError {
   return new CartridgeError('JOURNAL_CORRUPT', `index page ${detail}`, { offset });
 }
 
+/*
+ * Decoding runs on every page a lookup misses in the cache, and right after open it runs in
+ * code V8 has not optimised yet, where every call (into Node's `Buffer` methods, or to a
+ * helper) and every small object is expensive. So the loops read fixed-width fields with plain
+ * byte arithmetic written out in place, a key is sliced with one call, and what a lookup does
+ * not need (the views of a leaf's values, the references of a branch's children) stays in the
+ * page's bytes until someone asks for it. What is checked, and when, does not change: the
+ * whole page is validated before it is returned.
+ */
+
+function u16At(bytes: Buffer, position: number): number {
+  return (bytes[position] as number) | ((bytes[position + 1] as number) << 8);
+}
+
+function u32At(bytes: Buffer, position: number): number {
+  return u16At(bytes, position) + u16At(bytes, position + 2) * 0x1_0000;
+}
+
+function u48At(bytes: Buffer, position: number): number {
+  return u32At(bytes, position) + u16At(bytes, position + 4) * 0x1_0000_0000;
+}
+
+/** Node's own UTF-8 slice, which `toString('utf8', start, end)` calls after its argument checks. */
+interface Utf8Slicer {
+  utf8Slice(start: number, end: number): string;
+}
+
+const hasUtf8Slice =
+  typeof (Buffer.prototype as unknown as Partial<Utf8Slicer>).utf8Slice === 'function';
+
+/**
+ * A leaf read from disk: its keys decoded, its values left in the page's bytes (a lookup wants
+ * one of them; a view per entry was a third of the cost of a cold page load). It is clean and
+ * shared, so it is never changed: a change copies it (`values` then materialises every view).
+ */
+class StoredLeaf implements LeafNode {
+  readonly kind = 'leaf' as const;
+  private materialisedValues: Buffer[] | undefined;
+
+  constructor(
+    readonly keys: string[],
+    private readonly bytes: Buffer,
+    /** Where each value's bytes start in the page (its u32 length is just before). */
+    private readonly valueStarts: number[],
+    readonly sizeBytes: number,
+  ) {}
+
+  get values(): Buffer[] {
+    if (this.materialisedValues === undefined) {
+      const values = new Array<Buffer>(this.keys.length);
+      for (let index = 0; index < values.length; index++) values[index] = this.valueAt(index);
+      this.materialisedValues = values;
+    }
+    return this.materialisedValues;
+  }
+
+  valueAt(index: number): Buffer {
+    const materialised = this.materialisedValues;
+    if (materialised !== undefined) return materialised[index] as Buffer;
+    const start = this.valueStarts[index] as number;
+    return this.bytes.subarray(start, start + u32At(this.bytes, start - 4));
+  }
+}
+
+/**
+ * A branch read from disk: its separators decoded, its child references (checked when the page
+ * was read) left in the page's bytes until asked for; a lookup follows one of them.
+ */
+class StoredBranch implements BranchNode {
+  readonly kind = 'branch' as const;
+  private materialisedChildren: Child[] | undefined;
+
+  constructor(
+    readonly keys: string[],
+    private readonly bytes: Buffer,
+    /** Where the first child reference starts in the page. */
+    private readonly childrenStart: number,
+    readonly sizeBytes: number,
+  ) {}
+
+  get children(): Child[] {
+    if (this.materialisedChildren === undefined) {
+      const children = new Array<Child>(this.keys.length + 1);
+      for (let index = 0; index < children.length; index++) children[index] = this.childAt(index);
+      this.materialisedChildren = children;
+    }
+    return this.materialisedChildren;
+  }
+
+  childAt(index: number): PageRef {
+    const materialised = this.materialisedChildren;
+    if (materialised !== undefined) return materialised[index] as PageRef;
+    const position = this.childrenStart + index * CHILD_ENTRY_BYTES;
+    return {
+      offset: u48At(this.bytes, position),
+      sequence: u48At(this.bytes, position + 6),
+      lengthBytes: u32At(this.bytes, position + 12),
+    };
+  }
+}
+
+/** Value `index` of a leaf, without materialising the others of a leaf read from disk. */
+export function valueAt(leaf: LeafNode, index: number): Buffer | undefined {
+  return leaf instanceof StoredLeaf ? leaf.valueAt(index) : leaf.values[index];
+}
+
+/** Child `index` of a branch, without materialising the others of a branch read from disk. */
+export function childAt(branch: BranchNode, index: number): Child | undefined {
+  return branch instanceof StoredBranch ? branch.childAt(index) : branch.children[index];
+}
+
 /**
  * Decodes a page from untrusted bytes; anything malformed is `JOURNAL_CORRUPT` at `offset`.
  * Every length is checked against what is left before it is used; keys must be sorted and
@@ -120,61 +231,73 @@ function malformed(offset: number, detail: string): CartridgeError {
  * page must end exactly where its entries do. Leaf values are views into `bytes`.
  */
 export function decodePage(bytes: Buffer, offset: number): IndexNode {
-  if (bytes.length < PAGE_HEADER_BYTES) throw malformed(offset, 'is cut short');
-  const kind = bytes.readUInt8(0);
-  const count = bytes.readUInt16LE(2);
-  if ((kind !== 0 && kind !== 1) || bytes.readUInt8(1) !== 0)
-    throw malformed(offset, 'kind malformed');
+  const length = bytes.length;
+  if (length < PAGE_HEADER_BYTES) throw malformed(offset, 'is cut short');
+  const kind = bytes[0] as number;
+  const count = u16At(bytes, 2);
+  if ((kind !== 0 && kind !== 1) || bytes[1] !== 0) throw malformed(offset, 'kind malformed');
   if (count > INDEX_PAGE_KEYS_MAX) throw malformed(offset, 'has too many keys');
   const leaf = kind === 0;
   const keys = new Array<string>(count);
-  const values: Buffer[] = leaf ? new Array<Buffer>(count) : [];
+  const valueStarts: number[] = leaf ? new Array<number>(count) : [];
+  const slicer = bytes as unknown as Utf8Slicer;
   let position = PAGE_HEADER_BYTES;
   let sizeBytes = PAGE_OVERHEAD_BYTES + (leaf ? 0 : CHILD_REF_BYTES);
-  let previous: string | undefined;
+  let previous = '';
   for (let index = 0; index < count; index++) {
-    if (position + 2 > bytes.length) throw malformed(offset, 'is cut short');
-    const keyLength = bytes.readUInt16LE(position);
+    if (position + 2 > length) throw malformed(offset, 'is cut short');
+    const keyLength = (bytes[position] as number) | ((bytes[position + 1] as number) << 8);
     position += 2;
-    if (position + keyLength > bytes.length) throw malformed(offset, 'is cut short');
-    const key = bytes.toString('utf8', position, position + keyLength);
+    if (position + keyLength > length) throw malformed(offset, 'is cut short');
+    const key = hasUtf8Slice
+      ? slicer.utf8Slice(position, position + keyLength)
+      : bytes.toString('utf8', position, position + keyLength);
     position += keyLength;
-    if (previous !== undefined && !(previous < key)) throw malformed(offset, 'keys out of order');
+    if (index > 0 && !(previous < key)) throw malformed(offset, 'keys out of order');
     previous = key;
     keys[index] = key;
     if (leaf) {
-      if (position + 4 > bytes.length) throw malformed(offset, 'is cut short');
-      const valueLength = bytes.readUInt32LE(position);
+      if (position + 4 > length) throw malformed(offset, 'is cut short');
+      const valueLength =
+        ((bytes[position] as number) |
+          ((bytes[position + 1] as number) << 8) |
+          ((bytes[position + 2] as number) << 16)) +
+        (bytes[position + 3] as number) * 0x100_0000;
       position += 4;
-      if (position + valueLength > bytes.length) throw malformed(offset, 'is cut short');
-      const value = bytes.subarray(position, position + valueLength);
+      if (position + valueLength > length) throw malformed(offset, 'is cut short');
+      valueStarts[index] = position;
       position += valueLength;
-      values[index] = value;
-      sizeBytes += entryBytes(key, value);
+      // As `entryBytes(key, value)`, without the value's view.
+      sizeBytes += key.length + valueLength + 4;
     } else {
-      sizeBytes += separatorBytes(key);
+      sizeBytes += key.length + 2 + CHILD_REF_BYTES;
     }
   }
   if (leaf) {
-    if (position !== bytes.length) throw malformed(offset, 'has bytes after its entries');
-    return { kind: 'leaf', keys, values, sizeBytes };
+    if (position !== length) throw malformed(offset, 'has bytes after its entries');
+    return new StoredLeaf(keys, bytes, valueStarts, sizeBytes);
   }
   const childCount = count + 1;
-  if (position + childCount * CHILD_ENTRY_BYTES !== bytes.length) {
+  if (position + childCount * CHILD_ENTRY_BYTES !== length) {
     throw malformed(offset, 'children malformed');
   }
-  const children: Child[] = new Array<Child>(childCount);
-  for (let index = 0; index < childCount; index++) {
-    const childOffset = bytes.readUIntLE(position, 6);
-    const childSequence = bytes.readUIntLE(position + 6, 6);
-    const childLength = bytes.readUInt32LE(position + 12);
-    position += CHILD_ENTRY_BYTES;
+  for (let child = position; child < length; child += CHILD_ENTRY_BYTES) {
     // A child is written before its parent: a reference forward is a forged page, and would
     // let a cycle make a lookup loop forever. Its length is checked before anyone reads by it.
+    const childOffset =
+      ((bytes[child] as number) |
+        ((bytes[child + 1] as number) << 8) |
+        ((bytes[child + 2] as number) << 16)) +
+      (bytes[child + 3] as number) * 0x100_0000 +
+      ((bytes[child + 4] as number) | ((bytes[child + 5] as number) << 8)) * 0x1_0000_0000;
+    const childLength =
+      ((bytes[child + 12] as number) |
+        ((bytes[child + 13] as number) << 8) |
+        ((bytes[child + 14] as number) << 16)) +
+      (bytes[child + 15] as number) * 0x100_0000;
     if (childOffset >= offset || childLength > RECORD_MAX_BYTES) {
       throw malformed(offset, 'child reference malformed');
     }
-    children[index] = { offset: childOffset, sequence: childSequence, lengthBytes: childLength };
   }
-  return { kind: 'branch', keys, children, sizeBytes };
+  return new StoredBranch(keys, bytes, position, sizeBytes);
 }

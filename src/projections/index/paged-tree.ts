@@ -5,6 +5,7 @@ import type { UndoLog } from '../undo-log.js';
 import {
   type BranchNode,
   type Child,
+  childAt,
   CHILD_REF_BYTES,
   entryBytes,
   type IndexNode,
@@ -13,6 +14,7 @@ import {
   PAGE_OVERHEAD_BYTES,
   type PageRef,
   separatorBytes,
+  valueAt,
 } from './index-page.js';
 
 /**
@@ -215,10 +217,10 @@ export class PagedTree {
     while (node.kind === 'branch') {
       const index = childIndexOf(node.keys, key);
       bounds = childBounds(bounds, node.keys, index);
-      node = this.nodeAt(node.children[index] as Child, bounds);
+      node = this.nodeAt(childAt(node, index) as Child, bounds);
     }
     const index = lowerBound(node.keys, key);
-    return node.keys[index] === key ? node.values[index] : undefined;
+    return node.keys[index] === key ? valueAt(node, index) : undefined;
   }
 
   /**
@@ -241,14 +243,14 @@ export class PagedTree {
       for (let index = lowerBound(node.keys, start); index < node.keys.length; index++) {
         const key = node.keys[index] as string;
         if (key >= end) return false;
-        if (visit(key, node.values[index] as Buffer) === false) return false;
+        if (visit(key, valueAt(node, index) as Buffer) === false) return false;
       }
       return true;
     }
-    for (let index = childIndexOf(node.keys, start); index < node.children.length; index++) {
+    for (let index = childIndexOf(node.keys, start); index <= node.keys.length; index++) {
       if (index > 0 && (node.keys[index - 1] as string) >= end) return false;
       const next = childBounds(bounds, node.keys, index);
-      if (!this.walk(node.children[index] as Child, next, start, end, visit)) return false;
+      if (!this.walk(childAt(node, index) as Child, next, start, end, visit)) return false;
     }
     return true;
   }
