@@ -3,7 +3,7 @@ import type { BufferPoolStats } from '../projections/buffer-pool.js';
 import type { Projections } from '../projections/projection-set.js';
 import type { CartridgeStats, EntryMetadata } from './cartridge-types.js';
 import type { ContentReader } from './content-reader.js';
-import { fragmentationOf, ReadModel } from './read-model.js';
+import { ReadModel } from './read-model.js';
 
 /**
  * A read-only view of a past state, from `Cartridge.checkout`. It answers the same reads as the
@@ -62,30 +62,15 @@ export class CartridgeView {
    */
   stats(): CartridgeStats {
     this.ensureOpen();
-    const counts = this.reads.counts(this.head);
-    const capacity = this.state.allocator.capacityBlocks;
-    const totalBlocks = capacity ?? counts.usedBlocks;
-    return {
-      totalBlocks,
-      usedBlocks: counts.usedBlocks,
-      freeBlocks: totalBlocks - counts.usedBlocks,
-      capacityBlocks: capacity,
-      journalBytes: counts.journalBytes,
-      liveBytes: counts.liveBytes,
-      deadBytes: counts.journalBytes - counts.liveBytes,
-      fragmentation: fragmentationOf(counts),
-      livePages: counts.livePages,
+    // A view is a state, not a journal: it has synced what it holds, and pins its own head.
+    return this.reads.stats(this.head, {
       recordCount: 0,
-      head: this.head,
       syncedLength: this.head,
-      fileCount: counts.fileCount,
-      directoryCount: counts.directoryCount,
       checkpointOffset: this.state.timeline.lastRoot?.offset ?? 0,
       oldestPinnedOffset: this.head,
-      dirtyIndexPages: this.state.catalog.tree.dirtyCount,
       durability: 'full',
       bufferPool: this.host.poolStats(),
-    };
+    });
   }
 
   // ---- writes: a view is read-only ---------------------------------------------------------

@@ -48,7 +48,7 @@ import { SyncDeadline } from './durability.js';
 import { createJournal, type OpenedJournal, openJournal } from './open-journal.js';
 import { refuseAsyncBody, refuseThenableResult } from './synchronous-body.js';
 import { type CartridgeOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { blocksFor, fragmentationOf, ReadModel } from './read-model.js';
+import { blocksFor, ReadModel } from './read-model.js';
 import { verifyJournal } from './verify.js';
 import type { Observable } from 'rxjs';
 import { type ChangeEvent, type ChangesOptions, changeStream } from './change-stream.js';
@@ -196,31 +196,14 @@ export class Cartridge {
 
   stats(): CartridgeStats {
     this.ensureReadable();
-    const { allocator, catalog, writer, headerKeeper } = this.journal;
-    const counts = this.reads.counts(this.head);
-    const capacity = allocator.capacityBlocks;
-    const totalBlocks = capacity ?? counts.usedBlocks;
-    return {
-      totalBlocks,
-      usedBlocks: counts.usedBlocks,
-      freeBlocks: totalBlocks - counts.usedBlocks,
-      capacityBlocks: capacity,
-      journalBytes: counts.journalBytes,
-      liveBytes: counts.liveBytes,
-      deadBytes: counts.journalBytes - counts.liveBytes,
-      fragmentation: fragmentationOf(counts),
-      livePages: counts.livePages,
-      recordCount: writer.committedTail.nextSequence,
-      head: this.head,
-      syncedLength: headerKeeper.header.syncedLength,
-      fileCount: counts.fileCount,
-      directoryCount: counts.directoryCount,
+    return this.reads.stats(this.head, {
+      recordCount: this.journal.writer.committedTail.nextSequence,
+      syncedLength: this.journal.headerKeeper.header.syncedLength,
       checkpointOffset: this.checkpointOffset,
       oldestPinnedOffset: this.oldestPinnedOffset(),
-      dirtyIndexPages: catalog.tree.dirtyCount,
       durability: this.options.durability,
       bufferPool: this.pool.stats(),
-    };
+    });
   }
 
   private fileOperandPath(path: string, creating = false): string {

@@ -4,7 +4,7 @@ import { PAGE_SIZE_BYTES } from '../limits.js';
 import { ancestorsOf, canonicalPath, parsePath } from '../path/canonical-path.js';
 import type { CatalogNode } from '../projections/catalog.js';
 import type { Projections } from '../projections/projection-set.js';
-import type { EntryMetadata } from './cartridge-types.js';
+import type { CartridgeStats, EntryMetadata } from './cartridge-types.js';
 import type { ContentReader } from './content-reader.js';
 
 /**
@@ -28,10 +28,21 @@ export interface StateCounts {
 }
 
 /** Share of the journal's bytes that no live file refers to (what compaction would reclaim). */
-export function fragmentationOf(counts: StateCounts): number {
+function fragmentationOf(counts: StateCounts): number {
   const { journalBytes, liveBytes } = counts;
   return journalBytes === 0 ? 0 : (journalBytes - liveBytes) / journalBytes;
 }
+
+/** The figures of `stats()` that describe the journal rather than the state. */
+export type JournalFigures = Pick<
+  CartridgeStats,
+  | 'recordCount'
+  | 'syncedLength'
+  | 'checkpointOffset'
+  | 'oldestPinnedOffset'
+  | 'durability'
+  | 'bufferPool'
+>;
 
 export class ReadModel {
   constructor(
@@ -77,7 +88,33 @@ export class ReadModel {
     };
   }
 
-  /** The counters `stats()` reports, for a state whose last commit ends at `headOffset`. */
+  /**
+   * What `stats()` reports of a state whose last commit ends at `headOffset`; the caller adds
+   * what belongs to its journal (`JournalFigures`).
+   */
+  stats(headOffset: number, journal: JournalFigures): CartridgeStats {
+    const counts = this.counts(headOffset);
+    const capacity = this.state.allocator.capacityBlocks;
+    const totalBlocks = capacity ?? counts.usedBlocks;
+    return {
+      totalBlocks,
+      usedBlocks: counts.usedBlocks,
+      freeBlocks: totalBlocks - counts.usedBlocks,
+      capacityBlocks: capacity,
+      journalBytes: counts.journalBytes,
+      liveBytes: counts.liveBytes,
+      deadBytes: counts.journalBytes - counts.liveBytes,
+      fragmentation: fragmentationOf(counts),
+      livePages: counts.livePages,
+      head: headOffset,
+      fileCount: counts.fileCount,
+      directoryCount: counts.directoryCount,
+      dirtyIndexPages: this.state.catalog.tree.dirtyCount,
+      ...journal,
+    };
+  }
+
+  /** The counters of a state whose last commit ends at `headOffset`. */
   counts(headOffset: number): StateCounts {
     const { allocator, catalog } = this.state;
     const fileCount = catalog.fileCount;

@@ -2,6 +2,7 @@ import { assert } from '../../assert.js';
 import { CartridgeError } from '../../errors.js';
 import { INDEX_DEPTH_MAX, INDEX_PAGE_TARGET_BYTES } from '../../limits.js';
 import type { UndoLog } from '../undo-log.js';
+import { childIndexOf, lowerBound } from './key-search.js';
 import {
   type BranchNode,
   type Child,
@@ -81,30 +82,6 @@ const MERGE_BELOW_BYTES = INDEX_PAGE_TARGET_BYTES / 4;
 
 function emptyLeaf(): LeafNode {
   return { kind: 'leaf', keys: [], values: [], sizeBytes: PAGE_OVERHEAD_BYTES };
-}
-
-/** The first index whose key is >= `key`. */
-function lowerBound(keys: readonly string[], key: string): number {
-  let low = 0;
-  let high = keys.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if ((keys[middle] as string) < key) low = middle + 1;
-    else high = middle;
-  }
-  return low;
-}
-
-/** The child of a branch that holds `key`: the number of separators <= key. */
-function childIndexOf(keys: readonly string[], key: string): number {
-  let low = 0;
-  let high = keys.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if ((keys[middle] as string) <= key) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }
 
 function cloneNode(node: IndexNode): IndexNode {

@@ -1,6 +1,7 @@
 import { CartridgeError } from '../../errors.js';
 import type { Child, IndexNode } from './index-page.js';
 import { isNode } from './index-page.js';
+import { childIndexOf, lowerBound } from './key-search.js';
 import type { PagedTree } from './paged-tree.js';
 
 /**
@@ -25,18 +26,6 @@ interface Frame {
   readonly high: string | undefined;
   readonly depth: number;
   index: number;
-}
-
-/** The first index whose key is >= `key`. */
-function lowerBound(keys: readonly string[], key: string): number {
-  let low = 0;
-  let high = keys.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if ((keys[middle] as string) < key) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }
 
 class TreeCursor {
@@ -98,21 +87,9 @@ class TreeCursor {
     const first =
       child.kind === 'leaf'
         ? lowerBound(child.keys, this.start)
-        : firstChildFor(child.keys, this.start);
+        : childIndexOf(child.keys, this.start);
     this.stack.push({ node: child, low, high, depth, index: first });
   }
-}
-
-/** The child of a branch that holds `key`: the number of separators <= key. */
-function firstChildFor(keys: readonly string[], key: string): number {
-  let low = 0;
-  let high = keys.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if ((keys[middle] as string) <= key) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }
 
 function sameChild(left: Child, right: Child): boolean {
