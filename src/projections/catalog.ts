@@ -1,7 +1,7 @@
 import { CartridgeError, journalCorrupt } from '../errors.js';
 import type { Extent, JournalRecord, VersionLink } from '../journal/journal-event.js';
 import { INLINE_EXTENTS_MAX } from '../limits.js';
-import { parentOf, ROOT_PATH } from '../path/canonical-path.js';
+import { canonicalPath, parentOf, ROOT_PATH } from '../path/canonical-path.js';
 import {
   type CatalogNode,
   childrenRange,
@@ -88,6 +88,21 @@ function recordBytesOf(extents: readonly Extent[]): number {
   let total = 0;
   for (const extent of extents) total += extent.recordLengthBytes;
   return total;
+}
+
+/**
+ * A record's path must be what the canonical path function makes of it. The engine only
+ * writes canonical paths; a record with another spelling (`/a/../b`, NFD, a trailing slash)
+ * is forged, and folding it would make an entry that no canonical lookup can reach or deny.
+ */
+function requireCanonical(record: JournalRecord, path: string): void {
+  let canonical: string | undefined;
+  try {
+    canonical = canonicalPath(path);
+  } catch {
+    canonical = undefined;
+  }
+  if (canonical !== path) throw journalCorrupt(record.offset, 'a record path is not canonical');
 }
 
 /** The record's own blob as an extent, when it carries one. */
@@ -202,6 +217,7 @@ export class Catalog implements Projection {
   /** Applies a record; returns the file it changed as it was before and after, if any. */
   evolve(record: JournalRecord): FileChange {
     const event = record.event;
+    if ('path' in event) requireCanonical(record, event.path);
     switch (event.type) {
       case 'genesis': {
         const root = this.get(ROOT_PATH) as DirectoryNode;

@@ -115,6 +115,25 @@ describe('regressions', () => {
     expectCode(() => Cartridge.open(FORGED_PATH, { storage }), 'JOURNAL_CORRUPT');
   });
 
+  it.each(['/a/../b', '/a//b', '/a/', '/a/.', 'a', '/e\u0301'])(
+    'refuses a record whose path %j is not canonical with JOURNAL_CORRUPT (no phantom entry)',
+    (path) => {
+      // Before the fold checked, such a record replayed into an entry listDir showed and
+      // exists denied, and verify() passed.
+      const storage = forgedCartridge(() => ({
+        type: 'file.created',
+        path,
+        inode: 9,
+        mode: 0o644,
+        atMs: 1,
+        sizeBytes: 0,
+        extents: [],
+        previous: null,
+      }));
+      expectCode(() => Cartridge.open(FORGED_PATH, { storage }), 'JOURNAL_CORRUPT');
+    },
+  );
+
   it('refuses a forged file size in an index page at read time with JOURNAL_CORRUPT, not a RangeError', () => {
     // An index page is believed as it is read, so the size reaches the read path.
     const storage = forgedCheckpoint((stage) =>
