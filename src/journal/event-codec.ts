@@ -1,6 +1,12 @@
 import { Packr } from 'msgpackr';
 import { CartridgeError } from '../errors.js';
-import { type Extent, type JournalEvent, RecordType } from './journal-event.js';
+import {
+  type AuditAction,
+  type AuditEntry,
+  type Extent,
+  type JournalEvent,
+  RecordType,
+} from './journal-event.js';
 
 /**
  * Encodes events as msgpack arrays with fixed positions and decodes them back from untrusted
@@ -14,6 +20,28 @@ type Field = unknown;
 
 function corruptBody(detail: string): CartridgeError {
   return new CartridgeError('JOURNAL_CORRUPT', `record body ${detail}`);
+}
+
+/** Actions by their code in audit entries (the position is the code). */
+const AUDIT_ACTIONS: readonly AuditAction[] = ['Read', 'Write', 'Create', 'Delete', 'List', 'All'];
+/** Fields per audit entry in the flat, stored form. */
+const AUDIT_ENTRY_FIELDS = 8;
+
+function flattenAuditEntries(entries: readonly AuditEntry[]): unknown[] {
+  const flat: unknown[] = [];
+  for (const entry of entries) {
+    flat.push(
+      entry.atMs,
+      entry.actor,
+      AUDIT_ACTIONS.indexOf(entry.action),
+      entry.path,
+      entry.allowed ? 1 : 0,
+      entry.sid,
+      entry.changeOffset,
+      entry.rolledBack ? 1 : 0,
+    );
+  }
+  return flat;
 }
 
 /** Fields per extent in the flat, stored form. */
@@ -98,6 +126,10 @@ function fieldsOf(event: JournalEvent): Field[] {
         event.fileOffset,
         flattenExtents(event.extents),
       ];
+    case 'audit.batch':
+      return [flattenAuditEntries(event.entries)];
+    case 'policy.set':
+      return [event.policy, event.atMs];
   }
 }
 
@@ -131,6 +163,10 @@ export function recordTypeOf(event: JournalEvent): RecordType {
       return RecordType.RestoreStarted;
     case 'entry.restored':
       return RecordType.EntryRestored;
+    case 'audit.batch':
+      return RecordType.AuditBatch;
+    case 'policy.set':
+      return RecordType.PolicySet;
   }
 }
 
@@ -194,6 +230,34 @@ class Fields {
       return null;
     }
     return this.text();
+  }
+
+  auditEntries(): AuditEntry[] {
+    const value = this.next();
+    if (!Array.isArray(value) || value.length % AUDIT_ENTRY_FIELDS !== 0) {
+      throw corruptBody('has bad audit entries');
+    }
+    const fields = new Fields(value as unknown[]);
+    const entries: AuditEntry[] = [];
+    for (let index = 0; index < value.length / AUDIT_ENTRY_FIELDS; index++) {
+      const atMs = fields.count();
+      const actor = fields.text();
+      const action = AUDIT_ACTIONS[fields.count()];
+      if (action === undefined) throw corruptBody('has an unknown audit action');
+      const path = fields.text();
+      const allowed = fields.flag();
+      const sid = fields.textOrNull();
+      const changeOffset = fields.countOrNull();
+      const rolledBack = fields.flag();
+      entries.push({ atMs, actor, action, path, allowed, sid, changeOffset, rolledBack });
+    }
+    return entries;
+  }
+
+  flag(): boolean {
+    const value = this.next();
+    if (value !== 0 && value !== 1) throw corruptBody('has a flag that is not 0 or 1');
+    return value === 1;
   }
 
   kind(): 'file' | 'directory' {
@@ -319,6 +383,10 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
         snapshot: fields.textOrNull(),
         atMs: fields.count(),
       };
+    case RecordType.AuditBatch:
+      return { type: 'audit.batch', entries: fields.auditEntries() };
+    case RecordType.PolicySet:
+      return { type: 'policy.set', policy: fields.textOrNull(), atMs: fields.count() };
     case RecordType.EntryRestored:
       return {
         type: 'entry.restored',

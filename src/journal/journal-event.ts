@@ -18,6 +18,29 @@ export const enum RecordType {
   SnapshotDeleted = 12,
   RestoreStarted = 13,
   EntryRestored = 14,
+  AuditBatch = 15,
+  PolicySet = 16,
+}
+
+/** What an operation did, in the policy language's terms. */
+export type AuditAction = 'Read' | 'Write' | 'Create' | 'Delete' | 'List' | 'All';
+
+/**
+ * One audit entry: who did what to which path, when, whether the policy allowed it (and which
+ * statement decided), and the record of the change it made, if it made one that committed.
+ */
+export interface AuditEntry {
+  readonly atMs: number;
+  readonly actor: string;
+  readonly action: AuditAction;
+  readonly path: string;
+  readonly allowed: boolean;
+  /** The `Sid` of the deciding statement; null without a policy, or for the default deny. */
+  readonly sid: string | null;
+  /** The offset of the first record of the change the operation made; null when none. */
+  readonly changeOffset: number | null;
+  /** True when the operation ran inside a transaction that rolled back. */
+  readonly rolledBack: boolean;
 }
 
 /**
@@ -157,6 +180,17 @@ export type JournalEvent =
       readonly sizeBytes: number;
       readonly fileOffset: number;
       readonly extents: readonly Extent[];
+    }
+  | {
+      /** Audit entries of the audit lane, written with a commit or on their own. */
+      readonly type: 'audit.batch';
+      readonly entries: readonly AuditEntry[];
+    }
+  | {
+      /** The access policy from now on: its canonical JSON, or null for none. */
+      readonly type: 'policy.set';
+      readonly policy: string | null;
+      readonly atMs: number;
     };
 
 export type JournalEventType = JournalEvent['type'];

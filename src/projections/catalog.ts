@@ -304,6 +304,8 @@ export class Catalog implements Projection {
       case 'snapshot.created':
       case 'snapshot.deleted':
       case 'restore.started':
+      case 'audit.batch':
+      case 'policy.set':
         return NO_CHANGE;
     }
   }

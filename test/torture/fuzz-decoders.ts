@@ -266,6 +266,25 @@ function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
       return fc.record({ type: fc.constant(type), name: fc.string(), atMs: timeMs });
     case 'restore.started':
       return fc.record({ type: fc.constant(type), targetHead: count, snapshot: text, atMs: timeMs });
+    case 'audit.batch':
+      return fc.record({
+        type: fc.constant(type),
+        entries: fc.array(
+          fc.record({
+            atMs: timeMs,
+            actor: fc.string(),
+            action: fc.constantFrom('Read', 'Write', 'Create', 'Delete', 'List', 'All' as const),
+            path: pathText,
+            allowed: fc.boolean(),
+            sid: text,
+            changeOffset: previous,
+            rolledBack: fc.boolean(),
+          }),
+          { maxLength: 4 },
+        ),
+      });
+    case 'policy.set':
+      return fc.record({ type: fc.constant(type), policy: text, atMs: timeMs });
     case 'entry.restored':
       return fc.record({
         type: fc.constant(type),
@@ -300,6 +319,8 @@ const EVENT_TYPES: readonly JournalEventType[] = [
   'snapshot.deleted',
   'restore.started',
   'entry.restored',
+  'audit.batch',
+  'policy.set',
 ];
 
 /** Bodies for a type: random bytes, random msgpack, arrays of odd fields, mutated real bodies. */

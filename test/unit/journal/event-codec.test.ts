@@ -44,6 +44,16 @@ const EVERY_EVENT: readonly JournalEvent[] = [
     type: 'entry.restored', path: '/d', atMs: 6, previous: 12, kind: 'directory', inode: 2, mode: 0o755,
     createdAtMs: 1, modifiedAtMs: 2, contentOffset: 0, sizeBytes: 0, fileOffset: 0, extents: [],
   },
+  {
+    type: 'audit.batch',
+    entries: [
+      { atMs: 5, actor: 'agent-42', action: 'Read', path: '/calls/1', allowed: true, sid: null, changeOffset: null, rolledBack: false },
+      { atMs: 6, actor: 'ünïcode', action: 'All', path: '/', allowed: false, sid: 'DenyAll', changeOffset: 8192, rolledBack: true },
+    ],
+  },
+  { type: 'audit.batch', entries: [] },
+  { type: 'policy.set', policy: '{"Version":"2012-10-17","Statement":[]}', atMs: 9 },
+  { type: 'policy.set', policy: null, atMs: 10 },
 ];
 
 /** Bodies encoded before any hostile input was decoded, to compare against afterwards. */
@@ -71,7 +81,7 @@ describe('event codec round trip', () => {
       expect(decodeEvent(recordTypeOf(event), body)).toEqual(event);
       typesSeen.add(event.type);
     }
-    expect(typesSeen.size).toBe(14);
+    expect(typesSeen.size).toBe(16);
   });
 
   it('encodes deterministically (the hash chain depends on it) and into independent buffers', () => {
@@ -88,7 +98,7 @@ describe('event codec round trip', () => {
 
   it('gives every event type its own record type', () => {
     const types = new Set(EVERY_EVENT.map((event) => recordTypeOf(event)));
-    expect(types.size).toBe(14);
+    expect(types.size).toBe(16);
   });
 
   it('round-trips generated file events', () => {
@@ -142,7 +152,9 @@ describe('event codec on untrusted bytes', () => {
       ['extents not an array', fileCreated, packer.pack(['/a', 2, 0o644, 1, 1, 'x'])],
       ['unknown type 0', 0, packer.pack([])],
       ['unknown type 9', 9, packer.pack(['/a', 1])],
-      ['unknown type 15', 15, packer.pack([])],
+      ['unknown type 17', 17, packer.pack([])],
+      ['audit action out of range', 15, packer.pack([[1, 'a', 9, '/', 1, null, null, 0]])],
+      ['audit flag not 0 or 1', 15, packer.pack([[1, 'a', 0, '/', 2, null, null, 0]])],
       ['unknown type 255', 255, packer.pack([])],
     ];
     for (const [what, type, body] of cases) {
