@@ -204,6 +204,7 @@ export type ScanStep =
   | { readonly kind: 'damage'; readonly offset: number; readonly reason: string };
 
 const SCAN_CHUNK_BYTES = 1024 * 1024;
+const EMPTY_BUFFER = Buffer.alloc(0);
 
 /**
  * Reads records one after another from `startOffset` to `endOffset`, through a reusable
@@ -212,7 +213,12 @@ const SCAN_CHUNK_BYTES = 1024 * 1024;
  * the bytes stop being a record.
  */
 export class RecordScanner {
-  private buffer = Buffer.allocUnsafe(SCAN_CHUNK_BYTES);
+  /**
+   * Sized at the first read to what the scan can need, up to SCAN_CHUNK_BYTES: a change stream
+   * following a live journal scans one small commit at a time, and a megabyte per scan made
+   * the garbage collector run flat out.
+   */
+  private buffer = EMPTY_BUFFER;
   private bufferStart = 0;
   private bufferLength = 0;
   private offset: number;
@@ -234,7 +240,10 @@ export class RecordScanner {
     if (offset + length > this.endOffset) return false;
     if (offset >= this.bufferStart && offset + length <= this.bufferStart + this.bufferLength)
       return true;
-    if (length > this.buffer.length) this.buffer = Buffer.allocUnsafe(length);
+    if (length > this.buffer.length) {
+      const scanBytes = Math.min(SCAN_CHUNK_BYTES, this.endOffset - offset);
+      this.buffer = Buffer.allocUnsafe(Math.max(length, scanBytes));
+    }
     const wanted = Math.min(this.buffer.length, this.endOffset - offset);
     this.bufferStart = offset;
     this.bufferLength = readFully(this.file, this.buffer.subarray(0, wanted), offset);
