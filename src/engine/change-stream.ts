@@ -1,4 +1,3 @@
-import { Packr } from 'msgpackr';
 import { Observable, type Subscriber } from 'rxjs';
 import { CartridgeError, journalCorrupt } from '../errors.js';
 import { JOURNAL_START_OFFSET } from '../journal/file-header.js';
@@ -6,6 +5,7 @@ import { chainRootOf } from '../journal/hashing.js';
 import { type Commit, JournalCursor } from '../journal/journal-cursor.js';
 import type { JournalEvent, JournalRecord } from '../journal/journal-event.js';
 import type { JournalTail } from '../journal/journal-writer.js';
+import { decodeToken, encodeToken, markOf, type ResumePoint } from './resume-token.js';
 import { type Position, positionOf } from '../position.js';
 import { compileGlob, type PathMatcher } from '../path/glob.js';
 import { commitTimeOf } from '../projections/timeline.js';
@@ -82,10 +82,8 @@ const EVENTS_PER_TURN = 1024;
 /** Journal bytes read per turn of the event loop. */
 const BYTES_PER_TURN = 4 * 1024 * 1024;
 export const MAX_LAG_BYTES_DEFAULT = 1024 * 1024 * 1024;
-const TOKEN_VERSION = 1;
-const TOKEN_MAX_LENGTH = 512;
-
-const packer = new Packr({ useRecords: false, mapsAsObjects: false });
+/** An unchained cursor computes no chain hashes: the hash it starts from is never read. */
+const NO_HASH = Buffer.alloc(32);
 
 /** What a stream needs of its cartridge. */
 export interface StreamHost {
@@ -98,61 +96,11 @@ export interface StreamHost {
   readonly pin: (holder: object, offset: () => number) => () => void;
 }
 
-interface StartPoint {
-  readonly tail: JournalTail;
-  /** Records of the first commit already delivered (a token names a record inside one). */
-  readonly skipRecords: number;
-}
-
-// ---- tokens ---------------------------------------------------------------------------------
-
-export function encodeToken(cartridgeId: Buffer, tail: JournalTail, skipRecords: number): string {
-  const packed = packer.pack([
-    TOKEN_VERSION,
-    cartridgeId,
-    tail.endOffset,
-    tail.nextSequence,
-    tail.lastHash,
-    skipRecords,
-  ]);
-  return Buffer.from(packed).toString('base64url');
-}
+/** Where a stream starts: a mark, and the records of its commit already delivered. */
+type StartPoint = ResumePoint;
 
 function unavailable(detail: string): CartridgeError {
   return new CartridgeError('HISTORY_UNAVAILABLE', `resume token ${detail}`);
-}
-
-function decodeToken(token: string, cartridgeId: Buffer): StartPoint {
-  if (token.length > TOKEN_MAX_LENGTH) throw unavailable('is too long');
-  let value: unknown;
-  try {
-    value = packer.unpack(Buffer.from(token, 'base64url'));
-  } catch {
-    throw unavailable('is not a token');
-  }
-  if (!Array.isArray(value) || value.length !== 6) throw unavailable('is not a token');
-  const [version, id, endOffset, nextSequence, lastHash, skipRecords] = value as unknown[];
-  const counts = [endOffset, nextSequence, skipRecords].every(
-    (count) => typeof count === 'number' && Number.isSafeInteger(count) && count >= 0,
-  );
-  const valid =
-    version === TOKEN_VERSION &&
-    counts &&
-    id instanceof Uint8Array &&
-    lastHash instanceof Uint8Array &&
-    lastHash.length === 32;
-  if (!valid) throw unavailable('is not a token');
-  if (!Buffer.from(id as Uint8Array).equals(cartridgeId)) {
-    throw unavailable('belongs to another cartridge');
-  }
-  return {
-    tail: {
-      endOffset: endOffset as number,
-      nextSequence: nextSequence as number,
-      lastHash: Buffer.from(lastHash as Uint8Array),
-    },
-    skipRecords: skipRecords as number,
-  };
 }
 
 // ---- where a stream starts ------------------------------------------------------------------
@@ -184,25 +132,21 @@ function tailAfter(
 function startPointOf(journal: OpenedJournal, from: ChangesOptions['from']): StartPoint {
   const head = journal.writer.committedTail;
   const cartridgeId = journal.headerKeeper.header.cartridgeId;
-  if (from === undefined || from === 'now') return { tail: head, skipRecords: 0 };
+  if (from === undefined || from === 'now') return { mark: markOf(head), skipRecords: 0 };
   if (from === 'start') {
-    return {
-      tail: {
-        endOffset: JOURNAL_START_OFFSET,
-        nextSequence: 0,
-        lastHash: chainRootOf(cartridgeId),
-      },
-      skipRecords: 0,
+    const genesis = {
+      endOffset: JOURNAL_START_OFFSET,
+      nextSequence: 0,
+      lastHash: chainRootOf(cartridgeId),
     };
+    return { mark: markOf(genesis), skipRecords: 0 };
   }
   if (typeof from === 'number') {
     if (!Number.isSafeInteger(from) || from < JOURNAL_START_OFFSET || from > head.endOffset) {
       throw new CartridgeError('INVALID_ARGUMENT', `from ${from} is not an offset in the journal`);
     }
-    return {
-      tail: tailAfter(journal, from - 1, (commit) => commit.tail.endOffset <= from),
-      skipRecords: 0,
-    };
+    const tail = tailAfter(journal, from - 1, (commit) => commit.tail.endOffset <= from);
+    return { mark: markOf(tail), skipRecords: 0 };
   }
   if (typeof from !== 'string') {
     throw new CartridgeError(
@@ -214,46 +158,99 @@ function startPointOf(journal: OpenedJournal, from: ChangesOptions['from']): Sta
   if (snapshot !== undefined) {
     const includes = (commit: Commit): boolean =>
       (commit.records[0]?.offset ?? 0) <= snapshot.offset;
-    return { tail: tailAfter(journal, snapshot.offset, includes), skipRecords: 0 };
+    return { mark: markOf(tailAfter(journal, snapshot.offset, includes)), skipRecords: 0 };
   }
   const start = decodeToken(from, cartridgeId);
-  if (start.tail.endOffset > head.endOffset) throw unavailable('points past the head');
+  const { mark } = start;
+  if (mark.offset > head.endOffset) throw unavailable('points past the head');
+  // At the head there is no record yet to carry the link: the head's own chain state must.
+  if (mark.offset === head.endOffset) {
+    const current = markOf(head);
+    if (mark.sequence !== current.sequence || !mark.link.equals(current.link)) {
+      throw unavailable('does not continue the journal');
+    }
+  }
   return start;
 }
 
 // ---- events ---------------------------------------------------------------------------------
 
-function changeOf(record: JournalRecord, atMs: number, token: string): ChangeEvent | undefined {
+/**
+ * A change event. Its token is made when first read: most subscribers keep few tokens, and
+ * making one per event cost more than the rest of the event. `toJSON` includes it.
+ */
+class StreamEvent implements ChangeEvent {
+  readonly position: Position;
+  readonly offset: number;
+  readonly sequence: number;
+  readonly time: Date;
+  private tokenValue: string | undefined;
+
+  constructor(
+    readonly type: ChangeType,
+    readonly path: string | null,
+    record: JournalRecord,
+    readonly atMs: number,
+    private readonly tokenOf: () => string,
+    readonly sizeBytes?: number,
+    readonly name?: string,
+    readonly targetHead?: number,
+  ) {
+    this.position = positionOf(record.offset, record.sequence);
+    this.offset = record.offset;
+    this.sequence = record.sequence;
+    this.time = new Date(atMs);
+  }
+
+  get token(): string {
+    this.tokenValue ??= this.tokenOf();
+    return this.tokenValue;
+  }
+
+  toJSON(): Omit<ChangeEvent, 'time'> & { time: string } {
+    const { type, path, position, offset, sequence, atMs, token, sizeBytes, name, targetHead } =
+      this;
+    const fields = { type, path, position, offset, sequence, atMs, token };
+    return {
+      ...fields,
+      time: this.time.toISOString(),
+      ...(sizeBytes === undefined ? {} : { sizeBytes }),
+      ...(name === undefined ? {} : { name }),
+      ...(targetHead === undefined ? {} : { targetHead }),
+    };
+  }
+}
+
+/** The event of a record, or undefined for records that change nothing a subscriber sees. */
+function changeOf(
+  record: JournalRecord,
+  atMs: number,
+  tokenOf: () => string,
+): ChangeEvent | undefined {
   const event: JournalEvent = record.event;
-  const common = {
-    position: positionOf(record.offset, record.sequence),
-    offset: record.offset,
-    sequence: record.sequence,
-    time: new Date(atMs),
-    atMs,
-    token,
-  };
   switch (event.type) {
     case 'file.created':
     case 'file.written':
     case 'file.appended':
-      return { type: event.type, path: event.path, sizeBytes: event.sizeBytes, ...common };
     case 'entry.restored':
-      return { type: event.type, path: event.path, sizeBytes: event.sizeBytes, ...common };
+      return new StreamEvent(event.type, event.path, record, atMs, tokenOf, event.sizeBytes);
     case 'entry.deleted':
     case 'directory.created':
-      return { type: event.type, path: event.path, ...common };
+      return new StreamEvent(event.type, event.path, record, atMs, tokenOf);
     case 'snapshot.created':
     case 'snapshot.deleted':
-      return { type: event.type, path: null, name: event.name, ...common };
+      return new StreamEvent(event.type, null, record, atMs, tokenOf, undefined, event.name);
     case 'restore.started':
-      return {
-        type: event.type,
-        path: null,
-        name: event.snapshot ?? undefined,
-        targetHead: event.targetHead,
-        ...common,
-      };
+      return new StreamEvent(
+        event.type,
+        null,
+        record,
+        atMs,
+        tokenOf,
+        undefined,
+        event.snapshot ?? undefined,
+        event.targetHead,
+      );
     default:
       return undefined;
   }
@@ -284,13 +281,12 @@ class Subscription {
   private scheduled: NodeJS.Immediate | undefined;
   private live = false;
   private stopped = false;
-  private lastToken: string;
   private readonly unsubscribe: () => void;
   private readonly unfollow: () => void;
   private readonly unpin: () => void;
   private readonly cartridgeId: Buffer;
-  /** The chain state before the next commit the cursor yields (what its events' tokens hold). */
-  private tailBefore: JournalTail;
+  /** Where the stream stands after what it delivered: the token its errors and marker carry. */
+  private delivered: ResumePoint;
 
   constructor(
     private readonly host: StreamHost,
@@ -301,10 +297,13 @@ class Subscription {
   ) {
     const journal = host.journal();
     this.cartridgeId = journal.headerKeeper.header.cartridgeId;
-    this.cursor = new JournalCursor(journal.file, start.tail);
+    // Streams deliver records, they do not vouch for them: the cursor checks checksums,
+    // sequence and the link at the start, not the whole hash chain (`verify()` does that).
+    const { mark } = start;
+    const from = { endOffset: mark.offset, nextSequence: mark.sequence, lastHash: NO_HASH };
+    this.cursor = new JournalCursor(journal.file, from, { chained: false, firstLink: mark.link });
     this.skipRecords = start.skipRecords;
-    this.tailBefore = start.tail;
-    this.lastToken = encodeToken(this.cartridgeId, start.tail, start.skipRecords);
+    this.delivered = start;
     this.unsubscribe = host.bus.subscribe(
       () => this.schedule(),
       () => this.finish(),
@@ -358,7 +357,7 @@ class Subscription {
       throw new CartridgeError(
         'SUBSCRIBER_OVERFLOW',
         `the subscriber is ${head - from} bytes behind the head (limit ${this.maxLagBytes})`,
-        { token: this.lastToken },
+        { token: this.tokenOf(this.delivered) },
       );
     }
     let delivered = 0;
@@ -383,8 +382,13 @@ class Subscription {
     }
   }
 
+  private tokenOf(point: ResumePoint): string {
+    return encodeToken(this.cartridgeId, point.mark, point.skipRecords);
+  }
+
   private deliver(commit: Commit): number {
-    const before = this.tailBefore;
+    const first = commit.records[0] as JournalRecord;
+    const mark = { offset: first.offset, sequence: first.sequence, link: commit.firstLink };
     const skip = this.skipRecords;
     this.skipRecords = 0;
     let atMs = 0;
@@ -398,15 +402,12 @@ class Subscription {
     let delivered = 0;
     commit.records.forEach((record, index) => {
       if (index < skip || this.stopped) return;
-      const token = encodeToken(this.cartridgeId, before, index + 1);
-      const event = changeOf(record, atMs, token);
-      this.lastToken = token;
+      const event = changeOf(record, atMs, () => encodeToken(this.cartridgeId, mark, index + 1));
       if (event === undefined || !this.matches(event)) return;
       delivered++;
       this.subscriber.next(event);
     });
-    this.tailBefore = commit.tail;
-    this.lastToken = encodeToken(this.cartridgeId, commit.tail, 0);
+    this.delivered = { mark, skipRecords: commit.records.length };
     return delivered;
   }
 
@@ -421,7 +422,7 @@ class Subscription {
       sequence: tail.nextSequence,
       time: new Date(atMs),
       atMs,
-      token: this.lastToken,
+      token: this.tokenOf(this.delivered),
     });
   }
 }

@@ -21,8 +21,24 @@ import { isCommit, linkOf } from './record-frame.js';
 
 export interface Commit {
   readonly records: readonly JournalRecord[];
-  /** The chain state after the commit: where the next one starts. */
+  /**
+   * The chain state after the commit: where the next one starts. An unchained cursor does not
+   * compute chain hashes: its `lastHash` is the one it started from, not the commit's.
+   */
   readonly tail: JournalTail;
+  /** The link (8 bytes of the previous record's chain hash) in the commit's first record. */
+  readonly firstLink: Buffer;
+}
+
+export interface CursorOptions {
+  /**
+   * False: check every record's checksums, sequence and place in its commit, but not the hash
+   * chain (no BLAKE3 per record). For readers that deliver records rather than vouch for them
+   * (change streams); `verify()` and open always check the chain.
+   */
+  readonly chained?: boolean;
+  /** For an unchained cursor: the link the first record must carry (where a token resumes). */
+  readonly firstLink?: Buffer;
 }
 
 /** Where and why a cursor stopped before the end it was given. */
@@ -38,11 +54,17 @@ export class JournalCursor {
   private committed: JournalTail;
   private stopValue: CursorStop | undefined;
 
+  private readonly chained: boolean;
+  private expectedFirstLink: Buffer | undefined;
+
   constructor(
     private readonly file: StorageFile,
     from: JournalTail,
+    options: CursorOptions = {},
   ) {
     this.committed = from;
+    this.chained = options.chained ?? true;
+    this.expectedFirstLink = options.firstLink;
   }
 
   /** The tail after the last complete commit read. */
@@ -65,6 +87,7 @@ export class JournalCursor {
     const scanner = new RecordScanner(this.file, this.committed.endOffset, toOffset);
     let tail = this.committed;
     let pending: JournalRecord[] = [];
+    let firstLink: Buffer = EMPTY_LINK;
     for (;;) {
       const step = scanner.next();
       if (step.kind !== 'record') {
@@ -73,25 +96,43 @@ export class JournalCursor {
         return;
       }
       const raw = step.raw;
-      const fault = continuityFault(raw, tail, pending.length);
+      const fault = this.continuityFault(raw, tail, pending.length);
       if (fault !== undefined) {
         this.stopValue = { offset: raw.offset, reason: fault, pendingRecords: pending.length };
         return;
       }
+      this.expectedFirstLink = undefined;
       const record = toJournalRecord(raw);
+      if (pending.length === 0) firstLink = raw.header.link;
       tail = {
         endOffset: raw.offset + record.lengthBytes,
         nextSequence: raw.header.sequence + 1,
-        lastHash: chainHashOfRecord(tail.lastHash, raw),
+        lastHash: this.chained ? chainHashOfRecord(tail.lastHash, raw) : tail.lastHash,
       };
       pending.push(record);
       if (isCommit(raw.header)) {
-        const commit: Commit = { records: pending, tail };
+        const commit: Commit = { records: pending, tail, firstLink };
         pending = [];
         this.committed = tail;
         yield commit;
       }
     }
+  }
+
+  private continuityFault(
+    raw: RawRecord,
+    tail: JournalTail,
+    indexInCommit: number,
+  ): string | undefined {
+    const expectedSequence = tail.nextSequence;
+    if (raw.header.sequence !== expectedSequence)
+      return `sequence ${raw.header.sequence} where ${expectedSequence} was due`;
+    const expectedLink = this.chained ? linkOf(tail.lastHash) : this.expectedFirstLink;
+    if (expectedLink !== undefined && !raw.header.link.equals(expectedLink)) {
+      return 'chain link does not match';
+    }
+    if (raw.header.commitIndex !== indexInCommit) return 'commit index out of order';
+    return undefined;
   }
 
   /**
@@ -103,15 +144,4 @@ export class JournalCursor {
   }
 }
 
-function continuityFault(
-  raw: RawRecord,
-  tail: JournalTail,
-  indexInCommit: number,
-): string | undefined {
-  const expectedSequence = tail.nextSequence;
-  if (raw.header.sequence !== expectedSequence)
-    return `sequence ${raw.header.sequence} where ${expectedSequence} was due`;
-  if (!raw.header.link.equals(linkOf(tail.lastHash))) return 'chain link does not match';
-  if (raw.header.commitIndex !== indexInCommit) return 'commit index out of order';
-  return undefined;
-}
+const EMPTY_LINK: Buffer = Buffer.alloc(0);
