@@ -5,7 +5,15 @@
 
 /** Codes shared with Node's fs module, used where the operation is file-system shaped. */
 export type FileSystemErrorCode =
-  'ENOENT' | 'EEXIST' | 'EISDIR' | 'ENOTDIR' | 'ENOTEMPTY' | 'ENOSPC' | 'EINVAL' | 'ENAMETOOLONG';
+  | 'ENOENT'
+  | 'EEXIST'
+  | 'EISDIR'
+  | 'ENOTDIR'
+  | 'ENOTEMPTY'
+  | 'ENOSPC'
+  | 'EINVAL'
+  | 'ENAMETOOLONG'
+  | 'EACCES';
 
 /** Codes that belong to the engine and the journal. */
 export type EngineErrorCode =
@@ -37,6 +45,7 @@ export const CARTRIDGE_ERROR_CODES: readonly CartridgeErrorCode[] = [
   'ENOSPC',
   'EINVAL',
   'ENAMETOOLONG',
+  'EACCES',
   'JOURNAL_CORRUPT',
   'NOT_A_CARTRIDGE',
   'UNSUPPORTED_VERSION',

@@ -1,4 +1,5 @@
 import { CartridgeError } from '../errors.js';
+import { canonicalPath, parsePath } from '../path/canonical-path.js';
 import type { BufferPoolStats } from '../projections/buffer-pool.js';
 import type { Projections } from '../projections/projection-set.js';
 import type { CartridgeStats, EntryMetadata } from './cartridge-types.js';
@@ -15,6 +16,11 @@ import { ReadModel } from './read-model.js';
 /** What a view needs of the cartridge that made it. */
 export interface ViewHost {
   readonly content: ContentReader;
+  /**
+   * The gate of the cartridge, as the actor that checked the view out: each read is decided by
+   * the policy in force now (a past state is no way around today's rules) and audited.
+   */
+  authorize(action: 'Read' | 'List', path: string): void;
   isOpen(): boolean;
   poolStats(): BufferPoolStats;
 }
@@ -38,22 +44,29 @@ export class CartridgeView {
 
   readFile(path: string): Buffer {
     this.ensureOpen();
-    return this.reads.readFile(path);
+    const canonical = this.reads.fileOperandPath(path);
+    this.host.authorize('Read', canonical);
+    return this.reads.readFile(canonical);
   }
 
   listDir(path: string): string[] {
     this.ensureOpen();
-    return this.reads.listDir(path);
+    const canonical = canonicalPath(path);
+    this.host.authorize('List', canonical);
+    return this.reads.listDir(canonical);
   }
 
   exists(path: string): boolean {
     this.ensureOpen();
+    this.host.authorize('Read', parsePath(path).path);
     return this.reads.exists(path);
   }
 
   metadata(path: string): EntryMetadata {
     this.ensureOpen();
-    return this.reads.metadata(path);
+    const canonical = this.reads.fileOperandPath(path);
+    this.host.authorize('Read', canonical);
+    return this.reads.metadata(canonical);
   }
 
   /**
@@ -62,6 +75,7 @@ export class CartridgeView {
    */
   stats(): CartridgeStats {
     this.ensureOpen();
+    this.host.authorize('Read', '/');
     // A view is a state, not a journal: it has synced what it holds, and pins its own head.
     return this.reads.stats(this.head, {
       recordCount: 0,

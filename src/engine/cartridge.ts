@@ -11,7 +11,14 @@ import {
   FILE_SIZE_MAX_BYTES,
   TRANSACTION_DEPTH_MAX,
 } from '../limits.js';
-import { ancestorsOf, canonicalPath, nameOf, parentOf, ROOT_PATH } from '../path/canonical-path.js';
+import {
+  ancestorsOf,
+  canonicalPath,
+  parsePath,
+  nameOf,
+  parentOf,
+  ROOT_PATH,
+} from '../path/canonical-path.js';
 import { BufferPool } from '../projections/buffer-pool.js';
 import {
   type CatalogNode,
@@ -47,13 +54,29 @@ import { ContentReader } from './content-reader.js';
 import { SyncDeadline } from './durability.js';
 import { createJournal, type OpenedJournal, openJournal } from './open-journal.js';
 import { refuseAsyncBody, refuseThenableResult } from './synchronous-body.js';
-import { type CartridgeOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import {
+  type CartridgeOptions,
+  requireActor,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options.js';
 import { blocksFor, ReadModel } from './read-model.js';
 import { verifyJournal } from './verify.js';
 import type { Observable } from 'rxjs';
 import { type ChangeEvent, type ChangesOptions, changeStream } from './change-stream.js';
 import { CommitBus } from './commit-bus.js';
 import { PinSet } from './pins.js';
+import { AuditLane, AUDIT_LANE_FLUSH_ENTRIES } from './audit-lane.js';
+import { OperationGate } from './operation-gate.js';
+import { AccessControl, canonicalPolicyText, policyDocument } from './access-control.js';
+import {
+  type AuditExportResult,
+  type AuditQuery,
+  type AuditRecord,
+  exportAuditLines,
+  queryAudit,
+} from './audit-query.js';
+import type { AuditAction, AuditEntry } from '../journal/journal-event.js';
 import { commitTimeAfter } from './commit-time.js';
 import { FollowTimer, followCommits } from './journal-follower.js';
 import { CartridgeView, type ViewHost } from './cartridge-view.js';
@@ -104,6 +127,13 @@ export class Cartridge {
   private reads: ReadModel;
   private readonly bus = new CommitBus();
   private readonly pins = new PinSet();
+  private readonly lane = new AuditLane();
+  private readonly gate: OperationGate;
+  private readonly access: AccessControl;
+  /** Who operations run as now: the handle's actor, or the one `as()` set for a call. */
+  private actor: string;
+  private auditTimer: NodeJS.Timeout | undefined;
+  private lastAccessAtMs = 0;
   private readonly followTimer = new FollowTimer(() => this.refreshQuietly());
   private readonly appends = new AppendBuffer();
   private closed = false;
@@ -124,6 +154,19 @@ export class Cartridge {
     this.pool = new BufferPool(options.bufferPoolBytes);
     this.content = new ContentReader(journal.file, journal.writer, this.pool);
     this.reads = new ReadModel(journal, this.content);
+    this.actor = options.actor;
+    this.access = new AccessControl(() => this.journal.policy);
+    this.gate = new OperationGate({
+      decider: () => this.access.decider(),
+      audits: (action) => this.audits(action),
+      lane: this.lane,
+      accessTimeMs: () => this.accessTimeMs(),
+      stagedMark: () => ({
+        count: this.journal.writer.stagedCount,
+        nextOffset: this.journal.writer.nextOffset(),
+      }),
+      noted: () => this.auditNoted(),
+    });
     this.checkpointOffset = journal.headerKeeper.header.checkpointOffset;
     this.checkpointEnd = journal.checkpointEnd;
   }
@@ -176,26 +219,31 @@ export class Cartridge {
 
   readFile(path: string): Buffer {
     this.ensureReadable();
-    return this.reads.readFile(path);
+    const canonical = this.fileOperandPath(path);
+    return this.gate.run(this.actor, 'Read', canonical, () => this.reads.readFile(canonical));
   }
 
   listDir(path: string): string[] {
     this.ensureReadable();
-    return this.reads.listDir(path);
+    const canonical = canonicalPath(path);
+    return this.gate.run(this.actor, 'List', canonical, () => this.reads.listDir(canonical));
   }
 
   exists(path: string): boolean {
     this.ensureReadable();
-    return this.reads.exists(path);
+    const { path: canonical } = parsePath(path);
+    return this.gate.run(this.actor, 'Read', canonical, () => this.reads.exists(path));
   }
 
   metadata(path: string): EntryMetadata {
     this.ensureReadable();
-    return this.reads.metadata(path);
+    const canonical = this.fileOperandPath(path);
+    return this.gate.run(this.actor, 'Read', canonical, () => this.reads.metadata(canonical));
   }
 
   stats(): CartridgeStats {
     this.ensureReadable();
+    this.gate.check(this.actor, 'Read', ROOT_PATH);
     return this.reads.stats(this.head, {
       recordCount: this.journal.writer.committedTail.nextSequence,
       syncedLength: this.journal.headerKeeper.header.syncedLength,
@@ -219,47 +267,55 @@ export class Cartridge {
   createFile(path: string, content: Content): void {
     this.mutate(() => {
       const canonical = this.fileOperandPath(path, true);
-      const bytes = toBytes(content, this.transactionDepth > 1);
-      if (this.journal.catalog.get(canonical) !== undefined) {
-        throw new CartridgeError('EEXIST', `${canonical} already exists`, { path: canonical });
-      }
-      if (canonical === ROOT_PATH)
-        throw new CartridgeError('EEXIST', 'the root exists', { path: canonical });
-      // Path errors (ENOTDIR) before space errors, as in writeFile; a refusal undoes the parents.
-      this.ensureParents(canonical);
-      this.requireSpace(blocksFor(bytes.length), 0, canonical);
-      const inode = this.journal.catalog.nextInode;
-      const atMs = this.commitTimeMs;
-      const previous = this.journal.catalog.versionLinkOf(canonical);
-      this.appendWithContent(bytes, (extents) => ({
-        type: 'file.created',
-        path: canonical,
-        inode,
-        mode: FILE_MODE_DEFAULT,
-        atMs,
-        sizeBytes: bytes.length,
-        extents,
-        previous,
-      }));
+      this.gate.run(this.actor, 'Create', canonical, () => this.createAt(canonical, content));
     });
+  }
+
+  private createAt(canonical: string, content: Content): void {
+    const bytes = toBytes(content, this.transactionDepth > 1);
+    if (this.journal.catalog.get(canonical) !== undefined) {
+      throw new CartridgeError('EEXIST', `${canonical} already exists`, { path: canonical });
+    }
+    if (canonical === ROOT_PATH)
+      throw new CartridgeError('EEXIST', 'the root exists', { path: canonical });
+    // Path errors (ENOTDIR) before space errors, as in writeFile; a refusal undoes the parents.
+    this.ensureParents(canonical);
+    this.requireSpace(blocksFor(bytes.length), 0, canonical);
+    const inode = this.journal.catalog.nextInode;
+    const atMs = this.commitTimeMs;
+    const previous = this.journal.catalog.versionLinkOf(canonical);
+    this.appendWithContent(bytes, (extents) => ({
+      type: 'file.created',
+      path: canonical,
+      inode,
+      mode: FILE_MODE_DEFAULT,
+      atMs,
+      sizeBytes: bytes.length,
+      extents,
+      previous,
+    }));
   }
 
   writeFile(path: string, content: Content): void {
     this.mutate(() => {
       const canonical = this.fileOperandPath(path);
-      const file = this.existingFile(canonical);
-      const bytes = toBytes(content, this.transactionDepth > 1);
-      this.requireSpace(blocksFor(bytes.length), blocksFor(file.sizeBytes), canonical);
-      const atMs = this.commitTimeMs;
-      this.appendWithContent(bytes, (extents) => ({
-        type: 'file.written',
-        path: canonical,
-        atMs,
-        sizeBytes: bytes.length,
-        extents,
-        previous: file.versionOffset,
-      }));
+      this.gate.run(this.actor, 'Write', canonical, () => this.writeAt(canonical, content));
     });
+  }
+
+  private writeAt(canonical: string, content: Content): void {
+    const file = this.existingFile(canonical);
+    const bytes = toBytes(content, this.transactionDepth > 1);
+    this.requireSpace(blocksFor(bytes.length), blocksFor(file.sizeBytes), canonical);
+    const atMs = this.commitTimeMs;
+    this.appendWithContent(bytes, (extents) => ({
+      type: 'file.written',
+      path: canonical,
+      atMs,
+      sizeBytes: bytes.length,
+      extents,
+      previous: file.versionOffset,
+    }));
   }
 
   /**
@@ -283,7 +339,10 @@ export class Cartridge {
     if (file === undefined) {
       canonical = this.fileOperandPath(path);
       if (this.appends.path !== undefined && this.appends.path !== canonical) this.settle();
+      this.gate.check(this.actor, 'Write', canonical);
       file = this.existingFile(canonical);
+    } else {
+      this.gate.check(this.actor, 'Write', canonical);
     }
     // Text stays text in the buffer: one conversion for the whole record when it is staged.
     const piece = typeof content === 'string' ? content : toBytes(content, copy);
@@ -360,18 +419,22 @@ export class Cartridge {
   deleteFile(path: string): void {
     this.mutate(() => {
       const canonical = this.fileOperandPath(path);
-      if (canonical === ROOT_PATH)
-        throw new CartridgeError('EINVAL', 'the root cannot be deleted', { path: canonical });
-      const node = this.nodeAt(canonical);
-      if (node.kind === 'directory' && node.childCount > 0) {
-        throw new CartridgeError('ENOTEMPTY', `${canonical} is not empty`, { path: canonical });
-      }
-      this.append({
-        type: 'entry.deleted',
-        path: canonical,
-        atMs: this.commitTimeMs,
-        previous: node.versionOffset,
-      });
+      this.gate.run(this.actor, 'Delete', canonical, () => this.deleteAt(canonical));
+    });
+  }
+
+  private deleteAt(canonical: string): void {
+    if (canonical === ROOT_PATH)
+      throw new CartridgeError('EINVAL', 'the root cannot be deleted', { path: canonical });
+    const node = this.nodeAt(canonical);
+    if (node.kind === 'directory' && node.childCount > 0) {
+      throw new CartridgeError('ENOTEMPTY', `${canonical} is not empty`, { path: canonical });
+    }
+    this.append({
+      type: 'entry.deleted',
+      path: canonical,
+      atMs: this.commitTimeMs,
+      previous: node.versionOffset,
     });
   }
 
@@ -380,21 +443,25 @@ export class Cartridge {
       const canonical = canonicalPath(path);
       const given = requireOptionsObject('createDir options', options);
       const recursive = booleanOption('recursive', given.recursive, false);
-      const existing = this.journal.catalog.get(canonical);
-      if (existing !== undefined) {
-        if (recursive && existing.kind === 'directory') return;
-        throw new CartridgeError('EEXIST', `${canonical} already exists`, { path: canonical });
-      }
-      if (recursive) this.ensureParents(canonical);
-      else this.requireParent(canonical);
-      this.append({
-        type: 'directory.created',
-        path: canonical,
-        inode: this.journal.catalog.nextInode,
-        mode: DIRECTORY_MODE_DEFAULT,
-        atMs: this.commitTimeMs,
-        previous: this.journal.catalog.versionLinkOf(canonical),
-      });
+      this.gate.run(this.actor, 'Create', canonical, () => this.createDirAt(canonical, recursive));
+    });
+  }
+
+  private createDirAt(canonical: string, recursive: boolean): void {
+    const existing = this.journal.catalog.get(canonical);
+    if (existing !== undefined) {
+      if (recursive && existing.kind === 'directory') return;
+      throw new CartridgeError('EEXIST', `${canonical} already exists`, { path: canonical });
+    }
+    if (recursive) this.ensureParents(canonical);
+    else this.requireParent(canonical);
+    this.append({
+      type: 'directory.created',
+      path: canonical,
+      inode: this.journal.catalog.nextInode,
+      mode: DIRECTORY_MODE_DEFAULT,
+      atMs: this.commitTimeMs,
+      previous: this.journal.catalog.versionLinkOf(canonical),
     });
   }
 
@@ -485,6 +552,7 @@ export class Cartridge {
   checkout(target: CheckoutTarget): CartridgeView {
     this.ensureReadable();
     this.refuseInsideTransaction('checkout');
+    this.gate.check(this.actor, 'Read', ROOT_PATH);
     const past = stateAt(this.journal, target, this.head);
     const view = new CartridgeView(past.projections, past.head, past.snapshot, this.viewHost);
     this.pins.pin(view, () => view.head);
@@ -496,6 +564,7 @@ export class Cartridge {
     const checkedName = requireSnapshotName(name, true);
     const checkedDescription = requireSnapshotDescription(description);
     this.mutate(() => {
+      this.gate.check(this.actor, 'All', ROOT_PATH);
       if (this.journal.timeline.snapshot(checkedName) !== undefined) {
         throw new CartridgeError('SNAPSHOT_EXISTS', `a snapshot named ${checkedName} exists`);
       }
@@ -519,6 +588,7 @@ export class Cartridge {
   deleteSnapshot(name: string): void {
     const checkedName = requireSnapshotName(name);
     this.mutate(() => {
+      this.gate.check(this.actor, 'All', ROOT_PATH);
       if (this.journal.timeline.snapshot(checkedName) === undefined) {
         throw new CartridgeError('SNAPSHOT_NOT_FOUND', `no snapshot named ${checkedName}`);
       }
@@ -534,6 +604,7 @@ export class Cartridge {
   restoreSnapshot(target: CheckoutTarget): RestoreResult {
     this.ensureWritable();
     this.refuseInsideTransaction('restoreSnapshot');
+    this.gate.check(this.actor, 'All', ROOT_PATH);
     this.settle();
     const past = stateAt(this.journal, target, this.head);
     const steps = decideRestore(this.journal, past.projections);
@@ -563,6 +634,11 @@ export class Cartridge {
     this.ensureReadable();
     this.refuseInsideTransaction('diff');
     const given = requireOptionsObject('diff options', options);
+    this.gate.check(
+      this.actor,
+      'Read',
+      canonicalPath(given.prefix === undefined ? ROOT_PATH : given.prefix),
+    );
     const prefix = canonicalPath(given.prefix === undefined ? ROOT_PATH : given.prefix);
     const after = to === undefined ? this.journal : this.stateOf(to);
     return diffEntries(this.stateOf(from).catalog, after.catalog, prefix);
@@ -580,7 +656,9 @@ export class Cartridge {
       1,
       Number.MAX_SAFE_INTEGER,
     );
-    return historyOf(this.journal, canonicalPath(path), limit);
+    const canonical = canonicalPath(path);
+    this.gate.check(this.actor, 'Read', canonical);
+    return historyOf(this.journal, canonical, limit);
   }
 
   private stateOf(target: CheckoutTarget | CartridgeView): Projections {
@@ -589,10 +667,12 @@ export class Cartridge {
   }
 
   private get viewHost(): ViewHost {
+    const actor = this.actor;
     return {
       content: this.content,
       isOpen: () => !this.closed,
       poolStats: () => this.pool.stats(),
+      authorize: (action, path) => this.gate.check(actor, action, path),
     };
   }
 
@@ -620,6 +700,9 @@ export class Cartridge {
    */
   changes(options: ChangesOptions = {}): Observable<ChangeEvent> {
     this.ensureOpen();
+    // The subscriber sees only the paths its actor may read, under the policy of the moment.
+    const actor = this.actor;
+    this.gate.check(actor, 'List', ROOT_PATH);
     return changeStream(
       {
         journal: () => this.journal,
@@ -627,6 +710,7 @@ export class Cartridge {
         isOpen: () => !this.closed,
         follow: () => this.follow(),
         pin: (holder, offset) => this.pins.pin(holder, offset),
+        mayRead: (path) => this.gate.allows(actor, 'Read', path ?? ROOT_PATH),
       },
       options,
     );
@@ -669,6 +753,141 @@ export class Cartridge {
     }
   }
 
+  // ---- actors, access policy and audit ----------------------------------------------------
+
+  /**
+   * This cartridge as `actor`: a handle whose every call runs as that actor (policies decide
+   * for it, audit entries name it). It shares everything else with this handle.
+   */
+  as(actor: string): Cartridge {
+    const checked = requireActor(actor);
+    return new Proxy(this, {
+      get: (target, property, receiver) => {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function' || property === 'constructor') return value;
+        return (...args: unknown[]) =>
+          target.runAs(checked, () =>
+            (value as (...inner: unknown[]) => unknown).apply(target, args),
+          );
+      },
+    });
+  }
+
+  /** The actor this handle's operations run as. */
+  get currentActor(): string {
+    return this.actor;
+  }
+
+  private runAs<T>(actor: string, body: () => T): T {
+    const before = this.actor;
+    this.actor = actor;
+    try {
+      return body();
+    } finally {
+      this.actor = before;
+    }
+  }
+
+  /**
+   * Sets the access policy (its JSON form, as text or an object; null for none). It is a
+   * journal record: it survives reopen and is on the timeline. Once a policy is set, only an
+   * actor it allows every action on `/` may change it.
+   */
+  setPolicy(policy: unknown): void {
+    const text = canonicalPolicyText(policy);
+    this.mutate(() => {
+      this.gate.run(this.actor, 'All', ROOT_PATH, () =>
+        this.append({ type: 'policy.set', policy: text, atMs: this.commitTimeMs }),
+      );
+    });
+  }
+
+  /** The policy in force, in its canonical JSON form, or null when there is none. */
+  policy(): unknown {
+    this.ensureReadable();
+    return policyDocument(this.journal.policy.policyJson());
+  }
+
+  /**
+   * Audit entries (see `audit-query.ts`): by offsets or dates, actor, path glob, action and
+   * decision, oldest or newest first, through the audit index. Reading the trail is an
+   * administrative operation (`All` on `/`).
+   */
+  audit(query: AuditQuery = {}): AuditRecord[] {
+    this.ensureReadable();
+    this.gate.check(this.actor, 'All', ROOT_PATH);
+    this.flushAuditLane();
+    return queryAudit(this.journal, query, this.head);
+  }
+
+  /** Writes the audit trail (optionally between `from` and `to`) to `outPath` as JSON Lines. */
+  exportAudit(outPath: string, options: Pick<AuditQuery, 'from' | 'to'> = {}): AuditExportResult {
+    this.ensureReadable();
+    requireHostPath(outPath);
+    this.gate.check(this.actor, 'All', ROOT_PATH);
+    this.flushAuditLane();
+    const storage = this.options.storage ?? new NodeStorage();
+    return exportAuditLines(this.journal, storage, outPath, options, this.head);
+  }
+
+  private audits(action: AuditAction): boolean {
+    if (this.options.audit === 'off' || this.journal.readOnly || this.closed) return false;
+    if (this.options.audit === 'all') return true;
+    return action !== 'Read' && action !== 'List';
+  }
+
+  /** An access's time: the open transaction's, or now, never before the last one noted. */
+  private accessTimeMs(): number {
+    if (this.transactionDepth > 0) return this.commitTimeMs;
+    this.lastAccessAtMs = commitTimeAfter(
+      this.options.clock.now(),
+      Math.max(this.lastAccessAtMs, this.journal.timeline.lastCommitAtMs),
+    );
+    return this.lastAccessAtMs;
+  }
+
+  /** After an entry is noted: a full lane is written now, a first one within the interval. */
+  private auditNoted(): void {
+    if (this.transactionDepth > 0) return;
+    if (this.lane.size >= AUDIT_LANE_FLUSH_ENTRIES) {
+      this.flushAuditLaneQuietly();
+      return;
+    }
+    this.auditTimer ??= setTimeout(() => {
+      this.auditTimer = undefined;
+      if (!this.closed) this.flushAuditLaneQuietly();
+    }, this.options.syncIntervalMs);
+    this.auditTimer.unref();
+  }
+
+  /** Stages the lane's entries into the commit being made; returns them (to put back). */
+  private stageAuditLane(): AuditEntry[] {
+    const taken: AuditEntry[] = [];
+    while (this.lane.size > 0) {
+      const entries = this.lane.take();
+      taken.push(...entries);
+      this.append({ type: 'audit.batch', entries });
+    }
+    return taken;
+  }
+
+  /** Writes what the lane holds as a commit of its own (a transaction doing nothing else). */
+  private flushAuditLane(): void {
+    if (this.lane.size === 0 || this.journal.readOnly || this.transactionDepth > 0) return;
+    if (this.auditTimer !== undefined) clearTimeout(this.auditTimer);
+    this.auditTimer = undefined;
+    this.transaction(() => undefined);
+  }
+
+  /** A lane flush the caller did not ask for: its failure is kept, the entries stay. */
+  private flushAuditLaneQuietly(): void {
+    try {
+      this.flushAuditLane();
+    } catch (error) {
+      this.backgroundError = error;
+    }
+  }
+
   // ---- transactions -----------------------------------------------------------------------
 
   /**
@@ -684,6 +903,8 @@ export class Cartridge {
     if (this.transactionDepth > 0) return this.savepoint(body);
     const { undo, writer } = this.journal;
     undo.begin();
+    const laneMark = this.lane.mark();
+    let auditTaken: AuditEntry[] = [];
     this.transactionDepth = 1;
     this.commitTimeMs = commitTimeAfter(
       this.options.clock.now(),
@@ -696,6 +917,9 @@ export class Cartridge {
       result = body();
       refuseThenableResult(result);
       this.settle();
+      // The audit of what this transaction did (and of reads since the last commit) is part of
+      // its commit: durable with it, in 'full' as in every mode.
+      auditTaken = this.stageAuditLane();
       if (writer.stagedCount > 0) {
         trickled = trickleIndexPages(this.journal, writer);
         writer.commit(this.options.durability === 'full');
@@ -705,6 +929,8 @@ export class Cartridge {
       this.appends.clear();
       writer.discardStaged();
       undo.end(false);
+      this.lane.restore(auditTaken);
+      this.lane.rolledBackFrom(laneMark);
       throw error;
     } finally {
       this.transactionDepth = 0;
@@ -722,6 +948,7 @@ export class Cartridge {
     this.settle();
     const undoMark = undo.mark();
     const stagedMark = writer.stagedCount;
+    const laneMark = this.lane.mark();
     this.transactionDepth++;
     try {
       const result = body();
@@ -731,6 +958,7 @@ export class Cartridge {
       this.appends.clear();
       undo.rollbackTo(undoMark);
       writer.rollbackTo(stagedMark);
+      this.lane.rolledBackFrom(laneMark);
       throw error;
     } finally {
       this.transactionDepth--;
@@ -804,7 +1032,10 @@ export class Cartridge {
   flush(): void {
     this.ensureOpen();
     if (this.journal.readOnly) return;
-    if (this.transactionDepth === 0) this.settle();
+    if (this.transactionDepth === 0) {
+      this.settle();
+      this.flushAuditLane();
+    }
     this.syncNow();
   }
 
@@ -868,6 +1099,8 @@ export class Cartridge {
       // rather than returning as if the last commits were safe.
       if (!this.journal.readOnly) this.journal.writer.throwIfPoisoned();
       if (!this.journal.readOnly) {
+        // What the lane holds is written before the sync that makes it durable.
+        this.flushAuditLane();
         // The checkpoint only shortens the next open; the sync below is the promise. So a
         // checkpoint that fails (a full disk) is reported after the sync, never instead of it.
         if (this.head - this.checkpointEnd >= CLOSE_CHECKPOINT_BYTES) {
@@ -884,6 +1117,7 @@ export class Cartridge {
     } finally {
       this.closed = true;
       this.followTimer.stop();
+      if (this.auditTimer !== undefined) clearTimeout(this.auditTimer);
       this.bus.close();
       this.pool.clear();
       this.journal.pages.clear();

@@ -92,6 +92,8 @@ export interface StreamHost {
   readonly isOpen: () => boolean;
   /** A read-only handle polls the file for another process's commits while streams run. */
   readonly follow: () => () => void;
+  /** Whether the subscriber's actor may read a path (null: an event without a path). */
+  readonly mayRead: (path: string | null) => boolean;
   /** Pins a position against compaction while the stream is open; returns how to unpin. */
   readonly pin: (holder: object, offset: () => number) => () => void;
 }
@@ -431,7 +433,8 @@ export function changeStream(host: StreamHost, options: ChangesOptions): Observa
   if (typeof options !== 'object' || options === null) {
     throw new CartridgeError('INVALID_ARGUMENT', 'changes options must be an object');
   }
-  const matches = matcherOf(options.filter);
+  const filter = matcherOf(options.filter);
+  const matches = (event: ChangeEvent): boolean => host.mayRead(event.path) && filter(event);
   const maxLagBytes = maxLagOf(options.maxLagBytes);
   return new Observable<ChangeEvent>((subscriber) => {
     if (!host.isOpen()) {

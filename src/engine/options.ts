@@ -44,7 +44,23 @@ export interface CartridgeOptions {
   readonly recovery?: RecoveryMode;
   /** The I/O seam; defaults to real files. Tests pass memory or fault-injecting storage. */
   readonly storage?: Storage;
+  /** Who the handle's operations run as (policies and audit entries name it); default `local`. */
+  readonly actor?: string;
+  /**
+   * Audit every operation into the journal's audit lane: `true`, or `{ reads: false }` to
+   * leave reads out. Default off (an audit entry per operation costs journal bytes).
+   */
+  readonly audit?: boolean | AuditOptions;
 }
+
+export interface AuditOptions {
+  /** Audit reads (readFile, listDir, exists, metadata, stats...) too; default true. */
+  readonly reads?: boolean;
+}
+
+/** Longest actor name, in UTF-8 bytes: it is stored in every audit entry. */
+export const ACTOR_MAX_BYTES = 256;
+export const DEFAULT_ACTOR = 'local';
 
 export interface ResolvedOptions {
   readonly capacityBlocks: number | null;
@@ -57,6 +73,29 @@ export interface ResolvedOptions {
   readonly syncIntervalMs: number;
   readonly readOnly: boolean;
   readonly recovery: RecoveryMode;
+  readonly actor: string;
+  /** The I/O seam given, if any (exports write through it too). */
+  readonly storage: Storage | undefined;
+  /** What is audited: nothing, writes only, or everything. */
+  readonly audit: 'off' | 'writes' | 'all';
+}
+
+/** An actor name: text of 1 to ACTOR_MAX_BYTES UTF-8 bytes without control characters. */
+export function requireActor(value: unknown): string {
+  // eslint-disable-next-line no-control-regex
+  const valid =
+    typeof value === 'string' && value.length > 0 && !/[\u0000-\u001f\u007f]/.test(value);
+  if (!valid || Buffer.byteLength(value as string, 'utf8') > ACTOR_MAX_BYTES) {
+    throw invalidArgument('actor', value, `text of 1 to ${ACTOR_MAX_BYTES} bytes, no controls`);
+  }
+  return value as string;
+}
+
+function auditOf(value: unknown): ResolvedOptions['audit'] {
+  if (value === undefined || value === false) return 'off';
+  if (value === true) return 'all';
+  const audit = requireOptionsObject('option audit', value);
+  return booleanOption('audit.reads', audit.reads, true) ? 'all' : 'writes';
 }
 
 function oneOf<T extends string>(
@@ -123,5 +162,8 @@ export function resolveOptions(input: CartridgeOptions = {}): ResolvedOptions {
     ),
     readOnly: booleanOption('readOnly', options.readOnly, false),
     recovery: oneOf('recovery', options.recovery, ['strict', 'read-only-prefix'], 'strict'),
+    actor: options.actor === undefined ? DEFAULT_ACTOR : requireActor(options.actor),
+    storage: options.storage as Storage | undefined,
+    audit: auditOf(options.audit),
   };
 }

@@ -3,6 +3,8 @@ import { Allocator } from './allocator.js';
 import { Catalog } from './catalog.js';
 import { PagedTree, type PageSource } from './index/paged-tree.js';
 import { type RootEntry, Timeline } from './timeline.js';
+import { AuditIndex } from './audit-index.js';
+import { PolicyState } from './policy-state.js';
 import { UndoLog } from './undo-log.js';
 
 /**
@@ -14,6 +16,8 @@ export interface Projections {
   readonly catalog: Catalog;
   readonly allocator: Allocator;
   readonly timeline: Timeline;
+  readonly policy: PolicyState;
+  readonly audit: AuditIndex;
 }
 
 /** The projections of an empty journal (before its genesis record). */
@@ -26,6 +30,8 @@ export function freshProjections(source: PageSource, capacityBlocks: number | nu
     catalog,
     allocator: new Allocator(undo, capacityBlocks),
     timeline: new Timeline(tree, undo),
+    policy: new PolicyState(tree, undo),
+    audit: new AuditIndex(tree),
   };
 }
 
@@ -56,7 +62,14 @@ export function projectionsAt(
     liveBytes: liveBytes as number,
   });
   const timeline = new Timeline(tree, undo, sections.timeline, root);
-  return { undo, catalog, allocator, timeline };
+  return {
+    undo,
+    catalog,
+    allocator,
+    timeline,
+    policy: new PolicyState(tree, undo),
+    audit: new AuditIndex(tree),
+  };
 }
 
 /** Folds one record into every projection, in order: the allocator reads the catalog's change. */
@@ -64,6 +77,8 @@ export function applyRecord(projections: Projections, record: JournalRecord): vo
   const change = projections.catalog.evolve(record);
   projections.allocator.evolve(record, change);
   projections.timeline.evolve(record);
+  projections.policy.evolve(record);
+  projections.audit.evolve(record);
 }
 
 /** The sections of a checkpoint root; the index must have been flushed (its root is a page). */

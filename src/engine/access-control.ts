@@ -1,0 +1,63 @@
+import { type Action, REQUEST_ACTIONS } from '../iam/action.js';
+import { PolicyEvaluator } from '../iam/evaluator.js';
+import { loadPolicy, type Policy, policyDocumentOf, serializePolicy } from '../iam/policy.js';
+import type { PolicyState } from '../projections/policy-state.js';
+import type { AccessDecider, AccessDecision, AccessRequest } from './operation-gate.js';
+
+/**
+ * The policy in force, compiled once per change: the gate's decider. It recompiles when the
+ * policy fold's version moves (a `policy.set` applied or rolled back), which also drops the
+ * evaluator's cache of decisions.
+ *
+ * Administrative operations (changing the policy, snapshots, restores, reading the audit
+ * trail) are the action `All` on `/`: allowed only to an actor the policy allows every action
+ * at the root, so a Deny anywhere on `/` for that actor keeps it from rewriting the rules.
+ */
+export class AccessControl {
+  private compiled: { version: number; decider: AccessDecider | undefined } | undefined;
+
+  constructor(private readonly state: () => PolicyState) {}
+
+  decider(): AccessDecider | undefined {
+    const state = this.state();
+    if (this.compiled === undefined || this.compiled.version !== state.version) {
+      const json = state.policyJson();
+      this.compiled = {
+        version: state.version,
+        decider: json === null ? undefined : deciderOf(loadPolicy(json)),
+      };
+    }
+    return this.compiled.decider;
+  }
+}
+
+function deciderOf(policy: Policy): AccessDecider {
+  const evaluator = new PolicyEvaluator(policy);
+  return {
+    decide(request: AccessRequest): AccessDecision {
+      if (request.action !== 'All') {
+        return evaluator.decide({ ...request, action: request.action });
+      }
+      let last: AccessDecision = { allowed: false, sid: null };
+      for (const action of REQUEST_ACTIONS) {
+        const decision = evaluator.decide({ ...request, action });
+        if (!decision.allowed) return decision;
+        last = decision;
+      }
+      return last;
+    },
+  };
+}
+
+/** A policy as given to `setPolicy` (its JSON form, text or object), as a journal stores it. */
+export function canonicalPolicyText(policy: unknown): string | null {
+  if (policy === null) return null;
+  return serializePolicy(loadPolicy(policy));
+}
+
+/** The policy's JSON form (an object), as `policy()` returns it. */
+export function policyDocument(json: string | null): unknown {
+  return json === null ? null : policyDocumentOf(loadPolicy(json));
+}
+
+export type { Action };

@@ -1,0 +1,57 @@
+import type { AuditEntry } from '../journal/journal-event.js';
+
+/**
+ * The audit lane: audit entries waiting to be written. It is apart from the transaction's
+ * staged records, so a transaction that rolls back still leaves the record of the accesses it
+ * attempted (marked `rolledBack`, without the change that never happened). Entries leave the
+ * lane as one `audit.batch` record: inside the next commit (so the audit of a change is durable
+ * with the change), or on their own when enough have gathered, when the sync deadline passes,
+ * and at flush and close. Reads therefore cost no write each.
+ */
+
+/** Entries in one `audit.batch` record at most, which keeps a body well under its limit. */
+export const AUDIT_BATCH_ENTRIES_MAX = 2048;
+/** A lane holding this many entries writes them without waiting for the next commit. */
+export const AUDIT_LANE_FLUSH_ENTRIES = 512;
+
+export class AuditLane {
+  private entries: AuditEntry[] = [];
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  note(entry: AuditEntry): void {
+    this.entries.push(entry);
+  }
+
+  /** Where a transaction or savepoint began, to mark what it noted if it rolls back. */
+  mark(): number {
+    return this.entries.length;
+  }
+
+  /**
+   * The operations noted since `mark` ran in work that rolled back: they stay in the lane (an
+   * attempt is an access), but name no change.
+   */
+  rolledBackFrom(mark: number): void {
+    for (let index = mark; index < this.entries.length; index++) {
+      const entry = this.entries[index] as AuditEntry;
+      // A denial changed nothing, so nothing of it was rolled back.
+      if (!entry.allowed || entry.rolledBack) continue;
+      this.entries[index] = { ...entry, changeOffset: null, rolledBack: true };
+    }
+  }
+
+  /** Takes up to one batch of entries, oldest first. */
+  take(): AuditEntry[] {
+    const batch = this.entries.slice(0, AUDIT_BATCH_ENTRIES_MAX);
+    this.entries = this.entries.slice(batch.length);
+    return batch;
+  }
+
+  /** Puts back entries whose record could not be written, in front of later ones. */
+  restore(batch: readonly AuditEntry[]): void {
+    this.entries = [...batch, ...this.entries];
+  }
+}
