@@ -31,6 +31,7 @@ import {
   type WorkloadContext,
 } from './report.js';
 import { MIB, type PreparedPair } from './support.js';
+import * as accessAudit from './workloads/access-audit.js';
 import * as appendBatchedVsSqlite from './workloads/append-batched-vs-sqlite.js';
 import * as auditLog from './workloads/audit-log.js';
 import * as changeStream from './workloads/change-stream.js';
@@ -265,6 +266,7 @@ const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(checkoutFlatness.workload),
   runnable(diff1m.workload),
   runnable(changeStream.workload),
+  runnable(accessAudit.workload),
   runnable(auditLog.workload),
   runnable(logDiskBytes.workload),
   runnable(logReadCold.workload),

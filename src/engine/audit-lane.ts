@@ -11,8 +11,12 @@ import type { AuditEntry } from '../journal/journal-event.js';
 
 /** Entries in one `audit.batch` record at most, which keeps a body well under its limit. */
 export const AUDIT_BATCH_ENTRIES_MAX = 2048;
-/** A lane holding this many entries writes them without waiting for the next commit. */
-export const AUDIT_LANE_FLUSH_ENTRIES = 512;
+/**
+ * A lane holding this many entries writes them without waiting for the next commit: one batch
+ * record, so each read pays a two-thousandth of a commit. (The sync interval bounds how long
+ * a lane that fills slowly waits.)
+ */
+export const AUDIT_LANE_FLUSH_ENTRIES = AUDIT_BATCH_ENTRIES_MAX;
 
 export class AuditLane {
   private entries: AuditEntry[] = [];

@@ -220,25 +220,25 @@ export class Cartridge {
   readFile(path: string): Buffer {
     this.ensureReadable();
     const canonical = this.fileOperandPath(path);
-    return this.gate.run(this.actor, 'Read', canonical, () => this.reads.readFile(canonical));
+    return this.gate.read(this.actor, 'Read', canonical, () => this.reads.readFile(canonical));
   }
 
   listDir(path: string): string[] {
     this.ensureReadable();
     const canonical = canonicalPath(path);
-    return this.gate.run(this.actor, 'List', canonical, () => this.reads.listDir(canonical));
+    return this.gate.read(this.actor, 'List', canonical, () => this.reads.listDir(canonical));
   }
 
   exists(path: string): boolean {
     this.ensureReadable();
     const { path: canonical } = parsePath(path);
-    return this.gate.run(this.actor, 'Read', canonical, () => this.reads.exists(path));
+    return this.gate.read(this.actor, 'Read', canonical, () => this.reads.exists(path));
   }
 
   metadata(path: string): EntryMetadata {
     this.ensureReadable();
     const canonical = this.fileOperandPath(path);
-    return this.gate.run(this.actor, 'Read', canonical, () => this.reads.metadata(canonical));
+    return this.gate.read(this.actor, 'Read', canonical, () => this.reads.metadata(canonical));
   }
 
   stats(): CartridgeStats {

@@ -76,6 +76,15 @@ export class OperationGate {
     }
   }
 
+  /**
+   * A read: like `run`, for a body that stages nothing, so the access is noted before it runs
+   * (no record to look for afterwards; a read that fails was still an access).
+   */
+  read<T>(actor: string, action: AuditAction, path: string, body: () => T): T {
+    this.check(actor, action, path);
+    return body();
+  }
+
   /** Whether `actor` may do `action` on `path`, without noting anything (stream filters). */
   allows(actor: string, action: AuditAction, path: string): boolean {
     return this.decide(actor, action, path).allowed;

@@ -1,7 +1,7 @@
 import { CartridgeError } from '../errors.js';
 import { JOURNAL_START_OFFSET } from '../journal/file-header.js';
 import { PAGE_SIZE_BYTES } from '../limits.js';
-import { ancestorsOf, canonicalPath, parsePath } from '../path/canonical-path.js';
+import { ancestorsOf, parsePath } from '../path/canonical-path.js';
 import type { CatalogNode } from '../projections/catalog.js';
 import type { Projections } from '../projections/projection-set.js';
 import type { CartridgeStats, EntryMetadata } from './cartridge-types.js';
@@ -50,16 +50,16 @@ export class ReadModel {
     private readonly content: ContentReader,
   ) {}
 
-  readFile(path: string): Buffer {
-    const canonical = this.fileOperandPath(path);
+  /** The content of the file at a canonical path (see `fileOperandPath`). */
+  readFile(canonical: string): Buffer {
     const node = this.nodeAt(canonical);
     if (node.kind !== 'file')
       throw new CartridgeError('EISDIR', `${canonical} is a directory`, { path: canonical });
     return this.content.read(this.state.catalog.extentsOf(node), node.sizeBytes, canonical);
   }
 
-  listDir(path: string): string[] {
-    const canonical = canonicalPath(path);
+  /** The names in the directory at a canonical path. */
+  listDir(canonical: string): string[] {
     const node = this.nodeAt(canonical);
     if (node.kind !== 'directory')
       throw new CartridgeError('ENOTDIR', `${canonical} is a file`, { path: canonical });
@@ -72,8 +72,8 @@ export class ReadModel {
     return node !== undefined && (!mustBeDirectory || node.kind === 'directory');
   }
 
-  metadata(path: string): EntryMetadata {
-    const canonical = this.fileOperandPath(path);
+  /** The metadata of the entry at a canonical path (see `fileOperandPath`). */
+  metadata(canonical: string): EntryMetadata {
     const node = this.nodeAt(canonical);
     const sizeBytes = node.kind === 'file' ? node.sizeBytes : 0;
     return {
