@@ -69,3 +69,35 @@ const versions = reopened.history('/docs/guide.md');
 console.log('history of /docs/guide.md:', versions.map((version) => `${version.change}@${version.offset}`).join(' <- '));
 stream.unsubscribe();
 reopened.close();
+
+console.log('\n-- access control and audit --');
+// Every operation of this handle runs as an actor, passes the policy and is audited.
+const audited = Cartridge.open(path, { actor: 'supervisor', audit: true });
+audited.setPolicy({
+  Statement: [
+    { Sid: 'Supervisors', Effect: 'Allow', Action: '*', Resource: '/**', Condition: { StringEquals: { 'cartridge:actor': 'supervisor' } } },
+    { Sid: 'AgentsReadCalls', Effect: 'Allow', Action: ['Read', 'List'], Resource: ['/calls/**', '/docs/*.md'] },
+    { Sid: 'NoConfig', Effect: 'Deny', Action: '*', Resource: '/config.json', Condition: { StringNotEquals: { 'cartridge:actor': 'supervisor' } } },
+  ],
+});
+const agent = audited.as('agent-42');
+console.log(`agent-42 reads /docs/guide.md: ${JSON.stringify(agent.readFile('/docs/guide.md').toString())}`);
+for (const attempt of [() => agent.readFile('/config.json'), () => agent.writeFile('/docs/guide.md', 'defaced')]) {
+  try {
+    attempt();
+  } catch (error) {
+    console.log(`agent-42 refused: ${(error as Error).message}`);
+  }
+}
+console.table(
+  audited.audit().map((entry) => ({
+    time: entry.time.toISOString().slice(11, 23),
+    actor: entry.actor,
+    action: entry.action,
+    path: entry.path,
+    decision: entry.allowed ? 'allowed' : 'denied',
+    statement: entry.sid ?? '',
+    change: entry.changeOffset ?? '',
+  })),
+);
+audited.close();
