@@ -4,7 +4,7 @@ import { JOURNAL_START_OFFSET } from '../journal/file-header.js';
 import { hashBytes } from '../journal/hashing.js';
 import type { AuditAction, AuditEntry } from '../journal/journal-event.js';
 import { readRecordAt, toJournalRecord } from '../journal/journal-reader.js';
-import { compileGlob } from '../path/glob.js';
+import { compilePathGlob } from '../iam/path-glob.js';
 import { type Position, positionOf } from '../position.js';
 import type { BatchEntry } from '../projections/audit-index.js';
 import { integerOption, requireOptionsObject } from './arguments.js';
@@ -83,7 +83,7 @@ function resolveQuery(query: AuditQuery, headOffset: number): ResolvedQuery {
   if (order !== 'oldest' && order !== 'newest') {
     throw new CartridgeError('INVALID_ARGUMENT', 'order must be oldest or newest');
   }
-  const pathMatches = given.path === undefined ? undefined : compileGlob(given.path as string);
+  const pathMatches = given.path === undefined ? undefined : compilePathGlob(given.path);
   const lowMs = fromMs ?? 0;
   const highMs = toMs ?? Number.MAX_SAFE_INTEGER;
   return {

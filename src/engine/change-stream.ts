@@ -7,7 +7,7 @@ import type { JournalEvent, JournalRecord } from '../journal/journal-event.js';
 import type { JournalTail } from '../journal/journal-writer.js';
 import { decodeToken, encodeToken, markOf, type ResumePoint } from './resume-token.js';
 import { type Position, positionOf } from '../position.js';
-import { compileGlob, type PathMatcher } from '../path/glob.js';
+import { compilePathGlob } from '../iam/path-glob.js';
 import { commitTimeOf } from '../projections/timeline.js';
 import type { CommitBus } from './commit-bus.js';
 import { genesisStart, loadCheckpoint, type OpenedJournal } from './open-journal.js';
@@ -262,7 +262,7 @@ function matcherOf(filter: ChangeFilter | undefined): (event: ChangeEvent) => bo
   if (filter === undefined) return () => true;
   if (typeof filter === 'function') return filter;
   if (typeof filter === 'string') {
-    const matches: PathMatcher = compileGlob(filter);
+    const matches = compilePathGlob(filter);
     return (event) => event.path !== null && matches(event.path);
   }
   throw new CartridgeError('INVALID_ARGUMENT', 'filter must be a path glob or a predicate');

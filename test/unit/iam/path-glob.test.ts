@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileGlob } from '../../../src/path/glob.js';
+import { compilePathGlob as compileGlob } from '../../../src/iam/path-glob.js';
 import { expectCode } from '../../support/expect-code.js';
 
 /** Globs over canonical paths: `*` and `?` stay in a segment, `**` spans whole segments. */
@@ -23,6 +23,9 @@ describe('compileGlob', () => {
     ['/a/b', '/a/b/c', false],
     ['/', '/', true],
     ['/', '/a', false],
+    // `*` always stands for one name: the root has none.
+    ['/*', '/', false],
+    ['/**', '/', true],
     // Regular-expression characters in a pattern are literal.
     ['/a+(b)/[c].txt', '/a+(b)/[c].txt', true],
     ['/a.b', '/axb', false],
