@@ -24,7 +24,15 @@ export type {
 export type { PathVersion, VersionChange } from './engine/history.js';
 export type { SnapshotInfo } from './engine/snapshots.js';
 export { type Position, positionOf } from './position.js';
-export type { CartridgeOptions, Durability, RecoveryMode } from './engine/options.js';
+export type {
+  AuditOptions,
+  CartridgeOptions,
+  Durability,
+  RecoveryMode,
+} from './engine/options.js';
+export type { AuditExportResult, AuditQuery, AuditRecord } from './engine/audit-query.js';
+export type { AuditAction, AuditEntry } from './journal/journal-event.js';
+export type { PolicyDocument } from './iam/policy.js';
 export type { RecoveryReport, RecoveryDecision } from './journal/recovery.js';
 export type { CompressionName } from './journal/compression.js';
 export type { BufferPoolStats } from './projections/buffer-pool.js';

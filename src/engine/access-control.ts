@@ -1,3 +1,4 @@
+import { CartridgeError } from '../errors.js';
 import { type Action, REQUEST_ACTIONS } from '../iam/action.js';
 import { PolicyEvaluator } from '../iam/evaluator.js';
 import { loadPolicy, type Policy, policyDocumentOf, serializePolicy } from '../iam/policy.js';
@@ -14,20 +15,40 @@ import type { AccessDecider, AccessDecision, AccessRequest } from './operation-g
  * at the root, so a Deny anywhere on `/` for that actor keeps it from rewriting the rules.
  */
 export class AccessControl {
-  private compiled: { version: number; decider: AccessDecider | undefined } | undefined;
+  private compiled:
+    { state: PolicyState; version: number; decider: AccessDecider | undefined } | undefined;
 
   constructor(private readonly state: () => PolicyState) {}
 
   decider(): AccessDecider | undefined {
     const state = this.state();
-    if (this.compiled === undefined || this.compiled.version !== state.version) {
+    // A fold rebuilt from a checkpoint root (a follower's refresh) starts its version again:
+    // the fold itself is part of what the compiled policy was made from.
+    let compiled = this.compiled;
+    if (compiled === undefined || compiled.state !== state || compiled.version !== state.version) {
       const json = state.policyJson();
-      this.compiled = {
+      compiled = {
+        state,
         version: state.version,
-        decider: json === null ? undefined : deciderOf(loadPolicy(json)),
+        decider: json === null ? undefined : deciderOf(storedPolicy(json)),
       };
+      this.compiled = compiled;
     }
-    return this.compiled.decider;
+    return compiled.decider;
+  }
+}
+
+/**
+ * The policy a `policy.set` record stored. The fold checked it when the record was applied,
+ * so a policy that no longer loads is damage in the index, not a caller's mistake.
+ */
+function storedPolicy(json: string): Policy {
+  try {
+    return loadPolicy(json);
+  } catch (error) {
+    throw new CartridgeError('JOURNAL_CORRUPT', 'the stored access policy does not load', {
+      cause: error,
+    });
   }
 }
 

@@ -9,8 +9,22 @@ import type { AuditEntry } from '../journal/journal-event.js';
  * and at flush and close. Reads therefore cost no write each.
  */
 
-/** Entries in one `audit.batch` record at most, which keeps a body well under its limit. */
+/** Entries in one `audit.batch` record at most. */
 export const AUDIT_BATCH_ENTRIES_MAX = 2048;
+/**
+ * Bytes of text (paths, actors, statement names) in one batch at most: with paths of up to
+ * 4 KiB, a count alone would let a body outgrow its limit (BODY_MAX_BYTES, 1 MiB).
+ */
+export const AUDIT_BATCH_TEXT_MAX_BYTES = 512 * 1024;
+/** What an entry costs in a body besides its text: its numbers and msgpack headers. */
+const ENTRY_FIXED_BYTES = 48;
+
+function textBytesOf(entry: AuditEntry): number {
+  // UTF-16 units times three bounds the UTF-8 bytes without encoding every string.
+  return (
+    3 * (entry.path.length + entry.actor.length + (entry.sid?.length ?? 0)) + ENTRY_FIXED_BYTES
+  );
+}
 /**
  * A lane holding this many entries writes them without waiting for the next commit: one batch
  * record, so each read pays a two-thousandth of a commit. (The sync interval bounds how long
@@ -47,10 +61,18 @@ export class AuditLane {
     }
   }
 
-  /** Takes up to one batch of entries, oldest first. */
+  /** Takes up to one batch of entries (bounded in count and in bytes), oldest first. */
   take(): AuditEntry[] {
-    const batch = this.entries.slice(0, AUDIT_BATCH_ENTRIES_MAX);
-    this.entries = this.entries.slice(batch.length);
+    let count = 0;
+    let sizeBytes = 0;
+    while (count < this.entries.length && count < AUDIT_BATCH_ENTRIES_MAX) {
+      const entryBytes = textBytesOf(this.entries[count] as AuditEntry);
+      if (count > 0 && sizeBytes + entryBytes > AUDIT_BATCH_TEXT_MAX_BYTES) break;
+      sizeBytes += entryBytes;
+      count++;
+    }
+    const batch = this.entries.slice(0, count);
+    this.entries = this.entries.slice(count);
     return batch;
   }
 

@@ -1,3 +1,5 @@
+import { journalCorrupt } from '../errors.js';
+import { loadPolicy } from '../iam/policy.js';
 import type { JournalRecord } from '../journal/journal-event.js';
 import type { PagedTree } from './index/paged-tree.js';
 import type { Projection } from './projection.js';
@@ -12,6 +14,15 @@ import type { UndoLog } from './undo-log.js';
  */
 
 const POLICY_KEY = 'P';
+
+function loads(json: string): boolean {
+  try {
+    loadPolicy(json);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export class PolicyState implements Projection {
   readonly name = 'policy';
@@ -35,6 +46,11 @@ export class PolicyState implements Projection {
   evolve(record: JournalRecord): void {
     const event = record.event;
     if (event.type !== 'policy.set') return;
+    // The engine stores only policies that load; one that does not is a forged record, and
+    // folding it would make every later operation fail with the caller's error code.
+    if (event.policy !== null && !loads(event.policy)) {
+      throw journalCorrupt(record.offset, 'a policy record holds a policy that does not load');
+    }
     if (event.policy === null) this.tree.delete(POLICY_KEY);
     else this.tree.set(POLICY_KEY, Buffer.from(event.policy, 'utf8'));
     const before = this.versionValue;

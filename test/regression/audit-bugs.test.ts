@@ -1,0 +1,58 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Cartridge } from '../../src/index.js';
+import { expectCode } from '../support/expect-code.js';
+
+/** Bugs found in the access-control and audit work, each as a named test. */
+
+let directory: string;
+beforeEach(() => {
+  directory = mkdtempSync(join(tmpdir(), 'cartridge-audit-bugs-'));
+});
+afterEach(() => {
+  rmSync(directory, { recursive: true, force: true });
+});
+
+const ADMIN_ONLY = {
+  Statement: [
+    {
+      Sid: 'Admin',
+      Effect: 'Allow',
+      Action: '*',
+      Resource: '/**',
+      Condition: { StringEquals: { 'cartridge:actor': 'admin' } },
+    },
+  ],
+};
+
+describe('audit and access regressions', () => {
+  it('keeps an audit batch of long paths under the body limit (verify stays clean)', () => {
+    // A batch was bounded by its count only: 2048 entries with 1 KB paths outgrew a body.
+    const cartridge = Cartridge.create(join(directory, 'long.cart'), { audit: true });
+    const path = `/${'d'.repeat(250)}/${'e'.repeat(250)}/${'f'.repeat(250)}/${'g'.repeat(250)}`;
+    cartridge.createFile(path, 'x');
+    for (let index = 0; index < 4200; index++) cartridge.exists(path);
+    cartridge.flush();
+    expect(cartridge.verify().ok).toBe(true);
+    expect(cartridge.audit({ limit: 1_000_000 }).length).toBeGreaterThanOrEqual(4201);
+    cartridge.close();
+  });
+
+  it('makes a follower enforce the policy it refreshed to, across a checkpoint root', () => {
+    // The follower rebuilt its folds from the root; their version started again, and the
+    // compiled policy of the old fold stayed in force.
+    const path = join(directory, 'follow.cart');
+    const writer = Cartridge.create(path, { actor: 'admin', checkpointIntervalBytes: 4096 });
+    writer.createFile('/a', 'x');
+    const reader = Cartridge.open(path, { readOnly: true, actor: 'agent' });
+    expect(reader.readFile('/a').toString()).toBe('x');
+    writer.setPolicy(ADMIN_ONLY);
+    writer.checkpoint();
+    reader.refresh();
+    expectCode(() => reader.readFile('/a'), 'EACCES');
+    writer.close();
+    reader.close();
+  });
+});
