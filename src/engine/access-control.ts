@@ -12,7 +12,9 @@ import type { AccessDecider, AccessDecision, AccessRequest } from './operation-g
  *
  * Administrative operations (changing the policy, snapshots, restores, reading the audit
  * trail) are the action `All` on `/`: allowed only to an actor the policy allows every action
- * at the root, so a Deny anywhere on `/` for that actor keeps it from rewriting the rules.
+ * at the root and at a path inside each Deny statement's resources. An actor that some Deny
+ * still holds back (say from `/secret/**`) is not an administrator: it could otherwise lift
+ * that Deny by rewriting the policy.
  */
 export class AccessControl {
   private compiled:
@@ -52,18 +54,38 @@ function storedPolicy(json: string): Policy {
   }
 }
 
+/**
+ * A path a resource pattern matches, made by putting one plain name where it has wildcards
+ * (`/secret/**` gives `/secret/x`, `/docs/*.md` gives `/docs/x.md`).
+ */
+function probePathOf(pattern: string): string {
+  if (pattern === '/') return pattern;
+  const names = pattern
+    .slice(1)
+    .split('/')
+    .map((name) => (name === '**' ? 'x' : name.replace(/[*?]/g, 'x')));
+  return `/${names.join('/')}`;
+}
+
 function deciderOf(policy: Policy): AccessDecider {
   const evaluator = new PolicyEvaluator(policy);
+  const probes = new Set<string>(['/']);
+  for (const statement of policy.statements) {
+    if (statement.effect !== 'Deny') continue;
+    for (const resource of statement.resources) probes.add(probePathOf(resource));
+  }
   return {
     decide(request: AccessRequest): AccessDecision {
       if (request.action !== 'All') {
         return evaluator.decide({ ...request, action: request.action });
       }
       let last: AccessDecision = { allowed: false, sid: null };
-      for (const action of REQUEST_ACTIONS) {
-        const decision = evaluator.decide({ ...request, action });
-        if (!decision.allowed) return decision;
-        last = decision;
+      for (const path of probes) {
+        for (const action of REQUEST_ACTIONS) {
+          const decision = evaluator.decide({ ...request, action, path });
+          if (!decision.allowed) return decision;
+          if (path === request.path) last = decision;
+        }
       }
       return last;
     },
