@@ -167,6 +167,18 @@ export function exportAuditLines(
   let batchCount = 0;
   let entryCount = 0;
   let position = 0;
+  // Opening the cartridge's own file (by any name) for the export would truncate it first.
+  const existing = storage.statPath(outPath);
+  const own = journal.file.identity();
+  if (existing?.identity.device === own.device && existing.identity.inode === own.inode) {
+    throw new CartridgeError(
+      'INVALID_ARGUMENT',
+      'the export would overwrite the cartridge itself',
+      {
+        path: outPath,
+      },
+    );
+  }
   let out;
   try {
     out = storage.open(outPath, { create: true, truncate: true, readOnly: false });

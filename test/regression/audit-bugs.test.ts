@@ -55,4 +55,18 @@ describe('audit and access regressions', () => {
     writer.close();
     reader.close();
   });
+
+  it('refuses to export the audit trail onto the cartridge itself, by any name', () => {
+    // The export opened its target with truncation: the cartridge was wiped.
+    const path = join(directory, 'self.cart');
+    const cartridge = Cartridge.create(path, { audit: true });
+    cartridge.createFile('/a', 'x');
+    expectCode(() => cartridge.exportAudit(path), 'INVALID_ARGUMENT');
+    expectCode(() => cartridge.exportAudit(join(directory, '.', 'self.cart')), 'INVALID_ARGUMENT');
+    expect(cartridge.readFile('/a').toString()).toBe('x');
+    cartridge.close();
+    const again = Cartridge.open(path);
+    expect(again.verify().ok).toBe(true);
+    again.close();
+  });
 });
