@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from '../clock.js';
+import { FORBIDDEN_CHARACTER } from '../path/canonical-path.js';
 import type { CompressionName } from '../journal/compression.js';
 import type { Storage } from '../journal/io/storage.js';
 import {
@@ -82,9 +83,8 @@ export interface ResolvedOptions {
 
 /** An actor name: text of 1 to ACTOR_MAX_BYTES UTF-8 bytes without control characters. */
 export function requireActor(value: unknown): string {
-  // eslint-disable-next-line no-control-regex
   const valid =
-    typeof value === 'string' && value.length > 0 && !/[\u0000-\u001f\u007f]/.test(value);
+    typeof value === 'string' && value.length > 0 && !FORBIDDEN_CHARACTER.test(value);
   if (!valid || Buffer.byteLength(value as string, 'utf8') > ACTOR_MAX_BYTES) {
     throw invalidArgument('actor', value, `text of 1 to ${ACTOR_MAX_BYTES} bytes, no controls`);
   }

@@ -20,7 +20,11 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * C0 controls (NUL, newline, ESC ...), DEL and C1 controls, and the bidirectional marks,
  * embeddings, overrides and isolates (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069).
  */
-const FORBIDDEN_CHARACTER =
+/**
+ * Characters no name may hold: C0 and C1 controls and the bidirectional marks and overrides,
+ * which make a printed name (a path, an actor in an audit trail) read as something else.
+ */
+export const FORBIDDEN_CHARACTER =
   /[\u0000-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
 
 /** A canonical path, and whether the caller's spelling can only name a directory. */
