@@ -1,37 +1,13 @@
-import { assert } from '../assert.js';
 import { CartridgeError, limitExceeded } from '../errors.js';
 import { MemoryStorage } from '../journal/io/memory-storage.js';
 import { NodeStorage } from '../journal/io/node-storage.js';
 import type { Storage } from '../journal/io/storage.js';
-import type { Extent, JournalEvent, JournalRecord } from '../journal/journal-event.js';
 import type { RecoveryReport } from '../journal/recovery.js';
-import {
-  DATA_RECORD_MAX_BYTES,
-  DIRTY_PAGES_CHECKPOINT,
-  FILE_SIZE_MAX_BYTES,
-  TRANSACTION_DEPTH_MAX,
-} from '../limits.js';
-import {
-  ancestorsOf,
-  canonicalPath,
-  parsePath,
-  nameOf,
-  parentOf,
-  ROOT_PATH,
-} from '../path/canonical-path.js';
+import { DIRTY_PAGES_CHECKPOINT, TRANSACTION_DEPTH_MAX } from '../limits.js';
+import { canonicalPath, parsePath, ROOT_PATH } from '../path/canonical-path.js';
 import { BufferPool } from '../projections/buffer-pool.js';
-import {
-  type CatalogNode,
-  DIRECTORY_MODE_DEFAULT,
-  type DirectoryNode,
-  FILE_MODE_DEFAULT,
-  type FileNode,
-  SMALL_EXTENT_BYTES,
-} from '../projections/catalog.js';
-import type { CompressionEffort } from '../journal/compression.js';
 import type { FlushedPage } from '../projections/index/paged-tree.js';
-import { applyRecord, type Projections } from '../projections/projection-set.js';
-import { AppendBuffer, lengthBytesAtMost } from './append-buffer.js';
+import type { Projections } from '../projections/projection-set.js';
 import type {
   CartridgeStats,
   CreateDirectoryOptions,
@@ -49,7 +25,6 @@ import {
   requireOptionsObject,
 } from './arguments.js';
 import { trickleIndexPages, writeCheckpoint } from './checkpointer.js';
-import { consolidationDue } from './consolidation.js';
 import { ContentReader } from './content-reader.js';
 import { SyncDeadline } from './durability.js';
 import { createJournal, type OpenedJournal, openJournal } from './open-journal.js';
@@ -60,13 +35,14 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from './options.js';
-import { blocksFor, ReadModel } from './read-model.js';
+import { ReadModel } from './read-model.js';
 import { verifyJournal } from './verify.js';
 import type { Observable } from 'rxjs';
 import { type ChangeEvent, type ChangesOptions, changeStream } from './change-stream.js';
 import { CommitBus } from './commit-bus.js';
 import { PinSet } from './pins.js';
-import { AuditLane, AUDIT_LANE_FLUSH_ENTRIES } from './audit-lane.js';
+import { AuditTrail } from './audit-trail.js';
+import { ActorScope, actingAs } from './actor-scope.js';
 import { OperationGate } from './operation-gate.js';
 import { AccessControl, canonicalPolicyText, policyDocument } from './access-control.js';
 import {
@@ -76,7 +52,7 @@ import {
   exportAuditLines,
   queryAudit,
 } from './audit-query.js';
-import type { AuditAction, AuditEntry } from '../journal/journal-event.js';
+import type { AuditEntry } from '../journal/journal-event.js';
 import { commitTimeAfter } from './commit-time.js';
 import { FollowTimer, followCommits } from './journal-follower.js';
 import { CartridgeView, type ViewHost } from './cartridge-view.js';
@@ -90,10 +66,10 @@ import {
   snapshotInfo,
 } from './snapshots.js';
 import { diffEntries } from '../projections/catalog-diff.js';
+import { type Content, WritePath } from './write-path.js';
 import type { SnapshotEntry } from '../projections/timeline.js';
 
-/** Content accepted by the write calls: bytes, or text stored as UTF-8. */
-export type Content = Uint8Array | string;
+export type { Content } from './write-path.js';
 
 const MEMORY_PATH = 'memory.cart';
 /**
@@ -102,16 +78,6 @@ const MEMORY_PATH = 'memory.cart';
  * dirty, so the bound can be small.
  */
 const CLOSE_CHECKPOINT_BYTES = 64 * 1024;
-
-function toBytes(content: unknown, copy: boolean): Uint8Array {
-  let bytes: Uint8Array;
-  if (typeof content === 'string') bytes = Buffer.from(content, 'utf8');
-  else if (content instanceof Uint8Array) bytes = copy ? Buffer.from(content) : content;
-  else throw new CartridgeError('EINVAL', 'content must be a string or a Uint8Array');
-  if (bytes.length > FILE_SIZE_MAX_BYTES)
-    throw limitExceeded('content length', bytes.length, FILE_SIZE_MAX_BYTES);
-  return bytes;
-}
 
 /**
  * A cartridge: a file system in one file (or in memory) whose every mutation is a journal
@@ -127,15 +93,12 @@ export class Cartridge {
   private reads: ReadModel;
   private readonly bus = new CommitBus();
   private readonly pins = new PinSet();
-  private readonly lane = new AuditLane();
+  private readonly trail: AuditTrail;
   private readonly gate: OperationGate;
   private readonly access: AccessControl;
-  /** Who operations run as now: the handle's actor, or the one `as()` set for a call. */
-  private actor: string;
-  private auditTimer: NodeJS.Timeout | undefined;
-  private lastAccessAtMs = 0;
+  private readonly writes: WritePath;
+  private readonly actors: ActorScope;
   private readonly followTimer = new FollowTimer(() => this.refreshQuietly());
-  private readonly appends = new AppendBuffer();
   private closed = false;
   private transactionDepth = 0;
   /** The time of the open transaction's commit: one clock reading per commit. */
@@ -154,18 +117,39 @@ export class Cartridge {
     this.pool = new BufferPool(options.bufferPoolBytes);
     this.content = new ContentReader(journal.file, journal.writer, this.pool);
     this.reads = new ReadModel(journal, this.content);
-    this.actor = options.actor;
+    this.actors = new ActorScope(options.actor);
     this.access = new AccessControl(() => this.journal.policy);
+    this.trail = new AuditTrail({
+      options,
+      journal: () => this.journal,
+      isClosed: () => this.closed,
+      transactionDepth: () => this.transactionDepth,
+      commitTimeMs: () => this.commitTimeMs,
+      append: (event) => this.writes.append(event),
+      commitLane: () => this.transaction(() => undefined),
+      failedInBackground: (error) => {
+        this.backgroundError = error;
+      },
+    });
     this.gate = new OperationGate({
       decider: () => this.access.decider(),
-      audits: (action) => this.audits(action),
-      lane: this.lane,
-      accessTimeMs: () => this.accessTimeMs(),
+      audits: (action) => this.trail.audits(action),
+      lane: this.trail.lane,
+      accessTimeMs: () => this.trail.accessTimeMs(),
       stagedMark: () => ({
         count: this.journal.writer.stagedCount,
         nextOffset: this.journal.writer.nextOffset(),
       }),
-      noted: () => this.auditNoted(),
+      noted: () => this.trail.noted(),
+    });
+    this.writes = new WritePath({
+      journal: () => this.journal,
+      reads: () => this.reads,
+      content: this.content,
+      gate: this.gate,
+      actor: () => this.actor,
+      commitTimeMs: () => this.commitTimeMs,
+      transactionDepth: () => this.transactionDepth,
     });
     this.checkpointOffset = journal.headerKeeper.header.checkpointOffset;
     this.checkpointEnd = journal.checkpointEnd;
@@ -258,64 +242,22 @@ export class Cartridge {
     return this.reads.fileOperandPath(path, creating);
   }
 
-  private nodeAt(path: string): CatalogNode {
-    return this.reads.nodeAt(path);
-  }
-
   // ---- writes -----------------------------------------------------------------------------
 
   createFile(path: string, content: Content): void {
     this.mutate(() => {
       const canonical = this.fileOperandPath(path, true);
-      this.gate.run(this.actor, 'Create', canonical, () => this.createAt(canonical, content));
+      this.gate.run(this.actor, 'Create', canonical, () =>
+        this.writes.createAt(canonical, content),
+      );
     });
-  }
-
-  private createAt(canonical: string, content: Content): void {
-    const bytes = toBytes(content, this.transactionDepth > 1);
-    if (this.journal.catalog.get(canonical) !== undefined) {
-      throw new CartridgeError('EEXIST', `${canonical} already exists`, { path: canonical });
-    }
-    if (canonical === ROOT_PATH)
-      throw new CartridgeError('EEXIST', 'the root exists', { path: canonical });
-    // Path errors (ENOTDIR) before space errors, as in writeFile; a refusal undoes the parents.
-    this.ensureParents(canonical);
-    this.requireSpace(blocksFor(bytes.length), 0, canonical);
-    const inode = this.journal.catalog.nextInode;
-    const atMs = this.commitTimeMs;
-    const previous = this.journal.catalog.versionLinkOf(canonical);
-    this.appendWithContent(bytes, (extents) => ({
-      type: 'file.created',
-      path: canonical,
-      inode,
-      mode: FILE_MODE_DEFAULT,
-      atMs,
-      sizeBytes: bytes.length,
-      extents,
-      previous,
-    }));
   }
 
   writeFile(path: string, content: Content): void {
     this.mutate(() => {
       const canonical = this.fileOperandPath(path);
-      this.gate.run(this.actor, 'Write', canonical, () => this.writeAt(canonical, content));
+      this.gate.run(this.actor, 'Write', canonical, () => this.writes.writeAt(canonical, content));
     });
-  }
-
-  private writeAt(canonical: string, content: Content): void {
-    const file = this.existingFile(canonical);
-    const bytes = toBytes(content, this.transactionDepth > 1);
-    this.requireSpace(blocksFor(bytes.length), blocksFor(file.sizeBytes), canonical);
-    const atMs = this.commitTimeMs;
-    this.appendWithContent(bytes, (extents) => ({
-      type: 'file.written',
-      path: canonical,
-      atMs,
-      sizeBytes: bytes.length,
-      extents,
-      previous: file.versionOffset,
-    }));
   }
 
   /**
@@ -328,113 +270,14 @@ export class Cartridge {
     // Every check comes before the one change (adding to the buffer), so inside a caller's
     // transaction no savepoint is needed (a savepoint would stage the buffer), and the buffer,
     // which outlives the call there, keeps its own copy of the bytes.
-    if (this.transactionDepth > 0) this.bufferAppend(path, content, true);
-    else this.transaction(() => this.bufferAppend(path, content, false));
-  }
-
-  private bufferAppend(path: string, content: Content, copy: boolean): void {
-    // The hot path of a log written in transactions: the same file as the bytes buffered.
-    let file = this.appends.fileFor(path);
-    let canonical = this.appends.path as string;
-    if (file === undefined) {
-      canonical = this.fileOperandPath(path);
-      if (this.appends.path !== undefined && this.appends.path !== canonical) this.settle();
-      this.gate.check(this.actor, 'Write', canonical);
-      file = this.existingFile(canonical);
-    } else {
-      this.gate.check(this.actor, 'Write', canonical);
-    }
-    // Text stays text in the buffer: one conversion for the whole record when it is staged.
-    const piece = typeof content === 'string' ? content : toBytes(content, copy);
-    if (piece.length === 0) return;
-    // Text is measured only when its upper bound could fail a check (see `AppendBuffer`).
-    const sizeBytesAtMost =
-      file.sizeBytes + this.appends.sizeBytesAtMost + lengthBytesAtMost(piece);
-    const withinBound =
-      sizeBytesAtMost <= FILE_SIZE_MAX_BYTES &&
-      this.journal.allocator.fits(blocksFor(sizeBytesAtMost), blocksFor(file.sizeBytes));
-    if (!withinBound) {
-      const lengthBytes =
-        typeof piece === 'string' ? Buffer.byteLength(piece, 'utf8') : piece.length;
-      if (lengthBytes > FILE_SIZE_MAX_BYTES)
-        throw limitExceeded('content length', lengthBytes, FILE_SIZE_MAX_BYTES);
-      const sizeBytes = file.sizeBytes + this.appends.sizeBytes + lengthBytes;
-      if (sizeBytes > FILE_SIZE_MAX_BYTES)
-        throw limitExceeded('file size', sizeBytes, FILE_SIZE_MAX_BYTES);
-      this.requireSpace(blocksFor(sizeBytes), blocksFor(file.sizeBytes), canonical);
-    }
-    this.appends.add(canonical, path, file, piece);
-    if (
-      this.appends.sizeBytesAtMost >= DATA_RECORD_MAX_BYTES &&
-      this.appends.sizeBytes >= DATA_RECORD_MAX_BYTES
-    ) {
-      this.settle();
-    }
-  }
-
-  /** Stages the buffered appends, if any, as one record (then consolidates if it is due). */
-  private settle(): void {
-    const pending = this.appends.take();
-    if (pending === undefined) return;
-    const atMs = this.commitTimeMs;
-    // The entry the buffer captured is current: every other operation stages the buffer first.
-    const sizeBytes = pending.file.sizeBytes + pending.bytes.length;
-    // A small piece will be rewritten, compressed, by consolidation: compressing it now too
-    // would spend the codec twice on the same bytes.
-    const effort = pending.bytes.length < SMALL_EXTENT_BYTES ? 'none' : 'normal';
-    this.appendWithContent(
-      pending.bytes,
-      (extents) => ({
-        type: 'file.appended',
-        path: pending.path,
-        atMs,
-        sizeBytes,
-        extents,
-        previous: pending.file.versionOffset,
-      }),
-      effort,
-    );
-    this.consolidate(pending.path);
-  }
-
-  /** Rewrites a file's trailing run of small extents into one record when it is due. */
-  private consolidate(path: string): void {
-    const file = this.existingFile(path);
-    const step = consolidationDue(file);
-    if (step === undefined) return;
-    const { catalog } = this.journal;
-    const extents = catalog.extentsFrom(file, step.fileOffset);
-    const bytes = this.content.read(extents, step.sizeBytes, path);
-    this.append(
-      {
-        type: 'extents.consolidated',
-        path,
-        fileOffset: step.fileOffset,
-        replacedCount: step.replacedCount,
-      },
-      bytes,
-    );
+    if (this.transactionDepth > 0) this.writes.bufferAppend(path, content, true);
+    else this.transaction(() => this.writes.bufferAppend(path, content, false));
   }
 
   deleteFile(path: string): void {
     this.mutate(() => {
       const canonical = this.fileOperandPath(path);
-      this.gate.run(this.actor, 'Delete', canonical, () => this.deleteAt(canonical));
-    });
-  }
-
-  private deleteAt(canonical: string): void {
-    if (canonical === ROOT_PATH)
-      throw new CartridgeError('EINVAL', 'the root cannot be deleted', { path: canonical });
-    const node = this.nodeAt(canonical);
-    if (node.kind === 'directory' && node.childCount > 0) {
-      throw new CartridgeError('ENOTEMPTY', `${canonical} is not empty`, { path: canonical });
-    }
-    this.append({
-      type: 'entry.deleted',
-      path: canonical,
-      atMs: this.commitTimeMs,
-      previous: node.versionOffset,
+      this.gate.run(this.actor, 'Delete', canonical, () => this.writes.deleteAt(canonical));
     });
   }
 
@@ -443,103 +286,10 @@ export class Cartridge {
       const canonical = canonicalPath(path);
       const given = requireOptionsObject('createDir options', options);
       const recursive = booleanOption('recursive', given.recursive, false);
-      this.gate.run(this.actor, 'Create', canonical, () => this.createDirAt(canonical, recursive));
+      this.gate.run(this.actor, 'Create', canonical, () =>
+        this.writes.createDirAt(canonical, recursive),
+      );
     });
-  }
-
-  private createDirAt(canonical: string, recursive: boolean): void {
-    const existing = this.journal.catalog.get(canonical);
-    if (existing !== undefined) {
-      if (recursive && existing.kind === 'directory') return;
-      throw new CartridgeError('EEXIST', `${canonical} already exists`, { path: canonical });
-    }
-    if (recursive) this.ensureParents(canonical);
-    else this.requireParent(canonical);
-    this.append({
-      type: 'directory.created',
-      path: canonical,
-      inode: this.journal.catalog.nextInode,
-      mode: DIRECTORY_MODE_DEFAULT,
-      atMs: this.commitTimeMs,
-      previous: this.journal.catalog.versionLinkOf(canonical),
-    });
-  }
-
-  private existingFile(path: string): FileNode {
-    const node = this.nodeAt(path);
-    if (node.kind !== 'file')
-      throw new CartridgeError('EISDIR', `${path} is a directory`, { path });
-    return node;
-  }
-
-  private requireSpace(addedBlocks: number, releasedBlocks: number, path: string): void {
-    if (!this.journal.allocator.fits(addedBlocks, releasedBlocks)) {
-      throw new CartridgeError('ENOSPC', `no room for ${addedBlocks} blocks at ${path}`, { path });
-    }
-  }
-
-  private requireParent(path: string): DirectoryNode {
-    const parent = this.nodeAt(parentOf(path));
-    if (parent.kind !== 'directory')
-      throw new CartridgeError('ENOTDIR', `${parentOf(path)} is a file`, { path });
-    return parent;
-  }
-
-  /** Creates every missing ancestor directory, as the seed's examples expect of createFile. */
-  private ensureParents(path: string): void {
-    for (const ancestor of ancestorsOf(path)) {
-      const node = this.journal.catalog.get(ancestor);
-      if (node?.kind === 'directory') continue;
-      if (node?.kind === 'file')
-        throw new CartridgeError('ENOTDIR', `${ancestor} is a file`, { path });
-      this.append({
-        type: 'directory.created',
-        path: ancestor,
-        inode: this.journal.catalog.nextInode,
-        mode: DIRECTORY_MODE_DEFAULT,
-        atMs: this.commitTimeMs,
-        previous: this.journal.catalog.versionLinkOf(ancestor),
-      });
-    }
-    assert(nameOf(path).length > 0, 'a created entry has a name');
-  }
-
-  /**
-   * Stages content: chunks beyond the first megabytes go into data records, the last chunk
-   * rides inside the operation's own record, so a small file is one record.
-   */
-  private appendWithContent(
-    bytes: Uint8Array,
-    eventOf: (extents: Extent[]) => JournalEvent,
-    effort: CompressionEffort = 'normal',
-  ): void {
-    const extents: Extent[] = [];
-    let start = 0;
-    while (bytes.length - start > DATA_RECORD_MAX_BYTES) {
-      const chunk = bytes.subarray(start, start + DATA_RECORD_MAX_BYTES);
-      const record = this.append({ type: 'data' }, chunk);
-      extents.push({
-        recordOffset: record.offset,
-        recordSequence: record.sequence,
-        blobOffset: 0,
-        lengthBytes: chunk.length,
-        recordLengthBytes: record.lengthBytes,
-      });
-      start += chunk.length;
-    }
-    const inline = bytes.subarray(start);
-    // The record's own blob is the file's last extent; the body lists only the data records.
-    this.append(eventOf(extents), inline.length > 0 ? inline : undefined, effort);
-  }
-
-  private append(
-    event: JournalEvent,
-    blob?: Uint8Array,
-    effort: CompressionEffort = 'normal',
-  ): JournalRecord {
-    const record = this.journal.writer.stage(event, blob, effort);
-    applyRecord(this.journal, record);
-    return record;
   }
 
   // ---- time travel ------------------------------------------------------------------------
@@ -568,7 +318,7 @@ export class Cartridge {
       if (this.journal.timeline.snapshot(checkedName) !== undefined) {
         throw new CartridgeError('SNAPSHOT_EXISTS', `a snapshot named ${checkedName} exists`);
       }
-      this.append({
+      this.writes.append({
         type: 'snapshot.created',
         name: checkedName,
         atMs: this.commitTimeMs,
@@ -592,7 +342,7 @@ export class Cartridge {
       if (this.journal.timeline.snapshot(checkedName) === undefined) {
         throw new CartridgeError('SNAPSHOT_NOT_FOUND', `no snapshot named ${checkedName}`);
       }
-      this.append({ type: 'snapshot.deleted', name: checkedName, atMs: this.commitTimeMs });
+      this.writes.append({ type: 'snapshot.deleted', name: checkedName, atMs: this.commitTimeMs });
     });
   }
 
@@ -605,12 +355,12 @@ export class Cartridge {
     this.ensureWritable();
     this.refuseInsideTransaction('restoreSnapshot');
     this.gate.check(this.actor, 'All', ROOT_PATH);
-    this.settle();
+    this.writes.settle();
     const past = stateAt(this.journal, target, this.head);
     const steps = decideRestore(this.journal, past.projections);
     this.transaction(() => {
       for (const event of restoreRecords(this.journal, past, steps, this.commitTimeMs)) {
-        this.append(event);
+        this.writes.append(event);
       }
     });
     return {
@@ -760,32 +510,17 @@ export class Cartridge {
    * for it, audit entries name it). It shares everything else with this handle.
    */
   as(actor: string): Cartridge {
-    const checked = requireActor(actor);
-    return new Proxy(this, {
-      get: (target, property, receiver) => {
-        const value: unknown = Reflect.get(target, property, receiver);
-        if (typeof value !== 'function' || property === 'constructor') return value;
-        return (...args: unknown[]) =>
-          target.runAs(checked, () =>
-            (value as (...inner: unknown[]) => unknown).apply(target, args),
-          );
-      },
-    });
+    return actingAs(this, this.actors, requireActor(actor));
   }
 
   /** The actor this handle's operations run as. */
   get currentActor(): string {
-    return this.actor;
+    return this.actors.current;
   }
 
-  private runAs<T>(actor: string, body: () => T): T {
-    const before = this.actor;
-    this.actor = actor;
-    try {
-      return body();
-    } finally {
-      this.actor = before;
-    }
+  /** Who operations run as now: the handle's actor, or the one `as()` set for a call. */
+  private get actor(): string {
+    return this.actors.current;
   }
 
   /**
@@ -797,7 +532,7 @@ export class Cartridge {
     const text = canonicalPolicyText(policy);
     this.mutate(() => {
       this.gate.run(this.actor, 'All', ROOT_PATH, () =>
-        this.append({ type: 'policy.set', policy: text, atMs: this.commitTimeMs }),
+        this.writes.append({ type: 'policy.set', policy: text, atMs: this.commitTimeMs }),
       );
     });
   }
@@ -816,7 +551,7 @@ export class Cartridge {
   audit(query: AuditQuery = {}): AuditRecord[] {
     this.ensureReadable();
     this.gate.check(this.actor, 'All', ROOT_PATH);
-    this.flushAuditLane();
+    this.trail.flush();
     return queryAudit(this.journal, query, this.head);
   }
 
@@ -825,67 +560,9 @@ export class Cartridge {
     this.ensureReadable();
     requireHostPath(outPath);
     this.gate.check(this.actor, 'All', ROOT_PATH);
-    this.flushAuditLane();
+    this.trail.flush();
     const storage = this.options.storage ?? new NodeStorage();
     return exportAuditLines(this.journal, storage, outPath, options, this.head);
-  }
-
-  private audits(action: AuditAction): boolean {
-    if (this.options.audit === 'off' || this.journal.readOnly || this.closed) return false;
-    if (this.options.audit === 'all') return true;
-    return action !== 'Read' && action !== 'List';
-  }
-
-  /** An access's time: the open transaction's, or now, never before the last one noted. */
-  private accessTimeMs(): number {
-    if (this.transactionDepth > 0) return this.commitTimeMs;
-    this.lastAccessAtMs = commitTimeAfter(
-      this.options.clock.now(),
-      Math.max(this.lastAccessAtMs, this.journal.timeline.lastCommitAtMs),
-    );
-    return this.lastAccessAtMs;
-  }
-
-  /** After an entry is noted: a full lane is written now, a first one within the interval. */
-  private auditNoted(): void {
-    if (this.transactionDepth > 0) return;
-    if (this.lane.size >= AUDIT_LANE_FLUSH_ENTRIES) {
-      this.flushAuditLaneQuietly();
-      return;
-    }
-    this.auditTimer ??= setTimeout(() => {
-      this.auditTimer = undefined;
-      if (!this.closed) this.flushAuditLaneQuietly();
-    }, this.options.syncIntervalMs);
-    this.auditTimer.unref();
-  }
-
-  /** Stages the lane's entries into the commit being made; returns them (to put back). */
-  private stageAuditLane(): AuditEntry[] {
-    const taken: AuditEntry[] = [];
-    while (this.lane.size > 0) {
-      const entries = this.lane.take();
-      taken.push(...entries);
-      this.append({ type: 'audit.batch', entries });
-    }
-    return taken;
-  }
-
-  /** Writes what the lane holds as a commit of its own (a transaction doing nothing else). */
-  private flushAuditLane(): void {
-    if (this.lane.size === 0 || this.journal.readOnly || this.transactionDepth > 0) return;
-    if (this.auditTimer !== undefined) clearTimeout(this.auditTimer);
-    this.auditTimer = undefined;
-    this.transaction(() => undefined);
-  }
-
-  /** A lane flush the caller did not ask for: its failure is kept, the entries stay. */
-  private flushAuditLaneQuietly(): void {
-    try {
-      this.flushAuditLane();
-    } catch (error) {
-      this.backgroundError = error;
-    }
   }
 
   // ---- transactions -----------------------------------------------------------------------
@@ -903,7 +580,7 @@ export class Cartridge {
     if (this.transactionDepth > 0) return this.savepoint(body);
     const { undo, writer } = this.journal;
     undo.begin();
-    const laneMark = this.lane.mark();
+    const laneMark = this.trail.lane.mark();
     let auditTaken: AuditEntry[] = [];
     this.transactionDepth = 1;
     this.commitTimeMs = commitTimeAfter(
@@ -916,21 +593,21 @@ export class Cartridge {
     try {
       result = body();
       refuseThenableResult(result);
-      this.settle();
+      this.writes.settle();
       // The audit of what this transaction did (and of reads since the last commit) is part of
       // its commit: durable with it, in 'full' as in every mode.
-      auditTaken = this.stageAuditLane();
+      auditTaken = this.trail.stage();
       if (writer.stagedCount > 0) {
         trickled = trickleIndexPages(this.journal, writer);
         writer.commit(this.options.durability === 'full');
         committed = true;
       }
     } catch (error) {
-      this.appends.clear();
+      this.writes.discardBufferedAppends();
       writer.discardStaged();
       undo.end(false);
-      this.lane.restore(auditTaken);
-      this.lane.rolledBackFrom(laneMark);
+      this.trail.lane.restore(auditTaken);
+      this.trail.lane.rolledBackFrom(laneMark);
       throw error;
     } finally {
       this.transactionDepth = 0;
@@ -945,20 +622,20 @@ export class Cartridge {
   private savepoint<T>(body: () => T): T {
     const { undo, writer } = this.journal;
     // Buffered appends from before the savepoint must survive its rollback: stage them now.
-    this.settle();
+    this.writes.settle();
     const undoMark = undo.mark();
     const stagedMark = writer.stagedCount;
-    const laneMark = this.lane.mark();
+    const laneMark = this.trail.lane.mark();
     this.transactionDepth++;
     try {
       const result = body();
       refuseThenableResult(result);
       return result;
     } catch (error) {
-      this.appends.clear();
+      this.writes.discardBufferedAppends();
       undo.rollbackTo(undoMark);
       writer.rollbackTo(stagedMark);
-      this.lane.rolledBackFrom(laneMark);
+      this.trail.lane.rolledBackFrom(laneMark);
       throw error;
     } finally {
       this.transactionDepth--;
@@ -968,7 +645,7 @@ export class Cartridge {
   /** Every mutation runs inside a transaction: the caller's, or one of its own. */
   private mutate(body: () => void): void {
     this.ensureWritable();
-    this.settle();
+    this.writes.settle();
     this.transaction(body);
   }
 
@@ -1033,8 +710,8 @@ export class Cartridge {
     this.ensureOpen();
     if (this.journal.readOnly) return;
     if (this.transactionDepth === 0) {
-      this.settle();
-      this.flushAuditLane();
+      this.writes.settle();
+      this.trail.flush();
     }
     this.syncNow();
   }
@@ -1100,7 +777,7 @@ export class Cartridge {
       if (!this.journal.readOnly) this.journal.writer.throwIfPoisoned();
       if (!this.journal.readOnly) {
         // What the lane holds is written before the sync that makes it durable.
-        this.flushAuditLane();
+        this.trail.flush();
         // The checkpoint only shortens the next open; the sync below is the promise. So a
         // checkpoint that fails (a full disk) is reported after the sync, never instead of it.
         if (this.head - this.checkpointEnd >= CLOSE_CHECKPOINT_BYTES) {
@@ -1117,7 +794,7 @@ export class Cartridge {
     } finally {
       this.closed = true;
       this.followTimer.stop();
-      if (this.auditTimer !== undefined) clearTimeout(this.auditTimer);
+      this.trail.stop();
       this.bus.close();
       this.pool.clear();
       this.journal.pages.clear();
@@ -1142,7 +819,7 @@ export class Cartridge {
   /** Reads see buffered appends: inside a transaction, they are staged first. */
   private ensureReadable(): void {
     this.ensureOpen();
-    this.settle();
+    this.writes.settle();
   }
 
   private ensureWritable(): void {

@@ -1,0 +1,308 @@
+import { assert } from '../assert.js';
+import { CartridgeError, limitExceeded } from '../errors.js';
+import type { CompressionEffort } from '../journal/compression.js';
+import type { Extent, JournalEvent, JournalRecord } from '../journal/journal-event.js';
+import { DATA_RECORD_MAX_BYTES, FILE_SIZE_MAX_BYTES } from '../limits.js';
+import { ancestorsOf, nameOf, parentOf, ROOT_PATH } from '../path/canonical-path.js';
+import {
+  DIRECTORY_MODE_DEFAULT,
+  type DirectoryNode,
+  FILE_MODE_DEFAULT,
+  type FileNode,
+  SMALL_EXTENT_BYTES,
+} from '../projections/catalog.js';
+import { applyRecord } from '../projections/projection-set.js';
+import { AppendBuffer, lengthBytesAtMost } from './append-buffer.js';
+import { consolidationDue } from './consolidation.js';
+import type { ContentReader } from './content-reader.js';
+import type { OpenedJournal } from './open-journal.js';
+import type { OperationGate } from './operation-gate.js';
+import { blocksFor, type ReadModel } from './read-model.js';
+
+/** Content accepted by the write calls: bytes, or text stored as UTF-8. */
+export type Content = Uint8Array | string;
+
+/** What the write path needs of the handle it writes for. */
+export interface WritePathHost {
+  /** The journal written to (replaced only by `refresh()` of a read-only handle). */
+  journal(): OpenedJournal;
+  /** The read model over that journal: operand paths and the entries at them. */
+  reads(): ReadModel;
+  readonly content: ContentReader;
+  readonly gate: OperationGate;
+  /** The actor operations run as now. */
+  actor(): string;
+  /** The time of the open transaction's commit: one clock reading per commit. */
+  commitTimeMs(): number;
+  /** How many transactions are open: 0 outside one, more than 1 inside a savepoint. */
+  transactionDepth(): number;
+}
+
+function toBytes(content: unknown, copy: boolean): Uint8Array {
+  let bytes: Uint8Array;
+  if (typeof content === 'string') bytes = Buffer.from(content, 'utf8');
+  else if (content instanceof Uint8Array) bytes = copy ? Buffer.from(content) : content;
+  else throw new CartridgeError('EINVAL', 'content must be a string or a Uint8Array');
+  if (bytes.length > FILE_SIZE_MAX_BYTES)
+    throw limitExceeded('content length', bytes.length, FILE_SIZE_MAX_BYTES);
+  return bytes;
+}
+
+/**
+ * The write path: the checks of each mutation (the entry exists or not, its parents, the size
+ * limit, the capacity), then its records, staged and applied to the projections. It runs inside
+ * the handle's transaction and operation gate; committing is the transaction's business.
+ */
+export class WritePath {
+  private readonly appends = new AppendBuffer();
+
+  constructor(private readonly host: WritePathHost) {}
+
+  private get journal(): OpenedJournal {
+    return this.host.journal();
+  }
+
+  createAt(canonical: string, content: Content): void {
+    const bytes = toBytes(content, this.host.transactionDepth() > 1);
+    if (this.journal.catalog.get(canonical) !== undefined) {
+      throw new CartridgeError('EEXIST', `${canonical} already exists`, { path: canonical });
+    }
+    if (canonical === ROOT_PATH)
+      throw new CartridgeError('EEXIST', 'the root exists', { path: canonical });
+    // Path errors (ENOTDIR) before space errors, as in writeFile; a refusal undoes the parents.
+    this.ensureParents(canonical);
+    this.requireSpace(blocksFor(bytes.length), 0, canonical);
+    const inode = this.journal.catalog.nextInode;
+    const atMs = this.host.commitTimeMs();
+    const previous = this.journal.catalog.versionLinkOf(canonical);
+    this.appendWithContent(bytes, (extents) => ({
+      type: 'file.created',
+      path: canonical,
+      inode,
+      mode: FILE_MODE_DEFAULT,
+      atMs,
+      sizeBytes: bytes.length,
+      extents,
+      previous,
+    }));
+  }
+
+  writeAt(canonical: string, content: Content): void {
+    const file = this.existingFile(canonical);
+    const bytes = toBytes(content, this.host.transactionDepth() > 1);
+    this.requireSpace(blocksFor(bytes.length), blocksFor(file.sizeBytes), canonical);
+    const atMs = this.host.commitTimeMs();
+    this.appendWithContent(bytes, (extents) => ({
+      type: 'file.written',
+      path: canonical,
+      atMs,
+      sizeBytes: bytes.length,
+      extents,
+      previous: file.versionOffset,
+    }));
+  }
+
+  /**
+   * Adds an append to the buffer (see `AppendBuffer`), after every check. `copy` keeps a copy
+   * of the caller's bytes, for a buffer that outlives the call.
+   */
+  bufferAppend(path: string, content: Content, copy: boolean): void {
+    // The hot path of a log written in transactions: the same file as the bytes buffered.
+    let file = this.appends.fileFor(path);
+    let canonical = this.appends.path as string;
+    if (file === undefined) {
+      canonical = this.host.reads().fileOperandPath(path);
+      if (this.appends.path !== undefined && this.appends.path !== canonical) this.settle();
+      this.host.gate.check(this.host.actor(), 'Write', canonical);
+      file = this.existingFile(canonical);
+    } else {
+      this.host.gate.check(this.host.actor(), 'Write', canonical);
+    }
+    // Text stays text in the buffer: one conversion for the whole record when it is staged.
+    const piece = typeof content === 'string' ? content : toBytes(content, copy);
+    if (piece.length === 0) return;
+    // Text is measured only when its upper bound could fail a check (see `AppendBuffer`).
+    const sizeBytesAtMost =
+      file.sizeBytes + this.appends.sizeBytesAtMost + lengthBytesAtMost(piece);
+    const withinBound =
+      sizeBytesAtMost <= FILE_SIZE_MAX_BYTES &&
+      this.journal.allocator.fits(blocksFor(sizeBytesAtMost), blocksFor(file.sizeBytes));
+    if (!withinBound) {
+      const lengthBytes =
+        typeof piece === 'string' ? Buffer.byteLength(piece, 'utf8') : piece.length;
+      if (lengthBytes > FILE_SIZE_MAX_BYTES)
+        throw limitExceeded('content length', lengthBytes, FILE_SIZE_MAX_BYTES);
+      const sizeBytes = file.sizeBytes + this.appends.sizeBytes + lengthBytes;
+      if (sizeBytes > FILE_SIZE_MAX_BYTES)
+        throw limitExceeded('file size', sizeBytes, FILE_SIZE_MAX_BYTES);
+      this.requireSpace(blocksFor(sizeBytes), blocksFor(file.sizeBytes), canonical);
+    }
+    this.appends.add(canonical, path, file, piece);
+    if (
+      this.appends.sizeBytesAtMost >= DATA_RECORD_MAX_BYTES &&
+      this.appends.sizeBytes >= DATA_RECORD_MAX_BYTES
+    ) {
+      this.settle();
+    }
+  }
+
+  /** Stages the buffered appends, if any, as one record (then consolidates if it is due). */
+  settle(): void {
+    const pending = this.appends.take();
+    if (pending === undefined) return;
+    const atMs = this.host.commitTimeMs();
+    // The entry the buffer captured is current: every other operation stages the buffer first.
+    const sizeBytes = pending.file.sizeBytes + pending.bytes.length;
+    // A small piece will be rewritten, compressed, by consolidation: compressing it now too
+    // would spend the codec twice on the same bytes.
+    const effort = pending.bytes.length < SMALL_EXTENT_BYTES ? 'none' : 'normal';
+    this.appendWithContent(
+      pending.bytes,
+      (extents) => ({
+        type: 'file.appended',
+        path: pending.path,
+        atMs,
+        sizeBytes,
+        extents,
+        previous: pending.file.versionOffset,
+      }),
+      effort,
+    );
+    this.consolidate(pending.path);
+  }
+
+  /** Drops the buffered appends: the transaction or savepoint they belong to rolled back. */
+  discardBufferedAppends(): void {
+    this.appends.clear();
+  }
+
+  /** Rewrites a file's trailing run of small extents into one record when it is due. */
+  private consolidate(path: string): void {
+    const file = this.existingFile(path);
+    const step = consolidationDue(file);
+    if (step === undefined) return;
+    const { catalog } = this.journal;
+    const extents = catalog.extentsFrom(file, step.fileOffset);
+    const bytes = this.host.content.read(extents, step.sizeBytes, path);
+    this.append(
+      {
+        type: 'extents.consolidated',
+        path,
+        fileOffset: step.fileOffset,
+        replacedCount: step.replacedCount,
+      },
+      bytes,
+    );
+  }
+
+  deleteAt(canonical: string): void {
+    if (canonical === ROOT_PATH)
+      throw new CartridgeError('EINVAL', 'the root cannot be deleted', { path: canonical });
+    const node = this.host.reads().nodeAt(canonical);
+    if (node.kind === 'directory' && node.childCount > 0) {
+      throw new CartridgeError('ENOTEMPTY', `${canonical} is not empty`, { path: canonical });
+    }
+    this.append({
+      type: 'entry.deleted',
+      path: canonical,
+      atMs: this.host.commitTimeMs(),
+      previous: node.versionOffset,
+    });
+  }
+
+  createDirAt(canonical: string, recursive: boolean): void {
+    const existing = this.journal.catalog.get(canonical);
+    if (existing !== undefined) {
+      if (recursive && existing.kind === 'directory') return;
+      throw new CartridgeError('EEXIST', `${canonical} already exists`, { path: canonical });
+    }
+    if (recursive) this.ensureParents(canonical);
+    else this.requireParent(canonical);
+    this.append({
+      type: 'directory.created',
+      path: canonical,
+      inode: this.journal.catalog.nextInode,
+      mode: DIRECTORY_MODE_DEFAULT,
+      atMs: this.host.commitTimeMs(),
+      previous: this.journal.catalog.versionLinkOf(canonical),
+    });
+  }
+
+  private existingFile(path: string): FileNode {
+    const node = this.host.reads().nodeAt(path);
+    if (node.kind !== 'file')
+      throw new CartridgeError('EISDIR', `${path} is a directory`, { path });
+    return node;
+  }
+
+  private requireSpace(addedBlocks: number, releasedBlocks: number, path: string): void {
+    if (!this.journal.allocator.fits(addedBlocks, releasedBlocks)) {
+      throw new CartridgeError('ENOSPC', `no room for ${addedBlocks} blocks at ${path}`, { path });
+    }
+  }
+
+  private requireParent(path: string): DirectoryNode {
+    const parent = this.host.reads().nodeAt(parentOf(path));
+    if (parent.kind !== 'directory')
+      throw new CartridgeError('ENOTDIR', `${parentOf(path)} is a file`, { path });
+    return parent;
+  }
+
+  /** Creates every missing ancestor directory, as the seed's examples expect of createFile. */
+  private ensureParents(path: string): void {
+    for (const ancestor of ancestorsOf(path)) {
+      const node = this.journal.catalog.get(ancestor);
+      if (node?.kind === 'directory') continue;
+      if (node?.kind === 'file')
+        throw new CartridgeError('ENOTDIR', `${ancestor} is a file`, { path });
+      this.append({
+        type: 'directory.created',
+        path: ancestor,
+        inode: this.journal.catalog.nextInode,
+        mode: DIRECTORY_MODE_DEFAULT,
+        atMs: this.host.commitTimeMs(),
+        previous: this.journal.catalog.versionLinkOf(ancestor),
+      });
+    }
+    assert(nameOf(path).length > 0, 'a created entry has a name');
+  }
+
+  /**
+   * Stages content: chunks beyond the first megabytes go into data records, the last chunk
+   * rides inside the operation's own record, so a small file is one record.
+   */
+  private appendWithContent(
+    bytes: Uint8Array,
+    eventOf: (extents: Extent[]) => JournalEvent,
+    effort: CompressionEffort = 'normal',
+  ): void {
+    const extents: Extent[] = [];
+    let start = 0;
+    while (bytes.length - start > DATA_RECORD_MAX_BYTES) {
+      const chunk = bytes.subarray(start, start + DATA_RECORD_MAX_BYTES);
+      const record = this.append({ type: 'data' }, chunk);
+      extents.push({
+        recordOffset: record.offset,
+        recordSequence: record.sequence,
+        blobOffset: 0,
+        lengthBytes: chunk.length,
+        recordLengthBytes: record.lengthBytes,
+      });
+      start += chunk.length;
+    }
+    const inline = bytes.subarray(start);
+    // The record's own blob is the file's last extent; the body lists only the data records.
+    this.append(eventOf(extents), inline.length > 0 ? inline : undefined, effort);
+  }
+
+  /** Stages one record and applies it to the projections, so later reads see it. */
+  append(
+    event: JournalEvent,
+    blob?: Uint8Array,
+    effort: CompressionEffort = 'normal',
+  ): JournalRecord {
+    const record = this.journal.writer.stage(event, blob, effort);
+    applyRecord(this.journal, record);
+    return record;
+  }
+}
