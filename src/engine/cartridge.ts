@@ -3,7 +3,7 @@ import { MemoryStorage } from '../journal/io/memory-storage.js';
 import { NodeStorage } from '../journal/io/node-storage.js';
 import type { Storage } from '../journal/io/storage.js';
 import type { RecoveryReport } from '../journal/recovery.js';
-import { DIRTY_PAGES_CHECKPOINT, TRANSACTION_DEPTH_MAX } from '../limits.js';
+import { TRANSACTION_DEPTH_MAX } from '../limits.js';
 import { canonicalPath, parsePath, ROOT_PATH } from '../path/canonical-path.js';
 import { BufferPool } from '../projections/buffer-pool.js';
 import type { FlushedPage } from '../projections/index/paged-tree.js';
@@ -24,9 +24,9 @@ import {
   requireHostPath,
   requireOptionsObject,
 } from './arguments.js';
-import { trickleIndexPages, writeCheckpoint } from './checkpointer.js';
+import { trickleIndexPages } from './checkpointer.js';
 import { ContentReader } from './content-reader.js';
-import { SyncDeadline } from './durability.js';
+import { DurabilityKeeper } from './durability-keeper.js';
 import { createJournal, type OpenedJournal, openJournal } from './open-journal.js';
 import { refuseAsyncBody, refuseThenableResult } from './synchronous-body.js';
 import {
@@ -72,12 +72,6 @@ import type { SnapshotEntry } from '../projections/timeline.js';
 export type { Content } from './write-path.js';
 
 const MEMORY_PATH = 'memory.cart';
-/**
- * On close, a checkpoint is written when at least this much journal follows the last one: the
- * next open then replays at most this much. A checkpoint costs only the index pages still
- * dirty, so the bound can be small.
- */
-const CLOSE_CHECKPOINT_BYTES = 64 * 1024;
 
 /**
  * A cartridge: a file system in one file (or in memory) whose every mutation is a journal
@@ -103,17 +97,21 @@ export class Cartridge {
   private transactionDepth = 0;
   /** The time of the open transaction's commit: one clock reading per commit. */
   private commitTimeMs = 0;
-  private checkpointOffset: number;
-  private checkpointEnd: number;
-  /** After a failed automatic checkpoint, the next one waits until the head passes this. */
-  private checkpointRetryOffset = 0;
   private backgroundError: unknown;
-  private readonly syncDeadline: SyncDeadline;
+  private readonly durability: DurabilityKeeper;
 
   private constructor(journal: OpenedJournal, options: ResolvedOptions) {
     this.journal = journal;
     this.options = options;
-    this.syncDeadline = new SyncDeadline(options.syncIntervalMs);
+    this.durability = new DurabilityKeeper({
+      options,
+      journal: () => this.journal,
+      head: () => this.head,
+      isClosed: () => this.closed,
+      failedInBackground: (error) => {
+        this.backgroundError = error;
+      },
+    });
     this.pool = new BufferPool(options.bufferPoolBytes);
     this.content = new ContentReader(journal.file, journal.writer, this.pool);
     this.reads = new ReadModel(journal, this.content);
@@ -151,8 +149,6 @@ export class Cartridge {
       commitTimeMs: () => this.commitTimeMs,
       transactionDepth: () => this.transactionDepth,
     });
-    this.checkpointOffset = journal.headerKeeper.header.checkpointOffset;
-    this.checkpointEnd = journal.checkpointEnd;
   }
 
   /** A cartridge held in memory; nothing touches the disk. */
@@ -231,7 +227,7 @@ export class Cartridge {
     return this.reads.stats(this.head, {
       recordCount: this.journal.writer.committedTail.nextSequence,
       syncedLength: this.journal.headerKeeper.header.syncedLength,
-      checkpointOffset: this.checkpointOffset,
+      checkpointOffset: this.durability.checkpointOffset,
       oldestPinnedOffset: this.oldestPinnedOffset(),
       durability: this.options.durability,
       bufferPool: this.pool.stats(),
@@ -478,7 +474,7 @@ export class Cartridge {
     if (journal !== this.journal) {
       this.journal = journal;
       this.reads = new ReadModel(journal, this.content);
-      this.checkpointOffset = journal.timeline.lastRoot?.offset ?? this.checkpointOffset;
+      this.durability.adopted(journal);
     }
     if (advanced) this.bus.publish(this.head);
     return this.head;
@@ -653,18 +649,7 @@ export class Cartridge {
     // Streams only hear that the head moved; they read the commit from the journal when their
     // turn comes, after this call has returned (and, in 'full', after the commit is durable).
     this.bus.publish(this.head);
-    if (this.options.durability === 'normal') {
-      if (this.syncDeadline.committed()) this.syncQuietly();
-      else
-        this.syncDeadline.schedule(() => {
-          if (!this.closed) this.syncQuietly();
-        });
-    }
-    const { catalog } = this.journal;
-    const due =
-      this.head - this.checkpointEnd >= this.options.checkpointIntervalBytes ||
-      catalog.tree.dirtyCount >= DIRTY_PAGES_CHECKPOINT;
-    if (due && this.head >= this.checkpointRetryOffset) this.checkpointQuietly();
+    this.durability.committed();
   }
 
   // ---- durability and checkpoints -----------------------------------------------------------
@@ -679,30 +664,7 @@ export class Cartridge {
     this.ensureWritable();
     if (this.transactionDepth > 0)
       throw new CartridgeError('INVALID_ARGUMENT', 'checkpoint inside a transaction');
-    const { writer, headerKeeper, pages } = this.journal;
-    const result = writeCheckpoint(this.journal, writer, pages, this.options.durability === 'full');
-    this.checkpointOffset = result.rootOffset;
-    this.checkpointEnd = this.head;
-    // The header may only name records that are durable, so outside 'full' the new checkpoint
-    // is published by the next sync (flush, close, the timer), never before it.
-    if (this.options.durability === 'full') {
-      headerKeeper.update({ checkpointOffset: result.rootOffset, syncedLength: this.head });
-      writer.sync();
-    }
-  }
-
-  /**
-   * An automatic checkpoint after a successful commit must not turn that commit into a
-   * reported failure. A failed one backs off for an interval instead of being retried (and
-   * failing again, say on a full disk) on every commit.
-   */
-  private checkpointQuietly(): void {
-    try {
-      this.checkpoint();
-    } catch (error) {
-      this.backgroundError = error;
-      this.checkpointRetryOffset = this.head + this.options.checkpointIntervalBytes;
-    }
+    this.durability.checkpoint();
   }
 
   /** Makes every commit so far durable (fsync), whatever the durability mode. */
@@ -713,32 +675,7 @@ export class Cartridge {
       this.writes.settle();
       this.trail.flush();
     }
-    this.syncNow();
-  }
-
-  private syncNow(): void {
-    const { writer, headerKeeper } = this.journal;
-    this.syncDeadline.cancel();
-    writer.sync();
-    this.syncDeadline.synced();
-    const header = headerKeeper.header;
-    if (header.syncedLength !== this.head || header.checkpointOffset !== this.checkpointOffset) {
-      headerKeeper.update({ syncedLength: this.head, checkpointOffset: this.checkpointOffset });
-      writer.sync();
-    }
-  }
-
-  /**
-   * A sync the caller did not ask for (the timer, a passed deadline). Its commit already
-   * returned, so a failure is kept for `lastBackgroundError`; the failed fsync has poisoned the
-   * cartridge, so the next write reports it.
-   */
-  private syncQuietly(): void {
-    try {
-      this.syncNow();
-    } catch (error) {
-      this.backgroundError = error;
-    }
+    this.durability.syncNow();
   }
 
   /** The last error of background work (timed sync, automatic checkpoint), if any. */
@@ -769,7 +706,7 @@ export class Cartridge {
         'close inside a transaction; let it finish first',
       );
     }
-    this.syncDeadline.cancel();
+    this.durability.cancel();
     let checkpointError: unknown;
     try {
       // A poisoned cartridge cannot make anything durable; close releases it and says so,
@@ -780,7 +717,7 @@ export class Cartridge {
         this.trail.flush();
         // The checkpoint only shortens the next open; the sync below is the promise. So a
         // checkpoint that fails (a full disk) is reported after the sync, never instead of it.
-        if (this.head - this.checkpointEnd >= CLOSE_CHECKPOINT_BYTES) {
+        if (this.durability.checkpointDueAtClose) {
           try {
             this.checkpoint();
           } catch (error) {
@@ -789,7 +726,7 @@ export class Cartridge {
         }
         // Close syncs in every mode, 'off' included: it is the one moment the caller says the
         // work is done, and it publishes the last checkpoint in the header.
-        this.syncNow();
+        this.durability.syncNow();
       }
     } finally {
       this.closed = true;
