@@ -1,12 +1,10 @@
-import { CartridgeError, limitExceeded } from '../errors.js';
+import { CartridgeError } from '../errors.js';
 import { MemoryStorage } from '../journal/io/memory-storage.js';
 import { NodeStorage } from '../journal/io/node-storage.js';
 import type { Storage } from '../journal/io/storage.js';
 import type { RecoveryReport } from '../journal/recovery.js';
-import { TRANSACTION_DEPTH_MAX } from '../limits.js';
 import { canonicalPath, parsePath, ROOT_PATH } from '../path/canonical-path.js';
 import { BufferPool } from '../projections/buffer-pool.js';
-import type { FlushedPage } from '../projections/index/paged-tree.js';
 import type { Projections } from '../projections/projection-set.js';
 import type {
   CartridgeStats,
@@ -24,11 +22,9 @@ import {
   requireHostPath,
   requireOptionsObject,
 } from './arguments.js';
-import { trickleIndexPages } from './checkpointer.js';
 import { ContentReader } from './content-reader.js';
 import { DurabilityKeeper } from './durability-keeper.js';
 import { createJournal, type OpenedJournal, openJournal } from './open-journal.js';
-import { refuseAsyncBody, refuseThenableResult } from './synchronous-body.js';
 import {
   type CartridgeOptions,
   requireActor,
@@ -52,8 +48,6 @@ import {
   exportAuditLines,
   queryAudit,
 } from './audit-query.js';
-import type { AuditEntry } from '../journal/journal-event.js';
-import { commitTimeAfter } from './commit-time.js';
 import { FollowTimer, followCommits } from './journal-follower.js';
 import { CartridgeView, type ViewHost } from './cartridge-view.js';
 import { type CheckoutTarget, stateAt } from './checkout.js';
@@ -67,6 +61,7 @@ import {
 } from './snapshots.js';
 import { diffEntries } from '../projections/catalog-diff.js';
 import { type Content, WritePath } from './write-path.js';
+import { Transactions } from './transactions.js';
 import type { SnapshotEntry } from '../projections/timeline.js';
 
 export type { Content } from './write-path.js';
@@ -87,19 +82,21 @@ export class Cartridge {
   private reads: ReadModel;
   private readonly bus = new CommitBus();
   private readonly pins = new PinSet();
+  private readonly actors: ActorScope;
+  private readonly access: AccessControl;
   private readonly trail: AuditTrail;
   private readonly gate: OperationGate;
-  private readonly access: AccessControl;
   private readonly writes: WritePath;
-  private readonly actors: ActorScope;
+  private readonly transactions: Transactions;
+  private readonly durability: DurabilityKeeper;
   private readonly followTimer = new FollowTimer(() => this.refreshQuietly());
   private closed = false;
-  private transactionDepth = 0;
-  /** The time of the open transaction's commit: one clock reading per commit. */
-  private commitTimeMs = 0;
   private backgroundError: unknown;
-  private readonly durability: DurabilityKeeper;
 
+  /**
+   * Builds the parts of the handle. Each reaches the others through callbacks, which run only
+   * once the handle is built, so the order below matters only for parts passed as values.
+   */
   private constructor(journal: OpenedJournal, options: ResolvedOptions) {
     this.journal = journal;
     this.options = options;
@@ -121,8 +118,8 @@ export class Cartridge {
       options,
       journal: () => this.journal,
       isClosed: () => this.closed,
-      transactionDepth: () => this.transactionDepth,
-      commitTimeMs: () => this.commitTimeMs,
+      transactionDepth: () => this.transactions.depth,
+      commitTimeMs: () => this.transactions.commitTimeMs,
       append: (event) => this.writes.append(event),
       commitLane: () => this.transaction(() => undefined),
       failedInBackground: (error) => {
@@ -146,8 +143,15 @@ export class Cartridge {
       content: this.content,
       gate: this.gate,
       actor: () => this.actor,
-      commitTimeMs: () => this.commitTimeMs,
-      transactionDepth: () => this.transactionDepth,
+      commitTimeMs: () => this.transactions.commitTimeMs,
+      transactionDepth: () => this.transactions.depth,
+    });
+    this.transactions = new Transactions({
+      options,
+      journal: () => this.journal,
+      writes: this.writes,
+      trail: this.trail,
+      committed: () => this.afterCommit(),
     });
   }
 
@@ -266,7 +270,7 @@ export class Cartridge {
     // Every check comes before the one change (adding to the buffer), so inside a caller's
     // transaction no savepoint is needed (a savepoint would stage the buffer), and the buffer,
     // which outlives the call there, keeps its own copy of the bytes.
-    if (this.transactionDepth > 0) this.writes.bufferAppend(path, content, true);
+    if (this.transactions.depth > 0) this.writes.bufferAppend(path, content, true);
     else this.transaction(() => this.writes.bufferAppend(path, content, false));
   }
 
@@ -317,7 +321,7 @@ export class Cartridge {
       this.writes.append({
         type: 'snapshot.created',
         name: checkedName,
-        atMs: this.commitTimeMs,
+        atMs: this.transactions.commitTimeMs,
         description: checkedDescription,
       });
     });
@@ -338,7 +342,11 @@ export class Cartridge {
       if (this.journal.timeline.snapshot(checkedName) === undefined) {
         throw new CartridgeError('SNAPSHOT_NOT_FOUND', `no snapshot named ${checkedName}`);
       }
-      this.writes.append({ type: 'snapshot.deleted', name: checkedName, atMs: this.commitTimeMs });
+      this.writes.append({
+        type: 'snapshot.deleted',
+        name: checkedName,
+        atMs: this.transactions.commitTimeMs,
+      });
     });
   }
 
@@ -355,7 +363,8 @@ export class Cartridge {
     const past = stateAt(this.journal, target, this.head);
     const steps = decideRestore(this.journal, past.projections);
     this.transaction(() => {
-      for (const event of restoreRecords(this.journal, past, steps, this.commitTimeMs)) {
+      const atMs = this.transactions.commitTimeMs;
+      for (const event of restoreRecords(this.journal, past, steps, atMs)) {
         this.writes.append(event);
       }
     });
@@ -432,7 +441,7 @@ export class Cartridge {
   }
 
   private refuseInsideTransaction(operation: string): void {
-    if (this.transactionDepth > 0) {
+    if (this.transactions.depth > 0) {
       throw new CartridgeError('INVALID_ARGUMENT', `${operation} inside a transaction`);
     }
   }
@@ -528,7 +537,11 @@ export class Cartridge {
     const text = canonicalPolicyText(policy);
     this.mutate(() => {
       this.gate.run(this.actor, 'All', ROOT_PATH, () =>
-        this.writes.append({ type: 'policy.set', policy: text, atMs: this.commitTimeMs }),
+        this.writes.append({
+          type: 'policy.set',
+          policy: text,
+          atMs: this.transactions.commitTimeMs,
+        }),
       );
     });
   }
@@ -569,73 +582,7 @@ export class Cartridge {
    */
   transaction<T>(body: () => T): T {
     this.ensureWritable();
-    refuseAsyncBody(body);
-    if (this.transactionDepth >= TRANSACTION_DEPTH_MAX) {
-      throw limitExceeded('transaction depth', this.transactionDepth + 1, TRANSACTION_DEPTH_MAX);
-    }
-    if (this.transactionDepth > 0) return this.savepoint(body);
-    const { undo, writer } = this.journal;
-    undo.begin();
-    const laneMark = this.trail.lane.mark();
-    let auditTaken: AuditEntry[] = [];
-    this.transactionDepth = 1;
-    this.commitTimeMs = commitTimeAfter(
-      this.options.clock.now(),
-      this.journal.timeline.lastCommitAtMs,
-    );
-    let result: T;
-    let committed = false;
-    let trickled: FlushedPage[] = [];
-    try {
-      result = body();
-      refuseThenableResult(result);
-      this.writes.settle();
-      // The audit of what this transaction did (and of reads since the last commit) is part of
-      // its commit: durable with it, in 'full' as in every mode.
-      auditTaken = this.trail.stage();
-      if (writer.stagedCount > 0) {
-        trickled = trickleIndexPages(this.journal, writer);
-        writer.commit(this.options.durability === 'full');
-        committed = true;
-      }
-    } catch (error) {
-      this.writes.discardBufferedAppends();
-      writer.discardStaged();
-      undo.end(false);
-      this.trail.lane.restore(auditTaken);
-      this.trail.lane.rolledBackFrom(laneMark);
-      throw error;
-    } finally {
-      this.transactionDepth = 0;
-    }
-    undo.end(true);
-    for (const page of trickled) this.journal.pages.remember(page.ref, page.node);
-    // A transaction that mutates nothing writes nothing: no sync, no automatic checkpoint.
-    if (committed) this.afterCommit();
-    return result;
-  }
-
-  private savepoint<T>(body: () => T): T {
-    const { undo, writer } = this.journal;
-    // Buffered appends from before the savepoint must survive its rollback: stage them now.
-    this.writes.settle();
-    const undoMark = undo.mark();
-    const stagedMark = writer.stagedCount;
-    const laneMark = this.trail.lane.mark();
-    this.transactionDepth++;
-    try {
-      const result = body();
-      refuseThenableResult(result);
-      return result;
-    } catch (error) {
-      this.writes.discardBufferedAppends();
-      undo.rollbackTo(undoMark);
-      writer.rollbackTo(stagedMark);
-      this.trail.lane.rolledBackFrom(laneMark);
-      throw error;
-    } finally {
-      this.transactionDepth--;
-    }
+    return this.transactions.run(body);
   }
 
   /** Every mutation runs inside a transaction: the caller's, or one of its own. */
@@ -662,7 +609,7 @@ export class Cartridge {
    */
   checkpoint(): void {
     this.ensureWritable();
-    if (this.transactionDepth > 0)
+    if (this.transactions.depth > 0)
       throw new CartridgeError('INVALID_ARGUMENT', 'checkpoint inside a transaction');
     this.durability.checkpoint();
   }
@@ -671,7 +618,7 @@ export class Cartridge {
   flush(): void {
     this.ensureOpen();
     if (this.journal.readOnly) return;
-    if (this.transactionDepth === 0) {
+    if (this.transactions.depth === 0) {
       this.writes.settle();
       this.trail.flush();
     }
@@ -689,7 +636,7 @@ export class Cartridge {
    */
   verify(): VerifyReport {
     this.ensureReadable();
-    if (this.transactionDepth > 0)
+    if (this.transactions.depth > 0)
       throw new CartridgeError('INVALID_ARGUMENT', 'verify inside a transaction');
     return verifyJournal(this.journal, this.head);
   }
@@ -700,7 +647,7 @@ export class Cartridge {
    */
   close(): void {
     if (this.closed) return;
-    if (this.transactionDepth > 0) {
+    if (this.transactions.depth > 0) {
       throw new CartridgeError(
         'INVALID_ARGUMENT',
         'close inside a transaction; let it finish first',
