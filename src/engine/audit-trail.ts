@@ -54,8 +54,11 @@ export class AuditTrail {
 
   /** After an entry is noted: a full lane is written now, a first one within the interval. */
   noted(): void {
-    if (this.host.transactionDepth() > 0) return;
-    if (this.lane.size >= AUDIT_LANE_FLUSH_ENTRIES) {
+    // Inside a transaction the commit writes the lane; but the transaction may roll back (a
+    // denial inside `mutate` does), so the timer is armed there too: the entries still go out
+    // within the interval.
+    const inTransaction = this.host.transactionDepth() > 0;
+    if (!inTransaction && this.lane.size >= AUDIT_LANE_FLUSH_ENTRIES) {
       this.flushQuietly();
       return;
     }

@@ -203,8 +203,12 @@ export class Cartridge {
 
   readFile(path: string): Buffer {
     this.ensureReadable();
-    const canonical = this.fileOperandPath(path);
-    return this.gate.read(this.actor, 'Read', canonical, () => this.reads.readFile(canonical));
+    // The policy decides on the canonical path before anything looks the path up, so an error
+    // (ENOENT, ENOTDIR from a trailing slash) never tells a refused actor what exists.
+    const canonical = parsePath(path).path;
+    return this.gate.read(this.actor, 'Read', canonical, () =>
+      this.reads.readFile(this.fileOperandPath(path)),
+    );
   }
 
   listDir(path: string): string[] {
@@ -221,8 +225,10 @@ export class Cartridge {
 
   metadata(path: string): EntryMetadata {
     this.ensureReadable();
-    const canonical = this.fileOperandPath(path);
-    return this.gate.read(this.actor, 'Read', canonical, () => this.reads.metadata(canonical));
+    const canonical = parsePath(path).path;
+    return this.gate.read(this.actor, 'Read', canonical, () =>
+      this.reads.metadata(this.fileOperandPath(path)),
+    );
   }
 
   stats(): CartridgeStats {
@@ -246,17 +252,19 @@ export class Cartridge {
 
   createFile(path: string, content: Content): void {
     this.mutate(() => {
-      const canonical = this.fileOperandPath(path, true);
+      const canonical = parsePath(path).path;
       this.gate.run(this.actor, 'Create', canonical, () =>
-        this.writes.createAt(canonical, content),
+        this.writes.createAt(this.fileOperandPath(path, true), content),
       );
     });
   }
 
   writeFile(path: string, content: Content): void {
     this.mutate(() => {
-      const canonical = this.fileOperandPath(path);
-      this.gate.run(this.actor, 'Write', canonical, () => this.writes.writeAt(canonical, content));
+      const canonical = parsePath(path).path;
+      this.gate.run(this.actor, 'Write', canonical, () =>
+        this.writes.writeAt(this.fileOperandPath(path), content),
+      );
     });
   }
 
@@ -276,8 +284,10 @@ export class Cartridge {
 
   deleteFile(path: string): void {
     this.mutate(() => {
-      const canonical = this.fileOperandPath(path);
-      this.gate.run(this.actor, 'Delete', canonical, () => this.writes.deleteAt(canonical));
+      const canonical = parsePath(path).path;
+      this.gate.run(this.actor, 'Delete', canonical, () =>
+        this.writes.deleteAt(this.fileOperandPath(path)),
+      );
     });
   }
 
@@ -331,6 +341,7 @@ export class Cartridge {
   /** The named snapshots, by name. */
   listSnapshots(): SnapshotInfo[] {
     this.ensureReadable();
+    this.gate.check(this.actor, 'Read', ROOT_PATH);
     return this.journal.timeline.snapshots().map(snapshotInfo);
   }
 
@@ -396,7 +407,11 @@ export class Cartridge {
     );
     const prefix = canonicalPath(given.prefix === undefined ? ROOT_PATH : given.prefix);
     const after = to === undefined ? this.journal : this.stateOf(to);
-    return diffEntries(this.stateOf(from).catalog, after.catalog, prefix);
+    // Only the paths the actor may read: a name is information too.
+    const actor = this.actor;
+    return diffEntries(this.stateOf(from).catalog, after.catalog, prefix).filter((entry) =>
+      this.gate.allows(actor, 'Read', entry.path),
+    );
   }
 
   /** The versions of one path, newest first, with their positions and commit times. */
@@ -549,6 +564,7 @@ export class Cartridge {
   /** The policy in force, in its canonical JSON form, or null when there is none. */
   policy(): unknown {
     this.ensureReadable();
+    this.gate.check(this.actor, 'Read', ROOT_PATH);
     return policyDocument(this.journal.policy.policyJson());
   }
 

@@ -83,8 +83,7 @@ export interface ResolvedOptions {
 
 /** An actor name: text of 1 to ACTOR_MAX_BYTES UTF-8 bytes without control characters. */
 export function requireActor(value: unknown): string {
-  const valid =
-    typeof value === 'string' && value.length > 0 && !FORBIDDEN_CHARACTER.test(value);
+  const valid = typeof value === 'string' && value.length > 0 && !FORBIDDEN_CHARACTER.test(value);
   if (!valid || Buffer.byteLength(value as string, 'utf8') > ACTOR_MAX_BYTES) {
     throw invalidArgument('actor', value, `text of 1 to ${ACTOR_MAX_BYTES} bytes, no controls`);
   }

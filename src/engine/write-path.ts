@@ -3,7 +3,7 @@ import { CartridgeError, limitExceeded } from '../errors.js';
 import type { CompressionEffort } from '../journal/compression.js';
 import type { Extent, JournalEvent, JournalRecord } from '../journal/journal-event.js';
 import { DATA_RECORD_MAX_BYTES, FILE_SIZE_MAX_BYTES } from '../limits.js';
-import { ancestorsOf, nameOf, parentOf, ROOT_PATH } from '../path/canonical-path.js';
+import { ancestorsOf, nameOf, parentOf, parsePath, ROOT_PATH } from '../path/canonical-path.js';
 import {
   DIRECTORY_MODE_DEFAULT,
   type DirectoryNode,
@@ -111,9 +111,11 @@ export class WritePath {
     let file = this.appends.fileFor(path);
     let canonical = this.appends.path as string;
     if (file === undefined) {
+      // Decided before the path is looked up: an error must not tell a refused actor more.
+      canonical = parsePath(path).path;
+      this.host.gate.check(this.host.actor(), 'Write', canonical);
       canonical = this.host.reads().fileOperandPath(path);
       if (this.appends.path !== undefined && this.appends.path !== canonical) this.settle();
-      this.host.gate.check(this.host.actor(), 'Write', canonical);
       file = this.existingFile(canonical);
     } else {
       this.host.gate.check(this.host.actor(), 'Write', canonical);
@@ -255,6 +257,8 @@ export class WritePath {
       if (node?.kind === 'directory') continue;
       if (node?.kind === 'file')
         throw new CartridgeError('ENOTDIR', `${ancestor} is a file`, { path });
+      // A parent made on the way is a directory created: the policy must allow it too.
+      this.host.gate.check(this.host.actor(), 'Create', ancestor);
       this.append({
         type: 'directory.created',
         path: ancestor,

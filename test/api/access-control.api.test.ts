@@ -237,16 +237,16 @@ describe('EACCES through every entry point', () => {
     cart.close();
   });
 
-  it('names changed paths under an allowed prefix, denied ones too (documented)', () => {
-    // docs/API.md (diff): "only Read on the prefix is decided; the paths listed below it are
-    // not decided one by one". A limitation: changes() filters such paths out, diff does not.
+  it('lists only the changed paths the actor may read, as changes() does', () => {
+    // diff once listed every changed path under an allowed prefix: a name is information too.
     const cart = guarded();
     cart.writeFile('/secret/a', 'changed');
+    cart.writeFile('/public/p', 'changed');
     const paths = cart
       .as(AGENT)
       .diff('before')
       .map((entry) => entry.path);
-    expect(paths).toEqual(['/secret/a']);
+    expect(paths).toEqual(['/public/p']);
     cart.close();
   });
 
@@ -751,23 +751,22 @@ describe('canonicalisation corpus through the engine', () => {
     cart.close();
   });
 
-  it('shows an entry type to a trailing-slash file operand under a Deny (documented)', () => {
-    // docs/API.md (the operation gate): a trailing slash is checked against the entry before
-    // the decision, so a denied actor tells a file (ENOTDIR), a missing name (EISDIR for
-    // createFile) and a directory (EACCES) apart; the canonical forms are all EACCES. Nothing
-    // more than that passes: no content is read and nothing is written.
+  it('tells a denied actor nothing of what exists, whatever the trailing slash', () => {
+    // The gate once ran after the trailing-slash check, so a denied actor could tell a file
+    // (ENOTDIR), a missing name (EISDIR for createFile) and a directory (EACCES) apart. The
+    // decision now comes first: every spelling is EACCES, and nothing is read or written.
     const { cart } = corpusCartridge();
     const agent = cart.as(AGENT);
     const head = cart.head;
     const probes: [string, () => unknown, string][] = [
-      ['readFile /secret/a/', () => agent.readFile('/secret/a/'), 'ENOTDIR'],
+      ['readFile /secret/a/', () => agent.readFile('/secret/a/'), 'EACCES'],
       ['readFile /secret/none/', () => agent.readFile('/secret/none/'), 'EACCES'],
-      ['metadata /secret/a/.', () => agent.metadata('/secret/a/.'), 'ENOTDIR'],
-      ['writeFile /secret/a//', () => agent.writeFile('/secret/a//', 'x'), 'ENOTDIR'],
-      ['appendFile /secret/a/', () => agent.appendFile('/secret/a/', 'x'), 'ENOTDIR'],
-      ['deleteFile /secret/sub/x/', () => agent.deleteFile('/secret/sub/x/'), 'ENOTDIR'],
-      ['createFile /secret/a/', () => agent.createFile('/secret/a/', 'x'), 'ENOTDIR'],
-      ['createFile /secret/none/', () => agent.createFile('/secret/none/', 'x'), 'EISDIR'],
+      ['metadata /secret/a/.', () => agent.metadata('/secret/a/.'), 'EACCES'],
+      ['writeFile /secret/a//', () => agent.writeFile('/secret/a//', 'x'), 'EACCES'],
+      ['appendFile /secret/a/', () => agent.appendFile('/secret/a/', 'x'), 'EACCES'],
+      ['deleteFile /secret/sub/x/', () => agent.deleteFile('/secret/sub/x/'), 'EACCES'],
+      ['createFile /secret/a/', () => agent.createFile('/secret/a/', 'x'), 'EACCES'],
+      ['createFile /secret/none/', () => agent.createFile('/secret/none/', 'x'), 'EACCES'],
       ['createFile /secret/sub/', () => agent.createFile('/secret/sub/', 'x'), 'EACCES'],
     ];
     expect(probes.map(([name, probe]) => `${name}: ${outcomeOf(probe)}`)).toEqual(
