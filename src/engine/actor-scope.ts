@@ -1,22 +1,28 @@
+import type { Principal } from './operation-gate.js';
+
 /**
  * Who a handle's operations run as: the handle's actor, or the one `as()` set for a call.
  * Policies decide for this actor and audit entries name it.
  */
 export class ActorScope {
-  constructor(private actor: string) {}
+  private principal: Principal;
 
-  get current(): string {
-    return this.actor;
+  constructor(actor: string) {
+    this.principal = { actor };
   }
 
-  /** Runs `body` as `actor`, then returns to the actor before it (also when `body` throws). */
-  runAs<T>(actor: string, body: () => T): T {
-    const before = this.actor;
-    this.actor = actor;
+  get current(): Principal {
+    return this.principal;
+  }
+
+  /** Runs `body` as `principal`, then returns to the one before (also when `body` throws). */
+  runAs<T>(principal: Principal, body: () => T): T {
+    const before = this.principal;
+    this.principal = principal;
     try {
       return body();
     } finally {
-      this.actor = before;
+      this.principal = before;
     }
   }
 }
@@ -25,7 +31,7 @@ export class ActorScope {
  * `target` as `actor`: a proxy whose every method call runs as that actor through `scope`. It
  * shares everything else with `target`.
  */
-export function actingAs<T extends object>(target: T, scope: ActorScope, actor: string): T {
+export function actingAs<T extends object>(target: T, scope: ActorScope, actor: Principal): T {
   return new Proxy(target, {
     get: (inner, property, receiver) => {
       const value: unknown = Reflect.get(inner, property, receiver);

@@ -28,6 +28,7 @@ import { createJournal, type OpenedJournal, openJournal } from './open-journal.j
 import {
   type CartridgeOptions,
   requireActor,
+  requireContext,
   type ResolvedOptions,
   resolveOptions,
 } from './options.js';
@@ -39,7 +40,7 @@ import { CommitBus } from './commit-bus.js';
 import { PinSet } from './pins.js';
 import { AuditTrail } from './audit-trail.js';
 import { ActorScope, actingAs } from './actor-scope.js';
-import { OperationGate } from './operation-gate.js';
+import { OperationGate, type Principal } from './operation-gate.js';
 import { AccessControl, canonicalPolicyText, policyDocument } from './access-control.js';
 import {
   type AuditExportResult,
@@ -529,17 +530,20 @@ export class Cartridge {
    * This cartridge as `actor`: a handle whose every call runs as that actor (policies decide
    * for it, audit entries name it). It shares everything else with this handle.
    */
-  as(actor: string): Cartridge {
-    return actingAs(this, this.actors, requireActor(actor));
+  as(actor: string, context?: Readonly<Record<string, string | number | Date>>): Cartridge {
+    return actingAs(this, this.actors, {
+      actor: requireActor(actor),
+      context: requireContext(context),
+    });
   }
 
   /** The actor this handle's operations run as. */
   get currentActor(): string {
-    return this.actors.current;
+    return this.actors.current.actor;
   }
 
   /** Who operations run as now: the handle's actor, or the one `as()` set for a call. */
-  private get actor(): string {
+  private get actor(): Principal {
     return this.actors.current;
   }
 

@@ -10,8 +10,16 @@ import type { AuditLane } from './audit-lane.js';
  * views and its streams call the gate; none keeps its own copy of these checks.
  */
 
+/** Who asks: an actor and, optionally, values that policy conditions may look at. */
+export interface Principal {
+  readonly actor: string;
+  /** Extra condition keys (`app:tenant`, `app:clearance`): strings, numbers or dates. */
+  readonly context?: Readonly<Record<string, string | number | Date>>;
+}
+
 export interface AccessRequest {
   readonly actor: string;
+  readonly context?: Readonly<Record<string, string | number | Date>>;
   readonly action: AuditAction;
   readonly path: string;
   readonly time: Date;
@@ -48,10 +56,10 @@ export class OperationGate {
   constructor(private readonly host: GateHost) {}
 
   /** Decides and notes `action` on `path` by `actor`; throws EACCES when the policy denies it. */
-  check(actor: string, action: AuditAction, path: string): void {
-    const decision = this.decide(actor, action, path);
-    this.note(actor, action, path, decision, null);
-    if (!decision.allowed) throw denied(actor, action, path, decision);
+  check(principal: Principal, action: AuditAction, path: string): void {
+    const decision = this.decide(principal, action, path);
+    this.note(principal.actor, action, path, decision, null);
+    if (!decision.allowed) throw denied(principal.actor, action, path, decision);
   }
 
   /**
@@ -59,8 +67,9 @@ export class OperationGate {
    * the body succeeds or throws (an attempt is an access); an allowed change names the first
    * record it staged.
    */
-  run<T>(actor: string, action: AuditAction, path: string, body: () => T): T {
-    const decision = this.decide(actor, action, path);
+  run<T>(principal: Principal, action: AuditAction, path: string, body: () => T): T {
+    const { actor } = principal;
+    const decision = this.decide(principal, action, path);
     if (!decision.allowed) {
       this.note(actor, action, path, decision, null);
       throw denied(actor, action, path, decision);
@@ -80,20 +89,27 @@ export class OperationGate {
    * A read: like `run`, for a body that stages nothing, so the access is noted before it runs
    * (no record to look for afterwards; a read that fails was still an access).
    */
-  read<T>(actor: string, action: AuditAction, path: string, body: () => T): T {
-    this.check(actor, action, path);
+  read<T>(principal: Principal, action: AuditAction, path: string, body: () => T): T {
+    this.check(principal, action, path);
     return body();
   }
 
   /** Whether `actor` may do `action` on `path`, without noting anything (stream filters). */
-  allows(actor: string, action: AuditAction, path: string): boolean {
-    return this.decide(actor, action, path).allowed;
+  allows(principal: Principal, action: AuditAction, path: string): boolean {
+    return this.decide(principal, action, path).allowed;
   }
 
-  private decide(actor: string, action: AuditAction, path: string): AccessDecision {
+  private decide(principal: Principal, action: AuditAction, path: string): AccessDecision {
     const decider = this.host.decider();
     if (decider === undefined) return ALLOWED_WITHOUT_POLICY;
-    return decider.decide({ actor, action, path, time: new Date(this.host.accessTimeMs()) });
+    const time = new Date(this.host.accessTimeMs());
+    return decider.decide({
+      actor: principal.actor,
+      context: principal.context,
+      action,
+      path,
+      time,
+    });
   }
 
   private note(

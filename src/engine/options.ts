@@ -90,6 +90,37 @@ export function requireActor(value: unknown): string {
   return value as string;
 }
 
+/** Longest condition context: keys and their text, in entries and in characters. */
+const CONTEXT_KEYS_MAX = 32;
+const CONTEXT_TEXT_MAX_LENGTH = 1024;
+
+/**
+ * The extra values an `as()` handle gives policy conditions: a plain object of at most 32 keys
+ * (`app:tenant`), each a string of at most 1024 characters, a finite number or a valid Date.
+ */
+export function requireContext(
+  value: unknown,
+): Readonly<Record<string, string | number | Date>> | undefined {
+  if (value === undefined) return undefined;
+  const context = requireOptionsObject('as() context', value);
+  const entries = Object.entries(context);
+  if (entries.length > CONTEXT_KEYS_MAX) {
+    throw invalidArgument('as() context', entries.length, `at most ${CONTEXT_KEYS_MAX} keys`);
+  }
+  const checked: Record<string, string | number | Date> = {};
+  for (const [key, entry] of entries) {
+    const valid =
+      key.length > 0 &&
+      key.length <= CONTEXT_TEXT_MAX_LENGTH &&
+      ((typeof entry === 'string' && entry.length <= CONTEXT_TEXT_MAX_LENGTH) ||
+        (typeof entry === 'number' && Number.isFinite(entry)) ||
+        (entry instanceof Date && Number.isFinite(entry.getTime())));
+    if (!valid) throw invalidArgument(`as() context ${key}`, entry, 'text, a number or a Date');
+    checked[key] = entry as string | number | Date;
+  }
+  return Object.freeze(checked);
+}
+
 function auditOf(value: unknown): ResolvedOptions['audit'] {
   if (value === undefined || value === false) return 'off';
   if (value === true) return 'all';

@@ -16,7 +16,7 @@ import { AppendBuffer, lengthBytesAtMost } from './append-buffer.js';
 import { consolidationDue } from './consolidation.js';
 import type { ContentReader } from './content-reader.js';
 import type { OpenedJournal } from './open-journal.js';
-import type { OperationGate } from './operation-gate.js';
+import type { OperationGate, Principal } from './operation-gate.js';
 import { blocksFor, type ReadModel } from './read-model.js';
 
 /** Content accepted by the write calls: bytes, or text stored as UTF-8. */
@@ -31,7 +31,7 @@ export interface WritePathHost {
   readonly content: ContentReader;
   readonly gate: OperationGate;
   /** The actor operations run as now. */
-  actor(): string;
+  actor(): Principal;
   /** The time of the open transaction's commit: one clock reading per commit. */
   commitTimeMs(): number;
   /** How many transactions are open: 0 outside one, more than 1 inside a savepoint. */

@@ -69,4 +69,48 @@ describe('audit and access regressions', () => {
     expect(again.verify().ok).toBe(true);
     again.close();
   });
+
+  it('lets conditions look at the context an as() handle carries (Numeric and String keys)', () => {
+    // Without a way to pass context, conditions on custom keys (and every Numeric operator,
+    // since no built-in key is a number) could never hold.
+    const cartridge = Cartridge.memory({ actor: 'admin' });
+    cartridge.createFile('/secret/plan', 'x');
+    cartridge.setPolicy({
+      Statement: [
+        ...ADMIN_ONLY.Statement,
+        {
+          Sid: 'Cleared',
+          Effect: 'Allow',
+          Action: 'Read',
+          Resource: '/secret/**',
+          Condition: { NumericGreaterThanEquals: { 'app:clearance': '3' } },
+        },
+        {
+          Sid: 'OtherTenants',
+          Effect: 'Deny',
+          Action: '*',
+          Resource: '/**',
+          Condition: { StringNotEquals: { 'app:tenant': 'acme' } },
+        },
+      ],
+    });
+    const cleared = cartridge.as('agent', { 'app:clearance': 3, 'app:tenant': 'acme' });
+    expect(cleared.readFile('/secret/plan').toString()).toBe('x');
+    expectCode(
+      () =>
+        cartridge
+          .as('agent', { 'app:clearance': 2, 'app:tenant': 'acme' })
+          .readFile('/secret/plan'),
+      'EACCES',
+    );
+    expectCode(
+      () =>
+        cartridge
+          .as('agent', { 'app:clearance': 5, 'app:tenant': 'other' })
+          .readFile('/secret/plan'),
+      'EACCES',
+    );
+    expectCode(() => cartridge.as('agent', { 'app:clearance': Number.NaN }), 'INVALID_ARGUMENT');
+    cartridge.close();
+  });
 });
