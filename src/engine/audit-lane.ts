@@ -39,8 +39,22 @@ export class AuditLane {
     return this.entries.length;
   }
 
-  note(entry: AuditEntry): void {
+  /** Notes an entry; returns its place in the lane (valid until the lane is next taken). */
+  note(entry: AuditEntry): number {
     this.entries.push(entry);
+    return this.entries.length - 1;
+  }
+
+  /**
+   * Names the record of the change the entries at `indexes` made, once it is staged (the
+   * appends of a transaction become their record only when the transaction settles them).
+   */
+  linkChange(indexes: readonly number[], changeOffset: number): void {
+    for (const index of indexes) {
+      const entry = this.entries[index];
+      if (entry === undefined || !entry.allowed) continue;
+      this.entries[index] = { ...entry, changeOffset };
+    }
   }
 
   /** Where a transaction or savepoint began, to mark what it noted if it rolls back. */

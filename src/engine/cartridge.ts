@@ -143,6 +143,7 @@ export class Cartridge {
       reads: () => this.reads,
       content: this.content,
       gate: this.gate,
+      lane: this.trail.lane,
       actor: () => this.actor,
       commitTimeMs: () => this.transactions.commitTimeMs,
       transactionDepth: () => this.transactions.depth,
@@ -325,18 +326,23 @@ export class Cartridge {
     const checkedName = requireSnapshotName(name, true);
     const checkedDescription = requireSnapshotDescription(description);
     this.mutate(() => {
-      this.gate.check(this.actor, 'All', ROOT_PATH);
-      if (this.journal.timeline.snapshot(checkedName) !== undefined) {
-        throw new CartridgeError('SNAPSHOT_EXISTS', `a snapshot named ${checkedName} exists`);
-      }
-      this.writes.append({
-        type: 'snapshot.created',
-        name: checkedName,
-        atMs: this.transactions.commitTimeMs,
-        description: checkedDescription,
-      });
+      this.gate.run(this.actor, 'All', ROOT_PATH, () =>
+        this.stageSnapshot(checkedName, checkedDescription),
+      );
     });
     return snapshotInfo(this.journal.timeline.snapshot(checkedName) as SnapshotEntry);
+  }
+
+  private stageSnapshot(checkedName: string, checkedDescription: string | null): void {
+    if (this.journal.timeline.snapshot(checkedName) !== undefined) {
+      throw new CartridgeError('SNAPSHOT_EXISTS', `a snapshot named ${checkedName} exists`);
+    }
+    this.writes.append({
+      type: 'snapshot.created',
+      name: checkedName,
+      atMs: this.transactions.commitTimeMs,
+      description: checkedDescription,
+    });
   }
 
   /** The named snapshots, by name. */
@@ -350,14 +356,15 @@ export class Cartridge {
   deleteSnapshot(name: string): void {
     const checkedName = requireSnapshotName(name);
     this.mutate(() => {
-      this.gate.check(this.actor, 'All', ROOT_PATH);
-      if (this.journal.timeline.snapshot(checkedName) === undefined) {
-        throw new CartridgeError('SNAPSHOT_NOT_FOUND', `no snapshot named ${checkedName}`);
-      }
-      this.writes.append({
-        type: 'snapshot.deleted',
-        name: checkedName,
-        atMs: this.transactions.commitTimeMs,
+      this.gate.run(this.actor, 'All', ROOT_PATH, () => {
+        if (this.journal.timeline.snapshot(checkedName) === undefined) {
+          throw new CartridgeError('SNAPSHOT_NOT_FOUND', `no snapshot named ${checkedName}`);
+        }
+        this.writes.append({
+          type: 'snapshot.deleted',
+          name: checkedName,
+          atMs: this.transactions.commitTimeMs,
+        });
       });
     });
   }

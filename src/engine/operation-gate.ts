@@ -55,11 +55,16 @@ const ALLOWED_WITHOUT_POLICY: AccessDecision = { allowed: true, sid: null };
 export class OperationGate {
   constructor(private readonly host: GateHost) {}
 
-  /** Decides and notes `action` on `path` by `actor`; throws EACCES when the policy denies it. */
-  check(principal: Principal, action: AuditAction, path: string): void {
+  /**
+   * Decides and notes `action` on `path` by the principal; throws EACCES when the policy denies
+   * it. Returns the entry's place in the audit lane (-1 when nothing is audited), so a change
+   * staged later can be linked to it.
+   */
+  check(principal: Principal, action: AuditAction, path: string): number {
     const decision = this.decide(principal, action, path);
-    this.note(principal.actor, action, path, decision, null);
+    const index = this.note(principal.actor, action, path, decision, null);
     if (!decision.allowed) throw denied(principal.actor, action, path, decision);
+    return index;
   }
 
   /**
@@ -118,8 +123,8 @@ export class OperationGate {
     path: string,
     decision: AccessDecision,
     changeOffset: number | null,
-  ): void {
-    if (!this.host.audits(action)) return;
+  ): number {
+    if (!this.host.audits(action)) return -1;
     const entry: AuditEntry = {
       atMs: this.host.accessTimeMs(),
       actor,
@@ -130,8 +135,9 @@ export class OperationGate {
       changeOffset,
       rolledBack: false,
     };
-    this.host.lane.note(entry);
+    const index = this.host.lane.note(entry);
     this.host.noted();
+    return index;
   }
 }
 

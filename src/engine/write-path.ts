@@ -17,6 +17,7 @@ import { consolidationDue } from './consolidation.js';
 import type { ContentReader } from './content-reader.js';
 import type { OpenedJournal } from './open-journal.js';
 import type { OperationGate, Principal } from './operation-gate.js';
+import type { AuditLane } from './audit-lane.js';
 import { blocksFor, type ReadModel } from './read-model.js';
 
 /** Content accepted by the write calls: bytes, or text stored as UTF-8. */
@@ -30,6 +31,8 @@ export interface WritePathHost {
   reads(): ReadModel;
   readonly content: ContentReader;
   readonly gate: OperationGate;
+  /** The audit lane, where the entries of buffered appends learn their record. */
+  readonly lane: AuditLane;
   /** The actor operations run as now. */
   actor(): Principal;
   /** The time of the open transaction's commit: one clock reading per commit. */
@@ -55,6 +58,8 @@ function toBytes(content: unknown, copy: boolean): Uint8Array {
  */
 export class WritePath {
   private readonly appends = new AppendBuffer();
+  /** The audit lane places of the appends buffered now: linked to their record at settle. */
+  private appendAudits: number[] = [];
 
   constructor(private readonly host: WritePathHost) {}
 
@@ -113,12 +118,14 @@ export class WritePath {
     if (file === undefined) {
       // Decided before the path is looked up: an error must not tell a refused actor more.
       canonical = parsePath(path).path;
-      this.host.gate.check(this.host.actor(), 'Write', canonical);
+      const noted = this.host.gate.check(this.host.actor(), 'Write', canonical);
       canonical = this.host.reads().fileOperandPath(path);
       if (this.appends.path !== undefined && this.appends.path !== canonical) this.settle();
       file = this.existingFile(canonical);
+      if (noted >= 0) this.appendAudits.push(noted);
     } else {
-      this.host.gate.check(this.host.actor(), 'Write', canonical);
+      const noted = this.host.gate.check(this.host.actor(), 'Write', canonical);
+      if (noted >= 0) this.appendAudits.push(noted);
     }
     // Text stays text in the buffer: one conversion for the whole record when it is staged.
     const piece = typeof content === 'string' ? content : toBytes(content, copy);
@@ -151,7 +158,11 @@ export class WritePath {
   /** Stages the buffered appends, if any, as one record (then consolidates if it is due). */
   settle(): void {
     const pending = this.appends.take();
+    const audits = this.appendAudits;
+    this.appendAudits = [];
     if (pending === undefined) return;
+    // The audit entries of the appends name the record their bytes became.
+    if (audits.length > 0) this.host.lane.linkChange(audits, this.journal.writer.nextOffset());
     const atMs = this.host.commitTimeMs();
     // The entry the buffer captured is current: every other operation stages the buffer first.
     const sizeBytes = pending.file.sizeBytes + pending.bytes.length;
@@ -176,6 +187,7 @@ export class WritePath {
   /** Drops the buffered appends: the transaction or savepoint they belong to rolled back. */
   discardBufferedAppends(): void {
     this.appends.clear();
+    this.appendAudits = [];
   }
 
   /** Rewrites a file's trailing run of small extents into one record when it is due. */
