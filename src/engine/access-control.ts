@@ -55,25 +55,51 @@ function storedPolicy(json: string): Policy {
 }
 
 /**
- * A path a resource pattern matches, made by putting one plain name where it has wildcards
- * (`/secret/**` gives `/secret/x`, `/docs/*.md` gives `/docs/x.md`).
+ * Paths a pattern matches, made by putting plain names where it has wildcards: two different
+ * names (`/secret/**` gives `/secret/x` and `/secret/y`, and `/secret` for the zero names `**`
+ * allows), so a condition that exempts one name does not hide the Deny from the probes.
  */
-function probePathOf(pattern: string): string {
-  if (pattern === '/') return pattern;
-  const names = pattern
-    .slice(1)
-    .split('/')
-    .map((name) => (name === '**' ? 'x' : name.replace(/[*?]/g, 'x')));
-  return `/${names.join('/')}`;
+function probePathsOf(pattern: string): string[] {
+  if (!pattern.startsWith('/')) return [];
+  if (pattern === '/') return ['/'];
+  const probes = ['x', 'y'].map((name) => {
+    const names = pattern
+      .slice(1)
+      .split('/')
+      .map((segment) => (segment === '**' ? name : segment.replace(/[*?]/g, name)));
+    return `/${names.join('/')}`;
+  });
+  if (pattern.endsWith('/**')) probes.push(pattern.slice(0, -3) || '/');
+  return probes;
+}
+
+/** Condition operators whose values are paths or path patterns a Deny may pick its paths by. */
+const PATH_OPERATORS = new Set(['StringEquals', 'StringLike']);
+
+/**
+ * Where the admin rule looks for Denies: the root, and paths inside each Deny's resources and
+ * inside the paths its `cartridge:path` conditions name.
+ */
+function adminProbesOf(policy: Policy): Set<string> {
+  const probes = new Set<string>(['/']);
+  for (const statement of policy.statements) {
+    if (statement.effect !== 'Deny') continue;
+    for (const resource of statement.resources) {
+      for (const probe of probePathsOf(resource)) probes.add(probe);
+    }
+    for (const condition of statement.conditions) {
+      if (condition.key !== 'cartridge:path' || !PATH_OPERATORS.has(condition.operator)) continue;
+      for (const value of condition.values) {
+        for (const probe of probePathsOf(value)) probes.add(probe);
+      }
+    }
+  }
+  return probes;
 }
 
 function deciderOf(policy: Policy): AccessDecider {
   const evaluator = new PolicyEvaluator(policy);
-  const probes = new Set<string>(['/']);
-  for (const statement of policy.statements) {
-    if (statement.effect !== 'Deny') continue;
-    for (const resource of statement.resources) probes.add(probePathOf(resource));
-  }
+  const probes = adminProbesOf(policy);
   return {
     decide(request: AccessRequest): AccessDecision {
       if (request.action !== 'All') {

@@ -331,11 +331,11 @@ describe('EACCES through every entry point', () => {
     cart.close();
   });
 
-  it.fails('refuses the admin operations when the Deny names its paths in a condition', () => {
-    // Bug: the admin rule probes `/` and one path made from each Deny's Resource; a Deny on
-    // `/**` whose paths are chosen by a `cartridge:path` condition matches neither probe, so
-    // the agent it holds back from /secret is an administrator: it removes the policy, then
-    // reads the secret (setPolicy returns, readFile then succeeds).
+  it('refuses the admin operations when the Deny names its paths in a condition', () => {
+    // The admin rule once probed only `/` and one path made from each Deny's Resource; a Deny
+    // on `/**` whose paths were chosen by a `cartridge:path` condition matched neither probe,
+    // so the agent it held back from /secret was an administrator. The probes now come from
+    // path conditions too.
     const cart = Cartridge.memory({ actor: ADMIN });
     cart.createFile('/secret/a', 'a');
     cart.setPolicy({

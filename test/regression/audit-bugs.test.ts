@@ -113,4 +113,30 @@ describe('audit and access regressions', () => {
     expectCode(() => cartridge.as('agent', { 'app:clearance': Number.NaN }), 'INVALID_ARGUMENT');
     cartridge.close();
   });
+
+  it('keeps an actor a Deny holds back from administering, even when a condition exempts a name', () => {
+    // The admin rule's probe of /secret/** was one name, /secret/x: a Deny exempting exactly
+    // that name (by a cartridge:path condition) was not seen, and the agent could lift it.
+    const cartridge = Cartridge.memory({ actor: 'admin' });
+    cartridge.createFile('/secret/plan', 'x');
+    cartridge.setPolicy({
+      Statement: [
+        { Sid: 'Everyone', Effect: 'Allow', Action: '*', Resource: '/**' },
+        {
+          Sid: 'Secret',
+          Effect: 'Deny',
+          Action: '*',
+          Resource: '/secret/**',
+          Condition: {
+            StringNotEquals: { 'cartridge:actor': 'admin', 'cartridge:path': '/secret/x' },
+          },
+        },
+      ],
+    });
+    const agent = cartridge.as('agent');
+    expectCode(() => agent.readFile('/secret/plan'), 'EACCES');
+    expectCode(() => agent.setPolicy(null), 'EACCES');
+    cartridge.setPolicy(null);
+    cartridge.close();
+  });
 });
