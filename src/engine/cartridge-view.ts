@@ -4,6 +4,7 @@ import type { BufferPoolStats } from '../projections/buffer-pool.js';
 import type { Projections } from '../projections/projection-set.js';
 import type { CartridgeStats, EntryMetadata } from './cartridge-types.js';
 import type { ContentReader } from './content-reader.js';
+import { policyDocument } from './access-control.js';
 import { ReadModel } from './read-model.js';
 
 /**
@@ -67,6 +68,16 @@ export class CartridgeView {
     const canonical = this.reads.fileOperandPath(path);
     this.host.authorize('Read', canonical);
     return this.reads.metadata(canonical);
+  }
+
+  /**
+   * The access policy in force at the view's moment, in its canonical JSON form, or null: what
+   * rules applied then (the view's own reads are decided by the policy in force now).
+   */
+  policy(): unknown {
+    this.ensureOpen();
+    this.host.authorize('Read', '/');
+    return policyDocument(this.state.policy.policyJson());
   }
 
   /**

@@ -139,4 +139,14 @@ describe('audit and access regressions', () => {
     cartridge.setPolicy(null);
     cartridge.close();
   });
+
+  it('shows in a checkout the policy of its time', () => {
+    // The policy is on the timeline: a view of the past reports the rules of the past.
+    const cartridge = Cartridge.memory({ actor: 'admin' });
+    const before = cartridge.head;
+    cartridge.setPolicy(ADMIN_ONLY);
+    expect(cartridge.checkout(before).policy()).toBeNull();
+    expect(cartridge.checkout(cartridge.head).policy()).toEqual(cartridge.policy());
+    cartridge.close();
+  });
 });
