@@ -111,6 +111,10 @@ export const workload: Workload<AccessAuditSettings> = {
             cartridge.createFile(`/calls/${index}.json`, randomBytes(4096));
           }
         });
+        // Both sides read through clean index pages, as any cartridge does after an open: the
+        // audited side's batches make checkpoints, and a side whose catalog never left memory
+        // (dirty nodes, no page cache on the path) would be a baseline no real cartridge has.
+        cartridge.checkpoint();
       }
       let readIndex = 0;
       const readIn = (cartridge: Cartridge) => () => {
