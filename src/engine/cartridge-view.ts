@@ -45,9 +45,10 @@ export class CartridgeView {
 
   readFile(path: string): Buffer {
     this.ensureOpen();
-    const canonical = this.reads.fileOperandPath(path);
-    this.host.authorize('Read', canonical);
-    return this.reads.readFile(canonical);
+    // Decided before the lookup a trailing slash makes, as in the cartridge.
+    const parsed = parsePath(path);
+    this.host.authorize('Read', parsed.path);
+    return this.reads.readFile(this.reads.fileOperand(parsed));
   }
 
   listDir(path: string): string[] {
@@ -59,15 +60,16 @@ export class CartridgeView {
 
   exists(path: string): boolean {
     this.ensureOpen();
-    this.host.authorize('Read', parsePath(path).path);
-    return this.reads.exists(path);
+    const parsed = parsePath(path);
+    this.host.authorize('Read', parsed.path);
+    return this.reads.exists(parsed);
   }
 
   metadata(path: string): EntryMetadata {
     this.ensureOpen();
-    const canonical = this.reads.fileOperandPath(path);
-    this.host.authorize('Read', canonical);
-    return this.reads.metadata(canonical);
+    const parsed = parsePath(path);
+    this.host.authorize('Read', parsed.path);
+    return this.reads.metadata(this.reads.fileOperand(parsed));
   }
 
   /**

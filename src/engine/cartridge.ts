@@ -207,9 +207,9 @@ export class Cartridge {
     this.ensureReadable();
     // The policy decides on the canonical path before anything looks the path up, so an error
     // (ENOENT, ENOTDIR from a trailing slash) never tells a refused actor what exists.
-    const canonical = parsePath(path).path;
-    return this.gate.read(this.actor, 'Read', canonical, () =>
-      this.reads.readFile(this.fileOperandPath(path)),
+    const parsed = parsePath(path);
+    return this.gate.read(this.actor, 'Read', parsed.path, () =>
+      this.reads.readFile(this.reads.fileOperand(parsed)),
     );
   }
 
@@ -221,15 +221,15 @@ export class Cartridge {
 
   exists(path: string): boolean {
     this.ensureReadable();
-    const { path: canonical } = parsePath(path);
-    return this.gate.read(this.actor, 'Read', canonical, () => this.reads.exists(path));
+    const parsed = parsePath(path);
+    return this.gate.read(this.actor, 'Read', parsed.path, () => this.reads.exists(parsed));
   }
 
   metadata(path: string): EntryMetadata {
     this.ensureReadable();
-    const canonical = parsePath(path).path;
-    return this.gate.read(this.actor, 'Read', canonical, () =>
-      this.reads.metadata(this.fileOperandPath(path)),
+    const parsed = parsePath(path);
+    return this.gate.read(this.actor, 'Read', parsed.path, () =>
+      this.reads.metadata(this.reads.fileOperand(parsed)),
     );
   }
 
@@ -246,26 +246,22 @@ export class Cartridge {
     });
   }
 
-  private fileOperandPath(path: string, creating = false): string {
-    return this.reads.fileOperandPath(path, creating);
-  }
-
   // ---- writes -----------------------------------------------------------------------------
 
   createFile(path: string, content: Content): void {
     this.mutate(() => {
-      const canonical = parsePath(path).path;
-      this.gate.run(this.actor, 'Create', canonical, () =>
-        this.writes.createAt(this.fileOperandPath(path, true), content),
+      const parsed = parsePath(path);
+      this.gate.run(this.actor, 'Create', parsed.path, () =>
+        this.writes.createAt(this.reads.fileOperand(parsed, true), content),
       );
     });
   }
 
   writeFile(path: string, content: Content): void {
     this.mutate(() => {
-      const canonical = parsePath(path).path;
-      this.gate.run(this.actor, 'Write', canonical, () =>
-        this.writes.writeAt(this.fileOperandPath(path), content),
+      const parsed = parsePath(path);
+      this.gate.run(this.actor, 'Write', parsed.path, () =>
+        this.writes.writeAt(this.reads.fileOperand(parsed), content),
       );
     });
   }
@@ -286,9 +282,9 @@ export class Cartridge {
 
   deleteFile(path: string): void {
     this.mutate(() => {
-      const canonical = parsePath(path).path;
-      this.gate.run(this.actor, 'Delete', canonical, () =>
-        this.writes.deleteAt(this.fileOperandPath(path)),
+      const parsed = parsePath(path);
+      this.gate.run(this.actor, 'Delete', parsed.path, () =>
+        this.writes.deleteAt(this.reads.fileOperand(parsed)),
       );
     });
   }

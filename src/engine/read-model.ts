@@ -1,7 +1,7 @@
 import { CartridgeError } from '../errors.js';
 import { JOURNAL_START_OFFSET } from '../journal/file-header.js';
 import { PAGE_SIZE_BYTES } from '../limits.js';
-import { ancestorsOf, parsePath } from '../path/canonical-path.js';
+import { ancestorsOf, type ParsedPath } from '../path/canonical-path.js';
 import type { CatalogNode } from '../projections/catalog.js';
 import type { Projections } from '../projections/projection-set.js';
 import type { CartridgeStats, EntryMetadata } from './cartridge-types.js';
@@ -50,7 +50,7 @@ export class ReadModel {
     private readonly content: ContentReader,
   ) {}
 
-  /** The content of the file at a canonical path (see `fileOperandPath`). */
+  /** The content of the file at a canonical path (see `fileOperand`). */
   readFile(canonical: string): Buffer {
     const node = this.nodeAt(canonical);
     if (node.kind !== 'file')
@@ -66,13 +66,14 @@ export class ReadModel {
     return this.state.catalog.childrenOf(canonical);
   }
 
-  exists(path: string): boolean {
-    const { path: canonical, mustBeDirectory } = parsePath(path);
+  /** Whether an entry is at a parsed path (a directory, when the spelling asks for one). */
+  exists(parsed: ParsedPath): boolean {
+    const { path: canonical, mustBeDirectory } = parsed;
     const node = this.state.catalog.get(canonical);
     return node !== undefined && (!mustBeDirectory || node.kind === 'directory');
   }
 
-  /** The metadata of the entry at a canonical path (see `fileOperandPath`). */
+  /** The metadata of the entry at a canonical path (see `fileOperand`). */
   metadata(canonical: string): EntryMetadata {
     const node = this.nodeAt(canonical);
     const sizeBytes = node.kind === 'file' ? node.sizeBytes : 0;
@@ -133,8 +134,8 @@ export class ReadModel {
    * only name a directory, so on a file it is `ENOTDIR`, and creating a file by it `EISDIR`,
    * as in POSIX; without that, `/file/` would read or create `/file`.
    */
-  fileOperandPath(path: string, creating = false): string {
-    const { path: canonical, mustBeDirectory } = parsePath(path);
+  fileOperand(parsed: ParsedPath, creating = false): string {
+    const { path: canonical, mustBeDirectory } = parsed;
     if (!mustBeDirectory) return canonical;
     const node = this.state.catalog.get(canonical);
     if (node?.kind === 'file')

@@ -117,9 +117,9 @@ export class WritePath {
     let canonical = this.appends.path as string;
     if (file === undefined) {
       // Decided before the path is looked up: an error must not tell a refused actor more.
-      canonical = parsePath(path).path;
-      const noted = this.host.gate.check(this.host.actor(), 'Write', canonical);
-      canonical = this.host.reads().fileOperandPath(path);
+      const parsed = parsePath(path);
+      const noted = this.host.gate.check(this.host.actor(), 'Write', parsed.path);
+      canonical = this.host.reads().fileOperand(parsed);
       if (this.appends.path !== undefined && this.appends.path !== canonical) this.settle();
       file = this.existingFile(canonical);
       if (noted >= 0) this.appendAudits.push(noted);
