@@ -10,7 +10,8 @@ import { type Position, positionOf } from '../position.js';
 import { compilePathGlob } from '../iam/path-glob.js';
 import { commitTimeOf } from '../projections/timeline.js';
 import type { CommitBus } from './commit-bus.js';
-import { genesisStart, loadCheckpoint, type OpenedJournal } from './open-journal.js';
+import type { OpenedJournal } from './open-journal.js';
+import { startAt } from './checkout.js';
 
 /**
  * Change streams: the journal read from a position, then followed live, as an rxjs
@@ -113,16 +114,7 @@ function tailAfter(
   rootBefore: number,
   includes: (commit: Commit) => boolean,
 ): JournalTail {
-  const header = journal.headerKeeper.header;
-  const root = journal.timeline.rootAtOrBefore(rootBefore);
-  let tail: JournalTail;
-  if (root === undefined) {
-    tail = genesisStart(journal.pages, header).tail;
-  } else {
-    const loaded = loadCheckpoint(journal.file, root.offset, journal.pages, header.capacityBlocks);
-    if (typeof loaded === 'string') throw journalCorrupt(root.offset, loaded);
-    tail = loaded.tail;
-  }
+  let tail = startAt(journal, journal.timeline.rootAtOrBefore(rootBefore)).tail;
   const cursor = new JournalCursor(journal.file, tail);
   for (const commit of cursor.commits(journal.writer.committedTail.endOffset)) {
     if (!includes(commit)) break;

@@ -130,7 +130,8 @@ function resolveTarget(
   throw invalidTarget('must be an offset, a Position, a snapshot name or a Date');
 }
 
-function startAt(journal: OpenedJournal, root: RootEntry | undefined): CheckpointStart {
+/** The state and chain tail at a checkpoint root (or at the genesis when there is none). */
+export function startAt(journal: OpenedJournal, root: RootEntry | undefined): CheckpointStart {
   const header = journal.headerKeeper.header;
   if (root === undefined) return genesisStart(journal.pages, header);
   const loaded = loadCheckpoint(journal.file, root.offset, journal.pages, header.capacityBlocks);
