@@ -1,6 +1,6 @@
-import { Packr } from 'msgpackr';
 import { CartridgeError } from '../errors.js';
 import type { AuditEntry, JournalRecord } from '../journal/journal-event.js';
+import { hexKey, isCount, numberAtKeyEnd, packValue, unpackValue } from './index/index-values.js';
 import type { PagedTree } from './index/paged-tree.js';
 import type { Projection } from './projection.js';
 
@@ -24,30 +24,13 @@ export interface BatchEntry {
   readonly count: number;
 }
 
-const packer = new Packr({ useRecords: false, mapsAsObjects: false });
-const HEX_DIGITS = 12;
 const BATCH_PREFIX = 'U';
 const ACTOR_PREFIX = 'V';
 
-function hex(value: number): string {
-  return value.toString(16).padStart(HEX_DIGITS, '0');
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
-
 function decodeBatch(key: string, bytes: Buffer): BatchEntry {
-  let value: unknown;
-  try {
-    value = packer.unpack(bytes);
-  } catch (error) {
-    throw new CartridgeError('JOURNAL_CORRUPT', 'audit index value is not msgpack', {
-      cause: error,
-    });
-  }
-  const offset = Number.parseInt(key.slice(-HEX_DIGITS), 16);
-  if (!Array.isArray(value) || value.length !== 4 || !value.every(isCount) || !isCount(offset)) {
+  const value = unpackValue(bytes, 'audit index', 4);
+  const offset = numberAtKeyEnd(key);
+  if (!value.every(isCount) || !isCount(offset)) {
     throw new CartridgeError('JOURNAL_CORRUPT', 'audit index value malformed');
   }
   const [sequence, firstAtMs, lastAtMs, count] = value as number[];
@@ -67,7 +50,7 @@ function summaryOf(record: JournalRecord, entries: readonly AuditEntry[]): Buffe
     firstAtMs = Math.min(firstAtMs, entry.atMs);
     lastAtMs = Math.max(lastAtMs, entry.atMs);
   }
-  return Buffer.from(packer.pack([record.sequence, firstAtMs, lastAtMs, entries.length]));
+  return packValue([record.sequence, firstAtMs, lastAtMs, entries.length]);
 }
 
 /** The key range of one actor's batches (every batch when `actor` is undefined). */
@@ -85,7 +68,7 @@ export class AuditIndex implements Projection {
   evolve(record: JournalRecord): void {
     const event = record.event;
     if (event.type !== 'audit.batch' || event.entries.length === 0) return;
-    this.tree.set(BATCH_PREFIX + hex(record.offset), summaryOf(record, event.entries));
+    this.tree.set(BATCH_PREFIX + hexKey(record.offset), summaryOf(record, event.entries));
     const byActor = new Map<string, AuditEntry[]>();
     for (const entry of event.entries) {
       const list = byActor.get(entry.actor);
@@ -94,7 +77,7 @@ export class AuditIndex implements Projection {
     }
     for (const [actor, entries] of byActor) {
       this.tree.set(
-        `${ACTOR_PREFIX}${actor}\u0000${hex(record.offset)}`,
+        `${ACTOR_PREFIX}${actor}\u0000${hexKey(record.offset)}`,
         summaryOf(record, entries),
       );
     }
@@ -113,8 +96,8 @@ export class AuditIndex implements Projection {
   ): void {
     const [start, end] = rangeOf(actor);
     const prefix = start;
-    const low = prefix + hex(fromOffset);
-    const high = prefix + hex(toOffset);
+    const low = prefix + hexKey(fromOffset);
+    const high = prefix + hexKey(toOffset);
     const from = low > start ? low : start;
     const to = high < end ? high : end;
     if (!newestFirst) {

@@ -1,5 +1,5 @@
-import { Packr } from 'msgpackr';
 import { CartridgeError } from '../errors.js';
+import { hexKey, isCount, packValue, unpackValue } from './index/index-values.js';
 import { EXTENT_FIELDS, extentsFromFlat, flattenExtents } from '../journal/event-codec.js';
 import type { Extent } from '../journal/journal-event.js';
 import { INLINE_EXTENTS_MAX } from '../limits.js';
@@ -64,12 +64,9 @@ export interface DirectoryNode extends NodeCommon {
 
 export type CatalogNode = FileNode | DirectoryNode;
 
-const packer = new Packr({ useRecords: false, mapsAsObjects: false });
-
 export const ENTRY_PREFIX = 'E';
 const EXTENT_PREFIX = 'X';
 const TOMBSTONE_PREFIX = 'D';
-const HEX_DIGITS = 12;
 /** Sorts after every hex digit: the end of a file's extent range. */
 const EXTENT_RANGE_END = 'g';
 
@@ -97,59 +94,38 @@ export function childrenRange(path: string): [string, string] {
   return [`${ENTRY_PREFIX}${path}\u0000`, `${ENTRY_PREFIX}${path}\u0001`];
 }
 
-function hex(value: number): string {
-  return value.toString(16).padStart(HEX_DIGITS, '0');
-}
-
 export function extentKey(inode: number, fileOffset: number): string {
-  return `${EXTENT_PREFIX}${hex(inode)}${hex(fileOffset)}`;
+  return `${EXTENT_PREFIX}${hexKey(inode)}${hexKey(fileOffset)}`;
 }
 
 /** The key range of a file's extents from `fileOffset` on. */
 export function extentRange(inode: number, fileOffset: number): [string, string] {
-  return [extentKey(inode, fileOffset), `${EXTENT_PREFIX}${hex(inode)}${EXTENT_RANGE_END}`];
+  return [extentKey(inode, fileOffset), `${EXTENT_PREFIX}${hexKey(inode)}${EXTENT_RANGE_END}`];
 }
 
 export function encodeNode(node: CatalogNode): Buffer {
   const common = [node.inode, node.mode, node.createdAtMs, node.modifiedAtMs, node.versionOffset];
-  if (node.kind === 'directory') return Buffer.from(packer.pack([1, ...common, node.childCount]));
-  return Buffer.from(
-    packer.pack([
-      0,
-      ...common,
-      node.sizeBytes,
-      node.recordBytes,
-      node.extentCount,
-      node.runStartOffset,
-      node.runCount,
-      node.inlineExtents === null ? null : flattenExtents(node.inlineExtents),
-      node.contentOffset,
-    ]),
-  );
+  if (node.kind === 'directory') return packValue([1, ...common, node.childCount]);
+  return packValue([
+    0,
+    ...common,
+    node.sizeBytes,
+    node.recordBytes,
+    node.extentCount,
+    node.runStartOffset,
+    node.runCount,
+    node.inlineExtents === null ? null : flattenExtents(node.inlineExtents),
+    node.contentOffset,
+  ]);
 }
 
 function corrupt(detail: string): CartridgeError {
   return new CartridgeError('JOURNAL_CORRUPT', `catalog ${detail}`);
 }
 
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
-
-function unpack(bytes: Buffer): unknown[] {
-  let value: unknown;
-  try {
-    value = packer.unpack(bytes);
-  } catch (error) {
-    throw new CartridgeError('JOURNAL_CORRUPT', 'catalog value is not msgpack', { cause: error });
-  }
-  if (!Array.isArray(value)) throw corrupt('value is not an array');
-  return value as unknown[];
-}
-
 /** Decodes an entry from index bytes (untrusted: malformed is `JOURNAL_CORRUPT`). */
 export function decodeNode(bytes: Buffer): CatalogNode {
-  const value = unpack(bytes);
+  const value = unpackValue(bytes, 'catalog');
   const [kind, inode, mode, createdAtMs, modifiedAtMs, versionOffset] = value;
   if (
     !isCount(inode) ||
@@ -203,21 +179,21 @@ export function decodeNode(bytes: Buffer): CatalogNode {
 }
 
 export function encodeExtent(extent: Extent): Buffer {
-  return Buffer.from(packer.pack(flattenExtents([extent])));
+  return packValue(flattenExtents([extent]));
 }
 
 export function decodeExtent(bytes: Buffer): Extent {
-  const value = unpack(bytes);
+  const value = unpackValue(bytes, 'catalog');
   if (value.length !== EXTENT_FIELDS) throw corrupt('extent malformed');
   return extentsFromFlat(value)[0] as Extent;
 }
 
 export function encodeTombstone(deletedAtOffset: number): Buffer {
-  return Buffer.from(packer.pack([deletedAtOffset]));
+  return packValue([deletedAtOffset]);
 }
 
 export function decodeTombstone(bytes: Buffer): number {
-  const value = unpack(bytes);
+  const value = unpackValue(bytes, 'catalog');
   const offset = value[0];
   if (value.length !== 1 || !isCount(offset)) throw corrupt('tombstone malformed');
   return offset;

@@ -1,6 +1,6 @@
-import { Packr } from 'msgpackr';
 import { CartridgeError, journalCorrupt } from '../errors.js';
 import type { JournalEvent, JournalRecord } from '../journal/journal-event.js';
+import { hexKey, isCount, packValue, unpackValue } from './index/index-values.js';
 import type { PagedTree } from './index/paged-tree.js';
 import type { Projection } from './projection.js';
 import type { UndoLog } from './undo-log.js';
@@ -39,43 +39,22 @@ export interface SnapshotEntry {
   readonly description: string | null;
 }
 
-const packer = new Packr({ useRecords: false, mapsAsObjects: false });
-const HEX_DIGITS = 12;
 const ROOT_PREFIX = 'R';
 const TIME_PREFIX = 'T';
 const SNAPSHOT_PREFIX = 'S';
-
-function hex(value: number): string {
-  return value.toString(16).padStart(HEX_DIGITS, '0');
-}
 
 function corrupt(detail: string): CartridgeError {
   return new CartridgeError('JOURNAL_CORRUPT', `timeline ${detail}`);
 }
 
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
-
-function unpackArray(bytes: Buffer, length: number): unknown[] {
-  let value: unknown;
-  try {
-    value = packer.unpack(bytes);
-  } catch (error) {
-    throw new CartridgeError('JOURNAL_CORRUPT', 'timeline value is not msgpack', { cause: error });
-  }
-  if (!Array.isArray(value) || value.length !== length) throw corrupt('value malformed');
-  return value as unknown[];
-}
-
 function decodeRoot(bytes: Buffer): RootEntry {
-  const [offset, sequence, atMs] = unpackArray(bytes, 3);
+  const [offset, sequence, atMs] = unpackValue(bytes, 'timeline', 3);
   if (!isCount(offset) || !isCount(sequence) || !isCount(atMs)) throw corrupt('root malformed');
   return { offset, sequence, atMs };
 }
 
 function decodeSnapshot(name: string, bytes: Buffer): SnapshotEntry {
-  const [offset, sequence, createdAtMs, description] = unpackArray(bytes, 4);
+  const [offset, sequence, createdAtMs, description] = unpackValue(bytes, 'timeline', 4);
   const valid =
     isCount(offset) &&
     isCount(sequence) &&
@@ -140,7 +119,7 @@ export class Timeline implements Projection {
           throw journalCorrupt(record.offset, `snapshot ${event.name} already exists`);
         }
         const value = [record.offset, record.sequence, event.atMs, event.description];
-        this.tree.set(key, Buffer.from(packer.pack(value)));
+        this.tree.set(key, packValue(value));
         return;
       }
       case 'snapshot.deleted':
@@ -160,9 +139,9 @@ export class Timeline implements Projection {
   registerLastRoot(): void {
     const root = this.lastRootValue;
     if (root === undefined || this.lastRootRegistered) return;
-    const value = Buffer.from(packer.pack([root.offset, root.sequence, root.atMs]));
-    this.tree.set(ROOT_PREFIX + hex(root.offset), value);
-    this.tree.set(TIME_PREFIX + hex(root.atMs) + hex(root.offset), value);
+    const value = packValue([root.offset, root.sequence, root.atMs]);
+    this.tree.set(ROOT_PREFIX + hexKey(root.offset), value);
+    this.tree.set(TIME_PREFIX + hexKey(root.atMs) + hexKey(root.offset), value);
     this.setLastRoot(root, true);
   }
 
@@ -170,7 +149,7 @@ export class Timeline implements Projection {
   rootAtOrBefore(offset: number): RootEntry | undefined {
     const last = this.lastRootValue;
     if (last !== undefined && last.offset <= offset) return last;
-    const found = this.tree.last(ROOT_PREFIX, ROOT_PREFIX + hex(offset + 1));
+    const found = this.tree.last(ROOT_PREFIX, ROOT_PREFIX + hexKey(offset + 1));
     return found === undefined ? undefined : decodeRoot(found[1]);
   }
 
@@ -178,7 +157,7 @@ export class Timeline implements Projection {
   rootAtOrBeforeTime(atMs: number): RootEntry | undefined {
     const last = this.lastRootValue;
     if (last !== undefined && last.atMs <= atMs) return last;
-    const found = this.tree.last(TIME_PREFIX, TIME_PREFIX + hex(atMs + 1));
+    const found = this.tree.last(TIME_PREFIX, TIME_PREFIX + hexKey(atMs + 1));
     return found === undefined ? undefined : decodeRoot(found[1]);
   }
 
