@@ -19,6 +19,8 @@ export type Operation =
   | { readonly kind: 'checkpoint' }
   | { readonly kind: 'flush' }
   | { readonly kind: 'snapshot'; readonly name: string }
+  /** Sets an access policy (a journal record; the files do not change). */
+  | { readonly kind: 'policy'; readonly policy: unknown }
   /** Restores a snapshot; `state` is the model's state when it was taken. */
   | { readonly kind: 'restore'; readonly name: string; readonly state: ModelState }
   /** An operation the engine must refuse with `code`, changing nothing. */
@@ -64,6 +66,7 @@ export function applyToModel(state: ModelState, operation: Operation): ModelStat
     case 'checkpoint':
     case 'flush':
     case 'snapshot':
+    case 'policy':
     case 'refused':
       return state;
   }
@@ -92,6 +95,9 @@ export function applyToCartridge(cartridge: Cartridge, operation: Operation): vo
       return;
     case 'restore':
       cartridge.restoreSnapshot(operation.name);
+      return;
+    case 'policy':
+      cartridge.setPolicy(operation.policy);
       return;
     case 'refused':
       try {

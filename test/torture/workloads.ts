@@ -191,6 +191,25 @@ const snapshotRestore: readonly Operation[] = [
   { kind: 'append', path: '/log.txt', bytes: Buffer.from('after the restore\n') },
 ];
 
+/**
+ * The audit lane and the policy record under crashes: with auditing on, every commit carries
+ * an `audit.batch` record after its changes (an aborted transaction's attempts ride in the
+ * next one), and a `policy.set` record changes the rules mid-run.
+ */
+const audited: readonly Operation[] = [
+  { kind: 'create', path: '/calls/1.json', bytes: Buffer.from('{"agent":"ada"}') },
+  { kind: 'policy', policy: { Statement: [{ Effect: 'Allow', Action: '*', Resource: '/**' }] } },
+  { kind: 'append', path: '/calls/1.json', bytes: Buffer.from(' // reviewed') },
+  {
+    kind: 'transaction',
+    abort: true,
+    operations: [{ kind: 'create', path: '/calls/never', bytes: Buffer.from('x') }],
+  },
+  { kind: 'write', path: '/calls/1.json', bytes: bytes(2000, 60) },
+  { kind: 'checkpoint' },
+  { kind: 'delete', path: '/calls/1.json' },
+];
+
 export const WORKLOADS: readonly Workload[] = [
   {
     name: 'file-operations',
@@ -240,4 +259,5 @@ export const WORKLOADS: readonly Workload[] = [
     options: { ...quick, durability: 'full' },
     operations: snapshotRestore,
   },
+  { name: 'audited', options: { ...quick, durability: 'full', audit: true }, operations: audited },
 ];
