@@ -7,6 +7,7 @@ import { canonicalPath, parsePath, ROOT_PATH } from '../path/canonical-path.js';
 import { BufferPool } from '../projections/buffer-pool.js';
 import type { Projections } from '../projections/projection-set.js';
 import type {
+  ByteRange,
   CartridgeStats,
   CreateDirectoryOptions,
   DiffEntry,
@@ -18,6 +19,7 @@ import type {
 } from './cartridge-types.js';
 import {
   booleanOption,
+  byteRangeOption,
   integerOption,
   requireHostPath,
   requireOptionsObject,
@@ -64,6 +66,7 @@ import { diffEntries } from '../projections/catalog-diff.js';
 import { type Content, WritePath } from './write-path.js';
 import { Transactions } from './transactions.js';
 import type { SnapshotEntry } from '../projections/timeline.js';
+import { type CartridgeFs, createFs } from '../vfs/cartridge-fs.js';
 
 export type { Content } from './write-path.js';
 
@@ -93,6 +96,7 @@ export class Cartridge {
   private readonly followTimer = new FollowTimer(() => this.refreshQuietly());
   private closed = false;
   private backgroundError: unknown;
+  private fsFacade: CartridgeFs | undefined;
 
   /**
    * Builds the parts of the handle. Each reaches the others through callbacks, which run only
@@ -201,15 +205,25 @@ export class Cartridge {
     return this.journal.headerKeeper.header.cartridgeId.toString('hex');
   }
 
+  /**
+   * The `node:fs` facade of this handle (`readFileSync`, `writeFileSync`, streams, `watch`,
+   * `promises`, ...), acting as this handle's actor. See `src/vfs/cartridge-fs.ts`.
+   */
+  get fs(): CartridgeFs {
+    this.fsFacade ??= createFs(this);
+    return this.fsFacade;
+  }
+
   // ---- reads ------------------------------------------------------------------------------
 
-  readFile(path: string): Buffer {
+  readFile(path: string, range?: ByteRange): Buffer {
     this.ensureReadable();
+    const bytes = byteRangeOption(range);
     // The policy decides on the canonical path before anything looks the path up, so an error
     // (ENOENT, ENOTDIR from a trailing slash) never tells a refused actor what exists.
     const parsed = parsePath(path);
     return this.gate.read(this.actor, 'Read', parsed.path, () =>
-      this.reads.readFile(this.reads.fileOperand(parsed)),
+      this.reads.readFile(this.reads.fileOperand(parsed), bytes),
     );
   }
 
