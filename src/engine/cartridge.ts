@@ -96,7 +96,11 @@ export class Cartridge {
   private readonly followTimer = new FollowTimer(() => this.refreshQuietly());
   private closed = false;
   private backgroundError: unknown;
-  private fsFacade: CartridgeFs | undefined;
+  /**
+   * The fs facade of each handle: this one and every `as()` handle on it (a proxy, which must
+   * get its own facade, acting as its own actor).
+   */
+  private readonly fsFacades = new WeakMap<object, CartridgeFs>();
 
   /**
    * Builds the parts of the handle. Each reaches the others through callbacks, which run only
@@ -210,8 +214,12 @@ export class Cartridge {
    * `promises`, ...), acting as this handle's actor. See `src/vfs/cartridge-fs.ts`.
    */
   get fs(): CartridgeFs {
-    this.fsFacade ??= createFs(this);
-    return this.fsFacade;
+    let facade = this.fsFacades.get(this);
+    if (facade === undefined) {
+      facade = createFs(this);
+      this.fsFacades.set(this, facade);
+    }
+    return facade;
   }
 
   // ---- reads ------------------------------------------------------------------------------
