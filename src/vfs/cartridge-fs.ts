@@ -1,8 +1,8 @@
-import { constants as fsConstants } from 'node:fs';
 import { posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Cartridge } from '../engine/cartridge.js';
 import { DirectoryEntry } from './directory-entry.js';
+import { FS_CONSTANTS } from './fs-constants.js';
 import { FileDescriptors, type ReadSyncOptions } from './file-descriptors.js';
 import { FileStats } from './file-stats.js';
 import {
@@ -61,7 +61,7 @@ export interface StatOptions {
 type EntryKind = 'file' | 'directory';
 
 export class CartridgeFs {
-  readonly constants = fsConstants;
+  readonly constants = FS_CONSTANTS;
   readonly promises: FsPromises;
   private readonly descriptors: FileDescriptors;
 
@@ -331,7 +331,7 @@ export class CartridgeFs {
     // As copyfile does it: the source opens (a directory too), then the destination is
     // created, and only the copy finds that a directory has no bytes to read.
     const targetKind = this.kindForCreate(targetPath, from, 'copyfile', to);
-    if (targetKind !== undefined && (mode & fsConstants.COPYFILE_EXCL) !== 0) throw fail('EEXIST');
+    if (targetKind !== undefined && (mode & FS_CONSTANTS.COPYFILE_EXCL) !== 0) throw fail('EEXIST');
     if (targetKind === 'directory') throw fail('EISDIR');
     if (sourceKind === 'directory') throw fail('EISDIR');
     if (sourcePath === targetPath) return;

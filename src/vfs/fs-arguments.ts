@@ -14,7 +14,8 @@ export type FsData = string | NodeJS.ArrayBufferView;
 /** Node's type error for an argument of the wrong type. */
 function invalidType(name: string, value: unknown): TypeError {
   const error = new TypeError(
-    `The "${name}" argument must be of type string or an instance of Buffer or URL. Received ${typeof value}`,
+    `The "${name}" argument must be of type string or an instance of Buffer or URL. ` +
+      `Received ${typeof value}`,
   ) as TypeError & { code: string };
   error.code = 'ERR_INVALID_ARG_TYPE';
   return error;

@@ -27,7 +27,8 @@ const READ_CHUNK_BYTES = 64 * 1024;
 
 function rangeError(name: string, value: unknown): RangeError {
   const error = new RangeError(
-    `The value of "${name}" is out of range. It must be >= 0 and <= ${Number.MAX_SAFE_INTEGER}. Received ${String(value)}`,
+    `The value of "${name}" is out of range. ` +
+      `It must be >= 0 and <= ${Number.MAX_SAFE_INTEGER}. Received ${String(value)}`,
   ) as RangeError & { code: string };
   error.code = 'ERR_OUT_OF_RANGE';
   return error;
