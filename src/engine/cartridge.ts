@@ -67,6 +67,7 @@ import { type Content, WritePath } from './write-path.js';
 import { Transactions } from './transactions.js';
 import type { SnapshotEntry } from '../projections/timeline.js';
 import { type CartridgeFs, createFs } from '../vfs/cartridge-fs.js';
+import { inspect } from 'node:util';
 
 export type { Content } from './write-path.js';
 
@@ -94,7 +95,7 @@ export class Cartridge {
   private readonly transactions: Transactions;
   private readonly durability: DurabilityKeeper;
   private readonly followTimer = new FollowTimer(() => this.refreshQuietly());
-  private closed = false;
+  private closedValue = false;
   private backgroundError: unknown;
   /**
    * The fs facade of each handle: this one and every `as()` handle on it (a proxy, which must
@@ -106,14 +107,18 @@ export class Cartridge {
    * Builds the parts of the handle. Each reaches the others through callbacks, which run only
    * once the handle is built, so the order below matters only for parts passed as values.
    */
-  private constructor(journal: OpenedJournal, options: ResolvedOptions) {
+  private constructor(
+    journal: OpenedJournal,
+    options: ResolvedOptions,
+    private readonly hostPath: string | null,
+  ) {
     this.journal = journal;
     this.options = options;
     this.durability = new DurabilityKeeper({
       options,
       journal: () => this.journal,
       head: () => this.head,
-      isClosed: () => this.closed,
+      isClosed: () => this.closedValue,
       failedInBackground: (error) => {
         this.backgroundError = error;
       },
@@ -126,7 +131,7 @@ export class Cartridge {
     this.trail = new AuditTrail({
       options,
       journal: () => this.journal,
-      isClosed: () => this.closed,
+      isClosed: () => this.closedValue,
       transactionDepth: () => this.transactions.depth,
       commitTimeMs: () => this.transactions.commitTimeMs,
       append: (event) => this.writes.append(event),
@@ -172,6 +177,7 @@ export class Cartridge {
     return new Cartridge(
       createJournal(new MemoryStorage(), MEMORY_PATH, resolved, false),
       resolved,
+      null,
     );
   }
 
@@ -181,14 +187,14 @@ export class Cartridge {
     const resolved = resolveOptions(options);
     if (resolved.readOnly)
       throw new CartridgeError('INVALID_ARGUMENT', 'cannot create a read-only cartridge');
-    return new Cartridge(createJournal(storageOf(options), path, resolved, true), resolved);
+    return new Cartridge(createJournal(storageOf(options), path, resolved, true), resolved, path);
   }
 
   /** Opens an existing cartridge file, replaying its journal from the last checkpoint. */
   static open(path: string, options: CartridgeOptions = {}): Cartridge {
     requireHostPath(path);
     const resolved = resolveOptions(options);
-    return new Cartridge(openJournal(storageOf(options), path, resolved), resolved);
+    return new Cartridge(openJournal(storageOf(options), path, resolved), resolved, path);
   }
 
   /** The journal offset after the last commit. */
@@ -207,6 +213,34 @@ export class Cartridge {
 
   get cartridgeId(): string {
     return this.journal.headerKeeper.header.cartridgeId.toString('hex');
+  }
+
+  /** The cartridge file's path as given to `create` or `open`; null for a memory cartridge. */
+  get path(): string | null {
+    return this.hostPath;
+  }
+
+  /** Whether `close()` has run. */
+  get closed(): boolean {
+    return this.closedValue;
+  }
+
+  /** Whether a `transaction()` body is running on this cartridge. */
+  get inTransaction(): boolean {
+    return this.transactions.depth > 0;
+  }
+
+  /** `using cart = Cartridge.open(...)` closes it at the end of the block (if still open). */
+  [Symbol.dispose](): void {
+    if (!this.closedValue) this.close();
+  }
+
+  /** What `console.log(cart)` prints: a short summary, not the internals. */
+  [inspect.custom](): string {
+    const state = this.closedValue
+      ? 'closed'
+      : `head ${this.head}${this.readOnly ? ', read-only' : ''}`;
+    return `Cartridge { ${this.hostPath ?? 'memory'}, ${state} }`;
   }
 
   /**
@@ -466,7 +500,7 @@ export class Cartridge {
     const actor = this.actor;
     return {
       content: this.content,
-      isOpen: () => !this.closed,
+      isOpen: () => !this.closedValue,
       poolStats: () => this.pool.stats(),
       authorize: (action, path) => this.gate.check(actor, action, path),
     };
@@ -503,7 +537,7 @@ export class Cartridge {
       {
         journal: () => this.journal,
         bus: this.bus,
-        isOpen: () => !this.closed,
+        isOpen: () => !this.closedValue,
         follow: () => this.follow(),
         pin: (holder, offset) => this.pins.pin(holder, offset),
         mayRead: (path) => this.gate.allows(actor, 'Read', path ?? ROOT_PATH),
@@ -691,7 +725,7 @@ export class Cartridge {
    * the last one, and releases the file. Any later call throws `CARTRIDGE_CLOSED`.
    */
   close(): void {
-    if (this.closed) return;
+    if (this.closedValue) return;
     if (this.transactions.depth > 0) {
       throw new CartridgeError(
         'INVALID_ARGUMENT',
@@ -721,7 +755,7 @@ export class Cartridge {
         this.durability.syncNow();
       }
     } finally {
-      this.closed = true;
+      this.closedValue = true;
       this.followTimer.stop();
       this.trail.stop();
       this.bus.close();
@@ -742,7 +776,7 @@ export class Cartridge {
   }
 
   private ensureOpen(): void {
-    if (this.closed) throw new CartridgeError('CARTRIDGE_CLOSED', 'the cartridge is closed');
+    if (this.closedValue) throw new CartridgeError('CARTRIDGE_CLOSED', 'the cartridge is closed');
   }
 
   /** Reads see buffered appends: inside a transaction, they are staged first. */
