@@ -16,6 +16,7 @@ export type {
   VerifyReport,
 } from './engine/cartridge-types.js';
 export type { CheckoutTarget } from './engine/checkout.js';
+export type { RepairOptions, RepairReport } from './engine/repair.js';
 export type {
   ChangeEvent,
   ChangeFilter,

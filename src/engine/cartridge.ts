@@ -67,6 +67,7 @@ import { type Content, WritePath } from './write-path.js';
 import { Transactions } from './transactions.js';
 import type { SnapshotEntry } from '../projections/timeline.js';
 import { type CartridgeFs, createFs } from '../vfs/cartridge-fs.js';
+import { repairCartridge, type RepairOptions, type RepairReport } from './repair.js';
 import { inspect } from 'node:util';
 
 export type { Content } from './write-path.js';
@@ -195,6 +196,16 @@ export class Cartridge {
     requireHostPath(path);
     const resolved = resolveOptions(options);
     return new Cartridge(openJournal(storageOf(options), path, resolved), resolved, path);
+  }
+
+  /**
+   * Repairs a cartridge that does not open cleanly: cuts a torn tail, or copies the valid
+   * prefix of a file damaged inside into a new file, never touching the damaged original (see
+   * `repair.ts`).
+   */
+  static repair(path: string, options: RepairOptions = {}): RepairReport {
+    requireHostPath(path);
+    return repairCartridge(Cartridge, storageOf(options), path, options);
   }
 
   /** The journal offset after the last commit. */

@@ -163,5 +163,9 @@ describe('the cartridge binary', () => {
     const verify = cli(['verify', damaged]);
     expect(verify.status).toBe(4);
     expect(verify.stderr).toContain('JOURNAL_CORRUPT');
+    const repaired = cli(['--json', 'repair', damaged]);
+    expect(repaired.status).toBe(4);
+    expect(JSON.parse(repaired.stdout)).toMatchObject({ action: 'salvaged' });
+    expect(cli(['verify', `${damaged}.repaired.cart`]).status).toBe(0);
   });
 });

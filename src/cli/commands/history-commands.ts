@@ -1,4 +1,4 @@
-import type { Cartridge } from '../../engine/cartridge.js';
+import { Cartridge } from '../../engine/cartridge.js';
 import type { ChangeEvent } from '../../engine/change-stream.js';
 import { EXIT_CHECK_FAILED } from '../exit-codes.js';
 import type { Output } from '../output.js';
@@ -195,6 +195,21 @@ export const registerHistoryCommands: CommandRegistrar = (program, context) => {
           ),
         );
       });
+    });
+
+  program
+    .command('repair')
+    .description('cut a torn tail, or copy what survives damage into a new file (exit 4 then)')
+    .argument('<cartridge>')
+    .option('-o, --output <file>', 'where a salvaged copy goes (default <cartridge>.repaired.cart)')
+    .action((cartridgePath: string, options: { output?: string }) => {
+      const { output, setExitCode } = context();
+      const report = Cartridge.repair(
+        cartridgePath,
+        options.output === undefined ? {} : { outputPath: options.output },
+      );
+      output.result(report, () => output.table(['field', 'value'], Object.entries(report)));
+      if (report.action === 'salvaged') setExitCode(EXIT_CHECK_FAILED);
     });
 
   program
