@@ -342,7 +342,7 @@ function printList(size: BenchSize, workloads: readonly RunnableWorkload[]): voi
   }
 }
 
-function main(): number {
+async function main(): Promise<number> {
   const size = sizeFromEnvironment();
   const workloads = selectedWorkloads();
   if (process.argv.includes('--list')) {
@@ -350,7 +350,8 @@ function main(): number {
     return 0;
   }
   const checksum = new Checksum();
-  const report = new Report();
+  const json = process.argv.includes('--json');
+  const report = new Report(json);
   const started = performance.now();
   printEnvironment(report, size, workloads);
   try {
@@ -361,7 +362,7 @@ function main(): number {
       collectGarbage();
       const workloadStart = performance.now();
       try {
-        workload.runAt(size, context);
+        await workload.runAt(size, context);
       } catch (error) {
         report.failRemaining(workload.figures, error);
         console.error(`${workload.name} failed:`, error);
@@ -372,11 +373,12 @@ function main(): number {
     removeManyFilesFixtures();
   }
   report.line('elapsed_s', (performance.now() - started) / 1000, 1);
-  console.log(`checksum: ${checksum.hex} (${checksum.ops} ops)`);
+  report.line('checksum', `${checksum.hex} (${checksum.ops} ops)`);
   report.printSummary();
+  if (json) report.printJson();
   return report.benchFaults === 0 ? 0 : 1;
 }
 
 // Fixtures live in scratch directories; remove them even when the run dies of an exception.
 process.on('exit', removeManyFilesFixtures);
-process.exitCode = main();
+process.exitCode = await main();
