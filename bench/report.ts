@@ -201,6 +201,8 @@ export class Report {
 
   private settle(spec: FigureSpec, text: string, met: boolean): void {
     this.outcomes.set(spec.name, { name: spec.name, text, target: spec.target, met });
-    this.print(`${spec.name}: ${text} (target ${targetText(spec.target)}, ${met ? 'met' : 'missed'})`);
+    this.print(
+      `${spec.name}: ${text} (target ${targetText(spec.target)}, ${met ? 'met' : 'missed'})`,
+    );
   }
 }

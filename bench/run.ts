@@ -45,6 +45,10 @@ import * as open100k from './workloads/open-100k.js';
 import * as open1mFlatness from './workloads/open-1m-flatness.js';
 import * as open1mRssGrowth from './workloads/open-1m-rss-growth.js';
 import * as open1mVsSqlite from './workloads/open-1m-vs-sqlite.js';
+import * as peersBatchPut from './workloads/peers-batch-put.js';
+import * as peersDurablePut from './workloads/peers-durable-put.js';
+import * as peersGet from './workloads/peers-get.js';
+import * as peersPut from './workloads/peers-put.js';
 import * as read64kWarm from './workloads/read-64k-warm.js';
 import * as snapshotCreate from './workloads/snapshot-create.js';
 import * as write64k from './workloads/write-64k.js';
@@ -271,6 +275,10 @@ const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(logDiskBytes.workload),
   runnable(logReadCold.workload),
   runnable(appendBatchedVsSqlite.workload),
+  runnable(peersPut.workload),
+  runnable(peersBatchPut.workload),
+  runnable(peersDurablePut.workload),
+  runnable(peersGet.workload),
 ];
 
 function sizeFromEnvironment(): BenchSize {

@@ -26,7 +26,8 @@ export function openCartridgePeer(
 
 export function cartridgePathOf(key: string): string {
   let hash = 0;
-  for (let index = 0; index < key.length; index++) hash = (hash * 31 + key.charCodeAt(index)) & 0xff;
+  for (let index = 0; index < key.length; index++)
+    hash = (hash * 31 + key.charCodeAt(index)) & 0xff;
   return `/entries/${hash.toString(16).padStart(2, '0')}/${key.replaceAll('/', '_')}`;
 }
 
@@ -34,8 +35,17 @@ function cartridgeStore(
   cartridge: Cartridge,
   durability: PeerDurability,
 ): PeerStore & { readonly cartridge: Cartridge } {
+  // Cartridge separates creating a file from overwriting one, where a key-value put does not
+  // care; the adapter remembers the paths it has written (a reopened store asks `exists` once
+  // per path), as an application keeping records in files would know which it has made.
+  const written = new Set<string>();
+  const write = (path: string, bytes: Buffer): void => {
+    if (written.has(path) || cartridge.exists(path)) cartridge.writeFile(path, bytes);
+    else cartridge.createFile(path, bytes);
+    written.add(path);
+  };
   const put = (key: string, bytes: Buffer): number => {
-    cartridge.writeFile(cartridgePathOf(key), bytes);
+    write(cartridgePathOf(key), bytes);
     return cartridge.head;
   };
   return {
@@ -47,7 +57,7 @@ function cartridgeStore(
     putBatch: (keys, values) => {
       cartridge.transaction(() => {
         keys.forEach((key, index) => {
-          cartridge.writeFile(cartridgePathOf(key), values[index] as Buffer);
+          write(cartridgePathOf(key), values[index] as Buffer);
         });
       });
       return cartridge.head;

@@ -17,7 +17,8 @@ export function openNodeFsPeer(directory: string, durability: PeerDurability): P
   }
   const pathOf = (key: string): string => {
     let hash = 0;
-    for (let index = 0; index < key.length; index++) hash = (hash * 31 + key.charCodeAt(index)) & 0xff;
+    for (let index = 0; index < key.length; index++)
+      hash = (hash * 31 + key.charCodeAt(index)) & 0xff;
     return join(directory, hash.toString(16).padStart(2, '0'), key.replaceAll('/', '_'));
   };
   const put = (key: string, bytes: Buffer): number => {

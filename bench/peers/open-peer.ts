@@ -7,7 +7,8 @@ import type { PeerDurability, PeerStore } from './peer-store.js';
 import { openSqlitePeer } from './sqlite-peer.js';
 
 /** The peers a workload can name. `memfs` and `cartridge-memory` live in memory only. */
-export type PeerName = 'cartridge' | 'cartridge-memory' | 'sqlite' | 'lmdb' | 'level' | 'fs' | 'memfs';
+export type PeerName =
+  'cartridge' | 'cartridge-memory' | 'sqlite' | 'lmdb' | 'level' | 'fs' | 'memfs';
 
 /**
  * Opens (or, when `directory` already holds its files, reopens) a store of `peer`. Every peer

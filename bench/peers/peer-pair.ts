@@ -96,7 +96,10 @@ export async function runPeerPair(spec: PeerPairSpec, context: WorkloadContext):
       `${spec.figure}_cpu_ratio`,
       timing.baseline.medianCpuNs / timing.subject.medianCpuNs,
     );
-    report.line(`${spec.figure}_configuration`, `${cartridge.configuration}; ${peer.configuration}`);
+    report.line(
+      `${spec.figure}_configuration`,
+      `${cartridge.configuration}; ${peer.configuration}`,
+    );
   } finally {
     let closeError: unknown;
     for (const store of stores) {
