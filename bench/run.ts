@@ -45,9 +45,13 @@ import * as open100k from './workloads/open-100k.js';
 import * as open1mFlatness from './workloads/open-1m-flatness.js';
 import * as open1mRssGrowth from './workloads/open-1m-rss-growth.js';
 import * as open1mVsSqlite from './workloads/open-1m-vs-sqlite.js';
+import * as catalogRss from './workloads/catalog-rss.js';
 import * as peersBatchPut from './workloads/peers-batch-put.js';
 import * as peersDurablePut from './workloads/peers-durable-put.js';
 import * as peersGet from './workloads/peers-get.js';
+import * as peersLargeFiles from './workloads/peers-large-files.js';
+import * as peersMemory from './workloads/peers-memory.js';
+import * as peersMix from './workloads/peers-mix.js';
 import * as peersPut from './workloads/peers-put.js';
 import * as read64kWarm from './workloads/read-64k-warm.js';
 import * as snapshotCreate from './workloads/snapshot-create.js';
@@ -184,7 +188,8 @@ const read64kWarmWorkload = pairWorkload({
   description: '64 KiB readFile served by the buffer pool vs Buffer.from',
   sizes: READ_SIZES,
   figure: 'read_64k_warm_ratio',
-  target: atLeast(0.5),
+  // Issue 15 raised this target from 0.5 to the 0.9 its table asks for.
+  target: atLeast(0.9),
   lowerIsBetter: false,
   withCpu: true,
   setup: read64kWarm.setup,
@@ -279,6 +284,10 @@ const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(peersBatchPut.workload),
   runnable(peersDurablePut.workload),
   runnable(peersGet.workload),
+  runnable(peersMix.workload),
+  runnable(peersMemory.workload),
+  runnable(peersLargeFiles.workload),
+  runnable(catalogRss.workload),
 ];
 
 function sizeFromEnvironment(): BenchSize {
@@ -336,7 +345,9 @@ function printEnvironment(
   report.line('file_system', `${fileSystemOf(tmpdir())} (os.tmpdir())`);
   report.line(
     'durability',
-    'writes off; durable-commit-4k full; opens and logs normal (the default)',
+    'writes off; durable-commit-4k full; opens and logs normal (the default); peers matched ' +
+      '(sqlite WAL NORMAL vs cartridge normal, lmdb noSync, level and fs no sync vs off, ' +
+      'fsync/FULL/lmdb sync/level sync vs full)',
   );
   report.line('bench_size', size);
   report.line('workloads', workloads.map((workload) => workload.name).join(','));

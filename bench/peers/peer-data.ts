@@ -23,8 +23,8 @@ export function keyOf(index: number): string {
  * A ring of distinct values to put, so that a put never writes the buffer it wrote just before
  * (a store may not notice, but the bench should not depend on that).
  */
-export function valueRing(sizeBytes: number, seed: string): Buffer[] {
-  return incompressibleBuffers(16, sizeBytes, `${seed}-${sizeBytes}`);
+export function valueRing(sizeBytes: number, seed: string, count = 16): Buffer[] {
+  return incompressibleBuffers(count, sizeBytes, `${seed}-${sizeBytes}`);
 }
 
 /** Puts `count` entries into `store` in batches of 1 000, for the read figures (not timed). */
