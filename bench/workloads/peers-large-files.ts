@@ -45,7 +45,7 @@ export const workload: Workload<LargeFileSettings> = {
   sizes: {
     small: {
       oneMib: { warmupRounds: 1, rounds: 5, opsPerRound: 8, latencySamples: 0 },
-      sixtyFourMib: { warmupRounds: 1, rounds: 3, opsPerRound: 1, latencySamples: 0 },
+      sixtyFourMib: { warmupRounds: 0, rounds: 3, opsPerRound: 1, latencySamples: 0 },
     },
     medium: {
       oneMib: { warmupRounds: 2, rounds: 15, opsPerRound: 32, latencySamples: 0 },

@@ -52,7 +52,7 @@ function specs(settings: PutSettings): PeerPairSpec[] {
 }
 
 const SMALL: PutSettings = {
-  measure: { warmupRounds: 2, rounds: 7, opsPerRound: 100, latencySamples: 0 },
+  measure: { warmupRounds: 2, rounds: 5, opsPerRound: 50, latencySamples: 0 },
   sizesBytes: VALUE_SIZES_BYTES,
 };
 const LARGE: PutSettings = {
