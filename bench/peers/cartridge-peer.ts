@@ -16,12 +16,13 @@ export function openCartridgePeer(
   directory: string | undefined,
   durability: PeerDurability,
 ): PeerStore & { readonly cartridge: Cartridge } {
-  if (directory === undefined) return cartridgeStore(Cartridge.memory({ durability }), durability);
+  if (directory === undefined) {
+    return cartridgeStore(Cartridge.memory({ durability }), durability, false);
+  }
   const path = join(directory, 'peer.cart');
-  const cartridge = existsSync(path)
-    ? Cartridge.open(path, { durability })
-    : Cartridge.create(path, { durability });
-  return cartridgeStore(cartridge, durability);
+  if (existsSync(path))
+    return cartridgeStore(Cartridge.open(path, { durability }), durability, true);
+  return cartridgeStore(Cartridge.create(path, { durability }), durability, false);
 }
 
 export function cartridgePathOf(key: string): string {
@@ -34,13 +35,15 @@ export function cartridgePathOf(key: string): string {
 function cartridgeStore(
   cartridge: Cartridge,
   durability: PeerDurability,
+  reopened: boolean,
 ): PeerStore & { readonly cartridge: Cartridge } {
   // Cartridge separates creating a file from overwriting one, where a key-value put does not
-  // care; the adapter remembers the paths it has written (a reopened store asks `exists` once
-  // per path), as an application keeping records in files would know which it has made.
+  // care; the adapter remembers the paths it has written, as an application keeping records in
+  // files would know which it has made. Only a reopened store has paths it did not write in
+  // this process, and only there does a put of an unknown path pay for an `exists` first.
   const written = new Set<string>();
   const write = (path: string, bytes: Buffer): void => {
-    if (written.has(path) || cartridge.exists(path)) cartridge.writeFile(path, bytes);
+    if (written.has(path) || (reopened && cartridge.exists(path))) cartridge.writeFile(path, bytes);
     else cartridge.createFile(path, bytes);
     written.add(path);
   };
