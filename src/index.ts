@@ -12,8 +12,14 @@ export type {
   EntryMetadata,
   HistoryOptions,
   RestoreResult,
+  Assurance,
+  VerifyFailureCode,
+  VerifyOptions,
   VerifyReport,
 } from './engine/cartridge-types.js';
+export type { ExportedHead, KeyInput, SignedHead } from './proof/signed-head.js';
+export { type ProvenRecord, type RecordProof, verifyProof } from './proof/inclusion-proof.js';
+export type { RecordTarget } from './engine/record-proof.js';
 export type { CheckoutTarget } from './engine/checkout.js';
 export type {
   ChangeEvent,
@@ -24,12 +30,7 @@ export type {
 export type { PathVersion, VersionChange } from './engine/history.js';
 export type { SnapshotInfo } from './engine/snapshots.js';
 export { type Position, positionOf } from './position.js';
-export type {
-  AuditOptions,
-  CartridgeOptions,
-  Durability,
-  RecoveryMode,
-} from './engine/options.js';
+export type { AuditOptions, CartridgeOptions, Durability, RecoveryMode } from './engine/options.js';
 export type { AuditExportResult, AuditQuery, AuditRecord } from './engine/audit-query.js';
 export type { AuditAction, AuditEntry } from './journal/journal-event.js';
 export type { Effect, Policy, PolicyDocument, Statement } from './iam/policy.js';
@@ -54,6 +55,7 @@ export {
   type CartridgeErrorCode,
   type EngineErrorCode,
   type FileSystemErrorCode,
+  type ProofErrorCode,
   isCartridgeError,
 } from './errors.js';
 export { canonicalPath } from './path/canonical-path.js';

@@ -213,7 +213,13 @@ export function toJournalRecord(raw: RawRecord, blobHash?: Buffer): JournalRecor
     leafHash:
       blobHash === undefined
         ? NO_LEAF_HASH
-        : recordLeafHash(raw.header.type, raw.header.sequence, blobHash, raw.body),
+        : recordLeafHash({
+            type: raw.header.type,
+            sequence: raw.header.sequence,
+            offset: raw.offset,
+            blobHash,
+            body: raw.body,
+          }),
   };
 }
 

@@ -163,7 +163,7 @@ export class JournalWriter {
       lengthBytes: FRAME_HEADER_BYTES + body.length + stored.length,
       rawBlobLength: rawBlob.length,
       event,
-      leafHash: recordLeafHash(type, sequence, blobHash, body),
+      leafHash: recordLeafHash({ type, sequence, offset, blobHash, body }),
     };
     this.staged.push({
       record,

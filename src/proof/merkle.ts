@@ -8,14 +8,15 @@ import { HASH_SIZE_BYTES, hashBytes, hashParts } from '../journal/hashing.js';
  * below n. The two prefixes keep a leaf from passing for a node. The chain alone proves a
  * record only by rehashing everything before it; the tree proves it with log2(n) hashes.
  *
- * A record's entry is `type (1 byte) ‖ sequence (8 bytes, little-endian) ‖ BLAKE3(stored blob)
- * ‖ body`: what the record says and where it stands, not how it was framed (flags, lengths and
- * the link are covered by the chain hash, which a signed head commits to as well).
+ * A record's entry is `type (1 byte) ‖ sequence (8 bytes, little-endian) ‖ offset (8 bytes,
+ * little-endian) ‖ BLAKE3(stored blob) ‖ body`: what the record says and where it stands, not
+ * how it was framed (flags, lengths and the link are covered by the chain hash, which a signed
+ * head commits to as well).
  */
 
 const LEAF_PREFIX = Buffer.from([0x00]);
 const NODE_PREFIX = Buffer.from([0x01]);
-const ENTRY_FIXED_BYTES = 1 + 8 + HASH_SIZE_BYTES;
+const ENTRY_FIXED_BYTES = 1 + 8 + 8 + HASH_SIZE_BYTES;
 
 /** The root of the empty tree: the hash of no bytes, as RFC 6962 defines it. */
 export const EMPTY_TREE_ROOT = hashBytes(Buffer.alloc(0));
@@ -23,19 +24,24 @@ export const EMPTY_TREE_ROOT = hashBytes(Buffer.alloc(0));
 /** A proof's audit path never needs more hashes than a tree of 2^64 leaves has levels. */
 export const AUDIT_PATH_MAX_HASHES = 64;
 
-export function recordLeafHash(
-  type: number,
-  sequence: number,
-  blobHash: Buffer,
-  body: Uint8Array,
-): Buffer {
-  assert(blobHash.length === HASH_SIZE_BYTES, 'blob hash has the wrong size');
+/** Where a record stands and what it holds: the parts of its Merkle entry. */
+export interface LeafParts {
+  readonly type: number;
+  readonly sequence: number;
+  readonly offset: number;
+  readonly blobHash: Buffer;
+  readonly body: Uint8Array;
+}
+
+export function recordLeafHash(parts: LeafParts): Buffer {
+  assert(parts.blobHash.length === HASH_SIZE_BYTES, 'blob hash has the wrong size');
   const fixed = Buffer.allocUnsafe(1 + ENTRY_FIXED_BYTES);
   fixed[0] = 0x00;
-  fixed[1] = type;
-  fixed.writeBigUInt64LE(BigInt(sequence), 2);
-  blobHash.copy(fixed, 1 + 1 + 8);
-  return body.length === 0 ? hashBytes(fixed) : hashParts([fixed, body]);
+  fixed[1] = parts.type;
+  fixed.writeBigUInt64LE(BigInt(parts.sequence), 2);
+  fixed.writeBigUInt64LE(BigInt(parts.offset), 10);
+  parts.blobHash.copy(fixed, 18);
+  return parts.body.length === 0 ? hashBytes(fixed) : hashParts([fixed, parts.body]);
 }
 
 /** The hash of a leaf whose entry is `entry` (tests and reference implementations use it). */
