@@ -675,7 +675,7 @@ export class Cartridge {
     this.ensureReadable();
     if (this.transactions.depth > 0)
       throw new CartridgeError('INVALID_ARGUMENT', 'verify inside a transaction');
-    return verifyJournal(this.journal, this.head, checks);
+    return verifyJournal(this.journal, { endOffset: this.head, syncedLength: this.head }, checks);
   }
 
   /**
@@ -695,7 +695,9 @@ export class Cartridge {
       ...(options.storage === undefined ? {} : { storage: options.storage }),
     });
     try {
-      return verifyJournal(cartridge.journal, cartridge.head, checks);
+      const { file, headerKeeper } = cartridge.journal;
+      const scope = { endOffset: file.sizeBytes(), syncedLength: headerKeeper.header.syncedLength };
+      return verifyJournal(cartridge.journal, scope, checks);
     } finally {
       cartridge.close();
     }

@@ -46,6 +46,17 @@ export interface VerifyChecks {
   readonly anchor: ExportedHead | undefined;
 }
 
+/**
+ * How much of the file is checked: up to `endOffset`, with the bytes before `syncedLength`
+ * known durable (damage there is corruption; an unfinished commit past it is a torn write, not
+ * counted). A handle checks up to its head; a closed file is checked to its end, so that a
+ * damaged file is never verified as the prefix a read-only open would show.
+ */
+export interface VerifyScope {
+  readonly endOffset: number;
+  readonly syncedLength: number;
+}
+
 /** The fresh index never reads pages: all of it is built in memory. */
 const NO_PAGES: PageSource = {
   load: () => {
@@ -128,7 +139,7 @@ class HeadChecks {
 
 export function verifyJournal(
   journal: OpenedJournal,
-  head: number,
+  scope: VerifyScope,
   checks: VerifyChecks = { publicKey: undefined, anchor: undefined },
 ): VerifyReport {
   const header = journal.headerKeeper.header;
@@ -144,15 +155,15 @@ export function verifyJournal(
       file: journal.file,
       startOffset: JOURNAL_START_OFFSET,
       startTail: before,
-      fileSizeBytes: head,
-      syncedLength: head,
+      fileSizeBytes: scope.endOffset,
+      syncedLength: scope.syncedLength,
       onCommit: (records, tail) => {
         heads.commit(projections, records, before);
         heads.afterCommit(projections, tail, before.endOffset);
         before = tail;
       },
     });
-    const clean = result.report.decision === 'accept';
+    const clean = result.report.decision !== 'fail-corrupt';
     const stateMatches =
       clean &&
       indexDigest(projections.catalog.tree) === indexDigest(journal.catalog.tree) &&
