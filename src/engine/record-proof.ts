@@ -48,7 +48,7 @@ function leafOf(raw: RawRecord): Buffer {
 
 function readRecordNamed(journal: OpenedJournal, offset: number, headOffset: number): RawRecord {
   if (offset < JOURNAL_START_OFFSET || offset >= headOffset) {
-    throw new CartridgeError('INVALID_ARGUMENT', `no signed record starts at offset ${offset}`);
+    throw new CartridgeError('INVALID_ARGUMENT', `no record starts at offset ${offset}`);
   }
   try {
     return readRecordAt(journal.file, offset);
@@ -64,7 +64,7 @@ function readRecordNamed(journal: OpenedJournal, offset: number, headOffset: num
 export function proveRecordAt(journal: OpenedJournal, target: unknown): RecordProof {
   const offset = offsetOf(target);
   const head = lastSignedHead(journal);
-  const raw = readRecordNamed(journal, offset, head.offset);
+  const raw = readRecordNamed(journal, offset, journal.writer.committedTail.endOffset);
   const sequence = raw.header.sequence;
   if (sequence >= head.sequence) {
     throw new CartridgeError('NOT_SIGNED', `record ${sequence} came after the last signed head`);
