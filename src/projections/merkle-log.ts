@@ -48,24 +48,30 @@ export interface MerkleNode {
   readonly firstOffset: number;
 }
 
+/**
+ * The fold's state. `pending` grows in place; `frontier` and `unwritten` are replaced when they
+ * change, never edited, so that an undo step can keep the arrays it saw.
+ */
 interface MerkleState {
-  readonly size: number;
-  readonly blockStartOffset: number;
-  readonly pending: readonly Buffer[];
+  size: number;
+  blockStartOffset: number;
+  pending: Buffer[];
   /** By level: the complete subtree at that level waiting for its right sibling. */
-  readonly frontier: readonly (MerkleNode | undefined)[];
-  readonly unwritten: readonly MerkleNode[];
-  readonly lastSignedOffset: number | null;
+  frontier: readonly (MerkleNode | undefined)[];
+  unwritten: readonly MerkleNode[];
+  lastSignedOffset: number | null;
 }
 
-const EMPTY_STATE: MerkleState = {
-  size: 0,
-  blockStartOffset: 0,
-  pending: [],
-  frontier: [],
-  unwritten: [],
-  lastSignedOffset: null,
-};
+function emptyState(): MerkleState {
+  return {
+    size: 0,
+    blockStartOffset: 0,
+    pending: [],
+    frontier: [],
+    unwritten: [],
+    lastSignedOffset: null,
+  };
+}
 
 function corrupt(detail: string): CartridgeError {
   return new CartridgeError('JOURNAL_CORRUPT', `Merkle log ${detail}`);
@@ -144,7 +150,7 @@ export class MerkleLog implements Projection {
     private readonly undo: UndoLog,
     section?: MerkleSection,
   ) {
-    this.state = section === undefined ? EMPTY_STATE : stateOfSection(section);
+    this.state = section === undefined ? emptyState() : stateOfSection(section);
   }
 
   /** How many records the tree holds: the sequence number of the next record. */
@@ -218,48 +224,42 @@ export class MerkleLog implements Projection {
   evolve(record: JournalRecord): void {
     const leaf = record.leafHash;
     assert(leaf.length === HASH_SIZE_BYTES, 'a folded record carries its leaf hash');
-    const before = this.state;
-    if (record.sequence !== before.size) {
-      throw corrupt(`expected record ${before.size}, got ${record.sequence}`);
+    const state = this.state;
+    if (record.sequence !== state.size) {
+      throw corrupt(`expected record ${state.size}, got ${record.sequence}`);
     }
-    this.undo.push(() => {
-      this.state = before;
-    });
+    // Every record passes here, so the common step (a leaf added to the unfinished block)
+    // changes the state in place; the undo step is made only inside a transaction.
+    if (this.undo.recording) this.recordUndo();
     // Pages and checkpoint roots are staged while the index is flushed and before its new
     // pages are written: the index must not change under them.
-    const isPage = record.event.type === 'index.page' || record.event.type === 'checkpoint';
-    let unwritten = before.unwritten;
-    if (!isPage && unwritten.length > 0) {
-      for (const node of unwritten) this.writeNode(node);
-      unwritten = [];
+    const holdsIndex = record.event.type === 'index.page' || record.event.type === 'checkpoint';
+    if (!holdsIndex && state.unwritten.length > 0) {
+      for (const node of state.unwritten) this.writeNode(node);
+      state.unwritten = [];
     }
-    const pending = [...before.pending, leaf];
-    const blockStartOffset = before.pending.length === 0 ? record.offset : before.blockStartOffset;
-    const lastSignedOffset =
-      record.event.type === 'head.signed' ? record.offset : before.lastSignedOffset;
-    const size = before.size + 1;
-    if (pending.length < BLOCK_LEAVES) {
-      this.state = {
-        size,
-        blockStartOffset,
-        pending,
-        frontier: before.frontier,
-        unwritten,
-        lastSignedOffset,
-      };
-      return;
-    }
-    const completed = this.completeBlock(pending, blockStartOffset, size, before.frontier);
-    if (isPage) unwritten = [...unwritten, ...completed.nodes];
+    if (state.pending.length === 0) state.blockStartOffset = record.offset;
+    if (record.event.type === 'head.signed') state.lastSignedOffset = record.offset;
+    state.pending.push(leaf);
+    state.size++;
+    if (state.pending.length < BLOCK_LEAVES) return;
+    const completed = this.completeBlock(state.pending, state.blockStartOffset, state.size);
+    // The full block's array is left as it is (an undo shortens it again); a new one starts.
+    state.pending = [];
+    state.frontier = completed.frontier;
+    if (holdsIndex) state.unwritten = [...state.unwritten, ...completed.nodes];
     else for (const node of completed.nodes) this.writeNode(node);
-    this.state = {
-      size,
-      blockStartOffset,
-      pending: [],
-      frontier: completed.frontier,
-      unwritten,
-      lastSignedOffset,
-    };
+  }
+
+  /** Remembers how to put the state back as it is now (arrays are replaced, never edited). */
+  private recordUndo(): void {
+    const state = this.state;
+    const { size, blockStartOffset, pending, frontier, unwritten, lastSignedOffset } = state;
+    const pendingLength = pending.length;
+    this.undo.push(() => {
+      pending.length = pendingLength;
+      this.state = { size, blockStartOffset, pending, frontier, unwritten, lastSignedOffset };
+    });
   }
 
   /** The nodes a full block completes, from the block up, and the new right edge. */
@@ -267,9 +267,8 @@ export class MerkleLog implements Projection {
     leaves: readonly Buffer[],
     firstOffset: number,
     size: number,
-    frontierBefore: readonly (MerkleNode | undefined)[],
   ): { nodes: MerkleNode[]; frontier: (MerkleNode | undefined)[] } {
-    const frontier = [...frontierBefore];
+    const frontier = [...this.state.frontier];
     const nodes: MerkleNode[] = [];
     let node: MerkleNode = {
       level: BLOCK_LEVEL,

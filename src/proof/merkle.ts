@@ -15,7 +15,6 @@ import { HASH_SIZE_BYTES, hashBytes, hashParts } from '../journal/hashing.js';
  */
 
 const LEAF_PREFIX = Buffer.from([0x00]);
-const NODE_PREFIX = Buffer.from([0x01]);
 const ENTRY_FIXED_BYTES = 1 + 8 + 8 + HASH_SIZE_BYTES;
 
 /** The root of the empty tree: the hash of no bytes, as RFC 6962 defines it. */
@@ -33,15 +32,31 @@ export interface LeafParts {
   readonly body: Uint8Array;
 }
 
+/** One scratch buffer for leaf inputs: no allocation per record for small bodies. */
+let leafScratch = Buffer.allocUnsafe(64 * 1024);
+
+/** Writes a non-negative safe integer as 8 little-endian bytes, without a BigInt. */
+function writeU64(target: Buffer, value: number, position: number): void {
+  target.writeUInt32LE(value % 0x1_0000_0000, position);
+  target.writeUInt32LE(Math.floor(value / 0x1_0000_0000), position + 4);
+}
+
+/**
+ * The leaf hash of a record: H(0x00 ‖ entry), the entry laid out as above. One one-shot hash
+ * over a reused buffer, as the chain hash is computed: it runs for every record written or
+ * replayed.
+ */
 export function recordLeafHash(parts: LeafParts): Buffer {
   assert(parts.blobHash.length === HASH_SIZE_BYTES, 'blob hash has the wrong size');
-  const fixed = Buffer.allocUnsafe(1 + ENTRY_FIXED_BYTES);
-  fixed[0] = 0x00;
-  fixed[1] = parts.type;
-  fixed.writeBigUInt64LE(BigInt(parts.sequence), 2);
-  fixed.writeBigUInt64LE(BigInt(parts.offset), 10);
-  parts.blobHash.copy(fixed, 18);
-  return parts.body.length === 0 ? hashBytes(fixed) : hashParts([fixed, parts.body]);
+  const length = 1 + ENTRY_FIXED_BYTES + parts.body.length;
+  if (length > leafScratch.length) leafScratch = Buffer.allocUnsafe(length);
+  leafScratch[0] = 0x00;
+  leafScratch[1] = parts.type;
+  writeU64(leafScratch, parts.sequence, 2);
+  writeU64(leafScratch, parts.offset, 10);
+  parts.blobHash.copy(leafScratch, 18);
+  leafScratch.set(parts.body, 1 + ENTRY_FIXED_BYTES);
+  return hashBytes(leafScratch.subarray(0, length));
 }
 
 /** The hash of a leaf whose entry is `entry` (tests and reference implementations use it). */
@@ -49,8 +64,14 @@ export function leafHashOfEntry(entry: Uint8Array): Buffer {
   return hashParts([LEAF_PREFIX, entry]);
 }
 
+const nodeScratch = Buffer.allocUnsafe(1 + 2 * HASH_SIZE_BYTES);
+
 export function nodeHash(left: Buffer, right: Buffer): Buffer {
-  return hashParts([NODE_PREFIX, left, right]);
+  assert(left.length === HASH_SIZE_BYTES && right.length === HASH_SIZE_BYTES, 'node hash inputs');
+  nodeScratch[0] = 0x01;
+  left.copy(nodeScratch, 1);
+  right.copy(nodeScratch, 1 + HASH_SIZE_BYTES);
+  return hashBytes(nodeScratch);
 }
 
 /** The largest power of two strictly below `count` (count ≥ 2). */
