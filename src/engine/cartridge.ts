@@ -710,8 +710,8 @@ export class Cartridge {
    * with an Ed25519 private key, stores the signature in the journal as a `head.signed`
    * record, and returns it to be kept elsewhere too. An administrative operation.
    */
-  signCheckpoint(privateKey: KeyInput): SignedHead {
-    const key = ed25519PrivateKey(privateKey);
+  signCheckpoint(signingKey: KeyInput): SignedHead {
+    const key = ed25519PrivateKey(signingKey);
     this.ensureWritable();
     this.refuseInsideTransaction('signCheckpoint');
     // What is buffered or settled is committed first: the signed head is a commit of its own,
