@@ -695,8 +695,15 @@ export class Cartridge {
       ...(options.storage === undefined ? {} : { storage: options.storage }),
     });
     try {
-      const { file, headerKeeper } = cartridge.journal;
-      const scope = { endOffset: file.sizeBytes(), syncedLength: headerKeeper.header.syncedLength };
+      // A file that opened cleanly (a torn unsynced tail aside) is checked up to the head the
+      // open found, so that commits a writer appends meanwhile are not mistaken for damage. A
+      // damaged one opened at its valid prefix: it is checked to its end, so that the damage is
+      // reported rather than the prefix verified.
+      const { file, headerKeeper, recovery } = cartridge.journal;
+      const damaged = recovery.decision === 'fail-corrupt';
+      const scope = damaged
+        ? { endOffset: file.sizeBytes(), syncedLength: headerKeeper.header.syncedLength }
+        : { endOffset: cartridge.head, syncedLength: cartridge.head };
       return verifyJournal(cartridge.journal, scope, checks);
     } finally {
       cartridge.close();

@@ -163,6 +163,23 @@ describe('tampering without recomputing the chain', () => {
     expect(report.firstBadOffset).toBe(target.offset);
   });
 
+  it('catches an edit before a checkpoint, which open alone never reads', () => {
+    const cart = Cartridge.open(path);
+    cart.checkpoint();
+    cart.createSnapshot('after-the-checkpoint');
+    cart.close();
+    const file = readForgeable(path);
+    const target = file.records[indexOf(file, SNAPSHOT_CREATED, 'before-3')] as ForgeableRecord;
+    const bytes = readFileSync(path);
+    const at = target.offset + 44 + target.body.indexOf(Buffer.from('before-3'));
+    bytes[at] = (bytes[at] as number) ^ 0x20;
+    writeFileSync(path, bytes);
+    Cartridge.open(path).close();
+    const report = verify();
+    expectReport(report, { ok: false, assurance: 'none', code: 'JOURNAL_CORRUPT' });
+    expect(report.firstBadOffset).toBe(target.offset);
+  });
+
   it('catches an edit whose CRCs were fixed at the record after it (the link breaks)', () => {
     const file = readForgeable(path);
     const index = indexOf(file, SNAPSHOT_CREATED, 'before-3');
