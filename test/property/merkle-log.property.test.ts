@@ -48,7 +48,14 @@ function recordOf(sequence: number, kind: Kind, leafHash: Buffer): JournalRecord
           },
         }
       : { type: kind };
-  return { offset: 8192 + sequence * 100, sequence, lengthBytes: 100, rawBlobLength: 0, event, leafHash };
+  return {
+    offset: 8192 + sequence * 100,
+    sequence,
+    lengthBytes: 100,
+    rawBlobLength: 0,
+    event,
+    leafHash,
+  };
 }
 
 const step = fc.record({

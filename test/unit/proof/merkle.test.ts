@@ -26,7 +26,9 @@ describe('merkle', () => {
 
   it('separates leaves from nodes with the 0x00 and 0x01 prefixes', () => {
     const entry = Buffer.from('an entry');
-    expect(leafHashOfEntry(entry).equals(blake3(Buffer.concat([Buffer.from([0]), entry])))).toBe(true);
+    expect(leafHashOfEntry(entry).equals(blake3(Buffer.concat([Buffer.from([0]), entry])))).toBe(
+      true,
+    );
     const left = Buffer.alloc(32, 1);
     const right = Buffer.alloc(32, 2);
     const expected = blake3(Buffer.concat([Buffer.from([1]), left, right]));

@@ -21,11 +21,7 @@ export function naiveRoot(leaves: readonly Buffer[]): Buffer {
   if (leaves.length === 0) return blake3(Buffer.alloc(0));
   if (leaves.length === 1) return leaves[0] as Buffer;
   const split = k(leaves.length);
-  return hash(
-    Buffer.from([1]),
-    naiveRoot(leaves.slice(0, split)),
-    naiveRoot(leaves.slice(split)),
-  );
+  return hash(Buffer.from([1]), naiveRoot(leaves.slice(0, split)), naiveRoot(leaves.slice(split)));
 }
 
 /** PATH(m, D[n]): the audit path, deepest sibling first. */
