@@ -161,6 +161,21 @@ describe('Cartridge#proveRecord() and verifyProof()', () => {
     expectCode(() => cart.proveRecord('8192' as unknown as number), 'INVALID_ARGUMENT');
   });
 
+  it('proves every record of a short history, all in the unfinished first block', () => {
+    const memory = Cartridge.memory();
+    for (let index = 0; index < 5; index++) memory.createFile(`/${index}`, `${index}`);
+    const head = memory.signCheckpoint(keys.privateKey);
+    const offsets = [
+      8192,
+      ...[0, 1, 2, 3, 4].map((index) => memory.history(`/${index}`)[0]?.offset),
+    ];
+    for (const offset of offsets) {
+      const proven = verifyProof(memory.proveRecord(offset as number), keys.publicKey);
+      expect(proven.head).toEqual(head);
+    }
+    memory.close();
+  });
+
   it('is NOT_SIGNED on a cartridge that never signed a head', () => {
     const memory = Cartridge.memory();
     memory.createFile('/a', 'a');
