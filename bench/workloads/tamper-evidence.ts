@@ -47,6 +47,7 @@ export const workload: Workload<TamperSettings> = {
   run: (settings, { report, checksum, deadline }) => {
     const scratch = scratchDirectory('tamper');
     const keys = generateKeyPairSync('ed25519');
+    let longestCheckUs = Number.NaN;
     try {
       settings.recordCounts.forEach((recordCount, index) => {
         const path = join(scratch.path, `log-${recordCount}.cart`);
@@ -57,10 +58,13 @@ export const workload: Workload<TamperSettings> = {
             appendLines(cartridge, first, Math.min(recordCount, first + 1000), 1);
           }
           cartridge.signCheckpoint(keys.privateKey);
-          measureProofs(cartridge, recordCount, settings.proofSamples, keys.publicKey, {
-            report,
-            checksum,
-          });
+          longestCheckUs = measureProofs(
+            cartridge,
+            recordCount,
+            settings.proofSamples,
+            keys.publicKey,
+            { report, checksum },
+          );
         } finally {
           cartridge.close();
         }
@@ -72,6 +76,8 @@ export const workload: Workload<TamperSettings> = {
           });
         }
       });
+      // The figure with a target is the check time at the longest history measured.
+      report.figure('proof_check_us', longestCheckUs);
     } finally {
       scratch.remove();
     }
@@ -86,7 +92,7 @@ function measureProofs(
   samples: number,
   publicKey: Parameters<typeof verifyProof>[1],
   { report, checksum }: Pick<Context, 'report' | 'checksum'>,
-): void {
+): number {
   const versions = cartridge.history(LOG_PATH, { limit: recordCount });
   const step = Math.max(1, Math.floor(versions.length / samples));
   const proofs: RecordProof[] = [];
@@ -116,8 +122,7 @@ function measureProofs(
   report.line(`proof_json_bytes_${suffix}`, median(texts.map((text) => text.length)), 0);
   report.line(`proof_prove_us_${suffix}`, median(proveMs) * 1000, 1);
   report.line(`proof_check_us_${suffix}`, median(checkUs), 1);
-  // The figure with a target is the check time of the longest history measured.
-  report.figure('proof_check_us', median(checkUs));
+  return median(checkUs);
 }
 
 function measureVerify(
