@@ -168,10 +168,6 @@ export class MerkleLog implements Projection {
     return this.state.pending;
   }
 
-  get pendingBlockStartOffset(): number {
-    return this.state.blockStartOffset;
-  }
-
   get section(): MerkleSection {
     const { state } = this;
     const frontier: (number | Buffer)[] = [];
