@@ -44,7 +44,7 @@ import {
   resolveOptions,
 } from './options.js';
 import { ReadModel } from './read-model.js';
-import { verifyJournal } from './verify.js';
+import { damagedReport, verifyJournal } from './verify.js';
 import type { Observable } from 'rxjs';
 import { type ChangeEvent, type ChangesOptions, changeStream } from './change-stream.js';
 import { CommitBus } from './commit-bus.js';
@@ -689,11 +689,20 @@ export class Cartridge {
     requireHostPath(path);
     requireOptionsObject('verifyFile options', options);
     const checks = verifyChecksOf({ publicKey: options.publicKey, anchor: options.anchor });
-    const cartridge = Cartridge.open(path, {
-      readOnly: true,
-      recovery: 'read-only-prefix',
-      ...(options.storage === undefined ? {} : { storage: options.storage }),
-    });
+    let cartridge: Cartridge;
+    try {
+      cartridge = Cartridge.open(path, {
+        readOnly: true,
+        recovery: 'read-only-prefix',
+        ...(options.storage === undefined ? {} : { storage: options.storage }),
+      });
+    } catch (error) {
+      // Not even a prefix opens (the genesis record is damaged): damage, reported as such.
+      if (error instanceof CartridgeError && error.code === 'JOURNAL_CORRUPT') {
+        return damagedReport(error);
+      }
+      throw error;
+    }
     try {
       // A file that opened cleanly (a torn unsynced tail aside) is checked up to the head the
       // open found, so that commits a writer appends meanwhile are not mistaken for damage. A

@@ -186,21 +186,30 @@ export function verifyJournal(
     });
   } catch (error) {
     if (!(error instanceof CartridgeError) || error.code !== 'JOURNAL_CORRUPT') throw error;
-    return {
-      ok: false,
-      assurance: 'none',
-      recordsChecked: 0,
-      bytesChecked: 0,
-      headHash: '',
-      merkleRoot: '',
-      code: 'JOURNAL_CORRUPT',
-      firstBadOffset: error.offset ?? null,
-      damageOffset: error.offset ?? null,
-      damageReason: error.message,
-      stateMatches: false,
-      signedHead: null,
-    };
+    return damagedReport(error);
   }
+}
+
+/**
+ * The report of a journal whose damage stopped the check before any record could be counted:
+ * a record that passes its checksums but does not decode, or a file that does not even open
+ * at a valid prefix (its genesis record is damaged).
+ */
+export function damagedReport(error: CartridgeError): VerifyReport {
+  return {
+    ok: false,
+    assurance: 'none',
+    recordsChecked: 0,
+    bytesChecked: 0,
+    headHash: '',
+    merkleRoot: '',
+    code: 'JOURNAL_CORRUPT',
+    firstBadOffset: error.offset ?? null,
+    damageOffset: error.offset ?? null,
+    damageReason: error.message,
+    stateMatches: false,
+    signedHead: null,
+  };
 }
 
 interface ReportInput {
