@@ -55,6 +55,7 @@ import * as peersMix from './workloads/peers-mix.js';
 import * as peersPut from './workloads/peers-put.js';
 import * as read64kWarm from './workloads/read-64k-warm.js';
 import * as snapshotCreate from './workloads/snapshot-create.js';
+import * as tamperEvidence from './workloads/tamper-evidence.js';
 import * as write64k from './workloads/write-64k.js';
 import * as writeLatency1m from './workloads/write-latency-1m.js';
 
@@ -280,6 +281,7 @@ const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(logDiskBytes.workload),
   runnable(logReadCold.workload),
   runnable(appendBatchedVsSqlite.workload),
+  runnable(tamperEvidence.workload),
   runnable(peersPut.workload),
   runnable(peersBatchPut.workload),
   runnable(peersDurablePut.workload),

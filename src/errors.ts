@@ -31,7 +31,21 @@ export type EngineErrorCode =
   | 'SNAPSHOT_EXISTS'
   | 'SNAPSHOT_NOT_FOUND'
   | 'HISTORY_UNAVAILABLE'
-  | 'SUBSCRIBER_OVERFLOW';
+  | 'SUBSCRIBER_OVERFLOW'
+  | ProofErrorCode;
+
+/**
+ * Codes of tamper evidence: thrown by signing and proofs, and named by a verify report as the
+ * reason it is not ok.
+ */
+export type ProofErrorCode =
+  | 'KEY_INVALID'
+  | 'SIGNATURE_INVALID'
+  | 'NOT_SIGNED'
+  | 'HEAD_MISMATCH'
+  | 'ROLLBACK_DETECTED'
+  | 'FORK_DETECTED'
+  | 'PROOF_INVALID';
 
 export type CartridgeErrorCode = FileSystemErrorCode | EngineErrorCode;
 
@@ -61,6 +75,13 @@ export const CARTRIDGE_ERROR_CODES: readonly CartridgeErrorCode[] = [
   'SNAPSHOT_NOT_FOUND',
   'HISTORY_UNAVAILABLE',
   'SUBSCRIBER_OVERFLOW',
+  'KEY_INVALID',
+  'SIGNATURE_INVALID',
+  'NOT_SIGNED',
+  'HEAD_MISMATCH',
+  'ROLLBACK_DETECTED',
+  'FORK_DETECTED',
+  'PROOF_INVALID',
 ];
 
 export interface CartridgeErrorDetails {

@@ -13,8 +13,14 @@ export type {
   EntryMetadata,
   HistoryOptions,
   RestoreResult,
+  Assurance,
+  VerifyFailureCode,
+  VerifyOptions,
   VerifyReport,
 } from './engine/cartridge-types.js';
+export type { ExportedHead, KeyInput, SignedHead } from './proof/signed-head.js';
+export { type ProvenRecord, type RecordProof, verifyProof } from './proof/inclusion-proof.js';
+export type { RecordTarget } from './engine/record-proof.js';
 export type { CheckoutTarget } from './engine/checkout.js';
 export type { RepairOptions, RepairReport } from './engine/repair.js';
 export type {
@@ -51,6 +57,7 @@ export {
   type CartridgeErrorCode,
   type EngineErrorCode,
   type FileSystemErrorCode,
+  type ProofErrorCode,
   isCartridgeError,
 } from './errors.js';
 export { canonicalPath } from './path/canonical-path.js';

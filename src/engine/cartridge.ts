@@ -15,8 +15,19 @@ import type {
   EntryMetadata,
   HistoryOptions,
   RestoreResult,
+  VerifyOptions,
   VerifyReport,
 } from './cartridge-types.js';
+import {
+  ed25519PrivateKey,
+  type ExportedHead,
+  type KeyInput,
+  type SignedHead,
+} from '../proof/signed-head.js';
+import type { RecordProof } from '../proof/inclusion-proof.js';
+import { committedHead, stageSignedHead } from './signing.js';
+import { proveRecordAt, type RecordTarget } from './record-proof.js';
+import { verifyChecksOf } from './verify-options.js';
 import {
   booleanOption,
   byteRangeOption,
@@ -35,7 +46,7 @@ import {
   resolveOptions,
 } from './options.js';
 import { ReadModel } from './read-model.js';
-import { verifyJournal } from './verify.js';
+import { damagedReport, verifyJournal } from './verify.js';
 import type { Observable } from 'rxjs';
 import { type ChangeEvent, type ChangesOptions, changeStream } from './change-stream.js';
 import { CommitBus } from './commit-bus.js';
@@ -246,7 +257,7 @@ export class Cartridge {
     if (!this.closedValue) this.close();
   }
 
-  /** What `console.log(cart)` prints: a short summary, not the internals. */
+  /** What `util.inspect(cart)` (and so printing it) shows: a short summary, not the internals. */
   [inspect.custom](): string {
     const state = this.closedValue
       ? 'closed'
@@ -722,13 +733,102 @@ export class Cartridge {
 
   /**
    * Re-reads the whole journal, checking every record's checksum, hash and chain link, and
-   * replays it to confirm it yields the current state. Never throws for damage: it reports.
+   * replays it to confirm it yields the current state; with `publicKey`, checks the heads that
+   * key signed, and with `anchor`, that the journal continues a head kept elsewhere (see
+   * `verify.ts`). Never throws for damage or tampering: it reports, with the assurance reached.
    */
-  verify(): VerifyReport {
+  verify(options: VerifyOptions = {}): VerifyReport {
+    const checks = verifyChecksOf(options);
     this.ensureReadable();
     if (this.transactions.depth > 0)
       throw new CartridgeError('INVALID_ARGUMENT', 'verify inside a transaction');
-    return verifyJournal(this.journal, this.head);
+    return verifyJournal(this.journal, { endOffset: this.head, syncedLength: this.head }, checks);
+  }
+
+  /**
+   * Verifies a cartridge file that no handle needs to have open: opened read-only (no writer
+   * lock, nothing written, no key but the public one), verified as `verify()` does, closed.
+   */
+  static verifyFile(
+    path: string,
+    options: VerifyOptions & { readonly storage?: Storage } = {},
+  ): VerifyReport {
+    requireHostPath(path);
+    requireOptionsObject('verifyFile options', options);
+    const checks = verifyChecksOf({ publicKey: options.publicKey, anchor: options.anchor });
+    let cartridge: Cartridge;
+    try {
+      cartridge = Cartridge.open(path, {
+        readOnly: true,
+        recovery: 'read-only-prefix',
+        ...(options.storage === undefined ? {} : { storage: options.storage }),
+      });
+    } catch (error) {
+      // Not even a prefix opens (the genesis record is damaged): damage, reported as such.
+      if (error instanceof CartridgeError && error.code === 'JOURNAL_CORRUPT') {
+        return damagedReport(error);
+      }
+      throw error;
+    }
+    try {
+      // A file that opened cleanly (a torn unsynced tail aside) is checked up to the head the
+      // open found, so that commits a writer appends meanwhile are not mistaken for damage. A
+      // damaged one opened at its valid prefix: it is checked to its end, so that the damage is
+      // reported rather than the prefix verified.
+      const { file, headerKeeper, recovery } = cartridge.journal;
+      const damaged = recovery.decision === 'fail-corrupt';
+      const scope = damaged
+        ? { endOffset: file.sizeBytes(), syncedLength: headerKeeper.header.syncedLength }
+        : { endOffset: cartridge.head, syncedLength: cartridge.head };
+      return verifyJournal(cartridge.journal, scope, checks);
+    } finally {
+      cartridge.close();
+    }
+  }
+
+  // ---- tamper evidence ----------------------------------------------------------------------
+
+  /**
+   * Signs the committed head (cartridge id, record count, offset, chain hash and Merkle root)
+   * with an Ed25519 private key, stores the signature in the journal as a `head.signed`
+   * record, and returns it to be kept elsewhere too. An administrative operation.
+   */
+  signCheckpoint(signingKey: KeyInput): SignedHead {
+    const key = ed25519PrivateKey(signingKey);
+    this.ensureWritable();
+    this.refuseInsideTransaction('signCheckpoint');
+    // What is buffered or settled is committed first: the signed head is a commit of its own,
+    // whose first record is the signature over everything before it.
+    this.writes.settle();
+    this.transaction(() => undefined);
+    let signed: SignedHead | undefined;
+    this.transaction(() => {
+      this.gate.run(this.actor, 'All', ROOT_PATH, () => {
+        signed = stageSignedHead(this.journal, key, (event) => this.writes.append(event));
+      });
+    });
+    return signed as SignedHead;
+  }
+
+  /** The committed head, unsigned, to keep elsewhere as an anchor for `verify()`. */
+  exportHead(): ExportedHead {
+    this.ensureReadable();
+    this.refuseInsideTransaction('exportHead');
+    this.gate.check(this.actor, 'Read', ROOT_PATH);
+    if (this.journal.writer.stagedCount > 0) this.transaction(() => undefined);
+    return committedHead(this.journal);
+  }
+
+  /**
+   * The proof that the record at `position` (its offset, or a `Position`) is part of the last
+   * signed head: check it anywhere with `verifyProof(proof, publicKey)`. Reading a record's
+   * body is an administrative operation, as reading the audit trail is.
+   */
+  proveRecord(position: RecordTarget): RecordProof {
+    this.ensureReadable();
+    this.refuseInsideTransaction('proveRecord');
+    this.gate.check(this.actor, 'All', ROOT_PATH);
+    return proveRecordAt(this.journal, position);
   }
 
   /**
