@@ -30,6 +30,7 @@ import {
   type Workload,
   type WorkloadContext,
 } from './report.js';
+import { HASH_IMPLEMENTATION } from '../src/journal/hashing.js';
 import { MIB, type PreparedPair } from './support.js';
 import * as accessAudit from './workloads/access-audit.js';
 import * as appendBatchedVsSqlite from './workloads/append-batched-vs-sqlite.js';
@@ -46,6 +47,7 @@ import * as open1mFlatness from './workloads/open-1m-flatness.js';
 import * as open1mRssGrowth from './workloads/open-1m-rss-growth.js';
 import * as open1mVsSqlite from './workloads/open-1m-vs-sqlite.js';
 import * as catalogRss from './workloads/catalog-rss.js';
+import * as machineLimits from './workloads/machine-limits.js';
 import * as peersBatchPut from './workloads/peers-batch-put.js';
 import * as peersDurablePut from './workloads/peers-durable-put.js';
 import * as peersGet from './workloads/peers-get.js';
@@ -282,6 +284,7 @@ const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(logReadCold.workload),
   runnable(appendBatchedVsSqlite.workload),
   runnable(tamperEvidence.workload),
+  runnable(machineLimits.workload),
   runnable(peersPut.workload),
   runnable(peersBatchPut.workload),
   runnable(peersDurablePut.workload),
@@ -351,6 +354,8 @@ function printEnvironment(
       '(sqlite WAL NORMAL vs cartridge normal, lmdb noSync, level and fs no sync vs off, ' +
       'fsync/FULL/lmdb sync/level sync vs full)',
   );
+  // The portable BLAKE3 is about ten times slower than the native one: say which one ran.
+  report.line('hash', HASH_IMPLEMENTATION);
   report.line('bench_size', size);
   report.line('workloads', workloads.map((workload) => workload.name).join(','));
 }
