@@ -7,8 +7,9 @@ import { manyFilesFixture } from './many-files.js';
  * Memory held per catalog entry: a fresh child process (tsx, modules loaded first) opens the
  * many-files cartridge (files of ~100 bytes, 100 per directory) and then reads as many random
  * files as the cartridge holds (seeded, so about 63 % of the entries are touched and their
- * index pages loaded: an open alone loads the catalog lazily and would hold almost nothing);
- * the growth is its RSS after the reads minus its RSS before the open. The same child runs on
+ * index pages loaded: an open alone loads the catalog lazily and would hold almost nothing),
+ * collects garbage (so the reads' garbage is not counted), and the growth is its RSS then
+ * minus its RSS before the open. The same child runs on
  * a small reference cartridge built the same way, and the figure is the difference of the two
  * growths per entry of difference, scaled to 1 000 000 entries: the fixed costs of an open and
  * of reading at all (the buffer pool and index cache filling up to their bounds, compiled code,
@@ -44,9 +45,13 @@ export const workload: Workload<CatalogRssSettings> = {
       const count = String(fileCount);
       const growthMiB: number[] = [];
       for (let child = 0; child < settings.children; child++) {
-        const read = runChild('open-read', [fixture.cartridgePath, count, '0', count, '15'], {
-          timeoutMs: deadline.remainingMs,
-        });
+        const read = runChild(
+          'open-read-settled',
+          [fixture.cartridgePath, count, '0', count, '15'],
+          {
+            timeoutMs: deadline.remainingMs,
+          },
+        );
         checksum.add(read.fileCount);
         growthMiB.push(read.rssMiB - read.rssBeforeMiB);
       }
