@@ -63,14 +63,20 @@ import {
   snapshotInfo,
 } from './snapshots.js';
 import { diffEntries } from '../projections/catalog-diff.js';
-import { type Content, WritePath } from './write-path.js';
+import { type Content, type FilePatch, WritePath } from './write-path.js';
 import { Transactions } from './transactions.js';
 import type { SnapshotEntry } from '../projections/timeline.js';
 import { type CartridgeFs, createFs } from '../vfs/cartridge-fs.js';
 import { repairCartridge, type RepairOptions, type RepairReport } from './repair.js';
 import { inspect } from 'node:util';
 
-export type { Content } from './write-path.js';
+export type { Content, FilePatch } from './write-path.js';
+
+/** Options of `patchFile`. */
+export interface PatchFileOptions {
+  /** The file's size after the patch; by default its size, grown to the last patch's end. */
+  readonly sizeBytes?: number;
+}
 
 const MEMORY_PATH = 'memory.cart';
 
@@ -330,6 +336,37 @@ export class Cartridge {
       this.gate.run(this.actor, 'Write', parsed.path, () =>
         this.writes.writeAt(this.reads.fileOperand(parsed), content),
       );
+    });
+  }
+
+  /**
+   * Replaces byte ranges of an existing file in place, as one `file.patched` record: only the
+   * bytes given are written. `sizeBytes` (default: the file's size, or the end of the last
+   * patch if that is further) cuts or grows the file first; a patch may not leave a hole.
+   * The SQLite page store writes each commit's dirty pages through this.
+   */
+  patchFile(path: string, patches: readonly FilePatch[], options: PatchFileOptions = {}): void {
+    this.mutate(() => {
+      const parsed = parsePath(path);
+      const given = requireOptionsObject('patchFile options', options);
+      if (!Array.isArray(patches))
+        throw new CartridgeError('EINVAL', 'patches must be an array', { path });
+      this.gate.run(this.actor, 'Write', parsed.path, () => {
+        const canonical = this.reads.fileOperand(parsed);
+        let sizeBytes = given.sizeBytes as number | undefined;
+        if (sizeBytes === undefined) {
+          sizeBytes = this.reads.metadata(canonical).sizeBytes;
+          const last = patches[patches.length - 1];
+          if (last !== undefined) {
+            const lengthBytes =
+              typeof last.content === 'string'
+                ? Buffer.byteLength(last.content, 'utf8')
+                : last.content.length;
+            sizeBytes = Math.max(sizeBytes, last.offsetBytes + lengthBytes);
+          }
+        }
+        this.writes.patchAt(canonical, patches, sizeBytes);
+      });
     });
   }
 
