@@ -31,7 +31,10 @@ export type EngineErrorCode =
   | 'SNAPSHOT_EXISTS'
   | 'SNAPSHOT_NOT_FOUND'
   | 'HISTORY_UNAVAILABLE'
-  | 'SUBSCRIBER_OVERFLOW';
+  | 'SUBSCRIBER_OVERFLOW'
+  | 'SQLITE_ERROR'
+  | 'SQLITE_BUSY'
+  | 'SQLITE_NOT_LOADED';
 
 export type CartridgeErrorCode = FileSystemErrorCode | EngineErrorCode;
 
@@ -61,6 +64,9 @@ export const CARTRIDGE_ERROR_CODES: readonly CartridgeErrorCode[] = [
   'SNAPSHOT_NOT_FOUND',
   'HISTORY_UNAVAILABLE',
   'SUBSCRIBER_OVERFLOW',
+  'SQLITE_ERROR',
+  'SQLITE_BUSY',
+  'SQLITE_NOT_LOADED',
 ];
 
 export interface CartridgeErrorDetails {
@@ -75,6 +81,9 @@ export interface CartridgeErrorDetails {
   readonly holderHost?: string;
   /** For `SUBSCRIBER_OVERFLOW`: the resume token of the last event the subscriber received. */
   readonly token?: string;
+  /** For `SQLITE_ERROR` and `SQLITE_BUSY`: SQLite's extended result code and its name. */
+  readonly sqliteCode?: number;
+  readonly sqliteCodeName?: string;
   readonly cause?: unknown;
 }
 
@@ -86,6 +95,8 @@ export class CartridgeError extends Error {
   readonly holderPid: number | undefined;
   readonly holderHost: string | undefined;
   readonly token: string | undefined;
+  readonly sqliteCode: number | undefined;
+  readonly sqliteCodeName: string | undefined;
 
   constructor(code: CartridgeErrorCode, detail: string, details: CartridgeErrorDetails = {}) {
     super(`${code}: ${detail}`, details.cause === undefined ? undefined : { cause: details.cause });
@@ -97,6 +108,8 @@ export class CartridgeError extends Error {
     this.holderPid = details.holderPid;
     this.holderHost = details.holderHost;
     this.token = details.token;
+    this.sqliteCode = details.sqliteCode;
+    this.sqliteCodeName = details.sqliteCodeName;
   }
 }
 

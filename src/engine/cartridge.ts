@@ -69,6 +69,14 @@ import type { SnapshotEntry } from '../projections/timeline.js';
 import { type CartridgeFs, createFs } from '../vfs/cartridge-fs.js';
 import { repairCartridge, type RepairOptions, type RepairReport } from './repair.js';
 import { inspect } from 'node:util';
+import type { Database, DatabaseOptions } from '../sqlite/database.js';
+import { openDatabase } from '../sqlite/open-database.js';
+import {
+  exportDatabase,
+  type ExportDatabaseOptions,
+  importDatabase,
+} from '../sqlite/native-interop.js';
+import { loadSqlite } from '../sqlite/sqlite-module.js';
 
 export type { Content, FilePatch } from './write-path.js';
 
@@ -339,6 +347,38 @@ export class Cartridge {
     });
   }
 
+  // ---- databases ----------------------------------------------------------------------------
+
+  /**
+   * Loads SQLite (a WebAssembly module) once per process; `openDatabase` needs it loaded.
+   * See `src/sqlite/sqlite-module.ts` for why this is a step of its own.
+   */
+  static async loadSqlite(): Promise<void> {
+    await loadSqlite();
+  }
+
+  /**
+   * Opens the SQLite database in the file at `path` (created empty when missing): a
+   * synchronous handle shaped like better-sqlite3's. Each SQLite commit is one journal
+   * commit of the pages it changed. See `src/sqlite/`.
+   */
+  openDatabase(path: string, options?: DatabaseOptions): Database {
+    this.ensureReadable();
+    return openDatabase(this, path, options);
+  }
+
+  /** Copies a native SQLite file into a new file at `path` (needs better-sqlite3). */
+  importDatabase(nativeFile: string, path: string): void {
+    this.ensureWritable();
+    importDatabase(this, nativeFile, path);
+  }
+
+  /** Writes the database at `path` (now, or at `options.at`) to a new native SQLite file. */
+  exportDatabase(path: string, nativeFile: string, options?: ExportDatabaseOptions): void {
+    this.ensureReadable();
+    exportDatabase(this, path, nativeFile, options);
+  }
+
   /**
    * Replaces byte ranges of an existing file in place, as one `file.patched` record: only the
    * bytes given are written. `sizeBytes` (default: the file's size, or the end of the last
@@ -548,6 +588,7 @@ export class Cartridge {
     const actor = this.actor;
     return {
       content: this.content,
+      cartridgeId: this.cartridgeId,
       isOpen: () => !this.closedValue,
       poolStats: () => this.pool.stats(),
       authorize: (action, path) => this.gate.check(actor, action, path),

@@ -94,7 +94,7 @@ describe('patchFile', () => {
       fc.property(run, ({ initialBytes, steps }) => {
         const path = join(directory, `m${round++}.cart`);
         let cart = Cartridge.create(path);
-        let model = Buffer.alloc(initialBytes, 3);
+        let model: Buffer = Buffer.alloc(initialBytes, 3);
         cart.createFile('/f', model);
         for (const step of steps) {
           const sizeBytes = Math.max(0, model.length + step.sizeDelta);
