@@ -353,8 +353,8 @@ export class Cartridge {
    * Loads SQLite (a WebAssembly module) once per process; `openDatabase` needs it loaded.
    * See `src/sqlite/sqlite-module.ts` for why this is a step of its own.
    */
-  static async loadSqlite(): Promise<void> {
-    await loadSqlite();
+  static loadSqlite(): Promise<void> {
+    return loadSqlite().then(() => undefined);
   }
 
   /**
