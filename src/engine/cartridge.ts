@@ -364,7 +364,9 @@ export class Cartridge {
    */
   openDatabase(path: string, options?: DatabaseOptions): Database {
     this.ensureReadable();
-    return openDatabase(this, path, options);
+    // The handle outlives this call: its page reads and commits run as the actor opening it
+    // (`as(actor).openDatabase(...)`), not as whoever the handle's default actor is later.
+    return openDatabase(actingAs(this, this.actors, this.actors.current), path, options);
   }
 
   /** Copies a native SQLite file into a new file at `path` (needs better-sqlite3). */

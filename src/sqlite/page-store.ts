@@ -30,6 +30,13 @@ export class PageStore {
   private readonly dirty = new Map<number, Uint8Array>();
   private committedSizeBytes: number;
   private pendingSizeBytes: number;
+  /**
+   * Set by a failed sync until the next one succeeds. SQLite then rolls its transaction back by
+   * writing the pages' old content again and syncing; those pages equal what the cartridge
+   * holds, so they are dropped rather than written (a commit the policy or a full cartridge
+   * refused would otherwise be refused again for its rollback).
+   */
+  private recovering = false;
 
   constructor(readonly source: PageSource) {
     this.committedSizeBytes = source.sizeBytes();
@@ -95,9 +102,18 @@ export class PageStore {
         bytes.subarray(position - offsetBytes, pieceEnd - offsetBytes),
         position - pageStart,
       );
+      if (this.recovering && this.equalsCommitted(pageIndex, page)) this.dirty.delete(pageIndex);
       position = pieceEnd;
     }
     this.pendingSizeBytes = Math.max(this.pendingSizeBytes, endBytes);
+  }
+
+  private equalsCommitted(pageIndex: number, page: Uint8Array): boolean {
+    const start = pageIndex * PAGE_SIZE_BYTES;
+    if (start + PAGE_SIZE_BYTES > this.committedSizeBytes) return false;
+    return Buffer.from(page.buffer, page.byteOffset, page.length).equals(
+      this.source.read(start, start + PAGE_SIZE_BYTES),
+    );
   }
 
   truncate(sizeBytes: number): void {
@@ -115,7 +131,10 @@ export class PageStore {
    * told the sync failed, rolls its transaction back.
    */
   sync(): void {
-    if (this.dirty.size === 0 && this.pendingSizeBytes === this.committedSizeBytes) return;
+    if (this.dirty.size === 0 && this.pendingSizeBytes === this.committedSizeBytes) {
+      this.recovering = false;
+      return;
+    }
     const sizeBytes = this.pendingSizeBytes;
     // Pages past the committed size that SQLite never wrote would be a hole: they are zero.
     const firstNewPage = Math.ceil(this.committedSizeBytes / PAGE_SIZE_BYTES);
@@ -151,8 +170,10 @@ export class PageStore {
     closeRun();
     if (patches.length > 0 || records.length === 0) records.push(patches);
     try {
+      this.recovering = true;
       this.source.commit(records, sizeBytes);
       this.committedSizeBytes = sizeBytes;
+      this.recovering = false;
     } finally {
       // Either way the buffered pages are settled: committed, or dropped with the commit.
       this.dirty.clear();

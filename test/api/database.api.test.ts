@@ -218,6 +218,43 @@ describe('openDatabase', () => {
     cart.close();
   });
 
+  it('goes through the policy and shows each commit in the change stream as file.patched', async () => {
+    const cart = Cartridge.create(join(directory, 'i.cart'), { actor: 'admin' });
+    const db = cart.openDatabase('/app.db');
+    db.exec('CREATE TABLE t (v INTEGER)');
+    const types: string[] = [];
+    const subscription = cart.changes({ from: cart.head }).subscribe((event) => {
+      if (event.path === '/app.db') types.push(event.type);
+    });
+    db.exec('INSERT INTO t VALUES (1)');
+    // Live events are delivered after the commit, not inside it.
+    for (let wait = 0; wait < 50 && types.length === 0; wait++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    subscription.unsubscribe();
+    expect(types).toEqual(['file.patched']);
+    db.close();
+    cart.setPolicy({
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: '*',
+          Resource: '/**',
+          Condition: { StringEquals: { 'cartridge:actor': 'admin' } },
+        },
+        { Effect: 'Allow', Action: ['Read', 'List'], Resource: '/**' },
+      ],
+    });
+    const reader = cart.as('reader').openDatabase('/app.db');
+    expect(reader.prepare('SELECT v FROM t').all()).toEqual([{ v: 1 }]);
+    // The commit is refused by the policy: the statement fails with EACCES and nothing changes.
+    expect(codeOf(() => reader.exec('INSERT INTO t VALUES (2)'))).toBe('EACCES');
+    expect(reader.prepare('SELECT v FROM t').all()).toEqual([{ v: 1 }]);
+    expect(reader.pragma('integrity_check', { simple: true })).toBe('ok');
+    reader.close();
+    cart.close();
+  });
+
   it('reports a full cartridge as ENOSPC and keeps the database whole', () => {
     const cart = Cartridge.create(join(directory, 'h.cart'), { capacityBlocks: 40 });
     const db = cart.openDatabase('/app.db');
