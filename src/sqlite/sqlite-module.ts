@@ -16,6 +16,10 @@ export function loadSqlite(): Promise<Sqlite3Static> {
   if (loaded !== undefined) return Promise.resolve(loaded);
   loading ??= import('@sqlite.org/sqlite-wasm').then(async (module) => {
     const sqlite3 = await module.default();
+    // The module warns on stderr about every failed statement; the handle reports each
+    // failure as a thrown CartridgeError, so the warning would only be noise in the
+    // application's output.
+    sqlite3.config.warn = () => undefined;
     loaded = sqlite3;
     return sqlite3;
   });
