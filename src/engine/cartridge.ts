@@ -260,7 +260,7 @@ export class Cartridge {
     if (!this.closedValue) this.close();
   }
 
-  /** What `console.log(cart)` prints: a short summary, not the internals. */
+  /** What `util.inspect(cart)` (and so printing it) shows: a short summary, not the internals. */
   [inspect.custom](): string {
     const state = this.closedValue
       ? 'closed'

@@ -1,12 +1,17 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Cartridge } from '../engine/cartridge.js';
 import type { CheckoutTarget } from '../engine/checkout.js';
 import { CartridgeError, fromSystemError } from '../errors.js';
 import { canonicalPath } from '../path/canonical-path.js';
+import {
+  makeScratchDirectory,
+  readHostFile,
+  removeScratchDirectory,
+  writeHostFile,
+  writeNewHostFile,
+} from '../journal/io/scratch-files.js';
 
 /**
  * Moving databases between a cartridge and native SQLite files. Import goes through
@@ -48,7 +53,7 @@ export function importDatabase(cart: Cartridge, nativeFile: string, path: string
     throw new CartridgeError('EEXIST', `${canonical} already exists`, { path: canonical });
   }
   const NativeDatabase = loadBetterSqlite3();
-  const scratch = mkdtempSync(join(tmpdir(), 'cartridge-import-'));
+  const scratch = makeScratchDirectory('cartridge-import-');
   try {
     let serialized: Buffer;
     try {
@@ -66,7 +71,7 @@ export function importDatabase(cart: Cartridge, nativeFile: string, path: string
     // A copy in rollback-journal mode, rewritten with 4 KiB pages: one SQLite page is one
     // cartridge page from the first commit on.
     const copyPath = join(scratch, 'copy.sqlite');
-    writeFileSync(copyPath, serialized);
+    writeHostFile(copyPath, serialized);
     const copy = new NativeDatabase(copyPath);
     try {
       copy.pragma('journal_mode=DELETE');
@@ -75,9 +80,9 @@ export function importDatabase(cart: Cartridge, nativeFile: string, path: string
     } finally {
       copy.close();
     }
-    cart.createFile(canonical, readFileSync(copyPath));
+    cart.createFile(canonical, readHostFile(copyPath));
   } finally {
-    rmSync(scratch, { recursive: true, force: true });
+    removeScratchDirectory(scratch);
   }
 }
 
@@ -108,7 +113,7 @@ export function exportDatabase(
     });
   }
   try {
-    writeFileSync(nativeFile, bytes, { flag: 'wx' });
+    writeNewHostFile(nativeFile, bytes);
   } catch (error) {
     if ((error as { code?: unknown }).code === 'EEXIST') {
       throw new CartridgeError('EEXIST', `${nativeFile} already exists`);

@@ -220,8 +220,8 @@ describe('Cartridge.open()', () => {
     create().close();
     const bytes = readFileSync(fileAt());
     for (const slot of [0, HEADER_SLOT_BYTES]) {
-      // Version 4 with a valid checksum: a newer format, not a damaged header.
-      bytes.writeUInt16LE(4, slot + 8);
+      // Version 5 with a valid checksum: a newer format, not a damaged header.
+      bytes.writeUInt16LE(5, slot + 8);
       const checksumAt = slot + HEADER_SLOT_BYTES - 4;
       bytes.writeUInt32LE(crc32c(bytes.subarray(slot, checksumAt)) >>> 0, checksumAt);
     }
