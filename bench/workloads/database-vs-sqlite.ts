@@ -11,8 +11,8 @@ import { scratchDirectory } from '../support.js';
  * to the OS as one journal commit, fsynced on a timer), better-sqlite3 with WAL and
  * `synchronous=NORMAL` (written to the OS at each commit, fsynced at checkpoints). Three
  * figures, each `cartridge_time / sqlite_time` (lower is better): a transaction of many
- * inserts, a single-row autocommit insert, a point lookup by primary key. The database handle
- * is the sqlite-wasm `oo1` binding today (see docs/ARCHITECTURE.md on the binding).
+ * inserts, a single-row autocommit insert, a point lookup by primary key. The handle's hot path
+ * calls sqlite-wasm's exported C functions (see docs/ARCHITECTURE.md, decision 38).
  */
 
 interface SharedShape {

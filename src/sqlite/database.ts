@@ -7,6 +7,7 @@ import {
   VFS_NAME,
 } from './cartridge-vfs.js';
 import type { PageStore } from './page-store.js';
+import { LeanBinding } from './lean-binding.js';
 import { sqliteErrorOf } from './sqlite-error.js';
 import { type RunResult, DatabaseStatement } from './statement.js';
 
@@ -44,6 +45,7 @@ export class Database {
   private readonly failures: FailureSink = { lastFailure: undefined };
   private readonly name: string;
   private transactionDepth = 0;
+  private readonly binding: LeanBinding;
   private savepointCounter = 0;
 
   /** @internal Made by `openDatabase`. */
@@ -55,6 +57,7 @@ export class Database {
     readonly readOnly: boolean,
     options: DatabaseOptions,
   ) {
+    this.binding = new LeanBinding(sqlite3);
     this.name = registerDatabase(store, this.failures);
     try {
       this.database = this.guard(
@@ -110,6 +113,9 @@ export class Database {
       prepared,
       {
         guard: (body) => this.guard(body),
+        binding: this.binding,
+        errorMessage: () =>
+          this.sqlite3.capi.sqlite3_errmsg(this.requireOpen().pointer as number) ?? 'SQLite error',
         runResult: () => this.runResult(),
         ensureOpen: () => void this.requireOpen(),
         parameterName: (target, index) =>
@@ -196,6 +202,7 @@ export class Database {
     try {
       database?.close();
     } finally {
+      this.binding.dispose();
       unregisterDatabase(this.name);
     }
   }

@@ -1,5 +1,6 @@
 import type { PreparedStatement } from '@sqlite.org/sqlite-wasm';
 import { CartridgeError } from '../errors.js';
+import type { LeanBinding } from './lean-binding.js';
 
 /** A value SQLite stores: a blob comes back as a Buffer, as better-sqlite3 returns it. */
 export type SqliteValue = number | bigint | string | Buffer | Uint8Array | null;
@@ -18,6 +19,9 @@ export interface StatementHost {
   /** Runs `body`, turning a SQLite failure into a `CartridgeError`. */
   guard<T>(body: () => T): T;
   runResult(): RunResult;
+  readonly binding: LeanBinding;
+  /** SQLite's message for the connection's last error. */
+  errorMessage(): string;
   /** The name of a parameter of a statement (with its prefix), or null for `?`. */
   parameterName(statement: PreparedStatement, index: number): string | null;
   ensureOpen(): void;
@@ -29,22 +33,27 @@ export interface StatementHost {
  */
 export class DatabaseStatement {
   private running = false;
+  private readonly pointer: number;
+  /** Column names by position, read once per shape of the result (a schema change re-prepares). */
+  private columnNames: string[] = [];
 
   /** @internal Made by `Database.prepare`. */
   constructor(
     private readonly statement: PreparedStatement,
     private readonly host: StatementHost,
     readonly source: string,
-  ) {}
+  ) {
+    this.pointer = statement.pointer as number;
+  }
 
   /** Whether the statement returns rows. */
   get reader(): boolean {
-    return this.statement.columnCount > 0;
+    return this.host.binding.columnCount(this.pointer) > 0;
   }
 
   run(...parameters: BindParameters): RunResult {
     return this.execute(parameters, () => {
-      while (this.statement.step()) {
+      while (this.step()) {
         // Rows of a statement run for its effect are skipped, as better-sqlite3 does.
       }
       return this.host.runResult();
@@ -52,13 +61,13 @@ export class DatabaseStatement {
   }
 
   get(...parameters: BindParameters): Record<string, SqliteValue> | undefined {
-    return this.execute(parameters, () => (this.statement.step() ? this.row() : undefined));
+    return this.execute(parameters, () => (this.step() ? this.row() : undefined));
   }
 
   all(...parameters: BindParameters): Record<string, SqliteValue>[] {
     return this.execute(parameters, () => {
       const rows: Record<string, SqliteValue>[] = [];
-      while (this.statement.step()) rows.push(this.row());
+      while (this.step()) rows.push(this.row());
       return rows;
     });
   }
@@ -66,7 +75,7 @@ export class DatabaseStatement {
   *iterate(...parameters: BindParameters): IterableIterator<Record<string, SqliteValue>> {
     this.start(parameters);
     try {
-      while (this.host.guard(() => this.statement.step())) yield this.row();
+      while (this.host.guard(() => this.step())) yield this.row();
     } finally {
       this.finish();
     }
@@ -92,7 +101,7 @@ export class DatabaseStatement {
       throw new CartridgeError('INVALID_ARGUMENT', 'this statement is busy: an iterator is open');
     }
     this.host.guard(() => {
-      this.statement.reset(true);
+      this.host.binding.reset(this.pointer, true);
       this.bind(parameters);
     });
     this.running = true;
@@ -100,15 +109,12 @@ export class DatabaseStatement {
 
   private finish(): void {
     this.running = false;
-    try {
-      this.statement.reset(true);
-    } catch {
-      // The error of a failed step was reported by the step; reset repeats it.
-    }
+    // The result of reset repeats the error of a failed step, which the step reported.
+    this.host.binding.reset(this.pointer, true);
   }
 
   private bind(parameters: BindParameters): void {
-    const expected = this.statement.parameterCount;
+    const expected = this.host.binding.parameterCount(this.pointer);
     if (parameters.length === 1 && isNamedParameters(parameters[0])) {
       const named = parameters[0] as Record<string, unknown>;
       for (let index = 1; index <= expected; index++) {
@@ -120,7 +126,7 @@ export class DatabaseStatement {
         if (!(key in named)) {
           throw new CartridgeError('INVALID_ARGUMENT', `missing named parameter "${key}"`);
         }
-        this.statement.bind(index, toBindable(named[key]));
+        this.host.binding.bind(this.pointer, index, toBindable(named[key]));
       }
       return;
     }
@@ -131,19 +137,26 @@ export class DatabaseStatement {
       );
     }
     for (let index = 0; index < parameters.length; index++) {
-      this.statement.bind(index + 1, toBindable(parameters[index]));
+      this.host.binding.bind(this.pointer, index + 1, toBindable(parameters[index]));
     }
   }
 
+  private step(): boolean {
+    return this.host.binding.step(this.pointer, () => this.host.errorMessage());
+  }
+
   private row(): Record<string, SqliteValue> {
+    const binding = this.host.binding;
+    const count = binding.columnCount(this.pointer);
+    if (this.columnNames.length !== count) {
+      this.columnNames = [];
+      for (let index = 0; index < count; index++) {
+        this.columnNames.push(this.statement.getColumnName(index));
+      }
+    }
     const row: Record<string, SqliteValue> = {};
-    const count = this.statement.columnCount;
     for (let index = 0; index < count; index++) {
-      const value = this.statement.get(index) as SqliteValue;
-      row[this.statement.getColumnName(index)] =
-        value instanceof Uint8Array
-          ? Buffer.from(value.buffer, value.byteOffset, value.length)
-          : value;
+      row[this.columnNames[index] as string] = binding.column(this.pointer, index);
     }
     return row;
   }
