@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -172,6 +172,15 @@ describe('openDatabase', () => {
     }
     expect(codeOf(() => cart.exportDatabase('/imported.db', nowPath))).toBe('EEXIST');
     expect(codeOf(() => cart.importDatabase(nativePath, '/imported.db'))).toBe('EEXIST');
+    // A native file that is not a database, and a cartridge file that holds none.
+    const textPath = join(directory, 'text.txt');
+    writeFileSync(textPath, 'plain text, not a database '.repeat(100));
+    expect(codeOf(() => cart.importDatabase(textPath, '/text.db'))).toBe('SQLITE_ERROR');
+    expect(cart.exists('/text.db')).toBe(false);
+    cart.createFile('/notes.txt', 'not a database');
+    expect(codeOf(() => cart.exportDatabase('/notes.txt', join(directory, 'notes.db')))).toBe(
+      'EINVAL',
+    );
     cart.close();
   });
 
