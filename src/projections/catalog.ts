@@ -146,6 +146,16 @@ class ExtentCursor {
   }
 }
 
+function sameExtent(left: Extent, right: Extent): boolean {
+  return (
+    left.recordOffset === right.recordOffset &&
+    left.recordSequence === right.recordSequence &&
+    left.blobOffset === right.blobOffset &&
+    left.lengthBytes === right.lengthBytes &&
+    left.recordLengthBytes === right.recordLengthBytes
+  );
+}
+
 /** Adds an extent, joined to the last one when it continues the same record's blob. */
 function pushMerged(extents: Extent[], extent: Extent): void {
   const last = extents[extents.length - 1];
@@ -360,8 +370,8 @@ export class Catalog implements Projection {
       case 'file.patched': {
         const before = this.fileAt(record, event.path);
         this.checkLink(record, event.path, event.previous, before);
-        const extents = this.patchedExtents(record, before, event);
-        this.clearExtents(before, 0);
+        const oldExtents = this.extentsOf(before);
+        const extents = this.patchedExtents(record, before, oldExtents, event);
         const node = this.fileWithExtents(
           record,
           before.inode,
@@ -373,7 +383,7 @@ export class Catalog implements Projection {
         if (node.sizeBytes !== event.sizeBytes)
           throw journalCorrupt(record.offset, 'size disagrees');
         this.put(event.path, node);
-        this.storeExtents(node, extents);
+        this.replaceExtents(before, node, oldExtents, extents);
         return { before, after: node };
       }
       case 'entry.restored':
@@ -598,10 +608,11 @@ export class Catalog implements Projection {
   private patchedExtents(
     record: JournalRecord,
     file: FileNode,
+    oldExtents: readonly Extent[],
     event: Extract<JournalRecord['event'], { type: 'file.patched' }>,
   ): Extent[] {
     const keptSizeBytes = Math.min(file.sizeBytes, event.sizeBytes);
-    const old = new ExtentCursor(this.extentsOf(file));
+    const old = new ExtentCursor(oldExtents);
     const source = new ExtentCursor([...event.extents, ...ownExtent(record)]);
     let sourceBytes = 0;
     for (const extent of event.extents) sourceBytes += extent.lengthBytes;
@@ -634,6 +645,40 @@ export class Catalog implements Projection {
     }
     keep(event.sizeBytes);
     return result;
+  }
+
+  /**
+   * Stores a patched file's new extent map. When both maps live in extent keys, only the keys
+   * whose extent changed are written or deleted: a commit of a few pages of a large database
+   * then changes a few index keys, not one per page of the file.
+   */
+  private replaceExtents(
+    before: FileNode,
+    after: FileNode,
+    oldExtents: readonly Extent[],
+    newExtents: readonly Extent[],
+  ): void {
+    if (before.inlineExtents !== null || after.inlineExtents !== null) {
+      this.clearExtents(before, 0);
+      this.storeExtents(after, newExtents);
+      return;
+    }
+    const stale = new Map<number, Extent>();
+    let fileOffset = 0;
+    for (const extent of oldExtents) {
+      stale.set(fileOffset, extent);
+      fileOffset += extent.lengthBytes;
+    }
+    fileOffset = 0;
+    for (const extent of newExtents) {
+      const previous = stale.get(fileOffset);
+      if (previous === undefined || !sameExtent(previous, extent)) {
+        this.tree.set(extentKey(after.inode, fileOffset), encodeExtent(extent));
+      }
+      stale.delete(fileOffset);
+      fileOffset += extent.lengthBytes;
+    }
+    for (const offset of stale.keys()) this.tree.delete(extentKey(before.inode, offset));
   }
 
   /** Writes the extent keys of a file whose map does not fit in its entry. */
