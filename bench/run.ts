@@ -32,12 +32,14 @@ import {
 } from './report.js';
 import { HASH_IMPLEMENTATION } from '../src/journal/hashing.js';
 import { MIB, type PreparedPair } from './support.js';
+import { Cartridge } from '../src/index.js';
 import * as accessAudit from './workloads/access-audit.js';
 import * as appendBatchedVsSqlite from './workloads/append-batched-vs-sqlite.js';
 import * as auditLog from './workloads/audit-log.js';
 import * as changeStream from './workloads/change-stream.js';
 import * as checkoutFlatness from './workloads/checkout-flatness.js';
 import * as diff1m from './workloads/diff-1m.js';
+import * as databaseVsSqlite from './workloads/database-vs-sqlite.js';
 import * as durableCommit4k from './workloads/durable-commit-4k.js';
 import * as logDiskBytes from './workloads/log-disk-bytes.js';
 import * as logReadCold from './workloads/log-read-cold.js';
@@ -293,6 +295,7 @@ const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(peersMemory.workload),
   runnable(peersLargeFiles.workload),
   runnable(catalogRss.workload),
+  runnable(databaseVsSqlite.workload),
 ];
 
 function sizeFromEnvironment(): BenchSize {
@@ -407,4 +410,6 @@ async function main(): Promise<number> {
 
 // Fixtures live in scratch directories; remove them even when the run dies of an exception.
 process.on('exit', removeManyFilesFixtures);
+// SQLite's WebAssembly module loads asynchronously, once, before any workload runs.
+await Cartridge.loadSqlite();
 process.exitCode = await main();

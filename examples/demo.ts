@@ -129,3 +129,25 @@ const at = bytes.indexOf('/readme.txt');
 bytes[at + 1] = 'R'.charCodeAt(0);
 writeFileSync(copy, bytes);
 console.log(`verify the tampered copy: ${levels(copy)}`);
+
+console.log('\n-- a SQLite database inside the cartridge --');
+// SQLite runs as WebAssembly, loaded once; every database call after that is synchronous.
+await Cartridge.loadSqlite();
+// The policy set above applies: the supervisor may write anywhere.
+const withDatabase = Cartridge.open(path, { actor: 'supervisor' });
+const database = withDatabase.openDatabase('/data/call-log.db');
+database.exec('CREATE TABLE IF NOT EXISTS call_log (id INTEGER PRIMARY KEY, agent TEXT, seconds INTEGER)');
+const logCall = database.prepare('INSERT INTO call_log (agent, seconds) VALUES (?, ?)');
+// One SQLite transaction is one journal commit of the pages it changed.
+database.transaction(() => {
+  for (const [agent, seconds] of [['ada', 95], ['grace', 40], ['ada', 300]] as const) logCall.run(agent, seconds);
+})();
+withDatabase.createSnapshot('call-log-v1');
+logCall.run('linus', 12);
+console.table(database.prepare('SELECT agent, count(*) AS calls, sum(seconds) AS seconds FROM call_log GROUP BY agent').all());
+const pastDatabase = withDatabase.checkout('call-log-v1').openDatabase('/data/call-log.db');
+console.log('calls at snapshot call-log-v1:', pastDatabase.prepare('SELECT count(*) AS calls FROM call_log').get());
+pastDatabase.close();
+console.log('history of /data/call-log.db:', withDatabase.history('/data/call-log.db').map((version) => version.change).join(' <- '));
+database.close();
+withDatabase.close();

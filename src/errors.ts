@@ -32,6 +32,9 @@ export type EngineErrorCode =
   | 'SNAPSHOT_NOT_FOUND'
   | 'HISTORY_UNAVAILABLE'
   | 'SUBSCRIBER_OVERFLOW'
+  | 'SQLITE_ERROR'
+  | 'SQLITE_BUSY'
+  | 'SQLITE_NOT_LOADED'
   | ProofErrorCode;
 
 /**
@@ -82,6 +85,9 @@ export const CARTRIDGE_ERROR_CODES: readonly CartridgeErrorCode[] = [
   'ROLLBACK_DETECTED',
   'FORK_DETECTED',
   'PROOF_INVALID',
+  'SQLITE_ERROR',
+  'SQLITE_BUSY',
+  'SQLITE_NOT_LOADED',
 ];
 
 export interface CartridgeErrorDetails {
@@ -96,6 +102,9 @@ export interface CartridgeErrorDetails {
   readonly holderHost?: string;
   /** For `SUBSCRIBER_OVERFLOW`: the resume token of the last event the subscriber received. */
   readonly token?: string;
+  /** For `SQLITE_ERROR` and `SQLITE_BUSY`: SQLite's extended result code and its name. */
+  readonly sqliteCode?: number;
+  readonly sqliteCodeName?: string;
   readonly cause?: unknown;
 }
 
@@ -107,6 +116,8 @@ export class CartridgeError extends Error {
   readonly holderPid: number | undefined;
   readonly holderHost: string | undefined;
   readonly token: string | undefined;
+  readonly sqliteCode: number | undefined;
+  readonly sqliteCodeName: string | undefined;
 
   constructor(code: CartridgeErrorCode, detail: string, details: CartridgeErrorDetails = {}) {
     super(`${code}: ${detail}`, details.cause === undefined ? undefined : { cause: details.cause });
@@ -118,6 +129,8 @@ export class CartridgeError extends Error {
     this.holderPid = details.holderPid;
     this.holderHost = details.holderHost;
     this.token = details.token;
+    this.sqliteCode = details.sqliteCode;
+    this.sqliteCodeName = details.sqliteCodeName;
   }
 }
 

@@ -4,6 +4,15 @@
  */
 export { Cartridge, type Content } from './engine/cartridge.js';
 export { CartridgeView } from './engine/cartridge-view.js';
+export type { FilePatch, PatchFileOptions } from './engine/cartridge.js';
+export { Database, type DatabaseOptions } from './sqlite/database.js';
+export {
+  DatabaseStatement,
+  type BindParameters,
+  type RunResult,
+  type SqliteValue,
+} from './sqlite/statement.js';
+export type { ExportDatabaseOptions } from './sqlite/native-interop.js';
 export type {
   ByteRange,
   CartridgeStats,

@@ -26,6 +26,13 @@ export const DATA_RECORD_MAX_BYTES = 1024 * 1024;
 /** A record's msgpack body (the operation's description) may not exceed this. */
 export const BODY_MAX_BYTES = 1024 * 1024;
 
+/**
+ * One `file.patched` record replaces at most this many byte ranges: with their offsets and
+ * lengths it stays far inside BODY_MAX_BYTES. A larger patch is split into several records of
+ * one transaction.
+ */
+export const PATCH_RANGES_MAX = 16 * 1024;
+
 /** A record's decoded blob may not exceed this. */
 export const BLOB_MAX_BYTES = 8 * 1024 * 1024;
 

@@ -25,7 +25,12 @@ export interface ViewHost {
   authorize(action: 'Read' | 'List', path: string): void;
   isOpen(): boolean;
   poolStats(): BufferPoolStats;
+  /** The cartridge's id: with the view's head, it names a view's database among open ones. */
+  readonly cartridgeId: string;
 }
+
+import type { Database, DatabaseOptions } from '../sqlite/database.js';
+import { openViewDatabase } from '../sqlite/open-database.js';
 
 export class CartridgeView {
   private readonly reads: ReadModel;
@@ -43,6 +48,15 @@ export class CartridgeView {
   }
 
   readonly readOnly = true;
+
+  /**
+   * Opens the SQLite database at `path` as it was at the view's offset, read-only (SQLite must
+   * be loaded: `await Cartridge.loadSqlite()`).
+   */
+  openDatabase(path: string, options?: DatabaseOptions): Database {
+    this.ensureOpen();
+    return openViewDatabase(this, this.host.cartridgeId, path, options);
+  }
 
   readFile(path: string, range?: ByteRange): Buffer {
     this.ensureOpen();

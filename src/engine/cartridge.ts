@@ -74,14 +74,28 @@ import {
   snapshotInfo,
 } from './snapshots.js';
 import { diffEntries } from '../projections/catalog-diff.js';
-import { type Content, WritePath } from './write-path.js';
+import { type Content, type FilePatch, WritePath } from './write-path.js';
 import { Transactions } from './transactions.js';
 import type { SnapshotEntry } from '../projections/timeline.js';
 import { type CartridgeFs, createFs } from '../vfs/cartridge-fs.js';
 import { repairCartridge, type RepairOptions, type RepairReport } from './repair.js';
 import { inspect } from 'node:util';
+import type { Database, DatabaseOptions } from '../sqlite/database.js';
+import { openDatabase } from '../sqlite/open-database.js';
+import {
+  exportDatabase,
+  type ExportDatabaseOptions,
+  importDatabase,
+} from '../sqlite/native-interop.js';
+import { loadSqlite } from '../sqlite/sqlite-module.js';
 
-export type { Content } from './write-path.js';
+export type { Content, FilePatch } from './write-path.js';
+
+/** Options of `patchFile`. */
+export interface PatchFileOptions {
+  /** The file's size after the patch; by default its size, grown to the last patch's end. */
+  readonly sizeBytes?: number;
+}
 
 const MEMORY_PATH = 'memory.cart';
 
@@ -344,6 +358,71 @@ export class Cartridge {
     });
   }
 
+  // ---- databases ----------------------------------------------------------------------------
+
+  /**
+   * Loads SQLite (a WebAssembly module) once per process; `openDatabase` needs it loaded.
+   * See `src/sqlite/sqlite-module.ts` for why this is a step of its own.
+   */
+  static loadSqlite(): Promise<void> {
+    return loadSqlite().then(() => undefined);
+  }
+
+  /**
+   * Opens the SQLite database in the file at `path` (created empty when missing): a
+   * synchronous handle shaped like better-sqlite3's. Each SQLite commit is one journal
+   * commit of the pages it changed. See `src/sqlite/`.
+   */
+  openDatabase(path: string, options?: DatabaseOptions): Database {
+    this.ensureReadable();
+    // The handle outlives this call: its page reads and commits run as the actor opening it
+    // (`as(actor).openDatabase(...)`), not as whoever the handle's default actor is later.
+    return openDatabase(actingAs(this, this.actors, this.actors.current), path, options);
+  }
+
+  /** Copies a native SQLite file into a new file at `path` (needs better-sqlite3). */
+  importDatabase(nativeFile: string, path: string): void {
+    this.ensureWritable();
+    importDatabase(this, nativeFile, path);
+  }
+
+  /** Writes the database at `path` (now, or at `options.at`) to a new native SQLite file. */
+  exportDatabase(path: string, nativeFile: string, options?: ExportDatabaseOptions): void {
+    this.ensureReadable();
+    exportDatabase(this, path, nativeFile, options);
+  }
+
+  /**
+   * Replaces byte ranges of an existing file in place, as one `file.patched` record: only the
+   * bytes given are written. `sizeBytes` (default: the file's size, or the end of the last
+   * patch if that is further) cuts or grows the file first; a patch may not leave a hole.
+   * The SQLite page store writes each commit's dirty pages through this.
+   */
+  patchFile(path: string, patches: readonly FilePatch[], options: PatchFileOptions = {}): void {
+    this.mutate(() => {
+      const parsed = parsePath(path);
+      const given = requireOptionsObject('patchFile options', options);
+      if (!Array.isArray(patches))
+        throw new CartridgeError('EINVAL', 'patches must be an array', { path });
+      this.gate.run(this.actor, 'Write', parsed.path, () => {
+        const canonical = this.reads.fileOperand(parsed);
+        let sizeBytes = given.sizeBytes as number | undefined;
+        if (sizeBytes === undefined) {
+          sizeBytes = this.reads.metadata(canonical).sizeBytes;
+          const last = patches[patches.length - 1];
+          if (last !== undefined) {
+            const lengthBytes =
+              typeof last.content === 'string'
+                ? Buffer.byteLength(last.content, 'utf8')
+                : last.content.length;
+            sizeBytes = Math.max(sizeBytes, last.offsetBytes + lengthBytes);
+          }
+        }
+        this.writes.patchAt(canonical, patches, sizeBytes);
+      });
+    });
+  }
+
   /**
    * Appends to a file. Inside a transaction, appends to one file are buffered and become one
    * record (see `AppendBuffer`); the checks (the file exists, the size limit, the capacity)
@@ -522,6 +601,7 @@ export class Cartridge {
     const actor = this.actor;
     return {
       content: this.content,
+      cartridgeId: this.cartridgeId,
       isOpen: () => !this.closedValue,
       poolStats: () => this.pool.stats(),
       authorize: (action, path) => this.gate.check(actor, action, path),

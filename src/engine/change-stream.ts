@@ -34,6 +34,8 @@ export type ChangeType =
   | 'file.created'
   | 'file.written'
   | 'file.appended'
+  /** Byte ranges of a file replaced in place: the pages of one SQLite commit. */
+  | 'file.patched'
   | 'entry.deleted'
   | 'directory.created'
   | 'entry.restored'
@@ -226,6 +228,7 @@ function changeOf(
     case 'file.created':
     case 'file.written':
     case 'file.appended':
+    case 'file.patched':
     case 'entry.restored':
       return new StreamEvent(event.type, event.path, record, atMs, tokenOf, event.sizeBytes);
     case 'entry.deleted':

@@ -28,6 +28,7 @@ const CONTENT_RECORD_TYPES = new Set<number>([
   RecordType.FileWritten,
   RecordType.FileAppended,
   RecordType.ExtentsConsolidated,
+  RecordType.FilePatched,
 ]);
 
 export class ContentReader {

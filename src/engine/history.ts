@@ -59,12 +59,13 @@ function describe(event: JournalEvent, offset: number, path: string): Described 
     case 'file.created':
     case 'file.written':
     case 'file.appended':
+    case 'file.patched':
       if (event.path !== path) break;
       return {
         change:
           event.type === 'file.created'
             ? 'created'
-            : event.type === 'file.written'
+            : event.type === 'file.written' || event.type === 'file.patched'
               ? 'written'
               : 'appended',
         kind: 'file',

@@ -2,7 +2,7 @@ import { assert } from '../assert.js';
 import { CartridgeError, limitExceeded } from '../errors.js';
 import type { CompressionEffort } from '../journal/compression.js';
 import type { Extent, JournalEvent, JournalRecord } from '../journal/journal-event.js';
-import { DATA_RECORD_MAX_BYTES, FILE_SIZE_MAX_BYTES } from '../limits.js';
+import { DATA_RECORD_MAX_BYTES, FILE_SIZE_MAX_BYTES, PATCH_RANGES_MAX } from '../limits.js';
 import { ancestorsOf, nameOf, parentOf, parsePath, ROOT_PATH } from '../path/canonical-path.js';
 import {
   DIRECTORY_MODE_DEFAULT,
@@ -22,6 +22,12 @@ import { blocksFor, type ReadModel } from './read-model.js';
 
 /** Content accepted by the write calls: bytes, or text stored as UTF-8. */
 export type Content = Uint8Array | string;
+
+/** Bytes that replace the file's bytes from `offsetBytes` on. */
+export interface FilePatch {
+  readonly offsetBytes: number;
+  readonly content: Content;
+}
 
 /** What the write path needs of the handle it writes for. */
 export interface WritePathHost {
@@ -102,6 +108,58 @@ export class WritePath {
       path: canonical,
       atMs,
       sizeBytes: bytes.length,
+      extents,
+      previous: file.versionOffset,
+    }));
+  }
+
+  /**
+   * Replaces byte ranges of a file in place, after cutting or keeping it to `sizeBytes`, as one
+   * `file.patched` record (its content beyond the first megabytes goes into data records, as for
+   * a write). Only the bytes given are written: the rest of the file stays where it is.
+   */
+  patchAt(canonical: string, patches: readonly FilePatch[], sizeBytes: number): void {
+    const file = this.existingFile(canonical);
+    if (!Number.isSafeInteger(sizeBytes) || sizeBytes < 0)
+      throw new CartridgeError('EINVAL', 'sizeBytes must be a count of bytes', { path: canonical });
+    if (sizeBytes > FILE_SIZE_MAX_BYTES)
+      throw limitExceeded('file size', sizeBytes, FILE_SIZE_MAX_BYTES);
+    if (patches.length > PATCH_RANGES_MAX)
+      throw limitExceeded('patch ranges', patches.length, PATCH_RANGES_MAX);
+    const ranges: number[] = [];
+    const pieces: Uint8Array[] = [];
+    let end = 0;
+    let covered = Math.min(file.sizeBytes, sizeBytes);
+    for (const patch of patches) {
+      const bytes = toBytes(patch.content, false);
+      const offset = patch.offsetBytes;
+      if (!Number.isSafeInteger(offset) || offset < end || offset + bytes.length > sizeBytes) {
+        throw new CartridgeError('EINVAL', 'patches must ascend without overlap inside the size', {
+          path: canonical,
+        });
+      }
+      if (bytes.length === 0) continue;
+      if (offset > covered)
+        throw new CartridgeError('EINVAL', 'a patch would leave a hole in the file', {
+          path: canonical,
+        });
+      ranges.push(offset, bytes.length);
+      pieces.push(bytes);
+      end = offset + bytes.length;
+      covered = Math.max(covered, end);
+    }
+    if (covered < sizeBytes)
+      throw new CartridgeError('EINVAL', 'a patch would leave a hole in the file', {
+        path: canonical,
+      });
+    this.requireSpace(blocksFor(sizeBytes), blocksFor(file.sizeBytes), canonical);
+    const atMs = this.host.commitTimeMs();
+    this.appendWithContent(Buffer.concat(pieces), (extents) => ({
+      type: 'file.patched',
+      path: canonical,
+      atMs,
+      sizeBytes,
+      ranges,
       extents,
       previous: file.versionOffset,
     }));

@@ -91,6 +91,15 @@ function fieldsOf(event: JournalEvent): Field[] {
         flattenExtents(event.extents),
         event.previous,
       ];
+    case 'file.patched':
+      return [
+        event.path,
+        event.atMs,
+        event.sizeBytes,
+        [...event.ranges],
+        flattenExtents(event.extents),
+        event.previous,
+      ];
     case 'entry.deleted':
       return [event.path, event.atMs, event.previous];
     case 'directory.created':
@@ -171,6 +180,8 @@ export function recordTypeOf(event: JournalEvent): RecordType {
       return RecordType.FileWritten;
     case 'file.appended':
       return RecordType.FileAppended;
+    case 'file.patched':
+      return RecordType.FilePatched;
     case 'entry.deleted':
       return RecordType.EntryDeleted;
     case 'directory.created':
@@ -275,6 +286,16 @@ class Fields {
     const inner = new Fields(value as unknown[]);
     const result: number[] = [];
     for (let index = 0; index < length; index++) result.push(inner.count());
+    return result;
+  }
+
+  /** A flat list of counts of even length (pairs), such as the ranges of a patch. */
+  pairs(): number[] {
+    const value = this.next();
+    if (!Array.isArray(value) || value.length % 2 !== 0) throw corruptBody('has bad ranges');
+    const inner = new Fields(value as unknown[]);
+    const result: number[] = [];
+    for (let index = 0; index < value.length; index++) result.push(inner.count());
     return result;
   }
 
@@ -400,6 +421,16 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
         path: fields.text(),
         atMs: fields.count(),
         sizeBytes: fields.count(),
+        extents: fields.extents(),
+        previous: fields.countOrNull(),
+      };
+    case RecordType.FilePatched:
+      return {
+        type: 'file.patched',
+        path: fields.text(),
+        atMs: fields.count(),
+        sizeBytes: fields.count(),
+        ranges: fields.pairs(),
         extents: fields.extents(),
         previous: fields.countOrNull(),
       };

@@ -30,6 +30,8 @@ import { checksumCrc32c } from './hashing.js';
 export const HEADER_SLOT_BYTES = PAGE_SIZE_BYTES;
 export const HEADER_SLOT_COUNT = 2;
 export const JOURNAL_START_OFFSET = HEADER_SLOT_BYTES * HEADER_SLOT_COUNT;
+// Version 4 adds signed heads and the Merkle log (type 17), and the `file.patched` record
+// (type 19); readers of version 3 know neither.
 export const FILE_FORMAT_VERSION = 4;
 const MAGIC = Buffer.from('CARTRIDG', 'latin1');
 const CHECKSUM_OFFSET = HEADER_SLOT_BYTES - 4;

@@ -21,6 +21,8 @@ export const enum RecordType {
   AuditBatch = 15,
   PolicySet = 16,
   HeadSigned = 17,
+  // 18 is taken by a record being built on another branch.
+  FilePatched = 19,
 }
 
 /** What an operation did, in the policy language's terms. */
@@ -132,6 +134,23 @@ export type JournalEvent =
       readonly path: string;
       readonly atMs: number;
       readonly sizeBytes: number;
+      readonly extents: readonly Extent[];
+      readonly previous: VersionLink;
+    }
+  | {
+      /**
+       * Replaces byte ranges of a file in place (the pages of one SQLite commit): the file is
+       * first cut or kept to `sizeBytes`, then each range `[fileOffset, fileOffset +
+       * lengthBytes)` of `ranges` (a flat list, ascending, not overlapping) takes the next
+       * bytes of the patch content. The content is the blobs of the data records listed in
+       * `extents` followed by the record's own blob, as for `file.written`. Bytes beyond the old
+       * size that no range covers would be undefined, so such a record is forged.
+       */
+      readonly type: 'file.patched';
+      readonly path: string;
+      readonly atMs: number;
+      readonly sizeBytes: number;
+      readonly ranges: readonly number[];
       readonly extents: readonly Extent[];
       readonly previous: VersionLink;
     }

@@ -84,10 +84,90 @@ function runAfter(
   return { runStartOffset, runCount };
 }
 
+/**
+ * The journal bytes of the records a list of extents refers to. A patched file can refer to one
+ * record through several extents (a patch in the middle of a record's bytes splits it), and the
+ * record is live once however many of its pieces are.
+ */
 function recordBytesOf(extents: readonly Extent[]): number {
   let total = 0;
-  for (const extent of extents) total += extent.recordLengthBytes;
+  let counted: Set<number> | undefined;
+  for (const extent of extents) {
+    if (counted !== undefined) {
+      if (counted.has(extent.recordOffset)) continue;
+      counted.add(extent.recordOffset);
+    } else if (extents.length > 1) {
+      counted = new Set([extent.recordOffset]);
+    }
+    total += extent.recordLengthBytes;
+  }
   return total;
+}
+
+/**
+ * Walks a list of extents in file order and hands out the pieces covering ascending byte ranges,
+ * splitting an extent where a range starts or ends inside it (the piece keeps its record and
+ * moves its blob offset).
+ */
+class ExtentCursor {
+  private index = 0;
+  private extentStart = 0;
+
+  constructor(private readonly extents: readonly Extent[]) {}
+
+  /** The pieces covering `[start, end)`; `start` is at or after the previous call's `end`. */
+  slice(start: number, end: number, into: Extent[]): boolean {
+    while (this.index < this.extents.length) {
+      const extent = this.extents[this.index] as Extent;
+      if (this.extentStart + extent.lengthBytes > start) break;
+      this.extentStart += extent.lengthBytes;
+      this.index++;
+    }
+    let position = start;
+    let index = this.index;
+    let extentStart = this.extentStart;
+    while (position < end) {
+      const extent = this.extents[index];
+      if (extent === undefined) return false;
+      const from = position - extentStart;
+      const to = Math.min(extent.lengthBytes, end - extentStart);
+      pushMerged(into, {
+        ...extent,
+        blobOffset: extent.blobOffset + from,
+        lengthBytes: to - from,
+      });
+      position = extentStart + to;
+      if (to === extent.lengthBytes) {
+        extentStart += extent.lengthBytes;
+        index++;
+      }
+    }
+    return true;
+  }
+}
+
+function sameExtent(left: Extent, right: Extent): boolean {
+  return (
+    left.recordOffset === right.recordOffset &&
+    left.recordSequence === right.recordSequence &&
+    left.blobOffset === right.blobOffset &&
+    left.lengthBytes === right.lengthBytes &&
+    left.recordLengthBytes === right.recordLengthBytes
+  );
+}
+
+/** Adds an extent, joined to the last one when it continues the same record's blob. */
+function pushMerged(extents: Extent[], extent: Extent): void {
+  const last = extents[extents.length - 1];
+  if (
+    last !== undefined &&
+    last.recordOffset === extent.recordOffset &&
+    last.blobOffset + last.lengthBytes === extent.blobOffset
+  ) {
+    extents[extents.length - 1] = { ...last, lengthBytes: last.lengthBytes + extent.lengthBytes };
+  } else {
+    extents.push(extent);
+  }
 }
 
 /**
@@ -286,6 +366,25 @@ export class Catalog implements Projection {
           throw journalCorrupt(record.offset, 'size disagrees');
         this.put(event.path, after);
         return { before, after };
+      }
+      case 'file.patched': {
+        const before = this.fileAt(record, event.path);
+        this.checkLink(record, event.path, event.previous, before);
+        const oldExtents = this.extentsOf(before);
+        const extents = this.patchedExtents(record, before, oldExtents, event);
+        const node = this.fileWithExtents(
+          record,
+          before.inode,
+          before.mode,
+          before.createdAtMs,
+          event.atMs,
+          extents,
+        );
+        if (node.sizeBytes !== event.sizeBytes)
+          throw journalCorrupt(record.offset, 'size disagrees');
+        this.put(event.path, node);
+        this.replaceExtents(before, node, oldExtents, extents);
+        return { before, after: node };
       }
       case 'entry.restored':
         return this.restore(record, event);
@@ -500,6 +599,87 @@ export class Catalog implements Projection {
       versionOffset: record.offset,
       contentOffset: record.offset,
     };
+  }
+
+  /**
+   * The extent map of a file after a patch: its old extents, cut to the new size, with each
+   * range replaced by the next piece of the patch content. Ranges must ascend without overlap
+   * and every byte must come from somewhere: anything else is a forged record.
+   */
+  private patchedExtents(
+    record: JournalRecord,
+    file: FileNode,
+    oldExtents: readonly Extent[],
+    event: Extract<JournalRecord['event'], { type: 'file.patched' }>,
+  ): Extent[] {
+    const keptSizeBytes = Math.min(file.sizeBytes, event.sizeBytes);
+    const old = new ExtentCursor(oldExtents);
+    const source = new ExtentCursor([...event.extents, ...ownExtent(record)]);
+    let sourceBytes = 0;
+    for (const extent of event.extents) sourceBytes += extent.lengthBytes;
+    sourceBytes += record.rawBlobLength;
+    const result: Extent[] = [];
+    let position = 0;
+    let sourcePosition = 0;
+    const keep = (end: number): void => {
+      if (end <= position) return;
+      if (end > keptSizeBytes || !old.slice(position, end, result)) {
+        throw journalCorrupt(record.offset, 'a patch leaves bytes undefined');
+      }
+    };
+    for (let index = 0; index < event.ranges.length; index += 2) {
+      const fileOffset = event.ranges[index] as number;
+      const lengthBytes = event.ranges[index + 1] as number;
+      const end = fileOffset + lengthBytes;
+      if (lengthBytes === 0 || fileOffset < position || end > event.sizeBytes) {
+        throw journalCorrupt(record.offset, 'patch ranges out of order');
+      }
+      keep(fileOffset);
+      if (!source.slice(sourcePosition, sourcePosition + lengthBytes, result)) {
+        throw journalCorrupt(record.offset, 'a patch is shorter than its ranges');
+      }
+      sourcePosition += lengthBytes;
+      position = end;
+    }
+    if (sourcePosition !== sourceBytes) {
+      throw journalCorrupt(record.offset, 'a patch is longer than its ranges');
+    }
+    keep(event.sizeBytes);
+    return result;
+  }
+
+  /**
+   * Stores a patched file's new extent map. When both maps live in extent keys, only the keys
+   * whose extent changed are written or deleted: a commit of a few pages of a large database
+   * then changes a few index keys, not one per page of the file.
+   */
+  private replaceExtents(
+    before: FileNode,
+    after: FileNode,
+    oldExtents: readonly Extent[],
+    newExtents: readonly Extent[],
+  ): void {
+    if (before.inlineExtents !== null || after.inlineExtents !== null) {
+      this.clearExtents(before, 0);
+      this.storeExtents(after, newExtents);
+      return;
+    }
+    const stale = new Map<number, Extent>();
+    let fileOffset = 0;
+    for (const extent of oldExtents) {
+      stale.set(fileOffset, extent);
+      fileOffset += extent.lengthBytes;
+    }
+    fileOffset = 0;
+    for (const extent of newExtents) {
+      const previous = stale.get(fileOffset);
+      if (previous === undefined || !sameExtent(previous, extent)) {
+        this.tree.set(extentKey(after.inode, fileOffset), encodeExtent(extent));
+      }
+      stale.delete(fileOffset);
+      fileOffset += extent.lengthBytes;
+    }
+    for (const offset of stale.keys()) this.tree.delete(extentKey(before.inode, offset));
   }
 
   /** Writes the extent keys of a file whose map does not fit in its entry. */

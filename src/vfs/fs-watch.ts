@@ -26,7 +26,7 @@ export interface FsWatcher extends EventEmitter {
   unref(): this;
 }
 
-const CONTENT_CHANGES = new Set(['file.written', 'file.appended']);
+const CONTENT_CHANGES = new Set(['file.written', 'file.appended', 'file.patched']);
 const ENTRY_CHANGES = new Set([
   'file.created',
   'directory.created',

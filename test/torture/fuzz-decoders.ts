@@ -209,6 +209,18 @@ function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
       });
     case 'data':
       return fc.constant({ type });
+    case 'file.patched':
+      return fc.record({
+        type: fc.constant(type),
+        path: pathText,
+        atMs: timeMs,
+        sizeBytes: count,
+        ranges: fc
+          .array(count, { maxLength: 6 })
+          .map((values) => values.slice(0, values.length & ~1)),
+        extents,
+        previous,
+      });
     case 'file.created':
       return fc.record({
         type: fc.constant(type),
@@ -273,11 +285,21 @@ function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
         replacedCount: count,
       });
     case 'snapshot.created':
-      return fc.record({ type: fc.constant(type), name: fc.string(), atMs: timeMs, description: text });
+      return fc.record({
+        type: fc.constant(type),
+        name: fc.string(),
+        atMs: timeMs,
+        description: text,
+      });
     case 'snapshot.deleted':
       return fc.record({ type: fc.constant(type), name: fc.string(), atMs: timeMs });
     case 'restore.started':
-      return fc.record({ type: fc.constant(type), targetHead: count, snapshot: text, atMs: timeMs });
+      return fc.record({
+        type: fc.constant(type),
+        targetHead: count,
+        snapshot: text,
+        atMs: timeMs,
+      });
     case 'audit.batch':
       return fc.record({
         type: fc.constant(type),
@@ -344,6 +366,7 @@ const EVENT_TYPES: readonly JournalEventType[] = [
   'audit.batch',
   'policy.set',
   'head.signed',
+  'file.patched',
 ];
 
 /** Bodies for a type: random bytes, random msgpack, arrays of odd fields, mutated real bodies. */

@@ -153,7 +153,7 @@ describe('chooseFileHeader', () => {
     formatTwo.writeUInt16LE(2, 8);
     resealed(formatTwo);
     expect(thrownBy(() => chooseFileHeader([formatTwo, Buffer.from(formatTwo)])).code).toBe('UNSUPPORTED_VERSION');
-    // Format 3 had no Merkle log and no signed heads: refused, not misread.
+    // Format 3 had no Merkle log, no signed heads and no file.patched record: refused.
     const formatThree = encodeFileHeader(newer);
     formatThree.writeUInt16LE(3, 8);
     resealed(formatThree);

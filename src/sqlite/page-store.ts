@@ -1,0 +1,189 @@
+import { PAGE_SIZE_BYTES, PATCH_RANGES_MAX } from '../limits.js';
+import type { FilePatch } from '../engine/write-path.js';
+
+/**
+ * Where a database's committed bytes live: a file of a cartridge (or of a view of one). Every
+ * call goes through the cartridge's public API, so the access policy and the audit see
+ * database reads and writes like any other.
+ */
+export interface PageSource {
+  /** A key that names the database among the process's open ones (for the lock table). */
+  readonly key: string;
+  readonly readOnly: boolean;
+  /** The committed size of the file. */
+  sizeBytes(): number;
+  /** Committed bytes `[start, end)`; `end` is at most the committed size. */
+  read(start: number, end: number): Buffer;
+  /** Writes the patches as one cartridge transaction (so one journal commit). */
+  commit(patches: readonly FilePatch[][], sizeBytes: number): void;
+}
+
+/**
+ * The pages of one open database file: committed pages are read from the source, and pages
+ * written since SQLite's last sync are held here. SQLite runs with `journal_mode=MEMORY`,
+ * `locking_mode=EXCLUSIVE`, `synchronous=NORMAL` and `cache_spill=OFF`, so the pages it writes
+ * between two syncs are exactly one SQLite commit: `sync()` writes them as one cartridge
+ * transaction, and a crash keeps either all of them or none.
+ */
+export class PageStore {
+  /** Pages written since the last sync, by page index: each a full page. */
+  private readonly dirty = new Map<number, Uint8Array>();
+  private committedSizeBytes: number;
+  private pendingSizeBytes: number;
+  /**
+   * Set by a failed sync until the next one succeeds. SQLite then rolls its transaction back by
+   * writing the pages' old content again and syncing; those pages equal what the cartridge
+   * holds, so they are dropped rather than written (a commit the policy or a full cartridge
+   * refused would otherwise be refused again for its rollback).
+   */
+  private recovering = false;
+
+  constructor(readonly source: PageSource) {
+    this.committedSizeBytes = source.sizeBytes();
+    this.pendingSizeBytes = this.committedSizeBytes;
+  }
+
+  get sizeBytes(): number {
+    return this.pendingSizeBytes;
+  }
+
+  get dirtyPageCount(): number {
+    return this.dirty.size;
+  }
+
+  /**
+   * Fills `into` with the bytes from `offsetBytes`; returns false for a short read (past the
+   * end), whose missing bytes are zero, as SQLite expects of `xRead`.
+   */
+  read(offsetBytes: number, into: Uint8Array): boolean {
+    const endBytes = offsetBytes + into.length;
+    let position = offsetBytes;
+    while (position < endBytes) {
+      const pageIndex = Math.floor(position / PAGE_SIZE_BYTES);
+      const pageStart = pageIndex * PAGE_SIZE_BYTES;
+      const pieceEnd = Math.min(endBytes, pageStart + PAGE_SIZE_BYTES);
+      const page = this.dirty.get(pageIndex);
+      if (page !== undefined) {
+        into.set(page.subarray(position - pageStart, pieceEnd - pageStart), position - offsetBytes);
+      } else {
+        // Committed bytes, up to the size SQLite sees now; past it the read is short.
+        const readableEnd = Math.min(pieceEnd, this.committedSizeBytes, this.pendingSizeBytes);
+        if (readableEnd > position) {
+          into.set(this.source.read(position, readableEnd), position - offsetBytes);
+        }
+        const zeroFrom = Math.max(readableEnd, position);
+        if (zeroFrom < pieceEnd) into.fill(0, zeroFrom - offsetBytes, pieceEnd - offsetBytes);
+      }
+      position = pieceEnd;
+    }
+    if (endBytes > this.pendingSizeBytes) {
+      into.fill(0, Math.max(0, this.pendingSizeBytes - offsetBytes));
+      return false;
+    }
+    return true;
+  }
+
+  write(offsetBytes: number, bytes: Uint8Array): void {
+    const endBytes = offsetBytes + bytes.length;
+    let position = offsetBytes;
+    while (position < endBytes) {
+      const pageIndex = Math.floor(position / PAGE_SIZE_BYTES);
+      const pageStart = pageIndex * PAGE_SIZE_BYTES;
+      const pieceEnd = Math.min(endBytes, pageStart + PAGE_SIZE_BYTES);
+      let page = this.dirty.get(pageIndex);
+      if (page === undefined) {
+        page = new Uint8Array(PAGE_SIZE_BYTES);
+        // A partial page keeps the rest of its bytes: read them first (SQLite writes whole
+        // pages to a database file, so this is rare).
+        if (pieceEnd - position < PAGE_SIZE_BYTES) this.read(pageStart, page);
+        this.dirty.set(pageIndex, page);
+      }
+      page.set(
+        bytes.subarray(position - offsetBytes, pieceEnd - offsetBytes),
+        position - pageStart,
+      );
+      if (this.recovering && this.equalsCommitted(pageIndex, page)) this.dirty.delete(pageIndex);
+      position = pieceEnd;
+    }
+    this.pendingSizeBytes = Math.max(this.pendingSizeBytes, endBytes);
+  }
+
+  private equalsCommitted(pageIndex: number, page: Uint8Array): boolean {
+    const start = pageIndex * PAGE_SIZE_BYTES;
+    if (start + PAGE_SIZE_BYTES > this.committedSizeBytes) return false;
+    return Buffer.from(page.buffer, page.byteOffset, page.length).equals(
+      this.source.read(start, start + PAGE_SIZE_BYTES),
+    );
+  }
+
+  truncate(sizeBytes: number): void {
+    for (const pageIndex of [...this.dirty.keys()]) {
+      if (pageIndex * PAGE_SIZE_BYTES >= sizeBytes) this.dirty.delete(pageIndex);
+    }
+    const lastPage = this.dirty.get(Math.floor(sizeBytes / PAGE_SIZE_BYTES));
+    if (lastPage !== undefined) lastPage.fill(0, sizeBytes % PAGE_SIZE_BYTES);
+    this.pendingSizeBytes = sizeBytes;
+  }
+
+  /**
+   * Writes the pages of the commit SQLite is syncing as one cartridge transaction. On failure
+   * nothing of the commit is in the cartridge: the buffered pages are dropped, and SQLite,
+   * told the sync failed, rolls its transaction back.
+   */
+  sync(): void {
+    if (this.dirty.size === 0 && this.pendingSizeBytes === this.committedSizeBytes) {
+      this.recovering = false;
+      return;
+    }
+    const sizeBytes = this.pendingSizeBytes;
+    // Pages past the committed size that SQLite never wrote would be a hole: they are zero.
+    const firstNewPage = Math.ceil(this.committedSizeBytes / PAGE_SIZE_BYTES);
+    for (let index = firstNewPage; index * PAGE_SIZE_BYTES < sizeBytes; index++) {
+      if (!this.dirty.has(index)) this.dirty.set(index, new Uint8Array(PAGE_SIZE_BYTES));
+    }
+    const indexes = [...this.dirty.keys()].sort((left, right) => left - right);
+    const records: FilePatch[][] = [];
+    let patches: FilePatch[] = [];
+    let run: Uint8Array[] = [];
+    let runStart = -1;
+    let runNext = -1;
+    const closeRun = (): void => {
+      if (run.length === 0) return;
+      const offsetBytes = runStart * PAGE_SIZE_BYTES;
+      const content = Buffer.concat(run).subarray(0, sizeBytes - offsetBytes);
+      if (content.length > 0) patches.push({ offsetBytes, content });
+      if (patches.length === PATCH_RANGES_MAX) {
+        records.push(patches);
+        patches = [];
+      }
+      run = [];
+    };
+    for (const index of indexes) {
+      if (index * PAGE_SIZE_BYTES >= sizeBytes) continue;
+      if (index !== runNext) {
+        closeRun();
+        runStart = index;
+      }
+      run.push(this.dirty.get(index) as Uint8Array);
+      runNext = index + 1;
+    }
+    closeRun();
+    if (patches.length > 0 || records.length === 0) records.push(patches);
+    try {
+      this.recovering = true;
+      this.source.commit(records, sizeBytes);
+      this.committedSizeBytes = sizeBytes;
+      this.recovering = false;
+    } finally {
+      // Either way the buffered pages are settled: committed, or dropped with the commit.
+      this.dirty.clear();
+      this.pendingSizeBytes = this.committedSizeBytes;
+    }
+  }
+
+  /** Forgets pages not yet synced (the connection closes, or failed). */
+  discard(): void {
+    this.dirty.clear();
+    this.pendingSizeBytes = this.committedSizeBytes;
+  }
+}
