@@ -4,6 +4,7 @@ import { Cartridge } from '../engine/cartridge.js';
 import { registerAccessCommands } from './commands/access-commands.js';
 import { registerFileCommands } from './commands/file-commands.js';
 import { registerHistoryCommands } from './commands/history-commands.js';
+import { registerSqlCommands } from './commands/sql-commands.js';
 import { registerTransferCommands } from './commands/transfer-commands.js';
 import { EXIT_SUCCESS, EXIT_USAGE, exitCodeOf } from './exit-codes.js';
 import { Output } from './output.js';
@@ -86,6 +87,7 @@ export function buildProgram(console: Console, state: RunState = { exitCode: 0 }
     registerTransferCommands,
     registerHistoryCommands,
     registerAccessCommands,
+    registerSqlCommands,
   ]) {
     register(program, context);
   }

@@ -5,8 +5,8 @@ import { asNodeCall, nodeError } from './node-error.js';
  * Numbered open files for `openSync`, `readSync`, `writeSync` and `closeSync`. A descriptor
  * holds a path, what it may do and a position; reads are ranged reads of the engine (only the
  * records that hold the bytes are read), so reading a large file a chunk at a time costs about
- * one read of it. A write at the end is an append; a write inside the file rewrites the file
- * (the engine has no positional write), which is correct but costs the file's size.
+ * one read of it. A write at the end is an append; a write inside the file is a patch record
+ * that replaces just those bytes; a write past the end fills the gap with zeros.
  */
 
 export interface ReadSyncOptions {
@@ -116,18 +116,21 @@ export class FileDescriptors {
   write(descriptor: number, bytes: Buffer, position: number | null): number {
     const file = this.fileOf(descriptor, 'write');
     if (!file.writable) throw nodeError('EBADF', 'write');
+    // As write(2): nothing to write changes nothing, not even a gap past the end.
+    if (bytes.length === 0) return 0;
     asNodeCall('write', file.spelled, () => {
       const sizeBytes = this.cartridge.metadata(file.path).sizeBytes;
       // O_APPEND writes at the end whatever the position, as POSIX says.
       const start = file.append ? sizeBytes : (position ?? file.position);
       if (start === sizeBytes) {
         this.cartridge.appendFile(file.path, bytes);
+      } else if (start < sizeBytes) {
+        // A patch record replaces just these bytes (growing the file if they run past its end).
+        this.cartridge.patchFile(file.path, [{ offsetBytes: start, content: bytes }]);
       } else {
-        const old = this.cartridge.readFile(file.path);
-        const next = Buffer.alloc(Math.max(old.length, start + bytes.length));
-        old.copy(next);
-        bytes.copy(next, start);
-        this.cartridge.writeFile(file.path, next);
+        // Past the end: the gap reads as zeros, as in a sparse POSIX file.
+        const gap = Buffer.alloc(start - sizeBytes);
+        this.cartridge.appendFile(file.path, Buffer.concat([gap, bytes]));
       }
       if (position === null) file.position = start + bytes.length;
     });

@@ -147,6 +147,34 @@ describe('the cartridge binary', () => {
     expect(denied.stderr).toContain('EACCES');
   });
 
+  it('runs SQL on a database inside the cartridge, now and as it was', () => {
+    expect(
+      cli([
+        'sql',
+        cart,
+        '/data/calls.db',
+        'CREATE TABLE calls (id INTEGER PRIMARY KEY, agent TEXT)',
+      ]).status,
+    ).toBe(0);
+    const head = (json(['info', cart]) as { head: number }).head;
+    expect(
+      cli(['sql', cart, '/data/calls.db', "INSERT INTO calls (agent) VALUES ('ada')"]).stdout,
+    ).toContain('1 rows changed');
+    expect(json(['sql', cart, '/data/calls.db', 'SELECT agent FROM calls'])).toEqual([
+      { agent: 'ada' },
+    ]);
+    expect(
+      json([
+        'sql',
+        cart,
+        '/data/calls.db',
+        'SELECT count(*) AS n FROM calls',
+        '--at',
+        String(head),
+      ]),
+    ).toEqual([{ n: 0 }]);
+  });
+
   it('signs a head, exports an anchor and verifies against both', () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const keyPath = join(work, 'signing.pem');

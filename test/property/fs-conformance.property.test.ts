@@ -50,7 +50,8 @@ type Op =
   | { op: 'exists'; path: string }
   | { op: 'readdir'; path: string; withFileTypes: boolean }
   | { op: 'stat'; path: string }
-  | { op: 'ranged'; path: string; start: number; length: number };
+  | { op: 'ranged'; path: string; start: number; length: number }
+  | { op: 'writeAt'; path: string; data: string; position: number };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -108,6 +109,15 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       length: fc.integer({ min: 0, max: 14 }),
     }),
   },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('writeAt' as const),
+      path,
+      data: text,
+      position: fc.integer({ min: 0, max: 20 }),
+    }),
+  },
 );
 
 /** The subset of `node:fs` the sequences use, with paths already mapped. */
@@ -128,6 +138,7 @@ type FsLike = Pick<
   | 'openSync'
   | 'readSync'
   | 'closeSync'
+  | 'writeSync'
 >;
 
 type Outcome = { ok: unknown } | { code: unknown };
@@ -191,6 +202,15 @@ function run(fs: FsLike, at: (path: string) => string, step: Op): Outcome {
           directory: stats.isDirectory(),
           size: stats.isFile() ? stats.size : 0,
         };
+      });
+    case 'writeAt':
+      return outcome(() => {
+        const descriptor = fs.openSync(at(step.path), 'r+');
+        try {
+          return fs.writeSync(descriptor, step.data, step.position);
+        } finally {
+          fs.closeSync(descriptor);
+        }
       });
     case 'ranged':
       return outcome(() => {
