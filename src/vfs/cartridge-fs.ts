@@ -333,7 +333,13 @@ export class CartridgeFs {
     const targetKind = this.kindForCreate(targetPath, from, 'copyfile', to);
     if (targetKind !== undefined && (mode & FS_CONSTANTS.COPYFILE_EXCL) !== 0) throw fail('EEXIST');
     if (targetKind === 'directory') throw fail('EISDIR');
-    if (sourceKind === 'directory') throw fail('EISDIR');
+    if (sourceKind === 'directory') {
+      // libuv has opened (and truncated) the destination by the time the copy finds nothing to
+      // read, and then removes it: an existing file at the destination is gone, as with node:fs.
+      if (targetKind === 'file')
+        asNodeCall('copyfile', from, () => this.cartridge.deleteFile(targetPath), to);
+      throw fail('EISDIR');
+    }
     if (sourcePath === targetPath) return;
     asNodeCall(
       'copyfile',
