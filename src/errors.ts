@@ -31,7 +31,9 @@ export type EngineErrorCode =
   | 'SNAPSHOT_EXISTS'
   | 'SNAPSHOT_NOT_FOUND'
   | 'HISTORY_UNAVAILABLE'
-  | 'SUBSCRIBER_OVERFLOW';
+  | 'SUBSCRIBER_OVERFLOW'
+  | 'ENGRAM_CORRUPT'
+  | 'ENGRAM_UNSUPPORTED';
 
 export type CartridgeErrorCode = FileSystemErrorCode | EngineErrorCode;
 
@@ -61,6 +63,8 @@ export const CARTRIDGE_ERROR_CODES: readonly CartridgeErrorCode[] = [
   'SNAPSHOT_NOT_FOUND',
   'HISTORY_UNAVAILABLE',
   'SUBSCRIBER_OVERFLOW',
+  'ENGRAM_CORRUPT',
+  'ENGRAM_UNSUPPORTED',
 ];
 
 export interface CartridgeErrorDetails {

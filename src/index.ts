@@ -4,6 +4,25 @@
  */
 export { Cartridge, type Content } from './engine/cartridge.js';
 export { CartridgeView } from './engine/cartridge-view.js';
+export {
+  Engram,
+  type EngramCompressionMethod,
+  type EngramEntry,
+  type EngramOpenOptions,
+  type EngramVerifyReport,
+} from './engram/reader.js';
+export { EngramView } from './engram/engram-view.js';
+export type { EngramCompression } from './engram/entry-codec.js';
+export type {
+  EngramAuthor,
+  EngramFileEntry,
+  EngramManifest,
+  EngramMetadata,
+  EngramSignature,
+} from './engram/manifest.js';
+export type { PublicKey, SignatureCheck, SigningKey } from './engram/signing.js';
+export type { WriteProgress } from './engram/writer.js';
+export type { FreezeOptions, FreezeResult, Provenance } from './engine/freeze.js';
 export type {
   CartridgeStats,
   CreateDirectoryOptions,
@@ -24,12 +43,7 @@ export type {
 export type { PathVersion, VersionChange } from './engine/history.js';
 export type { SnapshotInfo } from './engine/snapshots.js';
 export { type Position, positionOf } from './position.js';
-export type {
-  AuditOptions,
-  CartridgeOptions,
-  Durability,
-  RecoveryMode,
-} from './engine/options.js';
+export type { AuditOptions, CartridgeOptions, Durability, RecoveryMode } from './engine/options.js';
 export type { AuditExportResult, AuditQuery, AuditRecord } from './engine/audit-query.js';
 export type { AuditAction, AuditEntry } from './journal/journal-event.js';
 export type { Effect, Policy, PolicyDocument, Statement } from './iam/policy.js';
