@@ -65,6 +65,8 @@ export interface EngramOpenOptions {
 export interface EngramVerifyReport {
   /** Whether the archive has a `manifest.json`. */
   readonly hasManifest: boolean;
+  /** Why `manifest.json` could not be read (bad CRC, not the typed shape), or null. */
+  readonly manifestError: string | null;
   /** Every signature entry, checked against its own public key. */
   readonly signatures: readonly SignatureCheck[];
   /** At least one signature, and every signature valid (engram-rs's `is_fully_signed`). */
@@ -172,12 +174,19 @@ export class Engram {
   /**
    * Checks the signatures of the manifest and every file it lists (size and SHA-256), and
    * decodes every entry (CRC-32). With `publicKey`, also whether that key signed it. Reports
-   * what it found; throws only for a manifest that cannot be read at all.
+   * what it found rather than throwing for damage.
    */
   verify(publicKey?: PublicKey): EngramVerifyReport {
     this.ensureOpen();
     const trustedKey = publicKey === undefined ? undefined : publicKeyHex(publicKey);
-    const manifest = this.manifest();
+    let manifest: EngramManifest | null = null;
+    let manifestError: string | null = null;
+    try {
+      manifest = this.manifest();
+    } catch (error) {
+      if (!(error instanceof CartridgeError) || error.code !== 'ENGRAM_CORRUPT') throw error;
+      manifestError = error.message;
+    }
     const signatures = manifest === null ? [] : checkSignatures(manifest);
     const signed = signatures.length > 0 && signatures.every((check) => check.valid);
     const trusted =
@@ -208,7 +217,8 @@ export class Engram {
       }
     }
     return {
-      hasManifest: manifest !== null,
+      hasManifest: this.entriesByPath.has(MANIFEST_PATH),
+      manifestError,
       signatures,
       signed,
       trusted,
