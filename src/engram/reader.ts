@@ -135,7 +135,10 @@ export class Engram {
       return new Engram(file, localHeaders, entries, version);
     } catch (error) {
       file.close();
-      throw error instanceof CartridgeError ? error : fromSystemError(error, 'reading an archive');
+      // System errors (EIO) become typed; a failed assertion stays what it is.
+      const systemCode = (error as { code?: unknown } | null)?.code;
+      if (error instanceof CartridgeError || typeof systemCode !== 'string') throw error;
+      throw fromSystemError(error, 'reading an archive');
     }
   }
 
@@ -317,7 +320,12 @@ function readExactly(file: StorageFile, position: number, length: number): Buffe
   const bytes = Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {
-    const read = file.read(bytes, done, length - done, position + done);
+    let read: number;
+    try {
+      read = file.read(bytes, done, length - done, position + done);
+    } catch (error) {
+      throw fromSystemError(error, 'reading an Engram archive');
+    }
     if (read === 0) throw engramCorrupt('ends before the data it declares');
     done += read;
   }

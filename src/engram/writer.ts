@@ -220,8 +220,14 @@ export function writeEngram(
     } finally {
       storage.remove(temporaryPath);
     }
+    // System errors (EIO, ENOSPC) become typed; a failed assertion stays what it is.
+    if (error instanceof CartridgeError || !hasSystemCode(error)) throw error;
     throw fromSystemError(error, 'writing an Engram archive');
   }
+}
+
+function hasSystemCode(error: unknown): boolean {
+  return typeof (error as { code?: unknown } | null)?.code === 'string';
 }
 
 interface WrittenEntry {

@@ -6,6 +6,7 @@ import { crc32 } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Cartridge, Engram, type FreezeOptions, type WriteProgress } from '../../src/index.js';
 import { expectCode } from '../support/expect-code.js';
+import { FaultStorage } from '../support/fault-storage.js';
 
 /**
  * Freeze and thaw through the public API: what the archive holds (files, manifest, provenance,
@@ -295,6 +296,32 @@ describe('cartridge.freeze', () => {
     });
     cart.close();
   });
+});
+
+describe('freeze on failing storage', () => {
+  for (const [operation, errorCode, expected] of [
+    ['write', 'ENOSPC', 'ENOSPC'],
+    ['write', 'EIO', 'IO_ERROR'],
+    ['sync', 'EIO', 'IO_ERROR'],
+    ['open', 'EROFS', 'IO_ERROR'],
+  ] as const) {
+    it(`turns a failed ${operation} (${errorCode}) into ${expected} and leaves no archive`, () => {
+      const storage = new FaultStorage(7);
+      const cart = Cartridge.create('/mem/fault.cart', { storage, durability: 'full' });
+      cart.createFile('/a.txt', 'alpha '.repeat(2000));
+      cart.createFile('/b.txt', 'bravo');
+      cart.flush();
+      storage.failOn({ operation, nth: 1, errorCode, persistent: true });
+      expectCode(() => cart.freeze('/mem/out.eng', BASE), expected);
+      storage.clearFailures();
+      expect(storage.exists('/mem/out.eng')).toBe(false);
+      cart.freeze('/mem/out.eng', BASE);
+      const engram = Engram.open('/mem/out.eng', { storage });
+      expect(engram.readFile('b.txt').toString()).toBe('bravo');
+      engram.close();
+      cart.close();
+    });
+  }
 });
 
 describe('Cartridge.fromEngram', () => {
