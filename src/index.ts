@@ -24,6 +24,7 @@ export type { PublicKey, SignatureCheck, SigningKey } from './engram/signing.js'
 export type { WriteProgress } from './engram/writer.js';
 export type { FreezeOptions, FreezeResult, Provenance } from './engine/freeze.js';
 export type {
+  ByteRange,
   CartridgeStats,
   CreateDirectoryOptions,
   DiffEntry,
@@ -31,9 +32,16 @@ export type {
   EntryMetadata,
   HistoryOptions,
   RestoreResult,
+  Assurance,
+  VerifyFailureCode,
+  VerifyOptions,
   VerifyReport,
 } from './engine/cartridge-types.js';
+export type { ExportedHead, KeyInput, SignedHead } from './proof/signed-head.js';
+export { type ProvenRecord, type RecordProof, verifyProof } from './proof/inclusion-proof.js';
+export type { RecordTarget } from './engine/record-proof.js';
 export type { CheckoutTarget } from './engine/checkout.js';
+export type { RepairOptions, RepairReport } from './engine/repair.js';
 export type {
   ChangeEvent,
   ChangeFilter,
@@ -68,6 +76,22 @@ export {
   type CartridgeErrorCode,
   type EngineErrorCode,
   type FileSystemErrorCode,
+  type ProofErrorCode,
   isCartridgeError,
 } from './errors.js';
 export { canonicalPath } from './path/canonical-path.js';
+export { type CartridgeFs, createFs } from './vfs/cartridge-fs.js';
+export type {
+  MakeDirectoryOptions,
+  ReaddirOptions,
+  RemoveOptions,
+  StatOptions,
+} from './vfs/cartridge-fs.js';
+export { FileStats } from './vfs/file-stats.js';
+export { DirectoryEntry } from './vfs/directory-entry.js';
+export type { NodeStyleError } from './vfs/node-error.js';
+export type { ReadSyncOptions } from './vfs/file-descriptors.js';
+export type { ReadStreamOptions, WriteStreamOptions } from './vfs/fs-streams.js';
+export type { FsWatcher, WatchListener, WatchOptions } from './vfs/fs-watch.js';
+export type { FsPromises } from './vfs/fs-promises.js';
+export type { FsData, PathLike, EncodingOptions } from './vfs/fs-arguments.js';

@@ -7,6 +7,7 @@ import { canonicalPath, parsePath, ROOT_PATH } from '../path/canonical-path.js';
 import { BufferPool } from '../projections/buffer-pool.js';
 import type { Projections } from '../projections/projection-set.js';
 import type {
+  ByteRange,
   CartridgeStats,
   CreateDirectoryOptions,
   DiffEntry,
@@ -14,10 +15,22 @@ import type {
   EntryMetadata,
   HistoryOptions,
   RestoreResult,
+  VerifyOptions,
   VerifyReport,
 } from './cartridge-types.js';
 import {
+  ed25519PrivateKey,
+  type ExportedHead,
+  type KeyInput,
+  type SignedHead,
+} from '../proof/signed-head.js';
+import type { RecordProof } from '../proof/inclusion-proof.js';
+import { committedHead, stageSignedHead } from './signing.js';
+import { proveRecordAt, type RecordTarget } from './record-proof.js';
+import { verifyChecksOf } from './verify-options.js';
+import {
   booleanOption,
+  byteRangeOption,
   integerOption,
   requireHostPath,
   requireOptionsObject,
@@ -33,7 +46,7 @@ import {
   resolveOptions,
 } from './options.js';
 import { ReadModel } from './read-model.js';
-import { verifyJournal } from './verify.js';
+import { damagedReport, verifyJournal } from './verify.js';
 import type { Observable } from 'rxjs';
 import { type ChangeEvent, type ChangesOptions, changeStream } from './change-stream.js';
 import { CommitBus } from './commit-bus.js';
@@ -72,6 +85,9 @@ import {
 } from './freeze.js';
 import { Engram } from '../engram/reader.js';
 import { thawInto } from './thaw.js';
+import { type CartridgeFs, createFs } from '../vfs/cartridge-fs.js';
+import { repairCartridge, type RepairOptions, type RepairReport } from './repair.js';
+import { inspect } from 'node:util';
 
 export type { Content } from './write-path.js';
 
@@ -99,21 +115,30 @@ export class Cartridge {
   private readonly transactions: Transactions;
   private readonly durability: DurabilityKeeper;
   private readonly followTimer = new FollowTimer(() => this.refreshQuietly());
-  private closed = false;
+  private closedValue = false;
   private backgroundError: unknown;
+  /**
+   * The fs facade of each handle: this one and every `as()` handle on it (a proxy, which must
+   * get its own facade, acting as its own actor).
+   */
+  private readonly fsFacades = new WeakMap<object, CartridgeFs>();
 
   /**
    * Builds the parts of the handle. Each reaches the others through callbacks, which run only
    * once the handle is built, so the order below matters only for parts passed as values.
    */
-  private constructor(journal: OpenedJournal, options: ResolvedOptions) {
+  private constructor(
+    journal: OpenedJournal,
+    options: ResolvedOptions,
+    private readonly hostPath: string | null,
+  ) {
     this.journal = journal;
     this.options = options;
     this.durability = new DurabilityKeeper({
       options,
       journal: () => this.journal,
       head: () => this.head,
-      isClosed: () => this.closed,
+      isClosed: () => this.closedValue,
       failedInBackground: (error) => {
         this.backgroundError = error;
       },
@@ -126,7 +151,7 @@ export class Cartridge {
     this.trail = new AuditTrail({
       options,
       journal: () => this.journal,
-      isClosed: () => this.closed,
+      isClosed: () => this.closedValue,
       transactionDepth: () => this.transactions.depth,
       commitTimeMs: () => this.transactions.commitTimeMs,
       append: (event) => this.writes.append(event),
@@ -172,6 +197,7 @@ export class Cartridge {
     return new Cartridge(
       createJournal(new MemoryStorage(), MEMORY_PATH, resolved, false),
       resolved,
+      null,
     );
   }
 
@@ -181,7 +207,7 @@ export class Cartridge {
     const resolved = resolveOptions(options);
     if (resolved.readOnly)
       throw new CartridgeError('INVALID_ARGUMENT', 'cannot create a read-only cartridge');
-    return new Cartridge(createJournal(storageOf(options), path, resolved, true), resolved);
+    return new Cartridge(createJournal(storageOf(options), path, resolved, true), resolved, path);
   }
 
   /**
@@ -215,7 +241,17 @@ export class Cartridge {
   static open(path: string, options: CartridgeOptions = {}): Cartridge {
     requireHostPath(path);
     const resolved = resolveOptions(options);
-    return new Cartridge(openJournal(storageOf(options), path, resolved), resolved);
+    return new Cartridge(openJournal(storageOf(options), path, resolved), resolved, path);
+  }
+
+  /**
+   * Repairs a cartridge that does not open cleanly: cuts a torn tail, or copies the valid
+   * prefix of a file damaged inside into a new file, never touching the damaged original (see
+   * `repair.ts`).
+   */
+  static repair(path: string, options: RepairOptions = {}): RepairReport {
+    requireHostPath(path);
+    return repairCartridge(Cartridge, storageOf(options), path, options);
   }
 
   /** The journal offset after the last commit. */
@@ -236,15 +272,57 @@ export class Cartridge {
     return this.journal.headerKeeper.header.cartridgeId.toString('hex');
   }
 
+  /** The cartridge file's path as given to `create` or `open`; null for a memory cartridge. */
+  get path(): string | null {
+    return this.hostPath;
+  }
+
+  /** Whether `close()` has run. */
+  get closed(): boolean {
+    return this.closedValue;
+  }
+
+  /** Whether a `transaction()` body is running on this cartridge. */
+  get inTransaction(): boolean {
+    return this.transactions.depth > 0;
+  }
+
+  /** `using cart = Cartridge.open(...)` closes it at the end of the block (if still open). */
+  [Symbol.dispose](): void {
+    if (!this.closedValue) this.close();
+  }
+
+  /** What `util.inspect(cart)` (and so printing it) shows: a short summary, not the internals. */
+  [inspect.custom](): string {
+    const state = this.closedValue
+      ? 'closed'
+      : `head ${this.head}${this.readOnly ? ', read-only' : ''}`;
+    return `Cartridge { ${this.hostPath ?? 'memory'}, ${state} }`;
+  }
+
+  /**
+   * The `node:fs` facade of this handle (`readFileSync`, `writeFileSync`, streams, `watch`,
+   * `promises`, ...), acting as this handle's actor. See `src/vfs/cartridge-fs.ts`.
+   */
+  get fs(): CartridgeFs {
+    let facade = this.fsFacades.get(this);
+    if (facade === undefined) {
+      facade = createFs(this);
+      this.fsFacades.set(this, facade);
+    }
+    return facade;
+  }
+
   // ---- reads ------------------------------------------------------------------------------
 
-  readFile(path: string): Buffer {
+  readFile(path: string, range?: ByteRange): Buffer {
     this.ensureReadable();
+    const bytes = byteRangeOption(range);
     // The policy decides on the canonical path before anything looks the path up, so an error
     // (ENOENT, ENOTDIR from a trailing slash) never tells a refused actor what exists.
     const parsed = parsePath(path);
     return this.gate.read(this.actor, 'Read', parsed.path, () =>
-      this.reads.readFile(this.reads.fileOperand(parsed)),
+      this.reads.readFile(this.reads.fileOperand(parsed), bytes),
     );
   }
 
@@ -479,7 +557,7 @@ export class Cartridge {
     const actor = this.actor;
     return {
       content: this.content,
-      isOpen: () => !this.closed,
+      isOpen: () => !this.closedValue,
       poolStats: () => this.pool.stats(),
       authorize: (action, path) => this.gate.check(actor, action, path),
     };
@@ -550,7 +628,7 @@ export class Cartridge {
       {
         journal: () => this.journal,
         bus: this.bus,
-        isOpen: () => !this.closed,
+        isOpen: () => !this.closedValue,
         follow: () => this.follow(),
         pin: (holder, offset) => this.pins.pin(holder, offset),
         mayRead: (path) => this.gate.allows(actor, 'Read', path ?? ROOT_PATH),
@@ -724,13 +802,102 @@ export class Cartridge {
 
   /**
    * Re-reads the whole journal, checking every record's checksum, hash and chain link, and
-   * replays it to confirm it yields the current state. Never throws for damage: it reports.
+   * replays it to confirm it yields the current state; with `publicKey`, checks the heads that
+   * key signed, and with `anchor`, that the journal continues a head kept elsewhere (see
+   * `verify.ts`). Never throws for damage or tampering: it reports, with the assurance reached.
    */
-  verify(): VerifyReport {
+  verify(options: VerifyOptions = {}): VerifyReport {
+    const checks = verifyChecksOf(options);
     this.ensureReadable();
     if (this.transactions.depth > 0)
       throw new CartridgeError('INVALID_ARGUMENT', 'verify inside a transaction');
-    return verifyJournal(this.journal, this.head);
+    return verifyJournal(this.journal, { endOffset: this.head, syncedLength: this.head }, checks);
+  }
+
+  /**
+   * Verifies a cartridge file that no handle needs to have open: opened read-only (no writer
+   * lock, nothing written, no key but the public one), verified as `verify()` does, closed.
+   */
+  static verifyFile(
+    path: string,
+    options: VerifyOptions & { readonly storage?: Storage } = {},
+  ): VerifyReport {
+    requireHostPath(path);
+    requireOptionsObject('verifyFile options', options);
+    const checks = verifyChecksOf({ publicKey: options.publicKey, anchor: options.anchor });
+    let cartridge: Cartridge;
+    try {
+      cartridge = Cartridge.open(path, {
+        readOnly: true,
+        recovery: 'read-only-prefix',
+        ...(options.storage === undefined ? {} : { storage: options.storage }),
+      });
+    } catch (error) {
+      // Not even a prefix opens (the genesis record is damaged): damage, reported as such.
+      if (error instanceof CartridgeError && error.code === 'JOURNAL_CORRUPT') {
+        return damagedReport(error);
+      }
+      throw error;
+    }
+    try {
+      // A file that opened cleanly (a torn unsynced tail aside) is checked up to the head the
+      // open found, so that commits a writer appends meanwhile are not mistaken for damage. A
+      // damaged one opened at its valid prefix: it is checked to its end, so that the damage is
+      // reported rather than the prefix verified.
+      const { file, headerKeeper, recovery } = cartridge.journal;
+      const damaged = recovery.decision === 'fail-corrupt';
+      const scope = damaged
+        ? { endOffset: file.sizeBytes(), syncedLength: headerKeeper.header.syncedLength }
+        : { endOffset: cartridge.head, syncedLength: cartridge.head };
+      return verifyJournal(cartridge.journal, scope, checks);
+    } finally {
+      cartridge.close();
+    }
+  }
+
+  // ---- tamper evidence ----------------------------------------------------------------------
+
+  /**
+   * Signs the committed head (cartridge id, record count, offset, chain hash and Merkle root)
+   * with an Ed25519 private key, stores the signature in the journal as a `head.signed`
+   * record, and returns it to be kept elsewhere too. An administrative operation.
+   */
+  signCheckpoint(signingKey: KeyInput): SignedHead {
+    const key = ed25519PrivateKey(signingKey);
+    this.ensureWritable();
+    this.refuseInsideTransaction('signCheckpoint');
+    // What is buffered or settled is committed first: the signed head is a commit of its own,
+    // whose first record is the signature over everything before it.
+    this.writes.settle();
+    this.transaction(() => undefined);
+    let signed: SignedHead | undefined;
+    this.transaction(() => {
+      this.gate.run(this.actor, 'All', ROOT_PATH, () => {
+        signed = stageSignedHead(this.journal, key, (event) => this.writes.append(event));
+      });
+    });
+    return signed as SignedHead;
+  }
+
+  /** The committed head, unsigned, to keep elsewhere as an anchor for `verify()`. */
+  exportHead(): ExportedHead {
+    this.ensureReadable();
+    this.refuseInsideTransaction('exportHead');
+    this.gate.check(this.actor, 'Read', ROOT_PATH);
+    if (this.journal.writer.stagedCount > 0) this.transaction(() => undefined);
+    return committedHead(this.journal);
+  }
+
+  /**
+   * The proof that the record at `position` (its offset, or a `Position`) is part of the last
+   * signed head: check it anywhere with `verifyProof(proof, publicKey)`. Reading a record's
+   * body is an administrative operation, as reading the audit trail is.
+   */
+  proveRecord(position: RecordTarget): RecordProof {
+    this.ensureReadable();
+    this.refuseInsideTransaction('proveRecord');
+    this.gate.check(this.actor, 'All', ROOT_PATH);
+    return proveRecordAt(this.journal, position);
   }
 
   /**
@@ -738,7 +905,7 @@ export class Cartridge {
    * the last one, and releases the file. Any later call throws `CARTRIDGE_CLOSED`.
    */
   close(): void {
-    if (this.closed) return;
+    if (this.closedValue) return;
     if (this.transactions.depth > 0) {
       throw new CartridgeError(
         'INVALID_ARGUMENT',
@@ -768,7 +935,7 @@ export class Cartridge {
         this.durability.syncNow();
       }
     } finally {
-      this.closed = true;
+      this.closedValue = true;
       this.followTimer.stop();
       this.trail.stop();
       this.bus.close();
@@ -789,7 +956,7 @@ export class Cartridge {
   }
 
   private ensureOpen(): void {
-    if (this.closed) throw new CartridgeError('CARTRIDGE_CLOSED', 'the cartridge is closed');
+    if (this.closedValue) throw new CartridgeError('CARTRIDGE_CLOSED', 'the cartridge is closed');
   }
 
   /** Reads see buffered appends: inside a transaction, they are staged first. */

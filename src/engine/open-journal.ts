@@ -13,7 +13,7 @@ import type { Storage, StorageFile } from '../journal/io/storage.js';
 import { RecordType } from '../journal/journal-event.js';
 import { chainHashOfRecord, readRecordAt, toJournalRecord } from '../journal/journal-reader.js';
 import { JournalWriter, type JournalTail } from '../journal/journal-writer.js';
-import { isCommit, linkOf } from '../journal/record-frame.js';
+import { blobHashOf, isCommit, linkOf } from '../journal/record-frame.js';
 import {
   corruptionError,
   type RecoveryReport,
@@ -198,20 +198,18 @@ export function loadCheckpoint(
     if (raw.header.type !== RecordType.CheckpointRoot || !isCommit(raw.header)) {
       return 'the header names a record that is not a checkpoint root';
     }
-    const record = toJournalRecord(raw);
+    const blobHash = blobHashOf(raw.storedBlob);
+    const record = toJournalRecord(raw, blobHash);
     if (record.event.type !== 'checkpoint') return 'not a checkpoint root';
     const { chainBefore, sections } = record.event;
     if (!raw.header.link.equals(linkOf(chainBefore))) return 'the root breaks the chain';
+    const root = { offset, sequence: raw.header.sequence, atMs: sections.timeline[0] as number };
     return {
-      projections: projectionsAt(pages, capacityBlocks, sections, {
-        offset,
-        sequence: raw.header.sequence,
-        atMs: sections.timeline[0] as number,
-      }),
+      projections: projectionsAt(pages, capacityBlocks, sections, root, record),
       tail: {
         endOffset: offset + record.lengthBytes,
         nextSequence: raw.header.sequence + 1,
-        lastHash: chainHashOfRecord(chainBefore, raw),
+        lastHash: chainHashOfRecord(chainBefore, raw, blobHash),
       },
     };
   } catch (error) {

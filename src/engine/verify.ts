@@ -1,13 +1,23 @@
+import type { KeyObject } from 'node:crypto';
 import { assert } from '../assert.js';
 import { CartridgeError } from '../errors.js';
 import { JOURNAL_START_OFFSET } from '../journal/file-header.js';
 import { chainRootOf } from '../journal/hashing.js';
+import type { JournalRecord } from '../journal/journal-event.js';
+import type { JournalTail } from '../journal/journal-writer.js';
 import { replay } from '../journal/recovery.js';
+import {
+  type ExportedHead,
+  headSignatureValid,
+  isSignedHead,
+  type SignedHead,
+} from '../proof/signed-head.js';
 import { indexDigest } from '../projections/index/index-digest.js';
 import type { PageSource } from '../projections/index/paged-tree.js';
-import { applyRecord, freshProjections } from '../projections/projection-set.js';
-import type { VerifyReport } from './cartridge-types.js';
+import { applyRecord, freshProjections, type Projections } from '../projections/projection-set.js';
+import type { Assurance, VerifyFailureCode, VerifyReport } from './cartridge-types.js';
 import type { OpenedJournal } from './open-journal.js';
+import { publicKeyHex, signedHeadOfEvent } from './signing.js';
 
 /**
  * Full verification: every record from the genesis to the head is read, its header checksum,
@@ -16,9 +26,36 @@ import type { OpenedJournal } from './open-journal.js';
  * `indexDigest`). Open checks only the checkpoint root and the tail; this is the check that
  * covers everything before them.
  *
+ * On top of the chain, two checks that need something the file cannot forge:
+ *
+ * - with a public key, every `head.signed` record by that key must carry a valid signature and
+ *   name exactly the chain hash, Merkle root, sequence and offset recomputed at its place; the
+ *   last one then vouches for every record before it ('signed');
+ * - with an anchor (a head the caller kept), the journal must reach the anchor's sequence at a
+ *   commit boundary with the same offset, chain hash and Merkle root ('anchored').
+ *
+ * The report's assurance is the level every requested check reached, never more: a failed or
+ * impossible check leaves the level below it and makes the report not ok.
+ *
  * The fresh index is built in memory (its pages are never written), so verification needs
  * memory in proportion to the catalog; that is the price of checking it independently.
  */
+
+export interface VerifyChecks {
+  readonly publicKey: KeyObject | undefined;
+  readonly anchor: ExportedHead | undefined;
+}
+
+/**
+ * How much of the file is checked: up to `endOffset`, with the bytes before `syncedLength`
+ * known durable (damage there is corruption; an unfinished commit past it is a torn write, not
+ * counted). A handle checks up to its head; a closed file is checked to its end, so that a
+ * damaged file is never verified as the prefix a read-only open would show.
+ */
+export interface VerifyScope {
+  readonly endOffset: number;
+  readonly syncedLength: number;
+}
 
 /** The fresh index never reads pages: all of it is built in memory. */
 const NO_PAGES: PageSource = {
@@ -27,10 +64,88 @@ const NO_PAGES: PageSource = {
   },
 };
 
-export function verifyJournal(journal: OpenedJournal, head: number): VerifyReport {
+interface Failure {
+  readonly code: VerifyFailureCode;
+  readonly offset: number | null;
+}
+
+/** What the walk through the journal found about signed heads and the anchor. */
+class HeadChecks {
+  lastSigned: SignedHead | null = null;
+  signedFailure: Failure | undefined;
+  anchorFailure: Failure | undefined;
+  anchorReached = false;
+  private readonly publicKeyHex: string | undefined;
+
+  constructor(
+    private readonly cartridgeId: Buffer,
+    private readonly checks: VerifyChecks,
+  ) {
+    this.publicKeyHex = checks.publicKey === undefined ? undefined : publicKeyHex(checks.publicKey);
+  }
+
+  /** Checks a commit's signed heads against the state before the commit, then folds it. */
+  commit(projections: Projections, records: readonly JournalRecord[], before: JournalTail): void {
+    records.forEach((record, index) => {
+      if (record.event.type === 'head.signed') this.signed(projections, record, index, before);
+      applyRecord(projections, record);
+    });
+  }
+
+  private signed(
+    projections: Projections,
+    record: JournalRecord,
+    indexInCommit: number,
+    before: JournalTail,
+  ): void {
+    const { publicKey } = this.checks;
+    if (record.event.type !== 'head.signed' || publicKey === undefined) return;
+    if (this.signedFailure !== undefined) return;
+    const head = signedHeadOfEvent(this.cartridgeId, record.event);
+    // Heads signed by other keys prove nothing to this caller; they are neither counted nor
+    // failures (a key may have been rotated).
+    if (head.publicKey !== this.publicKeyHex) return;
+    if (!headSignatureValid(head, publicKey)) {
+      this.signedFailure = { code: 'SIGNATURE_INVALID', offset: record.offset };
+      return;
+    }
+    const matches =
+      indexInCommit === 0 &&
+      head.sequence === record.sequence &&
+      head.offset === record.offset &&
+      head.headHash === before.lastHash.toString('hex') &&
+      head.merkleRoot === projections.merkle.root().toString('hex');
+    if (!matches) {
+      this.signedFailure = { code: 'HEAD_MISMATCH', offset: record.offset };
+      return;
+    }
+    this.lastSigned = head;
+  }
+
+  /** Compares the anchor with the head after a commit, when the commit reaches its sequence. */
+  afterCommit(projections: Projections, tail: JournalTail, commitOffset: number): void {
+    const { anchor } = this.checks;
+    if (anchor === undefined || this.anchorReached || this.anchorFailure !== undefined) return;
+    if (tail.nextSequence < anchor.sequence) return;
+    const matches =
+      tail.nextSequence === anchor.sequence &&
+      tail.endOffset === anchor.offset &&
+      tail.lastHash.toString('hex') === anchor.headHash &&
+      projections.merkle.root().toString('hex') === anchor.merkleRoot;
+    if (matches) this.anchorReached = true;
+    else this.anchorFailure = { code: 'FORK_DETECTED', offset: commitOffset };
+  }
+}
+
+export function verifyJournal(
+  journal: OpenedJournal,
+  scope: VerifyScope,
+  checks: VerifyChecks = { publicKey: undefined, anchor: undefined },
+): VerifyReport {
   const header = journal.headerKeeper.header;
   const projections = freshProjections(NO_PAGES, header.capacityBlocks);
-  const start = {
+  const heads = new HeadChecks(header.cartridgeId, checks);
+  let before: JournalTail = {
     endOffset: JOURNAL_START_OFFSET,
     nextSequence: 0,
     lastHash: chainRootOf(header.cartridgeId),
@@ -39,41 +154,126 @@ export function verifyJournal(journal: OpenedJournal, head: number): VerifyRepor
     const result = replay({
       file: journal.file,
       startOffset: JOURNAL_START_OFFSET,
-      startTail: start,
-      fileSizeBytes: head,
-      syncedLength: head,
-      onCommit: (records) => {
-        for (const record of records) applyRecord(projections, record);
+      startTail: before,
+      fileSizeBytes: scope.endOffset,
+      syncedLength: scope.syncedLength,
+      onCommit: (records, tail) => {
+        heads.commit(projections, records, before);
+        heads.afterCommit(projections, tail, before.endOffset);
+        before = tail;
       },
     });
-    const clean = result.report.decision === 'accept';
+    const clean = result.report.decision !== 'fail-corrupt';
     const stateMatches =
       clean &&
       indexDigest(projections.catalog.tree) === indexDigest(journal.catalog.tree) &&
       projections.allocator.usedBlocks === journal.allocator.usedBlocks &&
       projections.allocator.liveBytes === journal.allocator.liveBytes &&
       projections.catalog.entryCount === journal.catalog.entryCount;
-    return {
-      ok: clean && stateMatches,
-      assurance: 'hash-chain',
-      recordsChecked: result.tail.nextSequence,
-      bytesChecked: result.tail.endOffset - JOURNAL_START_OFFSET,
-      headHash: result.tail.lastHash.toString('hex'),
+    const chainFailure: Failure | undefined = stateMatches
+      ? undefined
+      : { code: 'JOURNAL_CORRUPT', offset: result.report.damageOffset };
+    return reportOf({
+      chainFailure,
+      heads,
+      checks,
+      cartridgeId: header.cartridgeId.toString('hex'),
+      tail: result.tail,
+      merkleRoot: projections.merkle.root().toString('hex'),
       damageOffset: result.report.damageOffset,
       damageReason: result.report.damageReason,
       stateMatches,
-    };
+    });
   } catch (error) {
     if (!(error instanceof CartridgeError) || error.code !== 'JOURNAL_CORRUPT') throw error;
-    return {
-      ok: false,
-      assurance: 'hash-chain',
-      recordsChecked: 0,
-      bytesChecked: 0,
-      headHash: '',
-      damageOffset: error.offset ?? null,
-      damageReason: error.message,
-      stateMatches: false,
-    };
+    return damagedReport(error);
   }
+}
+
+/**
+ * The report of a journal whose damage stopped the check before any record could be counted:
+ * a record that passes its checksums but does not decode, or a file that does not even open
+ * at a valid prefix (its genesis record is damaged).
+ */
+export function damagedReport(error: CartridgeError): VerifyReport {
+  return {
+    ok: false,
+    assurance: 'none',
+    recordsChecked: 0,
+    bytesChecked: 0,
+    headHash: '',
+    merkleRoot: '',
+    code: 'JOURNAL_CORRUPT',
+    firstBadOffset: error.offset ?? null,
+    damageOffset: error.offset ?? null,
+    damageReason: error.message,
+    stateMatches: false,
+    signedHead: null,
+  };
+}
+
+interface ReportInput {
+  readonly chainFailure: Failure | undefined;
+  readonly heads: HeadChecks;
+  readonly checks: VerifyChecks;
+  readonly cartridgeId: string;
+  readonly tail: JournalTail;
+  readonly merkleRoot: string;
+  readonly damageOffset: number | null;
+  readonly damageReason: string | null;
+  readonly stateMatches: boolean;
+}
+
+/** The level reached, and the first failure that stopped it going higher. */
+function levelOf(input: ReportInput): { assurance: Assurance; failure: Failure | undefined } {
+  const { heads, checks } = input;
+  if (input.chainFailure !== undefined) return { assurance: 'none', failure: input.chainFailure };
+  let assurance: Assurance = 'chain';
+  if (checks.publicKey !== undefined) {
+    if (heads.signedFailure !== undefined) return { assurance, failure: heads.signedFailure };
+    if (heads.lastSigned === null) {
+      return { assurance, failure: { code: 'NOT_SIGNED', offset: null } };
+    }
+    assurance = 'signed';
+  }
+  if (checks.anchor !== undefined) {
+    const failure = anchorFailure(input);
+    if (failure !== undefined) return { assurance, failure };
+    assurance = 'anchored';
+  }
+  return { assurance, failure: undefined };
+}
+
+function anchorFailure(input: ReportInput): Failure | undefined {
+  const { heads, checks } = input;
+  const anchor = checks.anchor as ExportedHead;
+  if (anchor.cartridgeId !== input.cartridgeId) return { code: 'FORK_DETECTED', offset: null };
+  if (isSignedHead(anchor) && checks.publicKey !== undefined) {
+    if (!headSignatureValid(anchor, checks.publicKey)) {
+      return { code: 'SIGNATURE_INVALID', offset: null };
+    }
+  }
+  if (heads.anchorFailure !== undefined) return heads.anchorFailure;
+  // The journal ends before the head the caller saw: cut, or replaced by an older copy.
+  if (!heads.anchorReached) return { code: 'ROLLBACK_DETECTED', offset: input.tail.endOffset };
+  return undefined;
+}
+
+function reportOf(input: ReportInput): VerifyReport {
+  const { assurance, failure } = levelOf(input);
+  const { tail } = input;
+  return {
+    ok: failure === undefined,
+    assurance,
+    recordsChecked: tail.nextSequence,
+    bytesChecked: tail.endOffset - JOURNAL_START_OFFSET,
+    headHash: tail.lastHash.toString('hex'),
+    merkleRoot: input.merkleRoot,
+    code: failure?.code ?? null,
+    firstBadOffset: failure?.offset ?? null,
+    damageOffset: input.damageOffset,
+    damageReason: input.damageReason,
+    stateMatches: input.stateMatches,
+    signedHead: assurance === 'signed' || assurance === 'anchored' ? input.heads.lastSigned : null,
+  };
 }

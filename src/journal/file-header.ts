@@ -12,7 +12,7 @@ import { checksumCrc32c } from './hashing.js';
  * | offset | size | field             |
  * |--------|------|-------------------|
  * | 0      | 8    | magic "CARTRIDG"  |
- * | 8      | 2    | formatVersion = 3 |
+ * | 8      | 2    | formatVersion = 4 |
  * | 10     | 2    | requiredFeatures = 0 |
  * | 12     | 4    | pageSizeBytes = 4096 |
  * | 16     | 8    | generation        |
@@ -30,7 +30,7 @@ import { checksumCrc32c } from './hashing.js';
 export const HEADER_SLOT_BYTES = PAGE_SIZE_BYTES;
 export const HEADER_SLOT_COUNT = 2;
 export const JOURNAL_START_OFFSET = HEADER_SLOT_BYTES * HEADER_SLOT_COUNT;
-export const FILE_FORMAT_VERSION = 3;
+export const FILE_FORMAT_VERSION = 4;
 const MAGIC = Buffer.from('CARTRIDG', 'latin1');
 const CHECKSUM_OFFSET = HEADER_SLOT_BYTES - 4;
 

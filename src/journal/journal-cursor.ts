@@ -7,7 +7,7 @@ import {
   toJournalRecord,
 } from './journal-reader.js';
 import type { JournalTail } from './journal-writer.js';
-import { isCommit, linkOf } from './record-frame.js';
+import { blobHashOf, isCommit, linkOf } from './record-frame.js';
 
 /**
  * The one way to read the journal in order: commit by commit, each record checked (header and
@@ -102,12 +102,16 @@ export class JournalCursor {
         return;
       }
       this.expectedFirstLink = undefined;
-      const record = toJournalRecord(raw);
+      // A chained cursor feeds replay, which folds the Merkle log: the blob's hash serves the
+      // chain and the leaf alike. An unchained one (a change stream) needs neither.
+      const blobHash = this.chained ? blobHashOf(raw.storedBlob) : undefined;
+      const record = toJournalRecord(raw, blobHash);
       if (pending.length === 0) firstLink = raw.header.link;
       tail = {
         endOffset: raw.offset + record.lengthBytes,
         nextSequence: raw.header.sequence + 1,
-        lastHash: this.chained ? chainHashOfRecord(tail.lastHash, raw) : tail.lastHash,
+        lastHash:
+          blobHash !== undefined ? chainHashOfRecord(tail.lastHash, raw, blobHash) : tail.lastHash,
       };
       pending.push(record);
       if (isCommit(raw.header)) {

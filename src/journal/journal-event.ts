@@ -20,6 +20,7 @@ export const enum RecordType {
   EntryRestored = 14,
   AuditBatch = 15,
   PolicySet = 16,
+  HeadSigned = 17,
 }
 
 /** What an operation did, in the policy language's terms. */
@@ -59,6 +60,24 @@ export interface Extent {
   readonly recordLengthBytes: number;
 }
 
+/**
+ * The Merkle log's section of a checkpoint root (see `merkle-log.ts`): the tree's size, where
+ * its unfinished block starts and that block's leaf hashes, the right edge of complete
+ * subtrees, the nodes not yet written into the index, and the last signed head.
+ */
+export interface MerkleSection {
+  readonly size: number;
+  readonly blockStartOffset: number;
+  /** The leaf hashes of the unfinished block, back to back (32 bytes each). */
+  readonly pendingLeaves: Buffer;
+  /** `[level, hash, firstOffset, ...]`: the right edge of complete subtrees, highest first. */
+  readonly frontier: readonly (number | Buffer)[];
+  /** `[level, index, hash, firstOffset, ...]`: complete nodes not in the index yet. */
+  readonly unwritten: readonly (number | Buffer)[];
+  /** The offset of the last `head.signed` record, or null when none was written. */
+  readonly lastSignedOffset: number | null;
+}
+
 /** The state a checkpoint root records, one section per projection. */
 export interface CheckpointSections {
   /** [rootOffset, rootSequence, nextInode, entryCount, fileCount] */
@@ -67,6 +86,7 @@ export interface CheckpointSections {
   readonly allocator: readonly number[];
   /** [lastCommitAtMs] */
   readonly timeline: readonly number[];
+  readonly merkle: MerkleSection;
 }
 
 /**
@@ -191,6 +211,20 @@ export type JournalEvent =
       readonly type: 'policy.set';
       readonly policy: string | null;
       readonly atMs: number;
+    }
+  | {
+      /**
+       * An Ed25519 signature over the head right before this record (see `signed-head.ts`):
+       * `sequence` records, ending at `offset`, whose last chain hash is `headHash` and whose
+       * Merkle root is `merkleRoot`.
+       */
+      readonly type: 'head.signed';
+      readonly sequence: number;
+      readonly offset: number;
+      readonly headHash: Buffer;
+      readonly merkleRoot: Buffer;
+      readonly publicKey: Buffer;
+      readonly signature: Buffer;
     };
 
 export type JournalEventType = JournalEvent['type'];
@@ -203,4 +237,9 @@ export interface JournalRecord {
   readonly lengthBytes: number;
   readonly rawBlobLength: number;
   readonly event: JournalEvent;
+  /**
+   * The record's Merkle leaf hash (see `merkle.ts`). Readers that replay compute it; others
+   * (an unchained change stream, a single record read) leave it empty, as nothing folds it.
+   */
+  readonly leafHash: Buffer;
 }

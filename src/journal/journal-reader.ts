@@ -2,6 +2,7 @@ import { CartridgeError, fromSystemError, journalCorrupt } from '../errors.js';
 import { RECORD_MAX_BYTES } from '../limits.js';
 import { type Codec, decompressBlob, decompressBlobInto } from './compression.js';
 import { decodeEvent } from './event-codec.js';
+import { recordLeafHash } from '../proof/merkle.js';
 import { checksumCrc32c } from './hashing.js';
 import type { StorageFile } from './io/storage.js';
 import type { JournalRecord } from './journal-event.js';
@@ -136,9 +137,16 @@ function payloadFault(header: FrameHeader, payload: Buffer): string | undefined 
   return undefined;
 }
 
-/** The chain hash of a checked record, given the chain hash of the record before it. */
-export function chainHashOfRecord(previousHash: Buffer, raw: RawRecord): Buffer {
-  return chainHashOf(previousHash, raw.headerBytes, raw.body, blobHashOf(raw.storedBlob));
+/**
+ * The chain hash of a checked record, given the chain hash of the record before it (and the
+ * hash of its stored blob, when the caller has it already).
+ */
+export function chainHashOfRecord(
+  previousHash: Buffer,
+  raw: RawRecord,
+  blobHash: Buffer = blobHashOf(raw.storedBlob),
+): Buffer {
+  return chainHashOf(previousHash, raw.headerBytes, raw.body, blobHash);
 }
 
 /** The decoded blob of a checked record. */
@@ -178,8 +186,15 @@ export function blobInto(raw: RawRecord, target: Buffer): void {
   }
 }
 
-/** The record as projections see it; a malformed body is `JOURNAL_CORRUPT` at its offset. */
-export function toJournalRecord(raw: RawRecord): JournalRecord {
+/** The leaf hash of records read where nothing folds them (see `JournalRecord.leafHash`). */
+const NO_LEAF_HASH = Buffer.alloc(0);
+
+/**
+ * The record as projections see it; a malformed body is `JOURNAL_CORRUPT` at its offset. With
+ * `blobHash` (the BLAKE3 of its stored blob, which the chain needs as well), its Merkle leaf
+ * hash is computed too: readers that fold records into projections pass it.
+ */
+export function toJournalRecord(raw: RawRecord, blobHash?: Buffer): JournalRecord {
   let event;
   try {
     event = decodeEvent(raw.header.type, raw.body);
@@ -195,6 +210,16 @@ export function toJournalRecord(raw: RawRecord): JournalRecord {
     lengthBytes: recordLengthOf(raw.header),
     rawBlobLength: raw.header.rawBlobLength,
     event,
+    leafHash:
+      blobHash === undefined
+        ? NO_LEAF_HASH
+        : recordLeafHash({
+            type: raw.header.type,
+            sequence: raw.header.sequence,
+            offset: raw.offset,
+            blobHash,
+            body: raw.body,
+          }),
   };
 }
 

@@ -3,6 +3,7 @@ import { CartridgeError, fromSystemError, limitExceeded } from '../errors.js';
 import { CONSOLIDATED_EXTENT_BYTES, TRANSACTION_RECORDS_MAX } from '../limits.js';
 import { type Codec, type CompressionEffort, compressBlob } from './compression.js';
 import { encodeEvent, recordTypeOf } from './event-codec.js';
+import { recordLeafHash } from '../proof/merkle.js';
 import { HASH_SIZE_BYTES } from './hashing.js';
 import type { StorageFile } from './io/storage.js';
 import { type JournalEvent, type JournalRecord, RecordType } from './journal-event.js';
@@ -154,16 +155,19 @@ export class JournalWriter {
     const { codec, stored } = compressBlob(this.codec, rawBlob, effort);
     const blobHash = blobHashOf(stored);
     const offset = this.nextOffset();
+    const type = recordTypeOf(event);
+    const sequence = this.tail.nextSequence + this.staged.length;
     const record: JournalRecord = {
       offset,
-      sequence: this.tail.nextSequence + this.staged.length,
+      sequence,
       lengthBytes: FRAME_HEADER_BYTES + body.length + stored.length,
       rawBlobLength: rawBlob.length,
       event,
+      leafHash: recordLeafHash({ type, sequence, offset, blobHash, body }),
     };
     this.staged.push({
       record,
-      type: recordTypeOf(event),
+      type,
       codec,
       body,
       storedBlob: stored,

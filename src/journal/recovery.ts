@@ -169,7 +169,8 @@ export interface ReplayInput {
   readonly fileSizeBytes: number;
   readonly syncedLength: number;
   /** Called with every complete commit, in order. */
-  readonly onCommit: (records: readonly JournalRecord[]) => void;
+  /** Each complete commit, with the tail after it (verify checks signed heads against it). */
+  readonly onCommit: (records: readonly JournalRecord[], tail: JournalTail) => void;
 }
 
 export interface ReplayResult {
@@ -262,7 +263,7 @@ export function replay(input: ReplayInput): ReplayResult {
   const cursor = new JournalCursor(input.file, input.startTail);
   let replayed = 0;
   for (const commit of cursor.commits(input.fileSizeBytes)) {
-    input.onCommit(commit.records);
+    input.onCommit(commit.records, commit.tail);
     replayed += commit.records.length;
   }
   const stop = cursor.stop as CursorStop;

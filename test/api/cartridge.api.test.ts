@@ -220,8 +220,8 @@ describe('Cartridge.open()', () => {
     create().close();
     const bytes = readFileSync(fileAt());
     for (const slot of [0, HEADER_SLOT_BYTES]) {
-      // Version 4 with a valid checksum: a newer format, not a damaged header.
-      bytes.writeUInt16LE(4, slot + 8);
+      // Version 5 with a valid checksum: a newer format, not a damaged header.
+      bytes.writeUInt16LE(5, slot + 8);
       const checksumAt = slot + HEADER_SLOT_BYTES - 4;
       bytes.writeUInt32LE(crc32c(bytes.subarray(slot, checksumAt)) >>> 0, checksumAt);
     }
@@ -963,7 +963,7 @@ describe('Cartridge#verify()', () => {
     cart.writeFile('/a', 'x');
     const report = cart.verify();
     const stats = cart.stats();
-    expect(report).toMatchObject({ ok: true, assurance: 'hash-chain', stateMatches: true, damageOffset: null });
+    expect(report).toMatchObject({ ok: true, assurance: 'chain', stateMatches: true, damageOffset: null });
     expect(report.recordsChecked).toBe(stats.recordCount);
     expect(report.bytesChecked).toBe(cart.head - JOURNAL_START_OFFSET);
     expect(report.headHash).toMatch(/^[0-9a-f]{64}$/);

@@ -131,9 +131,9 @@ describe('chooseFileHeader', () => {
     expect(thrownBy(() => chooseFileHeader([Buffer.alloc(0), Buffer.alloc(0)])).code).toBe('NOT_A_CARTRIDGE');
   });
 
-  it('is UNSUPPORTED_VERSION for a version 4 file, for formats 1 and 2, and for unknown required features', () => {
+  it('is UNSUPPORTED_VERSION for a version 5 file, for formats 1 to 3, and for unknown required features', () => {
     const versionTwo = encodeFileHeader(newer);
-    versionTwo.writeUInt16LE(4, 8);
+    versionTwo.writeUInt16LE(5, 8);
     resealed(versionTwo);
     expect(thrownBy(() => chooseFileHeader([versionTwo, Buffer.from(versionTwo)])).code).toBe('UNSUPPORTED_VERSION');
     const damaged = encodeFileHeader(older);
@@ -153,11 +153,16 @@ describe('chooseFileHeader', () => {
     formatTwo.writeUInt16LE(2, 8);
     resealed(formatTwo);
     expect(thrownBy(() => chooseFileHeader([formatTwo, Buffer.from(formatTwo)])).code).toBe('UNSUPPORTED_VERSION');
+    // Format 3 had no Merkle log and no signed heads: refused, not misread.
+    const formatThree = encodeFileHeader(newer);
+    formatThree.writeUInt16LE(3, 8);
+    resealed(formatThree);
+    expect(thrownBy(() => chooseFileHeader([formatThree, Buffer.from(formatThree)])).code).toBe('UNSUPPORTED_VERSION');
   });
 
-  it('prefers a valid version 3 slot over a newer-version one (a reader keeps what it understands)', () => {
+  it('prefers a valid version 4 slot over a newer-version one (a reader keeps what it understands)', () => {
     const versionTwo = encodeFileHeader(newer);
-    versionTwo.writeUInt16LE(4, 8);
+    versionTwo.writeUInt16LE(5, 8);
     expect(chooseFileHeader([encodeFileHeader(older), resealed(versionTwo)])).toEqual(older);
   });
 });
