@@ -8,6 +8,9 @@
  * - `open-read <path> <fileCount> <timedReads> <totalReads> <seed>`: `Cartridge.open` and then
  *   `timedReads` `readFile`s of random small files are timed; the remaining reads up to
  *   `totalReads` follow, and the RSS is taken after all of them.
+ * - `open-read-settled <path> ...`: the same as `open-read`, with a full garbage collection
+ *   before the RSS is taken, so that it counts what the open cartridge holds and not the
+ *   garbage its reads left (the catalog RSS figure).
  * - `sqlite-read <path> ...`: the same with better-sqlite3 opening a database of the same rows
  *   and looking them up by path.
  *
@@ -16,9 +19,10 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Cartridge } from '../src/index.js';
+import { collectGarbage } from './measure.js';
 import { seededIndexes, smallFilePath } from './support.js';
 
-export type ChildMode = 'open' | 'readfile' | 'open-read' | 'sqlite-read';
+export type ChildMode = 'open' | 'readfile' | 'open-read' | 'open-read-settled' | 'sqlite-read';
 
 export interface ChildReport {
   readonly mode: ChildMode;
@@ -38,7 +42,13 @@ export interface ChildReport {
 
 const MIB = 1024 * 1024;
 const [mode, path, ...rest] = process.argv.slice(2);
-const modes: readonly string[] = ['open', 'readfile', 'open-read', 'sqlite-read'];
+const modes: readonly string[] = [
+  'open',
+  'readfile',
+  'open-read',
+  'open-read-settled',
+  'sqlite-read',
+];
 if (mode === undefined || !modes.includes(mode) || path === undefined) {
   console.error(
     `usage: open-child.ts ${modes.join('|')} <path> [fileCount timedReads totalReads seed]`,
@@ -118,6 +128,7 @@ function openAndRead(): ChildReport {
     found++;
     bytes += content.length;
   }
+  if (mode === 'open-read-settled') collectGarbage();
   const result = report({ ms, openMs, fileCount: found, recordCount: 0, bytes });
   opened.close();
   return result;

@@ -36,7 +36,8 @@ export interface Workload<Settings> {
   readonly sizes: Record<BenchSize, Settings>;
   readonly budgetMs: Record<BenchSize, number>;
   readonly figures: readonly FigureSpec[];
-  readonly run: (settings: Settings, context: WorkloadContext) => void;
+  /** A workload that measures an asynchronous peer returns a promise; the runner awaits it. */
+  readonly run: (settings: Settings, context: WorkloadContext) => void | Promise<void>;
 }
 
 /** A workload with its settings type hidden, so that workloads of every kind fit in one list. */
@@ -45,7 +46,7 @@ export interface RunnableWorkload {
   readonly description: string;
   readonly budgetMs: Record<BenchSize, number>;
   readonly figures: readonly FigureSpec[];
-  readonly runAt: (size: BenchSize, context: WorkloadContext) => void;
+  readonly runAt: (size: BenchSize, context: WorkloadContext) => void | Promise<void>;
 }
 
 export function runnable<Settings>(workload: Workload<Settings>): RunnableWorkload {
@@ -63,6 +64,19 @@ interface Outcome {
   readonly text: string;
   readonly target: Target;
   readonly met: boolean;
+}
+
+/** The document `--json` prints: every line, and every figure with its target and result. */
+export interface JsonReport {
+  readonly lines: Record<string, number | string>;
+  readonly figures: {
+    readonly name: string;
+    readonly value: number | string;
+    readonly target: string;
+    readonly met: boolean;
+  }[];
+  readonly targetsMet: number;
+  readonly targetsMissed: number;
 }
 
 const ENGINE_CODES: ReadonlySet<string> = new Set(CARTRIDGE_ERROR_CODES);
@@ -84,7 +98,19 @@ function targetText(target: Target): string {
 export class Report {
   private readonly specs = new Map<string, FigureSpec>();
   private readonly outcomes = new Map<string, Outcome>();
+  private readonly lines = new Map<string, number | string>();
   private faults = 0;
+
+  /**
+   * With `json`, the human-readable lines go to stderr, so that stdout carries only the JSON
+   * document `printJson` writes at the end and a script can parse it as a whole.
+   */
+  constructor(private readonly json = false) {}
+
+  private print(text: string): void {
+    if (this.json) console.error(text);
+    else console.log(text);
+  }
 
   /** Figures that failed with an error that is not an expected failure (`isExpectedFailure`). */
   get benchFaults(): number {
@@ -99,7 +125,8 @@ export class Report {
   /** A raw figure without a target (the numbers behind a ratio, setup sizes, and so on). */
   line(name: string, value: number | string, digits = 3): void {
     const text = typeof value === 'number' ? value.toFixed(digits) : value;
-    console.log(`${name}: ${text}`);
+    this.lines.set(name, typeof value === 'number' ? Number(text) : value);
+    this.print(`${name}: ${text}`);
   }
 
   /** A figure with a target, which must have been registered with `expect`. */
@@ -132,18 +159,38 @@ export class Report {
     const outcomes = [...this.outcomes.values()];
     if (outcomes.length === 0) return;
     const width = Math.max(...outcomes.map((outcome) => outcome.name.length));
-    console.log('');
-    console.log('figure'.padEnd(width), ' value        target     result');
+    this.print('');
+    this.print(`${'figure'.padEnd(width)}  value        target     result`);
     for (const outcome of outcomes) {
-      console.log(
-        outcome.name.padEnd(width),
-        outcome.text.padStart(12),
-        targetText(outcome.target).padEnd(10),
-        outcome.met ? 'met' : 'missed',
+      this.print(
+        [
+          outcome.name.padEnd(width),
+          outcome.text.padStart(12),
+          targetText(outcome.target).padEnd(10),
+          outcome.met ? 'met' : 'missed',
+        ].join(' '),
       );
     }
     const missed = outcomes.filter((outcome) => !outcome.met).length;
-    console.log(`targets: ${outcomes.length - missed} met, ${missed} missed`);
+    this.print(`targets: ${outcomes.length - missed} met, ${missed} missed`);
+  }
+
+  /** `--json`: one document on stdout with every line and every figure, target and result. */
+  printJson(): void {
+    const outcomes = [...this.outcomes.values()];
+    const missed = outcomes.filter((outcome) => !outcome.met).length;
+    const document: JsonReport = {
+      lines: Object.fromEntries(this.lines),
+      figures: outcomes.map((outcome) => ({
+        name: outcome.name,
+        value: Number.isNaN(Number(outcome.text)) ? outcome.text : Number(outcome.text),
+        target: targetText(outcome.target),
+        met: outcome.met,
+      })),
+      targetsMet: outcomes.length - missed,
+      targetsMissed: missed,
+    };
+    console.log(JSON.stringify(document, null, 2));
   }
 
   private specOf(name: string): FigureSpec {
@@ -154,7 +201,7 @@ export class Report {
 
   private settle(spec: FigureSpec, text: string, met: boolean): void {
     this.outcomes.set(spec.name, { name: spec.name, text, target: spec.target, met });
-    console.log(
+    this.print(
       `${spec.name}: ${text} (target ${targetText(spec.target)}, ${met ? 'met' : 'missed'})`,
     );
   }

@@ -30,6 +30,7 @@ import {
   type Workload,
   type WorkloadContext,
 } from './report.js';
+import { HASH_IMPLEMENTATION } from '../src/journal/hashing.js';
 import { MIB, type PreparedPair } from './support.js';
 import * as accessAudit from './workloads/access-audit.js';
 import * as appendBatchedVsSqlite from './workloads/append-batched-vs-sqlite.js';
@@ -46,6 +47,15 @@ import * as open100k from './workloads/open-100k.js';
 import * as open1mFlatness from './workloads/open-1m-flatness.js';
 import * as open1mRssGrowth from './workloads/open-1m-rss-growth.js';
 import * as open1mVsSqlite from './workloads/open-1m-vs-sqlite.js';
+import * as catalogRss from './workloads/catalog-rss.js';
+import * as machineLimits from './workloads/machine-limits.js';
+import * as peersBatchPut from './workloads/peers-batch-put.js';
+import * as peersDurablePut from './workloads/peers-durable-put.js';
+import * as peersGet from './workloads/peers-get.js';
+import * as peersLargeFiles from './workloads/peers-large-files.js';
+import * as peersMemory from './workloads/peers-memory.js';
+import * as peersMix from './workloads/peers-mix.js';
+import * as peersPut from './workloads/peers-put.js';
 import * as read64kWarm from './workloads/read-64k-warm.js';
 import * as snapshotCreate from './workloads/snapshot-create.js';
 import * as tamperEvidence from './workloads/tamper-evidence.js';
@@ -182,7 +192,8 @@ const read64kWarmWorkload = pairWorkload({
   description: '64 KiB readFile served by the buffer pool vs Buffer.from',
   sizes: READ_SIZES,
   figure: 'read_64k_warm_ratio',
-  target: atLeast(0.5),
+  // Issue 15 raised this target from 0.5 to the 0.9 its table asks for.
+  target: atLeast(0.9),
   lowerIsBetter: false,
   withCpu: true,
   setup: read64kWarm.setup,
@@ -275,6 +286,15 @@ const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(appendBatchedVsSqlite.workload),
   runnable(engramFreeze.workload),
   runnable(tamperEvidence.workload),
+  runnable(machineLimits.workload),
+  runnable(peersPut.workload),
+  runnable(peersBatchPut.workload),
+  runnable(peersDurablePut.workload),
+  runnable(peersGet.workload),
+  runnable(peersMix.workload),
+  runnable(peersMemory.workload),
+  runnable(peersLargeFiles.workload),
+  runnable(catalogRss.workload),
 ];
 
 function sizeFromEnvironment(): BenchSize {
@@ -332,8 +352,12 @@ function printEnvironment(
   report.line('file_system', `${fileSystemOf(tmpdir())} (os.tmpdir())`);
   report.line(
     'durability',
-    'writes off; durable-commit-4k full; opens and logs normal (the default)',
+    'writes off; durable-commit-4k full; opens and logs normal (the default); peers matched ' +
+      '(sqlite WAL NORMAL vs cartridge normal, lmdb noSync, level and fs no sync vs off, ' +
+      'fsync/FULL/lmdb sync/level sync vs full)',
   );
+  // The portable BLAKE3 is about ten times slower than the native one: say which one ran.
+  report.line('hash', HASH_IMPLEMENTATION);
   report.line('bench_size', size);
   report.line('workloads', workloads.map((workload) => workload.name).join(','));
 }
@@ -346,7 +370,7 @@ function printList(size: BenchSize, workloads: readonly RunnableWorkload[]): voi
   }
 }
 
-function main(): number {
+async function main(): Promise<number> {
   const size = sizeFromEnvironment();
   const workloads = selectedWorkloads();
   if (process.argv.includes('--list')) {
@@ -354,7 +378,8 @@ function main(): number {
     return 0;
   }
   const checksum = new Checksum();
-  const report = new Report();
+  const json = process.argv.includes('--json');
+  const report = new Report(json);
   const started = performance.now();
   printEnvironment(report, size, workloads);
   try {
@@ -365,7 +390,7 @@ function main(): number {
       collectGarbage();
       const workloadStart = performance.now();
       try {
-        workload.runAt(size, context);
+        await workload.runAt(size, context);
       } catch (error) {
         report.failRemaining(workload.figures, error);
         console.error(`${workload.name} failed:`, error);
@@ -376,11 +401,12 @@ function main(): number {
     removeManyFilesFixtures();
   }
   report.line('elapsed_s', (performance.now() - started) / 1000, 1);
-  console.log(`checksum: ${checksum.hex} (${checksum.ops} ops)`);
+  report.line('checksum', `${checksum.hex} (${checksum.ops} ops)`);
   report.printSummary();
+  if (json) report.printJson();
   return report.benchFaults === 0 ? 0 : 1;
 }
 
 // Fixtures live in scratch directories; remove them even when the run dies of an exception.
 process.on('exit', removeManyFilesFixtures);
-process.exitCode = main();
+process.exitCode = await main();

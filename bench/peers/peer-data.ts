@@ -1,0 +1,45 @@
+import { incompressibleBuffers, KIB } from '../support.js';
+import type { PeerStore } from './peer-store.js';
+
+/**
+ * The data the peer workloads put and get: incompressible values (so that no store wins by
+ * compressing, as none of the peers compresses by default) of the three sizes the issue names,
+ * and keys that look like record identifiers.
+ */
+
+export const VALUE_SIZES_BYTES = [100, 4 * KIB, 64 * KIB] as const;
+
+/** `100b`, `4k`, `64k`: the size as it appears in figure names. */
+export function sizeLabel(sizeBytes: number): string {
+  if (sizeBytes >= KIB * KIB) return `${sizeBytes / (KIB * KIB)}m`;
+  return sizeBytes >= KIB ? `${sizeBytes / KIB}k` : `${sizeBytes}b`;
+}
+
+export function keyOf(index: number): string {
+  return `record-${String(index).padStart(8, '0')}`;
+}
+
+/**
+ * A ring of distinct values to put, so that a put never writes the buffer it wrote just before
+ * (a store may not notice, but the bench should not depend on that).
+ */
+export function valueRing(sizeBytes: number, seed: string, count = 16): Buffer[] {
+  return incompressibleBuffers(count, sizeBytes, `${seed}-${sizeBytes}`);
+}
+
+/** Puts `count` entries into `store` in batches of 1 000, for the read figures (not timed). */
+export async function fill(
+  store: PeerStore,
+  count: number,
+  values: readonly Buffer[],
+): Promise<void> {
+  for (let first = 0; first < count; first += 1000) {
+    const keys: string[] = [];
+    const batch: Buffer[] = [];
+    for (let index = first; index < Math.min(count, first + 1000); index++) {
+      keys.push(keyOf(index));
+      batch.push(values[index % values.length] as Buffer);
+    }
+    await store.putBatch(keys, batch);
+  }
+}
