@@ -41,6 +41,7 @@ import * as checkoutFlatness from './workloads/checkout-flatness.js';
 import * as diff1m from './workloads/diff-1m.js';
 import * as databaseVsSqlite from './workloads/database-vs-sqlite.js';
 import * as durableCommit4k from './workloads/durable-commit-4k.js';
+import * as engramFreeze from './workloads/engram-freeze.js';
 import * as logDiskBytes from './workloads/log-disk-bytes.js';
 import * as logReadCold from './workloads/log-read-cold.js';
 import { removeManyFilesFixtures } from './workloads/many-files.js';
@@ -285,6 +286,7 @@ const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(logDiskBytes.workload),
   runnable(logReadCold.workload),
   runnable(appendBatchedVsSqlite.workload),
+  runnable(engramFreeze.workload),
   runnable(tamperEvidence.workload),
   runnable(machineLimits.workload),
   runnable(peersPut.workload),

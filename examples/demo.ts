@@ -4,14 +4,15 @@
  * Then time travel: a live change stream prints every change as it commits, a snapshot names
  * a moment, more changes follow, a diff shows them, a checkout reads the past, and a restore
  * brings it back (as one more commit, so history keeps everything). Then access control and
- * audit, and last tamper evidence: a signed checkpoint, a proof of one audit batch checked
+ * audit; freeze, where the cartridge becomes a signed Engram archive that is listed and
+ * verified; and last tamper evidence: a signed checkpoint, a proof of one audit batch checked
  * without the file, and a copy of the file rewritten by someone without the key, caught.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cartridge, verifyProof } from '../src/index.js';
+import { Cartridge, Engram, verifyProof } from '../src/index.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'cartridge-demo-'));
 const path = join(directory, 'demo.cart');
@@ -103,6 +104,28 @@ console.table(
     change: entry.changeOffset ?? '',
   })),
 );
+
+console.log('\n-- freeze into an Engram archive --');
+// A test key (the seed bytes 0..31); a real deployment keeps its signing key elsewhere.
+const signingKey = Buffer.from(Array.from({ length: 32 }, (_, index) => index));
+const archivePath = join(directory, 'demo.eng');
+const frozen = audited.freeze(archivePath, {
+  name: 'demo',
+  version: '1.0.0',
+  author: { name: 'Cartridge demo' },
+  compression: 'auto',
+  signingKey,
+  signer: 'demo key',
+});
+console.log(`froze the head (offset ${frozen.offset}): ${frozen.fileCount} files, ${frozen.archiveSizeBytes} bytes`);
+const engram = Engram.open(archivePath);
+for (const entry of engram.list()) {
+  console.log(`  ${entry.path.padEnd(34)} ${String(entry.sizeBytes).padStart(6)} B  ${entry.compression}`);
+}
+const verified = engram.verify('03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8');
+console.log(`verify: valid=${verified.valid}, signed=${verified.signed}, trusted=${verified.trusted}, ${verified.filesChecked} files checked`);
+console.log(`capabilities: ${engram.manifest()?.capabilities.join(', ')}`);
+engram.close();
 
 console.log('\n-- tamper evidence --');
 // The private key stays off the device in real use; only heads and signatures reach the file.

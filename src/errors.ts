@@ -35,6 +35,8 @@ export type EngineErrorCode =
   | 'SQLITE_ERROR'
   | 'SQLITE_BUSY'
   | 'SQLITE_NOT_LOADED'
+  | 'ENGRAM_CORRUPT'
+  | 'ENGRAM_UNSUPPORTED'
   | ProofErrorCode;
 
 /**
@@ -78,6 +80,8 @@ export const CARTRIDGE_ERROR_CODES: readonly CartridgeErrorCode[] = [
   'SNAPSHOT_NOT_FOUND',
   'HISTORY_UNAVAILABLE',
   'SUBSCRIBER_OVERFLOW',
+  'ENGRAM_CORRUPT',
+  'ENGRAM_UNSUPPORTED',
   'KEY_INVALID',
   'SIGNATURE_INVALID',
   'NOT_SIGNED',

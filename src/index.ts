@@ -13,6 +13,25 @@ export {
   type SqliteValue,
 } from './sqlite/statement.js';
 export type { ExportDatabaseOptions } from './sqlite/native-interop.js';
+export {
+  Engram,
+  type EngramCompressionMethod,
+  type EngramEntry,
+  type EngramOpenOptions,
+  type EngramVerifyReport,
+} from './engram/reader.js';
+export { EngramView } from './engram/engram-view.js';
+export type { EngramCompression } from './engram/entry-codec.js';
+export type {
+  EngramAuthor,
+  EngramFileEntry,
+  EngramManifest,
+  EngramMetadata,
+  EngramSignature,
+} from './engram/manifest.js';
+export type { PublicKey, SignatureCheck, SigningKey } from './engram/signing.js';
+export type { WriteProgress } from './engram/writer.js';
+export type { FreezeOptions, FreezeResult, Provenance } from './engine/freeze.js';
 export type {
   ByteRange,
   CartridgeStats,

@@ -77,6 +77,14 @@ import { diffEntries } from '../projections/catalog-diff.js';
 import { type Content, type FilePatch, WritePath } from './write-path.js';
 import { Transactions } from './transactions.js';
 import type { SnapshotEntry } from '../projections/timeline.js';
+import {
+  checkFreezeOptions,
+  type FreezeOptions,
+  type FreezeResult,
+  freezeState,
+} from './freeze.js';
+import { Engram } from '../engram/reader.js';
+import { thawInto } from './thaw.js';
 import { type CartridgeFs, createFs } from '../vfs/cartridge-fs.js';
 import { repairCartridge, type RepairOptions, type RepairReport } from './repair.js';
 import { inspect } from 'node:util';
@@ -214,6 +222,33 @@ export class Cartridge {
     if (resolved.readOnly)
       throw new CartridgeError('INVALID_ARGUMENT', 'cannot create a read-only cartridge');
     return new Cartridge(createJournal(storageOf(options), path, resolved, true), resolved, path);
+  }
+
+  /**
+   * Thaws the Engram archive at `engramPath` into a new cartridge at `cartridgePath` (see
+   * `thaw.ts`) and returns it open. On failure no cartridge is left at `cartridgePath`.
+   */
+  static fromEngram(
+    engramPath: string,
+    cartridgePath: string,
+    options: CartridgeOptions = {},
+  ): Cartridge {
+    requireHostPath(engramPath);
+    requireHostPath(cartridgePath);
+    const engram = Engram.open(engramPath, { storage: options.storage });
+    try {
+      const cartridge = Cartridge.create(cartridgePath, options);
+      try {
+        thawInto(engram, cartridge);
+      } catch (error) {
+        cartridge.close();
+        storageOf(options).remove(cartridgePath);
+        throw error;
+      }
+      return cartridge;
+    } finally {
+      engram.close();
+    }
   }
 
   /** Opens an existing cartridge file, replaying its journal from the last checkpoint. */
@@ -621,6 +656,40 @@ export class Cartridge {
     if (this.transactions.depth > 0) {
       throw new CartridgeError('INVALID_ARGUMENT', `${operation} inside a transaction`);
     }
+  }
+
+  // ---- freeze ------------------------------------------------------------------------------
+
+  /**
+   * Writes every live file of the state at `options.at` (default the head) into an Engram v1
+   * archive at `outPath` (see `freeze.ts`): each file read through the gate as the actor.
+   */
+  freeze(outPath: string, options: FreezeOptions): FreezeResult {
+    this.ensureReadable();
+    this.refuseInsideTransaction('freeze');
+    requireHostPath(outPath);
+    const checked = checkFreezeOptions(options);
+    const actor = this.actor;
+    const past =
+      options.at === undefined ? undefined : stateAt(this.journal, options.at, this.head);
+    const state = past === undefined ? this.journal : past.projections;
+    return freezeState(
+      {
+        storage: this.options.storage ?? new NodeStorage(),
+        cartridgeId: this.cartridgeId,
+        state,
+        reads: past === undefined ? this.reads : new ReadModel(state, this.content),
+        offset: past === undefined ? this.head : past.head,
+        headHash: past === undefined ? this.journal.writer.committedTail.lastHash : past.headHash,
+        snapshot: past === undefined ? null : past.snapshot,
+        nowMs: this.options.clock.now(),
+        authorizeRead: (path) => {
+          this.gate.check(actor, 'Read', path);
+        },
+      },
+      outPath,
+      checked,
+    );
   }
 
   // ---- change streams ---------------------------------------------------------------------

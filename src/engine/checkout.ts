@@ -35,6 +35,8 @@ export interface PastState {
   readonly head: number;
   /** The snapshot the target named, if it named one. */
   readonly snapshot: string | null;
+  /** The chain hash of the last record the state holds: what names this state in the chain. */
+  readonly headHash: Buffer;
 }
 
 interface ResolvedTarget {
@@ -162,6 +164,7 @@ export function stateAt(
   }
   const cursor = new JournalCursor(journal.file, start.tail);
   let head = root === undefined ? JOURNAL_START_OFFSET : start.tail.endOffset;
+  let headHash = start.tail.lastHash;
   let stopped = false;
   for (const commit of cursor.commits(headOffset)) {
     if (!resolved.includes(commit)) {
@@ -170,6 +173,7 @@ export function stateAt(
     }
     for (const record of commit.records) applyRecord(start.projections, record);
     head = commit.tail.endOffset;
+    headHash = commit.tail.lastHash;
   }
   const stop = cursor.stop;
   if (!stopped && stop !== undefined && stop.reason !== null) {
@@ -178,5 +182,5 @@ export function stateAt(
   if (head === JOURNAL_START_OFFSET) {
     throw invalidTarget('lies before the cartridge was created');
   }
-  return { projections: start.projections, head, snapshot: resolved.snapshot };
+  return { projections: start.projections, head, snapshot: resolved.snapshot, headHash };
 }

@@ -147,7 +147,14 @@ function clockOf(value: unknown): Clock {
 }
 
 /** The methods a `storage` option must have (the `Storage` interface). */
-const STORAGE_METHODS = ['open', 'exists', 'syncDirectory', 'statPath', 'remove'] as const;
+const STORAGE_METHODS = [
+  'open',
+  'exists',
+  'syncDirectory',
+  'statPath',
+  'remove',
+  'rename',
+] as const;
 
 export function resolveOptions(input: CartridgeOptions = {}): ResolvedOptions {
   const options = requireOptionsObject('options', input);

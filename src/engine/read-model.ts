@@ -6,6 +6,7 @@ import type { CatalogNode } from '../projections/catalog.js';
 import type { Projections } from '../projections/projection-set.js';
 import type { ByteRange, CartridgeStats, EntryMetadata } from './cartridge-types.js';
 import type { ContentReader } from './content-reader.js';
+import type { Extent } from '../journal/journal-event.js';
 
 /**
  * The read API, written once over a state: the head's projections (a `Cartridge`) or a past
@@ -63,6 +64,31 @@ export class ReadModel {
     const end = Math.min(range.end ?? node.sizeBytes, node.sizeBytes);
     const start = Math.min(range.start ?? 0, end);
     return this.content.readRange(extents, node.sizeBytes, canonical, start, end);
+  }
+
+  /**
+   * The content of the file at a canonical path in pieces of whole extents, about
+   * `pieceBytes` each (one extent may be larger): a reader that streams a large file (freeze)
+   * holds one piece at a time, not the whole file.
+   */
+  *readPieces(canonical: string, pieceBytes: number): Generator<Buffer> {
+    const node = this.nodeAt(canonical);
+    if (node.kind !== 'file')
+      throw new CartridgeError('EISDIR', `${canonical} is a directory`, { path: canonical });
+    const extents = this.state.catalog.extentsOf(node);
+    let start = 0;
+    while (start < extents.length) {
+      let end = start;
+      let sizeBytes = 0;
+      while (end < extents.length) {
+        const lengthBytes = (extents[end] as Extent).lengthBytes;
+        if (end > start && sizeBytes + lengthBytes > pieceBytes) break;
+        sizeBytes += lengthBytes;
+        end++;
+      }
+      yield this.content.read(extents.slice(start, end), sizeBytes, canonical);
+      start = end;
+    }
   }
 
   /** The names in the directory at a canonical path. */

@@ -515,6 +515,10 @@ class SyncTracer implements Storage {
   remove(path: string): void {
     this.inner.remove(path);
   }
+
+  rename(fromPath: string, toPath: string): void {
+    this.inner.rename(fromPath, toPath);
+  }
 }
 
 /** The kind of each fsync the 'full' workload performs after create, in order. */

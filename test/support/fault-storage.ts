@@ -305,6 +305,19 @@ export class FaultStorage implements Storage {
     this.pendingCreated.delete(key);
   }
 
+  /** Moves the directory entry at once and durably, as `remove` does. */
+  rename(fromPath: string, toPath: string): void {
+    this.checkAlive();
+    const fromKey = resolve(fromPath);
+    const file = this.files.get(fromKey);
+    if (file === undefined) {
+      throw Object.assign(new Error(`ENOENT: rename ${fromPath}`), { code: 'ENOENT' });
+    }
+    this.files.delete(fromKey);
+    this.pendingCreated.delete(fromKey);
+    this.files.set(resolve(toPath), file);
+  }
+
   /** Arms a failure; see `FailureRule`. Counting starts with the next matching operation. */
   failOn(rule: FailureRule): void {
     assert(Number.isSafeInteger(rule.nth) && rule.nth >= 1, 'nth must be a positive integer');

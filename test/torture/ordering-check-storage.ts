@@ -43,6 +43,10 @@ export class OrderingCheckStorage implements Storage {
   remove(path: string): void {
     this.inner.remove(path);
   }
+
+  rename(fromPath: string, toPath: string): void {
+    this.inner.rename(fromPath, toPath);
+  }
 }
 
 class OrderingCheckFile implements StorageFile {

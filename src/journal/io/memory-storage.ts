@@ -268,4 +268,11 @@ export class MemoryStorage implements Storage {
   remove(path: string): void {
     this.files.delete(resolve(path));
   }
+
+  rename(fromPath: string, toPath: string): void {
+    const content = this.files.get(resolve(fromPath));
+    if (content === undefined) throw createSystemError('ENOENT', 'rename', fromPath);
+    this.files.delete(resolve(fromPath));
+    this.files.set(resolve(toPath), content);
+  }
 }

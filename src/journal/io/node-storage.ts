@@ -228,6 +228,10 @@ export class NodeStorage implements Storage {
     }
   }
 
+  rename(fromPath: string, toPath: string): void {
+    fs.renameSync(fromPath, toPath);
+  }
+
   syncDirectory(directoryPath: string): void {
     let descriptor: number;
     try {

@@ -74,4 +74,9 @@ export interface Storage {
   statPath(path: string): PathStatus | undefined;
   /** Removes the file at `path`; a path that names nothing is not an error. */
   remove(path: string): void;
+  /**
+   * Moves the file at `fromPath` to `toPath` in one step, replacing any file there (a POSIX
+   * rename): a reader of `toPath` sees the old file or the new one, never a half-written one.
+   */
+  rename(fromPath: string, toPath: string): void;
 }
