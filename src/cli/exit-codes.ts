@@ -21,7 +21,7 @@ export function exitCodeOf(error: unknown): number {
   if (isCartridgeError(error) || typeof code === 'string') {
     if (code === 'ENOENT' || code === 'SNAPSHOT_NOT_FOUND') return EXIT_NOT_FOUND;
     if (code === 'EACCES') return EXIT_DENIED;
-    if (code === 'JOURNAL_CORRUPT') return EXIT_CHECK_FAILED;
+    if (code === 'JOURNAL_CORRUPT' || code === 'ENGRAM_CORRUPT') return EXIT_CHECK_FAILED;
     if (code === 'LOCKED') return EXIT_LOCKED;
     if (code === 'INVALID_ARGUMENT' || code === 'USAGE') return EXIT_USAGE;
   }

@@ -5,6 +5,7 @@ import { registerAccessCommands } from './commands/access-commands.js';
 import { registerFileCommands } from './commands/file-commands.js';
 import { registerHistoryCommands } from './commands/history-commands.js';
 import { registerSqlCommands } from './commands/sql-commands.js';
+import { registerEngramCommands } from './commands/engram-commands.js';
 import { registerTransferCommands } from './commands/transfer-commands.js';
 import { EXIT_SUCCESS, EXIT_USAGE, exitCodeOf } from './exit-codes.js';
 import { Output } from './output.js';
@@ -88,6 +89,7 @@ export function buildProgram(console: Console, state: RunState = { exitCode: 0 }
     registerHistoryCommands,
     registerAccessCommands,
     registerSqlCommands,
+    registerEngramCommands,
   ]) {
     register(program, context);
   }

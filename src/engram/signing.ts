@@ -67,7 +67,9 @@ export function publicKeyHex(key: PublicKey | KeyObject): string {
     return Buffer.from(key).toString('hex');
   }
   if (typeof key === 'object' && key !== null && key.asymmetricKeyType === 'ed25519') {
-    const der = createPublicKey(key).export({ format: 'der', type: 'spki' });
+    // createPublicKey derives a public key from a private one but refuses a public one.
+    const publicKey = key.type === 'public' ? key : createPublicKey(key);
+    const der = publicKey.export({ format: 'der', type: 'spki' });
     return der.subarray(der.length - PUBLIC_KEY_BYTES).toString('hex');
   }
   throw new CartridgeError('INVALID_ARGUMENT', 'a public key must be an Ed25519 key');

@@ -175,6 +175,37 @@ describe('the cartridge binary', () => {
     ).toEqual([{ n: 0 }]);
   });
 
+  it('freezes into a signed Engram archive, lists, reads, verifies and thaws it', () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const keyPath = join(work, 'engram-key.pem');
+    const publicPath = join(work, 'engram-public.pem');
+    writeFileSync(keyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(publicPath, publicKey.export({ type: 'spki', format: 'pem' }));
+    const archive = join(work, 'calls.eng');
+    const frozen = cli([
+      'freeze',
+      cart,
+      archive,
+      '--name',
+      'calls',
+      '--author',
+      'ops',
+      '--signing-key',
+      keyPath,
+    ]);
+    expect(frozen.status, frozen.stderr).toBe(0);
+    const entries = json(['engram', 'ls', archive]) as { path: string }[];
+    expect(entries.map((entry) => entry.path)).toContain('calls/1.json');
+    expect(cli(['engram', 'cat', archive, 'calls/1.json']).stdout).toBe('{"call":1}');
+    expect(json(['engram', 'verify', archive, '--public-key', publicPath])).toMatchObject({
+      signed: true,
+      trusted: true,
+    });
+    const thawed = join(work, 'thawed.cart');
+    expect(cli(['engram', 'thaw', archive, thawed]).status).toBe(0);
+    expect(cli(['cat', thawed, '/calls/1.json']).stdout).toBe('{"call":1}');
+  });
+
   it('signs a head, exports an anchor and verifies against both', () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const keyPath = join(work, 'signing.pem');
