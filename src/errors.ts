@@ -31,7 +31,9 @@ export type EngineErrorCode =
   | 'SNAPSHOT_EXISTS'
   | 'SNAPSHOT_NOT_FOUND'
   | 'HISTORY_UNAVAILABLE'
-  | 'SUBSCRIBER_OVERFLOW';
+  | 'SUBSCRIBER_OVERFLOW'
+  | 'KEY_REQUIRED'
+  | 'DECRYPTION_FAILED';
 
 export type CartridgeErrorCode = FileSystemErrorCode | EngineErrorCode;
 
@@ -61,12 +63,17 @@ export const CARTRIDGE_ERROR_CODES: readonly CartridgeErrorCode[] = [
   'SNAPSHOT_NOT_FOUND',
   'HISTORY_UNAVAILABLE',
   'SUBSCRIBER_OVERFLOW',
+  'KEY_REQUIRED',
+  'DECRYPTION_FAILED',
 ];
 
 export interface CartridgeErrorDetails {
   /** The canonical path the failed operation named, when there was one. */
   readonly path?: string;
-  /** The journal offset where damage was found, for `JOURNAL_CORRUPT`. */
+  /**
+   * The journal offset where damage was found, for `JOURNAL_CORRUPT`, or of the record that
+   * could not be opened, for `KEY_REQUIRED` and `DECRYPTION_FAILED`.
+   */
   readonly offset?: number;
   /** The operating system's code (`EIO`, `EROFS`, ...) behind an `IO_ERROR` or `ENOSPC`. */
   readonly systemCode?: string;

@@ -37,6 +37,9 @@ export type { Action } from './iam/action.js';
 export type { Condition, ConditionOperator } from './iam/conditions.js';
 export type { RecoveryReport, RecoveryDecision } from './journal/recovery.js';
 export type { CompressionName } from './journal/compression.js';
+export type { CipherName } from './journal/keyring.js';
+export type { EncryptionInfo } from './engine/key-rotation.js';
+export { encryptionKeyId } from './engine/encryption.js';
 export type { BufferPoolStats } from './projections/buffer-pool.js';
 export type {
   FileIdentity,

@@ -63,6 +63,8 @@ import {
 import { diffEntries } from '../projections/catalog-diff.js';
 import { type Content, WritePath } from './write-path.js';
 import { Transactions } from './transactions.js';
+import { requireEncryptionKey } from './encryption.js';
+import { type EncryptionInfo, encryptionInfoOf, rotateKey } from './key-rotation.js';
 import type { SnapshotEntry } from '../projections/timeline.js';
 
 export type { Content } from './write-path.js';
@@ -111,7 +113,7 @@ export class Cartridge {
       },
     });
     this.pool = new BufferPool(options.bufferPoolBytes);
-    this.content = new ContentReader(journal.file, journal.writer, this.pool);
+    this.content = new ContentReader(journal.file, journal.writer, this.pool, journal.sealing);
     this.reads = new ReadModel(journal, this.content);
     this.actors = new ActorScope(options.actor);
     this.access = new AccessControl(() => this.journal.policy);
@@ -199,6 +201,11 @@ export class Cartridge {
 
   get cartridgeId(): string {
     return this.journal.headerKeeper.header.cartridgeId.toString('hex');
+  }
+
+  /** The cipher and the id of the key sealing new records; null for a plain cartridge. */
+  get encryption(): EncryptionInfo | null {
+    return encryptionInfoOf(this.journal.sealing);
   }
 
   // ---- reads ------------------------------------------------------------------------------
@@ -595,6 +602,33 @@ export class Cartridge {
     this.trail.flush();
     const storage = this.options.storage ?? new NodeStorage();
     return exportAuditLines(this.journal, storage, outPath, options, this.head);
+  }
+
+  // ---- encryption ---------------------------------------------------------------------------
+
+  /**
+   * Seals new records with `newKey` from now on (see `key-rotation.ts`); older records keep
+   * their key, which reopening needs in `keyring`. An administrative operation (`All` on `/`),
+   * durable when it returns. Returns the new key's id.
+   */
+  rotateKey(newKey: Uint8Array): string {
+    const key = requireEncryptionKey('newKey', newKey);
+    this.ensureWritable();
+    this.refuseInsideTransaction('rotateKey');
+    return rotateKey(key, {
+      sealing: this.journal.sealing,
+      commit: (keyId) =>
+        this.mutate(() => {
+          this.gate.run(this.actor, 'All', ROOT_PATH, () =>
+            this.writes.append({
+              type: 'key.rotated',
+              keyId,
+              atMs: this.transactions.commitTimeMs,
+            }),
+          );
+        }),
+      syncNow: () => this.durability.syncNow(),
+    });
   }
 
   // ---- transactions -----------------------------------------------------------------------

@@ -42,6 +42,7 @@ export function verifyJournal(journal: OpenedJournal, head: number): VerifyRepor
       startTail: start,
       fileSizeBytes: head,
       syncedLength: head,
+      sealing: journal.sealing,
       onCommit: (records) => {
         for (const record of records) applyRecord(projections, record);
       },

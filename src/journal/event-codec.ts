@@ -24,6 +24,7 @@ function corruptBody(detail: string): CartridgeError {
 
 /** Actions by their code in audit entries (the position is the code). */
 const AUDIT_ACTIONS: readonly AuditAction[] = ['Read', 'Write', 'Create', 'Delete', 'List', 'All'];
+const KEY_ID_TEXT = /^[0-9a-f]{8}$/;
 /** Fields per audit entry in the flat, stored form. */
 const AUDIT_ENTRY_FIELDS = 8;
 
@@ -130,6 +131,8 @@ function fieldsOf(event: JournalEvent): Field[] {
       return [flattenAuditEntries(event.entries)];
     case 'policy.set':
       return [event.policy, event.atMs];
+    case 'key.rotated':
+      return [event.keyId, event.atMs];
   }
 }
 
@@ -167,6 +170,8 @@ export function recordTypeOf(event: JournalEvent): RecordType {
       return RecordType.AuditBatch;
     case 'policy.set':
       return RecordType.PolicySet;
+    case 'key.rotated':
+      return RecordType.KeyRotated;
   }
 }
 
@@ -252,6 +257,15 @@ class Fields {
       entries.push({ atMs, actor, action, path, allowed, sid, changeOffset, rolledBack });
     }
     return entries;
+  }
+
+  /** A key id: 8 lowercase hex digits. */
+  keyId(): string {
+    const value = this.next();
+    if (typeof value !== 'string' || !KEY_ID_TEXT.test(value)) {
+      throw corruptBody('has a field that is not a key id');
+    }
+    return value;
   }
 
   flag(): boolean {
@@ -387,6 +401,8 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
       return { type: 'audit.batch', entries: fields.auditEntries() };
     case RecordType.PolicySet:
       return { type: 'policy.set', policy: fields.textOrNull(), atMs: fields.count() };
+    case RecordType.KeyRotated:
+      return { type: 'key.rotated', keyId: fields.keyId(), atMs: fields.count() };
     case RecordType.EntryRestored:
       return {
         type: 'entry.restored',

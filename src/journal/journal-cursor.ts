@@ -7,7 +7,8 @@ import {
   toJournalRecord,
 } from './journal-reader.js';
 import type { JournalTail } from './journal-writer.js';
-import { isCommit, linkOf } from './record-frame.js';
+import { isCommit, linkOf, recordLengthOf } from './record-frame.js';
+import type { RecordSealing } from './record-sealing.js';
 
 /**
  * The one way to read the journal in order: commit by commit, each record checked (header and
@@ -39,6 +40,8 @@ export interface CursorOptions {
   readonly chained?: boolean;
   /** For an unchained cursor: the link the first record must carry (where a token resumes). */
   readonly firstLink?: Buffer;
+  /** Opens the records of an encrypted cartridge; undefined for a plain one. */
+  readonly sealing?: RecordSealing;
 }
 
 /** Where and why a cursor stopped before the end it was given. */
@@ -56,6 +59,7 @@ export class JournalCursor {
 
   private readonly chained: boolean;
   private expectedFirstLink: Buffer | undefined;
+  private readonly sealing: RecordSealing | undefined;
 
   constructor(
     private readonly file: StorageFile,
@@ -65,6 +69,7 @@ export class JournalCursor {
     this.committed = from;
     this.chained = options.chained ?? true;
     this.expectedFirstLink = options.firstLink;
+    this.sealing = options.sealing;
   }
 
   /** The tail after the last complete commit read. */
@@ -82,35 +87,52 @@ export class JournalCursor {
    * It stops at the end, or at the first bytes that are not a valid, in-sequence, chained
    * record; `stop` then says where and why. A record whose checksums hold but whose body does
    * not decode is corruption by a writer, not a torn write: it throws `JOURNAL_CORRUPT`.
+   *
+   * Sealed records are opened once their commit is complete, never before: the records of an
+   * unfinished commit (a torn tail, say of a key rotation that crashed) may be sealed with a
+   * key the caller does not have, and must be cut as the torn tail they are, not refused. A
+   * complete commit that does not open throws (`KEY_REQUIRED`, `DECRYPTION_FAILED`): a wrong
+   * key is never taken for damage, and nothing is cut because of it.
    */
   *commits(toOffset: number): Generator<Commit> {
     const scanner = new RecordScanner(this.file, this.committed.endOffset, toOffset);
     let tail = this.committed;
     let pending: JournalRecord[] = [];
+    const sealing = this.sealing;
+    let sealedPending: RawRecord[] = [];
     let firstLink: Buffer = EMPTY_LINK;
     for (;;) {
       const step = scanner.next();
       if (step.kind !== 'record') {
         const reason = step.kind === 'damage' ? step.reason : null;
-        this.stopValue = { offset: step.offset, reason, pendingRecords: pending.length };
+        const pendingRecords = pending.length + sealedPending.length;
+        this.stopValue = { offset: step.offset, reason, pendingRecords };
         return;
       }
       const raw = step.raw;
-      const fault = this.continuityFault(raw, tail, pending.length);
+      const pendingCount = pending.length + sealedPending.length;
+      const fault = this.continuityFault(raw, tail, pendingCount);
       if (fault !== undefined) {
-        this.stopValue = { offset: raw.offset, reason: fault, pendingRecords: pending.length };
+        this.stopValue = { offset: raw.offset, reason: fault, pendingRecords: pendingCount };
         return;
       }
       this.expectedFirstLink = undefined;
-      const record = toJournalRecord(raw);
-      if (pending.length === 0) firstLink = raw.header.link;
+      const indexInCommit = sealing === undefined ? pending.length : sealedPending.length;
+      if (indexInCommit === 0) firstLink = raw.header.link;
       tail = {
-        endOffset: raw.offset + record.lengthBytes,
+        endOffset: raw.offset + recordLengthOf(raw.header),
         nextSequence: raw.header.sequence + 1,
         lastHash: this.chained ? chainHashOfRecord(tail.lastHash, raw) : tail.lastHash,
       };
-      pending.push(record);
+      // The scanner's views of a payload last until its next read; a sealed record waiting
+      // for its commit keeps the body (a copy) and the header bytes, which are all it needs.
+      if (sealing === undefined) pending.push(toJournalRecord(raw));
+      else sealedPending.push(raw);
       if (isCommit(raw.header)) {
+        if (sealing !== undefined) {
+          pending = sealedPending.map((sealed) => toJournalRecord(sealed, sealing));
+          sealedPending = [];
+        }
         const commit: Commit = { records: pending, tail, firstLink };
         pending = [];
         this.committed = tail;

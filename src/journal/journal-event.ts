@@ -20,6 +20,7 @@ export const enum RecordType {
   EntryRestored = 14,
   AuditBatch = 15,
   PolicySet = 16,
+  KeyRotated = 18,
 }
 
 /** What an operation did, in the policy language's terms. */
@@ -190,6 +191,15 @@ export type JournalEvent =
       /** The access policy from now on: its canonical JSON, or null for none. */
       readonly type: 'policy.set';
       readonly policy: string | null;
+      readonly atMs: number;
+    }
+  | {
+      /**
+       * Records from this one on are sealed with the key `keyId` names (8 lowercase hex
+       * digits); the key itself is never stored.
+       */
+      readonly type: 'key.rotated';
+      readonly keyId: string;
       readonly atMs: number;
     };
 

@@ -8,14 +8,22 @@ import type { StorageFile } from './io/storage.js';
 import { type JournalEvent, type JournalRecord, RecordType } from './journal-event.js';
 import {
   blobHashOf,
+  CHAINED_HEADER_BYTES,
   chainHashOf,
   encodeFrameHeader,
   FLAG_COMMIT,
   FLAG_PRIOR_SYNCED,
+  FLAG_SEALED,
   FRAME_HEADER_BYTES,
+  type FrameHeader,
   linkOf,
   payloadChecksumOf,
 } from './record-frame.js';
+import {
+  type RecordSealing,
+  SEALED_BODY_OVERHEAD_BYTES,
+  sealedBlobLengthOf,
+} from './record-sealing.js';
 
 /**
  * Appends records to the journal. Records are staged first (body encoded, blob compressed and
@@ -23,6 +31,10 @@ import {
  * a commit carries the commit flag, so recovery can tell a complete commit from a torn one.
  * Frame headers are encoded at commit time because the commit flag and the chain hashes are
  * only known then.
+ *
+ * In an encrypted cartridge, records are sealed at commit time too: the frame header is the
+ * associated data, and its link and flags are only known then. Sealed lengths are known at
+ * staging (sealing adds a fixed overhead), so offsets are assigned as before.
  */
 
 /** The position of the journal's end and the chain at that point. */
@@ -39,6 +51,29 @@ interface StagedRecord {
   readonly body: Buffer;
   readonly storedBlob: Uint8Array;
   readonly rawBlob: Uint8Array;
+  /** The hash of the stored blob; for a sealed record, that of the sealed blob (`sealed`). */
+  readonly blobHash: Buffer;
+  /**
+   * The record sealed for the header it was last framed with. A checkpoint computes the chain
+   * hash of its staged pages before the commit frames them again with the same headers: the
+   * sealed bytes must be the same both times, so they are kept rather than sealed again (which
+   * would draw another nonce and give another chain hash).
+   */
+  sealed: SealedFrame | undefined;
+}
+
+interface SealedFrame {
+  readonly associatedData: Buffer;
+  readonly body: Buffer;
+  readonly blob: Buffer;
+  readonly blobHash: Buffer;
+}
+
+/** A staged record framed for writing: its header and its bytes as stored. */
+interface FramedRecord {
+  readonly header: Buffer;
+  readonly body: Uint8Array;
+  readonly blob: Uint8Array;
   readonly blobHash: Buffer;
 }
 
@@ -78,6 +113,8 @@ export class JournalWriter {
     tail: JournalTail,
     private readonly codec: Codec,
     syncedEnd: number,
+    /** Seals every record (an encrypted cartridge), or undefined. */
+    private readonly sealing?: RecordSealing,
   ) {
     assert(tail.lastHash.length === HASH_SIZE_BYTES, 'chain hash has the wrong size');
     this.tail = tail;
@@ -152,12 +189,18 @@ export class JournalWriter {
     const body = encodeEvent(event);
     const rawBlob = blob ?? Buffer.alloc(0);
     const { codec, stored } = compressBlob(this.codec, rawBlob, effort);
-    const blobHash = blobHashOf(stored);
+    const sealing = this.sealing;
+    // A sealed blob's hash is known once it is sealed, at commit time.
+    const blobHash = sealing === undefined ? blobHashOf(stored) : EMPTY_HASH;
+    const storedLengthBytes =
+      sealing === undefined
+        ? body.length + stored.length
+        : body.length + SEALED_BODY_OVERHEAD_BYTES + sealedBlobLengthOf(stored.length);
     const offset = this.nextOffset();
     const record: JournalRecord = {
       offset,
       sequence: this.tail.nextSequence + this.staged.length,
-      lengthBytes: FRAME_HEADER_BYTES + body.length + stored.length,
+      lengthBytes: FRAME_HEADER_BYTES + storedLengthBytes,
       rawBlobLength: rawBlob.length,
       event,
     };
@@ -169,6 +212,7 @@ export class JournalWriter {
       storedBlob: stored,
       rawBlob,
       blobHash,
+      sealed: undefined,
     });
     if (rawBlob.length > 0) this.stagedBlobs.set(offset, rawBlob);
     return record;
@@ -257,14 +301,61 @@ export class JournalWriter {
   }
 
   /**
+   * A staged record of an encrypted cartridge, sealed with its frame header (bytes 0..36, the
+   * sealed lengths in it) as associated data; the payload checksum, outside those bytes, is
+   * then computed over the sealed bytes.
+   */
+  private sealedFrameOf(
+    sealing: RecordSealing,
+    staged: StagedRecord,
+    index: number,
+    previousHash: Buffer,
+    last: boolean,
+  ): FramedRecord {
+    const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+    const priorSynced = this.syncedEnd >= this.tail.endOffset ? FLAG_PRIOR_SYNCED : 0;
+    const fields: FrameHeader = {
+      type: staged.type,
+      flags: staged.codec | priorSynced | (last ? FLAG_COMMIT : 0) | FLAG_SEALED,
+      bodyLength: staged.body.length + SEALED_BODY_OVERHEAD_BYTES,
+      storedBlobLength: sealedBlobLengthOf(staged.storedBlob.length),
+      rawBlobLength: staged.rawBlob.length,
+      commitIndex: index,
+      sequence: staged.record.sequence,
+      link: linkOf(previousHash),
+      payloadChecksum: 0,
+    };
+    encodeFrameHeader(fields, header);
+    const associatedData = header.subarray(0, CHAINED_HEADER_BYTES);
+    let sealed = staged.sealed;
+    if (sealed === undefined || !sealed.associatedData.equals(associatedData)) {
+      const kept = Buffer.from(associatedData);
+      const payload = sealing.seal(kept, staged.body, staged.storedBlob);
+      sealed = { associatedData: kept, ...payload, blobHash: blobHashOf(payload.blob) };
+      staged.sealed = sealed;
+    }
+    encodeFrameHeader(
+      { ...fields, payloadChecksum: payloadChecksumOf(sealed.body, sealed.blob) },
+      header,
+    );
+    return { header, body: sealed.body, blob: sealed.blob, blobHash: sealed.blobHash };
+  }
+
+  /**
    * The chain hash after every record staged so far, none of which will close the commit (more
    * follow): a checkpoint root stores it, so that open resumes the chain from the root alone.
    */
   stagedChainHash(): Buffer {
     let previousHash = this.tail.lastHash;
+    const sealing = this.sealing;
     this.staged.forEach((staged, index) => {
-      const header = this.headerOf(staged, index, previousHash, false);
-      previousHash = chainHashOf(previousHash, header, staged.body, staged.blobHash);
+      if (sealing === undefined) {
+        const header = this.headerOf(staged, index, previousHash, false);
+        previousHash = chainHashOf(previousHash, header, staged.body, staged.blobHash);
+      } else {
+        const framed = this.sealedFrameOf(sealing, staged, index, previousHash, false);
+        previousHash = chainHashOf(previousHash, framed.header, framed.body, framed.blobHash);
+      }
     });
     return previousHash;
   }
@@ -273,9 +364,22 @@ export class JournalWriter {
     let previousHash = this.tail.lastHash;
     const batches: Buffer[][] = [[]];
     let batchBytes = 0;
+    const sealing = this.sealing;
     this.staged.forEach((staged, index) => {
-      const header = this.headerOf(staged, index, previousHash, index === this.staged.length - 1);
-      previousHash = chainHashOf(previousHash, header, staged.body, staged.blobHash);
+      const last = index === this.staged.length - 1;
+      let header: Buffer;
+      let body: Uint8Array = staged.body;
+      let blob: Uint8Array = staged.storedBlob;
+      if (sealing === undefined) {
+        header = this.headerOf(staged, index, previousHash, last);
+        previousHash = chainHashOf(previousHash, header, body, staged.blobHash);
+      } else {
+        const framed = this.sealedFrameOf(sealing, staged, index, previousHash, last);
+        header = framed.header;
+        body = framed.body;
+        blob = framed.blob;
+        previousHash = chainHashOf(previousHash, header, body, framed.blobHash);
+      }
       let batch = batches[batches.length - 1] as Buffer[];
       if (batch.length + 3 > WRITE_BUFFERS_MAX || batchBytes >= WRITE_BATCH_BYTES) {
         batch = [];
@@ -283,8 +387,8 @@ export class JournalWriter {
         batchBytes = 0;
       }
       batch.push(header);
-      if (staged.body.length > 0) batch.push(staged.body);
-      if (staged.storedBlob.length > 0) batch.push(toBuffer(staged.storedBlob));
+      if (body.length > 0) batch.push(toBuffer(body));
+      if (blob.length > 0) batch.push(toBuffer(blob));
       batchBytes += staged.record.lengthBytes;
     });
     const tail = {
@@ -365,6 +469,8 @@ export class JournalWriter {
     );
   }
 }
+
+const EMPTY_HASH = Buffer.alloc(0);
 
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes)

@@ -4,6 +4,7 @@ import { ZERO_TAIL_SCAN_MAX_BYTES } from '../limits.js';
 import type { StorageFile } from './io/storage.js';
 import type { JournalRecord } from './journal-event.js';
 import { type CursorStop, JournalCursor } from './journal-cursor.js';
+import type { RecordSealing } from './record-sealing.js';
 import type { JournalTail } from './journal-writer.js';
 import {
   decodeFrameHeader,
@@ -170,6 +171,8 @@ export interface ReplayInput {
   readonly syncedLength: number;
   /** Called with every complete commit, in order. */
   readonly onCommit: (records: readonly JournalRecord[]) => void;
+  /** Opens the records of an encrypted cartridge; undefined for a plain one. */
+  readonly sealing?: RecordSealing | undefined;
 }
 
 export interface ReplayResult {
@@ -259,7 +262,7 @@ export function laterCommitsAfter(
  * decision (cut the tail, refuse, or open the prefix read-only).
  */
 export function replay(input: ReplayInput): ReplayResult {
-  const cursor = new JournalCursor(input.file, input.startTail);
+  const cursor = new JournalCursor(input.file, input.startTail, { sealing: input.sealing });
   let replayed = 0;
   for (const commit of cursor.commits(input.fileSizeBytes)) {
     input.onCommit(commit.records);

@@ -306,6 +306,7 @@ export class Catalog implements Projection {
       case 'restore.started':
       case 'audit.batch':
       case 'policy.set':
+      case 'key.rotated':
         return NO_CHANGE;
     }
   }

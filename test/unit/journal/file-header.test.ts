@@ -20,6 +20,8 @@ function header(overrides: Partial<FileHeader> = {}): FileHeader {
     syncedLength: 123_456,
     checkpointOffset: 65_536,
     compressionCodec: 2,
+    cipherCode: 1,
+    keyId: Buffer.from('a1b2c3d4', 'hex'),
     ...overrides,
   };
 }
@@ -58,6 +60,7 @@ describe('file header slot', () => {
       ['page size', (slot) => slot.writeUInt32LE(8192, 12)],
       ['journal start', (slot) => slot.writeBigUInt64LE(BigInt(JOURNAL_START_OFFSET + 1), 56)],
       ['codec', (slot) => slot.writeUInt8(3, 80)],
+      ['cipher', (slot) => slot.writeUInt8(3, 81)],
       ['generation beyond safe integers', (slot) => slot.writeBigUInt64LE(2n ** 60n, 16)],
       ['synced length beyond safe integers', (slot) => slot.writeBigUInt64LE(2n ** 63n, 64)],
     ];
@@ -131,9 +134,9 @@ describe('chooseFileHeader', () => {
     expect(thrownBy(() => chooseFileHeader([Buffer.alloc(0), Buffer.alloc(0)])).code).toBe('NOT_A_CARTRIDGE');
   });
 
-  it('is UNSUPPORTED_VERSION for a version 4 file, for formats 1 and 2, and for unknown required features', () => {
+  it('is UNSUPPORTED_VERSION for a version 5 file, for formats 1 to 3, and for unknown required features', () => {
     const versionTwo = encodeFileHeader(newer);
-    versionTwo.writeUInt16LE(4, 8);
+    versionTwo.writeUInt16LE(5, 8);
     resealed(versionTwo);
     expect(thrownBy(() => chooseFileHeader([versionTwo, Buffer.from(versionTwo)])).code).toBe('UNSUPPORTED_VERSION');
     const damaged = encodeFileHeader(older);
@@ -153,11 +156,17 @@ describe('chooseFileHeader', () => {
     formatTwo.writeUInt16LE(2, 8);
     resealed(formatTwo);
     expect(thrownBy(() => chooseFileHeader([formatTwo, Buffer.from(formatTwo)])).code).toBe('UNSUPPORTED_VERSION');
+    // Format 3 had no encryption: its frames would read, but a format 4 reader does not
+    // pretend to know what a format 3 writer meant by the bytes it left zero.
+    const formatThree = encodeFileHeader(newer);
+    formatThree.writeUInt16LE(3, 8);
+    resealed(formatThree);
+    expect(thrownBy(() => chooseFileHeader([formatThree, Buffer.from(formatThree)])).code).toBe('UNSUPPORTED_VERSION');
   });
 
-  it('prefers a valid version 3 slot over a newer-version one (a reader keeps what it understands)', () => {
+  it('prefers a valid version 4 slot over a newer-version one (a reader keeps what it understands)', () => {
     const versionTwo = encodeFileHeader(newer);
-    versionTwo.writeUInt16LE(4, 8);
+    versionTwo.writeUInt16LE(5, 8);
     expect(chooseFileHeader([encodeFileHeader(older), resealed(versionTwo)])).toEqual(older);
   });
 });
