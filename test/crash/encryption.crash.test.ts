@@ -364,7 +364,7 @@ describe('nonces', () => {
     expect(tailsCut).toBeGreaterThan(10);
     // Offsets and sequence numbers were reused by rewritten tails: a nonce derived from them
     // would have repeated.
-    expect(placesReused).toBeGreaterThan(100);
+    expect(placesReused).toBeGreaterThan(10);
     expect(seen.size).toBeGreaterThanOrEqual(100_000);
   }, 300_000);
 });
