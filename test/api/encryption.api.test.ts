@@ -161,6 +161,33 @@ describe.each(CIPHERS)('an encrypted cartridge (%s)', (cipher) => {
     expect(open('wrong.cart', { encryptionKey: KEY_A }).readFile('/a').toString()).toBe('alpha');
   });
 
+  it('streams changes from the start and lets a read-only handle follow the writer', async () => {
+    const cart = create('stream.cart', { encryptionKey: KEY_A, cipher });
+    cart.createFile('/a', 'one');
+    const seen: string[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      const subscription = cart.changes({ from: 'start' }).subscribe({
+        next: (event) => {
+          if (event.path !== null) seen.push(`${event.type} ${event.path}`);
+          if (seen.length === 2) {
+            subscription.unsubscribe();
+            resolve();
+          }
+        },
+        error: reject,
+      });
+    });
+    cart.createFile('/b', 'two');
+    await done;
+    expect(seen).toEqual(['file.created /a', 'file.created /b']);
+
+    const reader = open('stream.cart', { encryptionKey: KEY_A, readOnly: true });
+    cart.createFile('/c', 'three');
+    cart.flush();
+    reader.refresh();
+    expect(reader.readFile('/c').toString()).toBe('three');
+  });
+
   it('says KEY_REQUIRED without a key, and refuses a mismatched cipher', () => {
     create('missing.cart', { encryptionKey: KEY_A, cipher }).close();
     expect(codeOf(() => open('missing.cart', {}))).toBe('KEY_REQUIRED');
