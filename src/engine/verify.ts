@@ -65,7 +65,12 @@ export function verifyJournal(journal: OpenedJournal, head: number): VerifyRepor
       stateMatches,
     };
   } catch (error) {
-    if (!(error instanceof CartridgeError) || error.code !== 'JOURNAL_CORRUPT') throw error;
+    // A sealed record whose tag fails was changed (the key opened the records before it): that
+    // is damage to report, like a record that does not decode.
+    const damage =
+      error instanceof CartridgeError &&
+      (error.code === 'JOURNAL_CORRUPT' || error.code === 'DECRYPTION_FAILED');
+    if (!damage) throw error;
     return {
       ok: false,
       assurance: 'hash-chain',

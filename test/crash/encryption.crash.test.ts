@@ -174,6 +174,26 @@ describe('a flipped ciphertext bit', () => {
     expect(readFileSync(path).equals(bytes)).toBe(true);
   });
 
+  it('under an open handle is reported by verify(), not thrown', () => {
+    const path = join(directory, 'verify.cart');
+    buildCartridge(path);
+    const cart = Cartridge.open(path, { encryptionKey: KEY_A });
+    try {
+      const bytes = readFileSync(path);
+      const last = lastRecord(bytes);
+      const bit = last.offset + FRAME_HEADER_BYTES + 20;
+      bytes[bit] = (bytes[bit] as number) ^ 0x01;
+      rechecksum(bytes, last.offset);
+      writeFileSync(path, bytes);
+      const report = cart.verify();
+      expect(report.ok).toBe(false);
+      expect(report.damageOffset).toBe(last.offset);
+      expect(report.damageReason).toContain('DECRYPTION_FAILED');
+    } finally {
+      cart.close();
+    }
+  });
+
   it('in the associated header, with the CRC redone, is refused (the header is authenticated)', () => {
     const path = join(directory, 'header.cart');
     buildCartridge(path);
