@@ -188,11 +188,7 @@ function checkIdentity(raw: RawRecord, extent: Extent): void {
 }
 
 /** The blob of the record an extent names, after checking it is that record. */
-function checkedBlob(
-  raw: RawRecord,
-  extent: Extent,
-  sealing: RecordSealing | undefined,
-): Buffer {
+function checkedBlob(raw: RawRecord, extent: Extent, sealing: RecordSealing | undefined): Buffer {
   checkIdentity(raw, extent);
   return blobOf(raw, sealing);
 }

@@ -8,6 +8,7 @@ import {
   ENCRYPTION_KEY_BYTES,
   Keyring,
   keyIdOf,
+  NO_KEY_ID,
 } from '../journal/keyring.js';
 import { RecordSealing } from '../journal/record-sealing.js';
 
@@ -18,7 +19,7 @@ import { RecordSealing } from '../journal/record-sealing.js';
  * damage (which open would cut).
  */
 
-/** The keys the most a keyring option may hold: rotations are rare, and each costs a derivation. */
+/** The most keys a keyring option may hold: rotations are rare, and each key costs a derivation. */
 const KEYRING_KEYS_MAX = 1024;
 
 export interface EncryptionOptions {
@@ -102,7 +103,7 @@ export function sealingForCreate(
 export function headerEncryptionOf(
   sealing: RecordSealing | undefined,
 ): Pick<FileHeader, 'cipherCode' | 'keyId'> {
-  if (sealing === undefined) return { cipherCode: 0, keyId: Buffer.alloc(4) };
+  if (sealing === undefined) return { cipherCode: 0, keyId: Buffer.from(NO_KEY_ID) };
   const { keyring } = sealing;
   return { cipherCode: cipherCodeOf(keyring.cipher), keyId: keyring.currentKeyId };
 }

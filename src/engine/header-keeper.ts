@@ -17,7 +17,7 @@ export class HeaderKeeper {
   constructor(
     private readonly file: StorageFile,
     private current: FileHeader,
-    private readonly sealing?: RecordSealing,
+    private readonly sealing: RecordSealing | undefined,
   ) {}
 
   /** Whether the header names another key than the one sealing new records (a rotation). */

@@ -2,6 +2,7 @@ import { assert } from '../assert.js';
 import { CartridgeError } from '../errors.js';
 import { PAGE_SIZE_BYTES } from '../limits.js';
 import { checksumCrc32c } from './hashing.js';
+import { CipherCode, KEY_ID_BYTES } from './keyring.js';
 
 /**
  * The file header, kept in two 4 KiB slots at offsets 0 and 4096. An update writes the slot
@@ -35,9 +36,8 @@ export const HEADER_SLOT_COUNT = 2;
 export const JOURNAL_START_OFFSET = HEADER_SLOT_BYTES * HEADER_SLOT_COUNT;
 /** Format 4 added encryption at rest (the sealed flag, the cipher and key id fields). */
 export const FILE_FORMAT_VERSION = 4;
-const KEY_ID_BYTES = 4;
-/** The highest cipher code (see `CipherCode`). */
-const CIPHER_CODE_MAX = 2;
+/** The highest cipher code a slot may hold. */
+const CIPHER_CODE_MAX = CipherCode.ChaCha20Poly1305;
 const MAGIC = Buffer.from('CARTRIDG', 'latin1');
 const CHECKSUM_OFFSET = HEADER_SLOT_BYTES - 4;
 

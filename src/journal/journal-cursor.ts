@@ -40,8 +40,11 @@ export interface CursorOptions {
   readonly chained?: boolean;
   /** For an unchained cursor: the link the first record must carry (where a token resumes). */
   readonly firstLink?: Buffer;
-  /** Opens the records of an encrypted cartridge; undefined for a plain one. */
-  readonly sealing?: RecordSealing;
+  /**
+   * Opens the records of an encrypted cartridge; undefined for a plain one. Required, so that
+   * no reader of the journal can forget the key.
+   */
+  readonly sealing: RecordSealing | undefined;
 }
 
 /** Where and why a cursor stopped before the end it was given. */
@@ -64,7 +67,7 @@ export class JournalCursor {
   constructor(
     private readonly file: StorageFile,
     from: JournalTail,
-    options: CursorOptions = {},
+    options: CursorOptions,
   ) {
     this.committed = from;
     this.chained = options.chained ?? true;
@@ -126,7 +129,7 @@ export class JournalCursor {
       };
       // The scanner's views of a payload last until its next read; a sealed record waiting
       // for its commit keeps the body (a copy) and the header bytes, which are all it needs.
-      if (sealing === undefined) pending.push(toJournalRecord(raw));
+      if (sealing === undefined) pending.push(toJournalRecord(raw, undefined));
       else sealedPending.push(raw);
       if (isCommit(raw.header)) {
         if (sealing !== undefined) {

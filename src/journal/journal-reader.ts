@@ -30,7 +30,9 @@ import {
  *
  * A `RawRecord` holds the bytes as stored. In an encrypted cartridge they are sealed: the body
  * and the blob are opened (their tags checked) by `toJournalRecord`, `blobOf` and `blobInto`,
- * given the cartridge's `RecordSealing`. Checking a record and its chain hash needs no key.
+ * given the cartridge's `RecordSealing` (undefined for a plain cartridge: every caller says
+ * which, so that no read path can forget the key). Checking a record and its chain hash needs
+ * no key.
  */
 
 export interface RawRecord {
@@ -203,7 +205,7 @@ function plainBodyOf(raw: RawRecord, sealing: RecordSealing | undefined): Buffer
 }
 
 /** The decoded blob of a checked record (opened first with `sealing` if it is sealed). */
-export function blobOf(raw: RawRecord, sealing?: RecordSealing): Buffer {
+export function blobOf(raw: RawRecord, sealing: RecordSealing | undefined): Buffer {
   const codec = codecBitsOf(raw.header) as Codec;
   const compressed = compressedBlobOf(raw, sealing);
   if (codec === 0) return compressed;
@@ -221,7 +223,7 @@ export function blobOf(raw: RawRecord, sealing?: RecordSealing): Buffer {
  * Writes the decoded blob of a checked record into `target`, which must be exactly its raw
  * length: the read path of a file assembled from many records.
  */
-export function blobInto(raw: RawRecord, target: Buffer, sealing?: RecordSealing): void {
+export function blobInto(raw: RawRecord, target: Buffer, sealing: RecordSealing | undefined): void {
   const codec = codecBitsOf(raw.header) as Codec;
   if (target.length !== raw.header.rawBlobLength) {
     throw journalCorrupt(raw.offset, 'blob length disagrees with its extent');
@@ -245,7 +247,7 @@ export function blobInto(raw: RawRecord, target: Buffer, sealing?: RecordSealing
  * The record as projections see it (its body opened first with `sealing` if it is sealed); a
  * malformed body is `JOURNAL_CORRUPT` at its offset.
  */
-export function toJournalRecord(raw: RawRecord, sealing?: RecordSealing): JournalRecord {
+export function toJournalRecord(raw: RawRecord, sealing: RecordSealing | undefined): JournalRecord {
   const body = plainBodyOf(raw, sealing);
   let event;
   try {

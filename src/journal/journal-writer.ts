@@ -51,7 +51,7 @@ interface StagedRecord {
   readonly body: Buffer;
   readonly storedBlob: Uint8Array;
   readonly rawBlob: Uint8Array;
-  /** The hash of the stored blob; for a sealed record, that of the sealed blob (`sealed`). */
+  /** The hash of the stored blob; unused for a sealed record (`sealed` holds its hash). */
   readonly blobHash: Buffer;
   /**
    * The record sealed for the header it was last framed with. A checkpoint computes the chain
@@ -114,7 +114,7 @@ export class JournalWriter {
     private readonly codec: Codec,
     syncedEnd: number,
     /** Seals every record (an encrypted cartridge), or undefined. */
-    private readonly sealing?: RecordSealing,
+    private readonly sealing: RecordSealing | undefined,
   ) {
     assert(tail.lastHash.length === HASH_SIZE_BYTES, 'chain hash has the wrong size');
     this.tail = tail;

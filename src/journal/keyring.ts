@@ -83,7 +83,7 @@ export class Keyring {
     return this.recordKeys.has(keyIdNumberOf(keyId));
   }
 
-  /** The record key of `keyId` (read from a record at `offset`), if the keyring holds it. */
+  /** The record key of a key id (as `keyIdNumberOf` gives it), if the keyring holds it. */
   recordKeyOf(keyIdNumber: number): KeyObject | undefined {
     return this.recordKeys.get(keyIdNumber);
   }

@@ -58,6 +58,8 @@ export class RecordSealing {
 
   constructor(readonly keyring: Keyring) {}
 
+  // Node types `createCipheriv` by algorithm name; both AEADs share the calls used here, so
+  // the name is given the GCM type for the compiler only.
   private cipherOf(key: KeyObject, nonce: Uint8Array): AeadCipher {
     return createCipheriv(this.keyring.cipher as 'aes-256-gcm', key, nonce, {
       authTagLength: SEAL_TAG_BYTES,

@@ -172,7 +172,7 @@ export interface ReplayInput {
   /** Called with every complete commit, in order. */
   readonly onCommit: (records: readonly JournalRecord[]) => void;
   /** Opens the records of an encrypted cartridge; undefined for a plain one. */
-  readonly sealing?: RecordSealing | undefined;
+  readonly sealing: RecordSealing | undefined;
 }
 
 export interface ReplayResult {

@@ -558,7 +558,7 @@ function realIndex(): { pages: Buffer[]; nodes: Buffer[]; extents: Buffer[] } {
   });
   const pages = recordsOf(built.bytes)
     .filter((record) => record.header.type === RecordType.IndexPage)
-    .map((record) => ({ bytes: blobOf(record), offset: record.offset }));
+    .map((record) => ({ bytes: blobOf(record, undefined), offset: record.offset }));
   const nodes: Buffer[] = [];
   const extents: Buffer[] = [];
   for (const { bytes, offset } of pages) {
