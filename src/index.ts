@@ -5,6 +5,7 @@
 export { Cartridge, type Content } from './engine/cartridge.js';
 export { CartridgeView } from './engine/cartridge-view.js';
 export type {
+  ByteRange,
   CartridgeStats,
   CreateDirectoryOptions,
   DiffEntry,
@@ -24,12 +25,7 @@ export type {
 export type { PathVersion, VersionChange } from './engine/history.js';
 export type { SnapshotInfo } from './engine/snapshots.js';
 export { type Position, positionOf } from './position.js';
-export type {
-  AuditOptions,
-  CartridgeOptions,
-  Durability,
-  RecoveryMode,
-} from './engine/options.js';
+export type { AuditOptions, CartridgeOptions, Durability, RecoveryMode } from './engine/options.js';
 export type { AuditExportResult, AuditQuery, AuditRecord } from './engine/audit-query.js';
 export type { AuditAction, AuditEntry } from './journal/journal-event.js';
 export type { Effect, Policy, PolicyDocument, Statement } from './iam/policy.js';
@@ -60,3 +56,18 @@ export {
   isCartridgeError,
 } from './errors.js';
 export { canonicalPath } from './path/canonical-path.js';
+export { type CartridgeFs, createFs } from './vfs/cartridge-fs.js';
+export type {
+  MakeDirectoryOptions,
+  ReaddirOptions,
+  RemoveOptions,
+  StatOptions,
+} from './vfs/cartridge-fs.js';
+export { FileStats } from './vfs/file-stats.js';
+export { DirectoryEntry } from './vfs/directory-entry.js';
+export type { NodeStyleError } from './vfs/node-error.js';
+export type { ReadSyncOptions } from './vfs/file-descriptors.js';
+export type { ReadStreamOptions, WriteStreamOptions } from './vfs/fs-streams.js';
+export type { FsWatcher, WatchListener, WatchOptions } from './vfs/fs-watch.js';
+export type { FsPromises } from './vfs/fs-promises.js';
+export type { FsData, PathLike, EncodingOptions } from './vfs/fs-arguments.js';

@@ -1,4 +1,5 @@
 import { CartridgeError } from '../errors.js';
+import type { ByteRange } from './cartridge-types.js';
 
 /**
  * Checks of the arguments public entry points receive from untyped callers (JavaScript, JSON,
@@ -62,4 +63,21 @@ export function requireMethods(name: string, value: unknown, methods: readonly s
     value !== null &&
     methods.every((method) => typeof (value as Record<string, unknown>)[method] === 'function');
   if (!valid) throw invalidArgument(name, value, `an object with ${methods.join(', ')}`);
+}
+
+/**
+ * The optional byte range of a read: absent, or an object whose `start` and `end` are safe
+ * non-negative integers with `start <= end` when both are given.
+ */
+export function byteRangeOption(value: unknown): ByteRange | undefined {
+  if (value === undefined) return undefined;
+  const given = requireOptionsObject('the byte range', value);
+  const start = integerOption('start', given.start, 0, 0, Number.MAX_SAFE_INTEGER);
+  const end =
+    given.end === undefined
+      ? undefined
+      : integerOption('end', given.end, 0, 0, Number.MAX_SAFE_INTEGER);
+  if (end !== undefined && start > end)
+    throw invalidArgument('range start', start, `at most end (${end})`);
+  return { start, end };
 }

@@ -66,6 +66,15 @@ export interface VerifyReport {
   readonly stateMatches: boolean;
 }
 
+/**
+ * Bytes `[start, end)` of a file for `readFile`: `start` defaults to 0, `end` to the file's
+ * size, and a range past the end stops at the end (as `Buffer.subarray` does).
+ */
+export interface ByteRange {
+  readonly start?: number;
+  readonly end?: number;
+}
+
 export interface CreateDirectoryOptions {
   /** Create missing parents, and succeed when the directory already exists. */
   readonly recursive?: boolean;

@@ -2,7 +2,8 @@ import { CartridgeError } from '../errors.js';
 import { canonicalPath, parsePath } from '../path/canonical-path.js';
 import type { BufferPoolStats } from '../projections/buffer-pool.js';
 import type { Projections } from '../projections/projection-set.js';
-import type { CartridgeStats, EntryMetadata } from './cartridge-types.js';
+import type { ByteRange, CartridgeStats, EntryMetadata } from './cartridge-types.js';
+import { byteRangeOption } from './arguments.js';
 import type { ContentReader } from './content-reader.js';
 import { policyDocument } from './access-control.js';
 import { ReadModel } from './read-model.js';
@@ -43,12 +44,13 @@ export class CartridgeView {
 
   readonly readOnly = true;
 
-  readFile(path: string): Buffer {
+  readFile(path: string, range?: ByteRange): Buffer {
     this.ensureOpen();
+    const bytes = byteRangeOption(range);
     // Decided before the lookup a trailing slash makes, as in the cartridge.
     const parsed = parsePath(path);
     this.host.authorize('Read', parsed.path);
-    return this.reads.readFile(this.reads.fileOperand(parsed));
+    return this.reads.readFile(this.reads.fileOperand(parsed), bytes);
   }
 
   listDir(path: string): string[] {

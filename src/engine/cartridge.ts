@@ -7,6 +7,7 @@ import { canonicalPath, parsePath, ROOT_PATH } from '../path/canonical-path.js';
 import { BufferPool } from '../projections/buffer-pool.js';
 import type { Projections } from '../projections/projection-set.js';
 import type {
+  ByteRange,
   CartridgeStats,
   CreateDirectoryOptions,
   DiffEntry,
@@ -18,6 +19,7 @@ import type {
 } from './cartridge-types.js';
 import {
   booleanOption,
+  byteRangeOption,
   integerOption,
   requireHostPath,
   requireOptionsObject,
@@ -66,6 +68,7 @@ import { Transactions } from './transactions.js';
 import { requireEncryptionKey } from './encryption.js';
 import { type EncryptionInfo, encryptionInfoOf, rotateKey } from './key-rotation.js';
 import type { SnapshotEntry } from '../projections/timeline.js';
+import { type CartridgeFs, createFs } from '../vfs/cartridge-fs.js';
 
 export type { Content } from './write-path.js';
 
@@ -95,6 +98,11 @@ export class Cartridge {
   private readonly followTimer = new FollowTimer(() => this.refreshQuietly());
   private closed = false;
   private backgroundError: unknown;
+  /**
+   * The fs facade of each handle: this one and every `as()` handle on it (a proxy, which must
+   * get its own facade, acting as its own actor).
+   */
+  private readonly fsFacades = new WeakMap<object, CartridgeFs>();
 
   /**
    * Builds the parts of the handle. Each reaches the others through callbacks, which run only
@@ -208,15 +216,29 @@ export class Cartridge {
     return encryptionInfoOf(this.journal.sealing);
   }
 
+  /**
+   * The `node:fs` facade of this handle (`readFileSync`, `writeFileSync`, streams, `watch`,
+   * `promises`, ...), acting as this handle's actor. See `src/vfs/cartridge-fs.ts`.
+   */
+  get fs(): CartridgeFs {
+    let facade = this.fsFacades.get(this);
+    if (facade === undefined) {
+      facade = createFs(this);
+      this.fsFacades.set(this, facade);
+    }
+    return facade;
+  }
+
   // ---- reads ------------------------------------------------------------------------------
 
-  readFile(path: string): Buffer {
+  readFile(path: string, range?: ByteRange): Buffer {
     this.ensureReadable();
+    const bytes = byteRangeOption(range);
     // The policy decides on the canonical path before anything looks the path up, so an error
     // (ENOENT, ENOTDIR from a trailing slash) never tells a refused actor what exists.
     const parsed = parsePath(path);
     return this.gate.read(this.actor, 'Read', parsed.path, () =>
-      this.reads.readFile(this.reads.fileOperand(parsed)),
+      this.reads.readFile(this.reads.fileOperand(parsed), bytes),
     );
   }
 

@@ -42,14 +42,41 @@ export class ContentReader {
 
   /** The bytes of a file of `sizeBytes` whose map is `extents`; `path` names it in errors. */
   read(extents: readonly Extent[], sizeBytes: number, path: string): Buffer {
-    // Size and extents come from the journal: check they agree, within the limit, before
-    // allocating by them (a forged size would throw a RangeError or allocate gigabytes).
-    let extentBytes = 0;
-    for (const extent of extents) extentBytes += extent.lengthBytes;
-    const firstOffset = extents[0]?.recordOffset ?? 0;
-    if (extentBytes !== sizeBytes || sizeBytes > FILE_SIZE_MAX_BYTES) {
-      throw journalCorrupt(firstOffset, `size of ${path} disagrees`);
+    checkExtentsCover(extents, sizeBytes, path);
+    return this.readExtents(extents, sizeBytes, path);
+  }
+
+  /**
+   * Bytes `[start, end)` of a file (the caller keeps `start <= end <= sizeBytes`): only the
+   * records that hold them are read, so a stream over a large file reads each record once.
+   */
+  readRange(
+    extents: readonly Extent[],
+    sizeBytes: number,
+    path: string,
+    start: number,
+    end: number,
+  ): Buffer {
+    checkExtentsCover(extents, sizeBytes, path);
+    const wanted: Extent[] = [];
+    let extentStart = 0;
+    for (const extent of extents) {
+      const extentEnd = extentStart + extent.lengthBytes;
+      if (extentEnd > start && extentStart < end) {
+        const skipBytes = Math.max(0, start - extentStart);
+        wanted.push({
+          ...extent,
+          blobOffset: extent.blobOffset + skipBytes,
+          lengthBytes: Math.min(extentEnd, end) - extentStart - skipBytes,
+        });
+      }
+      if (extentEnd >= end) break;
+      extentStart = extentEnd;
     }
+    return this.readExtents(wanted, end - start, path);
+  }
+
+  private readExtents(extents: readonly Extent[], sizeBytes: number, path: string): Buffer {
     const result = Buffer.allocUnsafe(sizeBytes);
     const scratch = new RunScratch();
     let position = 0;
@@ -173,6 +200,18 @@ class RunScratch {
       this.buffer = Buffer.allocUnsafe(Math.max(lengthBytes, 2 * (this.buffer?.length ?? 0)));
     }
     return this.buffer;
+  }
+}
+
+/**
+ * Size and extents come from the journal: they must agree, within the limit, before anything
+ * is allocated by them (a forged size would throw a RangeError or allocate gigabytes).
+ */
+function checkExtentsCover(extents: readonly Extent[], sizeBytes: number, path: string): void {
+  let extentBytes = 0;
+  for (const extent of extents) extentBytes += extent.lengthBytes;
+  if (extentBytes !== sizeBytes || sizeBytes > FILE_SIZE_MAX_BYTES) {
+    throw journalCorrupt(extents[0]?.recordOffset ?? 0, `size of ${path} disagrees`);
   }
 }
 

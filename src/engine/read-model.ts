@@ -4,7 +4,7 @@ import { PAGE_SIZE_BYTES } from '../limits.js';
 import { ancestorsOf, type ParsedPath } from '../path/canonical-path.js';
 import type { CatalogNode } from '../projections/catalog.js';
 import type { Projections } from '../projections/projection-set.js';
-import type { CartridgeStats, EntryMetadata } from './cartridge-types.js';
+import type { ByteRange, CartridgeStats, EntryMetadata } from './cartridge-types.js';
 import type { ContentReader } from './content-reader.js';
 
 /**
@@ -50,12 +50,19 @@ export class ReadModel {
     private readonly content: ContentReader,
   ) {}
 
-  /** The content of the file at a canonical path (see `fileOperand`). */
-  readFile(canonical: string): Buffer {
+  /**
+   * The content of the file at a canonical path (see `fileOperand`), or the bytes `[start, end)`
+   * of it; a range past the end stops at the end.
+   */
+  readFile(canonical: string, range?: ByteRange): Buffer {
     const node = this.nodeAt(canonical);
     if (node.kind !== 'file')
       throw new CartridgeError('EISDIR', `${canonical} is a directory`, { path: canonical });
-    return this.content.read(this.state.catalog.extentsOf(node), node.sizeBytes, canonical);
+    const extents = this.state.catalog.extentsOf(node);
+    if (range === undefined) return this.content.read(extents, node.sizeBytes, canonical);
+    const end = Math.min(range.end ?? node.sizeBytes, node.sizeBytes);
+    const start = Math.min(range.start ?? 0, end);
+    return this.content.readRange(extents, node.sizeBytes, canonical, start, end);
   }
 
   /** The names in the directory at a canonical path. */

@@ -282,11 +282,10 @@ export class PagedTree {
     const path = this.writablePath(key);
     const leaf = path.leaf;
     const index = lowerBound(leaf.keys, key);
-    this.snapshot(leaf);
     if (leaf.keys[index] === key) {
-      leaf.sizeBytes += value.length - (leaf.values[index] as Buffer).length;
-      leaf.values[index] = value;
+      this.replaceValue(leaf, index, value);
     } else {
+      this.snapshot(leaf);
       leaf.keys.splice(index, 0, key);
       leaf.values.splice(index, 0, value);
       leaf.sizeBytes += entryBytes(key, value);
@@ -327,16 +326,10 @@ export class PagedTree {
     written: FlushedPage[],
   ): PageRef {
     if (node.kind === 'branch') {
-      let snapshotted = false;
       for (let index = 0; index < node.children.length; index++) {
         const child = node.children[index] as Child;
         if (!isNode(child)) continue;
-        const ref = this.flushNode(child, write, written);
-        if (!snapshotted) {
-          this.snapshot(node);
-          snapshotted = true;
-        }
-        node.children[index] = ref;
+        this.replaceChild(node, index, this.flushNode(child, write, written));
       }
     }
     const ref = write(node);
@@ -370,8 +363,7 @@ export class PagedTree {
     const written: FlushedPage[] = [];
     for (const { node, parent, index } of candidates.slice(0, count)) {
       const ref = write(node);
-      this.snapshot(parent);
-      parent.children[index] = ref;
+      this.replaceChild(parent, index, ref);
       this.setDirtyCount(this.dirtyCountValue - 1);
       written.push({ ref, node });
     }
@@ -415,6 +407,39 @@ export class PagedTree {
         node.keys = keys;
         node.children = children;
         node.sizeBytes = sizeBytes;
+      });
+    }
+  }
+
+  /**
+   * Replaces one child of a dirty branch, recording how to put the old one back. Most changes
+   * replace one slot (a child copied for writing, a child written by a flush): restoring the
+   * slot is enough, where a snapshot of the whole arrays cost two copies of up to a hundred
+   * entries per write. Undo runs in reverse order, so the slot is restored on whatever arrays a
+   * later snapshot's undo put back, which hold the same entries as right after this change.
+   */
+  private replaceChild(parent: BranchNode, index: number, child: Child): void {
+    this.changedAt.set(parent, ++this.changeCount);
+    const before = parent.children[index] as Child;
+    parent.children[index] = child;
+    if (this.undo.recording) {
+      this.undo.push(() => {
+        parent.children[index] = before;
+      });
+    }
+  }
+
+  /** Replaces the value of an existing key of a dirty leaf, as `replaceChild` does a child. */
+  private replaceValue(leaf: LeafNode, index: number, value: Buffer): void {
+    this.changedAt.set(leaf, ++this.changeCount);
+    const before = leaf.values[index] as Buffer;
+    const sizeBytes = leaf.sizeBytes;
+    leaf.values[index] = value;
+    leaf.sizeBytes += value.length - before.length;
+    if (this.undo.recording) {
+      this.undo.push(() => {
+        leaf.values[index] = before;
+        leaf.sizeBytes = sizeBytes;
       });
     }
   }
@@ -543,8 +568,7 @@ export class PagedTree {
     const child = parent.children[index] as Child;
     if (isNode(child)) return child;
     const copy = this.copyOf(child, bounds);
-    this.snapshot(parent);
-    parent.children[index] = copy;
+    this.replaceChild(parent, index, copy);
     return copy;
   }
 

@@ -1,0 +1,167 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The `cartridge` binary, run as users run it: the built `dist/src/cli/main.js` in a child
+ * process, in a temp directory, checking stdout, `--json` output and exit codes. The binary is
+ * built first when it is missing or older than the sources (CI builds before the tests).
+ */
+
+const BINARY = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+
+function newestSourceMs(directory: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(directory, { withFileTypes: true })) {
+    const path = join(directory, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSourceMs(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+let work: string;
+let cart: string;
+
+beforeAll(() => {
+  if (!existsSync(BINARY) || statSync(BINARY).mtimeMs < newestSourceMs('src')) {
+    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], {
+      stdio: 'inherit',
+    });
+  }
+  work = mkdtempSync(join(tmpdir(), 'cartridge-cli-'));
+  cart = join(work, 'demo.cart');
+}, 180_000);
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+interface Run {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function cli(args: readonly string[], input?: string): Run {
+  const result = spawnSync(process.execPath, [BINARY, ...args], {
+    cwd: work,
+    input,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function json(args: readonly string[]): unknown {
+  const run = cli(['--json', ...args]);
+  expect(run.status, run.stderr).toBe(0);
+  return JSON.parse(run.stdout);
+}
+
+describe('the cartridge binary', () => {
+  it('creates a cartridge, stores and reads files, lists them', () => {
+    expect(cli(['init', cart]).status).toBe(0);
+    expect(cli(['put', cart, '/calls/1.json'], '{"call":1}').status).toBe(0);
+    writeFileSync(join(work, 'local.txt'), 'from the host');
+    expect(cli(['put', cart, '/docs/readme.txt', join(work, 'local.txt')]).status).toBe(0);
+    expect(cli(['cat', cart, '/calls/1.json']).stdout).toBe('{"call":1}');
+    expect(cli(['ls', cart, '-R']).stdout.split('\n').filter(Boolean)).toEqual([
+      'calls/',
+      'calls/1.json',
+      'docs/',
+      'docs/readme.txt',
+    ]);
+    const listed = json(['ls', cart, '/docs']) as { path: string; sizeBytes: number }[];
+    expect(listed).toEqual([expect.objectContaining({ path: 'readme.txt', sizeBytes: 13 })]);
+    expect(cli(['get', cart, '/docs/readme.txt', join(work, 'out.txt')]).status).toBe(0);
+    expect(readFileSync(join(work, 'out.txt'), 'utf8')).toBe('from the host');
+    const info = json(['info', cart]) as { fileCount: number; cartridgeId: string };
+    expect(info.cartridgeId).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('moves, removes, snapshots, diffs and restores', () => {
+    expect(cli(['mv', cart, '/docs', '/manuals']).status).toBe(0);
+    expect(cli(['snapshot', 'create', cart, 'before-cleanup', '-m', 'keep']).status).toBe(0);
+    expect(cli(['rm', cart, '/manuals', '-r']).status).toBe(0);
+    const diff = json(['diff', cart, 'before-cleanup']) as { path: string; change: string }[];
+    expect(diff.map((entry) => `${entry.change} ${entry.path}`)).toEqual([
+      'removed /manuals',
+      'removed /manuals/readme.txt',
+    ]);
+    const snapshots = json(['snapshot', 'list', cart]) as { name: string }[];
+    expect(snapshots.map((snapshot) => snapshot.name)).toEqual(['before-cleanup']);
+    expect(cli(['restore', cart, 'before-cleanup']).status).toBe(0);
+    expect(cli(['cat', cart, '/manuals/readme.txt']).stdout).toBe('from the host');
+  });
+
+  it('imports and exports trees, now and as they were', () => {
+    const source = join(work, 'tree');
+    mkdirSync(join(source, 'a', 'b'), { recursive: true });
+    writeFileSync(join(source, 'a', 'one.txt'), '1');
+    writeFileSync(join(source, 'a', 'b', 'two.txt'), '22');
+    const head = (json(['info', cart]) as { head: number }).head;
+    const imported = json(['import', cart, source, '--to', '/imported']) as { files: number };
+    expect(imported.files).toBe(2);
+    expect(cli(['export', cart, join(work, 'now'), '--from', '/imported']).status).toBe(0);
+    expect(readFileSync(join(work, 'now', 'a', 'b', 'two.txt'), 'utf8')).toBe('22');
+    expect(cli(['checkout', cart, join(work, 'then'), '--at', String(head)]).status).toBe(0);
+    expect(existsSync(join(work, 'then', 'imported'))).toBe(false);
+    expect(existsSync(join(work, 'then', 'calls', '1.json'))).toBe(true);
+  });
+
+  it('prints the log, verifies, and sets a policy that the audit trail reflects', () => {
+    const log = cli(['log', cart, '--limit', '2']).stdout.trim().split('\n');
+    expect(log).toHaveLength(2);
+    expect(log[0]).toContain('directory.created');
+    const report = json(['verify', cart]) as { ok: boolean };
+    expect(report.ok).toBe(true);
+    const policyPath = join(work, 'policy.json');
+    writeFileSync(
+      policyPath,
+      JSON.stringify({
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: 'All',
+            Resource: '/**',
+            Condition: { StringEquals: { 'cartridge:actor': 'local' } },
+          },
+          { Effect: 'Allow', Action: ['Read', 'List'], Resource: '/calls/**' },
+        ],
+      }),
+    );
+    expect(cli(['policy', 'set', cart, policyPath]).status).toBe(0);
+    expect(cli(['--actor', 'agent', 'cat', cart, '/calls/1.json']).status).toBe(0);
+    const denied = cli(['--actor', 'agent', 'rm', cart, '/calls/1.json']);
+    expect(denied.status).toBe(5);
+    expect(denied.stderr).toContain('EACCES');
+  });
+
+  it('documents its exit codes: usage 2, not found 3, damage 4', () => {
+    expect(cli(['no-such-command']).status).toBe(2);
+    expect(cli(['cat', cart, '/missing']).status).toBe(3);
+    const failed = cli(['--json', 'cat', cart, '/missing']);
+    expect(JSON.parse(failed.stdout)).toEqual({
+      error: { code: 'ENOENT', message: expect.any(String) },
+    });
+    expect(cli(['--help']).stdout).toContain('snapshot');
+    const damaged = join(work, 'damaged.cart');
+    writeFileSync(damaged, readFileSync(cart));
+    const bytes = readFileSync(damaged);
+    // A byte in the middle of the journal, inside a record that open does not read.
+    bytes[8192 + 200] = (bytes[8192 + 200] as number) ^ 0xff;
+    writeFileSync(damaged, bytes);
+    const verify = cli(['verify', damaged]);
+    expect(verify.status).toBe(4);
+    expect(verify.stderr).toContain('JOURNAL_CORRUPT');
+  });
+});
