@@ -188,6 +188,20 @@ describe.each(CIPHERS)('an encrypted cartridge (%s)', (cipher) => {
     expect(reader.readFile('/c').toString()).toBe('three');
   });
 
+  it('serves ranged reads and the fs facade from sealed records', () => {
+    const cart = create('ranged.cart', { encryptionKey: KEY_A, cipher, bufferPoolBytes: 0 });
+    const large = Buffer.alloc(2 * 1024 * 1024 + 77);
+    for (let index = 0; index < large.length; index++) large[index] = (index * 31) % 251;
+    cart.createFile('/large.bin', large);
+    cart.fs.writeFileSync('/notes.txt', 'sealed notes');
+    cart.close();
+    const reopened = open('ranged.cart', { encryptionKey: KEY_A, bufferPoolBytes: 0 });
+    const start = 1024 * 1024 - 10;
+    const slice = reopened.readFile('/large.bin', { start, end: start + 100 });
+    expect(slice.equals(large.subarray(start, start + 100))).toBe(true);
+    expect(reopened.fs.readFileSync('/notes.txt', 'utf8')).toBe('sealed notes');
+  });
+
   it('says KEY_REQUIRED without a key, and refuses a mismatched cipher', () => {
     create('missing.cart', { encryptionKey: KEY_A, cipher }).close();
     expect(codeOf(() => open('missing.cart', {}))).toBe('KEY_REQUIRED');
