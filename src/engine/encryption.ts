@@ -81,6 +81,15 @@ export function resolveEncryption(options: Record<string, unknown>): EncryptionO
   };
 }
 
+/**
+ * Wipes the copies of the caller's keys once the keyring holds what it derived from them: the
+ * resolved options live as long as the handle, and a key left in them would too.
+ */
+function forgetKeys(encryption: EncryptionOptions): void {
+  encryption.key.fill(0);
+  for (const key of encryption.keyring) key.fill(0);
+}
+
 /** The key id of a 32-byte key, as 8 hex digits: what errors and `encryption` name it by. */
 export function encryptionKeyId(key: Uint8Array): string {
   return keyIdOf(requireEncryptionKey('key', key)).toString('hex');
@@ -96,6 +105,7 @@ export function sealingForCreate(
   // Older keys mean nothing to a new cartridge, but are harmless: they are only ever read with.
   for (const key of encryption.keyring) keyring.add(key);
   keyring.useKey(keyIdOf(encryption.key));
+  forgetKeys(encryption);
   return new RecordSealing(keyring);
 }
 
@@ -141,6 +151,7 @@ export function sealingForOpen(
   }
   const keyring = new Keyring(cipher, header.cartridgeId, encryption.key);
   for (const key of encryption.keyring) keyring.add(key);
+  forgetKeys(encryption);
   if (!keyring.has(header.keyId)) {
     throw new CartridgeError(
       'DECRYPTION_FAILED',
