@@ -48,6 +48,7 @@ import * as open1mRssGrowth from './workloads/open-1m-rss-growth.js';
 import * as open1mVsSqlite from './workloads/open-1m-vs-sqlite.js';
 import * as read64kWarm from './workloads/read-64k-warm.js';
 import * as snapshotCreate from './workloads/snapshot-create.js';
+import * as tamperEvidence from './workloads/tamper-evidence.js';
 import * as write64k from './workloads/write-64k.js';
 import * as writeLatency1m from './workloads/write-latency-1m.js';
 
@@ -303,6 +304,7 @@ const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(logDiskBytes.workload),
   runnable(logReadCold.workload),
   runnable(appendBatchedVsSqlite.workload),
+  runnable(tamperEvidence.workload),
 ];
 
 function sizeFromEnvironment(): BenchSize {

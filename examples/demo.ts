@@ -3,12 +3,15 @@
  * show what comes back, including the statistics and a full verification of the journal.
  * Then time travel: a live change stream prints every change as it commits, a snapshot names
  * a moment, more changes follow, a diff shows them, a checkout reads the past, and a restore
- * brings it back (as one more commit, so history keeps everything).
+ * brings it back (as one more commit, so history keeps everything). Then access control and
+ * audit, and last tamper evidence: a signed checkpoint, a proof of one audit batch checked
+ * without the file, and a copy of the file rewritten by someone without the key, caught.
  */
-import { mkdtempSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cartridge } from '../src/index.js';
+import { Cartridge, verifyProof } from '../src/index.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'cartridge-demo-'));
 const path = join(directory, 'demo.cart');
@@ -100,4 +103,29 @@ console.table(
     change: entry.changeOffset ?? '',
   })),
 );
+
+console.log('\n-- tamper evidence --');
+// The private key stays off the device in real use; only heads and signatures reach the file.
+const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+const signedHead = audited.signCheckpoint(privateKey);
+console.log(`signed head: ${signedHead.sequence} records, Merkle root ${signedHead.merkleRoot.slice(0, 16)}…`);
+const batch = audited.audit({ limit: 1 })[0]?.batch;
+if (batch !== undefined) {
+  const proof = audited.proveRecord(batch);
+  const proven = verifyProof(JSON.parse(JSON.stringify(proof)), publicKey);
+  console.log(`proof of the audit batch at ${proven.offset}: ${proof.auditPath.length} hashes, checks without the file`);
+}
 audited.close();
+const levels = (file: string) => {
+  const { ok, assurance, code } = Cartridge.verifyFile(file, { publicKey, anchor: signedHead });
+  return `ok=${ok}, assurance=${assurance}${code === null ? '' : `, ${code}`}`;
+};
+console.log(`verify the file: ${levels(path)}`);
+// A copy edited in place, as someone with the file but not the key would: one byte of a path.
+const copy = join(directory, 'tampered.cart');
+copyFileSync(path, copy);
+const bytes = readFileSync(copy);
+const at = bytes.indexOf('/readme.txt');
+bytes[at + 1] = 'R'.charCodeAt(0);
+writeFileSync(copy, bytes);
+console.log(`verify the tampered copy: ${levels(copy)}`);

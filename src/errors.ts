@@ -33,7 +33,21 @@ export type EngineErrorCode =
   | 'HISTORY_UNAVAILABLE'
   | 'SUBSCRIBER_OVERFLOW'
   | 'KEY_REQUIRED'
-  | 'DECRYPTION_FAILED';
+  | 'DECRYPTION_FAILED'
+  | ProofErrorCode;
+
+/**
+ * Codes of tamper evidence: thrown by signing and proofs, and named by a verify report as the
+ * reason it is not ok.
+ */
+export type ProofErrorCode =
+  | 'KEY_INVALID'
+  | 'SIGNATURE_INVALID'
+  | 'NOT_SIGNED'
+  | 'HEAD_MISMATCH'
+  | 'ROLLBACK_DETECTED'
+  | 'FORK_DETECTED'
+  | 'PROOF_INVALID';
 
 export type CartridgeErrorCode = FileSystemErrorCode | EngineErrorCode;
 
@@ -65,6 +79,13 @@ export const CARTRIDGE_ERROR_CODES: readonly CartridgeErrorCode[] = [
   'SUBSCRIBER_OVERFLOW',
   'KEY_REQUIRED',
   'DECRYPTION_FAILED',
+  'KEY_INVALID',
+  'SIGNATURE_INVALID',
+  'NOT_SIGNED',
+  'HEAD_MISMATCH',
+  'ROLLBACK_DETECTED',
+  'FORK_DETECTED',
+  'PROOF_INVALID',
 ];
 
 export interface CartridgeErrorDetails {

@@ -2,7 +2,7 @@
  * The public entry point of Cartridge. Everything a user may import is exported here and
  * nowhere else; the layout behind it may change.
  */
-export { Cartridge, type Content } from './engine/cartridge.js';
+export { Cartridge, type Content, type VerifyFileOptions } from './engine/cartridge.js';
 export { CartridgeView } from './engine/cartridge-view.js';
 export type {
   ByteRange,
@@ -13,9 +13,16 @@ export type {
   EntryMetadata,
   HistoryOptions,
   RestoreResult,
+  Assurance,
+  VerifyFailureCode,
+  VerifyOptions,
   VerifyReport,
 } from './engine/cartridge-types.js';
+export type { ExportedHead, KeyInput, SignedHead } from './proof/signed-head.js';
+export { type ProvenRecord, type RecordProof, verifyProof } from './proof/inclusion-proof.js';
+export type { RecordTarget } from './engine/record-proof.js';
 export type { CheckoutTarget } from './engine/checkout.js';
+export type { RepairOptions, RepairReport } from './engine/repair.js';
 export type {
   ChangeEvent,
   ChangeFilter,
@@ -53,6 +60,7 @@ export {
   type CartridgeErrorCode,
   type EngineErrorCode,
   type FileSystemErrorCode,
+  type ProofErrorCode,
   isCartridgeError,
 } from './errors.js';
 export { canonicalPath } from './path/canonical-path.js';

@@ -1,3 +1,4 @@
+import type { ExportedHead, KeyInput, SignedHead } from '../proof/signed-head.js';
 export type { DiffEntry } from '../projections/catalog-diff.js';
 import type { BufferPoolStats } from '../projections/buffer-pool.js';
 import type { Durability } from './options.js';
@@ -51,19 +52,59 @@ export interface CartridgeStats {
   readonly bufferPool: BufferPoolStats;
 }
 
+/**
+ * What a verification reached: `'none'` (the chain is broken or the state does not replay),
+ * `'chain'` (every record checks and chains: edits that were not re-chained are ruled out),
+ * `'signed'` (also: the last head signed by the given key matches the journal at its place, so
+ * nothing before it was edited, re-chained, removed, inserted or reordered), `'anchored'`
+ * (also: the journal continues the head the caller kept, so it was not rolled back or forked).
+ */
+export type Assurance = 'none' | 'chain' | 'signed' | 'anchored';
+
+/** Why a report is not ok (see docs/API.md, "Error codes"). */
+export type VerifyFailureCode =
+  | 'JOURNAL_CORRUPT'
+  | 'SIGNATURE_INVALID'
+  | 'NOT_SIGNED'
+  | 'HEAD_MISMATCH'
+  | 'ROLLBACK_DETECTED'
+  | 'FORK_DETECTED';
+
 export interface VerifyReport {
-  /** True when every record checks out and replaying all of them gives the current state. */
+  /** True when every check asked for passed (the assurance reached is the one asked for). */
   readonly ok: boolean;
-  /** What the check can prove: the hash chain detects edits; truncation needs an anchor. */
-  readonly assurance: 'hash-chain';
+  /** The level every check reached, never more than was checked. */
+  readonly assurance: Assurance;
   readonly recordsChecked: number;
   readonly bytesChecked: number;
-  /** The chain hash of the last record, hex; keep it elsewhere to detect truncation later. */
+  /** The chain hash of the last record, hex. */
   readonly headHash: string;
+  /** The Merkle root over every record checked, hex. */
+  readonly merkleRoot: string;
+  /** Why the report is not ok; null when it is. */
+  readonly code: VerifyFailureCode | null;
+  /** The journal offset of the first record found bad, when the failure has one. */
+  readonly firstBadOffset: number | null;
   readonly damageOffset: number | null;
   readonly damageReason: string | null;
   /** Whether replaying the whole journal gives the same catalog index, page for page. */
   readonly stateMatches: boolean;
+  /**
+   * Whether that replay was done. It needs the records' plaintext: verifying an encrypted
+   * cartridge without its key checks the chain, the Merkle log and signed heads over the stored
+   * bytes, and leaves this false (and `stateMatches` with it).
+   */
+  readonly stateChecked: boolean;
+  /** The last head signed by the given key that checked out, when the level is signed or more. */
+  readonly signedHead: SignedHead | null;
+}
+
+/** What `verify()` and `Cartridge.verifyFile()` check beyond the chain. */
+export interface VerifyOptions {
+  /** An Ed25519 public key: check the heads it signed (reaching 'signed'). */
+  readonly publicKey?: KeyInput;
+  /** A head kept elsewhere (`exportHead()` or `signCheckpoint()`): reaching 'anchored'. */
+  readonly anchor?: ExportedHead | SignedHead;
 }
 
 /**

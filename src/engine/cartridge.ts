@@ -15,8 +15,19 @@ import type {
   EntryMetadata,
   HistoryOptions,
   RestoreResult,
+  VerifyOptions,
   VerifyReport,
 } from './cartridge-types.js';
+import {
+  ed25519PrivateKey,
+  type ExportedHead,
+  type KeyInput,
+  type SignedHead,
+} from '../proof/signed-head.js';
+import type { RecordProof } from '../proof/inclusion-proof.js';
+import { committedHead, stageSignedHead } from './signing.js';
+import { proveRecordAt, type RecordTarget } from './record-proof.js';
+import { verifyChecksOf } from './verify-options.js';
 import {
   booleanOption,
   byteRangeOption,
@@ -26,7 +37,7 @@ import {
 } from './arguments.js';
 import { ContentReader } from './content-reader.js';
 import { DurabilityKeeper } from './durability-keeper.js';
-import { createJournal, type OpenedJournal, openJournal } from './open-journal.js';
+import { createJournal, type OpenedJournal, openHeaderOnly, openJournal } from './open-journal.js';
 import {
   type CartridgeOptions,
   requireActor,
@@ -35,7 +46,7 @@ import {
   resolveOptions,
 } from './options.js';
 import { ReadModel } from './read-model.js';
-import { verifyJournal } from './verify.js';
+import { damagedReport, type VerifyChecks, verifyJournal, verifyStored } from './verify.js';
 import type { Observable } from 'rxjs';
 import { type ChangeEvent, type ChangesOptions, changeStream } from './change-stream.js';
 import { CommitBus } from './commit-bus.js';
@@ -69,6 +80,8 @@ import { requireEncryptionKey } from './encryption.js';
 import { type EncryptionInfo, encryptionInfoOf, rotateKey } from './key-rotation.js';
 import type { SnapshotEntry } from '../projections/timeline.js';
 import { type CartridgeFs, createFs } from '../vfs/cartridge-fs.js';
+import { repairCartridge, type RepairOptions, type RepairReport } from './repair.js';
+import { inspect } from 'node:util';
 
 export type { Content } from './write-path.js';
 
@@ -96,7 +109,7 @@ export class Cartridge {
   private readonly transactions: Transactions;
   private readonly durability: DurabilityKeeper;
   private readonly followTimer = new FollowTimer(() => this.refreshQuietly());
-  private closed = false;
+  private closedValue = false;
   private backgroundError: unknown;
   /**
    * The fs facade of each handle: this one and every `as()` handle on it (a proxy, which must
@@ -108,14 +121,18 @@ export class Cartridge {
    * Builds the parts of the handle. Each reaches the others through callbacks, which run only
    * once the handle is built, so the order below matters only for parts passed as values.
    */
-  private constructor(journal: OpenedJournal, options: ResolvedOptions) {
+  private constructor(
+    journal: OpenedJournal,
+    options: ResolvedOptions,
+    private readonly hostPath: string | null,
+  ) {
     this.journal = journal;
     this.options = options;
     this.durability = new DurabilityKeeper({
       options,
       journal: () => this.journal,
       head: () => this.head,
-      isClosed: () => this.closed,
+      isClosed: () => this.closedValue,
       failedInBackground: (error) => {
         this.backgroundError = error;
       },
@@ -128,7 +145,7 @@ export class Cartridge {
     this.trail = new AuditTrail({
       options,
       journal: () => this.journal,
-      isClosed: () => this.closed,
+      isClosed: () => this.closedValue,
       transactionDepth: () => this.transactions.depth,
       commitTimeMs: () => this.transactions.commitTimeMs,
       append: (event) => this.writes.append(event),
@@ -174,6 +191,7 @@ export class Cartridge {
     return new Cartridge(
       createJournal(new MemoryStorage(), MEMORY_PATH, resolved, false),
       resolved,
+      null,
     );
   }
 
@@ -183,14 +201,24 @@ export class Cartridge {
     const resolved = resolveOptions(options);
     if (resolved.readOnly)
       throw new CartridgeError('INVALID_ARGUMENT', 'cannot create a read-only cartridge');
-    return new Cartridge(createJournal(storageOf(options), path, resolved, true), resolved);
+    return new Cartridge(createJournal(storageOf(options), path, resolved, true), resolved, path);
   }
 
   /** Opens an existing cartridge file, replaying its journal from the last checkpoint. */
   static open(path: string, options: CartridgeOptions = {}): Cartridge {
     requireHostPath(path);
     const resolved = resolveOptions(options);
-    return new Cartridge(openJournal(storageOf(options), path, resolved), resolved);
+    return new Cartridge(openJournal(storageOf(options), path, resolved), resolved, path);
+  }
+
+  /**
+   * Repairs a cartridge that does not open cleanly: cuts a torn tail, or copies the valid
+   * prefix of a file damaged inside into a new file, never touching the damaged original (see
+   * `repair.ts`).
+   */
+  static repair(path: string, options: RepairOptions = {}): RepairReport {
+    requireHostPath(path);
+    return repairCartridge(Cartridge, storageOf(options), path, options);
   }
 
   /** The journal offset after the last commit. */
@@ -214,6 +242,34 @@ export class Cartridge {
   /** The cipher and the id of the key sealing new records; null for a plain cartridge. */
   get encryption(): EncryptionInfo | null {
     return encryptionInfoOf(this.journal.sealing);
+  }
+
+  /** The cartridge file's path as given to `create` or `open`; null for a memory cartridge. */
+  get path(): string | null {
+    return this.hostPath;
+  }
+
+  /** Whether `close()` has run. */
+  get closed(): boolean {
+    return this.closedValue;
+  }
+
+  /** Whether a `transaction()` body is running on this cartridge. */
+  get inTransaction(): boolean {
+    return this.transactions.depth > 0;
+  }
+
+  /** `using cart = Cartridge.open(...)` closes it at the end of the block (if still open). */
+  [Symbol.dispose](): void {
+    if (!this.closedValue) this.close();
+  }
+
+  /** What `util.inspect(cart)` (and so printing it) shows: a short summary, not the internals. */
+  [inspect.custom](): string {
+    const state = this.closedValue
+      ? 'closed'
+      : `head ${this.head}${this.readOnly ? ', read-only' : ''}`;
+    return `Cartridge { ${this.hostPath ?? 'memory'}, ${state} }`;
   }
 
   /**
@@ -473,7 +529,7 @@ export class Cartridge {
     const actor = this.actor;
     return {
       content: this.content,
-      isOpen: () => !this.closed,
+      isOpen: () => !this.closedValue,
       poolStats: () => this.pool.stats(),
       authorize: (action, path) => this.gate.check(actor, action, path),
     };
@@ -510,7 +566,7 @@ export class Cartridge {
       {
         journal: () => this.journal,
         bus: this.bus,
-        isOpen: () => !this.closed,
+        isOpen: () => !this.closedValue,
         follow: () => this.follow(),
         pin: (holder, offset) => this.pins.pin(holder, offset),
         mayRead: (path) => this.gate.allows(actor, 'Read', path ?? ROOT_PATH),
@@ -711,13 +767,117 @@ export class Cartridge {
 
   /**
    * Re-reads the whole journal, checking every record's checksum, hash and chain link, and
-   * replays it to confirm it yields the current state. Never throws for damage: it reports.
+   * replays it to confirm it yields the current state; with `publicKey`, checks the heads that
+   * key signed, and with `anchor`, that the journal continues a head kept elsewhere (see
+   * `verify.ts`). Never throws for damage or tampering: it reports, with the assurance reached.
    */
-  verify(): VerifyReport {
+  verify(options: VerifyOptions = {}): VerifyReport {
+    const checks = verifyChecksOf(options);
     this.ensureReadable();
     if (this.transactions.depth > 0)
       throw new CartridgeError('INVALID_ARGUMENT', 'verify inside a transaction');
-    return verifyJournal(this.journal, this.head);
+    return verifyJournal(this.journal, { endOffset: this.head, syncedLength: this.head }, checks);
+  }
+
+  /**
+   * Verifies a cartridge file that no handle needs to have open: opened read-only (no writer
+   * lock, nothing written, no key but the public one), verified as `verify()` does, closed.
+   *
+   * An encrypted cartridge needs no key either: without one, the chain, the Merkle log, signed
+   * heads and the anchor are checked over the stored (sealed) bytes, every level reachable,
+   * but the replay that compares the index needs the plaintext and is skipped
+   * (`stateChecked: false`). With `encryptionKey` (and `keyring`), it is opened and verified
+   * in full.
+   */
+  static verifyFile(path: string, options: VerifyFileOptions = {}): VerifyReport {
+    requireHostPath(path);
+    requireOptionsObject('verifyFile options', options);
+    const checks = verifyChecksOf({ publicKey: options.publicKey, anchor: options.anchor });
+    const keyGiven = options.encryptionKey !== undefined || options.keyring !== undefined;
+    if (!keyGiven) {
+      const stored = verifyEncryptedWithoutKey(storageOf(options), path, checks);
+      if (stored !== undefined) return stored;
+    }
+    let cartridge: Cartridge;
+    try {
+      cartridge = Cartridge.open(path, {
+        readOnly: true,
+        recovery: 'read-only-prefix',
+        ...(options.storage === undefined ? {} : { storage: options.storage }),
+        ...(options.encryptionKey === undefined ? {} : { encryptionKey: options.encryptionKey }),
+        ...(options.keyring === undefined ? {} : { keyring: options.keyring }),
+        ...(options.cipher === undefined ? {} : { cipher: options.cipher }),
+      });
+    } catch (error) {
+      // Not even a prefix opens (the genesis record is damaged), or, with the key, a record
+      // does not authenticate (changed by someone who recomputed the checksums; a wrong key is
+      // refused before any record is read, and names no offset): damage, reported as such.
+      const damage =
+        error instanceof CartridgeError &&
+        (error.code === 'JOURNAL_CORRUPT' ||
+          (error.code === 'DECRYPTION_FAILED' && error.offset !== undefined));
+      if (damage) return damagedReport(error);
+      throw error;
+    }
+    try {
+      // A file that opened cleanly (a torn unsynced tail aside) is checked up to the head the
+      // open found, so that commits a writer appends meanwhile are not mistaken for damage. A
+      // damaged one opened at its valid prefix: it is checked to its end, so that the damage is
+      // reported rather than the prefix verified.
+      const { file, headerKeeper, recovery } = cartridge.journal;
+      const damaged = recovery.decision === 'fail-corrupt';
+      const scope = damaged
+        ? { endOffset: file.sizeBytes(), syncedLength: headerKeeper.header.syncedLength }
+        : { endOffset: cartridge.head, syncedLength: cartridge.head };
+      return verifyJournal(cartridge.journal, scope, checks);
+    } finally {
+      cartridge.close();
+    }
+  }
+
+  // ---- tamper evidence ----------------------------------------------------------------------
+
+  /**
+   * Signs the committed head (cartridge id, record count, offset, chain hash and Merkle root)
+   * with an Ed25519 private key, stores the signature in the journal as a `head.signed`
+   * record, and returns it to be kept elsewhere too. An administrative operation.
+   */
+  signCheckpoint(signingKey: KeyInput): SignedHead {
+    const key = ed25519PrivateKey(signingKey);
+    this.ensureWritable();
+    this.refuseInsideTransaction('signCheckpoint');
+    // What is buffered or settled is committed first: the signed head is a commit of its own,
+    // whose first record is the signature over everything before it.
+    this.writes.settle();
+    this.transaction(() => undefined);
+    let signed: SignedHead | undefined;
+    this.transaction(() => {
+      this.gate.run(this.actor, 'All', ROOT_PATH, () => {
+        signed = stageSignedHead(this.journal, key, (event) => this.writes.append(event));
+      });
+    });
+    return signed as SignedHead;
+  }
+
+  /** The committed head, unsigned, to keep elsewhere as an anchor for `verify()`. */
+  exportHead(): ExportedHead {
+    this.ensureReadable();
+    this.refuseInsideTransaction('exportHead');
+    this.gate.check(this.actor, 'Read', ROOT_PATH);
+    if (this.journal.writer.stagedCount > 0) this.transaction(() => undefined);
+    return committedHead(this.journal);
+  }
+
+  /**
+   * The proof that the record at `position` (its offset, or a `Position`) is part of the last
+   * signed head: check it anywhere with `verifyProof(proof, publicKey)`. Reading a record's
+   * body is an administrative operation, as reading the audit trail is.
+   */
+  proveRecord(position: RecordTarget): RecordProof {
+    this.ensureReadable();
+    this.refuseInsideTransaction('proveRecord');
+    this.gate.check(this.actor, 'All', ROOT_PATH);
+    return proveRecordAt(this.journal, position);
   }
 
   /**
@@ -725,7 +885,7 @@ export class Cartridge {
    * the last one, and releases the file. Any later call throws `CARTRIDGE_CLOSED`.
    */
   close(): void {
-    if (this.closed) return;
+    if (this.closedValue) return;
     if (this.transactions.depth > 0) {
       throw new CartridgeError(
         'INVALID_ARGUMENT',
@@ -755,7 +915,7 @@ export class Cartridge {
         this.durability.syncNow();
       }
     } finally {
-      this.closed = true;
+      this.closedValue = true;
       this.followTimer.stop();
       this.trail.stop();
       this.bus.close();
@@ -776,7 +936,7 @@ export class Cartridge {
   }
 
   private ensureOpen(): void {
-    if (this.closed) throw new CartridgeError('CARTRIDGE_CLOSED', 'the cartridge is closed');
+    if (this.closedValue) throw new CartridgeError('CARTRIDGE_CLOSED', 'the cartridge is closed');
   }
 
   /** Reads see buffered appends: inside a transaction, they are staged first. */
@@ -790,6 +950,42 @@ export class Cartridge {
     if (this.journal.readOnly)
       throw new CartridgeError('READ_ONLY', 'the cartridge is open read-only');
     this.journal.writer.throwIfPoisoned();
+  }
+}
+
+/** What `Cartridge.verifyFile` takes: the checks, and how to read the file. */
+export type VerifyFileOptions = VerifyOptions &
+  Pick<CartridgeOptions, 'storage' | 'encryptionKey' | 'keyring' | 'cipher'>;
+
+/**
+ * The key-less verification of an encrypted file (see `verifyStored`); undefined for a plain
+ * file, which the caller verifies in full.
+ */
+function verifyEncryptedWithoutKey(
+  storage: Storage,
+  path: string,
+  checks: VerifyChecks,
+): VerifyReport | undefined {
+  let opened;
+  try {
+    opened = openHeaderOnly(storage, path);
+  } catch {
+    // No header to read: the full path opens the file again and reports or throws as for any.
+    return undefined;
+  }
+  const { file, header } = opened;
+  try {
+    if (header.cipherCode === 0) return undefined;
+    // Checked to the end of the file, as a damaged file is: nothing was opened to say where a
+    // clean journal ends, and a torn unsynced tail is told from damage by the synced length.
+    return verifyStored(
+      file,
+      header,
+      { endOffset: file.sizeBytes(), syncedLength: header.syncedLength },
+      checks,
+    );
+  } finally {
+    file.close();
   }
 }
 

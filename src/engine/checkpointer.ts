@@ -30,14 +30,17 @@ export function trickleIndexPages(projections: Projections, writer: JournalWrite
   const excess = tree.dirtyCount - INDEX_TRICKLE_LOW_WATER;
   if (excess <= 0) return [];
   return tree.flushSome(Math.min(excess, INDEX_TRICKLE_PAGES_PER_COMMIT), (node) =>
-    stagePage(writer, node),
+    stagePage(projections, writer, node),
   );
 }
 
-function stagePage(writer: JournalWriter, node: IndexNode): PageRef {
+function stagePage(projections: Projections, writer: JournalWriter, node: IndexNode): PageRef {
   // Pages are stored uncompressed: a lookup that misses the cache then costs a read and a
   // decode, without a decompression (the saving on disk is not worth it on the read path).
   const record = writer.stage({ type: 'index.page' }, encodePage(node), 'none');
+  // A page is a record like any other for the Merkle log, which covers every record; the log
+  // leaves the index alone while it is being flushed (see `merkle-log.ts`).
+  projections.merkle.evolve(record);
   return { offset: record.offset, sequence: record.sequence, lengthBytes: record.lengthBytes };
 }
 
@@ -62,17 +65,20 @@ export function writeCheckpoint(
   try {
     // The previous root goes into the index now, so the pages written below hold it.
     projections.timeline.registerLastRoot();
-    flushed = catalog.tree.flush((node) => stagePage(writer, node));
+    flushed = catalog.tree.flush((node) => stagePage(projections, writer, node));
+    // The chain hash before the root seals the staged pages (in an encrypted cartridge), which
+    // makes their leaf hashes final: the Merkle log folds them again before its section is
+    // taken, so that the section holds what a replay of the stored pages gives.
+    const chainBefore = writer.stagedChainHash();
+    projections.merkle.settle(writer.stagedRecords);
     const sections = checkpointSections(projections);
     assert(sections !== undefined, 'the index root is a page after a flush');
-    const root = writer.stage({
-      type: 'checkpoint',
-      chainBefore: writer.stagedChainHash(),
-      sections,
-    });
+    const root = writer.stage({ type: 'checkpoint', chainBefore, sections });
     applyRecord(projections, root);
     rootOffset = root.offset;
+    const records = writer.stagedRecords;
     writer.commit(sync);
+    projections.merkle.settle(records);
   } catch (error) {
     writer.discardStaged();
     undo.end(false);

@@ -35,7 +35,10 @@ export function followCommits(journal: OpenedJournal): FollowResult {
       if (record.event.type === 'checkpoint' && root?.offset === record.offset) {
         const { capacityBlocks } = current.headerKeeper.header;
         const sections = record.event.sections;
-        current = { ...current, ...projectionsAt(current.pages, capacityBlocks, sections, root) };
+        current = {
+          ...current,
+          ...projectionsAt(current.pages, capacityBlocks, sections, root, record),
+        };
       }
     }
     writer.adoptTail(commit.tail);

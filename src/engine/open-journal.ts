@@ -11,9 +11,14 @@ import {
 import { chainRootOf } from '../journal/hashing.js';
 import type { Storage, StorageFile } from '../journal/io/storage.js';
 import { RecordType } from '../journal/journal-event.js';
-import { chainHashOfRecord, readRecordAt, toJournalRecord } from '../journal/journal-reader.js';
+import {
+  chainHashOfRecord,
+  leafHashOfRaw,
+  readRecordAt,
+  toJournalRecord,
+} from '../journal/journal-reader.js';
 import { JournalWriter, type JournalTail } from '../journal/journal-writer.js';
-import { isCommit, linkOf } from '../journal/record-frame.js';
+import { blobHashOf, isCommit, linkOf } from '../journal/record-frame.js';
 import {
   corruptionError,
   type RecoveryReport,
@@ -211,22 +216,20 @@ export function loadCheckpoint(
     if (raw.header.type !== RecordType.CheckpointRoot || !isCommit(raw.header)) {
       return 'the header names a record that is not a checkpoint root';
     }
+    const blobHash = blobHashOf(raw.storedBlob);
     // A root that does not open (a wrong key, tampering) throws: it is not damage to replay
     // around, and the records after it would not open either.
-    const record = toJournalRecord(raw, sealing);
+    const record = toJournalRecord(raw, sealing, leafHashOfRaw(raw, blobHash));
     if (record.event.type !== 'checkpoint') return 'not a checkpoint root';
     const { chainBefore, sections } = record.event;
     if (!raw.header.link.equals(linkOf(chainBefore))) return 'the root breaks the chain';
+    const root = { offset, sequence: raw.header.sequence, atMs: sections.timeline[0] as number };
     return {
-      projections: projectionsAt(pages, capacityBlocks, sections, {
-        offset,
-        sequence: raw.header.sequence,
-        atMs: sections.timeline[0] as number,
-      }),
+      projections: projectionsAt(pages, capacityBlocks, sections, root, record),
       tail: {
         endOffset: offset + record.lengthBytes,
         nextSequence: raw.header.sequence + 1,
-        lastHash: chainHashOfRecord(chainBefore, raw),
+        lastHash: chainHashOfRecord(chainBefore, raw, blobHash),
       },
     };
   } catch (error) {
@@ -251,6 +254,23 @@ export function openJournal(
     const journal = openFromFile(file, options);
     if (!journal.readOnly) journal.writer.guardWith(fileGuardOf(storage, path, file));
     return journal;
+  } catch (error) {
+    closeQuietly(file);
+    throw error;
+  }
+}
+
+/**
+ * Opens a cartridge file read-only and reads its header, nothing else: no lock, no record read,
+ * no key needed. The caller closes the file.
+ */
+export function openHeaderOnly(
+  storage: Storage,
+  path: string,
+): { readonly file: StorageFile; readonly header: FileHeader } {
+  const file = openFile(storage, path, true, false);
+  try {
+    return { file, header: readHeader(file) };
   } catch (error) {
     closeQuietly(file);
     throw error;

@@ -31,7 +31,7 @@ export interface CartridgeOptions {
   readonly durability?: Durability;
   /** Per-record compression of file content; default `'zstd'`. Kept only when it helps. */
   readonly compression?: CompressionName;
-  /** Journal bytes between checkpoints; default 8 MiB (at least twice the last checkpoint). */
+  /** Journal bytes between automatic checkpoints; default 2 MiB. */
   readonly checkpointIntervalBytes?: number;
   /** Bytes of decoded content the buffer pool keeps; default 32 MiB. */
   readonly bufferPoolBytes?: number;

@@ -5,6 +5,7 @@ import {
   type AuditEntry,
   type Extent,
   type JournalEvent,
+  type MerkleSection,
   RecordType,
 } from './journal-event.js';
 
@@ -103,6 +104,7 @@ function fieldsOf(event: JournalEvent): Field[] {
         [...event.sections.catalog],
         [...event.sections.allocator],
         [...event.sections.timeline],
+        merkleFields(event.sections.merkle),
       ];
     case 'extents.consolidated':
       return [event.path, event.fileOffset, event.replacedCount];
@@ -133,8 +135,32 @@ function fieldsOf(event: JournalEvent): Field[] {
       return [event.policy, event.atMs];
     case 'key.rotated':
       return [event.keyId, event.atMs];
+    case 'head.signed':
+      return [
+        event.sequence,
+        event.offset,
+        event.headHash,
+        event.merkleRoot,
+        event.publicKey,
+        event.signature,
+      ];
   }
 }
+
+function merkleFields(section: MerkleSection): Field[] {
+  return [
+    section.size,
+    section.blockStartOffset,
+    section.pendingLeaves,
+    [...section.frontier],
+    [...section.unwritten],
+    section.lastSignedOffset,
+  ];
+}
+
+/** Sizes of the keys and signature a `head.signed` record holds (Ed25519). */
+const PUBLIC_KEY_BYTES = 32;
+const SIGNATURE_BYTES = 64;
 
 export function recordTypeOf(event: JournalEvent): RecordType {
   switch (event.type) {
@@ -172,6 +198,8 @@ export function recordTypeOf(event: JournalEvent): RecordType {
       return RecordType.PolicySet;
     case 'key.rotated':
       return RecordType.KeyRotated;
+    case 'head.signed':
+      return RecordType.HeadSigned;
   }
 }
 
@@ -207,9 +235,43 @@ class Fields {
   }
 
   hash(): Buffer {
+    return this.bytes(32, 'hash');
+  }
+
+  /** Binary of exactly `length` bytes (any length when undefined); `what` names it in errors. */
+  bytes(length: number | undefined, what: string): Buffer {
     const value = this.next();
-    if (!(value instanceof Uint8Array) || value.length !== 32) throw corruptBody('has a bad hash');
+    if (!(value instanceof Uint8Array) || (length !== undefined && value.length !== length)) {
+      throw corruptBody(`has a bad ${what}`);
+    }
     return Buffer.from(value);
+  }
+
+  /** An array whose items are counts or 32-byte hashes, in groups of `groupSize`. */
+  countsAndHashes(groupSize: number): (number | Buffer)[] {
+    const value = this.next();
+    if (!Array.isArray(value) || value.length % groupSize !== 0) {
+      throw corruptBody('has a bad Merkle list');
+    }
+    return (value as unknown[]).map((item) => {
+      if (item instanceof Uint8Array && item.length === 32) return Buffer.from(item);
+      if (typeof item === 'number' && Number.isSafeInteger(item) && item >= 0) return item;
+      throw corruptBody('has a bad Merkle list item');
+    });
+  }
+
+  merkleSection(): MerkleSection {
+    const value = this.next();
+    if (!Array.isArray(value) || value.length !== 6) throw corruptBody('has a bad section');
+    const inner = new Fields(value as unknown[]);
+    return {
+      size: inner.count(),
+      blockStartOffset: inner.count(),
+      pendingLeaves: inner.bytes(undefined, 'Merkle block'),
+      frontier: inner.countsAndHashes(3),
+      unwritten: inner.countsAndHashes(4),
+      lastSignedOffset: inner.countOrNull(),
+    };
   }
 
   counts(length: number): number[] {
@@ -379,6 +441,7 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
           catalog: fields.counts(5),
           allocator: fields.counts(2),
           timeline: fields.counts(1),
+          merkle: fields.merkleSection(),
         },
       };
     case RecordType.SnapshotCreated:
@@ -403,6 +466,16 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
       return { type: 'policy.set', policy: fields.textOrNull(), atMs: fields.count() };
     case RecordType.KeyRotated:
       return { type: 'key.rotated', keyId: fields.keyId(), atMs: fields.count() };
+    case RecordType.HeadSigned:
+      return {
+        type: 'head.signed',
+        sequence: fields.count(),
+        offset: fields.count(),
+        headHash: fields.hash(),
+        merkleRoot: fields.hash(),
+        publicKey: fields.bytes(PUBLIC_KEY_BYTES, 'public key'),
+        signature: fields.bytes(SIGNATURE_BYTES, 'signature'),
+      };
     case RecordType.EntryRestored:
       return {
         type: 'entry.restored',

@@ -34,7 +34,11 @@ import { CipherCode, KEY_ID_BYTES } from './keyring.js';
 export const HEADER_SLOT_BYTES = PAGE_SIZE_BYTES;
 export const HEADER_SLOT_COUNT = 2;
 export const JOURNAL_START_OFFSET = HEADER_SLOT_BYTES * HEADER_SLOT_COUNT;
-/** Format 4 added encryption at rest (the sealed flag, the cipher and key id fields). */
+/**
+ * Format 4 added encryption at rest (the sealed flag, the cipher and key id fields, record type
+ * 18 `key.rotated`) and tamper evidence (record type 17 `head.signed`, the Merkle log's
+ * checkpoint section).
+ */
 export const FILE_FORMAT_VERSION = 4;
 /** The highest cipher code a slot may hold. */
 const CIPHER_CODE_MAX = CipherCode.ChaCha20Poly1305;

@@ -1,4 +1,5 @@
-import { blake3 } from '@napi-rs/blake-hash';
+import { createRequire } from 'node:module';
+import { blake3 as portableBlake3 } from '@noble/hashes/blake3.js';
 import { crc32c } from '@node-rs/crc32';
 
 /**
@@ -8,6 +9,39 @@ import { crc32c } from '@node-rs/crc32';
  */
 
 export const HASH_SIZE_BYTES = 32;
+
+/**
+ * Which BLAKE3 runs: the native binding where it has a build, else a portable one (pure
+ * JavaScript, about ten times slower, same digests). The binding has no build for 32-bit ARM
+ * (Raspberry Pi OS), where the portable one keeps the package working. Setting the
+ * environment variable `CARTRIDGE_PORTABLE_HASH=1` forces it (tests use this).
+ */
+export type HashImplementation = 'native' | 'portable';
+
+function loadBlake3(): { blake3: (bytes: Buffer) => Buffer; implementation: HashImplementation } {
+  if (process.env['CARTRIDGE_PORTABLE_HASH'] !== '1') {
+    try {
+      const binding = createRequire(import.meta.url)('@napi-rs/blake-hash') as {
+        blake3(bytes: Buffer): Buffer;
+      };
+      return { blake3: binding.blake3, implementation: 'native' };
+    } catch {
+      // No build for this platform: the portable implementation below.
+    }
+  }
+  return {
+    blake3: (bytes) => {
+      const digest = portableBlake3(bytes);
+      return Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength);
+    },
+    implementation: 'portable',
+  };
+}
+
+const loaded = loadBlake3();
+const blake3 = loaded.blake3;
+/** The BLAKE3 implementation this process uses. */
+export const HASH_IMPLEMENTATION: HashImplementation = loaded.implementation;
 
 /** A Buffer view of the same bytes (no copy), as the native bindings want Buffers. */
 function asBuffer(bytes: Uint8Array): Buffer {

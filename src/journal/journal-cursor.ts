@@ -1,14 +1,18 @@
+import { decodeEvent } from './event-codec.js';
 import type { StorageFile } from './io/storage.js';
-import type { JournalRecord } from './journal-event.js';
+import type { JournalEvent, JournalRecord } from './journal-event.js';
 import {
   chainHashOfRecord,
+  isAlwaysPlain,
+  leafHashOfRaw,
   type RawRecord,
   RecordScanner,
   toJournalRecord,
 } from './journal-reader.js';
 import type { JournalTail } from './journal-writer.js';
-import { isCommit, linkOf, recordLengthOf } from './record-frame.js';
+import { blobHashOf, isCommit, isSealed, linkOf, recordLengthOf } from './record-frame.js';
 import type { RecordSealing } from './record-sealing.js';
+import { CartridgeError, journalCorrupt } from '../errors.js';
 
 /**
  * The one way to read the journal in order: commit by commit, each record checked (header and
@@ -29,6 +33,24 @@ export interface Commit {
   readonly tail: JournalTail;
   /** The link (8 bytes of the previous record's chain hash) in the commit's first record. */
   readonly firstLink: Buffer;
+}
+
+/**
+ * A record as stored, for checks that need no key (`storedCommits`): where it stands, its
+ * Merkle leaf hash (over the stored bytes), and its event only if it is stored in the clear.
+ */
+export interface StoredRecord {
+  readonly offset: number;
+  readonly sequence: number;
+  readonly type: number;
+  readonly leafHash: Buffer;
+  /** The decoded event of a record stored in the clear; null for a sealed one. */
+  readonly event: JournalEvent | null;
+}
+
+export interface StoredCommit {
+  readonly records: readonly StoredRecord[];
+  readonly tail: JournalTail;
 }
 
 export interface CursorOptions {
@@ -102,7 +124,7 @@ export class JournalCursor {
     let tail = this.committed;
     let pending: JournalRecord[] = [];
     const sealing = this.sealing;
-    let sealedPending: RawRecord[] = [];
+    let sealedPending: { raw: RawRecord; leafHash: Buffer | undefined }[] = [];
     let firstLink: Buffer = EMPTY_LINK;
     for (;;) {
       const step = scanner.next();
@@ -122,21 +144,75 @@ export class JournalCursor {
       this.expectedFirstLink = undefined;
       const indexInCommit = sealing === undefined ? pending.length : sealedPending.length;
       if (indexInCommit === 0) firstLink = raw.header.link;
+      // A chained cursor feeds replay, which folds the Merkle log: the blob's hash serves the
+      // chain and the leaf alike. An unchained one (a change stream) needs neither. Both are
+      // over the stored bytes, so they are computed now, while the scanner's views are valid.
+      const blobHash = this.chained ? blobHashOf(raw.storedBlob) : undefined;
+      const leafHash = blobHash === undefined ? undefined : leafHashOfRaw(raw, blobHash);
       tail = {
         endOffset: raw.offset + recordLengthOf(raw.header),
         nextSequence: raw.header.sequence + 1,
-        lastHash: this.chained ? chainHashOfRecord(tail.lastHash, raw) : tail.lastHash,
+        lastHash:
+          blobHash !== undefined ? chainHashOfRecord(tail.lastHash, raw, blobHash) : tail.lastHash,
       };
       // The scanner's views of a payload last until its next read; a sealed record waiting
       // for its commit keeps the body (a copy) and the header bytes, which are all it needs.
-      if (sealing === undefined) pending.push(toJournalRecord(raw, undefined));
-      else sealedPending.push(raw);
+      if (sealing === undefined) pending.push(toJournalRecord(raw, undefined, leafHash));
+      else sealedPending.push({ raw, leafHash });
       if (isCommit(raw.header)) {
         if (sealing !== undefined) {
-          pending = sealedPending.map((sealed) => toJournalRecord(sealed, sealing));
+          pending = sealedPending.map((sealed) =>
+            toJournalRecord(sealed.raw, sealing, sealed.leafHash),
+          );
           sealedPending = [];
         }
         const commit: Commit = { records: pending, tail, firstLink };
+        pending = [];
+        this.committed = tail;
+        yield commit;
+      }
+    }
+  }
+
+  /**
+   * The complete commits up to `toOffset`, checked exactly as `commits` checks them (checksums,
+   * sequence, chain), but with no record opened: sealed records stay sealed, so no key is
+   * needed. What the chain, the Merkle log and signed heads prove holds for stored bytes; this
+   * is how an encrypted cartridge is verified without its key. Only signed heads, stored in
+   * the clear in any cartridge, are decoded.
+   */
+  *storedCommits(toOffset: number): Generator<StoredCommit> {
+    const scanner = new RecordScanner(this.file, this.committed.endOffset, toOffset);
+    let tail = this.committed;
+    let pending: StoredRecord[] = [];
+    for (;;) {
+      const step = scanner.next();
+      if (step.kind !== 'record') {
+        const reason = step.kind === 'damage' ? step.reason : null;
+        this.stopValue = { offset: step.offset, reason, pendingRecords: pending.length };
+        return;
+      }
+      const raw = step.raw;
+      const fault = this.continuityFault(raw, tail, pending.length);
+      if (fault !== undefined) {
+        this.stopValue = { offset: raw.offset, reason: fault, pendingRecords: pending.length };
+        return;
+      }
+      const blobHash = blobHashOf(raw.storedBlob);
+      tail = {
+        endOffset: raw.offset + recordLengthOf(raw.header),
+        nextSequence: raw.header.sequence + 1,
+        lastHash: chainHashOfRecord(tail.lastHash, raw, blobHash),
+      };
+      pending.push({
+        offset: raw.offset,
+        sequence: raw.header.sequence,
+        type: raw.header.type,
+        leafHash: leafHashOfRaw(raw, blobHash),
+        event: storedEventOf(raw),
+      });
+      if (isCommit(raw.header)) {
+        const commit: StoredCommit = { records: pending, tail };
         pending = [];
         this.committed = tail;
         yield commit;
@@ -170,3 +246,19 @@ export class JournalCursor {
 }
 
 const EMPTY_LINK: Buffer = Buffer.alloc(0);
+
+/**
+ * The event of a signed head (never sealed), which is all a check without a key reads; every
+ * other record's event is left unknown (null), sealed or not.
+ */
+function storedEventOf(raw: RawRecord): JournalEvent | null {
+  if (isSealed(raw.header) || !isAlwaysPlain(raw.header.type)) return null;
+  try {
+    return decodeEvent(raw.header.type, raw.body);
+  } catch (error) {
+    if (error instanceof CartridgeError && error.code === 'JOURNAL_CORRUPT') {
+      throw journalCorrupt(raw.offset, error.message);
+    }
+    throw error;
+  }
+}

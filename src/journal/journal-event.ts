@@ -20,6 +20,7 @@ export const enum RecordType {
   EntryRestored = 14,
   AuditBatch = 15,
   PolicySet = 16,
+  HeadSigned = 17,
   KeyRotated = 18,
 }
 
@@ -60,6 +61,24 @@ export interface Extent {
   readonly recordLengthBytes: number;
 }
 
+/**
+ * The Merkle log's section of a checkpoint root (see `merkle-log.ts`): the tree's size, where
+ * its unfinished block starts and that block's leaf hashes, the right edge of complete
+ * subtrees, the nodes not yet written into the index, and the last signed head.
+ */
+export interface MerkleSection {
+  readonly size: number;
+  readonly blockStartOffset: number;
+  /** The leaf hashes of the unfinished block, back to back (32 bytes each). */
+  readonly pendingLeaves: Buffer;
+  /** `[level, hash, firstOffset, ...]`: the right edge of complete subtrees, highest first. */
+  readonly frontier: readonly (number | Buffer)[];
+  /** `[level, index, hash, firstOffset, ...]`: complete nodes not in the index yet. */
+  readonly unwritten: readonly (number | Buffer)[];
+  /** The offset of the last `head.signed` record, or null when none was written. */
+  readonly lastSignedOffset: number | null;
+}
+
 /** The state a checkpoint root records, one section per projection. */
 export interface CheckpointSections {
   /** [rootOffset, rootSequence, nextInode, entryCount, fileCount] */
@@ -68,6 +87,7 @@ export interface CheckpointSections {
   readonly allocator: readonly number[];
   /** [lastCommitAtMs] */
   readonly timeline: readonly number[];
+  readonly merkle: MerkleSection;
 }
 
 /**
@@ -201,6 +221,20 @@ export type JournalEvent =
       readonly type: 'key.rotated';
       readonly keyId: string;
       readonly atMs: number;
+    }
+  | {
+      /**
+       * An Ed25519 signature over the head right before this record (see `signed-head.ts`):
+       * `sequence` records, ending at `offset`, whose last chain hash is `headHash` and whose
+       * Merkle root is `merkleRoot`.
+       */
+      readonly type: 'head.signed';
+      readonly sequence: number;
+      readonly offset: number;
+      readonly headHash: Buffer;
+      readonly merkleRoot: Buffer;
+      readonly publicKey: Buffer;
+      readonly signature: Buffer;
     };
 
 export type JournalEventType = JournalEvent['type'];
@@ -213,4 +247,15 @@ export interface JournalRecord {
   readonly lengthBytes: number;
   readonly rawBlobLength: number;
   readonly event: JournalEvent;
+  /**
+   * The record's Merkle leaf hash (see `merkle.ts`). Readers that replay compute it; others
+   * (an unchained change stream, a single record read) leave it empty, as nothing folds it.
+   */
+  readonly leafHash: Buffer;
+  /**
+   * Set on a record staged in an encrypted cartridge until it is written: its leaf hash is a
+   * placeholder until then (it hashes the sealed bytes, which exist only at commit time), and
+   * the Merkle log must fold it again once it is final (see `MerkleLog.settle`).
+   */
+  leafDeferred?: boolean;
 }

@@ -2,6 +2,7 @@ import { CartridgeError, fromSystemError, journalCorrupt } from '../errors.js';
 import { RECORD_MAX_BYTES } from '../limits.js';
 import { type Codec, decompressBlob, decompressBlobInto } from './compression.js';
 import { decodeEvent } from './event-codec.js';
+import { recordLeafHash } from '../proof/merkle.js';
 import { checksumCrc32c } from './hashing.js';
 import type { StorageFile } from './io/storage.js';
 import { type JournalRecord, RecordType } from './journal-event.js';
@@ -149,9 +150,16 @@ function payloadFault(header: FrameHeader, payload: Buffer): string | undefined 
   return undefined;
 }
 
-/** The chain hash of a checked record, given the chain hash of the record before it. */
-export function chainHashOfRecord(previousHash: Buffer, raw: RawRecord): Buffer {
-  return chainHashOf(previousHash, raw.headerBytes, raw.body, blobHashOf(raw.storedBlob));
+/**
+ * The chain hash of a checked record, given the chain hash of the record before it (and the
+ * hash of its stored blob, when the caller has it already).
+ */
+export function chainHashOfRecord(
+  previousHash: Buffer,
+  raw: RawRecord,
+  blobHash: Buffer = blobHashOf(raw.storedBlob),
+): Buffer {
+  return chainHashOf(previousHash, raw.headerBytes, raw.body, blobHash);
 }
 
 /**
@@ -186,13 +194,26 @@ function compressedBlobOf(raw: RawRecord, sealing: RecordSealing | undefined): B
 }
 
 /**
+ * Whether a record is stored in the clear whatever the cartridge: a signed head, which holds
+ * nothing secret (hashes, a public key, a signature) and must be readable without the key, so
+ * that anyone can check the signature (see `verifyStored`). Its signature authenticates it to
+ * whoever holds the public key, as in a plain cartridge; it has no blob.
+ */
+export function isAlwaysPlain(type: number): boolean {
+  return type === RecordType.HeadSigned;
+}
+
+/**
  * The body as encoded: opened if the record is sealed. Data and index page bodies are always
  * empty, so theirs is not opened (replay never needs their keys); their blob's tag, which
  * covers the same header, is checked whenever the blob is read.
  */
 function plainBodyOf(raw: RawRecord, sealing: RecordSealing | undefined): Buffer {
   const sealed = isSealed(raw.header);
-  if (!sealed && sealing === undefined) return raw.body;
+  if (!sealed && (sealing === undefined || isAlwaysPlain(raw.header.type))) {
+    if (raw.header.storedBlobLength !== 0 && sealing !== undefined) refuseUnopenable(raw, sealing);
+    return raw.body;
+  }
   if (!sealed || sealing === undefined) refuseUnopenable(raw, sealing);
   const { type, bodyLength } = raw.header;
   if (type === RecordType.Data || type === RecordType.IndexPage) {
@@ -243,11 +264,34 @@ export function blobInto(raw: RawRecord, target: Buffer, sealing: RecordSealing 
   }
 }
 
+/** The leaf hash of records read where nothing folds them (see `JournalRecord.leafHash`). */
+const NO_LEAF_HASH = Buffer.alloc(0);
+
+/**
+ * A record's Merkle leaf hash, over what is stored: the body as on disk (sealed, in an
+ * encrypted cartridge) and the hash of the stored blob (`blobHash`, which the chain needs as
+ * well). So anyone can recompute it, with or without the key.
+ */
+export function leafHashOfRaw(raw: RawRecord, blobHash: Buffer): Buffer {
+  return recordLeafHash({
+    type: raw.header.type,
+    sequence: raw.header.sequence,
+    offset: raw.offset,
+    blobHash,
+    body: raw.body,
+  });
+}
+
 /**
  * The record as projections see it (its body opened first with `sealing` if it is sealed); a
- * malformed body is `JOURNAL_CORRUPT` at its offset.
+ * malformed body is `JOURNAL_CORRUPT` at its offset. Readers that fold records into the
+ * projections pass the record's `leafHash` (see `leafHashOfRaw`); others leave it out.
  */
-export function toJournalRecord(raw: RawRecord, sealing: RecordSealing | undefined): JournalRecord {
+export function toJournalRecord(
+  raw: RawRecord,
+  sealing: RecordSealing | undefined,
+  leafHash?: Buffer,
+): JournalRecord {
   const body = plainBodyOf(raw, sealing);
   let event;
   try {
@@ -272,6 +316,7 @@ export function toJournalRecord(raw: RawRecord, sealing: RecordSealing | undefin
     lengthBytes: recordLengthOf(raw.header),
     rawBlobLength: raw.header.rawBlobLength,
     event,
+    leafHash: leafHash ?? NO_LEAF_HASH,
   };
 }
 

@@ -3,9 +3,11 @@ import { CartridgeError, fromSystemError, limitExceeded } from '../errors.js';
 import { CONSOLIDATED_EXTENT_BYTES, TRANSACTION_RECORDS_MAX } from '../limits.js';
 import { type Codec, type CompressionEffort, compressBlob } from './compression.js';
 import { encodeEvent, recordTypeOf } from './event-codec.js';
+import { recordLeafHash } from '../proof/merkle.js';
 import { HASH_SIZE_BYTES } from './hashing.js';
 import type { StorageFile } from './io/storage.js';
 import { type JournalEvent, type JournalRecord, RecordType } from './journal-event.js';
+import { isAlwaysPlain } from './journal-reader.js';
 import {
   blobHashOf,
   CHAINED_HEADER_BYTES,
@@ -53,6 +55,8 @@ interface StagedRecord {
   readonly rawBlob: Uint8Array;
   /** The hash of the stored blob; unused for a sealed record (`sealed` holds its hash). */
   readonly blobHash: Buffer;
+  /** What seals this record: the writer's sealing, or undefined (a plain or signed head). */
+  readonly sealing: RecordSealing | undefined;
   /**
    * The record sealed for the header it was last framed with. A checkpoint computes the chain
    * hash of its staged pages before the commit frames them again with the same headers: the
@@ -189,7 +193,8 @@ export class JournalWriter {
     const body = encodeEvent(event);
     const rawBlob = blob ?? Buffer.alloc(0);
     const { codec, stored } = compressBlob(this.codec, rawBlob, effort);
-    const sealing = this.sealing;
+    // A signed head is never sealed (see `isAlwaysPlain`): anyone must be able to read it.
+    const sealing = isAlwaysPlain(recordTypeOf(event)) ? undefined : this.sealing;
     // A sealed blob's hash is known once it is sealed, at commit time.
     const blobHash = sealing === undefined ? blobHashOf(stored) : EMPTY_HASH;
     const storedLengthBytes =
@@ -197,25 +202,41 @@ export class JournalWriter {
         ? body.length + stored.length
         : body.length + SEALED_BODY_OVERHEAD_BYTES + sealedBlobLengthOf(stored.length);
     const offset = this.nextOffset();
+    const type = recordTypeOf(event);
+    const sequence = this.tail.nextSequence + this.staged.length;
+    // The Merkle leaf hashes the record as stored. A sealed record's stored bytes exist only
+    // once it is sealed, at commit time: until then its leaf is a placeholder, filled in place
+    // when the record is sealed, and the record says so (see `MerkleLog.settle`).
     const record: JournalRecord = {
       offset,
-      sequence: this.tail.nextSequence + this.staged.length,
+      sequence,
       lengthBytes: FRAME_HEADER_BYTES + storedLengthBytes,
       rawBlobLength: rawBlob.length,
       event,
+      leafHash:
+        sealing === undefined
+          ? recordLeafHash({ type, sequence, offset, blobHash, body })
+          : Buffer.alloc(HASH_SIZE_BYTES),
+      leafDeferred: sealing !== undefined,
     };
     this.staged.push({
       record,
-      type: recordTypeOf(event),
+      type,
       codec,
       body,
       storedBlob: stored,
       rawBlob,
       blobHash,
+      sealing,
       sealed: undefined,
     });
     if (rawBlob.length > 0) this.stagedBlobs.set(offset, rawBlob);
     return record;
+  }
+
+  /** The records staged so far, in order (the Merkle log settles their leaves, see `settle`). */
+  get stagedRecords(): readonly JournalRecord[] {
+    return this.staged.map((staged) => staged.record);
   }
 
   /** The blob of a staged, not yet written record (reads inside a transaction need it). */
@@ -333,6 +354,16 @@ export class JournalWriter {
       const payload = sealing.seal(kept, staged.body, staged.storedBlob);
       sealed = { associatedData: kept, ...payload, blobHash: blobHashOf(payload.blob) };
       staged.sealed = sealed;
+      // The leaf hashes the record as stored: filled in now that its stored bytes exist.
+      const { record } = staged;
+      const leaf = recordLeafHash({
+        type: staged.type,
+        sequence: record.sequence,
+        offset: record.offset,
+        blobHash: sealed.blobHash,
+        body: sealed.body,
+      });
+      leaf.copy(record.leafHash);
     }
     encodeFrameHeader(
       { ...fields, payloadChecksum: payloadChecksumOf(sealed.body, sealed.blob) },
@@ -347,8 +378,8 @@ export class JournalWriter {
    */
   stagedChainHash(): Buffer {
     let previousHash = this.tail.lastHash;
-    const sealing = this.sealing;
     this.staged.forEach((staged, index) => {
+      const { sealing } = staged;
       if (sealing === undefined) {
         const header = this.headerOf(staged, index, previousHash, false);
         previousHash = chainHashOf(previousHash, header, staged.body, staged.blobHash);
@@ -364,8 +395,8 @@ export class JournalWriter {
     let previousHash = this.tail.lastHash;
     const batches: Buffer[][] = [[]];
     let batchBytes = 0;
-    const sealing = this.sealing;
     this.staged.forEach((staged, index) => {
+      const { sealing } = staged;
       const last = index === this.staged.length - 1;
       let header: Buffer;
       let body: Uint8Array = staged.body;
@@ -410,6 +441,8 @@ export class JournalWriter {
     assert(this.staged.length > 0, 'commit without staged records');
     this.runGuard();
     const { buffers, tail } = this.encodeStaged();
+    // Every record is sealed as it is written: its leaf hash is final.
+    for (const staged of this.staged) staged.record.leafDeferred = false;
     const startOffset = this.tail.endOffset;
     try {
       let position = startOffset;

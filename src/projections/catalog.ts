@@ -307,6 +307,7 @@ export class Catalog implements Projection {
       case 'audit.batch':
       case 'policy.set':
       case 'key.rotated':
+      case 'head.signed':
         return NO_CHANGE;
     }
   }

@@ -6,6 +6,7 @@ import { type RootEntry, Timeline } from './timeline.js';
 import { AuditIndex } from './audit-index.js';
 import { PolicyState } from './policy-state.js';
 import { UndoLog } from './undo-log.js';
+import { MerkleLog } from './merkle-log.js';
 
 /**
  * The projections and their order, in one place. Each fold has its own checkpoint section;
@@ -18,6 +19,7 @@ export interface Projections {
   readonly timeline: Timeline;
   readonly policy: PolicyState;
   readonly audit: AuditIndex;
+  readonly merkle: MerkleLog;
 }
 
 /** The projections of an empty journal (before its genesis record). */
@@ -32,18 +34,21 @@ export function freshProjections(source: PageSource, capacityBlocks: number | nu
     timeline: new Timeline(tree, undo),
     policy: new PolicyState(tree, undo),
     audit: new AuditIndex(tree),
+    merkle: new MerkleLog(tree, undo),
   };
 }
 
 /**
  * The projections as the checkpoint root `root` recorded them; nothing is read until needed.
- * The root itself becomes the timeline's last root, as applying its record would make it.
+ * The root itself becomes the timeline's last root, as applying its record would make it, and
+ * its record (`rootRecord`) is folded into the Merkle log, whose section predates it.
  */
 export function projectionsAt(
   source: PageSource,
   capacityBlocks: number | null,
   sections: CheckpointSections,
   root: RootEntry,
+  rootRecord: JournalRecord,
 ): Projections {
   const undo = new UndoLog();
   const [rootOffset, rootSequence, nextInode, entryCount, fileCount] = sections.catalog as number[];
@@ -62,6 +67,8 @@ export function projectionsAt(
     liveBytes: liveBytes as number,
   });
   const timeline = new Timeline(tree, undo, sections.timeline, root);
+  const merkle = new MerkleLog(tree, undo, sections.merkle);
+  merkle.evolve(rootRecord);
   return {
     undo,
     catalog,
@@ -69,6 +76,7 @@ export function projectionsAt(
     timeline,
     policy: new PolicyState(tree, undo),
     audit: new AuditIndex(tree),
+    merkle,
   };
 }
 
@@ -79,6 +87,7 @@ export function applyRecord(projections: Projections, record: JournalRecord): vo
   projections.timeline.evolve(record);
   projections.policy.evolve(record);
   projections.audit.evolve(record);
+  projections.merkle.evolve(record);
 }
 
 /** The sections of a checkpoint root; the index must have been flushed (its root is a page). */
@@ -91,5 +100,6 @@ export function checkpointSections(projections: Projections): CheckpointSections
     catalog: [root.offset, root.sequence, nextInode, entryCount, fileCount],
     allocator: [usedBlocks, liveBytes],
     timeline: projections.timeline.section,
+    merkle: projections.merkle.section,
   };
 }

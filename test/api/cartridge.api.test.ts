@@ -967,7 +967,7 @@ describe('Cartridge#verify()', () => {
     cart.writeFile('/a', 'x');
     const report = cart.verify();
     const stats = cart.stats();
-    expect(report).toMatchObject({ ok: true, assurance: 'hash-chain', stateMatches: true, damageOffset: null });
+    expect(report).toMatchObject({ ok: true, assurance: 'chain', stateMatches: true, damageOffset: null });
     expect(report.recordsChecked).toBe(stats.recordCount);
     expect(report.bytesChecked).toBe(cart.head - JOURNAL_START_OFFSET);
     expect(report.headHash).toMatch(/^[0-9a-f]{64}$/);

@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -146,6 +147,23 @@ describe('the cartridge binary', () => {
     expect(denied.stderr).toContain('EACCES');
   });
 
+  it('signs a head, exports an anchor and verifies against both', () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const keyPath = join(work, 'signing.pem');
+    const publicPath = join(work, 'public.pem');
+    writeFileSync(keyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(publicPath, publicKey.export({ type: 'spki', format: 'pem' }));
+    expect(cli(['sign', cart, keyPath]).status).toBe(0);
+    const anchorPath = join(work, 'anchor.json');
+    const head = cli(['--json', 'head', cart]);
+    writeFileSync(anchorPath, head.stdout);
+    const report = json(['verify', cart, '--public-key', publicPath, '--anchor', anchorPath]) as {
+      ok: boolean;
+      assurance: string;
+    };
+    expect(report).toMatchObject({ ok: true, assurance: 'anchored' });
+  });
+
   it('documents its exit codes: usage 2, not found 3, damage 4', () => {
     expect(cli(['no-such-command']).status).toBe(2);
     expect(cli(['cat', cart, '/missing']).status).toBe(3);
@@ -160,8 +178,12 @@ describe('the cartridge binary', () => {
     // A byte in the middle of the journal, inside a record that open does not read.
     bytes[8192 + 200] = (bytes[8192 + 200] as number) ^ 0xff;
     writeFileSync(damaged, bytes);
-    const verify = cli(['verify', damaged]);
+    const verify = cli(['--json', 'verify', damaged]);
     expect(verify.status).toBe(4);
-    expect(verify.stderr).toContain('JOURNAL_CORRUPT');
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: false });
+    const repaired = cli(['--json', 'repair', damaged]);
+    expect(repaired.status).toBe(4);
+    expect(JSON.parse(repaired.stdout)).toMatchObject({ action: 'salvaged' });
+    expect(cli(['verify', `${damaged}.repaired.cart`]).status).toBe(0);
   });
 });

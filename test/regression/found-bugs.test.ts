@@ -20,6 +20,7 @@ import {
   type PageRef,
 } from '../../src/projections/index/index-page.js';
 import { expectCode } from '../support/expect-code.js';
+import { merkleSectionFor } from '../support/merkle-section.js';
 
 /**
  * Bugs found by the torture campaigns, the benchmarks and review, each kept as a named test.
@@ -419,7 +420,7 @@ function branchOf(keys: readonly string[], children: readonly PageRef[]): IndexN
 }
 
 /** Sections naming `root`, with counters that agree with a catalog of the root alone. */
-function sectionsFor(root: PageRef): CheckpointSections {
+function sectionsFor(root: PageRef): Omit<CheckpointSections, 'merkle'> {
   return { catalog: [root.offset, root.sequence, 2, 1, 0], allocator: [0, 0], timeline: [0] };
 }
 
@@ -431,7 +432,7 @@ function sectionsFor(root: PageRef): CheckpointSections {
  */
 function forgedCheckpoint(
   pages: (stage: Stage, nextOffset: () => number, nextSequence: () => number) => PageRef,
-  sections: (root: PageRef) => CheckpointSections = sectionsFor,
+  sections: (root: PageRef) => Omit<CheckpointSections, 'merkle'> = sectionsFor,
   root: { readonly chainBefore?: Buffer } = {},
 ): MemoryStorage {
   const storage = new MemoryStorage();
@@ -449,7 +450,7 @@ function forgedCheckpoint(
   const rootRecord = writer.stage({
     type: 'checkpoint',
     chainBefore: root.chainBefore ?? writer.stagedChainHash(),
-    sections: sections(rootPage),
+    sections: { ...sections(rootPage), merkle: merkleSectionFor(writer.nextSequence()) },
   });
   writer.commit(true);
   journal.headerKeeper.update({

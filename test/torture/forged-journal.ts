@@ -29,6 +29,7 @@ import {
 import { encodePage, type PageRef } from '../../src/projections/index/index-page.js';
 import { type BuiltCartridge, headerOf, logTextOf, recordsOf } from './built-cartridge.js';
 import { packAll, zstdCompress } from './fuzz-decoders.js';
+import { merkleSectionFor } from '../support/merkle-section.js';
 
 /**
  * Forged journals: records whose header checksum, payload checksum and chain links are all
@@ -672,7 +673,8 @@ function eventAndBlobOf(
   }
   if (forged.kind === 'checkpoint') {
     const { root, commitStart, counters, allocator, brokenChain } = forged.root;
-    const ref = resolveRef(state, placing(0), root);
+    const place = placing(0);
+    const ref = resolveRef(state, place, root);
     // The root records the chain hash of the record before it: the truth, the hash before an
     // earlier record (a stale one), or garbage.
     const chainBefore =
@@ -684,6 +686,7 @@ function eventAndBlobOf(
         catalog: [ref.offset, ref.sequence, ...counters],
         allocator: [...allocator],
         timeline: [0],
+        merkle: merkleSectionFor(place.sequence),
       },
     };
     return encoded(event, new Uint8Array());

@@ -262,8 +262,20 @@ function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
           catalog: fc.array(count, { minLength: 5, maxLength: 5 }),
           allocator: fc.array(count, { minLength: 2, maxLength: 2 }),
           timeline: fc.array(count, { minLength: 1, maxLength: 1 }),
+          merkle: fc.record({
+            size: count,
+            blockStartOffset: count,
+            pendingLeaves: bytes32,
+            frontier: fc.array(fc.oneof(count, bytes32)).map((items) => items.slice(0, 3)),
+            unwritten: fc.array(fc.oneof(count, bytes32)).map((items) => items.slice(0, 4)),
+            lastSignedOffset: fc.option(count, { nil: null }),
+          }),
         }),
-      });
+      }).filter(
+        (event) =>
+          event.sections.merkle.frontier.length % 3 === 0 &&
+          event.sections.merkle.unwritten.length % 4 === 0,
+      );
     case 'extents.consolidated':
       return fc.record({
         type: fc.constant(type),
@@ -318,6 +330,16 @@ function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
         fileOffset: count,
         extents,
       });
+    case 'head.signed':
+      return fc.record({
+        type: fc.constant(type),
+        sequence: count,
+        offset: count,
+        headHash: bytes32,
+        merkleRoot: bytes32,
+        publicKey: bytes32,
+        signature: fc.uint8Array({ minLength: 64, maxLength: 64 }).map((value) => Buffer.from(value)),
+      });
   }
 }
 
@@ -338,6 +360,7 @@ const EVENT_TYPES: readonly JournalEventType[] = [
   'entry.restored',
   'audit.batch',
   'policy.set',
+  'head.signed',
 ];
 
 /** Bodies for a type: random bytes, random msgpack, arrays of odd fields, mutated real bodies. */

@@ -1,4 +1,6 @@
-import type { Cartridge } from '../../engine/cartridge.js';
+import { readFileSync } from 'node:fs';
+import { Cartridge } from '../../engine/cartridge.js';
+import type { ExportedHead } from '../../proof/signed-head.js';
 import type { ChangeEvent } from '../../engine/change-stream.js';
 import { EXIT_CHECK_FAILED } from '../exit-codes.js';
 import type { Output } from '../output.js';
@@ -198,15 +200,68 @@ export const registerHistoryCommands: CommandRegistrar = (program, context) => {
     });
 
   program
+    .command('repair')
+    .description('cut a torn tail, or copy what survives damage into a new file (exit 4 then)')
+    .argument('<cartridge>')
+    .option('-o, --output <file>', 'where a salvaged copy goes (default <cartridge>.repaired.cart)')
+    .action((cartridgePath: string, options: { output?: string }) => {
+      const { output, setExitCode } = context();
+      const report = Cartridge.repair(
+        cartridgePath,
+        options.output === undefined ? {} : { outputPath: options.output },
+      );
+      output.result(report, () => output.table(['field', 'value'], Object.entries(report)));
+      if (report.action === 'salvaged') setExitCode(EXIT_CHECK_FAILED);
+    });
+
+  program
     .command('verify')
     .description('check every record, the hash chain and the index (exit 4 on damage)')
     .argument('<cartridge>')
+    .option('--public-key <file>', 'an Ed25519 public key (PEM): check the signed heads too')
+    .option('--anchor <file>', 'a head kept elsewhere (JSON from `head`): rollback and forks')
+    .action((cartridgePath: string, options: { publicKey?: string; anchor?: string }) => {
+      const { output, setExitCode } = context();
+      const report = Cartridge.verifyFile(cartridgePath, {
+        ...(options.publicKey === undefined
+          ? {}
+          : { publicKey: readFileSync(options.publicKey, 'utf8') }),
+        ...(options.anchor === undefined
+          ? {}
+          : { anchor: JSON.parse(readFileSync(options.anchor, 'utf8')) as ExportedHead }),
+      });
+      output.result(report, () =>
+        output.table(
+          ['field', 'value'],
+          Object.entries(report).filter(([, value]) => typeof value !== 'object' || value === null),
+        ),
+      );
+      if (!report.ok) setExitCode(EXIT_CHECK_FAILED);
+    });
+
+  program
+    .command('sign')
+    .description('sign the current head with an Ed25519 private key (PEM); prints the signed head')
+    .argument('<cartridge>')
+    .argument('<key-file>', 'the signing key, PEM')
+    .action((cartridgePath: string, keyFile: string) => {
+      const { output, withCartridge } = context();
+      const key = readFileSync(keyFile, 'utf8');
+      withCartridge(cartridgePath, 'write', (cartridge) => {
+        const signed = cartridge.signCheckpoint(key);
+        output.result(signed, () => output.line(JSON.stringify(signed, null, 2)));
+      });
+    });
+
+  program
+    .command('head')
+    .description('the current head (id, records, offset, hashes): keep it elsewhere as an anchor')
+    .argument('<cartridge>')
     .action((cartridgePath: string) => {
-      const { output, withCartridge, setExitCode } = context();
+      const { output, withCartridge } = context();
       withCartridge(cartridgePath, 'read', (cartridge) => {
-        const report = cartridge.verify();
-        output.result(report, () => output.table(['field', 'value'], Object.entries(report)));
-        if (!report.ok) setExitCode(EXIT_CHECK_FAILED);
+        const head = cartridge.exportHead();
+        output.result(head, () => output.line(JSON.stringify(head, null, 2)));
       });
     });
 };

@@ -28,7 +28,19 @@ const EVERY_EVENT: readonly JournalEvent[] = [
   {
     type: 'checkpoint',
     chainBefore: Buffer.alloc(32, 7),
-    sections: { catalog: [8192, 3, 17, 1_000_000, 999_000], allocator: [2 ** 40, 5], timeline: [1_700_000_000_000] },
+    sections: {
+      catalog: [8192, 3, 17, 1_000_000, 999_000],
+      allocator: [2 ** 40, 5],
+      timeline: [1_700_000_000_000],
+      merkle: {
+        size: 17,
+        blockStartOffset: 2 ** 40,
+        pendingLeaves: Buffer.alloc(32, 3),
+        frontier: [4, Buffer.alloc(32, 4), 8192],
+        unwritten: [4, 0, Buffer.alloc(32, 5), 8192],
+        lastSignedOffset: null,
+      },
+    },
   },
   { type: 'extents.consolidated', path: '/logs/audit.log', fileOffset: 2 ** 31 - 1, replacedCount: 1024 },
   { type: 'snapshot.created', name: 'before migration', atMs: 3, description: 'état ✓' },
@@ -54,6 +66,10 @@ const EVERY_EVENT: readonly JournalEvent[] = [
   { type: 'audit.batch', entries: [] },
   { type: 'policy.set', policy: '{"Version":"2012-10-17","Statement":[]}', atMs: 9 },
   { type: 'policy.set', policy: null, atMs: 10 },
+  {
+    type: 'head.signed', sequence: 2 ** 40, offset: 8192, headHash: Buffer.alloc(32, 1), merkleRoot: Buffer.alloc(32, 2),
+    publicKey: Buffer.alloc(32, 3), signature: Buffer.alloc(64, 4),
+  },
 ];
 
 /** Bodies encoded before any hostile input was decoded, to compare against afterwards. */
@@ -81,7 +97,7 @@ describe('event codec round trip', () => {
       expect(decodeEvent(recordTypeOf(event), body)).toEqual(event);
       typesSeen.add(event.type);
     }
-    expect(typesSeen.size).toBe(16);
+    expect(typesSeen.size).toBe(17);
   });
 
   it('encodes deterministically (the hash chain depends on it) and into independent buffers', () => {
@@ -98,7 +114,7 @@ describe('event codec round trip', () => {
 
   it('gives every event type its own record type', () => {
     const types = new Set(EVERY_EVENT.map((event) => recordTypeOf(event)));
-    expect(types.size).toBe(16);
+    expect(types.size).toBe(17);
   });
 
   it('round-trips generated file events', () => {

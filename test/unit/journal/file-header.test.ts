@@ -156,8 +156,9 @@ describe('chooseFileHeader', () => {
     formatTwo.writeUInt16LE(2, 8);
     resealed(formatTwo);
     expect(thrownBy(() => chooseFileHeader([formatTwo, Buffer.from(formatTwo)])).code).toBe('UNSUPPORTED_VERSION');
-    // Format 3 had no encryption: its frames would read, but a format 4 reader does not
-    // pretend to know what a format 3 writer meant by the bytes it left zero.
+    // Format 3 had no encryption, no Merkle log and no signed heads: its frames would read, but
+    // a format 4 reader does not pretend to know what a format 3 writer meant by the bytes it
+    // left zero. Refused, not misread.
     const formatThree = encodeFileHeader(newer);
     formatThree.writeUInt16LE(3, 8);
     resealed(formatThree);
