@@ -193,8 +193,9 @@ export class JournalWriter {
     const body = encodeEvent(event);
     const rawBlob = blob ?? Buffer.alloc(0);
     const { codec, stored } = compressBlob(this.codec, rawBlob, effort);
+    const type = recordTypeOf(event);
     // A signed head is never sealed (see `isAlwaysPlain`): anyone must be able to read it.
-    const sealing = isAlwaysPlain(recordTypeOf(event)) ? undefined : this.sealing;
+    const sealing = isAlwaysPlain(type) ? undefined : this.sealing;
     // A sealed blob's hash is known once it is sealed, at commit time.
     const blobHash = sealing === undefined ? blobHashOf(stored) : EMPTY_HASH;
     const storedLengthBytes =
@@ -202,7 +203,6 @@ export class JournalWriter {
         ? body.length + stored.length
         : body.length + SEALED_BODY_OVERHEAD_BYTES + sealedBlobLengthOf(stored.length);
     const offset = this.nextOffset();
-    const type = recordTypeOf(event);
     const sequence = this.tail.nextSequence + this.staged.length;
     // The Merkle leaf hashes the record as stored. A sealed record's stored bytes exist only
     // once it is sealed, at commit time: until then its leaf is a placeholder, filled in place

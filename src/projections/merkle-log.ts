@@ -246,7 +246,6 @@ export class MerkleLog implements Projection {
     } finally {
       this.settling = false;
     }
-    this.beforeDeferred = undefined;
   }
 
   evolve(record: JournalRecord): void {
@@ -254,6 +253,13 @@ export class MerkleLog implements Projection {
     assert(leaf.length === HASH_SIZE_BYTES, 'a folded record carries its leaf hash');
     if (record.leafDeferred === true && !this.settling && this.beforeDeferred === undefined) {
       this.beforeDeferred = { ...this.state, pending: [...this.state.pending] };
+      // Undone past this point (a failed commit, a rolled-back savepoint), the state is the one
+      // before the snapshot again: the next deferred record takes a new one.
+      if (this.undo.recording) {
+        this.undo.push(() => {
+          this.beforeDeferred = undefined;
+        });
+      }
     }
     const state = this.state;
     if (record.sequence !== state.size) {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Cartridge, type ExportedHead, type SignedHead, verifyProof } from '../../src/index.js';
+import { createFaultStorage } from '../support/fault-storage.js';
 import { fixChecksumsInPlace, readForgeable, writeForged } from '../support/journal-forger.js';
 
 /**
@@ -190,5 +191,34 @@ describe('tamper evidence of an encrypted cartridge, without its key', () => {
     expect(report.ok).toBe(false);
     expect(report.code).toBe('ROLLBACK_DETECTED');
     expect(report.stateChecked).toBe(false);
+  });
+
+  it('keeps the Merkle log right after commits and checkpoints that fail to write', () => {
+    const storage = createFaultStorage(11);
+    const memoryPath = '/faulty.cart';
+    const cart = Cartridge.create(memoryPath, { storage, encryptionKey: key });
+    for (let round = 0; round < 6; round++) {
+      cart.transaction(() => {
+        for (let index = 0; index < 7; index++) cart.createFile(`/f${round}-${index}`, `x${index}`);
+      });
+      // The next write fails: a transaction's commit on even rounds, a checkpoint's on odd ones.
+      storage.failOn({ operation: 'write', nth: 1 });
+      if (round % 2 === 0) {
+        expect(() => cart.createFile(`/failed-${round}`, 'lost')).toThrow();
+      } else {
+        expect(() => cart.checkpoint()).toThrow();
+      }
+      storage.clearFailures();
+    }
+    cart.checkpoint();
+    const head = cart.signCheckpoint(keys.privateKey);
+    cart.createFile('/last', 'after');
+    const report = cart.verify({ publicKey: keys.publicKey, anchor: head });
+    expect(report).toMatchObject({ ok: true, stateMatches: true, stateChecked: true });
+    cart.close();
+    const reopened = Cartridge.open(memoryPath, { storage, encryptionKey: key });
+    const again = reopened.verify({ publicKey: keys.publicKey });
+    expect(again).toMatchObject({ ok: true, assurance: 'signed', stateMatches: true });
+    reopened.close();
   });
 });
