@@ -42,6 +42,7 @@ import * as diff1m from './workloads/diff-1m.js';
 import * as databaseVsSqlite from './workloads/database-vs-sqlite.js';
 import * as durableCommit4k from './workloads/durable-commit-4k.js';
 import * as engramFreeze from './workloads/engram-freeze.js';
+import * as encrypted64k from './workloads/encrypted-64k.js';
 import * as logDiskBytes from './workloads/log-disk-bytes.js';
 import * as logReadCold from './workloads/log-read-cold.js';
 import { removeManyFilesFixtures } from './workloads/many-files.js';
@@ -201,6 +202,36 @@ const read64kWarmWorkload = pairWorkload({
   setup: read64kWarm.setup,
 });
 
+/**
+ * Encryption at rest, 64 KiB writes and journal reads, an encrypted cartridge against a plain
+ * one (both Cartridge): higher is better (plain time / encrypted time), target 0.8.
+ */
+const encrypted64kWorkloads = (['aes-256-gcm', 'chacha20-poly1305'] as const).flatMap((cipher) => {
+  const short = cipher === 'aes-256-gcm' ? 'aes' : 'chacha';
+  return [
+    pairWorkload({
+      name: `encrypted-write-64k-${short}`,
+      description: `64 KiB writeFile, durability off, encrypted with ${cipher} vs plain`,
+      sizes: WRITE_SIZES,
+      figure: `encrypted_write_64k_${short}_ratio`,
+      target: atLeast(0.8),
+      lowerIsBetter: false,
+      withCpu: true,
+      setup: () => encrypted64k.setupWrite(cipher),
+    }),
+    pairWorkload({
+      name: `encrypted-read-64k-${short}`,
+      description: `64 KiB readFile from the journal (no pool), encrypted with ${cipher} vs plain`,
+      sizes: READ_SIZES,
+      figure: `encrypted_read_64k_${short}_ratio`,
+      target: atLeast(0.8),
+      lowerIsBetter: false,
+      withCpu: true,
+      setup: () => encrypted64k.setupRead(cipher),
+    }),
+  ];
+});
+
 /** One durable 4 KiB commit: LOWER is better (cartridge time / baseline time). */
 const durableCommit4kWorkload = pairWorkload({
   name: 'durable-commit-4k',
@@ -271,6 +302,7 @@ const open100kWorkload: Workload<OpenSettings> = {
 const WORKLOADS: readonly RunnableWorkload[] = [
   ...write64kWorkloads.map(runnable),
   runnable(read64kWarmWorkload),
+  ...encrypted64kWorkloads.map(runnable),
   runnable(durableCommit4kWorkload),
   runnable(open100kWorkload),
   runnable(open1mVsSqlite.workload),

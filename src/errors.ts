@@ -37,6 +37,8 @@ export type EngineErrorCode =
   | 'SQLITE_NOT_LOADED'
   | 'ENGRAM_CORRUPT'
   | 'ENGRAM_UNSUPPORTED'
+  | 'KEY_REQUIRED'
+  | 'DECRYPTION_FAILED'
   | ProofErrorCode;
 
 /**
@@ -82,6 +84,8 @@ export const CARTRIDGE_ERROR_CODES: readonly CartridgeErrorCode[] = [
   'SUBSCRIBER_OVERFLOW',
   'ENGRAM_CORRUPT',
   'ENGRAM_UNSUPPORTED',
+  'KEY_REQUIRED',
+  'DECRYPTION_FAILED',
   'KEY_INVALID',
   'SIGNATURE_INVALID',
   'NOT_SIGNED',
@@ -97,7 +101,10 @@ export const CARTRIDGE_ERROR_CODES: readonly CartridgeErrorCode[] = [
 export interface CartridgeErrorDetails {
   /** The canonical path the failed operation named, when there was one. */
   readonly path?: string;
-  /** The journal offset where damage was found, for `JOURNAL_CORRUPT`. */
+  /**
+   * The journal offset where damage was found, for `JOURNAL_CORRUPT`, or of the record that
+   * could not be opened, for `KEY_REQUIRED` and `DECRYPTION_FAILED`.
+   */
   readonly offset?: number;
   /** The operating system's code (`EIO`, `EROFS`, ...) behind an `IO_ERROR` or `ENOSPC`. */
   readonly systemCode?: string;

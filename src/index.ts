@@ -2,7 +2,7 @@
  * The public entry point of Cartridge. Everything a user may import is exported here and
  * nowhere else; the layout behind it may change.
  */
-export { Cartridge, type Content } from './engine/cartridge.js';
+export { Cartridge, type Content, type VerifyFileOptions } from './engine/cartridge.js';
 export { CartridgeView } from './engine/cartridge-view.js';
 export type { FilePatch, PatchFileOptions } from './engine/cartridge.js';
 export { Database, type DatabaseOptions } from './sqlite/database.js';
@@ -68,6 +68,9 @@ export type { Action } from './iam/action.js';
 export type { Condition, ConditionOperator } from './iam/conditions.js';
 export type { RecoveryReport, RecoveryDecision } from './journal/recovery.js';
 export type { CompressionName } from './journal/compression.js';
+export type { CipherName } from './journal/keyring.js';
+export type { EncryptionInfo } from './engine/key-rotation.js';
+export { encryptionKeyId } from './engine/encryption.js';
 export type { BufferPoolStats } from './projections/buffer-pool.js';
 export type {
   FileIdentity,

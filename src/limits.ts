@@ -36,8 +36,11 @@ export const PATCH_RANGES_MAX = 16 * 1024;
 /** A record's decoded blob may not exceed this. */
 export const BLOB_MAX_BYTES = 8 * 1024 * 1024;
 
-/** The longest a record can be (frame, body and stored blob): a bound on reads by length. */
-export const RECORD_MAX_BYTES = 64 + BODY_MAX_BYTES + BLOB_MAX_BYTES;
+/**
+ * The longest a record can be (frame, body and stored blob, sealed ones with their key id,
+ * nonce and two tags): a bound on reads by length.
+ */
+export const RECORD_MAX_BYTES = 128 + BODY_MAX_BYTES + BLOB_MAX_BYTES;
 
 /** One transaction may stage at most this many records. */
 export const TRANSACTION_RECORDS_MAX = 1_000_000;

@@ -8,6 +8,7 @@ import { registerSqlCommands } from './commands/sql-commands.js';
 import { registerEngramCommands } from './commands/engram-commands.js';
 import { registerTransferCommands } from './commands/transfer-commands.js';
 import { EXIT_SUCCESS, EXIT_USAGE, exitCodeOf } from './exit-codes.js';
+import { readKeyFile } from './key-file.js';
 import { Output } from './output.js';
 
 /**
@@ -25,6 +26,13 @@ export interface Console {
 export interface GlobalOptions {
   readonly json: boolean;
   readonly actor?: string;
+  /** A file holding the encryption key (`--key-file`): 32 raw bytes or 64 hex digits. */
+  readonly keyFile?: string;
+}
+
+/** The encryption key option of a command, read from `--key-file` when one was given. */
+export interface KeyOptions {
+  readonly encryptionKey?: Buffer;
 }
 
 /** What every command gets: how to print and how to open the cartridge it names. */
@@ -37,6 +45,12 @@ export interface CommandContext {
   openCartridge(path: string, access: 'read' | 'write'): Cartridge;
   /** Ends the command with this exit code once it returns (a check that found damage). */
   setExitCode(code: number): void;
+  /**
+   * The `encryptionKey` option from `--key-file` (read afresh at each call), or nothing: for
+   * the commands that open or create a cartridge without `openCartridge` (`init`, `verify`,
+   * `repair`).
+   */
+  keyOptions(): KeyOptions;
 }
 
 interface RunState {
@@ -48,15 +62,19 @@ export type CommandRegistrar = (program: Command, context: () => CommandContext)
 function contextFor(program: Command, console: Console, state: RunState): CommandContext {
   const globals = program.opts<GlobalOptions>();
   const output = new Output(globals.json === true, console.stdout, console.stderr);
+  const keyOptions = (): KeyOptions =>
+    globals.keyFile === undefined ? {} : { encryptionKey: readKeyFile(globals.keyFile) };
   const openCartridge = (path: string, access: 'read' | 'write'): Cartridge =>
     Cartridge.open(path, {
       readOnly: access === 'read',
       ...(globals.actor === undefined ? {} : { actor: globals.actor }),
+      ...keyOptions(),
     });
   return {
     output,
     console,
     openCartridge,
+    keyOptions,
     setExitCode: (code) => {
       state.exitCode = code;
     },
@@ -76,6 +94,10 @@ export function buildProgram(console: Console, state: RunState = { exitCode: 0 }
     .description('A file system in one file: journaled, time-travelling, auditable.')
     .option('--json', 'print results as JSON, one document per result', false)
     .option('--actor <name>', 'act as this actor (policies and audit entries name it)')
+    .option(
+      '--key-file <file>',
+      'the encryption key of an encrypted cartridge: 32 raw bytes or 64 hex digits',
+    )
     .configureOutput({
       writeOut: (text) => console.stdout.write(text),
       writeErr: (text) => console.stderr.write(text),

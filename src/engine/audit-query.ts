@@ -107,7 +107,7 @@ function resolveQuery(query: AuditQuery, headOffset: number): ResolvedQuery {
 /** The entries of one batch record, checked against what the index says of it. */
 function entriesOf(journal: OpenedJournal, batch: BatchEntry): readonly AuditEntry[] {
   const raw = readRecordAt(journal.file, batch.offset);
-  const record = toJournalRecord(raw);
+  const record = toJournalRecord(raw, journal.sealing);
   if (record.sequence !== batch.sequence || record.event.type !== 'audit.batch') {
     throw journalCorrupt(batch.offset, 'the audit index names another record');
   }
@@ -190,7 +190,7 @@ export function exportAuditLines(
     journal.audit.batches(undefined, resolved.fromOffset, resolved.toOffset, false, (batch) => {
       if (batch.lastAtMs < resolved.fromMs || batch.firstAtMs > resolved.toMs) return true;
       const raw = readRecordAt(journal.file, batch.offset);
-      const record = toJournalRecord(raw);
+      const record = toJournalRecord(raw, journal.sealing);
       if (record.sequence !== batch.sequence || record.event.type !== 'audit.batch') {
         throw journalCorrupt(batch.offset, 'the audit index names another record');
       }

@@ -89,6 +89,12 @@ export interface VerifyReport {
   readonly damageReason: string | null;
   /** Whether replaying the whole journal gives the same catalog index, page for page. */
   readonly stateMatches: boolean;
+  /**
+   * Whether that replay was done. It needs the records' plaintext: verifying an encrypted
+   * cartridge without its key checks the chain, the Merkle log and signed heads over the stored
+   * bytes, and leaves this false (and `stateMatches` with it).
+   */
+  readonly stateChecked: boolean;
   /** The last head signed by the given key that checked out, when the level is signed or more. */
   readonly signedHead: SignedHead | null;
 }

@@ -37,7 +37,7 @@ import {
 } from './arguments.js';
 import { ContentReader } from './content-reader.js';
 import { DurabilityKeeper } from './durability-keeper.js';
-import { createJournal, type OpenedJournal, openJournal } from './open-journal.js';
+import { createJournal, type OpenedJournal, openHeaderOnly, openJournal } from './open-journal.js';
 import {
   type CartridgeOptions,
   requireActor,
@@ -46,7 +46,7 @@ import {
   resolveOptions,
 } from './options.js';
 import { ReadModel } from './read-model.js';
-import { damagedReport, verifyJournal } from './verify.js';
+import { damagedReport, type VerifyChecks, verifyJournal, verifyStored } from './verify.js';
 import type { Observable } from 'rxjs';
 import { type ChangeEvent, type ChangesOptions, changeStream } from './change-stream.js';
 import { CommitBus } from './commit-bus.js';
@@ -76,6 +76,8 @@ import {
 import { diffEntries } from '../projections/catalog-diff.js';
 import { type Content, type FilePatch, WritePath } from './write-path.js';
 import { Transactions } from './transactions.js';
+import { requireEncryptionKey } from './encryption.js';
+import { type EncryptionInfo, encryptionInfoOf, rotateKey } from './key-rotation.js';
 import type { SnapshotEntry } from '../projections/timeline.js';
 import {
   checkFreezeOptions,
@@ -158,7 +160,7 @@ export class Cartridge {
       },
     });
     this.pool = new BufferPool(options.bufferPoolBytes);
-    this.content = new ContentReader(journal.file, journal.writer, this.pool);
+    this.content = new ContentReader(journal.file, journal.writer, this.pool, journal.sealing);
     this.reads = new ReadModel(journal, this.content);
     this.actors = new ActorScope(options.actor);
     this.access = new AccessControl(() => this.journal.policy);
@@ -284,6 +286,11 @@ export class Cartridge {
 
   get cartridgeId(): string {
     return this.journal.headerKeeper.header.cartridgeId.toString('hex');
+  }
+
+  /** The cipher and the id of the key sealing new records; null for a plain cartridge. */
+  get encryption(): EncryptionInfo | null {
+    return encryptionInfoOf(this.journal.sealing);
   }
 
   /** The cartridge file's path as given to `create` or `open`; null for a memory cartridge. */
@@ -824,6 +831,33 @@ export class Cartridge {
     return exportAuditLines(this.journal, storage, outPath, options, this.head);
   }
 
+  // ---- encryption ---------------------------------------------------------------------------
+
+  /**
+   * Seals new records with `newKey` from now on (see `key-rotation.ts`); older records keep
+   * their key, which reopening needs in `keyring`. An administrative operation (`All` on `/`),
+   * durable when it returns. Returns the new key's id.
+   */
+  rotateKey(newKey: Uint8Array): string {
+    const key = requireEncryptionKey('newKey', newKey);
+    this.ensureWritable();
+    this.refuseInsideTransaction('rotateKey');
+    return rotateKey(key, {
+      sealing: this.journal.sealing,
+      commit: (keyId) =>
+        this.mutate(() => {
+          this.gate.run(this.actor, 'All', ROOT_PATH, () =>
+            this.writes.append({
+              type: 'key.rotated',
+              keyId,
+              atMs: this.transactions.commitTimeMs,
+            }),
+          );
+        }),
+      syncNow: () => this.durability.syncNow(),
+    });
+  }
+
   // ---- transactions -----------------------------------------------------------------------
 
   /**
@@ -897,26 +931,41 @@ export class Cartridge {
   /**
    * Verifies a cartridge file that no handle needs to have open: opened read-only (no writer
    * lock, nothing written, no key but the public one), verified as `verify()` does, closed.
+   *
+   * An encrypted cartridge needs no key either: without one, the chain, the Merkle log, signed
+   * heads and the anchor are checked over the stored (sealed) bytes, every level reachable,
+   * but the replay that compares the index needs the plaintext and is skipped
+   * (`stateChecked: false`). With `encryptionKey` (and `keyring`), it is opened and verified
+   * in full.
    */
-  static verifyFile(
-    path: string,
-    options: VerifyOptions & { readonly storage?: Storage } = {},
-  ): VerifyReport {
+  static verifyFile(path: string, options: VerifyFileOptions = {}): VerifyReport {
     requireHostPath(path);
     requireOptionsObject('verifyFile options', options);
     const checks = verifyChecksOf({ publicKey: options.publicKey, anchor: options.anchor });
+    const keyGiven = options.encryptionKey !== undefined || options.keyring !== undefined;
+    if (!keyGiven) {
+      const stored = verifyEncryptedWithoutKey(storageOf(options), path, checks);
+      if (stored !== undefined) return stored;
+    }
     let cartridge: Cartridge;
     try {
       cartridge = Cartridge.open(path, {
         readOnly: true,
         recovery: 'read-only-prefix',
         ...(options.storage === undefined ? {} : { storage: options.storage }),
+        ...(options.encryptionKey === undefined ? {} : { encryptionKey: options.encryptionKey }),
+        ...(options.keyring === undefined ? {} : { keyring: options.keyring }),
+        ...(options.cipher === undefined ? {} : { cipher: options.cipher }),
       });
     } catch (error) {
-      // Not even a prefix opens (the genesis record is damaged): damage, reported as such.
-      if (error instanceof CartridgeError && error.code === 'JOURNAL_CORRUPT') {
-        return damagedReport(error);
-      }
+      // Not even a prefix opens (the genesis record is damaged), or, with the key, a record
+      // does not authenticate (changed by someone who recomputed the checksums; a wrong key is
+      // refused before any record is read, and names no offset): damage, reported as such.
+      const damage =
+        error instanceof CartridgeError &&
+        (error.code === 'JOURNAL_CORRUPT' ||
+          (error.code === 'DECRYPTION_FAILED' && error.offset !== undefined));
+      if (damage) return damagedReport(error);
       throw error;
     }
     try {
@@ -1050,6 +1099,42 @@ export class Cartridge {
     if (this.journal.readOnly)
       throw new CartridgeError('READ_ONLY', 'the cartridge is open read-only');
     this.journal.writer.throwIfPoisoned();
+  }
+}
+
+/** What `Cartridge.verifyFile` takes: the checks, and how to read the file. */
+export type VerifyFileOptions = VerifyOptions &
+  Pick<CartridgeOptions, 'storage' | 'encryptionKey' | 'keyring' | 'cipher'>;
+
+/**
+ * The key-less verification of an encrypted file (see `verifyStored`); undefined for a plain
+ * file, which the caller verifies in full.
+ */
+function verifyEncryptedWithoutKey(
+  storage: Storage,
+  path: string,
+  checks: VerifyChecks,
+): VerifyReport | undefined {
+  let opened;
+  try {
+    opened = openHeaderOnly(storage, path);
+  } catch {
+    // No header to read: the full path opens the file again and reports or throws as for any.
+    return undefined;
+  }
+  const { file, header } = opened;
+  try {
+    if (header.cipherCode === 0) return undefined;
+    // Checked to the end of the file, as a damaged file is: nothing was opened to say where a
+    // clean journal ends, and a torn unsynced tail is told from damage by the synced length.
+    return verifyStored(
+      file,
+      header,
+      { endOffset: file.sizeBytes(), syncedLength: header.syncedLength },
+      checks,
+    );
+  } finally {
+    file.close();
   }
 }
 

@@ -117,7 +117,7 @@ function tailAfter(
   includes: (commit: Commit) => boolean,
 ): JournalTail {
   let tail = startAt(journal, journal.timeline.rootAtOrBefore(rootBefore)).tail;
-  const cursor = new JournalCursor(journal.file, tail);
+  const cursor = new JournalCursor(journal.file, tail, { sealing: journal.sealing });
   for (const commit of cursor.commits(journal.writer.committedTail.endOffset)) {
     if (!includes(commit)) break;
     tail = commit.tail;
@@ -298,7 +298,11 @@ class Subscription {
     // sequence and the link at the start, not the whole hash chain (`verify()` does that).
     const { mark } = start;
     const from = { endOffset: mark.offset, nextSequence: mark.sequence, lastHash: NO_HASH };
-    this.cursor = new JournalCursor(journal.file, from, { chained: false, firstLink: mark.link });
+    this.cursor = new JournalCursor(journal.file, from, {
+      chained: false,
+      firstLink: mark.link,
+      sealing: journal.sealing,
+    });
     this.skipRecords = start.skipRecords;
     this.delivered = start;
     this.unsubscribe = host.bus.subscribe(

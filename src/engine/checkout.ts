@@ -136,7 +136,13 @@ function resolveTarget(
 export function startAt(journal: OpenedJournal, root: RootEntry | undefined): CheckpointStart {
   const header = journal.headerKeeper.header;
   if (root === undefined) return genesisStart(journal.pages, header);
-  const loaded = loadCheckpoint(journal.file, root.offset, journal.pages, header.capacityBlocks);
+  const loaded = loadCheckpoint(
+    journal.file,
+    root.offset,
+    journal.pages,
+    header.capacityBlocks,
+    journal.sealing,
+  );
   if (typeof loaded === 'string') throw journalCorrupt(root.offset, loaded);
   return loaded;
 }
@@ -162,7 +168,7 @@ export function stateAt(
     root = journal.timeline.rootAtOrBefore(root.offset - 1);
     start = startAt(journal, root);
   }
-  const cursor = new JournalCursor(journal.file, start.tail);
+  const cursor = new JournalCursor(journal.file, start.tail, { sealing: journal.sealing });
   let head = root === undefined ? JOURNAL_START_OFFSET : start.tail.endOffset;
   let headHash = start.tail.lastHash;
   let stopped = false;

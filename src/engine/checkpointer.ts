@@ -66,16 +66,19 @@ export function writeCheckpoint(
     // The previous root goes into the index now, so the pages written below hold it.
     projections.timeline.registerLastRoot();
     flushed = catalog.tree.flush((node) => stagePage(projections, writer, node));
+    // The chain hash before the root seals the staged pages (in an encrypted cartridge), which
+    // makes their leaf hashes final: the Merkle log folds them again before its section is
+    // taken, so that the section holds what a replay of the stored pages gives.
+    const chainBefore = writer.stagedChainHash();
+    projections.merkle.settle(writer.stagedRecords);
     const sections = checkpointSections(projections);
     assert(sections !== undefined, 'the index root is a page after a flush');
-    const root = writer.stage({
-      type: 'checkpoint',
-      chainBefore: writer.stagedChainHash(),
-      sections,
-    });
+    const root = writer.stage({ type: 'checkpoint', chainBefore, sections });
     applyRecord(projections, root);
     rootOffset = root.offset;
+    const records = writer.stagedRecords;
     writer.commit(sync);
+    projections.merkle.settle(records);
   } catch (error) {
     writer.discardStaged();
     undo.end(false);

@@ -10,6 +10,7 @@ import {
 } from '../journal/journal-reader.js';
 import type { JournalWriter } from '../journal/journal-writer.js';
 import type { StorageFile } from '../journal/io/storage.js';
+import type { RecordSealing } from '../journal/record-sealing.js';
 import { FILE_SIZE_MAX_BYTES, READ_RUN_MAX_BYTES, RECORD_MAX_BYTES } from '../limits.js';
 import type { BufferPool } from '../projections/buffer-pool.js';
 
@@ -36,6 +37,8 @@ export class ContentReader {
     private readonly file: StorageFile,
     private readonly writer: JournalWriter,
     private readonly pool: BufferPool,
+    /** Opens the content of an encrypted cartridge; undefined for a plain one. */
+    private readonly sealing: RecordSealing | undefined,
   ) {}
 
   /** The bytes of a file of `sizeBytes` whose map is `extents`; `path` names it in errors. */
@@ -138,7 +141,7 @@ export class ContentReader {
   private loneBlob(extent: Extent): Buffer {
     // The extent knows its record's length: one read instead of header, then payload.
     const raw = readRecordOfLength(this.file, extent.recordOffset, extent.recordLengthBytes);
-    const blob = checkedBlob(raw, extent);
+    const blob = checkedBlob(raw, extent, this.sealing);
     this.pool.set(extent.recordOffset, blob);
     return blob;
   }
@@ -174,10 +177,10 @@ export class ContentReader {
         if (position + extent.lengthBytes > target.length) {
           throw journalCorrupt(extent.recordOffset, `content of ${path} overruns its size`);
         }
-        blobInto(raw, target.subarray(position, position + extent.lengthBytes));
+        blobInto(raw, target.subarray(position, position + extent.lengthBytes), this.sealing);
         position += extent.lengthBytes;
       } else {
-        position = copyExtent(target, position, blobOf(raw), extent, path);
+        position = copyExtent(target, position, blobOf(raw, this.sealing), extent, path);
       }
     }
     return position;
@@ -225,9 +228,9 @@ function checkIdentity(raw: RawRecord, extent: Extent): void {
 }
 
 /** The blob of the record an extent names, after checking it is that record. */
-function checkedBlob(raw: RawRecord, extent: Extent): Buffer {
+function checkedBlob(raw: RawRecord, extent: Extent, sealing: RecordSealing | undefined): Buffer {
   checkIdentity(raw, extent);
-  return blobOf(raw);
+  return blobOf(raw, sealing);
 }
 
 function copyExtent(

@@ -106,7 +106,11 @@ export class DurabilityKeeper {
     this.syncDeadline.synced();
     const head = this.host.head();
     const header = headerKeeper.header;
-    if (header.syncedLength !== head || header.checkpointOffset !== this.checkpointOffsetValue) {
+    if (
+      header.syncedLength !== head ||
+      header.checkpointOffset !== this.checkpointOffsetValue ||
+      headerKeeper.keyIdStale
+    ) {
       headerKeeper.update({ syncedLength: head, checkpointOffset: this.checkpointOffsetValue });
       writer.sync();
     }

@@ -103,7 +103,7 @@ export function historyOf(journal: OpenedJournal, path: string, limit: number): 
   const pending: number[] = [];
   while (offset !== null && versions.length < limit) {
     const raw = readRecordAt(journal.file, offset);
-    const record = toJournalRecord(raw);
+    const record = toJournalRecord(raw, journal.sealing);
     const described = describe(record.event, offset, path);
     // Offsets only go back: a chain that does not is forged (and would never end).
     if (described.previous !== null && described.previous >= offset) {
@@ -128,7 +128,7 @@ export function historyOf(journal: OpenedJournal, path: string, limit: number): 
   const lastIndex = versions.length - 1;
   const last = versions[lastIndex];
   if (offset !== null && last !== undefined && pending[pending.length - 1] === lastIndex) {
-    const older = toJournalRecord(readRecordAt(journal.file, offset));
+    const older = toJournalRecord(readRecordAt(journal.file, offset), journal.sealing);
     const kind = describe(older.event, offset, path).kind;
     if (kind !== undefined) versions[lastIndex] = { ...last, kind };
   }

@@ -2,6 +2,7 @@ import { journalCorrupt } from '../errors.js';
 import type { StorageFile } from '../journal/io/storage.js';
 import { RecordType } from '../journal/journal-event.js';
 import { blobOf, readRecordOfLength } from '../journal/journal-reader.js';
+import type { RecordSealing } from '../journal/record-sealing.js';
 import { BufferPool } from '../projections/buffer-pool.js';
 import { decodePage, type IndexNode, type PageRef } from '../projections/index/index-page.js';
 import type { PageSource } from '../projections/index/paged-tree.js';
@@ -28,6 +29,8 @@ export class IndexPageStore implements PageSource {
   constructor(
     private readonly file: StorageFile,
     cacheBytes: number,
+    /** Opens the pages of an encrypted cartridge (they hold paths). */
+    private readonly sealing: RecordSealing | undefined,
   ) {
     this.cache = new BufferPool<CachedPage>(cacheBytes);
   }
@@ -44,7 +47,7 @@ export class IndexPageStore implements PageSource {
     if (raw.header.type !== RecordType.IndexPage || raw.header.sequence !== ref.sequence) {
       throw journalCorrupt(ref.offset, 'index reference points at another record');
     }
-    const node = decodePage(blobOf(raw), ref.offset);
+    const node = decodePage(blobOf(raw, this.sealing), ref.offset);
     this.pagesReadCount++;
     this.remember(ref, node);
     return node;

@@ -26,7 +26,7 @@ export interface FollowResult {
 export function followCommits(journal: OpenedJournal): FollowResult {
   let current = journal;
   const { file, writer } = journal;
-  const cursor = new JournalCursor(file, writer.committedTail);
+  const cursor = new JournalCursor(file, writer.committedTail, { sealing: journal.sealing });
   let advanced = false;
   for (const commit of cursor.commits(file.sizeBytes())) {
     for (const record of commit.records) {

@@ -11,7 +11,12 @@ import {
 import { chainRootOf } from '../journal/hashing.js';
 import type { Storage, StorageFile } from '../journal/io/storage.js';
 import { RecordType } from '../journal/journal-event.js';
-import { chainHashOfRecord, readRecordAt, toJournalRecord } from '../journal/journal-reader.js';
+import {
+  chainHashOfRecord,
+  leafHashOfRaw,
+  readRecordAt,
+  toJournalRecord,
+} from '../journal/journal-reader.js';
 import { JournalWriter, type JournalTail } from '../journal/journal-writer.js';
 import { blobHashOf, isCommit, linkOf } from '../journal/record-frame.js';
 import {
@@ -30,6 +35,9 @@ import { fileGuardOf } from './file-identity.js';
 import { HeaderKeeper } from './header-keeper.js';
 import { IndexPageStore } from './index-page-store.js';
 import { takeWriterLock } from './writer-lock.js';
+import type { RecordSealing } from '../journal/record-sealing.js';
+import { keyIdAfter } from '../projections/key-epoch.js';
+import { headerEncryptionOf, sealingForCreate, sealingForOpen } from './encryption.js';
 import { commitTimeAfter } from './commit-time.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -47,6 +55,8 @@ export interface OpenedJournal extends Projections {
   readonly readOnly: boolean;
   /** Where the checkpoint open started from ended (the journal start when there was none). */
   readonly checkpointEnd: number;
+  /** Seals and opens the records of an encrypted cartridge; undefined for a plain one. */
+  readonly sealing: RecordSealing | undefined;
 }
 
 function openFile(
@@ -87,14 +97,15 @@ export function createJournal(
   }
   const cartridgeId = randomBytes(16);
   const createdAtMs = commitTimeAfter(options.clock.now(), 0);
-  const pages = new IndexPageStore(file, options.indexCacheBytes);
+  const sealing = sealingForCreate(options.encryption, cartridgeId);
+  const pages = new IndexPageStore(file, options.indexCacheBytes, sealing);
   const projections = freshProjections(pages, options.capacityBlocks);
   const tail: JournalTail = {
     endOffset: JOURNAL_START_OFFSET,
     nextSequence: 0,
     lastHash: chainRootOf(cartridgeId),
   };
-  const writer = new JournalWriter(file, tail, codecOf(options.compression), 0);
+  const writer = new JournalWriter(file, tail, codecOf(options.compression), 0, sealing);
   let headerKeeper: HeaderKeeper;
   try {
     file.truncate(0);
@@ -111,15 +122,20 @@ export function createJournal(
     // (a full disk) or crashes leaves a file without a header, which no open accepts, never an
     // empty cartridge without its genesis record.
     writer.sync();
-    headerKeeper = new HeaderKeeper(file, {
-      generation: 0,
-      cartridgeId,
-      createdAtMs,
-      capacityBlocks: options.capacityBlocks,
-      syncedLength: writer.committedTail.endOffset,
-      checkpointOffset: 0,
-      compressionCodec: codecOf(options.compression),
-    });
+    headerKeeper = new HeaderKeeper(
+      file,
+      {
+        generation: 0,
+        cartridgeId,
+        createdAtMs,
+        capacityBlocks: options.capacityBlocks,
+        syncedLength: writer.committedTail.endOffset,
+        checkpointOffset: 0,
+        compressionCodec: codecOf(options.compression),
+        ...headerEncryptionOf(sealing),
+      },
+      sealing,
+    );
     headerKeeper.writeBoth();
     writer.sync();
     if (durableDirectory) storage.syncDirectory(dirname(path));
@@ -139,6 +155,7 @@ export function createJournal(
     writer,
     readOnly: false,
     checkpointEnd: JOURNAL_START_OFFSET,
+    sealing,
     recovery: {
       label: '@clean',
       decision: 'accept',
@@ -192,6 +209,7 @@ export function loadCheckpoint(
   offset: number,
   pages: IndexPageStore,
   capacityBlocks: number | null,
+  sealing: RecordSealing | undefined,
 ): CheckpointStart | string {
   try {
     const raw = readRecordAt(file, offset);
@@ -199,7 +217,9 @@ export function loadCheckpoint(
       return 'the header names a record that is not a checkpoint root';
     }
     const blobHash = blobHashOf(raw.storedBlob);
-    const record = toJournalRecord(raw, blobHash);
+    // A root that does not open (a wrong key, tampering) throws: it is not damage to replay
+    // around, and the records after it would not open either.
+    const record = toJournalRecord(raw, sealing, leafHashOfRaw(raw, blobHash));
     if (record.event.type !== 'checkpoint') return 'not a checkpoint root';
     const { chainBefore, sections } = record.event;
     if (!raw.header.link.equals(linkOf(chainBefore))) return 'the root breaks the chain';
@@ -240,6 +260,23 @@ export function openJournal(
   }
 }
 
+/**
+ * Opens a cartridge file read-only and reads its header, nothing else: no lock, no record read,
+ * no key needed. The caller closes the file.
+ */
+export function openHeaderOnly(
+  storage: Storage,
+  path: string,
+): { readonly file: StorageFile; readonly header: FileHeader } {
+  const file = openFile(storage, path, true, false);
+  try {
+    return { file, header: readHeader(file) };
+  } catch (error) {
+    closeQuietly(file);
+    throw error;
+  }
+}
+
 /** Releases a file on an error path; the error being reported matters more than this one. */
 function closeQuietly(file: StorageFile): void {
   try {
@@ -260,34 +297,58 @@ export function genesisStart(pages: IndexPageStore, header: FileHeader): Checkpo
   };
 }
 
-function replayFrom(file: StorageFile, header: FileHeader, start: CheckpointStart): ReplayResult {
+/** A replay, and the id of the key that seals new records after it (see `keyIdAfter`). */
+interface KeyedReplay {
+  readonly result: ReplayResult;
+  readonly keyId: string;
+}
+
+function replayFrom(
+  file: StorageFile,
+  header: FileHeader,
+  start: CheckpointStart,
+  sealing: RecordSealing | undefined,
+): KeyedReplay {
   const { projections } = start;
-  return replay({
+  let keyId = header.keyId.toString('hex');
+  const result = replay({
     file,
     startOffset: start.tail.endOffset,
     startTail: start.tail,
     fileSizeBytes: file.sizeBytes(),
     syncedLength: header.syncedLength,
+    sealing,
     onCommit: (records) => {
       for (const record of records) applyRecord(projections, record);
+      if (sealing !== undefined) {
+        for (const record of records) keyId = keyIdAfter(keyId, record);
+      }
     },
   });
+  return { result, keyId };
 }
 
 function openFromFile(file: StorageFile, options: ResolvedOptions): OpenedJournal {
   const header = readHeader(file);
-  let pages = new IndexPageStore(file, options.indexCacheBytes);
+  const sealing = sealingForOpen(options.encryption, header);
+  let pages = new IndexPageStore(file, options.indexCacheBytes, sealing);
   let start: CheckpointStart | undefined;
   let checkpointRefused: string | null = null;
   if (header.checkpointOffset > 0) {
-    const loaded = loadCheckpoint(file, header.checkpointOffset, pages, header.capacityBlocks);
+    const loaded = loadCheckpoint(
+      file,
+      header.checkpointOffset,
+      pages,
+      header.capacityBlocks,
+      sealing,
+    );
     if (typeof loaded === 'string') checkpointRefused = loaded;
     else start = loaded;
   }
   start ??= genesisStart(pages, header);
-  let result: ReplayResult;
+  let replayed: KeyedReplay;
   try {
-    result = replayFrom(file, header, start);
+    replayed = replayFrom(file, header, start, sealing);
   } catch (error) {
     // Damage in an index page the tail needed (it lies before the root) does not doom the
     // journal: the records still hold everything, so open rebuilds from the genesis and says so.
@@ -298,10 +359,13 @@ function openFromFile(file: StorageFile, options: ResolvedOptions): OpenedJourna
       (error.offset ?? Number.POSITIVE_INFINITY) < start.tail.endOffset;
     if (!inIndex) throw error;
     checkpointRefused = `index damaged: ${error.message}`;
-    pages = new IndexPageStore(file, options.indexCacheBytes);
+    pages = new IndexPageStore(file, options.indexCacheBytes, sealing);
     start = genesisStart(pages, header);
-    result = replayFrom(file, header, start);
+    replayed = replayFrom(file, header, start, sealing);
   }
+  const { result } = replayed;
+  // The key named by the last rotation replayed was given: its record opened with it.
+  if (sealing !== undefined) sealing.keyring.useKey(Buffer.from(replayed.keyId, 'hex'));
   const { projections } = start;
   const checkpointEnd = start.tail.endOffset;
   const usedCheckpoint = checkpointRefused === null && header.checkpointOffset > 0;
@@ -315,14 +379,30 @@ function openFromFile(file: StorageFile, options: ResolvedOptions): OpenedJourna
     if (options.recovery !== 'read-only-prefix') throw corruptionError(recovery);
     readOnly = true;
   }
-  const headerKeeper = new HeaderKeeper(file, header);
+  const headerKeeper = new HeaderKeeper(file, header, sealing);
   let syncedEnd = Math.min(header.syncedLength, result.tail.endOffset);
   if (recovery.decision === 'truncate-tail' && !readOnly) {
     cutTail(file, result.tail.endOffset);
     syncedEnd = result.tail.endOffset;
   }
-  const writer = new JournalWriter(file, result.tail, codecOf(options.compression), syncedEnd);
-  return { file, headerKeeper, ...projections, pages, writer, recovery, readOnly, checkpointEnd };
+  const writer = new JournalWriter(
+    file,
+    result.tail,
+    codecOf(options.compression),
+    syncedEnd,
+    sealing,
+  );
+  return {
+    file,
+    headerKeeper,
+    ...projections,
+    pages,
+    writer,
+    recovery,
+    readOnly,
+    checkpointEnd,
+    sealing,
+  };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from '../clock.js';
 import { FORBIDDEN_CHARACTER } from '../path/canonical-path.js';
 import type { CompressionName } from '../journal/compression.js';
+import type { CipherName } from '../journal/keyring.js';
 import type { Storage } from '../journal/io/storage.js';
 import {
   BUFFER_POOL_MAX_BYTES,
@@ -15,6 +16,7 @@ import {
   requireMethods,
   requireOptionsObject,
 } from './arguments.js';
+import { type EncryptionOptions, resolveEncryption } from './encryption.js';
 
 /** When a commit is durable. See `docs/API.md` for the exact guarantees of each mode. */
 export type Durability = 'full' | 'normal' | 'off';
@@ -52,6 +54,15 @@ export interface CartridgeOptions {
    * leave reads out. Default off (an audit entry per operation costs journal bytes).
    */
   readonly audit?: boolean | AuditOptions;
+  /**
+   * Encrypts the cartridge at rest (create) or opens an encrypted one (open): 32 bytes. Every
+   * record's body and blob are sealed; see docs/SECURITY.md for how to keep keys.
+   */
+  readonly encryptionKey?: Uint8Array;
+  /** The AEAD of a new encrypted cartridge; default `'aes-256-gcm'`. */
+  readonly cipher?: CipherName;
+  /** Older keys, to read records sealed before a `rotateKey`. */
+  readonly keyring?: readonly Uint8Array[];
 }
 
 export interface AuditOptions {
@@ -79,6 +90,8 @@ export interface ResolvedOptions {
   readonly storage: Storage | undefined;
   /** What is audited: nothing, writes only, or everything. */
   readonly audit: 'off' | 'writes' | 'all';
+  /** The keys and cipher; undefined for a plain cartridge. */
+  readonly encryption: EncryptionOptions | undefined;
 }
 
 /** An actor name: text of 1 to ACTOR_MAX_BYTES UTF-8 bytes without control characters. */
@@ -202,5 +215,6 @@ export function resolveOptions(input: CartridgeOptions = {}): ResolvedOptions {
     actor: options.actor === undefined ? DEFAULT_ACTOR : requireActor(options.actor),
     storage: options.storage as Storage | undefined,
     audit: auditOf(options.audit),
+    encryption: resolveEncryption(options),
   };
 }

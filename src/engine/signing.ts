@@ -80,7 +80,7 @@ export function lastSignedHead(journal: OpenedJournal): SignedHead {
   if (offset === null) {
     throw new CartridgeError('NOT_SIGNED', 'no checkpoint has been signed; call signCheckpoint');
   }
-  const record = toJournalRecord(readRecordAt(journal.file, offset));
+  const record = toJournalRecord(readRecordAt(journal.file, offset), journal.sealing);
   if (record.event.type !== 'head.signed') {
     throw new CartridgeError(
       'JOURNAL_CORRUPT',

@@ -71,7 +71,10 @@ export class Transactions {
       auditTaken = trail.stage();
       if (writer.stagedCount > 0) {
         trickled = trickleIndexPages(journal, writer);
+        const records = writer.stagedRecords;
         writer.commit(options.durability === 'full');
+        // Sealed records' leaves are final once written: the Merkle log folds them again.
+        journal.merkle.settle(records);
         committed = true;
       }
     } catch (error) {

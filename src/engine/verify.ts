@@ -3,9 +3,12 @@ import { assert } from '../assert.js';
 import { CartridgeError } from '../errors.js';
 import { JOURNAL_START_OFFSET } from '../journal/file-header.js';
 import { chainRootOf } from '../journal/hashing.js';
-import type { JournalRecord } from '../journal/journal-event.js';
+import type { FileHeader } from '../journal/file-header.js';
+import type { StorageFile } from '../journal/io/storage.js';
+import type { JournalEvent, JournalRecord } from '../journal/journal-event.js';
 import type { JournalTail } from '../journal/journal-writer.js';
-import { replay } from '../journal/recovery.js';
+import { replay, replayStored } from '../journal/recovery.js';
+import { MerkleAccumulator } from '../proof/merkle.js';
 import {
   type ExportedHead,
   headSignatureValid,
@@ -14,7 +17,7 @@ import {
 } from '../proof/signed-head.js';
 import { indexDigest } from '../projections/index/index-digest.js';
 import type { PageSource } from '../projections/index/paged-tree.js';
-import { applyRecord, freshProjections, type Projections } from '../projections/projection-set.js';
+import { applyRecord, freshProjections } from '../projections/projection-set.js';
 import type { Assurance, VerifyFailureCode, VerifyReport } from './cartridge-types.js';
 import type { OpenedJournal } from './open-journal.js';
 import { publicKeyHex, signedHeadOfEvent } from './signing.js';
@@ -39,6 +42,11 @@ import { publicKeyHex, signedHeadOfEvent } from './signing.js';
  *
  * The fresh index is built in memory (its pages are never written), so verification needs
  * memory in proportion to the catalog; that is the price of checking it independently.
+ *
+ * The chain hash and the Merkle leaves cover records as stored: in an encrypted cartridge, the
+ * sealed bytes. So everything but the replay needs no key, and a closed encrypted file is
+ * verified without one by `verifyStored`, whose report says the replay was not done
+ * (`stateChecked: false`).
  */
 
 export interface VerifyChecks {
@@ -64,6 +72,11 @@ const NO_PAGES: PageSource = {
   },
 };
 
+/** What a signed head check reads of a record: where it stands, and its event if known. */
+type CheckedRecord = Pick<JournalRecord, 'offset' | 'sequence'> & {
+  readonly event: JournalEvent | null;
+};
+
 interface Failure {
   readonly code: VerifyFailureCode;
   readonly offset: number | null;
@@ -84,22 +97,30 @@ class HeadChecks {
     this.publicKeyHex = checks.publicKey === undefined ? undefined : publicKeyHex(checks.publicKey);
   }
 
-  /** Checks a commit's signed heads against the state before the commit, then folds it. */
-  commit(projections: Projections, records: readonly JournalRecord[], before: JournalTail): void {
+  /**
+   * Checks a commit's signed heads against the state before the commit (`root()` is the Merkle
+   * root of the records folded so far), folding each record after its check.
+   */
+  commit<R extends CheckedRecord>(
+    records: readonly R[],
+    before: JournalTail,
+    root: () => Buffer,
+    fold: (record: R) => void,
+  ): void {
     records.forEach((record, index) => {
-      if (record.event.type === 'head.signed') this.signed(projections, record, index, before);
-      applyRecord(projections, record);
+      if (record.event?.type === 'head.signed') this.signed(root, record, index, before);
+      fold(record);
     });
   }
 
   private signed(
-    projections: Projections,
-    record: JournalRecord,
+    root: () => Buffer,
+    record: CheckedRecord,
     indexInCommit: number,
     before: JournalTail,
   ): void {
     const { publicKey } = this.checks;
-    if (record.event.type !== 'head.signed' || publicKey === undefined) return;
+    if (record.event?.type !== 'head.signed' || publicKey === undefined) return;
     if (this.signedFailure !== undefined) return;
     const head = signedHeadOfEvent(this.cartridgeId, record.event);
     // Heads signed by other keys prove nothing to this caller; they are neither counted nor
@@ -114,7 +135,7 @@ class HeadChecks {
       head.sequence === record.sequence &&
       head.offset === record.offset &&
       head.headHash === before.lastHash.toString('hex') &&
-      head.merkleRoot === projections.merkle.root().toString('hex');
+      head.merkleRoot === root().toString('hex');
     if (!matches) {
       this.signedFailure = { code: 'HEAD_MISMATCH', offset: record.offset };
       return;
@@ -123,7 +144,7 @@ class HeadChecks {
   }
 
   /** Compares the anchor with the head after a commit, when the commit reaches its sequence. */
-  afterCommit(projections: Projections, tail: JournalTail, commitOffset: number): void {
+  afterCommit(tail: JournalTail, commitOffset: number, merkleRoot: Buffer): void {
     const { anchor } = this.checks;
     if (anchor === undefined || this.anchorReached || this.anchorFailure !== undefined) return;
     if (tail.nextSequence < anchor.sequence) return;
@@ -131,7 +152,7 @@ class HeadChecks {
       tail.nextSequence === anchor.sequence &&
       tail.endOffset === anchor.offset &&
       tail.lastHash.toString('hex') === anchor.headHash &&
-      projections.merkle.root().toString('hex') === anchor.merkleRoot;
+      merkleRoot.toString('hex') === anchor.merkleRoot;
     if (matches) this.anchorReached = true;
     else this.anchorFailure = { code: 'FORK_DETECTED', offset: commitOffset };
   }
@@ -150,6 +171,7 @@ export function verifyJournal(
     nextSequence: 0,
     lastHash: chainRootOf(header.cartridgeId),
   };
+  const merkleRoot = (): Buffer => projections.merkle.root();
   try {
     const result = replay({
       file: journal.file,
@@ -157,9 +179,10 @@ export function verifyJournal(
       startTail: before,
       fileSizeBytes: scope.endOffset,
       syncedLength: scope.syncedLength,
+      sealing: journal.sealing,
       onCommit: (records, tail) => {
-        heads.commit(projections, records, before);
-        heads.afterCommit(projections, tail, before.endOffset);
+        heads.commit(records, before, merkleRoot, (record) => applyRecord(projections, record));
+        heads.afterCommit(tail, before.endOffset, merkleRoot());
         before = tail;
       },
     });
@@ -183,9 +206,15 @@ export function verifyJournal(
       damageOffset: result.report.damageOffset,
       damageReason: result.report.damageReason,
       stateMatches,
+      stateChecked: clean,
     });
   } catch (error) {
-    if (!(error instanceof CartridgeError) || error.code !== 'JOURNAL_CORRUPT') throw error;
+    // A sealed record whose tag fails was changed (the key opened the records before it): that
+    // is damage to report, like a record that does not decode.
+    const damage =
+      error instanceof CartridgeError &&
+      (error.code === 'JOURNAL_CORRUPT' || error.code === 'DECRYPTION_FAILED');
+    if (!damage) throw error;
     return damagedReport(error);
   }
 }
@@ -208,8 +237,67 @@ export function damagedReport(error: CartridgeError): VerifyReport {
     damageOffset: error.offset ?? null,
     damageReason: error.message,
     stateMatches: false,
+    stateChecked: false,
     signedHead: null,
   };
+}
+
+/**
+ * Verification of a closed encrypted cartridge without its key: every record's checksums,
+ * sequence and chain link, the full chain hash, and the Merkle log, all over the stored
+ * (sealed) bytes, and signed heads and the anchor against them, exactly as `verifyJournal`
+ * checks them. What it cannot do without the key is replay the records into an index to
+ * compare with the checkpoints' pages: the report says so (`stateChecked: false`), and its
+ * assurance is what the chain, the Merkle log and the signatures prove of the stored bytes.
+ * A record sealed with a key no one has can still be forged by no one: the tags are checked
+ * whenever the key opens them, and the chain and signatures pin the bytes.
+ */
+export function verifyStored(
+  file: StorageFile,
+  header: FileHeader,
+  scope: VerifyScope,
+  checks: VerifyChecks,
+): VerifyReport {
+  const merkle = new MerkleAccumulator();
+  const heads = new HeadChecks(header.cartridgeId, checks);
+  let before: JournalTail = {
+    endOffset: JOURNAL_START_OFFSET,
+    nextSequence: 0,
+    lastHash: chainRootOf(header.cartridgeId),
+  };
+  const root = (): Buffer => merkle.root();
+  try {
+    const result = replayStored({
+      file,
+      startOffset: JOURNAL_START_OFFSET,
+      startTail: before,
+      fileSizeBytes: scope.endOffset,
+      syncedLength: scope.syncedLength,
+      onCommit: (records, tail) => {
+        heads.commit(records, before, root, (record) => merkle.add(record.leafHash));
+        heads.afterCommit(tail, before.endOffset, root());
+        before = tail;
+      },
+    });
+    const damaged = result.report.decision === 'fail-corrupt';
+    return reportOf({
+      chainFailure: damaged
+        ? { code: 'JOURNAL_CORRUPT', offset: result.report.damageOffset }
+        : undefined,
+      heads,
+      checks,
+      cartridgeId: header.cartridgeId.toString('hex'),
+      tail: result.tail,
+      merkleRoot: root().toString('hex'),
+      damageOffset: result.report.damageOffset,
+      damageReason: result.report.damageReason,
+      stateMatches: false,
+      stateChecked: false,
+    });
+  } catch (error) {
+    if (!(error instanceof CartridgeError) || error.code !== 'JOURNAL_CORRUPT') throw error;
+    return damagedReport(error);
+  }
 }
 
 interface ReportInput {
@@ -222,6 +310,7 @@ interface ReportInput {
   readonly damageOffset: number | null;
   readonly damageReason: string | null;
   readonly stateMatches: boolean;
+  readonly stateChecked: boolean;
 }
 
 /** The level reached, and the first failure that stopped it going higher. */
@@ -274,6 +363,7 @@ function reportOf(input: ReportInput): VerifyReport {
     damageOffset: input.damageOffset,
     damageReason: input.damageReason,
     stateMatches: input.stateMatches,
+    stateChecked: input.stateChecked,
     signedHead: assurance === 'signed' || assurance === 'anchored' ? input.heads.lastSigned : null,
   };
 }

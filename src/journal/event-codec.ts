@@ -25,6 +25,7 @@ function corruptBody(detail: string): CartridgeError {
 
 /** Actions by their code in audit entries (the position is the code). */
 const AUDIT_ACTIONS: readonly AuditAction[] = ['Read', 'Write', 'Create', 'Delete', 'List', 'All'];
+const KEY_ID_TEXT = /^[0-9a-f]{8}$/;
 /** Fields per audit entry in the flat, stored form. */
 const AUDIT_ENTRY_FIELDS = 8;
 
@@ -141,6 +142,8 @@ function fieldsOf(event: JournalEvent): Field[] {
       return [flattenAuditEntries(event.entries)];
     case 'policy.set':
       return [event.policy, event.atMs];
+    case 'key.rotated':
+      return [event.keyId, event.atMs];
     case 'head.signed':
       return [
         event.sequence,
@@ -204,6 +207,8 @@ export function recordTypeOf(event: JournalEvent): RecordType {
       return RecordType.AuditBatch;
     case 'policy.set':
       return RecordType.PolicySet;
+    case 'key.rotated':
+      return RecordType.KeyRotated;
     case 'head.signed':
       return RecordType.HeadSigned;
   }
@@ -335,6 +340,15 @@ class Fields {
       entries.push({ atMs, actor, action, path, allowed, sid, changeOffset, rolledBack });
     }
     return entries;
+  }
+
+  /** A key id: 8 lowercase hex digits. */
+  keyId(): string {
+    const value = this.next();
+    if (typeof value !== 'string' || !KEY_ID_TEXT.test(value)) {
+      throw corruptBody('has a field that is not a key id');
+    }
+    return value;
   }
 
   flag(): boolean {
@@ -481,6 +495,8 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
       return { type: 'audit.batch', entries: fields.auditEntries() };
     case RecordType.PolicySet:
       return { type: 'policy.set', policy: fields.textOrNull(), atMs: fields.count() };
+    case RecordType.KeyRotated:
+      return { type: 'key.rotated', keyId: fields.keyId(), atMs: fields.count() };
     case RecordType.HeadSigned:
       return {
         type: 'head.signed',

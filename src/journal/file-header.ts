@@ -2,6 +2,7 @@ import { assert } from '../assert.js';
 import { CartridgeError } from '../errors.js';
 import { PAGE_SIZE_BYTES } from '../limits.js';
 import { checksumCrc32c } from './hashing.js';
+import { CipherCode, KEY_ID_BYTES } from './keyring.js';
 
 /**
  * The file header, kept in two 4 KiB slots at offsets 0 and 4096. An update writes the slot
@@ -23,16 +24,24 @@ import { checksumCrc32c } from './hashing.js';
  * | 64     | 8    | syncedLength (journal end known durable) |
  * | 72     | 8    | checkpointOffset: the latest checkpoint root record (0 = none) |
  * | 80     | 1    | compression codec default |
- * | 81     | 4011 | zero                |
+ * | 81     | 1    | cipher: 0 none, 1 aes-256-gcm, 2 chacha20-poly1305 |
+ * | 82     | 2    | zero                |
+ * | 84     | 4    | keyId: the key new records were sealed with when the slot was written |
+ * | 88     | 4004 | zero                |
  * | 4092   | 4    | CRC32C of bytes 0..4092 |
  */
 
 export const HEADER_SLOT_BYTES = PAGE_SIZE_BYTES;
 export const HEADER_SLOT_COUNT = 2;
 export const JOURNAL_START_OFFSET = HEADER_SLOT_BYTES * HEADER_SLOT_COUNT;
-// Version 4 adds signed heads and the Merkle log (type 17), and the `file.patched` record
-// (type 19); readers of version 3 know neither.
+/**
+ * Format 4 added encryption at rest (the sealed flag, the cipher and key id fields, record type
+ * 18 `key.rotated`), tamper evidence (record type 17 `head.signed`, the Merkle log's checkpoint
+ * section) and byte-range patches (record type 19 `file.patched`, SQLite's pages).
+ */
 export const FILE_FORMAT_VERSION = 4;
+/** The highest cipher code a slot may hold. */
+const CIPHER_CODE_MAX = CipherCode.ChaCha20Poly1305;
 const MAGIC = Buffer.from('CARTRIDG', 'latin1');
 const CHECKSUM_OFFSET = HEADER_SLOT_BYTES - 4;
 
@@ -44,10 +53,19 @@ export interface FileHeader {
   readonly syncedLength: number;
   readonly checkpointOffset: number;
   readonly compressionCodec: number;
+  /** 0 for a plain cartridge; otherwise the cipher every record is sealed with. */
+  readonly cipherCode: number;
+  /**
+   * The id of the key new records were sealed with when the header was written (zeros for a
+   * plain cartridge). Open checks the keys given against it before reading any record, so a
+   * wrong key is refused at once and never taken for damage.
+   */
+  readonly keyId: Buffer;
 }
 
 export function encodeFileHeader(header: FileHeader): Buffer {
   assert(header.cartridgeId.length === 16, 'cartridge id must be 16 bytes');
+  assert(header.keyId.length === KEY_ID_BYTES, 'key id must be 4 bytes');
   const slot = Buffer.alloc(HEADER_SLOT_BYTES);
   MAGIC.copy(slot, 0);
   slot.writeUInt16LE(FILE_FORMAT_VERSION, 8);
@@ -61,6 +79,8 @@ export function encodeFileHeader(header: FileHeader): Buffer {
   slot.writeBigUInt64LE(BigInt(header.syncedLength), 64);
   slot.writeBigUInt64LE(BigInt(header.checkpointOffset), 72);
   slot.writeUInt8(header.compressionCodec, 80);
+  slot.writeUInt8(header.cipherCode, 81);
+  header.keyId.copy(slot, 84);
   slot.writeUInt32LE(checksumCrc32c(slot.subarray(0, CHECKSUM_OFFSET)), CHECKSUM_OFFSET);
   return slot;
 }
@@ -96,6 +116,7 @@ export function decodeFileHeaderSlot(slot: Buffer): SlotVerdict {
   const syncedLength = safeNumber(slot, 64);
   const checkpointOffset = safeNumber(slot, 72);
   const compressionCodec = slot.readUInt8(80);
+  const cipherCode = slot.readUInt8(81);
   const sane =
     slot.readUInt32LE(12) === PAGE_SIZE_BYTES &&
     journalStart === JOURNAL_START_OFFSET &&
@@ -104,7 +125,8 @@ export function decodeFileHeaderSlot(slot: Buffer): SlotVerdict {
     capacityBlocks !== undefined &&
     syncedLength !== undefined &&
     checkpointOffset !== undefined &&
-    compressionCodec <= 2;
+    compressionCodec <= 2 &&
+    cipherCode <= CIPHER_CODE_MAX;
   if (!sane) return { kind: 'damaged' };
   return {
     kind: 'valid',
@@ -114,6 +136,8 @@ export function decodeFileHeaderSlot(slot: Buffer): SlotVerdict {
       syncedLength,
       checkpointOffset,
       compressionCodec,
+      cipherCode,
+      keyId: Buffer.from(slot.subarray(84, 84 + KEY_ID_BYTES)),
       cartridgeId: Buffer.from(slot.subarray(24, 40)),
       capacityBlocks: capacityBlocks === 0 ? null : capacityBlocks,
     },

@@ -1,13 +1,18 @@
+import { decodeEvent } from './event-codec.js';
 import type { StorageFile } from './io/storage.js';
-import type { JournalRecord } from './journal-event.js';
+import type { JournalEvent, JournalRecord } from './journal-event.js';
 import {
   chainHashOfRecord,
+  isAlwaysPlain,
+  leafHashOfRaw,
   type RawRecord,
   RecordScanner,
   toJournalRecord,
 } from './journal-reader.js';
 import type { JournalTail } from './journal-writer.js';
-import { blobHashOf, isCommit, linkOf } from './record-frame.js';
+import { blobHashOf, isCommit, isSealed, linkOf, recordLengthOf } from './record-frame.js';
+import type { RecordSealing } from './record-sealing.js';
+import { CartridgeError, journalCorrupt } from '../errors.js';
 
 /**
  * The one way to read the journal in order: commit by commit, each record checked (header and
@@ -30,6 +35,24 @@ export interface Commit {
   readonly firstLink: Buffer;
 }
 
+/**
+ * A record as stored, for checks that need no key (`storedCommits`): where it stands, its
+ * Merkle leaf hash (over the stored bytes), and its event only if it is stored in the clear.
+ */
+export interface StoredRecord {
+  readonly offset: number;
+  readonly sequence: number;
+  readonly type: number;
+  readonly leafHash: Buffer;
+  /** The decoded event of a record stored in the clear; null for a sealed one. */
+  readonly event: JournalEvent | null;
+}
+
+export interface StoredCommit {
+  readonly records: readonly StoredRecord[];
+  readonly tail: JournalTail;
+}
+
 export interface CursorOptions {
   /**
    * False: check every record's checksums, sequence and place in its commit, but not the hash
@@ -39,6 +62,11 @@ export interface CursorOptions {
   readonly chained?: boolean;
   /** For an unchained cursor: the link the first record must carry (where a token resumes). */
   readonly firstLink?: Buffer;
+  /**
+   * Opens the records of an encrypted cartridge; undefined for a plain one. Required, so that
+   * no reader of the journal can forget the key.
+   */
+  readonly sealing: RecordSealing | undefined;
 }
 
 /** Where and why a cursor stopped before the end it was given. */
@@ -56,15 +84,17 @@ export class JournalCursor {
 
   private readonly chained: boolean;
   private expectedFirstLink: Buffer | undefined;
+  private readonly sealing: RecordSealing | undefined;
 
   constructor(
     private readonly file: StorageFile,
     from: JournalTail,
-    options: CursorOptions = {},
+    options: CursorOptions,
   ) {
     this.committed = from;
     this.chained = options.chained ?? true;
     this.expectedFirstLink = options.firstLink;
+    this.sealing = options.sealing;
   }
 
   /** The tail after the last complete commit read. */
@@ -82,12 +112,79 @@ export class JournalCursor {
    * It stops at the end, or at the first bytes that are not a valid, in-sequence, chained
    * record; `stop` then says where and why. A record whose checksums hold but whose body does
    * not decode is corruption by a writer, not a torn write: it throws `JOURNAL_CORRUPT`.
+   *
+   * Sealed records are opened once their commit is complete, never before: the records of an
+   * unfinished commit (a torn tail, say of a key rotation that crashed) may be sealed with a
+   * key the caller does not have, and must be cut as the torn tail they are, not refused. A
+   * complete commit that does not open throws (`KEY_REQUIRED`, `DECRYPTION_FAILED`): a wrong
+   * key is never taken for damage, and nothing is cut because of it.
    */
   *commits(toOffset: number): Generator<Commit> {
     const scanner = new RecordScanner(this.file, this.committed.endOffset, toOffset);
     let tail = this.committed;
     let pending: JournalRecord[] = [];
+    const sealing = this.sealing;
+    let sealedPending: { raw: RawRecord; leafHash: Buffer | undefined }[] = [];
     let firstLink: Buffer = EMPTY_LINK;
+    for (;;) {
+      const step = scanner.next();
+      if (step.kind !== 'record') {
+        const reason = step.kind === 'damage' ? step.reason : null;
+        const pendingRecords = pending.length + sealedPending.length;
+        this.stopValue = { offset: step.offset, reason, pendingRecords };
+        return;
+      }
+      const raw = step.raw;
+      const pendingCount = pending.length + sealedPending.length;
+      const fault = this.continuityFault(raw, tail, pendingCount);
+      if (fault !== undefined) {
+        this.stopValue = { offset: raw.offset, reason: fault, pendingRecords: pendingCount };
+        return;
+      }
+      this.expectedFirstLink = undefined;
+      const indexInCommit = sealing === undefined ? pending.length : sealedPending.length;
+      if (indexInCommit === 0) firstLink = raw.header.link;
+      // A chained cursor feeds replay, which folds the Merkle log: the blob's hash serves the
+      // chain and the leaf alike. An unchained one (a change stream) needs neither. Both are
+      // over the stored bytes, so they are computed now, while the scanner's views are valid.
+      const blobHash = this.chained ? blobHashOf(raw.storedBlob) : undefined;
+      const leafHash = blobHash === undefined ? undefined : leafHashOfRaw(raw, blobHash);
+      tail = {
+        endOffset: raw.offset + recordLengthOf(raw.header),
+        nextSequence: raw.header.sequence + 1,
+        lastHash:
+          blobHash !== undefined ? chainHashOfRecord(tail.lastHash, raw, blobHash) : tail.lastHash,
+      };
+      // The scanner's views of a payload last until its next read; a sealed record waiting
+      // for its commit keeps the body (a copy) and the header bytes, which are all it needs.
+      if (sealing === undefined) pending.push(toJournalRecord(raw, undefined, leafHash));
+      else sealedPending.push({ raw, leafHash });
+      if (isCommit(raw.header)) {
+        if (sealing !== undefined) {
+          pending = sealedPending.map((sealed) =>
+            toJournalRecord(sealed.raw, sealing, sealed.leafHash),
+          );
+          sealedPending = [];
+        }
+        const commit: Commit = { records: pending, tail, firstLink };
+        pending = [];
+        this.committed = tail;
+        yield commit;
+      }
+    }
+  }
+
+  /**
+   * The complete commits up to `toOffset`, checked exactly as `commits` checks them (checksums,
+   * sequence, chain), but with no record opened: sealed records stay sealed, so no key is
+   * needed. What the chain, the Merkle log and signed heads prove holds for stored bytes; this
+   * is how an encrypted cartridge is verified without its key. Only signed heads, stored in
+   * the clear in any cartridge, are decoded.
+   */
+  *storedCommits(toOffset: number): Generator<StoredCommit> {
+    const scanner = new RecordScanner(this.file, this.committed.endOffset, toOffset);
+    let tail = this.committed;
+    let pending: StoredRecord[] = [];
     for (;;) {
       const step = scanner.next();
       if (step.kind !== 'record') {
@@ -101,21 +198,21 @@ export class JournalCursor {
         this.stopValue = { offset: raw.offset, reason: fault, pendingRecords: pending.length };
         return;
       }
-      this.expectedFirstLink = undefined;
-      // A chained cursor feeds replay, which folds the Merkle log: the blob's hash serves the
-      // chain and the leaf alike. An unchained one (a change stream) needs neither.
-      const blobHash = this.chained ? blobHashOf(raw.storedBlob) : undefined;
-      const record = toJournalRecord(raw, blobHash);
-      if (pending.length === 0) firstLink = raw.header.link;
+      const blobHash = blobHashOf(raw.storedBlob);
       tail = {
-        endOffset: raw.offset + record.lengthBytes,
+        endOffset: raw.offset + recordLengthOf(raw.header),
         nextSequence: raw.header.sequence + 1,
-        lastHash:
-          blobHash !== undefined ? chainHashOfRecord(tail.lastHash, raw, blobHash) : tail.lastHash,
+        lastHash: chainHashOfRecord(tail.lastHash, raw, blobHash),
       };
-      pending.push(record);
+      pending.push({
+        offset: raw.offset,
+        sequence: raw.header.sequence,
+        type: raw.header.type,
+        leafHash: leafHashOfRaw(raw, blobHash),
+        event: storedEventOf(raw),
+      });
       if (isCommit(raw.header)) {
-        const commit: Commit = { records: pending, tail, firstLink };
+        const commit: StoredCommit = { records: pending, tail };
         pending = [];
         this.committed = tail;
         yield commit;
@@ -149,3 +246,19 @@ export class JournalCursor {
 }
 
 const EMPTY_LINK: Buffer = Buffer.alloc(0);
+
+/**
+ * The event of a signed head (never sealed), which is all a check without a key reads; every
+ * other record's event is left unknown (null), sealed or not.
+ */
+function storedEventOf(raw: RawRecord): JournalEvent | null {
+  if (isSealed(raw.header) || !isAlwaysPlain(raw.header.type)) return null;
+  try {
+    return decodeEvent(raw.header.type, raw.body);
+  } catch (error) {
+    if (error instanceof CartridgeError && error.code === 'JOURNAL_CORRUPT') {
+      throw journalCorrupt(raw.offset, error.message);
+    }
+    throw error;
+  }
+}

@@ -21,7 +21,7 @@ export const enum RecordType {
   AuditBatch = 15,
   PolicySet = 16,
   HeadSigned = 17,
-  // 18 is taken by a record being built on another branch.
+  KeyRotated = 18,
   FilePatched = 19,
 }
 
@@ -233,6 +233,15 @@ export type JournalEvent =
     }
   | {
       /**
+       * Records from this one on are sealed with the key `keyId` names (8 lowercase hex
+       * digits); the key itself is never stored.
+       */
+      readonly type: 'key.rotated';
+      readonly keyId: string;
+      readonly atMs: number;
+    }
+  | {
+      /**
        * An Ed25519 signature over the head right before this record (see `signed-head.ts`):
        * `sequence` records, ending at `offset`, whose last chain hash is `headHash` and whose
        * Merkle root is `merkleRoot`.
@@ -261,4 +270,10 @@ export interface JournalRecord {
    * (an unchained change stream, a single record read) leave it empty, as nothing folds it.
    */
   readonly leafHash: Buffer;
+  /**
+   * Set on a record staged in an encrypted cartridge until it is written: its leaf hash is a
+   * placeholder until then (it hashes the sealed bytes, which exist only at commit time), and
+   * the Merkle log must fold it again once it is final (see `MerkleLog.settle`).
+   */
+  leafDeferred?: boolean;
 }

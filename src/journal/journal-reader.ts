@@ -5,22 +5,35 @@ import { decodeEvent } from './event-codec.js';
 import { recordLeafHash } from '../proof/merkle.js';
 import { checksumCrc32c } from './hashing.js';
 import type { StorageFile } from './io/storage.js';
-import type { JournalRecord } from './journal-event.js';
+import { type JournalRecord, RecordType } from './journal-event.js';
 import {
   blobHashOf,
+  CHAINED_HEADER_BYTES,
   chainHashOf,
   codecBitsOf,
   decodeFrameHeader,
   FRAME_HEADER_BYTES,
   type FrameHeader,
   type FrameHeaderFault,
+  isSealed,
   recordLengthOf,
 } from './record-frame.js';
+import {
+  keyIdOfSealedBody,
+  type RecordSealing,
+  SEALED_BODY_OVERHEAD_BYTES,
+} from './record-sealing.js';
 
 /**
  * Reads records back. Two ways in: `readRecordAt` for one record at a known offset (the read
  * path of file content), and `RecordScanner` for a sequential pass (open, verify). Both check
  * the header checksum before believing a length and the payload hash before believing a byte.
+ *
+ * A `RawRecord` holds the bytes as stored. In an encrypted cartridge they are sealed: the body
+ * and the blob are opened (their tags checked) by `toJournalRecord`, `blobOf` and `blobInto`,
+ * given the cartridge's `RecordSealing` (undefined for a plain cartridge: every caller says
+ * which, so that no read path can forget the key). Checking a record and its chain hash needs
+ * no key.
  */
 
 export interface RawRecord {
@@ -149,12 +162,76 @@ export function chainHashOfRecord(
   return chainHashOf(previousHash, raw.headerBytes, raw.body, blobHash);
 }
 
-/** The decoded blob of a checked record. */
-export function blobOf(raw: RawRecord): Buffer {
+/**
+ * A sealed record in a cartridge opened without a key, or a plain record in an encrypted one
+ * (which nothing authenticates, so it is refused rather than believed).
+ */
+function refuseUnopenable(raw: RawRecord, sealing: RecordSealing | undefined): never {
+  if (sealing === undefined) {
+    throw new CartridgeError(
+      'KEY_REQUIRED',
+      `the record at journal offset ${raw.offset} is encrypted and no key was given`,
+      { offset: raw.offset },
+    );
+  }
+  throw new CartridgeError(
+    'DECRYPTION_FAILED',
+    `the record at journal offset ${raw.offset} is not sealed in an encrypted cartridge`,
+    { offset: raw.offset },
+  );
+}
+
+function associatedDataOf(raw: RawRecord): Buffer {
+  return raw.headerBytes.subarray(0, CHAINED_HEADER_BYTES);
+}
+
+/** The blob as compressed: opened if the record is sealed. */
+function compressedBlobOf(raw: RawRecord, sealing: RecordSealing | undefined): Buffer {
+  const sealed = isSealed(raw.header);
+  if (!sealed && sealing === undefined) return raw.storedBlob;
+  if (!sealed || sealing === undefined) refuseUnopenable(raw, sealing);
+  return sealing.openBlob(associatedDataOf(raw), raw.body, raw.storedBlob, raw.offset);
+}
+
+/**
+ * Whether a record is stored in the clear whatever the cartridge: a signed head, which holds
+ * nothing secret (hashes, a public key, a signature) and must be readable without the key, so
+ * that anyone can check the signature (see `verifyStored`). Its signature authenticates it to
+ * whoever holds the public key, as in a plain cartridge; it has no blob.
+ */
+export function isAlwaysPlain(type: number): boolean {
+  return type === RecordType.HeadSigned;
+}
+
+/**
+ * The body as encoded: opened if the record is sealed. Data and index page bodies are always
+ * empty, so theirs is not opened (replay never needs their keys); their blob's tag, which
+ * covers the same header, is checked whenever the blob is read.
+ */
+function plainBodyOf(raw: RawRecord, sealing: RecordSealing | undefined): Buffer {
+  const sealed = isSealed(raw.header);
+  if (!sealed && (sealing === undefined || isAlwaysPlain(raw.header.type))) {
+    if (raw.header.storedBlobLength !== 0 && sealing !== undefined) refuseUnopenable(raw, sealing);
+    return raw.body;
+  }
+  if (!sealed || sealing === undefined) refuseUnopenable(raw, sealing);
+  const { type, bodyLength } = raw.header;
+  if (type === RecordType.Data || type === RecordType.IndexPage) {
+    if (bodyLength !== SEALED_BODY_OVERHEAD_BYTES) {
+      throw journalCorrupt(raw.offset, 'record body of a data or index record is not empty');
+    }
+    return EMPTY_BUFFER;
+  }
+  return sealing.openBody(associatedDataOf(raw), raw.body, raw.offset);
+}
+
+/** The decoded blob of a checked record (opened first with `sealing` if it is sealed). */
+export function blobOf(raw: RawRecord, sealing: RecordSealing | undefined): Buffer {
   const codec = codecBitsOf(raw.header) as Codec;
-  if (codec === 0) return raw.storedBlob;
+  const compressed = compressedBlobOf(raw, sealing);
+  if (codec === 0) return compressed;
   try {
-    return decompressBlob(codec, raw.storedBlob, raw.header.rawBlobLength);
+    return decompressBlob(codec, compressed, raw.header.rawBlobLength);
   } catch (error) {
     if (error instanceof CartridgeError && error.code === 'JOURNAL_CORRUPT') {
       throw journalCorrupt(raw.offset, error.message);
@@ -167,17 +244,18 @@ export function blobOf(raw: RawRecord): Buffer {
  * Writes the decoded blob of a checked record into `target`, which must be exactly its raw
  * length: the read path of a file assembled from many records.
  */
-export function blobInto(raw: RawRecord, target: Buffer): void {
+export function blobInto(raw: RawRecord, target: Buffer, sealing: RecordSealing | undefined): void {
   const codec = codecBitsOf(raw.header) as Codec;
   if (target.length !== raw.header.rawBlobLength) {
     throw journalCorrupt(raw.offset, 'blob length disagrees with its extent');
   }
+  const compressed = compressedBlobOf(raw, sealing);
   if (codec === 0) {
-    target.set(raw.storedBlob);
+    target.set(compressed);
     return;
   }
   try {
-    decompressBlobInto(codec, raw.storedBlob, target);
+    decompressBlobInto(codec, compressed, target);
   } catch (error) {
     if (error instanceof CartridgeError && error.code === 'JOURNAL_CORRUPT') {
       throw journalCorrupt(raw.offset, error.message);
@@ -190,19 +268,47 @@ export function blobInto(raw: RawRecord, target: Buffer): void {
 const NO_LEAF_HASH = Buffer.alloc(0);
 
 /**
- * The record as projections see it; a malformed body is `JOURNAL_CORRUPT` at its offset. With
- * `blobHash` (the BLAKE3 of its stored blob, which the chain needs as well), its Merkle leaf
- * hash is computed too: readers that fold records into projections pass it.
+ * A record's Merkle leaf hash, over what is stored: the body as on disk (sealed, in an
+ * encrypted cartridge) and the hash of the stored blob (`blobHash`, which the chain needs as
+ * well). So anyone can recompute it, with or without the key.
  */
-export function toJournalRecord(raw: RawRecord, blobHash?: Buffer): JournalRecord {
+export function leafHashOfRaw(raw: RawRecord, blobHash: Buffer): Buffer {
+  return recordLeafHash({
+    type: raw.header.type,
+    sequence: raw.header.sequence,
+    offset: raw.offset,
+    blobHash,
+    body: raw.body,
+  });
+}
+
+/**
+ * The record as projections see it (its body opened first with `sealing` if it is sealed); a
+ * malformed body is `JOURNAL_CORRUPT` at its offset. Readers that fold records into the
+ * projections pass the record's `leafHash` (see `leafHashOfRaw`); others leave it out.
+ */
+export function toJournalRecord(
+  raw: RawRecord,
+  sealing: RecordSealing | undefined,
+  leafHash?: Buffer,
+): JournalRecord {
+  const body = plainBodyOf(raw, sealing);
   let event;
   try {
-    event = decodeEvent(raw.header.type, raw.body);
+    event = decodeEvent(raw.header.type, body);
   } catch (error) {
     if (error instanceof CartridgeError && error.code === 'JOURNAL_CORRUPT') {
       throw journalCorrupt(raw.offset, error.message);
     }
     throw error;
+  }
+  if (event.type === 'key.rotated') {
+    // The rotation is the first record sealed with the new key, and names it: a rotation
+    // sealed with another key, or in a plain journal, was not written by a writer.
+    const sealedWith = isSealed(raw.header) ? keyIdOfSealedBody(raw.body).toString('hex') : null;
+    if (sealedWith !== event.keyId) {
+      throw journalCorrupt(raw.offset, 'key rotation is not sealed with the key it names');
+    }
   }
   return {
     offset: raw.offset,
@@ -210,16 +316,7 @@ export function toJournalRecord(raw: RawRecord, blobHash?: Buffer): JournalRecor
     lengthBytes: recordLengthOf(raw.header),
     rawBlobLength: raw.header.rawBlobLength,
     event,
-    leafHash:
-      blobHash === undefined
-        ? NO_LEAF_HASH
-        : recordLeafHash({
-            type: raw.header.type,
-            sequence: raw.header.sequence,
-            offset: raw.offset,
-            blobHash,
-            body: raw.body,
-          }),
+    leafHash: leafHash ?? NO_LEAF_HASH,
   };
 }
 

@@ -7,16 +7,25 @@ import { recordLeafHash } from '../proof/merkle.js';
 import { HASH_SIZE_BYTES } from './hashing.js';
 import type { StorageFile } from './io/storage.js';
 import { type JournalEvent, type JournalRecord, RecordType } from './journal-event.js';
+import { isAlwaysPlain } from './journal-reader.js';
 import {
   blobHashOf,
+  CHAINED_HEADER_BYTES,
   chainHashOf,
   encodeFrameHeader,
   FLAG_COMMIT,
   FLAG_PRIOR_SYNCED,
+  FLAG_SEALED,
   FRAME_HEADER_BYTES,
+  type FrameHeader,
   linkOf,
   payloadChecksumOf,
 } from './record-frame.js';
+import {
+  type RecordSealing,
+  SEALED_BODY_OVERHEAD_BYTES,
+  sealedBlobLengthOf,
+} from './record-sealing.js';
 
 /**
  * Appends records to the journal. Records are staged first (body encoded, blob compressed and
@@ -24,6 +33,10 @@ import {
  * a commit carries the commit flag, so recovery can tell a complete commit from a torn one.
  * Frame headers are encoded at commit time because the commit flag and the chain hashes are
  * only known then.
+ *
+ * In an encrypted cartridge, records are sealed at commit time too: the frame header is the
+ * associated data, and its link and flags are only known then. Sealed lengths are known at
+ * staging (sealing adds a fixed overhead), so offsets are assigned as before.
  */
 
 /** The position of the journal's end and the chain at that point. */
@@ -40,6 +53,31 @@ interface StagedRecord {
   readonly body: Buffer;
   readonly storedBlob: Uint8Array;
   readonly rawBlob: Uint8Array;
+  /** The hash of the stored blob; unused for a sealed record (`sealed` holds its hash). */
+  readonly blobHash: Buffer;
+  /** What seals this record: the writer's sealing, or undefined (a plain or signed head). */
+  readonly sealing: RecordSealing | undefined;
+  /**
+   * The record sealed for the header it was last framed with. A checkpoint computes the chain
+   * hash of its staged pages before the commit frames them again with the same headers: the
+   * sealed bytes must be the same both times, so they are kept rather than sealed again (which
+   * would draw another nonce and give another chain hash).
+   */
+  sealed: SealedFrame | undefined;
+}
+
+interface SealedFrame {
+  readonly associatedData: Buffer;
+  readonly body: Buffer;
+  readonly blob: Buffer;
+  readonly blobHash: Buffer;
+}
+
+/** A staged record framed for writing: its header and its bytes as stored. */
+interface FramedRecord {
+  readonly header: Buffer;
+  readonly body: Uint8Array;
+  readonly blob: Uint8Array;
   readonly blobHash: Buffer;
 }
 
@@ -79,6 +117,8 @@ export class JournalWriter {
     tail: JournalTail,
     private readonly codec: Codec,
     syncedEnd: number,
+    /** Seals every record (an encrypted cartridge), or undefined. */
+    private readonly sealing: RecordSealing | undefined,
   ) {
     assert(tail.lastHash.length === HASH_SIZE_BYTES, 'chain hash has the wrong size');
     this.tail = tail;
@@ -153,17 +193,31 @@ export class JournalWriter {
     const body = encodeEvent(event);
     const rawBlob = blob ?? Buffer.alloc(0);
     const { codec, stored } = compressBlob(this.codec, rawBlob, effort);
-    const blobHash = blobHashOf(stored);
-    const offset = this.nextOffset();
     const type = recordTypeOf(event);
+    // A signed head is never sealed (see `isAlwaysPlain`): anyone must be able to read it.
+    const sealing = isAlwaysPlain(type) ? undefined : this.sealing;
+    // A sealed blob's hash is known once it is sealed, at commit time.
+    const blobHash = sealing === undefined ? blobHashOf(stored) : EMPTY_HASH;
+    const storedLengthBytes =
+      sealing === undefined
+        ? body.length + stored.length
+        : body.length + SEALED_BODY_OVERHEAD_BYTES + sealedBlobLengthOf(stored.length);
+    const offset = this.nextOffset();
     const sequence = this.tail.nextSequence + this.staged.length;
+    // The Merkle leaf hashes the record as stored. A sealed record's stored bytes exist only
+    // once it is sealed, at commit time: until then its leaf is a placeholder, filled in place
+    // when the record is sealed, and the record says so (see `MerkleLog.settle`).
     const record: JournalRecord = {
       offset,
       sequence,
-      lengthBytes: FRAME_HEADER_BYTES + body.length + stored.length,
+      lengthBytes: FRAME_HEADER_BYTES + storedLengthBytes,
       rawBlobLength: rawBlob.length,
       event,
-      leafHash: recordLeafHash({ type, sequence, offset, blobHash, body }),
+      leafHash:
+        sealing === undefined
+          ? recordLeafHash({ type, sequence, offset, blobHash, body })
+          : Buffer.alloc(HASH_SIZE_BYTES),
+      leafDeferred: sealing !== undefined,
     };
     this.staged.push({
       record,
@@ -173,9 +227,16 @@ export class JournalWriter {
       storedBlob: stored,
       rawBlob,
       blobHash,
+      sealing,
+      sealed: undefined,
     });
     if (rawBlob.length > 0) this.stagedBlobs.set(offset, rawBlob);
     return record;
+  }
+
+  /** The records staged so far, in order (the Merkle log settles their leaves, see `settle`). */
+  get stagedRecords(): readonly JournalRecord[] {
+    return this.staged.map((staged) => staged.record);
   }
 
   /** The blob of a staged, not yet written record (reads inside a transaction need it). */
@@ -261,14 +322,71 @@ export class JournalWriter {
   }
 
   /**
+   * A staged record of an encrypted cartridge, sealed with its frame header (bytes 0..36, the
+   * sealed lengths in it) as associated data; the payload checksum, outside those bytes, is
+   * then computed over the sealed bytes.
+   */
+  private sealedFrameOf(
+    sealing: RecordSealing,
+    staged: StagedRecord,
+    index: number,
+    previousHash: Buffer,
+    last: boolean,
+  ): FramedRecord {
+    const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+    const priorSynced = this.syncedEnd >= this.tail.endOffset ? FLAG_PRIOR_SYNCED : 0;
+    const fields: FrameHeader = {
+      type: staged.type,
+      flags: staged.codec | priorSynced | (last ? FLAG_COMMIT : 0) | FLAG_SEALED,
+      bodyLength: staged.body.length + SEALED_BODY_OVERHEAD_BYTES,
+      storedBlobLength: sealedBlobLengthOf(staged.storedBlob.length),
+      rawBlobLength: staged.rawBlob.length,
+      commitIndex: index,
+      sequence: staged.record.sequence,
+      link: linkOf(previousHash),
+      payloadChecksum: 0,
+    };
+    encodeFrameHeader(fields, header);
+    const associatedData = header.subarray(0, CHAINED_HEADER_BYTES);
+    let sealed = staged.sealed;
+    if (sealed === undefined || !sealed.associatedData.equals(associatedData)) {
+      const kept = Buffer.from(associatedData);
+      const payload = sealing.seal(kept, staged.body, staged.storedBlob);
+      sealed = { associatedData: kept, ...payload, blobHash: blobHashOf(payload.blob) };
+      staged.sealed = sealed;
+      // The leaf hashes the record as stored: filled in now that its stored bytes exist.
+      const { record } = staged;
+      const leaf = recordLeafHash({
+        type: staged.type,
+        sequence: record.sequence,
+        offset: record.offset,
+        blobHash: sealed.blobHash,
+        body: sealed.body,
+      });
+      leaf.copy(record.leafHash);
+    }
+    encodeFrameHeader(
+      { ...fields, payloadChecksum: payloadChecksumOf(sealed.body, sealed.blob) },
+      header,
+    );
+    return { header, body: sealed.body, blob: sealed.blob, blobHash: sealed.blobHash };
+  }
+
+  /**
    * The chain hash after every record staged so far, none of which will close the commit (more
    * follow): a checkpoint root stores it, so that open resumes the chain from the root alone.
    */
   stagedChainHash(): Buffer {
     let previousHash = this.tail.lastHash;
     this.staged.forEach((staged, index) => {
-      const header = this.headerOf(staged, index, previousHash, false);
-      previousHash = chainHashOf(previousHash, header, staged.body, staged.blobHash);
+      const { sealing } = staged;
+      if (sealing === undefined) {
+        const header = this.headerOf(staged, index, previousHash, false);
+        previousHash = chainHashOf(previousHash, header, staged.body, staged.blobHash);
+      } else {
+        const framed = this.sealedFrameOf(sealing, staged, index, previousHash, false);
+        previousHash = chainHashOf(previousHash, framed.header, framed.body, framed.blobHash);
+      }
     });
     return previousHash;
   }
@@ -278,8 +396,21 @@ export class JournalWriter {
     const batches: Buffer[][] = [[]];
     let batchBytes = 0;
     this.staged.forEach((staged, index) => {
-      const header = this.headerOf(staged, index, previousHash, index === this.staged.length - 1);
-      previousHash = chainHashOf(previousHash, header, staged.body, staged.blobHash);
+      const { sealing } = staged;
+      const last = index === this.staged.length - 1;
+      let header: Buffer;
+      let body: Uint8Array = staged.body;
+      let blob: Uint8Array = staged.storedBlob;
+      if (sealing === undefined) {
+        header = this.headerOf(staged, index, previousHash, last);
+        previousHash = chainHashOf(previousHash, header, body, staged.blobHash);
+      } else {
+        const framed = this.sealedFrameOf(sealing, staged, index, previousHash, last);
+        header = framed.header;
+        body = framed.body;
+        blob = framed.blob;
+        previousHash = chainHashOf(previousHash, header, body, framed.blobHash);
+      }
       let batch = batches[batches.length - 1] as Buffer[];
       if (batch.length + 3 > WRITE_BUFFERS_MAX || batchBytes >= WRITE_BATCH_BYTES) {
         batch = [];
@@ -287,8 +418,8 @@ export class JournalWriter {
         batchBytes = 0;
       }
       batch.push(header);
-      if (staged.body.length > 0) batch.push(staged.body);
-      if (staged.storedBlob.length > 0) batch.push(toBuffer(staged.storedBlob));
+      if (body.length > 0) batch.push(toBuffer(body));
+      if (blob.length > 0) batch.push(toBuffer(blob));
       batchBytes += staged.record.lengthBytes;
     });
     const tail = {
@@ -310,6 +441,8 @@ export class JournalWriter {
     assert(this.staged.length > 0, 'commit without staged records');
     this.runGuard();
     const { buffers, tail } = this.encodeStaged();
+    // Every record is sealed as it is written: its leaf hash is final.
+    for (const staged of this.staged) staged.record.leafDeferred = false;
     const startOffset = this.tail.endOffset;
     try {
       let position = startOffset;
@@ -369,6 +502,8 @@ export class JournalWriter {
     );
   }
 }
+
+const EMPTY_HASH = Buffer.alloc(0);
 
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes)

@@ -1,6 +1,7 @@
 import { assert } from '../assert.js';
 import { BLOB_MAX_BYTES, BODY_MAX_BYTES } from '../limits.js';
 import { checksumCrc32c, HASH_SIZE_BYTES, hashBytes } from './hashing.js';
+import { SEAL_TAG_BYTES, SEALED_BODY_OVERHEAD_BYTES } from './record-sealing.js';
 
 /**
  * The fixed binary header in front of every journal record, format 2 (all integers
@@ -10,9 +11,9 @@ import { checksumCrc32c, HASH_SIZE_BYTES, hashBytes } from './hashing.js';
  * |--------|------|------------------|--------------------------------------------------------|
  * | 0      | 2    | magic            | 0xCA28                                                 |
  * | 2      | 1    | type             | a `RecordType`                                         |
- * | 3      | 1    | flags            | bits 0-1 codec, 2 commit, 3 prior-synced; others 0     |
- * | 4      | 4    | bodyLength       | msgpack body bytes, stored plain                       |
- * | 8      | 4    | storedBlobLength | blob bytes as stored (after compression)               |
+ * | 3      | 1    | flags            | bits 0-1 codec, 2 commit, 3 prior-synced, 4 sealed     |
+ * | 4      | 4    | bodyLength       | body bytes as stored (msgpack, or sealed msgpack)      |
+ * | 8      | 4    | storedBlobLength | blob bytes as stored (after compression and sealing)   |
  * | 12     | 4    | rawBlobLength    | blob bytes after decompression                         |
  * | 16     | 4    | commitIndex      | position of the record inside its commit               |
  * | 20     | 8    | sequence         | record number, 0 for the first record                  |
@@ -34,8 +35,11 @@ import { checksumCrc32c, HASH_SIZE_BYTES, hashBytes } from './hashing.js';
 export const FRAME_HEADER_BYTES = 44;
 export const FRAME_MAGIC = 0xca28;
 export const LINK_BYTES = 8;
-/** The header bytes the chain hash covers (everything before the two checksums). */
-const CHAINED_HEADER_BYTES = 36;
+/**
+ * The header bytes the chain hash covers, and a sealed record's associated data: everything
+ * before the two checksums (which the sealed bytes determine).
+ */
+export const CHAINED_HEADER_BYTES = 36;
 const HEADER_CHECKED_BYTES = 40;
 
 export const FLAG_CODEC_MASK = 0b11;
@@ -46,7 +50,12 @@ export const FLAG_COMMIT = 0b100;
  * before it were on disk) from a torn write of an unsynced tail.
  */
 export const FLAG_PRIOR_SYNCED = 0b1000;
-const FLAGS_KNOWN = FLAG_CODEC_MASK | FLAG_COMMIT | FLAG_PRIOR_SYNCED;
+/**
+ * Set on every record of an encrypted cartridge: its body and blob are sealed (see
+ * `record-sealing.ts`), and its lengths are those of the sealed bytes.
+ */
+export const FLAG_SEALED = 0b1_0000;
+const FLAGS_KNOWN = FLAG_CODEC_MASK | FLAG_COMMIT | FLAG_PRIOR_SYNCED | FLAG_SEALED;
 
 export interface FrameHeader {
   readonly type: number;
@@ -71,6 +80,10 @@ export function recordLengthOf(header: FrameHeader): number {
 
 export function isCommit(header: FrameHeader): boolean {
   return (header.flags & FLAG_COMMIT) !== 0;
+}
+
+export function isSealed(header: FrameHeader): boolean {
+  return (header.flags & FLAG_SEALED) !== 0;
 }
 
 export function codecBitsOf(header: FrameHeader): number {
@@ -120,6 +133,23 @@ function u32At(source: Buffer, position: number): number {
   );
 }
 
+/**
+ * A sealed body holds at least its key id, nonce and tag; a sealed blob is empty or holds at
+ * least its tag, and without a codec it is exactly the raw blob and its tag.
+ */
+function sealedLengthsValid(
+  codecBits: number,
+  bodyLength: number,
+  storedBlobLength: number,
+  rawBlobLength: number,
+): boolean {
+  if (bodyLength < SEALED_BODY_OVERHEAD_BYTES) return false;
+  if (codecBits === 0) {
+    return storedBlobLength === (rawBlobLength === 0 ? 0 : rawBlobLength + SEAL_TAG_BYTES);
+  }
+  return storedBlobLength > SEAL_TAG_BYTES;
+}
+
 /** A sequence above this high word is past Number.MAX_SAFE_INTEGER (2^53 - 1). */
 const SAFE_SEQUENCE_HIGH_MAX = 0x1f_ffff;
 
@@ -150,11 +180,15 @@ export function decodeFrameHeader(source: Buffer): DecodedFrameHeader {
   const storedBlobLength = u32At(source, 8);
   const rawBlobLength = u32At(source, 12);
   const codecBits = flags & FLAG_CODEC_MASK;
+  // Sealing may add its overhead to the limits, which bound what the writer seals.
+  const sealed = (flags & FLAG_SEALED) !== 0;
   const lengthsValid =
-    bodyLength <= BODY_MAX_BYTES &&
-    storedBlobLength <= BLOB_MAX_BYTES &&
+    bodyLength <= BODY_MAX_BYTES + (sealed ? SEALED_BODY_OVERHEAD_BYTES : 0) &&
+    storedBlobLength <= BLOB_MAX_BYTES + (sealed ? SEAL_TAG_BYTES : 0) &&
     rawBlobLength <= BLOB_MAX_BYTES &&
-    (codecBits !== 0 || storedBlobLength === rawBlobLength);
+    (!sealed
+      ? codecBits !== 0 || storedBlobLength === rawBlobLength
+      : sealedLengthsValid(codecBits, bodyLength, storedBlobLength, rawBlobLength));
   if (!lengthsValid) return { ok: false, fault: 'length' };
   const sequenceHigh = u32At(source, 24);
   if (sequenceHigh > SAFE_SEQUENCE_HIGH_MAX) return { ok: false, fault: 'length' };

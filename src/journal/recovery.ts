@@ -3,7 +3,8 @@ import { fromSystemError, journalCorrupt } from '../errors.js';
 import { ZERO_TAIL_SCAN_MAX_BYTES } from '../limits.js';
 import type { StorageFile } from './io/storage.js';
 import type { JournalRecord } from './journal-event.js';
-import { type CursorStop, JournalCursor } from './journal-cursor.js';
+import { type CursorStop, JournalCursor, type StoredRecord } from './journal-cursor.js';
+import type { RecordSealing } from './record-sealing.js';
 import type { JournalTail } from './journal-writer.js';
 import {
   decodeFrameHeader,
@@ -171,6 +172,8 @@ export interface ReplayInput {
   /** Called with every complete commit, in order. */
   /** Each complete commit, with the tail after it (verify checks signed heads against it). */
   readonly onCommit: (records: readonly JournalRecord[], tail: JournalTail) => void;
+  /** Opens the records of an encrypted cartridge; undefined for a plain one. */
+  readonly sealing: RecordSealing | undefined;
 }
 
 export interface ReplayResult {
@@ -260,12 +263,40 @@ export function laterCommitsAfter(
  * decision (cut the tail, refuse, or open the prefix read-only).
  */
 export function replay(input: ReplayInput): ReplayResult {
-  const cursor = new JournalCursor(input.file, input.startTail);
+  const cursor = new JournalCursor(input.file, input.startTail, { sealing: input.sealing });
   let replayed = 0;
   for (const commit of cursor.commits(input.fileSizeBytes)) {
     input.onCommit(commit.records, commit.tail);
     replayed += commit.records.length;
   }
+  return resultAfter(cursor, input, replayed);
+}
+
+export interface StoredReplayInput extends Omit<ReplayInput, 'onCommit' | 'sealing'> {
+  /** Each complete commit, its records as stored (none opened), with the tail after it. */
+  readonly onCommit: (records: readonly StoredRecord[], tail: JournalTail) => void;
+}
+
+/**
+ * Reads the journal as `replay` does, with the same checks and the same verdict on where and
+ * why it stops, but opens no record: for checking an encrypted journal without its key (the
+ * chain, the Merkle log and signed heads are over the stored bytes).
+ */
+export function replayStored(input: StoredReplayInput): ReplayResult {
+  const cursor = new JournalCursor(input.file, input.startTail, { sealing: undefined });
+  let replayed = 0;
+  for (const commit of cursor.storedCommits(input.fileSizeBytes)) {
+    input.onCommit(commit.records, commit.tail);
+    replayed += commit.records.length;
+  }
+  return resultAfter(cursor, input, replayed);
+}
+
+function resultAfter(
+  cursor: JournalCursor,
+  input: Pick<ReplayInput, 'file' | 'fileSizeBytes' | 'syncedLength'>,
+  replayed: number,
+): ReplayResult {
   const stop = cursor.stop as CursorStop;
   const committedTail = cursor.position;
   const damage = stop.reason !== null;

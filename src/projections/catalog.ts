@@ -405,6 +405,7 @@ export class Catalog implements Projection {
       case 'restore.started':
       case 'audit.batch':
       case 'policy.set':
+      case 'key.rotated':
       case 'head.signed':
         return NO_CHANGE;
     }

@@ -144,6 +144,12 @@ function isLevel(value: unknown): value is number {
 export class MerkleLog implements Projection {
   readonly name = 'merkle';
   private state: MerkleState;
+  /**
+   * The state before the first record folded with a deferred leaf (see
+   * `JournalRecord.leafDeferred`): `settle` folds again from here once the leaves are final.
+   */
+  private beforeDeferred: MerkleState | undefined;
+  private settling = false;
 
   constructor(
     private readonly tree: PagedTree,
@@ -217,9 +223,44 @@ export class MerkleLog implements Projection {
     return bytes === undefined ? undefined : decodeNode(level, index, bytes);
   }
 
+  /**
+   * Folds again, with their final leaf hashes, the records of `records` folded with deferred
+   * leaves. In an encrypted cartridge a leaf hashes the sealed record, which exists only once
+   * the record is sealed at commit time (or, for the pages of a checkpoint, when the root's
+   * chain hash is computed): records are folded as they are staged with a placeholder leaf
+   * filled in place later, and every block and node hash computed from placeholders since is
+   * recomputed here. The same nodes are written under the same keys, with values of the same
+   * length, so the index pages come out as a replay of the stored records makes them.
+   * `records` must include every record folded since the first deferred one, in order.
+   */
+  settle(records: readonly JournalRecord[]): void {
+    const start = this.beforeDeferred;
+    if (start === undefined) return;
+    this.beforeDeferred = undefined;
+    this.state = { ...start, pending: [...start.pending] };
+    this.settling = true;
+    try {
+      for (const record of records) {
+        if (record.sequence >= start.size) this.evolve(record);
+      }
+    } finally {
+      this.settling = false;
+    }
+  }
+
   evolve(record: JournalRecord): void {
     const leaf = record.leafHash;
     assert(leaf.length === HASH_SIZE_BYTES, 'a folded record carries its leaf hash');
+    if (record.leafDeferred === true && !this.settling && this.beforeDeferred === undefined) {
+      this.beforeDeferred = { ...this.state, pending: [...this.state.pending] };
+      // Undone past this point (a failed commit, a rolled-back savepoint), the state is the one
+      // before the snapshot again: the next deferred record takes a new one.
+      if (this.undo.recording) {
+        this.undo.push(() => {
+          this.beforeDeferred = undefined;
+        });
+      }
+    }
     const state = this.state;
     if (record.sequence !== state.size) {
       throw corrupt(`expected record ${state.size}, got ${record.sequence}`);

@@ -158,3 +158,40 @@ export function rootFromAuditPath(
   }
   return last === 0 ? hash : undefined;
 }
+
+/**
+ * The root of a growing tree, kept as the right edge of its complete subtrees (O(log n)
+ * hashes): what a check that folds every record but keeps no index needs (`verifyStored`).
+ */
+export class MerkleAccumulator {
+  /** By level: the complete subtree of 2^level leaves waiting for its right sibling. */
+  private readonly edge: (Buffer | undefined)[] = [];
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  add(leaf: Buffer): void {
+    assert(leaf.length === HASH_SIZE_BYTES, 'a leaf hash has the hash size');
+    let hash = leaf;
+    let level = 0;
+    for (let left = this.edge[level]; left !== undefined; left = this.edge[level]) {
+      hash = nodeHash(left, hash);
+      this.edge[level] = undefined;
+      level++;
+    }
+    this.edge[level] = hash;
+    this.count++;
+  }
+
+  /** RFC 6962's root: the right fold of the complete subtrees, smallest (rightmost) first. */
+  root(): Buffer {
+    let hash: Buffer | undefined;
+    for (const node of this.edge) {
+      if (node === undefined) continue;
+      hash = hash === undefined ? node : nodeHash(node, hash);
+    }
+    return hash ?? EMPTY_TREE_ROOT;
+  }
+}

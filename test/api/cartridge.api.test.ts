@@ -218,15 +218,19 @@ describe('Cartridge.open()', () => {
 
   it('throws UNSUPPORTED_VERSION for a header of another format version', () => {
     create().close();
-    const bytes = readFileSync(fileAt());
-    for (const slot of [0, HEADER_SLOT_BYTES]) {
-      // Version 5 with a valid checksum: a newer format, not a damaged header.
-      bytes.writeUInt16LE(5, slot + 8);
-      const checksumAt = slot + HEADER_SLOT_BYTES - 4;
-      bytes.writeUInt32LE(crc32c(bytes.subarray(slot, checksumAt)) >>> 0, checksumAt);
+    const original = readFileSync(fileAt());
+    // Version 5 (a newer format) and version 3 (before encryption), with valid checksums: not
+    // a damaged header.
+    for (const version of [5, 3]) {
+      const bytes = Buffer.from(original);
+      for (const slot of [0, HEADER_SLOT_BYTES]) {
+        bytes.writeUInt16LE(version, slot + 8);
+        const checksumAt = slot + HEADER_SLOT_BYTES - 4;
+        bytes.writeUInt32LE(crc32c(bytes.subarray(slot, checksumAt)) >>> 0, checksumAt);
+      }
+      writeFileSync(fileAt(), bytes);
+      expectCode(() => Cartridge.open(fileAt()), 'UNSUPPORTED_VERSION');
     }
-    writeFileSync(fileAt(), bytes);
-    expectCode(() => Cartridge.open(fileAt()), 'UNSUPPORTED_VERSION');
   });
 
   it.each(BAD_OPTIONS)('rejects invalid options (%s) with INVALID_ARGUMENT', (_, options) => {

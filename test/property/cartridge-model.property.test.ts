@@ -9,6 +9,7 @@ import {
   CartridgeError,
   type CartridgeErrorCode,
   type CartridgeOptions,
+  type CipherName,
   type CompressionName,
   type Content,
   type Durability,
@@ -20,7 +21,9 @@ import {
  * engine and against a reference model (a map of canonical path -> entry) and every observable
  * result must agree: returned bytes, thrown error codes, listings, metadata and block counts.
  * Close + reopen, checkpoints (manual and automatic) and transactions (aborted, committed,
- * nested with savepoints) are interleaved, and the journal must verify at the end.
+ * nested with savepoints) are interleaved, and the journal must verify at the end. Half the
+ * runs encrypt the cartridge (either cipher) and rotate its key now and then, reopening with
+ * the current key and the older ones in the keyring.
  *
  * `PROPERTY_RUNS` sets the number of runs, `PROPERTY_SEED` (and `PROPERTY_PATH`) replay one.
  */
@@ -277,7 +280,7 @@ type Op =
       /** Where the body throws to abort (before that step, or after the last); null commits. */
       readonly abortAt: number | null;
     }
-  | { readonly kind: 'flush' | 'reopen' | 'readOnlyPeek' | 'checkpoint' | 'verify' };
+  | { readonly kind: 'flush' | 'reopen' | 'readOnlyPeek' | 'checkpoint' | 'verify' | 'rotateKey' };
 
 type Backend = 'file' | 'memory-storage' | 'memory';
 
@@ -288,6 +291,8 @@ interface RunConfig {
   readonly checkpointIntervalBytes: number | undefined;
   readonly capacityBlocks: number | null;
   readonly bufferPoolBytes: number | undefined;
+  /** Encrypted with this cipher, or plain. */
+  readonly cipher: CipherName | undefined;
 }
 
 const segmentArbitrary = fc.constantFrom('a', 'b', 'c');
@@ -408,6 +413,7 @@ const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('flush', 'checkpoint', 'verify') }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('reopen' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('readOnlyPeek' as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('rotateKey' as const) }) },
 );
 
 const configArbitrary: fc.Arbitrary<RunConfig> = fc.record({
@@ -423,6 +429,7 @@ const configArbitrary: fc.Arbitrary<RunConfig> = fc.record({
   ),
   // A pool of zero bytes sends every read to the journal instead of the cache.
   bufferPoolBytes: fc.constantFrom(undefined, 0, 64 * 1024),
+  cipher: fc.constantFrom<CipherName | undefined>(undefined, undefined, 'aes-256-gcm', 'chacha20-poly1305'),
 });
 
 // ---- contents -----------------------------------------------------------------------------
@@ -515,7 +522,7 @@ const observedCodes = new Set<CartridgeErrorCode>();
 let propertyHeld = false;
 const reached = {
   reopenWithFiles: 0, automaticCheckpoint: 0, largeWritten: 0,
-  abortedWithChanges: 0, savepointUndone: 0, savepointKept: 0,
+  abortedWithChanges: 0, savepointUndone: 0, savepointKept: 0, keyRotatedWithFiles: 0,
 };
 
 interface Harness {
@@ -524,10 +531,31 @@ interface Harness {
   readonly config: RunConfig;
   readonly location: string;
   readonly storage: MemoryStorage | undefined;
+  /** The encryption keys so far, the current one last. */
+  readonly keys: Buffer[];
 }
 
-function engineOptions(config: RunConfig, storage: MemoryStorage | undefined): CartridgeOptions {
+/** The n-th key of a run: deterministic, so that a failing run replays. */
+function keyNumber(n: number): Buffer {
+  return createHash('sha256').update(`model key ${n}`).digest();
+}
+
+function encryptionOptions(config: RunConfig, keys: readonly Buffer[]): CartridgeOptions {
+  if (config.cipher === undefined) return {};
   return {
+    cipher: config.cipher,
+    encryptionKey: keys[keys.length - 1] as Buffer,
+    keyring: keys.slice(0, -1),
+  };
+}
+
+function engineOptions(
+  config: RunConfig,
+  storage: MemoryStorage | undefined,
+  keys: readonly Buffer[],
+): CartridgeOptions {
+  return {
+    ...encryptionOptions(config, keys),
     compression: config.compression,
     durability: config.durability,
     ...(config.checkpointIntervalBytes === undefined
@@ -632,7 +660,7 @@ function compareEverything(harness: Harness, label: string): void {
 function reopen(harness: Harness, readOnly: boolean): void {
   harness.cart.close();
   expectClosed(harness.cart);
-  const options = { ...engineOptions(harness.config, harness.storage), readOnly };
+  const options = { ...engineOptions(harness.config, harness.storage, harness.keys), readOnly };
   harness.cart = Cartridge.open(harness.location, options);
   // A clean close leaves nothing for recovery to repair.
   expect(harness.cart.recovery.decision).toBe('accept');
@@ -770,6 +798,20 @@ function runOp(harness: Harness, op: Op, label: string): void {
       }
       compareEverything(harness, label);
       break;
+    case 'rotateKey': {
+      const key = keyNumber(harness.keys.length);
+      if (harness.config.cipher === undefined) {
+        expect(capture(() => harness.cart.rotateKey(key))).toEqual({ code: 'INVALID_ARGUMENT' });
+        break;
+      }
+      const keyId = harness.cart.rotateKey(key);
+      harness.keys.push(key);
+      expect(harness.cart.encryption).toEqual({ cipher: harness.config.cipher, keyId });
+      expect(harness.cart.head, `${label}: a rotation is a record`).toBeGreaterThan(headBefore);
+      expect(harness.cart.stats().syncedLength, `${label}: a rotation is durable`).toBe(harness.cart.head);
+      if (harness.model.fileCount > 0) reached.keyRotatedWithFiles++;
+      break;
+    }
     case 'readOnlyPeek':
       if (harness.config.backend === 'memory') break;
       reopen(harness, true);
@@ -807,12 +849,13 @@ function runScenario(config: RunConfig, ops: readonly Op[]): void {
   const directory = config.backend === 'file' ? mkdtempSync(join(tmpdir(), 'cartridge-model-')) : undefined;
   const storage = config.backend === 'memory-storage' ? new MemoryStorage() : undefined;
   const location = directory === undefined ? '/virtual/model.cart' : join(directory, 'model.cart');
+  const keys = [keyNumber(0)];
   const options: CartridgeOptions = {
-    ...engineOptions(config, storage),
+    ...engineOptions(config, storage, keys),
     capacityBlocks: config.capacityBlocks,
   };
   const cart = config.backend === 'memory' ? Cartridge.memory(options) : Cartridge.create(location, options);
-  const harness: Harness = { cart, model: new Model(config.capacityBlocks), config, location, storage };
+  const harness: Harness = { cart, model: new Model(config.capacityBlocks), config, location, storage, keys };
   let finished = false;
   try {
     ops.forEach((op, index) => runOp(harness, op, `op ${index}`));
@@ -822,7 +865,7 @@ function runScenario(config: RunConfig, ops: readonly Op[]): void {
     expectClosed(harness.cart);
     if (config.backend !== 'memory') {
       // What was committed survives a final close and open, whatever the durability mode.
-      harness.cart = Cartridge.open(location, engineOptions(config, storage));
+      harness.cart = Cartridge.open(location, engineOptions(config, storage, harness.keys));
       compareEverything(harness, 'after final reopen');
       expectVerified(harness.cart, 'after final reopen');
       harness.cart.close();

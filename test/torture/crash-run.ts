@@ -4,7 +4,7 @@ import type { Figures } from './figures.js';
 import { applyToCartridge, isCode, readState } from './model.js';
 import { Oracle } from './oracle.js';
 import { OrderingCheckStorage } from './ordering-check-storage.js';
-import type { Workload } from './workloads.js';
+import { reopenOptionsOf, type Workload } from './workloads.js';
 
 /**
  * One crash state: run a workload on fault-injecting storage until the machine "dies" after
@@ -77,7 +77,7 @@ export function runCrashPoint(point: CrashPoint, figures: Figures): void {
   for (const violation of storage.checked.violations) figures.fail('ordering_violations', `${describe(point)}: ${violation}`);
   let reopened: Cartridge;
   try {
-    reopened = Cartridge.open(CARTRIDGE_PATH, { storage: fault });
+    reopened = Cartridge.open(CARTRIDGE_PATH, { ...reopenOptionsOf(point.workload), storage: fault });
   } catch (error) {
     // Before create returned, the file may never have reached the disk: that is a clean outcome.
     if (!oracle.createAcknowledged && isCode(error, 'ENOENT', 'NOT_A_CARTRIDGE')) {
@@ -106,7 +106,7 @@ function writeAfterRecovery(point: CrashPoint, reopened: Cartridge, fault: Fault
     reopened.createFile('/after-recovery', 'still writable');
     const before = readState(reopened);
     reopened.close();
-    const again = Cartridge.open(CARTRIDGE_PATH, { storage: fault });
+    const again = Cartridge.open(CARTRIDGE_PATH, { ...reopenOptionsOf(point.workload), storage: fault });
     const after = readState(again);
     const same = before.size === after.size && [...before].every(([path, value]) => {
       const other = after.get(path);

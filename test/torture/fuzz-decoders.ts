@@ -24,6 +24,7 @@ import {
   decodeFrameHeader,
   encodeFrameHeader,
   FLAG_CODEC_MASK,
+  FLAG_SEALED,
   FRAME_HEADER_BYTES,
   FRAME_MAGIC,
   type FrameHeader,
@@ -36,6 +37,7 @@ import {
   INLINE_EXTENTS_MAX,
   PATH_MAX_BYTES,
 } from '../../src/limits.js';
+import { SEAL_TAG_BYTES, SEALED_BODY_OVERHEAD_BYTES } from '../../src/journal/record-sealing.js';
 import { canonicalPath } from '../../src/path/canonical-path.js';
 import {
   type CatalogNode,
@@ -123,12 +125,21 @@ function frameHeaderViolation(decoded: DecodedFrameHeader): string | undefined {
   if (!decoded.ok) return undefined;
   const { header } = decoded;
   const codec = header.flags & FLAG_CODEC_MASK;
-  if (header.bodyLength > BODY_MAX_BYTES) return `accepted bodyLength ${header.bodyLength}`;
-  if (header.storedBlobLength > BLOB_MAX_BYTES || header.rawBlobLength > BLOB_MAX_BYTES) {
+  const sealed = (header.flags & FLAG_SEALED) !== 0;
+  const bodyOverhead = sealed ? SEALED_BODY_OVERHEAD_BYTES : 0;
+  const tagBytes = sealed && header.rawBlobLength > 0 ? SEAL_TAG_BYTES : 0;
+  if (header.bodyLength > BODY_MAX_BYTES + bodyOverhead)
+    return `accepted bodyLength ${header.bodyLength}`;
+  if (sealed && header.bodyLength < SEALED_BODY_OVERHEAD_BYTES)
+    return `accepted a sealed bodyLength ${header.bodyLength}`;
+  if (
+    header.storedBlobLength > BLOB_MAX_BYTES + (sealed ? SEAL_TAG_BYTES : 0) ||
+    header.rawBlobLength > BLOB_MAX_BYTES
+  ) {
     return `accepted blob lengths ${header.storedBlobLength}/${header.rawBlobLength}`;
   }
   if (codec === 3) return 'accepted codec 3';
-  if (codec === 0 && header.storedBlobLength !== header.rawBlobLength)
+  if (codec === 0 && header.storedBlobLength !== header.rawBlobLength + tagBytes)
     return 'accepted a plain blob of two lengths';
   if (!Number.isSafeInteger(header.sequence)) return `accepted sequence ${header.sequence}`;
   return undefined;
@@ -319,6 +330,12 @@ function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
       });
     case 'policy.set':
       return fc.record({ type: fc.constant(type), policy: text, atMs: timeMs });
+    case 'key.rotated':
+      return fc.record({
+        type: fc.constant(type),
+        keyId: fc.constantFrom('00000000', 'a1b2c3d4', 'ffffffff'),
+        atMs: timeMs,
+      });
     case 'entry.restored':
       return fc.record({
         type: fc.constant(type),
@@ -504,6 +521,8 @@ const fileHeaderFields: fc.Arbitrary<FileHeader> = fc.record({
   syncedLength: count,
   checkpointOffset: count,
   compressionCodec: fc.nat(2),
+  cipherCode: fc.nat(2),
+  keyId: fc.uint8Array({ minLength: 4, maxLength: 4 }).map((value) => Buffer.from(value)),
 });
 
 function rechecksumSlot(slot: Buffer): void {
@@ -585,7 +604,7 @@ function realIndex(): { pages: Buffer[]; nodes: Buffer[]; extents: Buffer[] } {
   });
   const pages = recordsOf(built.bytes)
     .filter((record) => record.header.type === RecordType.IndexPage)
-    .map((record) => ({ bytes: blobOf(record), offset: record.offset }));
+    .map((record) => ({ bytes: blobOf(record, undefined), offset: record.offset }));
   const nodes: Buffer[] = [];
   const extents: Buffer[] = [];
   for (const { bytes, offset } of pages) {

@@ -26,8 +26,9 @@ export const registerFileCommands: CommandRegistrar = (program, context) => {
     .argument('<cartridge>', 'the cartridge file to create')
     .option('--durability <mode>', "'full', 'normal' or 'off'", 'normal')
     .action((path: string, options: { durability: 'full' | 'normal' | 'off' }) => {
-      const { output } = context();
-      const cartridge = Cartridge.create(path, { durability: options.durability });
+      const { output, keyOptions } = context();
+      // With --key-file, the new cartridge is encrypted with that key.
+      const cartridge = Cartridge.create(path, { durability: options.durability, ...keyOptions() });
       const id = cartridge.cartridgeId;
       cartridge.close();
       output.result({ path, cartridgeId: id }, () => output.line(`created ${path} (${id})`));

@@ -205,11 +205,11 @@ export const registerHistoryCommands: CommandRegistrar = (program, context) => {
     .argument('<cartridge>')
     .option('-o, --output <file>', 'where a salvaged copy goes (default <cartridge>.repaired.cart)')
     .action((cartridgePath: string, options: { output?: string }) => {
-      const { output, setExitCode } = context();
-      const report = Cartridge.repair(
-        cartridgePath,
-        options.output === undefined ? {} : { outputPath: options.output },
-      );
+      const { output, setExitCode, keyOptions } = context();
+      const report = Cartridge.repair(cartridgePath, {
+        ...keyOptions(),
+        ...(options.output === undefined ? {} : { outputPath: options.output }),
+      });
       output.result(report, () => output.table(['field', 'value'], Object.entries(report)));
       if (report.action === 'salvaged') setExitCode(EXIT_CHECK_FAILED);
     });
@@ -221,8 +221,11 @@ export const registerHistoryCommands: CommandRegistrar = (program, context) => {
     .option('--public-key <file>', 'an Ed25519 public key (PEM): check the signed heads too')
     .option('--anchor <file>', 'a head kept elsewhere (JSON from `head`): rollback and forks')
     .action((cartridgePath: string, options: { publicKey?: string; anchor?: string }) => {
-      const { output, setExitCode } = context();
+      const { output, setExitCode, keyOptions } = context();
+      // Without --key-file, an encrypted cartridge is checked as stored (chain, Merkle log,
+      // signed heads), without the index replay: the report says so (stateChecked: false).
       const report = Cartridge.verifyFile(cartridgePath, {
+        ...keyOptions(),
         ...(options.publicKey === undefined
           ? {}
           : { publicKey: readFileSync(options.publicKey, 'utf8') }),

@@ -8,7 +8,7 @@ import { CARTRIDGE_PATH } from '../crash-run.js';
 import { bySize, type Campaign, type Figures, type TortureSize } from '../figures.js';
 import { applyToCartridge, digestOfModel, isCode, type Operation, readState } from '../model.js';
 import { Oracle } from '../oracle.js';
-import { WORKLOADS, type Workload } from '../workloads.js';
+import { reopenOptionsOf, WORKLOADS, type Workload } from '../workloads.js';
 
 /**
  * I/O fault loops (SQLite's "once" and "persistent" loops): for every workload, every kind of
@@ -40,7 +40,7 @@ function countKinds(workload: Workload): Map<FaultOperation, number> {
   const cartridge = Cartridge.create(CARTRIDGE_PATH, { ...workload.options, storage: fault });
   for (const operation of workload.operations) applyToCartridge(cartridge, operation);
   cartridge.close();
-  const reopened = Cartridge.open(CARTRIDGE_PATH, { storage: fault });
+  const reopened = Cartridge.open(CARTRIDGE_PATH, { ...reopenOptionsOf(workload), storage: fault });
   readState(reopened);
   reopened.close();
   return new Map(KINDS.map((kind) => [kind, fault.operationCount(kind)]));
@@ -137,7 +137,7 @@ function runScenario(scenario: Scenario, figures: Figures): void {
   if (oracle === undefined) return;
   let reopened: Cartridge;
   try {
-    reopened = Cartridge.open(CARTRIDGE_PATH, { storage: fault });
+    reopened = Cartridge.open(CARTRIDGE_PATH, { ...reopenOptionsOf(scenario.workload), storage: fault });
   } catch (error) {
     if (!oracle.createAcknowledged && isCode(error, 'ENOENT', 'NOT_A_CARTRIDGE')) return;
     figures.fail(error instanceof CartridgeError ? 'unexpected_errors' : 'untyped_errors', `${describe(scenario)}: reopen ${String(error)}`);

@@ -20,6 +20,8 @@ function header(overrides: Partial<FileHeader> = {}): FileHeader {
     syncedLength: 123_456,
     checkpointOffset: 65_536,
     compressionCodec: 2,
+    cipherCode: 1,
+    keyId: Buffer.from('a1b2c3d4', 'hex'),
     ...overrides,
   };
 }
@@ -58,6 +60,7 @@ describe('file header slot', () => {
       ['page size', (slot) => slot.writeUInt32LE(8192, 12)],
       ['journal start', (slot) => slot.writeBigUInt64LE(BigInt(JOURNAL_START_OFFSET + 1), 56)],
       ['codec', (slot) => slot.writeUInt8(3, 80)],
+      ['cipher', (slot) => slot.writeUInt8(3, 81)],
       ['generation beyond safe integers', (slot) => slot.writeBigUInt64LE(2n ** 60n, 16)],
       ['synced length beyond safe integers', (slot) => slot.writeBigUInt64LE(2n ** 63n, 64)],
     ];
@@ -153,7 +156,9 @@ describe('chooseFileHeader', () => {
     formatTwo.writeUInt16LE(2, 8);
     resealed(formatTwo);
     expect(thrownBy(() => chooseFileHeader([formatTwo, Buffer.from(formatTwo)])).code).toBe('UNSUPPORTED_VERSION');
-    // Format 3 had no Merkle log, no signed heads and no file.patched record: refused.
+    // Format 3 had no encryption, no Merkle log, no signed heads and no file.patched record: its
+    // frames would read, but a format 4 reader does not pretend to know what a format 3 writer
+    // meant by the bytes it left zero. Refused, not misread.
     const formatThree = encodeFileHeader(newer);
     formatThree.writeUInt16LE(3, 8);
     resealed(formatThree);

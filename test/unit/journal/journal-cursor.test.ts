@@ -26,7 +26,7 @@ describe('JournalCursor', () => {
       cart.appendFile('/a', ' more');
     });
     const file = storage.open(PATH, { create: false, truncate: false, readOnly: true });
-    const cursor = new JournalCursor(file, genesisTail(cart));
+    const cursor = new JournalCursor(file, genesisTail(cart), { sealing: undefined });
     const first = [...cursor.commits(cart.head)];
     // The genesis, the create, then the transaction (its two appends are one record).
     expect(first.map((commit) => commit.records.map((record) => record.event.type))).toEqual([
@@ -66,7 +66,7 @@ describe('JournalCursor', () => {
     byte[0] = (byte[0] as number) ^ 0xff;
     file.write([byte], damageAt + 50);
     const reopened = Cartridge.open(PATH, { storage, readOnly: true, recovery: 'read-only-prefix' });
-    const cursor = new JournalCursor(file, genesisTail(reopened));
+    const cursor = new JournalCursor(file, genesisTail(reopened), { sealing: undefined });
     const commits = [...cursor.commits(head)];
     expect(commits).toHaveLength(2);
     expect(cursor.position.endOffset).toBe(damageAt);

@@ -102,7 +102,9 @@ describe('frame header damage', () => {
 
   it('refuses a resealed header with unknown flags or codec 3, and a format 1 frame', () => {
     const cases: [string, (bytes: Buffer) => void, FrameHeaderFault][] = [
-      ['unknown flag bit 4', (bytes) => bytes.writeUInt8(0b1_0000, 3), 'flags'],
+      ['unknown flag bit 5', (bytes) => bytes.writeUInt8(0b10_0000, 3), 'flags'],
+      // Bit 4 is the sealed flag (format 4): a plain header's lengths are too short for it.
+      ['sealed flag on a plain record', (bytes) => bytes.writeUInt8(0b1_0000, 3), 'length'],
       ['unknown flag bit 7', (bytes) => bytes.writeUInt8(0x80 | FLAG_COMMIT, 3), 'flags'],
       ['codec 3', (bytes) => bytes.writeUInt8(3, 3), 'flags'],
       ['format 1 magic', (bytes) => bytes.writeUInt16LE(0xca27, 0), 'magic'],

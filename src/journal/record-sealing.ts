@@ -1,0 +1,186 @@
+import {
+  type CipherGCM,
+  createCipheriv,
+  createDecipheriv,
+  type DecipherGCM,
+  type KeyObject,
+} from 'node:crypto';
+import { CartridgeError, journalCorrupt } from '../errors.js';
+import { KEY_ID_BYTES, keyIdNumberOf, type Keyring } from './keyring.js';
+import { blobNonceOf, isRecordNonce, NONCE_BYTES, NonceSource } from './nonce-source.js';
+
+/**
+ * The encryption stage of the record pipeline (compress → seal → frame): a record's body and
+ * its stored blob are each sealed with an AEAD (AES-256-GCM or ChaCha20-Poly1305, 16-byte
+ * tags), with the record's frame header bytes 0..36 as associated data. So a sealed record
+ * cannot be moved (its sequence and link are authenticated), retyped or grown without the tag
+ * failing, and nothing of its body (paths, metadata, checkpoint sections) or blob (content,
+ * index pages) is readable on disk.
+ *
+ * A sealed body is `keyId (4) ‖ nonce (12) ‖ ciphertext ‖ tag (16)`; a sealed blob is
+ * `ciphertext ‖ tag (16)`, or nothing when the blob is empty. Body and blob are sealed apart,
+ * under the nonce and the nonce with its counter plus one, so that the body opens without the
+ * blob (replay never reads content) and a blob replaced later by an erasure marker does not
+ * make the body unreadable.
+ *
+ * Opening checks the tag before any plaintext leaves this module: GCM and Poly1305 decrypt in
+ * `update()` and authenticate in `final()`, and nothing is returned unless `final()` passed.
+ * The frame's CRC32C and the hash chain cover the sealed bytes, so checking a journal
+ * (`verify`, recovery) needs no key.
+ */
+
+export const SEAL_TAG_BYTES = 16;
+const SEALED_BODY_PREFIX_BYTES = KEY_ID_BYTES + NONCE_BYTES;
+/** What sealing adds to every body: key id, nonce and tag. */
+export const SEALED_BODY_OVERHEAD_BYTES = SEALED_BODY_PREFIX_BYTES + SEAL_TAG_BYTES;
+
+/** The stored length of a blob of `lengthBytes` once sealed. */
+export function sealedBlobLengthOf(lengthBytes: number): number {
+  return lengthBytes === 0 ? 0 : lengthBytes + SEAL_TAG_BYTES;
+}
+
+export interface SealedPayload {
+  readonly body: Buffer;
+  readonly blob: Buffer;
+}
+
+/** The key id a sealed body names (the caller has checked the body's length). */
+export function keyIdOfSealedBody(storedBody: Uint8Array): Buffer {
+  return Buffer.from(storedBody.buffer, storedBody.byteOffset, KEY_ID_BYTES);
+}
+
+/** Node's AEAD cipher objects, GCM and ChaCha20-Poly1305 alike, as far as sealing uses them. */
+type AeadCipher = Pick<CipherGCM, 'setAAD' | 'update' | 'final' | 'getAuthTag'>;
+type AeadDecipher = Pick<DecipherGCM, 'setAAD' | 'setAuthTag' | 'update' | 'final'>;
+
+export class RecordSealing {
+  private readonly nonces = new NonceSource();
+
+  constructor(readonly keyring: Keyring) {}
+
+  // Node types `createCipheriv` by algorithm name; both AEADs share the calls used here, so
+  // the name is given the GCM type for the compiler only.
+  private cipherOf(key: KeyObject, nonce: Uint8Array): AeadCipher {
+    return createCipheriv(this.keyring.cipher as 'aes-256-gcm', key, nonce, {
+      authTagLength: SEAL_TAG_BYTES,
+    });
+  }
+
+  private decipherOf(key: KeyObject, nonce: Uint8Array): AeadDecipher {
+    return createDecipheriv(this.keyring.cipher as 'aes-256-gcm', key, nonce, {
+      authTagLength: SEAL_TAG_BYTES,
+    });
+  }
+
+  /**
+   * Seals a record's body and blob (the blob as compressed) under the current key and a fresh
+   * nonce. `associatedData` is the frame header's bytes 0..36 with the sealed lengths in it.
+   */
+  seal(associatedData: Buffer, body: Uint8Array, blob: Uint8Array): SealedPayload {
+    const key = this.keyring.currentRecordKey;
+    const sealedBody = Buffer.allocUnsafe(body.length + SEALED_BODY_OVERHEAD_BYTES);
+    this.keyring.currentKeyId.copy(sealedBody, 0);
+    this.nonces.writeNext(sealedBody, KEY_ID_BYTES);
+    const nonce = sealedBody.subarray(KEY_ID_BYTES, SEALED_BODY_PREFIX_BYTES);
+    this.sealInto(key, nonce, associatedData, body, sealedBody, SEALED_BODY_PREFIX_BYTES);
+    if (blob.length === 0) return { body: sealedBody, blob: EMPTY };
+    const sealedBlob = Buffer.allocUnsafe(blob.length + SEAL_TAG_BYTES);
+    this.sealInto(key, blobNonceOf(nonce), associatedData, blob, sealedBlob, 0);
+    return { body: sealedBody, blob: sealedBlob };
+  }
+
+  private sealInto(
+    key: KeyObject,
+    nonce: Uint8Array,
+    associatedData: Buffer,
+    plaintext: Uint8Array,
+    target: Buffer,
+    offset: number,
+  ): void {
+    const cipher = this.cipherOf(key, nonce);
+    cipher.setAAD(associatedData);
+    const written = cipher.update(plaintext);
+    written.copy(target, offset);
+    const rest = cipher.final();
+    rest.copy(target, offset + written.length);
+    cipher.getAuthTag().copy(target, offset + plaintext.length);
+  }
+
+  /** The record key a sealed body names; a key id the keyring lacks is `KEY_REQUIRED`. */
+  private keyOf(storedBody: Uint8Array, offset: number): KeyObject {
+    if (storedBody.length < SEALED_BODY_OVERHEAD_BYTES) {
+      throw journalCorrupt(offset, 'sealed record body is too short');
+    }
+    const key = this.keyring.recordKeyOf(keyIdNumberOf(storedBody));
+    if (key === undefined) {
+      const keyId = keyIdOfSealedBody(storedBody).toString('hex');
+      throw new CartridgeError(
+        'KEY_REQUIRED',
+        `the record at journal offset ${offset} is sealed with key ${keyId}, which was not given`,
+        { offset },
+      );
+    }
+    return key;
+  }
+
+  private nonceOf(storedBody: Uint8Array, offset: number): Uint8Array {
+    const nonce = storedBody.subarray(KEY_ID_BYTES, SEALED_BODY_PREFIX_BYTES);
+    if (!isRecordNonce(nonce)) throw journalCorrupt(offset, 'sealed record has an odd nonce');
+    return nonce;
+  }
+
+  /** The plaintext body of a sealed record, after its tag checked out. */
+  openBody(associatedData: Buffer, storedBody: Uint8Array, offset: number): Buffer {
+    const key = this.keyOf(storedBody, offset);
+    const nonce = this.nonceOf(storedBody, offset);
+    return this.openSealed(
+      key,
+      nonce,
+      associatedData,
+      storedBody.subarray(SEALED_BODY_PREFIX_BYTES),
+      offset,
+    );
+  }
+
+  /** The plaintext (still compressed) blob of a sealed record, after its tag checked out. */
+  openBlob(
+    associatedData: Buffer,
+    storedBody: Uint8Array,
+    storedBlob: Uint8Array,
+    offset: number,
+  ): Buffer {
+    if (storedBlob.length === 0) return EMPTY;
+    if (storedBlob.length < SEAL_TAG_BYTES) {
+      throw journalCorrupt(offset, 'sealed record blob is too short');
+    }
+    const key = this.keyOf(storedBody, offset);
+    const nonce = blobNonceOf(this.nonceOf(storedBody, offset));
+    return this.openSealed(key, nonce, associatedData, storedBlob, offset);
+  }
+
+  private openSealed(
+    key: KeyObject,
+    nonce: Uint8Array,
+    associatedData: Buffer,
+    sealed: Uint8Array,
+    offset: number,
+  ): Buffer {
+    const ciphertextLength = sealed.length - SEAL_TAG_BYTES;
+    const decipher = this.decipherOf(key, nonce);
+    try {
+      decipher.setAAD(associatedData);
+      decipher.setAuthTag(sealed.subarray(ciphertextLength));
+      const plaintext = decipher.update(sealed.subarray(0, ciphertextLength));
+      const rest = decipher.final();
+      return rest.length === 0 ? plaintext : Buffer.concat([plaintext, rest]);
+    } catch (error) {
+      throw new CartridgeError(
+        'DECRYPTION_FAILED',
+        `the record at journal offset ${offset} does not authenticate: a wrong key, or tampering`,
+        { offset, cause: error },
+      );
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
