@@ -118,7 +118,10 @@ describe('cartridge.freeze', () => {
 
   it('honours every compression setting, and stores what does not shrink', () => {
     const cart = sampleCartridge();
-    cart.createFile('/noise.txt', Buffer.from(Array.from({ length: 8192 }, () => Math.floor(Math.random() * 256))));
+    cart.createFile(
+      '/noise.txt',
+      Buffer.from(Array.from({ length: 8192 }, () => Math.floor(Math.random() * 256))),
+    );
     for (const compression of ['zstd', 'lz4', 'none'] as const) {
       const out = join(directory, `${compression}.eng`);
       cart.freeze(out, { ...BASE, compression });
@@ -156,7 +159,10 @@ describe('cartridge.freeze', () => {
       const out = join(directory, `${label}.eng`);
       const result = cart.freeze(out, { ...BASE, at });
       withEngram(out, (engram) => {
-        const paths = engram.list().map((entry) => entry.path).filter((path) => !path.endsWith('.json'));
+        const paths = engram
+          .list()
+          .map((entry) => entry.path)
+          .filter((path) => !path.endsWith('.json'));
         expect(paths, label).toEqual(Object.keys(files));
         for (const [path, text] of Object.entries(files)) {
           expect(engram.readFile(path).toString(), label).toBe(text);
@@ -166,8 +172,13 @@ describe('cartridge.freeze', () => {
         expect(provenance.snapshot, label).toBe(label === 'snapshot' ? 'v1' : null);
       });
     }
-    expect(cart.freeze(join(directory, 'o.eng'), { ...BASE, at: offsetOne }).offset).toBe(offsetOne);
-    expectCode(() => cart.freeze(join(directory, 'x.eng'), { ...BASE, at: 'nope' }), 'SNAPSHOT_NOT_FOUND');
+    expect(cart.freeze(join(directory, 'o.eng'), { ...BASE, at: offsetOne }).offset).toBe(
+      offsetOne,
+    );
+    expectCode(
+      () => cart.freeze(join(directory, 'x.eng'), { ...BASE, at: 'nope' }),
+      'SNAPSHOT_NOT_FOUND',
+    );
     cart.close();
   });
 
@@ -179,7 +190,13 @@ describe('cartridge.freeze', () => {
     cart.createFile('/secret/b.txt', 'secret');
     cart.setPolicy({
       Statement: [
-        { Sid: 'Admin', Effect: 'Allow', Action: 'All', Resource: '/**', Condition: { StringEquals: { 'cartridge:actor': 'admin' } } },
+        {
+          Sid: 'Admin',
+          Effect: 'Allow',
+          Action: 'All',
+          Resource: '/**',
+          Condition: { StringEquals: { 'cartridge:actor': 'admin' } },
+        },
         { Sid: 'Public', Effect: 'Allow', Action: ['Read', 'List'], Resource: '/public/**' },
       ],
     });
@@ -193,7 +210,9 @@ describe('cartridge.freeze', () => {
     withEngram(allowed, (engram) => {
       expect(engram.manifest()?.capabilities).toEqual(['*:**', 'read:public/**', 'list:public/**']);
     });
-    const reads = cart.audit({ action: 'Read' }).map((entry) => [entry.actor, entry.path, entry.allowed]);
+    const reads = cart
+      .audit({ action: 'Read' })
+      .map((entry) => [entry.actor, entry.path, entry.allowed]);
     expect(reads).toContainEqual(['reader', '/public/a.txt', true]);
     expect(reads).toContainEqual(['reader', '/secret/b.txt', false]);
     expect(reads).toContainEqual(['admin', '/secret/b.txt', true]);
@@ -207,11 +226,17 @@ describe('cartridge.freeze', () => {
     withEngram(out, (engram) => {
       const report = engram.verify(PUBLIC_KEY);
       expect(report).toMatchObject({ signed: true, trusted: true, valid: true });
-      expect(report.signatures[0]).toMatchObject({ publicKey: PUBLIC_KEY, signer: 'test key', valid: true });
+      expect(report.signatures[0]).toMatchObject({
+        publicKey: PUBLIC_KEY,
+        signer: 'test key',
+        valid: true,
+      });
     });
     const original = readFileSync(out);
     const targets = withEngram(out, (engram) =>
-      engram.list().map((entry) => ({ path: entry.path, offset: payloadOffsetOf(original, entry.path) })),
+      engram
+        .list()
+        .map((entry) => ({ path: entry.path, offset: payloadOffsetOf(original, entry.path) })),
     );
     for (const { path, offset } of targets) {
       const changed = Buffer.from(original);
@@ -232,7 +257,8 @@ describe('cartridge.freeze', () => {
       const changed = Buffer.from(original);
       const payload = payloadOffsetOf(changed, path);
       // Inside a value: the manifest still parses, only its signature can tell.
-      const offset = path === 'manifest.json' ? changed.indexOf('"name":"test"', payload) + 10 : payload + 2;
+      const offset =
+        path === 'manifest.json' ? changed.indexOf('"name":"test"', payload) + 10 : payload + 2;
       changed[offset] = (changed[offset] as number) ^ 0x01;
       fixCrc(changed, path);
       const damaged = join(directory, 'recrc.eng');
@@ -268,14 +294,31 @@ describe('cartridge.freeze', () => {
   it('reports progress up to the total and checks its options', () => {
     const cart = sampleCartridge();
     const seen: WriteProgress[] = [];
-    cart.freeze(join(directory, 'p.eng'), { ...BASE, onProgress: (progress) => seen.push(progress) });
+    cart.freeze(join(directory, 'p.eng'), {
+      ...BASE,
+      onProgress: (progress) => seen.push(progress),
+    });
     const last = seen[seen.length - 1];
     expect(last?.bytesDone).toBe(last?.bytesTotal);
-    expect(seen.every((step, index) => index === 0 || step.bytesDone >= (seen[index - 1] as WriteProgress).bytesDone)).toBe(true);
+    expect(
+      seen.every(
+        (step, index) =>
+          index === 0 || step.bytesDone >= (seen[index - 1] as WriteProgress).bytesDone,
+      ),
+    ).toBe(true);
     const out = join(directory, 'bad.eng');
-    expectCode(() => cart.freeze(out, { ...BASE, compression: 'brotli' as 'zstd' }), 'INVALID_ARGUMENT');
-    expectCode(() => cart.freeze(out, { ...BASE, name: 3 as unknown as string }), 'INVALID_ARGUMENT');
-    expectCode(() => cart.freeze(out, { ...BASE, signingKey: Buffer.alloc(5) }), 'INVALID_ARGUMENT');
+    expectCode(
+      () => cart.freeze(out, { ...BASE, compression: 'brotli' as 'zstd' }),
+      'INVALID_ARGUMENT',
+    );
+    expectCode(
+      () => cart.freeze(out, { ...BASE, name: 3 as unknown as string }),
+      'INVALID_ARGUMENT',
+    );
+    expectCode(
+      () => cart.freeze(out, { ...BASE, signingKey: Buffer.alloc(5) }),
+      'INVALID_ARGUMENT',
+    );
     cart.close();
   });
 
@@ -283,7 +326,8 @@ describe('cartridge.freeze', () => {
     const cart = Cartridge.create(join(directory, 'big.cart'));
     const sizeBytes = 52_428_800 + 12_345;
     const content = Buffer.alloc(sizeBytes);
-    for (let offset = 0; offset + 4 <= sizeBytes; offset += 4) content.writeUInt32LE((offset * 2654435761) >>> 16, offset);
+    for (let offset = 0; offset + 4 <= sizeBytes; offset += 4)
+      content.writeUInt32LE((offset * 2654435761) >>> 16, offset);
     cart.createFile('/big.dat', content);
     const out = join(directory, 'big.eng');
     cart.freeze(out, { ...BASE, compression: 'lz4' });
@@ -346,7 +390,10 @@ describe('Cartridge.fromEngram', () => {
     expect(thawed.exists('/manifest.json')).toBe(false);
     thawed.close();
     const target = join(directory, 'corrupt.cart');
-    expectCode(() => Cartridge.fromEngram(`${fixtures}negative/corrupt-payload.eng`, target), 'ENGRAM_CORRUPT');
+    expectCode(
+      () => Cartridge.fromEngram(`${fixtures}negative/corrupt-payload.eng`, target),
+      'ENGRAM_CORRUPT',
+    );
     expect(existsSync(target)).toBe(false);
   });
 });
@@ -381,3 +428,39 @@ function payloadOffsetOf(archive: Buffer, path: string): number {
   }
   throw new Error(`no entry ${path}`);
 }
+
+describe('databases in an archive', () => {
+  it('freezes a SQLite database inside the cartridge as a standard SQLite file', async () => {
+    await Cartridge.loadSqlite();
+    const cart = Cartridge.create(join(directory, 'with-database.cart'));
+    const database = cart.openDatabase('/data/calls.db');
+    database.exec('CREATE TABLE calls (id INTEGER PRIMARY KEY, agent TEXT, seconds INTEGER)');
+    const insert = database.prepare('INSERT INTO calls (agent, seconds) VALUES (?, ?)');
+    database.transaction(() => {
+      for (let index = 0; index < 500; index++) insert.run(`agent-${index % 7}`, index);
+    })();
+    database.close();
+    const archivePath = join(directory, 'with-database.eng');
+    cart.freeze(archivePath, BASE);
+    cart.close();
+    const archive = Engram.open(archivePath);
+    const bytes = archive.readFile('data/calls.db');
+    archive.close();
+    // A standard SQLite file: better-sqlite3 opens the bytes as they are and finds them whole.
+    const nativePath = join(directory, 'extracted.db');
+    writeFileSync(nativePath, bytes);
+    const { default: Database } = await import('better-sqlite3');
+    const native = new Database(nativePath, { readonly: true });
+    try {
+      expect(native.pragma('integrity_check', { simple: true })).toBe('ok');
+      expect(
+        native.prepare('SELECT count(*) AS n, sum(seconds) AS total FROM calls').get(),
+      ).toEqual({
+        n: 500,
+        total: (499 * 500) / 2,
+      });
+    } finally {
+      native.close();
+    }
+  });
+});
