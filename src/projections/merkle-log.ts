@@ -16,12 +16,13 @@ import type { UndoLog } from './undo-log.js';
  * node in the catalog's index under its own prefix:
  *
  * - `M` + level (2 hex digits) + index at that level (12 hex digits) → `[hash, firstOffset]`,
- *   the subtree's root and the offset of its first record (level 8 is a block of 256 leaves).
+ *   the subtree's root and the offset of its first record (level 6 is a block of 64 leaves).
  *
- * Leaves inside a block are not stored: a proof recomputes them from the block's 256 records
- * at most, found from the block node's `firstOffset`. That keeps the index at about 0.2 bytes
- * per record instead of 32; blocks of 16 (1.6 bytes) rewrote so many slowly filling `M` pages
- * that a log of single-commit appends went past 2 disk bytes per text byte.
+ * Leaves inside a block are not stored: a proof recomputes them from the block's 64 records at
+ * most, found from the block node's `firstOffset`. That keeps the index at about 0.5 bytes per
+ * record instead of 32; blocks of 16 (1.6 bytes) rewrote so many slowly filling `M` pages that a
+ * log of single-commit appends went past 2 disk bytes per text byte, and blocks of 256 made each
+ * checkpoint root carry up to 8 KiB of pending leaves.
  *
  * In memory the fold keeps the unfinished block's leaf hashes, the right edge of complete
  * subtrees still waiting for a right sibling (the "frontier", O(log n) hashes), and the
@@ -34,7 +35,7 @@ import type { UndoLog } from './undo-log.js';
  * either way (verify compares the pages).
  */
 
-export const BLOCK_LEVEL = 8;
+export const BLOCK_LEVEL = 6;
 export const BLOCK_LEAVES = 2 ** BLOCK_LEVEL;
 /** Levels above this would need a tree of more than 2^53 records. */
 const LEVEL_MAX = 53;
