@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { blake3 as portableBlake3 } from '@noble/hashes/blake3.js';
 import { crc32c } from '@node-rs/crc32';
+import { createBLAKE3, type IHasher } from 'hash-wasm';
 
 /**
  * The two checksums of the journal. BLAKE3 is the cryptographic hash of payloads and of the
@@ -11,37 +12,73 @@ import { crc32c } from '@node-rs/crc32';
 export const HASH_SIZE_BYTES = 32;
 
 /**
- * Which BLAKE3 runs: the native binding where it has a build, else a portable one (pure
- * JavaScript, about ten times slower, same digests). The binding has no build for 32-bit ARM
- * (Raspberry Pi OS), where the portable one keeps the package working. Setting the
- * environment variable `CARTRIDGE_PORTABLE_HASH=1` forces it (tests use this).
+ * Which BLAKE3 runs for large inputs: the native binding where it has a build, else a portable
+ * one. The binding has no build for 32-bit ARM (Raspberry Pi OS), where the portable one keeps
+ * the package working. Setting the environment variable `CARTRIDGE_PORTABLE_HASH=1` forces it
+ * (tests use this). Every implementation gives the same digests.
  */
 export type HashImplementation = 'native' | 'portable';
 
-function loadBlake3(): { blake3: (bytes: Buffer) => Buffer; implementation: HashImplementation } {
-  if (process.env['CARTRIDGE_PORTABLE_HASH'] !== '1') {
-    try {
-      const binding = createRequire(import.meta.url)('@napi-rs/blake-hash') as {
-        blake3(bytes: Buffer): Buffer;
-      };
-      return { blake3: binding.blake3, implementation: 'native' };
-    } catch {
-      // No build for this platform: the portable implementation below.
-    }
+type Blake3 = (bytes: Buffer) => Buffer;
+
+function loadNativeBlake3(): Blake3 | undefined {
+  if (process.env['CARTRIDGE_PORTABLE_HASH'] === '1') return undefined;
+  try {
+    return (createRequire(import.meta.url)('@napi-rs/blake-hash') as { blake3: Blake3 }).blake3;
+  } catch {
+    // No build for this platform: the portable implementations below.
+    return undefined;
   }
-  return {
-    blake3: (bytes) => {
-      const digest = portableBlake3(bytes);
-      return Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength);
-    },
-    implementation: 'portable',
-  };
 }
 
-const loaded = loadBlake3();
-const blake3 = loaded.blake3;
-/** The BLAKE3 implementation this process uses. */
-export const HASH_IMPLEMENTATION: HashImplementation = loaded.implementation;
+/** Pure JavaScript BLAKE3: slow, but synchronous from the first call. */
+const pureBlake3: Blake3 = (bytes) => {
+  const digest = portableBlake3(bytes);
+  return Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength);
+};
+
+/**
+ * BLAKE3 compiled to WebAssembly, reused across calls. The native binding pays a fixed cost of
+ * a few microseconds per call, which dominates the small inputs hashed once or twice per record
+ * (chain hashes, Merkle leaves and nodes, small blobs); the WebAssembly hasher pays a tenth of
+ * that, and runs at about a quarter of the native speed on large inputs. It is compiled
+ * asynchronously (WebAssembly offers no other way for a module of this size), so until the
+ * event loop has turned once the other implementations stand in.
+ */
+let wasmHasher: IHasher | undefined;
+createBLAKE3().then(
+  (hasher) => {
+    wasmHasher = hasher;
+  },
+  () => {
+    // No WebAssembly here: the other implementations serve every input.
+  },
+);
+
+function wasmBlake3(hasher: IHasher, bytes: Uint8Array): Buffer {
+  hasher.init();
+  hasher.update(bytes);
+  const digest = hasher.digest('binary');
+  return Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength);
+}
+
+/** Inputs up to this size go to the WebAssembly hasher when the native one is available. */
+const WASM_PREFERRED_MAX_BYTES = 2048;
+
+const nativeBlake3 = loadNativeBlake3();
+/** The BLAKE3 implementation this process uses for large inputs. */
+export const HASH_IMPLEMENTATION: HashImplementation =
+  nativeBlake3 === undefined ? 'portable' : 'native';
+
+function blake3(bytes: Buffer): Buffer {
+  if (nativeBlake3 !== undefined) {
+    if (wasmHasher !== undefined && bytes.length <= WASM_PREFERRED_MAX_BYTES) {
+      return wasmBlake3(wasmHasher, bytes);
+    }
+    return nativeBlake3(bytes);
+  }
+  return wasmHasher === undefined ? pureBlake3(bytes) : wasmBlake3(wasmHasher, bytes);
+}
 
 /** A Buffer view of the same bytes (no copy), as the native bindings want Buffers. */
 function asBuffer(bytes: Uint8Array): Buffer {
