@@ -19,6 +19,7 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Cartridge } from '../src/index.js';
+import { hashersReady } from '../src/journal/hashing.js';
 import { collectGarbage } from './measure.js';
 import { seededIndexes, smallFilePath } from './support.js';
 
@@ -63,6 +64,10 @@ interface Opened {
   readonly lookup: Lookup;
   readonly close: () => void;
 }
+
+// Module initialisation that completes asynchronously (the WebAssembly hasher) is part of
+// loading the modules, which happens before the clock starts.
+await hashersReady;
 
 /** Imports better-sqlite3 before any clock starts, and only in the mode that uses it. */
 const openSqlite =

@@ -64,6 +64,7 @@ import * as snapshotCreate from './workloads/snapshot-create.js';
 import * as tamperEvidence from './workloads/tamper-evidence.js';
 import * as write64k from './workloads/write-64k.js';
 import * as writeLatency1m from './workloads/write-latency-1m.js';
+import { hashersReady } from '../src/journal/hashing.js';
 
 interface OpenSettings {
   readonly fileCount: number;
@@ -446,4 +447,5 @@ async function main(): Promise<number> {
 process.on('exit', removeManyFilesFixtures);
 // SQLite's WebAssembly module loads asynchronously, once, before any workload runs.
 await Cartridge.loadSqlite();
+await hashersReady;
 process.exitCode = await main();

@@ -38,7 +38,49 @@ export function canonicalPath(input: unknown): string {
   return parsePath(input).path;
 }
 
+const SLASH = 0x2f;
+const DOT = 0x2e;
+
+/**
+ * Whether `input` is already canonical and plain: absolute, printable ASCII only (which NFC
+ * leaves alone and which holds no forbidden character or surrogate), no empty, `.` or `..`
+ * segment, no trailing slash, and within every bound. Such a path canonicalises to itself, so
+ * one pass over its characters replaces the full parse; it is what programs pass almost always
+ * (paths they built, paths read back from a listing), on every read and write.
+ */
+function isPlainCanonical(input: string): boolean {
+  const length = input.length;
+  // The root is left to the full parse: it is canonical, but only as a directory.
+  if (length < 2 || length > PATH_MAX_BYTES || input.charCodeAt(0) !== SLASH) return false;
+  let segmentStart = 1;
+  let depth = 0;
+  for (let index = 1; index <= length; index++) {
+    const code = index === length ? SLASH : input.charCodeAt(index);
+    if (code === SLASH) {
+      const segmentLength = index - segmentStart;
+      if (segmentLength === 0 || segmentLength > NAME_MAX_BYTES) return false;
+      if (input.charCodeAt(segmentStart) === DOT) {
+        if (segmentLength === 1) return false;
+        if (segmentLength === 2 && input.charCodeAt(segmentStart + 1) === DOT) return false;
+      }
+      depth++;
+      segmentStart = index + 1;
+    } else if (code < 0x20 || code > 0x7e) {
+      return false;
+    }
+  }
+  return depth <= PATH_DEPTH_MAX;
+}
+
 export function parsePath(input: unknown): ParsedPath {
+  if (typeof input === 'string' && isPlainCanonical(input)) {
+    return { path: input, mustBeDirectory: false };
+  }
+  return parsePathInFull(input);
+}
+
+/** The full parse, for every spelling (exported so that tests compare the two paths). */
+export function parsePathInFull(input: unknown): ParsedPath {
   if (typeof input !== 'string') {
     throw new CartridgeError('EINVAL', 'a path must be a string');
   }

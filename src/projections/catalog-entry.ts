@@ -123,8 +123,25 @@ function corrupt(detail: string): CartridgeError {
   return new CartridgeError('JOURNAL_CORRUPT', `catalog ${detail}`);
 }
 
+/**
+ * Entries decoded so far, by the very value the index holds. Index values are never changed in
+ * place (a change stores a new value) and decoded nodes are read-only, so a node found here
+ * is the decoding of those bytes; an entry read again and again (a hot file, a directory on
+ * every path below it) is decoded once while its page stays cached. Keys are held weakly: an
+ * evicted page's values and their nodes go with it.
+ */
+const decodedNodes = new WeakMap<Buffer, CatalogNode>();
+
 /** Decodes an entry from index bytes (untrusted: malformed is `JOURNAL_CORRUPT`). */
 export function decodeNode(bytes: Buffer): CatalogNode {
+  const known = decodedNodes.get(bytes);
+  if (known !== undefined) return known;
+  const node = decodeNodeBytes(bytes);
+  decodedNodes.set(bytes, node);
+  return node;
+}
+
+function decodeNodeBytes(bytes: Buffer): CatalogNode {
   const value = unpackValue(bytes, 'catalog');
   const [kind, inode, mode, createdAtMs, modifiedAtMs, versionOffset] = value;
   if (

@@ -170,11 +170,23 @@ class StoredLeaf implements LeafNode {
     return this.materialisedValues;
   }
 
+  /**
+   * The views handed out so far: the same value is the same object on every read, which lets a
+   * reader keep what it derived from it (the catalog's decoded entries) by identity.
+   */
+  private valueViews: (Buffer | undefined)[] | undefined;
+
   valueAt(index: number): Buffer {
     const materialised = this.materialisedValues;
     if (materialised !== undefined) return materialised[index] as Buffer;
-    const start = this.valueStarts[index] as number;
-    return this.bytes.subarray(start, start + u32At(this.bytes, start - 4));
+    this.valueViews ??= new Array<Buffer | undefined>(this.keys.length);
+    let view = this.valueViews[index];
+    if (view === undefined) {
+      const start = this.valueStarts[index] as number;
+      view = this.bytes.subarray(start, start + u32At(this.bytes, start - 4));
+      this.valueViews[index] = view;
+    }
+    return view;
   }
 }
 

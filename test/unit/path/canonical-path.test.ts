@@ -2,7 +2,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CartridgeError } from '../../../src/errors.js';
 import { NAME_MAX_BYTES, PATH_DEPTH_MAX, PATH_MAX_BYTES } from '../../../src/limits.js';
-import { ancestorsOf, canonicalPath, nameOf, parentOf, parsePath, ROOT_PATH } from '../../../src/path/canonical-path.js';
+import {
+  ancestorsOf,
+  canonicalPath,
+  nameOf,
+  parentOf,
+  parsePath,
+  parsePathInFull,
+  ROOT_PATH,
+} from '../../../src/path/canonical-path.js';
 import { thrownBy } from '../../support/expect-code.js';
 
 const codeOf = (action: () => unknown): string => thrownBy(action).code;
@@ -164,6 +172,40 @@ describe('canonicalPath properties', () => {
         expect(canonicalPath(once)).toBe(once);
       }),
       { numRuns: NUM_RUNS },
+    );
+  });
+
+  it('gives what the full parse gives, result or error code, through its fast path', () => {
+    const outcome = (parse: (input: unknown) => unknown, input: string) => {
+      try {
+        return { result: parse(input) };
+      } catch (error) {
+        if (!(error instanceof CartridgeError)) throw error;
+        return { code: error.code };
+      }
+    };
+    // Plain ASCII paths near every bound: the fast path's own ground.
+    const plainName = fc.stringMatching(/^[ -.0-~]{0,6}$/);
+    const plainPath = fc
+      .tuple(fc.array(plainName, { maxLength: PATH_DEPTH_MAX + 2 }), fc.constantFrom('', '/', '//'))
+      .map(([names, tail]) => `/${names.join('/')}${tail}`);
+    const longName = fc.integer({ min: NAME_MAX_BYTES - 1, max: NAME_MAX_BYTES + 1 }).map(
+      (length) => `/a/${'n'.repeat(length)}`,
+    );
+    const longPath = fc.integer({ min: PATH_MAX_BYTES - 2, max: PATH_MAX_BYTES + 2 }).map(
+      (length) => `/${'p/'.repeat(Math.floor((length - 2) / 2))}z`.slice(0, length),
+    );
+    const deepPath = fc.integer({ min: PATH_DEPTH_MAX - 1, max: PATH_DEPTH_MAX + 1 }).map(
+      (depth) => '/d'.repeat(depth),
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(plainPath, longName, longPath, deepPath, pathLike, fc.string({ maxLength: 40 })),
+        (input) => {
+          expect(outcome(parsePath, input)).toEqual(outcome(parsePathInFull, input));
+        },
+      ),
+      { numRuns: NUM_RUNS * 4 },
     );
   });
 
