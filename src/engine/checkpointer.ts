@@ -2,7 +2,12 @@ import { assert } from '../assert.js';
 import type { JournalWriter } from '../journal/journal-writer.js';
 import { encodePage, type IndexNode, type PageRef } from '../projections/index/index-page.js';
 import type { FlushedPage } from '../projections/index/paged-tree.js';
-import { INDEX_TRICKLE_LOW_WATER, INDEX_TRICKLE_PAGES_PER_COMMIT } from '../limits.js';
+import {
+  INDEX_PAGE_TARGET_BYTES,
+  INDEX_TRICKLE_BYTES_PER_COMMIT_BYTE,
+  INDEX_TRICKLE_LOW_WATER,
+  INDEX_TRICKLE_PAGES_PER_COMMIT,
+} from '../limits.js';
 import {
   applyRecord,
   checkpointSections,
@@ -22,16 +27,31 @@ import type { IndexPageStore } from './index-page-store.js';
 /**
  * Writes a few dirty index pages into a commit that is about to be made, once more than
  * INDEX_TRICKLE_LOW_WATER are dirty: the checkpoint that follows then has little left to
- * write, so no single commit stalls on it. Returns the pages to cache once the commit is
- * written.
+ * write, so no single commit stalls on it. A commit carries pages only as far as its own bytes
+ * have earned (INDEX_TRICKLE_BYTES_PER_COMMIT_BYTE), so small commits do not pay a page each.
+ * Returns the pages to cache once the commit is written.
  */
-export function trickleIndexPages(projections: Projections, writer: JournalWriter): FlushedPage[] {
-  const tree = projections.catalog.tree;
-  const excess = tree.dirtyCount - INDEX_TRICKLE_LOW_WATER;
-  if (excess <= 0) return [];
-  return tree.flushSome(Math.min(excess, INDEX_TRICKLE_PAGES_PER_COMMIT), (node) =>
-    stagePage(projections, writer, node),
-  );
+export class IndexTrickle {
+  /** Index bytes the commits so far have earned and not spent, up to a full commit's worth. */
+  private creditBytes = 0;
+
+  pagesFor(projections: Projections, writer: JournalWriter, commitBytes: number): FlushedPage[] {
+    const creditMax = INDEX_TRICKLE_PAGES_PER_COMMIT * INDEX_PAGE_TARGET_BYTES;
+    this.creditBytes = Math.min(
+      creditMax,
+      this.creditBytes + commitBytes * INDEX_TRICKLE_BYTES_PER_COMMIT_BYTE,
+    );
+    const tree = projections.catalog.tree;
+    const excess = tree.dirtyCount - INDEX_TRICKLE_LOW_WATER;
+    const count = Math.min(
+      excess,
+      INDEX_TRICKLE_PAGES_PER_COMMIT,
+      Math.floor(this.creditBytes / INDEX_PAGE_TARGET_BYTES),
+    );
+    if (count <= 0) return [];
+    this.creditBytes -= count * INDEX_PAGE_TARGET_BYTES;
+    return tree.flushSome(count, (node) => stagePage(projections, writer, node));
+  }
 }
 
 function stagePage(projections: Projections, writer: JournalWriter, node: IndexNode): PageRef {

@@ -3,7 +3,7 @@ import type { AuditEntry } from '../journal/journal-event.js';
 import { TRANSACTION_DEPTH_MAX } from '../limits.js';
 import type { FlushedPage } from '../projections/index/paged-tree.js';
 import type { AuditTrail } from './audit-trail.js';
-import { trickleIndexPages } from './checkpointer.js';
+import { IndexTrickle } from './checkpointer.js';
 import { commitTimeAfter } from './commit-time.js';
 import type { OpenedJournal } from './open-journal.js';
 import type { ResolvedOptions } from './options.js';
@@ -28,6 +28,7 @@ export interface TransactionsHost {
 export class Transactions {
   private depthValue = 0;
   private commitTimeMsValue = 0;
+  private readonly trickle = new IndexTrickle();
 
   constructor(private readonly host: TransactionsHost) {}
 
@@ -70,7 +71,8 @@ export class Transactions {
       // its commit: durable with it, in 'full' as in every mode.
       auditTaken = trail.stage();
       if (writer.stagedCount > 0) {
-        trickled = trickleIndexPages(journal, writer);
+        const commitBytes = writer.nextOffset() - writer.committedTail.endOffset;
+        trickled = this.trickle.pagesFor(journal, writer, commitBytes);
         const records = writer.stagedRecords;
         writer.commit(options.durability === 'full');
         // Sealed records' leaves are final once written: the Merkle log folds them again.
