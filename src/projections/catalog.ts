@@ -43,7 +43,7 @@ export {
  */
 
 /** An extent below this size is small: runs of small extents get consolidated. */
-export const SMALL_EXTENT_BYTES = 64 * 1024;
+export const SMALL_EXTENT_BYTES = 4 * 1024;
 
 /**
  * The catalog's counters; its checkpoint section is
