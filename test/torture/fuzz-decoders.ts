@@ -387,6 +387,7 @@ const EVENT_TYPES: readonly JournalEventType[] = [
   'audit.batch',
   'policy.set',
   'head.signed',
+  'key.rotated',
   'file.patched',
 ];
 
