@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { type Cartridge, CartridgeError } from '../../src/index.js';
 
 /**
@@ -19,6 +19,8 @@ export type Operation =
   | { readonly kind: 'checkpoint' }
   | { readonly kind: 'flush' }
   | { readonly kind: 'snapshot'; readonly name: string }
+  /** Signs a checkpoint (a `head.signed` record; the files do not change). */
+  | { readonly kind: 'sign' }
   /** Sets an access policy (a journal record; the files do not change). */
   | { readonly kind: 'policy'; readonly policy: unknown }
   /** Restores a snapshot; `state` is the model's state when it was taken. */
@@ -67,10 +69,14 @@ export function applyToModel(state: ModelState, operation: Operation): ModelStat
     case 'flush':
     case 'snapshot':
     case 'policy':
+    case 'sign':
     case 'refused':
       return state;
   }
 }
+
+/** The key of the `sign` operation: any Ed25519 key will do, the campaigns do not keep it. */
+const SIGNING_KEY = generateKeyPairSync('ed25519').privateKey;
 
 class AbortRequested extends Error {}
 
@@ -98,6 +104,9 @@ export function applyToCartridge(cartridge: Cartridge, operation: Operation): vo
       return;
     case 'policy':
       cartridge.setPolicy(operation.policy);
+      return;
+    case 'sign':
+      cartridge.signCheckpoint(SIGNING_KEY);
       return;
     case 'refused':
       try {

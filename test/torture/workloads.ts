@@ -222,6 +222,20 @@ const audited: readonly Operation[] = [
   { kind: 'delete', path: '/calls/1.json' },
 ];
 
+/**
+ * Signed heads under crashes: each signature is a `head.signed` record committed on its own
+ * (with the checkpoint it may bring), between ordinary commits, with a checkpoint in between.
+ */
+const signedHeads: readonly Operation[] = [
+  { kind: 'create', path: '/calls/1.json', bytes: Buffer.from('{"agent":"ada"}') },
+  { kind: 'sign' },
+  { kind: 'append', path: '/calls/1.json', bytes: bytes(700, 70) },
+  { kind: 'checkpoint' },
+  { kind: 'sign' },
+  { kind: 'create', path: '/calls/2.json', bytes: bytes(1500, 71) },
+  { kind: 'sign' },
+];
+
 export const WORKLOADS: readonly Workload[] = [
   {
     name: 'file-operations',
@@ -234,6 +248,7 @@ export const WORKLOADS: readonly Workload[] = [
     operations: fileOperations,
   },
   { name: 'transactions', options: { ...quick, durability: 'full' }, operations: transactions },
+  { name: 'signed-heads', options: { ...quick, durability: 'full' }, operations: signedHeads },
   {
     name: 'checkpoints',
     options: { ...quick, durability: 'full', checkpointIntervalBytes: 4096 },
