@@ -4,15 +4,10 @@
  * a number is used as it is, and only a promise is awaited, so a synchronous side runs its whole
  * round without yielding and pays nothing for sharing the loop with an asynchronous one.
  */
-import type { Checksum, MeasureOptions, PairTiming, Timing } from './measure.js';
-import { median } from './measure.js';
+import type { Checksum, MeasureOptions, PairTiming, RoundTime } from './measure.js';
+import { timingOf } from './measure.js';
 
 export type MaybeAsyncHot = () => number | Promise<number>;
-
-interface RoundTime {
-  readonly wallNs: number;
-  readonly cpuNs: number;
-}
 
 async function timeRound(
   hot: MaybeAsyncHot,
@@ -71,18 +66,8 @@ export async function measurePairAsync(
     baselineSamples.push(await timeOne(baseline, checksum));
     subjectSamples.push(await timeOne(subject, checksum));
   }
-  const timingOf = (rounds: RoundTime[], samples: number[]): Timing => {
-    const wall = rounds.map((round) => round.wallNs);
-    const latencies = samples.length > 0 ? samples : options.opsPerRound === 1 ? wall : [];
-    return {
-      medianNs: median(wall),
-      medianCpuNs: median(rounds.map((round) => round.cpuNs)),
-      p50Ns: latencies.length > 0 ? median(latencies) : Number.NaN,
-      roundNs: wall,
-    };
-  };
   return {
-    subject: timingOf(subjectRounds, subjectSamples),
-    baseline: timingOf(baselineRounds, baselineSamples),
+    subject: timingOf(subjectRounds, subjectSamples, options),
+    baseline: timingOf(baselineRounds, baselineSamples, options),
   };
 }

@@ -75,7 +75,7 @@ export function median(values: readonly number[]): number {
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
-interface RoundTime {
+export interface RoundTime {
   readonly wallNs: number;
   readonly cpuNs: number;
 }
@@ -122,17 +122,25 @@ export function measurePair(subject: Hot, baseline: Hot, options: MeasureOptions
     baselineSamples.push(timeOne(baseline, checksum));
     subjectSamples.push(timeOne(subject, checksum));
   }
-  const timingOf = (rounds: RoundTime[], samples: number[]): Timing => {
-    const wall = rounds.map((round) => round.wallNs);
-    const latencies = samples.length > 0 ? samples : options.opsPerRound === 1 ? wall : [];
-    return {
-      medianNs: median(wall),
-      medianCpuNs: median(rounds.map((round) => round.cpuNs)),
-      p50Ns: latencies.length > 0 ? median(latencies) : Number.NaN,
-      roundNs: wall,
-    };
+  return {
+    subject: timingOf(subjectRounds, subjectSamples, options),
+    baseline: timingOf(baselineRounds, baselineSamples, options),
   };
-  return { subject: timingOf(subjectRounds, subjectSamples), baseline: timingOf(baselineRounds, baselineSamples) };
+}
+
+/**
+ * One side's figures from its timed rounds and latency samples (rounds of one operation are
+ * their own latency samples when none were taken apart). Shared with `measure-async.ts`.
+ */
+export function timingOf(rounds: RoundTime[], samples: number[], options: MeasureOptions): Timing {
+  const wall = rounds.map((round) => round.wallNs);
+  const latencies = samples.length > 0 ? samples : options.opsPerRound === 1 ? wall : [];
+  return {
+    medianNs: median(wall),
+    medianCpuNs: median(rounds.map((round) => round.cpuNs)),
+    p50Ns: latencies.length > 0 ? median(latencies) : Number.NaN,
+    roundNs: wall,
+  };
 }
 
 /**
