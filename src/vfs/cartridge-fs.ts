@@ -16,7 +16,7 @@ import {
   spelledPath,
   withoutTrailingSlash,
 } from './fs-arguments.js';
-import { FsPromises } from './fs-promises.js';
+import { createFsPromises, type FsPromises } from './fs-promises.js';
 import {
   type ReadStreamOptions,
   readStream,
@@ -67,7 +67,7 @@ export class CartridgeFs {
 
   constructor(private readonly cartridge: Cartridge) {
     this.descriptors = new FileDescriptors(cartridge);
-    this.promises = new FsPromises(this);
+    this.promises = createFsPromises(this);
   }
 
   // ---- reading ------------------------------------------------------------------------------

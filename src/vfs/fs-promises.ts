@@ -8,39 +8,35 @@ import type { CartridgeFs } from './cartridge-fs.js';
 type Method = (...args: never[]) => unknown;
 type Promised<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never;
 
-function promised<F extends Method>(fs: CartridgeFs, method: F): Promised<F> {
-  return ((...args: Parameters<F>) =>
-    new Promise((resolve) => resolve(method.apply(fs, args)))) as Promised<F>;
-}
+/** Each promise method and the synchronous method it runs: the one list to extend. */
+const SYNCHRONOUS_METHODS = {
+  readFile: 'readFileSync',
+  writeFile: 'writeFileSync',
+  appendFile: 'appendFileSync',
+  access: 'accessSync',
+  stat: 'statSync',
+  lstat: 'lstatSync',
+  readdir: 'readdirSync',
+  mkdir: 'mkdirSync',
+  rm: 'rmSync',
+  rmdir: 'rmdirSync',
+  unlink: 'unlinkSync',
+  rename: 'renameSync',
+  copyFile: 'copyFileSync',
+} as const satisfies Record<string, keyof CartridgeFs>;
 
-export class FsPromises {
-  readonly readFile: Promised<CartridgeFs['readFileSync']>;
-  readonly writeFile: Promised<CartridgeFs['writeFileSync']>;
-  readonly appendFile: Promised<CartridgeFs['appendFileSync']>;
-  readonly access: Promised<CartridgeFs['accessSync']>;
-  readonly stat: Promised<CartridgeFs['statSync']>;
-  readonly lstat: Promised<CartridgeFs['lstatSync']>;
-  readonly readdir: Promised<CartridgeFs['readdirSync']>;
-  readonly mkdir: Promised<CartridgeFs['mkdirSync']>;
-  readonly rm: Promised<CartridgeFs['rmSync']>;
-  readonly rmdir: Promised<CartridgeFs['rmdirSync']>;
-  readonly unlink: Promised<CartridgeFs['unlinkSync']>;
-  readonly rename: Promised<CartridgeFs['renameSync']>;
-  readonly copyFile: Promised<CartridgeFs['copyFileSync']>;
+type SynchronousMethods = typeof SYNCHRONOUS_METHODS;
 
-  constructor(fs: CartridgeFs) {
-    this.readFile = promised(fs, fs.readFileSync);
-    this.writeFile = promised(fs, fs.writeFileSync);
-    this.appendFile = promised(fs, fs.appendFileSync);
-    this.access = promised(fs, fs.accessSync);
-    this.stat = promised(fs, fs.statSync);
-    this.lstat = promised(fs, fs.lstatSync);
-    this.readdir = promised(fs, fs.readdirSync);
-    this.mkdir = promised(fs, fs.mkdirSync);
-    this.rm = promised(fs, fs.rmSync);
-    this.rmdir = promised(fs, fs.rmdirSync);
-    this.unlink = promised(fs, fs.unlinkSync);
-    this.rename = promised(fs, fs.renameSync);
-    this.copyFile = promised(fs, fs.copyFileSync);
+export type FsPromises = {
+  readonly [Name in keyof SynchronousMethods]: Promised<CartridgeFs[SynchronousMethods[Name]]>;
+};
+
+export function createFsPromises(fs: CartridgeFs): FsPromises {
+  const methods: Record<string, unknown> = {};
+  for (const [name, synchronous] of Object.entries(SYNCHRONOUS_METHODS)) {
+    const method = fs[synchronous] as Method;
+    methods[name] = (...args: never[]) =>
+      new Promise((resolve) => resolve(method.apply(fs, args)));
   }
+  return Object.freeze(methods) as FsPromises;
 }
