@@ -488,6 +488,29 @@ export class Cartridge {
     });
   }
 
+  /**
+   * Moves a file, or a directory with its whole subtree, to `to` in one commit, without
+   * copying content: the entries change paths, a file keeps its inode and extents. `to` must
+   * not exist and its parent must be a directory. The actor needs `Delete` on every source path
+   * and `Write` on every target path.
+   */
+  rename(from: string, to: string): void {
+    this.mutate(() => {
+      const source = canonicalPath(from);
+      const target = canonicalPath(to);
+      const actor = this.actor;
+      this.gate.run(actor, 'Delete', source, () =>
+        this.gate.run(actor, 'Write', target, () =>
+          this.writes.moveAt(source, target, (moved) => {
+            if (moved.source === source) return;
+            this.gate.check(actor, 'Delete', moved.source);
+            this.gate.check(actor, 'Write', moved.target);
+          }),
+        ),
+      );
+    });
+  }
+
   createDir(path: string, options: CreateDirectoryOptions = {}): void {
     this.mutate(() => {
       const canonical = canonicalPath(path);

@@ -34,7 +34,7 @@ import { asNodeCall, hasCode, nodeError, toNodeError } from './node-error.js';
  *
  * Where the engine is more lenient than POSIX (it creates missing parents of a new file), the
  * facade checks first and fails as Node would. A rename, a recursive `rm` and a copy are each
- * one transaction: one commit, all or nothing.
+ * one transaction: one commit, all or nothing; a rename moves entries and copies nothing.
  */
 
 export interface MakeDirectoryOptions {
@@ -278,8 +278,8 @@ export class CartridgeFs {
   }
 
   /**
-   * Renames a file or a directory with its whole subtree, in one commit, with the rules of
-   * rename(2): a file replaces a file, a directory replaces an empty directory, a directory
+   * Renames a file or a directory with its whole subtree, in one commit that moves entries
+   * and copies no content (`cart.rename`), with the rules of rename(2): a file replaces a file, a directory replaces an empty directory, a directory
    * cannot move into itself.
    */
   renameSync(oldPath: PathLike, newPath: PathLike): void {
@@ -313,8 +313,7 @@ export class CartridgeFs {
       () =>
         this.cartridge.transaction(() => {
           if (targetKind !== undefined) this.cartridge.deleteFile(target);
-          this.copyTree(source, target, sourceKind);
-          this.deleteTree(source, sourceKind);
+          this.cartridge.rename(source, target);
         }),
       to,
     );
@@ -515,18 +514,6 @@ export class CartridgeFs {
       }
     }
     this.cartridge.deleteFile(path);
-  }
-
-  private copyTree(source: string, target: string, kind: EntryKind): void {
-    if (kind === 'file') {
-      this.cartridge.createFile(target, this.cartridge.readFile(source));
-      return;
-    }
-    this.cartridge.createDir(target);
-    for (const name of this.cartridge.listDir(source)) {
-      const child = `${source}/${name}`;
-      this.copyTree(child, `${target}/${name}`, this.cartridge.metadata(child).type);
-    }
   }
 }
 
