@@ -33,12 +33,7 @@ function below(path: string, relative: string): string {
  * Plans moving the entry `node` at `from` (canonical, checked by the caller) to `to`. Every
  * target path is checked as a path (length, depth) before anything is staged.
  */
-export function planMove(
-  catalog: Catalog,
-  from: string,
-  to: string,
-  node: CatalogNode,
-): MovePlan {
+export function planMove(catalog: Catalog, from: string, to: string, node: CatalogNode): MovePlan {
   const steps: MovedEntry[] = [];
   const paths: MovedPath[] = [];
   const visit = (relative: string, entry: CatalogNode): void => {

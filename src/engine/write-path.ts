@@ -300,7 +300,8 @@ export class WritePath {
     const plan = planMove(catalog, from, to, node);
     for (const moved of plan.paths) authorize(moved);
     const atMs = this.host.commitTimeMs();
-    for (const entries of plan.records) this.append({ type: 'path.moved', from, to, atMs, entries });
+    for (const entries of plan.records)
+      this.append({ type: 'path.moved', from, to, atMs, entries });
   }
 
   createDirAt(canonical: string, recursive: boolean): void {

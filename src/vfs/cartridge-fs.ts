@@ -180,10 +180,7 @@ export class CartridgeFs {
     // O_EXCL fails on anything that exists, before anything else is looked at.
     if (kind !== undefined && flag.includes('x')) throw nodeError('EEXIST', 'open', spelled);
     if (kind === 'directory') throw nodeError('EISDIR', 'open', spelled);
-    asNodeCall('open', spelled, () => {
-      if (kind === 'file') this.cartridge.writeFile(target, bytes);
-      else this.cartridge.createFile(target, bytes);
-    });
+    asNodeCall('open', spelled, () => this.cartridge.writeFile(target, bytes, { create: true }));
   }
 
   appendFileSync(
@@ -279,8 +276,8 @@ export class CartridgeFs {
 
   /**
    * Renames a file or a directory with its whole subtree, in one commit that moves entries
-   * and copies no content (`cart.rename`), with the rules of rename(2): a file replaces a file, a directory replaces an empty directory, a directory
-   * cannot move into itself.
+   * and copies no content (`cart.rename`), with the rules of rename(2): a file replaces a
+   * file, a directory replaces an empty directory, a directory cannot move into itself.
    */
   renameSync(oldPath: PathLike, newPath: PathLike): void {
     const from = spelledPath(oldPath, 'oldPath');
@@ -345,8 +342,7 @@ export class CartridgeFs {
       from,
       () => {
         const content = this.cartridge.readFile(sourcePath);
-        if (targetKind === 'file') this.cartridge.writeFile(targetPath, content);
-        else this.cartridge.createFile(targetPath, content);
+        this.cartridge.writeFile(targetPath, content, { create: true });
       },
       to,
     );

@@ -22,11 +22,7 @@ afterAll(() => {
 });
 
 /** The events a stream delivers from `from` until it has caught up. */
-function eventsFrom(
-  cart: Cartridge,
-  from: number,
-  filter?: string,
-): Promise<ChangeEvent[]> {
+function eventsFrom(cart: Cartridge, from: number, filter?: string): Promise<ChangeEvent[]> {
   return new Promise((resolve, reject) => {
     const events: ChangeEvent[] = [];
     const subscription = cart
@@ -209,9 +205,9 @@ describe('cart.rename', () => {
     expect(cart.exists('/team/locked/keep')).toBe(true);
     user.rename('/team/notes', '/archive/notes');
     expect(user.readFile('/archive/notes').toString()).toBe('n');
-    const entries = cart.audit({ actor: 'user' }).map(
-      (entry) => `${entry.action} ${entry.path} ${entry.allowed ? 'allowed' : 'denied'}`,
-    );
+    const entries = cart
+      .audit({ actor: 'user' })
+      .map((entry) => `${entry.action} ${entry.path} ${entry.allowed ? 'allowed' : 'denied'}`);
     // The walk stops at the first entry refused: the locked directory itself.
     expect(entries).toContain('Delete /team/locked denied');
     expect(entries).toContain('Write /inbox/notes denied');

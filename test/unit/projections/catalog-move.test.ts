@@ -143,7 +143,8 @@ describe('the catalog folding path.moved', () => {
     };
     expect(recordTypeOf(event)).toBe(24);
     expect(decodeEvent(24, encodeEvent(event))).toEqual(event);
-    corrupt(() => decodeEvent(24, encodeEvent({ ...event, entries: [{ ...opened(''), step: 3 }] })));
+    const unknownStep = { ...opened(''), step: 3 as MoveStep };
+    corrupt(() => decodeEvent(24, encodeEvent({ ...event, entries: [unknownStep] })));
   });
 
   it('moves a directory in two records, keeping the inode of each entry', () => {
