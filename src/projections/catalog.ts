@@ -471,12 +471,15 @@ export class Catalog implements Projection {
     return parent;
   }
 
-  /** Inserts an entry; its parent's modification time becomes `parentModifiedAtMs`. */
+  /**
+   * Inserts an entry; its parent's modification time becomes `parentModifiedAtMs` (by default
+   * the entry's creation time; null keeps the parent's).
+   */
   private insert(
     record: JournalRecord,
     path: string,
     node: CatalogNode,
-    parentModifiedAtMs = node.createdAtMs,
+    parentModifiedAtMs: number | null = node.createdAtMs,
   ): void {
     if (this.get(path) !== undefined) throw journalCorrupt(record.offset, `${path} already exists`);
     const parent = this.parentDirectory(record, path);
@@ -485,7 +488,9 @@ export class Catalog implements Projection {
       childCount: parent.childCount + 1,
       // A restored entry keeps its parent's time: the restore sets the parent's own metadata.
       modifiedAtMs:
-        record.event.type === 'entry.restored' ? parent.modifiedAtMs : parentModifiedAtMs,
+        record.event.type === 'entry.restored' || parentModifiedAtMs === null
+          ? parent.modifiedAtMs
+          : parentModifiedAtMs,
     });
     this.clearTombstone(path);
     this.put(path, node);
@@ -506,7 +511,7 @@ export class Catalog implements Projection {
       throw journalCorrupt(record.offset, `${path} is not empty`);
     }
     if (node.kind === 'file') this.clearExtents(node, 0);
-    this.detach(record, path, atMs);
+    this.detach(record, path, node, atMs);
     return node.kind === 'file' ? { before: node, after: undefined } : NO_CHANGE;
   }
 
@@ -536,10 +541,8 @@ export class Catalog implements Projection {
       requireCanonical(record, source);
       requireCanonical(record, target);
       // Only the parents of the entry moved get the commit's time: inside the subtree,
-      // directories keep theirs, as their content did not change.
-      const parentTimeOf = (path: string): number =>
-        relative === '' ? event.atMs : (this.get(parentOf(path)) as CatalogNode).modifiedAtMs;
-      this.moveStep(record, entry, source, target, parentTimeOf);
+      // directories keep theirs (null), as their content did not change.
+      this.moveStep(record, entry, source, target, relative === '' ? event.atMs : null);
     }
   }
 
@@ -548,7 +551,7 @@ export class Catalog implements Projection {
     entry: MovedEntry,
     source: string,
     target: string,
-    parentTimeOf: (path: string) => number,
+    parentTimeMs: number | null,
   ): void {
     const node = this.get(source);
     const wanted = entry.step === MoveStep.File ? 'file' : 'directory';
@@ -565,13 +568,8 @@ export class Catalog implements Projection {
         }
         this.checkLink(record, source, entry.previousFrom, node);
         this.checkLink(record, target, entry.previousTo);
-        this.detach(record, source, parentTimeOf(source));
-        this.insert(
-          record,
-          target,
-          { ...node, versionOffset: record.offset },
-          parentTimeOf(target),
-        );
+        this.detach(record, source, node, parentTimeMs);
+        this.insert(record, target, { ...node, versionOffset: record.offset }, parentTimeMs);
         return;
       case MoveStep.DirectoryOpened:
         if (entry.previousFrom !== null) {
@@ -582,7 +580,7 @@ export class Catalog implements Projection {
           record,
           target,
           { ...(node as DirectoryNode), childCount: 0, versionOffset: record.offset },
-          parentTimeOf(target),
+          parentTimeMs,
         );
         return;
       case MoveStep.DirectoryClosed: {
@@ -594,7 +592,7 @@ export class Catalog implements Projection {
           throw journalCorrupt(record.offset, `${source} is not empty`);
         }
         this.checkLink(record, source, entry.previousFrom, node);
-        this.detach(record, source, parentTimeOf(source));
+        this.detach(record, source, node, parentTimeMs);
         return;
       }
     }
@@ -604,12 +602,20 @@ export class Catalog implements Projection {
    * Removes an entry, leaving a tombstone; a file's extent keys stay (a move keeps its inode,
    * a deletion clears them first).
    */
-  private detach(record: JournalRecord, path: string, atMs: number): void {
-    const node = this.get(path) as CatalogNode;
+  private detach(
+    record: JournalRecord,
+    path: string,
+    node: CatalogNode,
+    parentModifiedAtMs: number | null,
+  ): void {
     const parent = this.parentDirectory(record, path);
     this.tree.delete(entryKey(path));
     this.tree.set(tombstoneKey(path), encodeTombstone(record.offset));
-    this.put(parentOf(path), { ...parent, childCount: parent.childCount - 1, modifiedAtMs: atMs });
+    this.put(parentOf(path), {
+      ...parent,
+      childCount: parent.childCount - 1,
+      modifiedAtMs: parentModifiedAtMs ?? parent.modifiedAtMs,
+    });
     this.setCounters({
       ...this.counters,
       entryCount: this.counters.entryCount - 1,
