@@ -60,6 +60,7 @@ import * as peersMemory from './workloads/peers-memory.js';
 import * as peersMix from './workloads/peers-mix.js';
 import * as peersPut from './workloads/peers-put.js';
 import * as read64kWarm from './workloads/read-64k-warm.js';
+import * as renameSubtree from './workloads/rename-subtree.js';
 import * as snapshotCreate from './workloads/snapshot-create.js';
 import * as tamperEvidence from './workloads/tamper-evidence.js';
 import * as write64k from './workloads/write-64k.js';
@@ -331,6 +332,7 @@ const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(peersLargeFiles.workload),
   runnable(catalogRss.workload),
   runnable(databaseVsSqlite.workload),
+  runnable(renameSubtree.workload),
 ];
 
 function sizeFromEnvironment(): BenchSize {

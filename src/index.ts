@@ -36,6 +36,7 @@ export type {
   ByteRange,
   CartridgeStats,
   CreateDirectoryOptions,
+  WriteFileOptions,
   DiffEntry,
   DiffOptions,
   EntryMetadata,

@@ -33,6 +33,14 @@ export const BODY_MAX_BYTES = 1024 * 1024;
  */
 export const PATCH_RANGES_MAX = 16 * 1024;
 
+/**
+ * One `path.moved` record carries at most this many entries, and at most MOVE_PATH_BYTES_MAX
+ * bytes of their relative paths: its body stays far inside BODY_MAX_BYTES. A larger subtree is
+ * moved by several records of one commit.
+ */
+export const MOVE_ENTRIES_MAX = 4096;
+export const MOVE_PATH_BYTES_MAX = 512 * 1024;
+
 /** A record's decoded blob may not exceed this. */
 export const BLOB_MAX_BYTES = 8 * 1024 * 1024;
 

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import type { Readable, Writable } from 'node:stream';
 import { Cartridge } from '../engine/cartridge.js';
 import { registerAccessCommands } from './commands/access-commands.js';
+import { registerBenchCommand } from './commands/bench-command.js';
 import { registerFileCommands } from './commands/file-commands.js';
 import { registerHistoryCommands } from './commands/history-commands.js';
 import { registerSqlCommands } from './commands/sql-commands.js';
@@ -112,6 +113,7 @@ export function buildProgram(console: Console, state: RunState = { exitCode: 0 }
     registerAccessCommands,
     registerSqlCommands,
     registerEngramCommands,
+    registerBenchCommand,
   ]) {
     register(program, context);
   }

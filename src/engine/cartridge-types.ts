@@ -121,6 +121,14 @@ export interface CreateDirectoryOptions {
   readonly recursive?: boolean;
 }
 
+export interface WriteFileOptions {
+  /**
+   * Create the file (and its missing parents, as `createFile` does) when nothing is at the
+   * path, instead of failing with `ENOENT`. The policy then decides `Create`, not `Write`.
+   */
+  readonly create?: boolean;
+}
+
 export interface DiffOptions {
   /** Only entries at or under this path (default `/`). */
   readonly prefix?: string;

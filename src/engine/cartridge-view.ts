@@ -30,9 +30,11 @@ export interface ViewHost {
 }
 
 import type { Database, DatabaseOptions } from '../sqlite/database.js';
+import { ReadOnlyWrites } from './read-only-writes.js';
 import { openViewDatabase } from '../sqlite/open-database.js';
 
-export class CartridgeView {
+export class CartridgeView extends ReadOnlyWrites {
+  protected readonly readOnlyName = 'a checked-out view';
   private readonly reads: ReadModel;
 
   /** @internal Made by `Cartridge.checkout`. */
@@ -44,6 +46,7 @@ export class CartridgeView {
     readonly snapshot: string | null,
     private readonly host: ViewHost,
   ) {
+    super();
     this.reads = new ReadModel(state, host.content);
   }
 
@@ -116,30 +119,10 @@ export class CartridgeView {
     });
   }
 
-  // ---- writes: a view is read-only ---------------------------------------------------------
-
-  createFile(_path: string, _content: unknown): never {
-    throw readOnly();
-  }
-
-  writeFile(_path: string, _content: unknown): never {
-    throw readOnly();
-  }
-
-  appendFile(_path: string, _content: unknown): never {
-    throw readOnly();
-  }
-
-  deleteFile(_path: string): never {
-    throw readOnly();
-  }
-
-  createDir(_path: string, _options?: unknown): never {
-    throw readOnly();
-  }
+  // ---- writes: a view is read-only (the write calls are `ReadOnlyWrites`') ------------------
 
   transaction(_body: unknown): never {
-    throw readOnly();
+    throw this.refuseWrite();
   }
 
   /**
@@ -156,8 +139,4 @@ export class CartridgeView {
     if (!this.host.isOpen())
       throw new CartridgeError('CARTRIDGE_CLOSED', 'the cartridge is closed');
   }
-}
-
-function readOnly(): CartridgeError {
-  return new CartridgeError('READ_ONLY', 'a checked-out view is read-only');
 }

@@ -3,7 +3,7 @@ import { MemoryStorage } from '../journal/io/memory-storage.js';
 import { NodeStorage } from '../journal/io/node-storage.js';
 import type { Storage } from '../journal/io/storage.js';
 import type { RecoveryReport } from '../journal/recovery.js';
-import { canonicalPath, parsePath, ROOT_PATH } from '../path/canonical-path.js';
+import { canonicalPath, type ParsedPath, parsePath, ROOT_PATH } from '../path/canonical-path.js';
 import { BufferPool } from '../projections/buffer-pool.js';
 import type { Projections } from '../projections/projection-set.js';
 import type {
@@ -17,6 +17,7 @@ import type {
   RestoreResult,
   VerifyOptions,
   VerifyReport,
+  WriteFileOptions,
 } from './cartridge-types.js';
 import {
   ed25519PrivateKey,
@@ -383,21 +384,32 @@ export class Cartridge {
   // ---- writes -----------------------------------------------------------------------------
 
   createFile(path: string, content: Content): void {
-    this.mutate(() => {
-      const parsed = parsePath(path);
-      this.gate.run(this.actor, 'Create', parsed.path, () =>
-        this.writes.createAt(this.reads.fileOperand(parsed, true), content),
-      );
-    });
+    this.mutate(() => this.createParsed(parsePath(path), content));
   }
 
-  writeFile(path: string, content: Content): void {
+  /**
+   * Replaces a file's content. With `{ create: true }` a missing file is created instead (as
+   * `createFile` would), so that "write, creating if needed" is one call and one decision.
+   */
+  writeFile(path: string, content: Content, options: WriteFileOptions = {}): void {
     this.mutate(() => {
       const parsed = parsePath(path);
+      const given = requireOptionsObject('writeFile options', options);
+      const create = booleanOption('create', given.create, false);
+      if (create && this.journal.catalog.get(parsed.path) === undefined) {
+        this.createParsed(parsed, content);
+        return;
+      }
       this.gate.run(this.actor, 'Write', parsed.path, () =>
         this.writes.writeAt(this.reads.fileOperand(parsed), content),
       );
     });
+  }
+
+  private createParsed(parsed: ParsedPath, content: Content): void {
+    this.gate.run(this.actor, 'Create', parsed.path, () =>
+      this.writes.createAt(this.reads.fileOperand(parsed, true), content),
+    );
   }
 
   // ---- databases ----------------------------------------------------------------------------
@@ -484,6 +496,29 @@ export class Cartridge {
       const parsed = parsePath(path);
       this.gate.run(this.actor, 'Delete', parsed.path, () =>
         this.writes.deleteAt(this.reads.fileOperand(parsed)),
+      );
+    });
+  }
+
+  /**
+   * Moves a file, or a directory with its whole subtree, to `to` in one commit, without
+   * copying content: the entries change paths, a file keeps its inode and extents. `to` must
+   * not exist and its parent must be a directory. The actor needs `Delete` on every source path
+   * and `Write` on every target path.
+   */
+  rename(from: string, to: string): void {
+    this.mutate(() => {
+      const source = canonicalPath(from);
+      const target = canonicalPath(to);
+      const actor = this.actor;
+      this.gate.run(actor, 'Delete', source, () =>
+        this.gate.run(actor, 'Write', target, () =>
+          this.writes.moveAt(source, target, (moved) => {
+            if (moved.source === source) return;
+            this.gate.check(actor, 'Delete', moved.source);
+            this.gate.check(actor, 'Write', moved.target);
+          }),
+        ),
       );
     });
   }

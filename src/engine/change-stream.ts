@@ -3,7 +3,7 @@ import { CartridgeError, journalCorrupt } from '../errors.js';
 import { JOURNAL_START_OFFSET } from '../journal/file-header.js';
 import { chainRootOf } from '../journal/hashing.js';
 import { type Commit, JournalCursor } from '../journal/journal-cursor.js';
-import type { JournalEvent, JournalRecord } from '../journal/journal-event.js';
+import { type JournalEvent, type JournalRecord, MoveStep } from '../journal/journal-event.js';
 import type { JournalTail } from '../journal/journal-writer.js';
 import { decodeToken, encodeToken, markOf, type ResumePoint } from './resume-token.js';
 import { type Position, positionOf } from '../position.js';
@@ -42,6 +42,11 @@ export type ChangeType =
   | 'snapshot.created'
   | 'snapshot.deleted'
   | 'restore.started'
+  /**
+   * An entry moved, with its subtree: `path` is where it is now, `from` where it was. One
+   * event per move, whatever the size of the subtree.
+   */
+  | 'path.moved'
   /** Not a change: the stream has delivered everything up to the head and now follows it. */
   | 'caught-up';
 
@@ -67,6 +72,8 @@ export interface ChangeEvent {
   readonly name?: string;
   /** For a restore: the state restored, as the head offset right after its last commit. */
   readonly targetHead?: number;
+  /** For a move: the path the entry had before it (`path` is the one it has after). */
+  readonly from?: string;
 }
 
 export type ChangeFilter = string | ((event: ChangeEvent) => boolean);
@@ -191,6 +198,7 @@ class StreamEvent implements ChangeEvent {
     readonly sizeBytes?: number,
     readonly name?: string,
     readonly targetHead?: number,
+    readonly from?: string,
   ) {
     this.position = positionOf(record.offset, record.sequence);
     this.offset = record.offset;
@@ -204,8 +212,8 @@ class StreamEvent implements ChangeEvent {
   }
 
   toJSON(): Omit<ChangeEvent, 'time'> & { time: string } {
-    const { type, path, position, offset, sequence, atMs, token, sizeBytes, name, targetHead } =
-      this;
+    const { type, path, position, offset, sequence, atMs, token } = this;
+    const { sizeBytes, name, targetHead, from } = this;
     const fields = { type, path, position, offset, sequence, atMs, token };
     return {
       ...fields,
@@ -213,6 +221,7 @@ class StreamEvent implements ChangeEvent {
       ...(sizeBytes === undefined ? {} : { sizeBytes }),
       ...(name === undefined ? {} : { name }),
       ...(targetHead === undefined ? {} : { targetHead }),
+      ...(from === undefined ? {} : { from }),
     };
   }
 }
@@ -248,9 +257,38 @@ function changeOf(
         event.snapshot ?? undefined,
         event.targetHead,
       );
+    case 'path.moved':
+      return moveChangeOf(event, record, atMs, tokenOf);
     default:
       return undefined;
   }
+}
+
+/**
+ * The event of a move: made by the record holding the moved entry's first step (the first
+ * record of the move); the records that carry the rest of a large subtree make none.
+ */
+function moveChangeOf(
+  event: Extract<JournalEvent, { type: 'path.moved' }>,
+  record: JournalRecord,
+  atMs: number,
+  tokenOf: () => string,
+): ChangeEvent | undefined {
+  const first = event.entries[0];
+  if (first === undefined || first.relativePath !== '' || first.step === MoveStep.DirectoryClosed)
+    return undefined;
+  const sizeBytes = first.step === MoveStep.File ? first.sizeBytes : undefined;
+  return new StreamEvent(
+    'path.moved',
+    event.to,
+    record,
+    atMs,
+    tokenOf,
+    sizeBytes,
+    undefined,
+    undefined,
+    event.from,
+  );
 }
 
 function matcherOf(filter: ChangeFilter | undefined): (event: ChangeEvent) => boolean {
@@ -258,7 +296,10 @@ function matcherOf(filter: ChangeFilter | undefined): (event: ChangeEvent) => bo
   if (typeof filter === 'function') return filter;
   if (typeof filter === 'string') {
     const matches = compilePathGlob(filter);
-    return (event) => event.path !== null && matches(event.path);
+    // A move matches where the entry went or where it came from: a watcher of either sees it.
+    return (event) =>
+      (event.path !== null && matches(event.path)) ||
+      (event.from !== undefined && matches(event.from));
   }
   throw new CartridgeError('INVALID_ARGUMENT', 'filter must be a path glob or a predicate');
 }
@@ -433,7 +474,11 @@ export function changeStream(host: StreamHost, options: ChangesOptions): Observa
     throw new CartridgeError('INVALID_ARGUMENT', 'changes options must be an object');
   }
   const filter = matcherOf(options.filter);
-  const matches = (event: ChangeEvent): boolean => host.mayRead(event.path) && filter(event);
+  // A move names two paths; the subscriber sees it only if it may read both.
+  const matches = (event: ChangeEvent): boolean =>
+    host.mayRead(event.path) &&
+    (event.from === undefined || host.mayRead(event.from)) &&
+    filter(event);
   const maxLagBytes = maxLagOf(options.maxLagBytes);
   return new Observable<ChangeEvent>((subscriber) => {
     if (!host.isOpen()) {

@@ -1,5 +1,5 @@
 import { journalCorrupt } from '../errors.js';
-import type { JournalEvent } from '../journal/journal-event.js';
+import { type JournalEvent, MoveStep } from '../journal/journal-event.js';
 import { readRecordAt, toJournalRecord } from '../journal/journal-reader.js';
 import { type Position, positionOf } from '../position.js';
 import type { OpenedJournal } from './open-journal.js';
@@ -11,7 +11,16 @@ import type { OpenedJournal } from './open-journal.js';
  * nothing else, however long the journal; the walk stops at `limit` versions.
  */
 
-export type VersionChange = 'created' | 'written' | 'appended' | 'deleted' | 'restored';
+export type VersionChange =
+  | 'created'
+  | 'written'
+  | 'appended'
+  | 'deleted'
+  | 'restored'
+  /** An entry arrived at the path by a move (`movedFrom` names where it was). */
+  | 'moved-in'
+  /** The path's entry moved away (`movedTo` names where); the path has no entry after it. */
+  | 'moved-out';
 
 export interface PathVersion {
   readonly path: string;
@@ -24,8 +33,12 @@ export interface PathVersion {
   readonly sequence: number;
   /** The commit time of the change. */
   readonly atMs: number;
-  /** The file's size after the change (0 for directories and deletions). */
+  /** The file's size after the change (0 for directories, deletions and moves away). */
   readonly sizeBytes: number;
+  /** For `moved-in`: the path the entry had before the move. */
+  readonly movedFrom?: string;
+  /** For `moved-out`: the path the entry has after the move. */
+  readonly movedTo?: string;
 }
 
 interface Described {
@@ -34,6 +47,42 @@ interface Described {
   readonly atMs: number;
   readonly sizeBytes: number;
   readonly previous: number | null;
+  readonly movedFrom?: string;
+  readonly movedTo?: string;
+}
+
+/** What a `path.moved` record did to `path`: an entry moved in or out; undefined if neither. */
+function describeMove(
+  event: Extract<JournalEvent, { type: 'path.moved' }>,
+  path: string,
+): Described | undefined {
+  for (const entry of event.entries) {
+    const relative = entry.relativePath === '' ? '' : `/${entry.relativePath}`;
+    const source = event.from + relative;
+    const target = event.to + relative;
+    const kind = entry.step === MoveStep.File ? 'file' : 'directory';
+    if (entry.step !== MoveStep.DirectoryOpened && source === path) {
+      return {
+        change: 'moved-out',
+        kind,
+        atMs: event.atMs,
+        sizeBytes: 0,
+        previous: entry.previousFrom,
+        movedTo: target,
+      };
+    }
+    if (entry.step !== MoveStep.DirectoryClosed && target === path) {
+      return {
+        change: 'moved-in',
+        kind,
+        atMs: event.atMs,
+        sizeBytes: entry.sizeBytes,
+        previous: entry.previousTo,
+        movedFrom: source,
+      };
+    }
+  }
+  return undefined;
 }
 
 function describe(event: JournalEvent, offset: number, path: string): Described {
@@ -91,6 +140,11 @@ function describe(event: JournalEvent, offset: number, path: string): Described 
         sizeBytes: event.sizeBytes,
         previous: event.previous,
       };
+    case 'path.moved': {
+      const moved = describeMove(event, path);
+      if (moved !== undefined) return moved;
+      break;
+    }
     default:
       break;
   }
@@ -118,6 +172,8 @@ export function historyOf(journal: OpenedJournal, path: string, limit: number): 
       sequence: record.sequence,
       atMs: described.atMs,
       sizeBytes: described.sizeBytes,
+      ...(described.movedFrom === undefined ? {} : { movedFrom: described.movedFrom }),
+      ...(described.movedTo === undefined ? {} : { movedTo: described.movedTo }),
     });
     if (described.kind === undefined) pending.push(versions.length - 1);
     offset = described.previous;

@@ -14,6 +14,7 @@ import {
 import { applyRecord } from '../projections/projection-set.js';
 import { AppendBuffer, lengthBytesAtMost } from './append-buffer.js';
 import { consolidationDue } from './consolidation.js';
+import { type MovedPath, planMove, requireMovable } from './move-plan.js';
 import type { ContentReader } from './content-reader.js';
 import type { OpenedJournal } from './open-journal.js';
 import type { OperationGate, Principal } from './operation-gate.js';
@@ -280,6 +281,27 @@ export class WritePath {
       atMs: this.host.commitTimeMs(),
       previous: node.versionOffset,
     });
+  }
+
+  /**
+   * Moves the entry at `from` (with its subtree) to `to`, which must not exist and whose parent
+   * must be a directory: `path.moved` records that carry paths, never content. `authorize`
+   * is asked for every entry the move changes, the moved entry itself included.
+   */
+  moveAt(from: string, to: string, authorize: (moved: MovedPath) => void): void {
+    requireMovable(from, to);
+    const node = this.host.reads().nodeAt(from);
+    if (from === to) return;
+    if (this.journal.catalog.get(to) !== undefined) {
+      throw new CartridgeError('EEXIST', `${to} already exists`, { path: to });
+    }
+    this.requireParent(to);
+    const { catalog } = this.journal;
+    const plan = planMove(catalog, from, to, node);
+    for (const moved of plan.paths) authorize(moved);
+    const atMs = this.host.commitTimeMs();
+    for (const entries of plan.records)
+      this.append({ type: 'path.moved', from, to, atMs, entries });
   }
 
   createDirAt(canonical: string, recursive: boolean): void {

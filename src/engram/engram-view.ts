@@ -1,5 +1,6 @@
 import type { EntryMetadata } from '../engine/cartridge-types.js';
 import { CartridgeError } from '../errors.js';
+import { ReadOnlyWrites } from '../engine/read-only-writes.js';
 import { ancestorsOf, parsePath, ROOT_PATH } from '../path/canonical-path.js';
 import { PAGE_SIZE_BYTES } from '../limits.js';
 import type { EngramEntry } from './reader.js';
@@ -8,7 +9,8 @@ import type { EngramEntry } from './reader.js';
  * An archive seen as a read-only file tree with the cartridge's read API: `readFile`,
  * `listDir`, `exists` and `metadata` take cartridge paths (`/docs/a.txt`), canonicalised by
  * the same function, and fail with the same codes (`ENOENT`, `EISDIR`, `ENOTDIR`). Directories
- * are implied by the files' paths (an archive stores none). Every write is `READ_ONLY`.
+ * are implied by the files' paths (an archive stores none). Every write is `READ_ONLY`
+ * (`ReadOnlyWrites`).
  */
 
 export interface EngramViewHost {
@@ -19,7 +21,8 @@ export interface EngramViewHost {
 const FILE_MODE = 0o644;
 const DIRECTORY_MODE = 0o755;
 
-export class EngramView {
+export class EngramView extends ReadOnlyWrites {
+  protected readonly readOnlyName = 'an Engram archive';
   private readonly files = new Map<string, EngramEntry>();
   private readonly directories = new Map<string, Set<string>>([[ROOT_PATH, new Set()]]);
 
@@ -28,6 +31,7 @@ export class EngramView {
     entries: readonly EngramEntry[],
     private readonly host: EngramViewHost,
   ) {
+    super();
     for (const entry of entries) {
       // Lookups go through parsePath, which puts names in NFC: so do the keys.
       const path = `/${entry.path.normalize('NFC')}`;
@@ -107,28 +111,6 @@ export class EngramView {
     throw new CartridgeError('ENOENT', `no entry ${canonical}`, { path: canonical });
   }
 
-  // ---- writes: an archive is read-only ----------------------------------------------------
-
-  createFile(_path: string, _content: unknown): never {
-    throw readOnly();
-  }
-
-  writeFile(_path: string, _content: unknown): never {
-    throw readOnly();
-  }
-
-  appendFile(_path: string, _content: unknown): never {
-    throw readOnly();
-  }
-
-  deleteFile(_path: string): never {
-    throw readOnly();
-  }
-
-  createDir(_path: string, _options?: unknown): never {
-    throw readOnly();
-  }
-
   private fileAt(path: string): string {
     this.ensureOpen();
     const { path: canonical, mustBeDirectory } = parsePath(path);
@@ -149,8 +131,4 @@ export class EngramView {
       throw new CartridgeError('CARTRIDGE_CLOSED', 'the archive is closed');
     }
   }
-}
-
-function readOnly(): CartridgeError {
-  return new CartridgeError('READ_ONLY', 'an Engram archive is read-only');
 }

@@ -6,6 +6,8 @@ import {
   type Extent,
   type JournalEvent,
   type MerkleSection,
+  type MovedEntry,
+  MoveStep,
   RecordType,
 } from './journal-event.js';
 
@@ -41,6 +43,23 @@ function flattenAuditEntries(entries: readonly AuditEntry[]): unknown[] {
       entry.sid,
       entry.changeOffset,
       entry.rolledBack ? 1 : 0,
+    );
+  }
+  return flat;
+}
+
+/** Fields per moved entry in the flat, stored form of a `path.moved` record. */
+const MOVED_ENTRY_FIELDS = 5;
+
+function flattenMovedEntries(entries: readonly MovedEntry[]): unknown[] {
+  const flat: unknown[] = [];
+  for (const entry of entries) {
+    flat.push(
+      entry.step,
+      entry.relativePath,
+      entry.previousFrom,
+      entry.previousTo,
+      entry.sizeBytes,
     );
   }
   return flat;
@@ -105,6 +124,8 @@ function fieldsOf(event: JournalEvent): Field[] {
       return [event.path, event.atMs, event.previous];
     case 'directory.created':
       return [event.path, event.inode, event.mode, event.atMs, event.previous];
+    case 'path.moved':
+      return [event.from, event.to, event.atMs, flattenMovedEntries(event.entries)];
     case 'index.page':
       return [];
     case 'checkpoint':
@@ -211,6 +232,8 @@ export function recordTypeOf(event: JournalEvent): RecordType {
       return RecordType.KeyRotated;
     case 'head.signed':
       return RecordType.HeadSigned;
+    case 'path.moved':
+      return RecordType.PathMoved;
   }
 }
 
@@ -342,6 +365,27 @@ class Fields {
     return entries;
   }
 
+  movedEntries(): MovedEntry[] {
+    const value = this.next();
+    if (!Array.isArray(value) || value.length % MOVED_ENTRY_FIELDS !== 0) {
+      throw corruptBody('has bad moved entries');
+    }
+    const fields = new Fields(value as unknown[]);
+    const entries: MovedEntry[] = [];
+    for (let index = 0; index < value.length / MOVED_ENTRY_FIELDS; index++) {
+      const step = fields.count();
+      if (step > MoveStep.DirectoryClosed) throw corruptBody('has an unknown move step');
+      entries.push({
+        step: step as MoveStep,
+        relativePath: fields.text(),
+        previousFrom: fields.countOrNull(),
+        previousTo: fields.countOrNull(),
+        sizeBytes: fields.count(),
+      });
+    }
+    return entries;
+  }
+
   /** A key id: 8 lowercase hex digits. */
   keyId(): string {
     const value = this.next();
@@ -463,6 +507,14 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
         mode: fields.count(),
         atMs: fields.count(),
         previous: fields.countOrNull(),
+      };
+    case RecordType.PathMoved:
+      return {
+        type: 'path.moved',
+        from: fields.text(),
+        to: fields.text(),
+        atMs: fields.count(),
+        entries: fields.movedEntries(),
       };
     case RecordType.CheckpointRoot:
       return {

@@ -23,6 +23,7 @@ export const enum RecordType {
   HeadSigned = 17,
   KeyRotated = 18,
   FilePatched = 19,
+  PathMoved = 24,
 }
 
 /** What an operation did, in the policy language's terms. */
@@ -100,6 +101,32 @@ export interface CheckpointSections {
 export type VersionLink = number | null;
 
 /**
+ * One step of a move (see the `path.moved` event): a file moves whole; a directory is opened at
+ * the target (an empty copy of its entry) before its children move and closed at the source
+ * (its now empty entry removed) after them. The steps of a move are a walk of the subtree, so
+ * the catalog is a tree after every step and a move can be cut into records anywhere.
+ */
+export const enum MoveStep {
+  File = 0,
+  DirectoryOpened = 1,
+  DirectoryClosed = 2,
+}
+
+/**
+ * An entry a move changes: `relativePath` below the move's `from` and `to` ('' for the entry
+ * moved itself), the source's last change (`previousFrom`: null for an opened directory, whose
+ * source stays) and the target's (`previousTo`: null for a closed directory, and for a target
+ * path never used), and a moved file's size (0 for directories).
+ */
+export interface MovedEntry {
+  readonly step: MoveStep;
+  readonly relativePath: string;
+  readonly previousFrom: VersionLink;
+  readonly previousTo: VersionLink;
+  readonly sizeBytes: number;
+}
+
+/**
  * File content events list the extents of the data records written before them in the same
  * commit; when the record carries a blob of its own, that blob is the file's last extent.
  */
@@ -159,6 +186,18 @@ export type JournalEvent =
       readonly path: string;
       readonly atMs: number;
       readonly previous: VersionLink;
+    }
+  | {
+      /**
+       * Moves entries from under `from` to under `to` without touching their content (a file
+       * keeps its inode, and with it its extents). `entries` are steps of one walk of the
+       * subtree (see `MovedEntry`); a large subtree is several records of one commit.
+       */
+      readonly type: 'path.moved';
+      readonly from: string;
+      readonly to: string;
+      readonly atMs: number;
+      readonly entries: readonly MovedEntry[];
     }
   | {
       readonly type: 'directory.created';

@@ -1,5 +1,11 @@
 import { CartridgeError, journalCorrupt } from '../errors.js';
-import type { Extent, JournalRecord, VersionLink } from '../journal/journal-event.js';
+import {
+  type Extent,
+  type JournalRecord,
+  type MovedEntry,
+  MoveStep,
+  type VersionLink,
+} from '../journal/journal-event.js';
 import { INLINE_EXTENTS_MAX } from '../limits.js';
 import { canonicalPath, parentOf, ROOT_PATH } from '../path/canonical-path.js';
 import {
@@ -338,25 +344,8 @@ export class Catalog implements Projection {
         this.storeExtents(node, extents);
         return { before: undefined, after: node };
       }
-      case 'file.written': {
-        const before = this.fileAt(record, event.path);
-        this.checkLink(record, event.path, event.previous, before);
-        const extents = [...event.extents, ...ownExtent(record)];
-        this.clearExtents(before, 0);
-        const node = this.fileWithExtents(
-          record,
-          before.inode,
-          before.mode,
-          before.createdAtMs,
-          event.atMs,
-          extents,
-        );
-        if (node.sizeBytes !== event.sizeBytes)
-          throw journalCorrupt(record.offset, 'size disagrees');
-        this.put(event.path, node);
-        this.storeExtents(node, extents);
-        return { before, after: node };
-      }
+      case 'file.written':
+        return this.replaceContent(record, event, () => [...event.extents, ...ownExtent(record)]);
       case 'file.appended': {
         const before = this.fileAt(record, event.path);
         this.checkLink(record, event.path, event.previous, before);
@@ -367,25 +356,10 @@ export class Catalog implements Projection {
         this.put(event.path, after);
         return { before, after };
       }
-      case 'file.patched': {
-        const before = this.fileAt(record, event.path);
-        this.checkLink(record, event.path, event.previous, before);
-        const oldExtents = this.extentsOf(before);
-        const extents = this.patchedExtents(record, before, oldExtents, event);
-        const node = this.fileWithExtents(
-          record,
-          before.inode,
-          before.mode,
-          before.createdAtMs,
-          event.atMs,
-          extents,
+      case 'file.patched':
+        return this.replaceContent(record, event, (before, oldExtents) =>
+          this.patchedExtents(record, before, oldExtents, event),
         );
-        if (node.sizeBytes !== event.sizeBytes)
-          throw journalCorrupt(record.offset, 'size disagrees');
-        this.put(event.path, node);
-        this.replaceExtents(before, node, oldExtents, extents);
-        return { before, after: node };
-      }
       case 'entry.restored':
         return this.restore(record, event);
       case 'extents.consolidated': {
@@ -397,6 +371,9 @@ export class Catalog implements Projection {
       case 'entry.deleted':
         this.checkLink(record, event.path, event.previous);
         return this.remove(record, event.path, event.atMs);
+      case 'path.moved':
+        this.move(record, event);
+        return NO_CHANGE;
       case 'data':
       case 'index.page':
       case 'checkpoint':
@@ -409,6 +386,38 @@ export class Catalog implements Projection {
       case 'head.signed':
         return NO_CHANGE;
     }
+  }
+
+  /**
+   * A file's content replaced, whole (`file.written`) or in ranges (`file.patched`): the new
+   * extent map comes from the old one and the record; the entry keeps its inode and mode.
+   */
+  private replaceContent(
+    record: JournalRecord,
+    event: {
+      readonly path: string;
+      readonly atMs: number;
+      readonly sizeBytes: number;
+      readonly previous: VersionLink;
+    },
+    newExtents: (before: FileNode, oldExtents: readonly Extent[]) => Extent[],
+  ): FileChange {
+    const before = this.fileAt(record, event.path);
+    this.checkLink(record, event.path, event.previous, before);
+    const oldExtents = this.extentsOf(before);
+    const extents = newExtents(before, oldExtents);
+    const node = this.fileWithExtents(
+      record,
+      before.inode,
+      before.mode,
+      before.createdAtMs,
+      event.atMs,
+      extents,
+    );
+    if (node.sizeBytes !== event.sizeBytes) throw journalCorrupt(record.offset, 'size disagrees');
+    this.put(event.path, node);
+    this.replaceExtents(before, node, oldExtents, extents);
+    return { before, after: node };
   }
 
   // ---- entries ------------------------------------------------------------------------------
@@ -462,14 +471,26 @@ export class Catalog implements Projection {
     return parent;
   }
 
-  private insert(record: JournalRecord, path: string, node: CatalogNode): void {
+  /**
+   * Inserts an entry; its parent's modification time becomes `parentModifiedAtMs` (by default
+   * the entry's creation time; null keeps the parent's).
+   */
+  private insert(
+    record: JournalRecord,
+    path: string,
+    node: CatalogNode,
+    parentModifiedAtMs: number | null = node.createdAtMs,
+  ): void {
     if (this.get(path) !== undefined) throw journalCorrupt(record.offset, `${path} already exists`);
     const parent = this.parentDirectory(record, path);
     this.put(parentOf(path), {
       ...parent,
       childCount: parent.childCount + 1,
       // A restored entry keeps its parent's time: the restore sets the parent's own metadata.
-      modifiedAtMs: record.event.type === 'entry.restored' ? parent.modifiedAtMs : node.createdAtMs,
+      modifiedAtMs:
+        record.event.type === 'entry.restored' || parentModifiedAtMs === null
+          ? parent.modifiedAtMs
+          : parentModifiedAtMs,
     });
     this.clearTombstone(path);
     this.put(path, node);
@@ -489,17 +510,117 @@ export class Catalog implements Projection {
     if (node.kind === 'directory' && node.childCount > 0) {
       throw journalCorrupt(record.offset, `${path} is not empty`);
     }
-    const parent = this.parentDirectory(record, path);
     if (node.kind === 'file') this.clearExtents(node, 0);
+    this.detach(record, path, node, atMs);
+    return node.kind === 'file' ? { before: node, after: undefined } : NO_CHANGE;
+  }
+
+  /**
+   * Moves entries (see the `path.moved` event), step by step, so that the catalog is a tree
+   * after each: a file moves whole; a directory is opened at the target (an empty entry with
+   * its inode, mode and times) and closed at the source once its children have left. Entries
+   * keep their inode, so a file's extent keys stay where they are: nothing of the content moves.
+   * Each path's version chain goes on: the target names the record, the source keeps a
+   * tombstone of it.
+   */
+  private move(
+    record: JournalRecord,
+    event: Extract<JournalRecord['event'], { type: 'path.moved' }>,
+  ): void {
+    const { from, to } = event;
+    requireCanonical(record, from);
+    requireCanonical(record, to);
+    if (from === ROOT_PATH || to === ROOT_PATH || from === to || to.startsWith(`${from}/`)) {
+      throw journalCorrupt(record.offset, `cannot move ${from} to ${to}`);
+    }
+    if (event.entries.length === 0) throw journalCorrupt(record.offset, 'a move of nothing');
+    for (const entry of event.entries) {
+      const relative = entry.relativePath;
+      const source = relative === '' ? from : `${from}/${relative}`;
+      const target = relative === '' ? to : `${to}/${relative}`;
+      requireCanonical(record, source);
+      requireCanonical(record, target);
+      // Only the parents of the entry moved get the commit's time: inside the subtree,
+      // directories keep theirs (null), as their content did not change.
+      this.moveStep(record, entry, source, target, relative === '' ? event.atMs : null);
+    }
+  }
+
+  private moveStep(
+    record: JournalRecord,
+    entry: MovedEntry,
+    source: string,
+    target: string,
+    parentTimeMs: number | null,
+  ): void {
+    const node = this.get(source);
+    const wanted = entry.step === MoveStep.File ? 'file' : 'directory';
+    if (node === undefined || node.kind !== wanted) {
+      throw journalCorrupt(record.offset, `no ${wanted} to move at ${source}`);
+    }
+    if (entry.step !== MoveStep.File && entry.sizeBytes !== 0) {
+      throw journalCorrupt(record.offset, 'a moved directory with a size');
+    }
+    switch (entry.step) {
+      case MoveStep.File:
+        if (entry.sizeBytes !== (node as FileNode).sizeBytes) {
+          throw journalCorrupt(record.offset, 'size disagrees');
+        }
+        this.checkLink(record, source, entry.previousFrom, node);
+        this.checkLink(record, target, entry.previousTo);
+        this.detach(record, source, node, parentTimeMs);
+        this.insert(record, target, { ...node, versionOffset: record.offset }, parentTimeMs);
+        return;
+      case MoveStep.DirectoryOpened:
+        if (entry.previousFrom !== null) {
+          throw journalCorrupt(record.offset, 'an opened directory names its source');
+        }
+        this.checkLink(record, target, entry.previousTo);
+        this.insert(
+          record,
+          target,
+          { ...(node as DirectoryNode), childCount: 0, versionOffset: record.offset },
+          parentTimeMs,
+        );
+        return;
+      case MoveStep.DirectoryClosed: {
+        const opened = this.get(target);
+        if (entry.previousTo !== null || opened?.inode !== node.inode) {
+          throw journalCorrupt(record.offset, `${target} was not opened by the move`);
+        }
+        if ((node as DirectoryNode).childCount > 0) {
+          throw journalCorrupt(record.offset, `${source} is not empty`);
+        }
+        this.checkLink(record, source, entry.previousFrom, node);
+        this.detach(record, source, node, parentTimeMs);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Removes an entry, leaving a tombstone; a file's extent keys stay (a move keeps its inode,
+   * a deletion clears them first).
+   */
+  private detach(
+    record: JournalRecord,
+    path: string,
+    node: CatalogNode,
+    parentModifiedAtMs: number | null,
+  ): void {
+    const parent = this.parentDirectory(record, path);
     this.tree.delete(entryKey(path));
     this.tree.set(tombstoneKey(path), encodeTombstone(record.offset));
-    this.put(parentOf(path), { ...parent, childCount: parent.childCount - 1, modifiedAtMs: atMs });
+    this.put(parentOf(path), {
+      ...parent,
+      childCount: parent.childCount - 1,
+      modifiedAtMs: parentModifiedAtMs ?? parent.modifiedAtMs,
+    });
     this.setCounters({
       ...this.counters,
       entryCount: this.counters.entryCount - 1,
       fileCount: this.counters.fileCount - (node.kind === 'file' ? 1 : 0),
     });
-    return node.kind === 'file' ? { before: node, after: undefined } : NO_CHANGE;
   }
 
   /**
@@ -650,9 +771,9 @@ export class Catalog implements Projection {
   }
 
   /**
-   * Stores a patched file's new extent map. When both maps live in extent keys, only the keys
-   * whose extent changed are written or deleted: a commit of a few pages of a large database
-   * then changes a few index keys, not one per page of the file.
+   * Stores a file's new extent map (after a write or a patch). When both maps live in extent
+   * keys, only the keys whose extent changed are written or deleted: a commit of a few pages of
+   * a large database then changes a few index keys, not one per page of the file.
    */
   private replaceExtents(
     before: FileNode,

@@ -34,7 +34,7 @@ import { asNodeCall, hasCode, nodeError, toNodeError } from './node-error.js';
  *
  * Where the engine is more lenient than POSIX (it creates missing parents of a new file), the
  * facade checks first and fails as Node would. A rename, a recursive `rm` and a copy are each
- * one transaction: one commit, all or nothing.
+ * one transaction: one commit, all or nothing; a rename moves entries and copies nothing.
  */
 
 export interface MakeDirectoryOptions {
@@ -180,10 +180,7 @@ export class CartridgeFs {
     // O_EXCL fails on anything that exists, before anything else is looked at.
     if (kind !== undefined && flag.includes('x')) throw nodeError('EEXIST', 'open', spelled);
     if (kind === 'directory') throw nodeError('EISDIR', 'open', spelled);
-    asNodeCall('open', spelled, () => {
-      if (kind === 'file') this.cartridge.writeFile(target, bytes);
-      else this.cartridge.createFile(target, bytes);
-    });
+    asNodeCall('open', spelled, () => this.cartridge.writeFile(target, bytes, { create: true }));
   }
 
   appendFileSync(
@@ -278,9 +275,9 @@ export class CartridgeFs {
   }
 
   /**
-   * Renames a file or a directory with its whole subtree, in one commit, with the rules of
-   * rename(2): a file replaces a file, a directory replaces an empty directory, a directory
-   * cannot move into itself.
+   * Renames a file or a directory with its whole subtree, in one commit that moves entries
+   * and copies no content (`cart.rename`), with the rules of rename(2): a file replaces a
+   * file, a directory replaces an empty directory, a directory cannot move into itself.
    */
   renameSync(oldPath: PathLike, newPath: PathLike): void {
     const from = spelledPath(oldPath, 'oldPath');
@@ -313,8 +310,7 @@ export class CartridgeFs {
       () =>
         this.cartridge.transaction(() => {
           if (targetKind !== undefined) this.cartridge.deleteFile(target);
-          this.copyTree(source, target, sourceKind);
-          this.deleteTree(source, sourceKind);
+          this.cartridge.rename(source, target);
         }),
       to,
     );
@@ -346,8 +342,7 @@ export class CartridgeFs {
       from,
       () => {
         const content = this.cartridge.readFile(sourcePath);
-        if (targetKind === 'file') this.cartridge.writeFile(targetPath, content);
-        else this.cartridge.createFile(targetPath, content);
+        this.cartridge.writeFile(targetPath, content, { create: true });
       },
       to,
     );
@@ -515,18 +510,6 @@ export class CartridgeFs {
       }
     }
     this.cartridge.deleteFile(path);
-  }
-
-  private copyTree(source: string, target: string, kind: EntryKind): void {
-    if (kind === 'file') {
-      this.cartridge.createFile(target, this.cartridge.readFile(source));
-      return;
-    }
-    this.cartridge.createDir(target);
-    for (const name of this.cartridge.listDir(source)) {
-      const child = `${source}/${name}`;
-      this.copyTree(child, `${target}/${name}`, this.cartridge.metadata(child).type);
-    }
   }
 }
 

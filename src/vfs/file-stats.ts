@@ -1,4 +1,5 @@
 import type { EntryMetadata } from '../engine/cartridge-types.js';
+import { EntryTypeChecks } from './entry-type-checks.js';
 
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
@@ -11,7 +12,7 @@ const UNITS_PER_BLOCK = BLOCK_SIZE_BYTES / 512;
  * cartridge. There are no owners, devices or links inside a cartridge, so those fields are 0
  * (or 1 for `nlink`); there is no access time, so `atime` is the modification time.
  */
-export class FileStats {
+export class FileStats extends EntryTypeChecks {
   readonly dev = 0;
   readonly ino: number;
   readonly mode: number;
@@ -32,6 +33,7 @@ export class FileStats {
   readonly birthtime: Date;
 
   constructor(metadata: EntryMetadata) {
+    super();
     const directory = metadata.type === 'directory';
     this.ino = metadata.inode;
     this.mode = (directory ? S_IFDIR : S_IFREG) | (metadata.mode & 0o7777);
@@ -47,31 +49,7 @@ export class FileStats {
     this.birthtime = new Date(metadata.createdAtMs);
   }
 
-  isFile(): boolean {
-    return (this.mode & S_IFREG) === S_IFREG && !this.isDirectory();
-  }
-
   isDirectory(): boolean {
     return (this.mode & 0o170000) === S_IFDIR;
-  }
-
-  isSymbolicLink(): boolean {
-    return false;
-  }
-
-  isBlockDevice(): boolean {
-    return false;
-  }
-
-  isCharacterDevice(): boolean {
-    return false;
-  }
-
-  isFIFO(): boolean {
-    return false;
-  }
-
-  isSocket(): boolean {
-    return false;
   }
 }

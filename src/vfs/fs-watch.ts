@@ -48,7 +48,9 @@ export function watchChanges(
     if (options.recursive === true) return path.startsWith(prefix);
     return path.startsWith(prefix) && posix.dirname(path) === target;
   };
-  const filter = (event: ChangeEvent): boolean => event.path !== null && watched(event.path);
+  const filter = (event: ChangeEvent): boolean =>
+    (event.path !== null && watched(event.path)) ||
+    (event.from !== undefined && watched(event.from));
   if (listener !== undefined) watcher.on('change', listener);
   let subscription: Subscription | undefined = cartridge.changes({ filter }).subscribe({
     next: (event: ChangeEvent) => {
@@ -58,9 +60,16 @@ export function watchChanges(
         : ENTRY_CHANGES.has(event.type)
           ? 'rename'
           : undefined;
+      const nameOf = (path: string): string =>
+        directory ? posix.relative(target, path) : posix.basename(path);
+      // A move is two renames, as Node reports one: the old name went, the new one came.
+      if (event.type === 'path.moved' && event.from !== undefined) {
+        if (watched(event.from)) watcher.emit('change', 'rename', nameOf(event.from));
+        if (watched(event.path)) watcher.emit('change', 'rename', nameOf(event.path));
+        return;
+      }
       if (kind === undefined) return;
-      const name = directory ? posix.relative(target, event.path) : posix.basename(event.path);
-      watcher.emit('change', kind, name);
+      watcher.emit('change', kind, nameOf(event.path));
     },
     error: (error: unknown) => watcher.emit('error', error),
   });

@@ -419,6 +419,44 @@ describe('Cartridge#writeFile()', () => {
     expect(cart.readFile('/a').equals(Buffer.alloc(3 * 4096, 1))).toBe(true);
     expect(cart.stats().usedBlocks).toBe(3);
   });
+
+  it('creates a missing file (and its parents) with { create: true }, and replaces one that exists', () => {
+    const cart = memory();
+    cart.writeFile('/new/deep/file', 'one', { create: true });
+    expect(cart.readFile('/new/deep/file').toString()).toBe('one');
+    const inode = cart.metadata('/new/deep/file').inode;
+    cart.writeFile('/new/deep/file', 'two', { create: true });
+    expect(cart.readFile('/new/deep/file').toString()).toBe('two');
+    expect(cart.metadata('/new/deep/file').inode).toBe(inode);
+    expect(cart.history('/new/deep/file').map((version) => version.change)).toEqual([
+      'written',
+      'created',
+    ]);
+    expectCode(() => cart.writeFile('/new', 'x', { create: true }), 'EISDIR');
+    expectCode(() => cart.writeFile('/new/deep/file/below', 'x', { create: true }), 'ENOTDIR');
+    expectCode(() => cart.writeFile('/x', 'x', { create: 'yes' as unknown as boolean }), 'INVALID_ARGUMENT');
+    expectCode(() => cart.writeFile('/x', 'x', 1 as unknown as object), 'INVALID_ARGUMENT');
+  });
+
+  it('asks the policy for Create when { create: true } creates, and for Write when it replaces', () => {
+    const cart = memory({ actor: 'admin' });
+    cart.createFile('/w/existing', 'e');
+    cart.setPolicy({
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: '*',
+          Resource: ['/', '/**'],
+          Condition: { StringEquals: { 'cartridge:actor': 'admin' } },
+        },
+        { Effect: 'Allow', Action: 'Write', Resource: '/w/**' },
+      ],
+    });
+    const writer = cart.as('writer');
+    writer.writeFile('/w/existing', 'replaced', { create: true });
+    expectCode(() => writer.writeFile('/w/new', 'x', { create: true }), 'EACCES');
+    expect(cart.exists('/w/new')).toBe(false);
+  });
 });
 
 describe('Cartridge#appendFile()', () => {

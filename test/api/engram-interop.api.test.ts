@@ -161,6 +161,8 @@ describe('Engram archives written by engram-rs 1.1.1', () => {
       expectCode(() => view.listDir('/empty.txt'), 'ENOTDIR');
       expectCode(() => view.readFile('/missing'), 'ENOENT');
       expectCode(() => view.writeFile('/x', 'y'), 'READ_ONLY');
+      expectCode(() => view.createFile('/x', 'y'), 'READ_ONLY');
+      expectCode(() => view.rename('/empty.txt', '/y'), 'READ_ONLY');
     });
   });
 

@@ -340,6 +340,7 @@ describe('views', () => {
     expectCode(() => view.appendFile('/a', 'x'), 'READ_ONLY');
     expectCode(() => view.deleteFile('/a'), 'READ_ONLY');
     expectCode(() => view.createDir('/d'), 'READ_ONLY');
+    expectCode(() => view.rename('/a', '/b'), 'READ_ONLY');
     expectCode(() => view.transaction(() => 1), 'READ_ONLY');
     expect(tree(view)).toEqual({ '/a': 'one' });
   });

@@ -90,7 +90,18 @@ describe('the cartridge binary', () => {
   });
 
   it('moves, removes, snapshots, diffs and restores', () => {
+    const before = json(['info', cart]) as { journalBytes: number };
     expect(cli(['mv', cart, '/docs', '/manuals']).status).toBe(0);
+    // A move writes paths, not content: the journal grows by one small commit.
+    const after = json(['info', cart]) as { journalBytes: number };
+    expect(after.journalBytes - before.journalBytes).toBeLessThan(512);
+    const log = cli(['--json', 'log', cart, '--from', 'start']).stdout.trim().split('\n');
+    expect(JSON.parse(log.at(-1) as string)).toMatchObject({
+      type: 'path.moved',
+      path: '/manuals',
+      from: '/docs',
+    });
+    expect(cli(['log', cart]).stdout).toContain('path.moved  /manuals (from /docs)');
     expect(cli(['snapshot', 'create', cart, 'before-cleanup', '-m', 'keep']).status).toBe(0);
     expect(cli(['rm', cart, '/manuals', '-r']).status).toBe(0);
     const diff = json(['diff', cart, 'before-cleanup']) as { path: string; change: string }[];
@@ -273,6 +284,39 @@ describe('the cartridge binary', () => {
     ]);
     expect(full).toMatchObject({ ok: true, assurance: 'anchored', stateChecked: true });
     expect(cli(['--key-file', hexKeyPath, 'repair', encrypted]).status).toBe(0);
+  });
+
+  it('checks the speed of this machine with bench: a table with a verdict, or JSON', () => {
+    const report = json(['bench', '--measure-ms', '20', '--dir', work]) as {
+      machine: Record<string, unknown>;
+      figures: { name: string; ratio: number; target: number; met: boolean }[];
+      ok: boolean;
+      verdict: string;
+    };
+    expect(Object.keys(report.machine)).toEqual([
+      'sequentialWriteMiBPerSecond',
+      'fdatasyncPerSecond',
+      'blake3MiBPerSecond',
+      'blake3Implementation',
+      'pageCacheReadsPerSecond',
+    ]);
+    expect(report.figures.map((figure) => figure.name)).toEqual([
+      '64 KiB writes',
+      'durable 4 KiB commits',
+      '4 KiB reads',
+    ]);
+    for (const figure of report.figures) {
+      expect(figure.ratio).toBeGreaterThan(0);
+      expect(figure.met).toBe(figure.ratio >= figure.target);
+    }
+    expect(report.ok).toBe(report.figures.every((figure) => figure.met));
+    // It cleans up after itself: nothing of the scratch directory is left.
+    expect(readdirSync(work).filter((name) => name.startsWith('cartridge-bench-'))).toEqual([]);
+    const table = cli(['bench', '--measure-ms', '20', '--dir', work]);
+    expect(table.status).toBe(0);
+    expect(table.stdout).toContain('durable 4 KiB commits');
+    expect(table.stdout).toMatch(/(runs at the speed expected|Slower than expected)/);
+    expect(cli(['bench', '--measure-ms', 'soon']).status).toBe(2);
   });
 
   it('documents its exit codes: usage 2, not found 3, damage 4', () => {

@@ -194,6 +194,26 @@ class Model {
     return done();
   }
 
+  /** A move: the entry and every entry below it change path; nothing else changes. */
+  rename(from: string, to: string): Prediction {
+    if (from === '/') return fail('EINVAL');
+    if (to === '/') return fail('EEXIST');
+    if (to.startsWith(`${from}/`)) return fail('EINVAL');
+    const node = this.lookup(from);
+    if (typeof node === 'string') return fail(node);
+    if (from === to) return done(undefined, false);
+    if (this.get(to) !== undefined) return fail('EEXIST');
+    const parent = this.lookup(parentOf(to));
+    if (typeof parent === 'string') return fail(parent);
+    if (parent.type === 'file') return fail('ENOTDIR');
+    for (const [path, moved] of [...this.entries]) {
+      if (path !== from && !path.startsWith(`${from}/`)) continue;
+      this.entries.delete(path);
+      this.entries.set(to + path.slice(from.length), moved);
+    }
+    return done();
+  }
+
   readFile(path: string): Prediction {
     const node = this.lookup(path);
     if (typeof node === 'string') return fail(node);
@@ -265,7 +285,8 @@ type LeafOp =
       readonly content: ContentSpec;
     }
   | { readonly kind: 'deleteFile' | 'readFile' | 'listDir' | 'exists' | 'metadata'; readonly path: PathSpec }
-  | { readonly kind: 'createDir'; readonly path: PathSpec; readonly recursive: boolean | undefined };
+  | { readonly kind: 'createDir'; readonly path: PathSpec; readonly recursive: boolean | undefined }
+  | { readonly kind: 'rename'; readonly path: PathSpec; readonly target: PathSpec };
 
 type TransactionStep =
   | LeafOp
@@ -377,6 +398,10 @@ const leafArbitrary: fc.Arbitrary<LeafOp> = fc.oneof(
       path: pathArbitrary,
       recursive: fc.constantFrom(true, false, undefined),
     }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({ kind: fc.constant('rename' as const), path: pathArbitrary, target: pathArbitrary }),
   },
 );
 
@@ -523,6 +548,7 @@ let propertyHeld = false;
 const reached = {
   reopenWithFiles: 0, automaticCheckpoint: 0, largeWritten: 0,
   abortedWithChanges: 0, savepointUndone: 0, savepointKept: 0, keyRotatedWithFiles: 0,
+  directoryMoved: 0,
 };
 
 interface Harness {
@@ -588,6 +614,12 @@ function runLeaf(cart: Cartridge, model: Model, op: LeafOp, label: string): Pred
       const options = op.recursive === undefined ? undefined : { recursive: op.recursive };
       actual = capture(() => cart.createDir(path, options));
       predicted = model.createDir(op.path.canonical, op.recursive === true);
+      break;
+    }
+    case 'rename': {
+      actual = capture(() => cart.rename(path, spell(op.target)));
+      predicted = model.rename(op.path.canonical, op.target.canonical);
+      if (predicted.mutated && model.get(op.target.canonical)?.type === 'directory') reached.directoryMoved++;
       break;
     }
     case 'metadata': {

@@ -25,7 +25,8 @@ type Op =
   | { readonly kind: 'snapshot' }
   | { readonly kind: 'mark' }
   | { readonly kind: 'reopen' }
-  | { readonly kind: 'batch'; readonly paths: readonly string[] };
+  | { readonly kind: 'batch'; readonly paths: readonly string[] }
+  | { readonly kind: 'move'; readonly entry: number; readonly target: string };
 
 const segment = fc.constantFrom('a', 'b', 'calls', 'x.txt', 'y.md');
 const pathArbitrary = fc
@@ -55,6 +56,10 @@ const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ kind: 'mark' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },
   {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('move' as const), entry: fc.nat(), target: pathArbitrary }),
+  },
+  {
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant('batch' as const),
@@ -73,7 +78,25 @@ interface Model {
 }
 
 function describeEvent(event: ChangeEvent): string {
-  return `${event.type} ${event.path ?? event.name ?? '-'}`;
+  const moved = event.from === undefined ? '' : ` from ${event.from}`;
+  return `${event.type} ${event.path ?? event.name ?? '-'}${moved}`;
+}
+
+/**
+ * Moves an entry with its subtree in the cartridge and the model when the move is possible
+ * (the target is free, its parent a directory, and not inside the entry): one event.
+ */
+function moveIn(cartridge: Cartridge, model: Model, from: string, to: string): void {
+  const parent = to.slice(0, to.lastIndexOf('/')) || '/';
+  if (model.entries.has(to) || to.startsWith(`${from}/`)) return;
+  if (model.entries.get(parent) !== 'directory') return;
+  cartridge.rename(from, to);
+  for (const [path, kind] of [...model.entries]) {
+    if (path !== from && !path.startsWith(`${from}/`)) continue;
+    model.entries.delete(path);
+    model.entries.set(to + path.slice(from.length), kind);
+  }
+  model.events.push(`path.moved ${to} from ${from}`);
 }
 
 function ancestorsOf(path: string): string[] {
@@ -190,6 +213,12 @@ async function runScenario(ops: readonly Op[], tokenPicks: readonly number[]): P
           cartridge.close();
           cartridge = Cartridge.open(path, options);
           break;
+        case 'move': {
+          const paths = [...model.entries.keys()].filter((entry) => entry !== '/').sort();
+          const from = paths[op.entry % Math.max(1, paths.length)];
+          if (from !== undefined) moveIn(cartridge, model, from, op.target);
+          break;
+        }
         case 'batch':
           cartridge.transaction(() => {
             for (const batchPath of op.paths) createIn(cartridge, model, batchPath, 10);

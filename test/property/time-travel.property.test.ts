@@ -329,6 +329,39 @@ class Draft {
   }
 
   /**
+   * A move: every entry of the subtree changes path and keeps everything else (inode, times,
+   * content); only the two parents of the entry moved take the commit's time. Each path gets
+   * one version: `moved-in` where an entry arrived, `moved-out` where one left.
+   */
+  rename(from: string, to: string): Outcome {
+    this.pendingAppend = undefined;
+    if (from === '/') return { code: 'EINVAL' };
+    if (to === '/') return { code: 'EEXIST' };
+    if (to.startsWith(`${from}/`)) return { code: 'EINVAL' };
+    const entry = this.lookup(from);
+    if (typeof entry === 'string') return { code: entry };
+    if (from === to) return { ok: undefined };
+    if (this.entries.has(to)) return { code: 'EEXIST' };
+    const parent = this.lookup(parentOf(to));
+    if (typeof parent === 'string') return { code: parent };
+    if (parent.kind === 'file') return { code: 'ENOTDIR' };
+    const moved = [...this.entries].filter(([path]) => isUnder(path, from));
+    for (const [path, node] of moved) {
+      this.entries.delete(path);
+      const sizeBytes = node.kind === 'file' ? node.bytes.length : 0;
+      this.staged.push({ path, change: 'moved-out', kind: node.kind, sizeBytes: 0 });
+      const target = to + path.slice(from.length);
+      this.staged.push({ path: target, change: 'moved-in', kind: node.kind, sizeBytes });
+    }
+    for (const [path, node] of moved) this.entries.set(to + path.slice(from.length), node);
+    for (const directory of [parentOf(from), parentOf(to)]) {
+      const above = this.entries.get(directory) as DirectoryEntry;
+      this.entries.set(directory, { ...above, modifiedAtMs: this.atMs });
+    }
+    return { ok: undefined };
+  }
+
+  /**
    * A restore: deletes what the target lacks (or has as another kind), deepest first, then
    * sets what differs, shallowest first; the parent of a deletion is set too (the deletion
    * moved its time). Returns the number of entries deleted or set.
@@ -462,7 +495,8 @@ type LeafOp =
       readonly content: ContentSpec;
     }
   | { readonly kind: 'deleteFile'; readonly path: string }
-  | { readonly kind: 'createDir'; readonly path: string; readonly recursive: boolean };
+  | { readonly kind: 'createDir'; readonly path: string; readonly recursive: boolean }
+  | { readonly kind: 'rename'; readonly path: string; readonly target: string };
 
 /** How a test names a past moment; `pick` chooses among those the run has when it runs. */
 type TargetSpec =
@@ -562,6 +596,18 @@ const leafArbitrary: fc.Arbitrary<LeafOp> = fc.oneof(
       kind: fc.constant('createDir' as const),
       path: pathArbitrary,
       recursive: fc.boolean(),
+    }),
+  },
+  // Targets are mostly paths no other operation makes (segment d), so that moves succeed.
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('rename' as const),
+      path: fc.constantFrom('/a', '/b', '/c', '/a/b', '/b/c'),
+      target: fc.oneof(
+        fc.constantFrom('/d', '/a/d', '/b/d', '/d/d'),
+        pathArbitrary,
+      ),
     }),
   },
 );
@@ -821,6 +867,8 @@ function capture(run: () => unknown): Outcome {
 
 /** Situations the random operations must reach, so a generator change cannot hide them. */
 const reached = {
+  historyWithMove: 0,
+  directoryMoved: 0,
   checkoutFromRoot: 0,
   checkoutBetweenCommits: 0,
   checkoutByPosition: 0,
@@ -1066,6 +1114,13 @@ function runHistory(harness: Harness, op: Extract<Op, { kind: 'history' }>, labe
   const changed = [...harness.world.versions.keys()].sort();
   checkHistoryOf(harness, op.path, op.limit, label);
   checkHistoryOf(harness, changed[op.pick % changed.length] as string, op.limit, label);
+  // And a path a move changed, if any: moves are rarer than writes, their chains matter as much.
+  const moved = changed.filter((path) =>
+    harness.world.versions.get(path)?.some((version) => version.change.startsWith('moved-')),
+  );
+  if (moved.length > 0) {
+    checkHistoryOf(harness, moved[op.pick % moved.length] as string, op.limit, label);
+  }
 }
 
 function checkHistoryOf(
@@ -1076,6 +1131,7 @@ function checkHistoryOf(
 ): void {
   const all = checkedHistory(harness, path, label);
   if (all.some((version) => version.change === 'restored')) reached.historyWithRestore++;
+  if (all.some((version) => version.change.startsWith('moved-'))) reached.historyWithMove++;
   // A limit that cuts right after a deletion is the case that needs one more record read.
   const limits = new Set<number>(limitGiven === null ? [] : [limitGiven]);
   all.forEach((version, index) => {
@@ -1109,6 +1165,13 @@ function runLeaf(cart: Cartridge, draft: Draft, op: LeafOp, label: string): void
     case 'createDir':
       actual = capture(() => cart.createDir(op.path, { recursive: op.recursive }));
       predicted = draft.createDir(op.path, op.recursive);
+      break;
+    case 'rename':
+      actual = capture(() => cart.rename(op.path, op.target));
+      predicted = draft.rename(op.path, op.target);
+      if ('ok' in predicted && draft.entries.get(op.target)?.kind === 'directory') {
+        reached.directoryMoved++;
+      }
       break;
   }
   expect(actual, `${label}: ${describeOp(op)}`).toEqual(predicted);

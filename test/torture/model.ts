@@ -15,6 +15,8 @@ export type Operation =
   | { readonly kind: 'append'; readonly path: string; readonly bytes: Buffer }
   | { readonly kind: 'delete'; readonly path: string }
   | { readonly kind: 'mkdir'; readonly path: string }
+  /** Moves an entry and its subtree (`cart.rename`); the target must be free. */
+  | { readonly kind: 'rename'; readonly path: string; readonly to: string }
   | { readonly kind: 'transaction'; readonly operations: readonly Operation[]; readonly abort?: boolean }
   | { readonly kind: 'checkpoint' }
   | { readonly kind: 'flush' }
@@ -60,6 +62,13 @@ export function applyToModel(state: ModelState, operation: Operation): ModelStat
       for (const parent of parentsOf(operation.path)) if (!next.has(parent)) next.set(parent, 'directory');
       next.set(operation.path, 'directory');
       return next;
+    case 'rename':
+      for (const [path, value] of state) {
+        if (path !== operation.path && !path.startsWith(`${operation.path}/`)) continue;
+        next.delete(path);
+        next.set(operation.to + path.slice(operation.path.length), value);
+      }
+      return next;
     case 'transaction':
       if (operation.abort === true) return state;
       return operation.operations.reduce(applyToModel, state as ModelState);
@@ -92,6 +101,8 @@ export function applyToCartridge(cartridge: Cartridge, operation: Operation): vo
       return cartridge.deleteFile(operation.path);
     case 'mkdir':
       return cartridge.createDir(operation.path, { recursive: true });
+    case 'rename':
+      return cartridge.rename(operation.path, operation.to);
     case 'checkpoint':
       return cartridge.checkpoint();
     case 'flush':

@@ -236,6 +236,43 @@ const signedHeads: readonly Operation[] = [
   { kind: 'sign' },
 ];
 
+/**
+ * Moves (`path.moved` records): a file, a directory with a subtree whose files live in extent
+ * keys and data records, a move inside a transaction next to writes, one aborted, one refused,
+ * a checkpoint between, and a restore that undoes a move (the moved inodes come back).
+ */
+const renameSnapshotState: ModelState = [
+  { kind: 'create', path: '/r/a.txt', bytes: Buffer.from('a') },
+  { kind: 'create', path: '/r/tree/big.bin', bytes: bytes(1024 * 1024 + 300, 70) },
+  { kind: 'create', path: '/r/tree/sub/small', bytes: bytes(900, 71) },
+].reduce<ModelState>((state, operation) => applyToModel(state, operation as Operation), new Map());
+const renames: readonly Operation[] = [
+  { kind: 'create', path: '/r/a.txt', bytes: Buffer.from('a') },
+  { kind: 'create', path: '/r/tree/big.bin', bytes: bytes(1024 * 1024 + 300, 70) },
+  { kind: 'create', path: '/r/tree/sub/small', bytes: bytes(900, 71) },
+  { kind: 'snapshot', name: 'unmoved' },
+  { kind: 'rename', path: '/r/a.txt', to: '/r/b.txt' },
+  { kind: 'mkdir', path: '/s' },
+  { kind: 'rename', path: '/r/tree', to: '/s/tree' },
+  { kind: 'checkpoint' },
+  {
+    kind: 'transaction',
+    operations: [
+      { kind: 'append', path: '/s/tree/sub/small', bytes: bytes(50, 72) },
+      { kind: 'rename', path: '/s/tree/sub', to: '/r/sub' },
+      { kind: 'write', path: '/r/sub/small', bytes: bytes(60, 73) },
+    ],
+  },
+  {
+    kind: 'transaction',
+    abort: true,
+    operations: [{ kind: 'rename', path: '/s', to: '/never' }],
+  },
+  { kind: 'refused', code: 'EEXIST', operation: { kind: 'rename', path: '/r', to: '/s' } },
+  { kind: 'restore', name: 'unmoved', state: renameSnapshotState },
+  { kind: 'rename', path: '/r/tree', to: '/moved-again' },
+];
+
 export const WORKLOADS: readonly Workload[] = [
   {
     name: 'file-operations',
@@ -287,6 +324,7 @@ export const WORKLOADS: readonly Workload[] = [
     operations: snapshotRestore,
   },
   { name: 'audited', options: { ...quick, durability: 'full', audit: true }, operations: audited },
+  { name: 'renames', options: { ...quick, durability: 'full' }, operations: renames },
   {
     // Every record sealed (ChaCha20-Poly1305, 48 bytes more per record): torn sealed tails must
     // be cut like plain ones, and every reopen needs the key.

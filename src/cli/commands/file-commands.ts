@@ -129,10 +129,7 @@ export const registerFileCommands: CommandRegistrar = (program, context) => {
       const { output, withCartridge, console } = context();
       const content = source === '-' ? await readAll(console.stdin) : readFileSync(source);
       withCartridge(cartridgePath, 'write', (cartridge) => {
-        cartridge.transaction(() => {
-          if (cartridge.exists(path)) cartridge.writeFile(path, content);
-          else cartridge.createFile(path, content);
-        });
+        cartridge.writeFile(path, content, { create: true });
         output.result({ path, sizeBytes: content.length, head: cartridge.head }, () =>
           output.line(`stored ${path} (${content.length} bytes)`),
         );

@@ -14,7 +14,10 @@ import { targetOf } from '../targets.js';
  */
 
 function eventRow(event: ChangeEvent): unknown[] {
-  return [event.offset, event.time.toISOString(), event.type, event.path ?? event.name ?? ''];
+  // A move names where the entry came from too: `path.moved  /to  (from /from)`.
+  const where = event.path ?? event.name ?? '';
+  const moved = event.from === undefined ? where : `${where} (from ${event.from})`;
+  return [event.offset, event.time.toISOString(), event.type, moved];
 }
 
 function printEvent(output: Output, event: ChangeEvent): void {

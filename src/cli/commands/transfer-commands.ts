@@ -113,8 +113,7 @@ function importTree(
           if (entry.directory) cartridge.createDir(path, { recursive: true });
           else {
             const content = readFileSync(join(root, entry.relative));
-            if (cartridge.exists(path)) cartridge.writeFile(path, content);
-            else cartridge.createFile(path, content);
+            cartridge.writeFile(path, content, { create: true });
             files++;
             bytes += content.length;
             batchBytes += content.length;
