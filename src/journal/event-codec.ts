@@ -3,6 +3,7 @@ import { CartridgeError } from '../errors.js';
 import {
   type AuditAction,
   type AuditEntry,
+  type ErasedBlob,
   type Extent,
   type JournalEvent,
   type MerkleSection,
@@ -153,7 +154,30 @@ function fieldsOf(event: JournalEvent): Field[] {
         event.publicKey,
         event.signature,
       ];
+    case 'content.erased':
+      return [event.kind === 'redacted' ? 0 : 1, flattenErasures(event.erasures)];
+    case 'subject.key':
+      return [event.subject, event.atMs];
+    case 'erasure.settled':
+      return [event.erasureOffset];
   }
+}
+
+/** Fields per erased blob in the flat, stored form. */
+const ERASURE_FIELDS = 5;
+
+function flattenErasures(erasures: readonly ErasedBlob[]): unknown[] {
+  const flat: unknown[] = [];
+  for (const erasure of erasures) {
+    flat.push(
+      erasure.recordOffset,
+      erasure.recordSequence,
+      erasure.storedBlobLength,
+      erasure.bodyChecksum,
+      erasure.blobHash,
+    );
+  }
+  return flat;
 }
 
 function merkleFields(section: MerkleSection): Field[] {
@@ -211,6 +235,12 @@ export function recordTypeOf(event: JournalEvent): RecordType {
       return RecordType.KeyRotated;
     case 'head.signed':
       return RecordType.HeadSigned;
+    case 'content.erased':
+      return RecordType.ContentErased;
+    case 'subject.key':
+      return RecordType.SubjectKey;
+    case 'erasure.settled':
+      return RecordType.ErasureSettled;
   }
 }
 
@@ -349,6 +379,26 @@ class Fields {
       throw corruptBody('has a field that is not a key id');
     }
     return value;
+  }
+
+  /** Erased blobs, flat (see `flattenErasures`); at least one. */
+  erasures(): ErasedBlob[] {
+    const value = this.next();
+    if (!Array.isArray(value) || value.length === 0 || value.length % ERASURE_FIELDS !== 0) {
+      throw corruptBody('has bad erasures');
+    }
+    const fields = new Fields(value as unknown[]);
+    const erasures: ErasedBlob[] = [];
+    for (let index = 0; index < value.length / ERASURE_FIELDS; index++) {
+      erasures.push({
+        recordOffset: fields.count(),
+        recordSequence: fields.count(),
+        storedBlobLength: fields.count(),
+        bodyChecksum: fields.count(),
+        blobHash: fields.hash(),
+      });
+    }
+    return erasures;
   }
 
   flag(): boolean {
@@ -507,6 +557,16 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
         publicKey: fields.bytes(PUBLIC_KEY_BYTES, 'public key'),
         signature: fields.bytes(SIGNATURE_BYTES, 'signature'),
       };
+    case RecordType.ContentErased:
+      return {
+        type: 'content.erased',
+        kind: fields.flag() ? 'shredded' : 'redacted',
+        erasures: fields.erasures(),
+      };
+    case RecordType.SubjectKey:
+      return { type: 'subject.key', subject: fields.text(), atMs: fields.count() };
+    case RecordType.ErasureSettled:
+      return { type: 'erasure.settled', erasureOffset: fields.count() };
     case RecordType.EntryRestored:
       return {
         type: 'entry.restored',

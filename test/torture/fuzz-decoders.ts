@@ -366,6 +366,25 @@ function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
           .uint8Array({ minLength: 64, maxLength: 64 })
           .map((value) => Buffer.from(value)),
       });
+    case 'content.erased':
+      return fc.record({
+        type: fc.constant(type),
+        kind: fc.constantFrom('redacted' as const, 'shredded' as const),
+        erasures: fc.array(
+          fc.record({
+            recordOffset: count,
+            recordSequence: count,
+            storedBlobLength: count,
+            bodyChecksum: count,
+            blobHash: bytes32,
+          }),
+          { minLength: 1, maxLength: 3 },
+        ),
+      });
+    case 'subject.key':
+      return fc.record({ type: fc.constant(type), subject: fc.string(), atMs: timeMs });
+    case 'erasure.settled':
+      return fc.record({ type: fc.constant(type), erasureOffset: count });
   }
 }
 
@@ -388,6 +407,9 @@ const EVENT_TYPES: readonly JournalEventType[] = [
   'policy.set',
   'head.signed',
   'file.patched',
+  'content.erased',
+  'subject.key',
+  'erasure.settled',
 ];
 
 /** Bodies for a type: random bytes, random msgpack, arrays of odd fields, mutated real bodies. */
@@ -420,15 +442,21 @@ function eventTarget(type: JournalEventType): RunnableTarget {
  * (`RecordType` is a const enum, erased at build time, so this names its last member; a new
  * record type must move it). It was `ExtentsConsolidated` (10) while types up to 19 existed, so
  * the target fed real types to the decoder as unknown ones, until a genesis-shaped body decoded
- * as a `snapshot.created` (seed 740941836).
+ * as a `snapshot.created` (seed 740941836). Type 20 is the one gap: it was never given out.
  */
-const RECORD_TYPE_MAX: number = RecordType.FilePatched;
+const RECORD_TYPE_MAX: number = RecordType.ErasureSettled;
+const RECORD_TYPE_UNUSED = 20;
 
 /** Types no record may have: the decoder must refuse them, whatever the body. */
 const unknownEventType = defineTarget({
   name: 'decode_event_unknown_type',
   arbitrary: fc.tuple(
-    fc.nat(255).filter((type) => type < RecordType.Genesis || type > RECORD_TYPE_MAX),
+    fc
+      .nat(255)
+      .filter(
+        (type) =>
+          type < RecordType.Genesis || type > RECORD_TYPE_MAX || type === RECORD_TYPE_UNUSED,
+      ),
     bodyArbitrary('genesis'),
   ),
   execute: ([type, body]) => {
