@@ -76,6 +76,14 @@ import {
 import { diffEntries } from '../projections/catalog-diff.js';
 import { type Content, type FilePatch, WritePath } from './write-path.js';
 import { Transactions } from './transactions.js';
+import {
+  type ErasureCounts,
+  type ErasureSteps,
+  eraseBlobs,
+  erasedBlobsOf,
+  settlePendingErasures,
+} from './erasure.js';
+import { planRedaction, type RedactVersions, requireRedactVersions } from './redaction-plan.js';
 import { requireEncryptionKey } from './encryption.js';
 import { type EncryptionInfo, encryptionInfoOf, rotateKey } from './key-rotation.js';
 import type { SnapshotEntry } from '../projections/timeline.js';
@@ -105,6 +113,18 @@ export type { Content, FilePatch } from './write-path.js';
 export interface PatchFileOptions {
   /** The file's size after the patch; by default its size, grown to the last patch's end. */
   readonly sizeBytes?: number;
+}
+
+/** Options of `redact`. */
+export interface RedactOptions {
+  /** Which versions lose their content: all but the current, all, or those named. */
+  readonly versions: RedactVersions;
+}
+
+/** What `redact` did. */
+export interface RedactResult extends ErasureCounts {
+  /** The versions whose content was removed (some may have shared every record with others). */
+  readonly versionsRedacted: number;
 }
 
 const MEMORY_PATH = 'memory.cart';
@@ -160,7 +180,13 @@ export class Cartridge {
       },
     });
     this.pool = new BufferPool(options.bufferPoolBytes);
-    this.content = new ContentReader(journal.file, journal.writer, this.pool, journal.sealing);
+    this.content = new ContentReader(
+      journal.file,
+      journal.writer,
+      this.pool,
+      journal.sealing,
+      () => this.journal.erasures,
+    );
     this.reads = new ReadModel(journal, this.content);
     this.actors = new ActorScope(options.actor);
     this.access = new AccessControl(() => this.journal.policy);
@@ -253,11 +279,23 @@ export class Cartridge {
     }
   }
 
-  /** Opens an existing cartridge file, replaying its journal from the last checkpoint. */
+  /**
+   * Opens an existing cartridge file, replaying its journal from the last checkpoint. A
+   * writable open also finishes an erasure a crash interrupted (see `erasure.ts`).
+   */
   static open(path: string, options: CartridgeOptions = {}): Cartridge {
     requireHostPath(path);
     const resolved = resolveOptions(options);
-    return new Cartridge(openJournal(storageOf(options), path, resolved), resolved, path);
+    const cartridge = new Cartridge(openJournal(storageOf(options), path, resolved), resolved, path);
+    if (!cartridge.readOnly) {
+      try {
+        settlePendingErasures(cartridge.erasureSteps(ROOT_PATH));
+      } catch (error) {
+        cartridge.journal.file.close();
+        throw error;
+      }
+    }
+    return cartridge;
   }
 
   /**
@@ -856,6 +894,51 @@ export class Cartridge {
         }),
       syncNow: () => this.durability.syncNow(),
     });
+  }
+
+  // ---- erasure ------------------------------------------------------------------------------
+
+  /**
+   * Removes the content of versions of `path` from the file: `'past'` (every version but the
+   * current one), `'all'`, or the versions named by their positions (or offsets) as `history`
+   * gives them. The records that only those versions use have their blobs overwritten in
+   * place with a marker, after a `content.erased` record naming them is durable; the chain,
+   * the Merkle log and signed heads still verify (see `erasure.ts`, SECURITY.md). Reading the
+   * content of a redacted version is `REDACTED` from then on, at the head, in checkouts and in
+   * history. An administrative operation on the path (`All`), audited; durable when it returns.
+   */
+  redact(path: string, options: RedactOptions): RedactResult {
+    this.ensureWritable();
+    this.refuseInsideTransaction('redact');
+    const given = requireOptionsObject('redact options', options);
+    const versions = requireRedactVersions(given.versions);
+    const canonical = canonicalPath(path);
+    // Buffered appends are committed first: the plan reads the committed journal.
+    this.writes.settle();
+    this.transaction(() => undefined);
+    let versionCount = 0;
+    const counts = eraseBlobs(this.erasureSteps(canonical), 'redacted', () => {
+      const plan = planRedaction(this.journal, canonical, versions, this.head);
+      versionCount = plan.versions.length;
+      return erasedBlobsOf(this.journal, plan.recordOffsets);
+    });
+    return { versionsRedacted: versionCount, ...counts };
+  }
+
+  /** The steps of an erasure (`erasure.ts`), gated as an administrative operation on `path`. */
+  private erasureSteps(path: string): ErasureSteps {
+    return {
+      journal: () => this.journal,
+      append: (event) => this.writes.append(event),
+      commitGated: (body) =>
+        this.transaction(() => this.gate.run(this.actor, 'All', path, body)),
+      commitQuietly: (body) => this.transaction(body),
+      syncNow: () => this.durability.syncNow(),
+      forget: (offset) => {
+        this.pool.delete(offset);
+        this.journal.writer.forgetBlob(offset);
+      },
+    };
   }
 
   // ---- transactions -----------------------------------------------------------------------

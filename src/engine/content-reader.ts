@@ -3,6 +3,7 @@ import { type Extent, RecordType } from '../journal/journal-event.js';
 import {
   blobInto,
   blobOf,
+  erasedError,
   type RawRecord,
   readRecordOfLength,
   readRun,
@@ -13,6 +14,7 @@ import type { StorageFile } from '../journal/io/storage.js';
 import type { RecordSealing } from '../journal/record-sealing.js';
 import { FILE_SIZE_MAX_BYTES, READ_RUN_MAX_BYTES, RECORD_MAX_BYTES } from '../limits.js';
 import type { BufferPool } from '../projections/buffer-pool.js';
+import type { ErasureIndex } from '../projections/erasure-index.js';
 
 /**
  * Reads file content from its extents. Extents whose records lie back to back in the journal
@@ -39,6 +41,11 @@ export class ContentReader {
     private readonly pool: BufferPool,
     /** Opens the content of an encrypted cartridge; undefined for a plain one. */
     private readonly sealing: RecordSealing | undefined,
+    /**
+     * The head's erasures: a read of an erased record is refused whatever state it is read
+     * for (a checkout of a moment before the erasure included), before any byte is read.
+     */
+    private readonly erasures: () => ErasureIndex,
   ) {}
 
   /** The bytes of a file of `sizeBytes` whose map is `extents`; `path` names it in errors. */
@@ -77,7 +84,18 @@ export class ContentReader {
     return this.readExtents(wanted, end - start, path);
   }
 
+  /** `REDACTED` or `SHREDDED` when an extent's record was erased. */
+  private refuseErased(extents: readonly Extent[]): void {
+    const erasures = this.erasures();
+    if (!erasures.hasErasures()) return;
+    for (const extent of extents) {
+      const erasure = erasures.lookup(extent.recordOffset);
+      if (erasure !== undefined) throw erasedError(extent.recordOffset, erasure.kind);
+    }
+  }
+
   private readExtents(extents: readonly Extent[], sizeBytes: number, path: string): Buffer {
+    this.refuseErased(extents);
     const result = Buffer.allocUnsafe(sizeBytes);
     const scratch = new RunScratch();
     let position = 0;

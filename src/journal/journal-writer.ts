@@ -248,9 +248,9 @@ export class JournalWriter {
    * The blob of a small appended record committed lately, if it is still kept and is the
    * record `sequence` names. Consolidation rewrites a file's run of small appends soon after
    * they were written: reading them back from the file (a `pread` and a CRC32C per record) cost
-   * it about as much as compressing them. Committed records never change on disk while this
-   * writer lives (a failed commit cuts back only its own bytes), so the copy kept here is what
-   * a read would return.
+   * it about as much as compressing them. Committed records change on disk while this writer
+   * lives only by an erasure, which forgets the copy first (`forgetBlob`); a failed commit cuts
+   * back only its own bytes. So the copy kept here is what a read would return.
    */
   recentBlob(offset: number, sequence: number): Buffer | undefined {
     const recent = this.recentBlobs.get(offset);
@@ -280,6 +280,37 @@ export class JournalWriter {
       this.recentBlobs.delete(offset);
       this.recentBlobsBytes -= recent.blob.length;
     }
+  }
+
+  /**
+   * Overwrites committed bytes in place: an erasure's marker over a blob (see
+   * `erasure-marker.ts`), never anything past the committed end or with records staged. The
+   * `content.erased` record naming the bytes is durable before this is called, so a failure
+   * leaves the blob part content, part marker, which the record already accounts for; the
+   * writer is poisoned all the same, as after any failed write, and reopening finishes it.
+   */
+  overwriteCommitted(position: number, bytes: Uint8Array): void {
+    this.throwIfPoisoned();
+    assert(this.staged.length === 0, 'an overwrite with records staged');
+    assert(
+      position >= 0 && position + bytes.length <= this.tail.endOffset,
+      'an overwrite past the committed journal',
+    );
+    this.runGuard();
+    try {
+      this.file.write([bytes], position);
+    } catch (error) {
+      this.poisonedBy = fromSystemError(error, 'erasure write');
+      throw this.poisonedBy;
+    }
+  }
+
+  /** Forgets the copy kept of a record's blob (see `recentBlob`): its bytes were erased. */
+  forgetBlob(offset: number): void {
+    const recent = this.recentBlobs.get(offset);
+    if (recent === undefined) return;
+    this.recentBlobs.delete(offset);
+    this.recentBlobsBytes -= recent.blob.length;
   }
 
   /** The sequence number the next staged record will get. */
