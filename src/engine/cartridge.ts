@@ -84,6 +84,7 @@ import {
   settlePendingErasures,
 } from './erasure.js';
 import { planRedaction, type RedactVersions, requireRedactVersions } from './redaction-plan.js';
+import { SubjectKeys } from './subject-keys.js';
 import { requireEncryptionKey } from './encryption.js';
 import { type EncryptionInfo, encryptionInfoOf, rotateKey } from './key-rotation.js';
 import type { SnapshotEntry } from '../projections/timeline.js';
@@ -127,6 +128,12 @@ export interface RedactResult extends ErasureCounts {
   readonly versionsRedacted: number;
 }
 
+/** What `shred` did. */
+export interface ShredResult {
+  /** The subject's data keys destroyed now (0 when it had none left). */
+  readonly keysShredded: number;
+}
+
 const MEMORY_PATH = 'memory.cart';
 
 /**
@@ -150,6 +157,7 @@ export class Cartridge {
   private readonly writes: WritePath;
   private readonly transactions: Transactions;
   private readonly durability: DurabilityKeeper;
+  private readonly subjects: SubjectKeys;
   private readonly followTimer = new FollowTimer(() => this.refreshQuietly());
   private closedValue = false;
   private backgroundError: unknown;
@@ -180,12 +188,19 @@ export class Cartridge {
       },
     });
     this.pool = new BufferPool(options.bufferPoolBytes);
+    this.subjects = new SubjectKeys({
+      journal: () => this.journal,
+      subjectRoot: options.subjectRoot,
+      append: (event, blob) => this.writes.append(event, blob),
+      commitTimeMs: () => this.transactions.commitTimeMs,
+    });
     this.content = new ContentReader(
       journal.file,
       journal.writer,
       this.pool,
       journal.sealing,
       () => this.journal.erasures,
+      (path) => this.subjects.keysForRead(path),
     );
     this.reads = new ReadModel(journal, this.content);
     this.actors = new ActorScope(options.actor);
@@ -222,6 +237,7 @@ export class Cartridge {
       actor: () => this.actor,
       commitTimeMs: () => this.transactions.commitTimeMs,
       transactionDepth: () => this.transactions.depth,
+      blobKeyFor: (path) => this.subjects.keyForWrite(path),
     });
     this.transactions = new Transactions({
       options,
@@ -923,6 +939,47 @@ export class Cartridge {
       return erasedBlobsOf(this.journal, plan.recordOffsets);
     });
     return { versionsRedacted: versionCount, ...counts };
+  }
+
+  /**
+   * Crypto-shredding: destroys the data keys of `subject` (a path, as `subjectOf` gives it), so
+   * that every version of its content is `SHREDDED` from then on, in this file, in copies made
+   * afterwards and in shipped segments copied afterwards, while everything else reads and
+   * verifies. The keys' blobs are erased like redacted content (see `erasure.ts`). Writing to
+   * the subject afterwards gives it a new key. An administrative operation on the subject's
+   * path (`All`), audited; durable when it returns. See `subject-keys.ts`.
+   */
+  shred(subject: string): ShredResult {
+    this.ensureWritable();
+    this.refuseInsideTransaction('shred');
+    if (this.journal.sealing === undefined) {
+      throw new CartridgeError(
+        'INVALID_ARGUMENT',
+        'shred needs an encrypted cartridge with encryption.perSubjectKeys',
+      );
+    }
+    const canonical = canonicalPath(subject);
+    this.writes.settle();
+    this.transaction(() => undefined);
+    const counts = eraseBlobs(this.erasureSteps(canonical), 'shredded', () =>
+      erasedBlobsOf(
+        this.journal,
+        this.journal.erasures.subjectKeys(canonical).map((key) => key.offset),
+      ),
+    );
+    // Plaintext of the subject's content may be cached: nothing of it is kept.
+    this.subjects.forgetKeys();
+    this.pool.clear();
+    return { keysShredded: counts.recordsErased };
+  }
+
+  /**
+   * The subject `path` belongs to (the path of the subject, as `shred` takes it): the one it
+   * has a key under, or the one `encryption.subjectRoot` gives it; null for none.
+   */
+  subjectOf(path: string): string | null {
+    this.ensureOpen();
+    return this.subjects.subjectOf(canonicalPath(path)) ?? null;
   }
 
   /** The steps of an erasure (`erasure.ts`), gated as an administrative operation on `path`. */

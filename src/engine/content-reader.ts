@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { journalCorrupt } from '../errors.js';
 import { type Extent, RecordType } from '../journal/journal-event.js';
 import {
@@ -24,6 +25,12 @@ import type { ErasureIndex } from '../projections/erasure-index.js';
  * transaction, and small appends committed lately, are read from the writer.
  */
 
+/** The key of a content blob by its record's offset: a subject's data key, or undefined. */
+export type BlobKeys = (recordOffset: number) => KeyObject | undefined;
+
+/** The keys of a read's extents, in order; undefined when none has a subject key. */
+type BlobKeyList = readonly (KeyObject | undefined)[] | undefined;
+
 /** Record types whose blob holds file content (and may be read through an extent). */
 const CONTENT_RECORD_TYPES = new Set<number>([
   RecordType.Data,
@@ -46,6 +53,8 @@ export class ContentReader {
      * for (a checkout of a moment before the erasure included), before any byte is read.
      */
     private readonly erasures: () => ErasureIndex,
+    /** The subject data keys of a path's content (see `SubjectKeys.keysForRead`). */
+    private readonly subjectKeys: (path: string) => BlobKeys | undefined,
   ) {}
 
   /** The bytes of a file of `sizeBytes` whose map is `extents`; `path` names it in errors. */
@@ -94,8 +103,20 @@ export class ContentReader {
     }
   }
 
+  /**
+   * The key of each extent's blob, or undefined when no extent has a subject key. Resolved
+   * before anything is read, so that shredded content is `SHREDDED` even when a copy of its
+   * plaintext is still cached.
+   */
+  private blobKeysOf(extents: readonly Extent[], path: string): BlobKeyList {
+    const keyOf = this.subjectKeys(path);
+    if (keyOf === undefined) return undefined;
+    return extents.map((extent) => keyOf(extent.recordOffset));
+  }
+
   private readExtents(extents: readonly Extent[], sizeBytes: number, path: string): Buffer {
     this.refuseErased(extents);
+    const keys = this.blobKeysOf(extents, path);
     const result = Buffer.allocUnsafe(sizeBytes);
     const scratch = new RunScratch();
     let position = 0;
@@ -111,12 +132,13 @@ export class ContentReader {
       // A file of one extent goes through the pool (it is likely read again); the records of a
       // file of many are read in runs straight into the result, without filling the pool.
       if (extents.length === 1) {
-        position = copyExtent(result, position, this.loneBlob(extent), extent, path);
+        const blob = this.loneBlob(extent, keys?.[index]);
+        position = copyExtent(result, position, blob, extent, path);
         index++;
         continue;
       }
       const runEnd = this.runEndOf(extents, index);
-      position = this.readRunInto(extents, index, runEnd, result, position, path, scratch);
+      position = this.readRunInto(extents, index, runEnd, result, position, path, scratch, keys);
       index = runEnd;
     }
     return result;
@@ -156,10 +178,10 @@ export class ContentReader {
     return end;
   }
 
-  private loneBlob(extent: Extent): Buffer {
+  private loneBlob(extent: Extent, blobKey: KeyObject | undefined): Buffer {
     // The extent knows its record's length: one read instead of header, then payload.
     const raw = readRecordOfLength(this.file, extent.recordOffset, extent.recordLengthBytes);
-    const blob = checkedBlob(raw, extent, this.sealing);
+    const blob = checkedBlob(raw, extent, this.sealing, blobKey);
     this.pool.set(extent.recordOffset, blob);
     return blob;
   }
@@ -176,6 +198,7 @@ export class ContentReader {
     position: number,
     path: string,
     scratch: RunScratch,
+    keys: BlobKeyList,
   ): number {
     const first = extents[start] as Extent;
     const last = extents[end - 1] as Extent;
@@ -195,10 +218,12 @@ export class ContentReader {
         if (position + extent.lengthBytes > target.length) {
           throw journalCorrupt(extent.recordOffset, `content of ${path} overruns its size`);
         }
-        blobInto(raw, target.subarray(position, position + extent.lengthBytes), this.sealing);
+        const into = target.subarray(position, position + extent.lengthBytes);
+        blobInto(raw, into, this.sealing, keys?.[index]);
         position += extent.lengthBytes;
       } else {
-        position = copyExtent(target, position, blobOf(raw, this.sealing), extent, path);
+        const blob = blobOf(raw, this.sealing, keys?.[index]);
+        position = copyExtent(target, position, blob, extent, path);
       }
     }
     return position;
@@ -246,9 +271,14 @@ function checkIdentity(raw: RawRecord, extent: Extent): void {
 }
 
 /** The blob of the record an extent names, after checking it is that record. */
-function checkedBlob(raw: RawRecord, extent: Extent, sealing: RecordSealing | undefined): Buffer {
+function checkedBlob(
+  raw: RawRecord,
+  extent: Extent,
+  sealing: RecordSealing | undefined,
+  blobKey: KeyObject | undefined,
+): Buffer {
   checkIdentity(raw, extent);
-  return blobOf(raw, sealing);
+  return blobOf(raw, sealing, blobKey);
 }
 
 function copyExtent(

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { CartridgeError, fromSystemError, journalCorrupt } from '../errors.js';
 import { RECORD_MAX_BYTES } from '../limits.js';
 import { type Codec, decompressBlob, decompressBlobInto } from './compression.js';
@@ -273,13 +274,20 @@ export function erasedError(offset: number, kind: ErasureKind): CartridgeError {
       });
 }
 
-/** The blob as compressed: opened if the record is sealed. */
-function compressedBlobOf(raw: RawRecord, sealing: RecordSealing | undefined): Buffer {
+/**
+ * The blob as compressed: opened if the record is sealed (with `blobKey`, the subject data key
+ * that sealed it, when one did).
+ */
+function compressedBlobOf(
+  raw: RawRecord,
+  sealing: RecordSealing | undefined,
+  blobKey: KeyObject | undefined,
+): Buffer {
   if (raw.erasure !== undefined) throw erasedError(raw.offset, raw.erasure.kind);
   const sealed = isSealed(raw.header);
   if (!sealed && sealing === undefined) return raw.storedBlob;
   if (!sealed || sealing === undefined) refuseUnopenable(raw, sealing);
-  return sealing.openBlob(associatedDataOf(raw), raw.body, raw.storedBlob, raw.offset);
+  return sealing.openBlob(associatedDataOf(raw), raw.body, raw.storedBlob, raw.offset, blobKey);
 }
 
 /**
@@ -317,9 +325,13 @@ function plainBodyOf(raw: RawRecord, sealing: RecordSealing | undefined): Buffer
 }
 
 /** The decoded blob of a checked record (opened first with `sealing` if it is sealed). */
-export function blobOf(raw: RawRecord, sealing: RecordSealing | undefined): Buffer {
+export function blobOf(
+  raw: RawRecord,
+  sealing: RecordSealing | undefined,
+  blobKey?: KeyObject,
+): Buffer {
   const codec = codecBitsOf(raw.header) as Codec;
-  const compressed = compressedBlobOf(raw, sealing);
+  const compressed = compressedBlobOf(raw, sealing, blobKey);
   if (codec === 0) return compressed;
   try {
     return decompressBlob(codec, compressed, raw.header.rawBlobLength);
@@ -335,12 +347,17 @@ export function blobOf(raw: RawRecord, sealing: RecordSealing | undefined): Buff
  * Writes the decoded blob of a checked record into `target`, which must be exactly its raw
  * length: the read path of a file assembled from many records.
  */
-export function blobInto(raw: RawRecord, target: Buffer, sealing: RecordSealing | undefined): void {
+export function blobInto(
+  raw: RawRecord,
+  target: Buffer,
+  sealing: RecordSealing | undefined,
+  blobKey?: KeyObject,
+): void {
   const codec = codecBitsOf(raw.header) as Codec;
   if (target.length !== raw.header.rawBlobLength) {
     throw journalCorrupt(raw.offset, 'blob length disagrees with its extent');
   }
-  const compressed = compressedBlobOf(raw, sealing);
+  const compressed = compressedBlobOf(raw, sealing, blobKey);
   if (codec === 0) {
     target.set(compressed);
     return;

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { assert } from '../assert.js';
 import { CartridgeError, fromSystemError, limitExceeded } from '../errors.js';
 import { CONSOLIDATED_EXTENT_BYTES, TRANSACTION_RECORDS_MAX } from '../limits.js';
@@ -57,6 +58,8 @@ interface StagedRecord {
   readonly blobHash: Buffer;
   /** What seals this record: the writer's sealing, or undefined (a plain or signed head). */
   readonly sealing: RecordSealing | undefined;
+  /** The subject data key that seals the blob, when the content belongs to a subject. */
+  readonly blobKey: KeyObject | undefined;
   /**
    * The record sealed for the header it was last framed with. A checkpoint computes the chain
    * hash of its staged pages before the commit frames them again with the same headers: the
@@ -182,6 +185,7 @@ export class JournalWriter {
     event: JournalEvent,
     blob?: Uint8Array,
     effort: CompressionEffort = 'normal',
+    blobKey?: KeyObject,
   ): JournalRecord {
     if (this.staged.length >= TRANSACTION_RECORDS_MAX) {
       throw limitExceeded(
@@ -228,6 +232,7 @@ export class JournalWriter {
       rawBlob,
       blobHash,
       sealing,
+      blobKey: sealing === undefined ? undefined : blobKey,
       sealed: undefined,
     });
     if (rawBlob.length > 0) this.stagedBlobs.set(offset, rawBlob);
@@ -382,7 +387,7 @@ export class JournalWriter {
     let sealed = staged.sealed;
     if (sealed === undefined || !sealed.associatedData.equals(associatedData)) {
       const kept = Buffer.from(associatedData);
-      const payload = sealing.seal(kept, staged.body, staged.storedBlob);
+      const payload = sealing.seal(kept, staged.body, staged.storedBlob, staged.blobKey);
       sealed = { associatedData: kept, ...payload, blobHash: blobHashOf(payload.blob) };
       staged.sealed = sealed;
       // The leaf hashes the record as stored: filled in now that its stored bytes exist.
