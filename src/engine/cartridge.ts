@@ -302,7 +302,11 @@ export class Cartridge {
   static open(path: string, options: CartridgeOptions = {}): Cartridge {
     requireHostPath(path);
     const resolved = resolveOptions(options);
-    const cartridge = new Cartridge(openJournal(storageOf(options), path, resolved), resolved, path);
+    const cartridge = new Cartridge(
+      openJournal(storageOf(options), path, resolved),
+      resolved,
+      path,
+    );
     if (!cartridge.readOnly) {
       try {
         settlePendingErasures(cartridge.erasureSteps(ROOT_PATH));
@@ -921,7 +925,8 @@ export class Cartridge {
    * place with a marker, after a `content.erased` record naming them is durable; the chain,
    * the Merkle log and signed heads still verify (see `erasure.ts`, SECURITY.md). Reading the
    * content of a redacted version is `REDACTED` from then on, at the head, in checkouts and in
-   * history. An administrative operation on the path (`All`), audited; durable when it returns.
+   * history. An administrative operation (`All` on `/`) and a `Delete` on the path, both
+   * audited; durable when it returns.
    */
   redact(path: string, options: RedactOptions): RedactResult {
     this.ensureWritable();
@@ -946,8 +951,9 @@ export class Cartridge {
    * that every version of its content is `SHREDDED` from then on, in this file, in copies made
    * afterwards and in shipped segments copied afterwards, while everything else reads and
    * verifies. The keys' blobs are erased like redacted content (see `erasure.ts`). Writing to
-   * the subject afterwards gives it a new key. An administrative operation on the subject's
-   * path (`All`), audited; durable when it returns. See `subject-keys.ts`.
+   * the subject afterwards gives it a new key. An administrative operation (`All` on `/`) and
+   * a `Delete` on the subject's path, both audited; durable when it returns. See
+   * `subject-keys.ts`.
    */
   shred(subject: string): ShredResult {
     this.ensureWritable();
@@ -987,8 +993,15 @@ export class Cartridge {
     return {
       journal: () => this.journal,
       append: (event) => this.writes.append(event),
+      // Administrative (`All` on `/`, as restore is: history changes for everyone), and a
+      // `Delete` on the path itself, so that the audit trail names what was erased.
       commitGated: (body) =>
-        this.transaction(() => this.gate.run(this.actor, 'All', path, body)),
+        this.transaction(() =>
+          this.gate.run(this.actor, 'All', ROOT_PATH, () => {
+            this.gate.check(this.actor, 'Delete', path);
+            body();
+          }),
+        ),
       commitQuietly: (body) => this.transaction(body),
       syncNow: () => this.durability.syncNow(),
       forget: (offset) => {

@@ -128,7 +128,10 @@ export function historyOf(journal: OpenedJournal, path: string, limit: number): 
   const lastIndex = versions.length - 1;
   const last = versions[lastIndex];
   if (offset !== null && last !== undefined && pending[pending.length - 1] === lastIndex) {
-    const older = toJournalRecord(readRecordAt(journal.file, offset, journal.erasures.lookup), journal.sealing);
+    const older = toJournalRecord(
+      readRecordAt(journal.file, offset, journal.erasures.lookup),
+      journal.sealing,
+    );
     const kind = describe(older.event, offset, path).kind;
     if (kind !== undefined) versions[lastIndex] = { ...last, kind };
   }

@@ -240,11 +240,7 @@ function subjectRootOf(options: Record<string, unknown>): string | undefined {
   const value = options.encryption;
   if (value === undefined) return undefined;
   const given = requireOptionsObject('option encryption', value);
-  const perSubjectKeys = booleanOption(
-    'encryption.perSubjectKeys',
-    given.perSubjectKeys,
-    false,
-  );
+  const perSubjectKeys = booleanOption('encryption.perSubjectKeys', given.perSubjectKeys, false);
   if (!perSubjectKeys) return undefined;
   if (options.encryptionKey === undefined) {
     throw new CartridgeError(

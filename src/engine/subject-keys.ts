@@ -89,10 +89,7 @@ export class SubjectKeys {
       return this.dataKeyOf(journal, latest);
     }
     const dataKey = randomBytes(ENCRYPTION_KEY_BYTES);
-    this.host.append(
-      { type: 'subject.key', subject, atMs: this.host.commitTimeMs() },
-      dataKey,
-    );
+    this.host.append({ type: 'subject.key', subject, atMs: this.host.commitTimeMs() }, dataKey);
     return createSecretKey(dataKey);
   }
 

@@ -13,7 +13,12 @@ const MARKER_PATTERN = Buffer.from('cartridge-erased', 'latin1');
 export function erasureMarkerOf(lengthBytes: number): Buffer {
   const marker = Buffer.allocUnsafe(lengthBytes);
   for (let position = 0; position < lengthBytes; position += MARKER_PATTERN.length) {
-    MARKER_PATTERN.copy(marker, position, 0, Math.min(MARKER_PATTERN.length, lengthBytes - position));
+    MARKER_PATTERN.copy(
+      marker,
+      position,
+      0,
+      Math.min(MARKER_PATTERN.length, lengthBytes - position),
+    );
   }
   return marker;
 }
