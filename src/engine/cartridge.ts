@@ -941,7 +941,14 @@ export class Cartridge {
     const counts = eraseBlobs(this.erasureSteps(canonical), 'redacted', () => {
       const plan = planRedaction(this.journal, canonical, versions, this.head);
       versionCount = plan.versions.length;
-      return erasedBlobsOf(this.journal, plan.recordOffsets);
+      const erasures = this.journal.erasures;
+      return {
+        erased: erasedBlobsOf(this.journal, plan.recordOffsets),
+        // A version named again is not named twice.
+        versions: plan.versions
+          .map((version) => version.offset)
+          .filter((offset) => !erasures.isVersionRedacted(offset)),
+      };
     });
     return { versionsRedacted: versionCount, ...counts };
   }
@@ -967,12 +974,13 @@ export class Cartridge {
     const canonical = canonicalPath(subject);
     this.writes.settle();
     this.transaction(() => undefined);
-    const counts = eraseBlobs(this.erasureSteps(canonical), 'shredded', () =>
-      erasedBlobsOf(
+    const counts = eraseBlobs(this.erasureSteps(canonical), 'shredded', () => ({
+      erased: erasedBlobsOf(
         this.journal,
         this.journal.erasures.subjectKeys(canonical).map((key) => key.offset),
       ),
-    );
+      versions: [],
+    }));
     // Plaintext of the subject's content may be cached: nothing of it is kept.
     this.subjects.forgetKeys();
     this.pool.clear();

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { journalCorrupt } from '../errors.js';
+import { CartridgeError, journalCorrupt } from '../errors.js';
 import { type Extent, RecordType } from '../journal/journal-event.js';
 import {
   blobInto,
@@ -91,6 +91,18 @@ export class ContentReader {
       extentStart = extentEnd;
     }
     return this.readExtents(wanted, end - start, path);
+  }
+
+  /**
+   * `REDACTED` when a redaction named the version (its record's offset) whose content a read
+   * is about to return, whatever state the read is for.
+   */
+  refuseRedactedVersion(versionOffset: number, path: string): void {
+    if (!this.erasures().isVersionRedacted(versionOffset)) return;
+    throw new CartridgeError('REDACTED', `this version of ${path} was redacted`, {
+      path,
+      offset: versionOffset,
+    });
   }
 
   /** `REDACTED` or `SHREDDED` when an extent's record was erased. */

@@ -70,22 +70,37 @@ export function erasedBlobsOf(journal: OpenedJournal, offsets: Iterable<number>)
   return erased;
 }
 
+/** What an erasure removes: blobs, and (for a redaction) the versions it names. */
+export interface ErasurePlan {
+  readonly erased: readonly ErasedBlob[];
+  readonly versions: readonly number[];
+}
+
 /**
- * Erases the blobs `plan` names (it runs inside the gated commit, so that a refused actor
- * reads nothing): steps 1 to 3 above.
+ * Erases what `plan` names (it runs inside the gated commit, so that a refused actor reads
+ * nothing): steps 1 to 3 above. The versions go into the first record, blobs
+ * ERASURES_PER_RECORD_MAX to a record.
  */
 export function eraseBlobs(
   steps: ErasureSteps,
   kind: ErasureKind,
-  plan: () => readonly ErasedBlob[],
+  plan: () => ErasurePlan,
 ): ErasureCounts {
   const erasureOffsets: number[] = [];
   let counts: ErasureCounts = { recordsErased: 0, bytesErased: 0 };
   steps.commitGated(() => {
-    const erased = plan();
-    for (let start = 0; start < erased.length; start += ERASURES_PER_RECORD_MAX) {
+    const { erased, versions } = plan();
+    let start = 0;
+    while (start < erased.length || (start === 0 && versions.length > 0)) {
       const chunk = erased.slice(start, start + ERASURES_PER_RECORD_MAX);
-      erasureOffsets.push(steps.append({ type: 'content.erased', kind, erasures: chunk }).offset);
+      const event: JournalEvent = {
+        type: 'content.erased',
+        kind,
+        erasures: chunk,
+        versions: start === 0 ? versions : [],
+      };
+      erasureOffsets.push(steps.append(event).offset);
+      start += ERASURES_PER_RECORD_MAX;
     }
     let bytesErased = 0;
     for (const blob of erased) bytesErased += blob.storedBlobLength;

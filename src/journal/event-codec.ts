@@ -155,7 +155,11 @@ function fieldsOf(event: JournalEvent): Field[] {
         event.signature,
       ];
     case 'content.erased':
-      return [event.kind === 'redacted' ? 0 : 1, flattenErasures(event.erasures)];
+      return [
+        event.kind === 'redacted' ? 0 : 1,
+        flattenErasures(event.erasures),
+        [...event.versions],
+      ];
     case 'subject.key':
       return [event.subject, event.atMs];
     case 'erasure.settled':
@@ -381,10 +385,20 @@ class Fields {
     return value;
   }
 
-  /** Erased blobs, flat (see `flattenErasures`); at least one. */
+  /** A list of counts (journal offsets). */
+  offsets(): number[] {
+    const value = this.next();
+    if (!Array.isArray(value)) throw corruptBody('has a bad list of offsets');
+    const inner = new Fields(value as unknown[]);
+    const result: number[] = [];
+    for (let index = 0; index < value.length; index++) result.push(inner.count());
+    return result;
+  }
+
+  /** Erased blobs, flat (see `flattenErasures`). */
   erasures(): ErasedBlob[] {
     const value = this.next();
-    if (!Array.isArray(value) || value.length === 0 || value.length % ERASURE_FIELDS !== 0) {
+    if (!Array.isArray(value) || value.length % ERASURE_FIELDS !== 0) {
       throw corruptBody('has bad erasures');
     }
     const fields = new Fields(value as unknown[]);
@@ -557,12 +571,18 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
         publicKey: fields.bytes(PUBLIC_KEY_BYTES, 'public key'),
         signature: fields.bytes(SIGNATURE_BYTES, 'signature'),
       };
-    case RecordType.ContentErased:
-      return {
+    case RecordType.ContentErased: {
+      const event: JournalEvent = {
         type: 'content.erased',
         kind: fields.flag() ? 'shredded' : 'redacted',
         erasures: fields.erasures(),
+        versions: fields.offsets(),
       };
+      if (event.erasures.length === 0 && event.versions.length === 0) {
+        throw corruptBody('erases nothing');
+      }
+      return event;
+    }
     case RecordType.SubjectKey:
       return { type: 'subject.key', subject: fields.text(), atMs: fields.count() };
     case RecordType.ErasureSettled:

@@ -266,6 +266,12 @@ export type JournalEvent =
       readonly type: 'content.erased';
       readonly kind: ErasureKind;
       readonly erasures: readonly ErasedBlob[];
+      /**
+       * The offsets of the version records whose content a redaction removes (none for a
+       * shred): reading those versions is refused even where all their bytes live on in a
+       * version kept (an append's earlier part), which no blob erasure could say.
+       */
+      readonly versions: readonly number[];
     }
   | {
       /**

@@ -13,6 +13,8 @@ import { CartridgeError } from '../errors.js';
  *   bodyChecksum, blobHash, kind, erasureOffset]`: every blob a `content.erased` record names,
  *   so that a read of it is refused (`REDACTED`, `SHREDDED`) and a read of its record at
  *   random checks its body against the recorded checksum;
+ * - `Y` + version record's offset → `[erasureOffset]`: a version a redaction named, whose
+ *   reads are refused even where its bytes live on in a version kept;
  * - `W` + `content.erased` record's offset → `[count]`: an erasure whose overwrite has not been
  *   settled (no `erasure.settled` yet); a writable open finishes it;
  * - `K` + subject path + NUL + `subject.key` record's offset → `[sequence]`: the data keys of
@@ -22,6 +24,7 @@ import { CartridgeError } from '../errors.js';
  */
 
 const ERASED_PREFIX = 'Z';
+const VERSION_PREFIX = 'Y';
 const PENDING_PREFIX = 'W';
 const SUBJECT_PREFIX = 'K';
 const KIND_CODES: readonly ErasureKind[] = ['redacted', 'shredded'];
@@ -92,6 +95,13 @@ export class ErasureIndex implements Projection {
             ]),
           );
         }
+        for (const versionOffset of event.versions) {
+          const key = VERSION_PREFIX + hexKey(versionOffset);
+          if (versionOffset >= record.offset || this.tree.get(key) !== undefined) {
+            throw journalCorrupt(record.offset, 'an erasure names a version it cannot redact');
+          }
+          this.tree.set(key, packValue([record.offset]));
+        }
         this.tree.set(PENDING_PREFIX + hexKey(record.offset), packValue([event.erasures.length]));
         this.anyErasure = true;
         return;
@@ -120,9 +130,17 @@ export class ErasureIndex implements Projection {
     return bytes === undefined ? undefined : decodeErasure(offset, bytes);
   };
 
+  /** Whether a redaction named the version whose record is at `versionOffset`. */
+  isVersionRedacted(versionOffset: number): boolean {
+    if (!this.hasErasures()) return false;
+    return this.tree.get(VERSION_PREFIX + hexKey(versionOffset)) !== undefined;
+  }
+
   hasErasures(): boolean {
     if (this.anyErasure === undefined) {
-      this.anyErasure = this.tree.last(...prefixRange(ERASED_PREFIX)) !== undefined;
+      this.anyErasure =
+        this.tree.last(...prefixRange(ERASED_PREFIX)) !== undefined ||
+        this.tree.last(...prefixRange(VERSION_PREFIX)) !== undefined;
     }
     return this.anyErasure;
   }

@@ -128,10 +128,13 @@ describe('redact', () => {
     const tail = token('tail');
     cart.createFile('/log.txt', `${head}\n`);
     cart.appendFile('/log.txt', `${tail}\n`);
+    const first = cart.history('/log.txt')[1] as PathVersion;
     const result = cart.redact('/log.txt', { versions: 'past' });
-    // The first version's record is the current version's first extent too.
-    expect(result.recordsErased).toBe(0);
+    // The first version's record is the current version's first extent too: its bytes stay,
+    // but the version itself reads as redacted.
+    expect(result).toMatchObject({ versionsRedacted: 1, recordsErased: 0 });
     expect(cart.readFile('/log.txt').toString()).toBe(`${head}\n${tail}\n`);
+    expectCode(() => cart.checkout(first.position).readFile('/log.txt'), 'REDACTED');
     expect(cart.redact('/log.txt', { versions: 'all' }).recordsErased).toBe(2);
     expectCode(() => cart.readFile('/log.txt'), 'REDACTED');
     expect(scan(path, head) || scan(path, tail)).toBe(false);

@@ -380,6 +380,7 @@ function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
           }),
           { minLength: 1, maxLength: 3 },
         ),
+        versions: fc.array(count, { maxLength: 3 }),
       });
     case 'subject.key':
       return fc.record({ type: fc.constant(type), subject: fc.string(), atMs: timeMs });
