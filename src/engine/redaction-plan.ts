@@ -14,6 +14,9 @@ import type { OpenedJournal } from './open-journal.js';
  * commit wrote and no map refers to any longer (a small append consolidated in the same
  * commit, whose bytes live on in the consolidated record) belong to that version too.
  *
+ * Versions redacted before count as chosen again: the bytes they shared with versions still
+ * kept stayed for those, and go once no version kept refers to them.
+ *
  * Only the path's own versions are looked at: records are shared between versions of one path
  * (restore brings a path back to its own past), never between paths (a copy copies bytes).
  */
@@ -119,7 +122,9 @@ export function planRedaction(
   const chosenOffsets = new Set(chosen.map((version) => version.offset));
   const kept = new Set<number>();
   for (const version of history) {
+    // A version redacted before keeps nothing: its bytes stay only for versions still kept.
     if (chosenOffsets.has(version.offset)) continue;
+    if (journal.erasures.isVersionRedacted(version.offset)) continue;
     // The current version's map is the head's: no replay needed for it.
     const records =
       live && version === history[0]
