@@ -189,6 +189,24 @@ describe('redact', () => {
     cart.close();
   });
 
+  it('redacts the past pages of a SQLite database: an old checkout refuses to open it', async () => {
+    await Cartridge.loadSqlite();
+    const cart = Cartridge.memory();
+    const db = cart.openDatabase('/app.db');
+    db.exec('CREATE TABLE t (v TEXT)');
+    db.prepare('INSERT INTO t VALUES (?)').run('secret row');
+    const before = cart.head;
+    db.prepare('UPDATE t SET v = ?').run('new row');
+    db.close();
+    expect(cart.redact('/app.db', { versions: 'past' }).recordsErased).toBeGreaterThan(0);
+    expectCode(() => cart.checkout(before).openDatabase('/app.db'), 'REDACTED');
+    const now = cart.openDatabase('/app.db');
+    expect(now.prepare('SELECT v FROM t').all()).toEqual([{ v: 'new row' }]);
+    now.close();
+    expect(cart.verify().ok).toBe(true);
+    cart.close();
+  });
+
   it('gives ENODATA through the fs facade, with REDACTED as the cause', () => {
     const cart = Cartridge.memory();
     cart.createFile('/a.txt', 'secret');
