@@ -192,7 +192,13 @@ export class ContentReader {
 
   private loneBlob(extent: Extent, blobKey: KeyObject | undefined): Buffer {
     // The extent knows its record's length: one read instead of header, then payload.
-    const raw = readRecordOfLength(this.file, extent.recordOffset, extent.recordLengthBytes);
+    const raw = readRecordOfLength(
+      this.file,
+      extent.recordOffset,
+      extent.recordLengthBytes,
+      undefined,
+      true,
+    );
     const blob = checkedBlob(raw, extent, this.sealing, blobKey);
     this.pool.set(extent.recordOffset, blob);
     return blob;
@@ -222,7 +228,7 @@ export class ContentReader {
     const run = readRun(this.file, first.recordOffset, runLength, scratch.atLeast(runLength));
     for (let index = start; index < end; index++) {
       const extent = extents[index] as Extent;
-      const raw = recordInRun(run, first.recordOffset, extent.recordOffset);
+      const raw = recordInRun(run, first.recordOffset, extent.recordOffset, undefined, true);
       checkIdentity(raw, extent);
       const whole = extent.blobOffset === 0 && extent.lengthBytes === raw.header.rawBlobLength;
       if (whole) {

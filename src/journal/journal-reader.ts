@@ -14,6 +14,7 @@ import {
 } from './journal-event.js';
 import {
   blobHashOf,
+  payloadChecksumOf,
   CHAINED_HEADER_BYTES,
   chainHashOf,
   codecBitsOf,
@@ -55,6 +56,12 @@ export interface RawRecord {
    * marker, or part of it after a crash) and must not be used.
    */
   readonly erasure?: KnownErasure;
+  /**
+   * Set on a sealed record read for its blob whose payload checksum was not checked yet (see
+   * `deferSealedChecksum` of `recordInRun`): opening the blob checks its tag, and the checksum
+   * only when the tag fails, to tell damage from tampering.
+   */
+  readonly checksumDeferred?: boolean;
 }
 
 /** An erased blob as a `content.erased` record names it, with that record's kind and place. */
@@ -143,7 +150,18 @@ function checkedRecord(
   headerBytes: Buffer,
   payload: Buffer,
   erasures: ErasureLookup | undefined,
+  deferSealedChecksum = false,
 ): RawRecord {
+  if (deferSealedChecksum && isSealed(header)) {
+    return {
+      offset,
+      header,
+      headerBytes,
+      body: payload.subarray(0, header.bodyLength),
+      storedBlob: payload.subarray(header.bodyLength),
+      checksumDeferred: true,
+    };
+  }
   const fault = payloadFault(header, payload);
   let erasure: KnownErasure | undefined;
   if (fault !== undefined) {
@@ -170,11 +188,13 @@ export function readRecordOfLength(
   offset: number,
   lengthBytes: number,
   erasures?: ErasureLookup,
+  deferSealedChecksum = false,
 ): RawRecord {
   if (lengthBytes <= 0 || lengthBytes > RECORD_MAX_BYTES) {
     return readRecordAt(file, offset, erasures);
   }
-  return recordInRun(readRun(file, offset, lengthBytes), offset, offset, erasures);
+  const run = readRun(file, offset, lengthBytes);
+  return recordInRun(run, offset, offset, erasures, deferSealedChecksum);
 }
 
 /**
@@ -196,12 +216,19 @@ export function readRun(
   return bytes;
 }
 
-/** Checks the record at `offset` inside a run read from `runOffset`; views, no copies. */
+/**
+ * Checks the record at `offset` inside a run read from `runOffset`; views, no copies. With
+ * `deferSealedChecksum`, for a reader that only wants the blob, a sealed record's payload
+ * checksum is left to `blobOf`/`blobInto`: the blob's AEAD tag is a stronger check of the same
+ * bytes, so the checksum is computed only when the tag fails (then it tells damage,
+ * `JOURNAL_CORRUPT`, from tampering, `DECRYPTION_FAILED`), sparing a pass over every blob read.
+ */
 export function recordInRun(
   run: Buffer,
   runOffset: number,
   offset: number,
   erasures?: ErasureLookup,
+  deferSealedChecksum = false,
 ): RawRecord {
   const start = offset - runOffset;
   if (start < 0 || start + FRAME_HEADER_BYTES > run.length) {
@@ -214,7 +241,7 @@ export function recordInRun(
   const end = start + recordLengthOf(header);
   if (end > run.length) throw journalCorrupt(offset, 'record payload cut short');
   const payload = run.subarray(start + FRAME_HEADER_BYTES, end);
-  return checkedRecord(offset, header, headerBytes, payload, erasures);
+  return checkedRecord(offset, header, headerBytes, payload, erasures, deferSealedChecksum);
 }
 
 /**
@@ -287,7 +314,20 @@ function compressedBlobOf(
   const sealed = isSealed(raw.header);
   if (!sealed && sealing === undefined) return raw.storedBlob;
   if (!sealed || sealing === undefined) refuseUnopenable(raw, sealing);
-  return sealing.openBlob(associatedDataOf(raw), raw.body, raw.storedBlob, raw.offset, blobKey);
+  const associatedData = associatedDataOf(raw);
+  if (raw.checksumDeferred !== true) {
+    return sealing.openBlob(associatedData, raw.body, raw.storedBlob, raw.offset, blobKey);
+  }
+  try {
+    return sealing.openBlob(associatedData, raw.body, raw.storedBlob, raw.offset, blobKey);
+  } catch (error) {
+    // Whatever refused the blob (a tag, a key id, a nonce), bytes that fail their checksum
+    // are damage, reported as such, exactly as when the checksum is checked first.
+    if (payloadChecksumOf(raw.body, raw.storedBlob) !== raw.header.payloadChecksum) {
+      throw journalCorrupt(raw.offset, 'record payload checksum mismatch');
+    }
+    throw error;
+  }
 }
 
 /**
