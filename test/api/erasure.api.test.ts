@@ -1,5 +1,5 @@
 import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -204,6 +204,23 @@ describe('redact', () => {
     expect(now.prepare('SELECT v FROM t').all()).toEqual([{ v: 'new row' }]);
     now.close();
     expect(cart.verify().ok).toBe(true);
+    cart.close();
+  });
+
+  it('refuses to freeze a state whose content was redacted, and freezes the state after', () => {
+    const cart = Cartridge.memory();
+    cart.createFile('/a.txt', 'secret');
+    const before = cart.head;
+    cart.writeFile('/a.txt', 'kept');
+    cart.redact('/a.txt', { versions: 'past' });
+    const options = { name: 'erasure', version: '1.0.0', author: 'tester' };
+    expectCode(
+      () => cart.freeze(join(directory, 'before.engram'), { ...options, at: before }),
+      'REDACTED',
+    );
+    expect(existsSync(join(directory, 'before.engram'))).toBe(false);
+    const result = cart.freeze(join(directory, 'now.engram'), options);
+    expect(result.fileCount).toBe(1);
     cart.close();
   });
 
