@@ -307,14 +307,7 @@ export class Cartridge {
       resolved,
       path,
     );
-    if (!cartridge.readOnly) {
-      try {
-        settlePendingErasures(cartridge.erasureSteps(ROOT_PATH));
-      } catch (error) {
-        cartridge.journal.file.close();
-        throw error;
-      }
-    }
+    if (!cartridge.readOnly) cartridge.settleErasuresLeft();
     return cartridge;
   }
 
@@ -994,6 +987,22 @@ export class Cartridge {
   subjectOf(path: string): string | null {
     this.ensureOpen();
     return this.subjects.subjectOf(canonicalPath(path)) ?? null;
+  }
+
+  /**
+   * Finishes the erasures a crash interrupted (their overwrite and `erasure.settled`). Damage
+   * in the index pages the lookup needs does not fail the open: like any damaged page, it fails
+   * the operations that need it, and the erasure is finished by a later open; the record
+   * already makes readers refuse the content.
+   */
+  private settleErasuresLeft(): void {
+    try {
+      settlePendingErasures(this.erasureSteps(ROOT_PATH));
+    } catch (error) {
+      if (error instanceof CartridgeError && error.code === 'JOURNAL_CORRUPT') return;
+      this.journal.file.close();
+      throw error;
+    }
   }
 
   /** The steps of an erasure (`erasure.ts`), gated as an administrative operation on `path`. */
