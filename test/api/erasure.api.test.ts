@@ -121,7 +121,7 @@ describe('redact', () => {
     });
   });
 
-  it('keeps the records a kept version shares, and erases what an append made for past versions only', () => {
+  it('keeps the records a kept version shares; erases them once no version holds them', () => {
     const path = freshPath();
     const cart = Cartridge.create(path, { compression: 'none' });
     const head = token('head');
@@ -189,7 +189,7 @@ describe('redact', () => {
     cart.close();
   });
 
-  it('redacts the past pages of a SQLite database: an old checkout refuses to open it', async () => {
+  it('redacts the past pages of a SQLite database: an old checkout refuses it', async () => {
     await Cartridge.loadSqlite();
     const cart = Cartridge.memory();
     const db = cart.openDatabase('/app.db');
@@ -305,7 +305,7 @@ describe('shred', () => {
     };
   }
 
-  it("makes every version of one subject's content unreadable, in the file and in later copies", () => {
+  it("makes every version of a subject's content unreadable, in the file and later copies", () => {
     const path = freshPath();
     const encryptionKey = randomBytes(32);
     const cart = Cartridge.create(path, subjectOptions(encryptionKey));

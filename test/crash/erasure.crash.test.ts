@@ -95,7 +95,7 @@ describe.each(SCENARIOS)('$name crash safety', (scenario) => {
     return { cart, version: scenario.prepare(cart) };
   }
 
-  it('leaves the content whole or erased, and the record telling which, at a crash anywhere', () => {
+  it('leaves the content whole or erased, the record telling which, at any crash', () => {
     // A dry run counts the operation's I/O and gives the old content.
     const dry = createFaultStorage(1);
     const prepared = prepare(dry);
