@@ -39,6 +39,8 @@ export type EngineErrorCode =
   | 'ENGRAM_UNSUPPORTED'
   | 'KEY_REQUIRED'
   | 'DECRYPTION_FAILED'
+  | 'REDACTED'
+  | 'SHREDDED'
   | ProofErrorCode;
 
 /**
@@ -96,6 +98,8 @@ export const CARTRIDGE_ERROR_CODES: readonly CartridgeErrorCode[] = [
   'SQLITE_ERROR',
   'SQLITE_BUSY',
   'SQLITE_NOT_LOADED',
+  'REDACTED',
+  'SHREDDED',
 ];
 
 export interface CartridgeErrorDetails {
@@ -103,7 +107,8 @@ export interface CartridgeErrorDetails {
   readonly path?: string;
   /**
    * The journal offset where damage was found, for `JOURNAL_CORRUPT`, or of the record that
-   * could not be opened, for `KEY_REQUIRED` and `DECRYPTION_FAILED`.
+   * could not be opened, for `KEY_REQUIRED` and `DECRYPTION_FAILED`, or whose content was
+   * erased, for `REDACTED` and `SHREDDED`.
    */
   readonly offset?: number;
   /** The operating system's code (`EIO`, `EROFS`, ...) behind an `IO_ERROR` or `ENOSPC`. */

@@ -4,7 +4,14 @@
  */
 export { Cartridge, type Content, type VerifyFileOptions } from './engine/cartridge.js';
 export { CartridgeView } from './engine/cartridge-view.js';
-export type { FilePatch, PatchFileOptions } from './engine/cartridge.js';
+export type {
+  FilePatch,
+  PatchFileOptions,
+  RedactOptions,
+  RedactResult,
+  ShredResult,
+} from './engine/cartridge.js';
+export type { RedactVersions } from './engine/redaction-plan.js';
 export { Database, type DatabaseOptions } from './sqlite/database.js';
 export {
   DatabaseStatement,
@@ -61,7 +68,13 @@ export type {
 export type { PathVersion, VersionChange } from './engine/history.js';
 export type { SnapshotInfo } from './engine/snapshots.js';
 export { type Position, positionOf } from './position.js';
-export type { AuditOptions, CartridgeOptions, Durability, RecoveryMode } from './engine/options.js';
+export type {
+  AuditOptions,
+  CartridgeOptions,
+  Durability,
+  RecoveryMode,
+  SubjectEncryptionOptions,
+} from './engine/options.js';
 export type { AuditExportResult, AuditQuery, AuditRecord } from './engine/audit-query.js';
 export type { AuditAction, AuditEntry } from './journal/journal-event.js';
 export type { Effect, Policy, PolicyDocument, Statement } from './iam/policy.js';

@@ -125,3 +125,12 @@ export const INDEX_TRICKLE_PAGES_PER_COMMIT = 4;
  * for the checkpoint, which writes each of them once.
  */
 export const INDEX_TRICKLE_BYTES_PER_COMMIT_BYTE = 1;
+
+/**
+ * Erased blobs one `content.erased` record names (about 60 bytes each in its body, well under
+ * the body limit); an erasure of more is several records of one commit.
+ */
+export const ERASURES_PER_RECORD_MAX = 4096;
+
+/** Versions of one path a redaction looks at; a longer history is `LIMIT_EXCEEDED`. */
+export const REDACT_VERSIONS_MAX = 100_000;

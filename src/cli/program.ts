@@ -7,6 +7,7 @@ import { registerFileCommands } from './commands/file-commands.js';
 import { registerHistoryCommands } from './commands/history-commands.js';
 import { registerSqlCommands } from './commands/sql-commands.js';
 import { registerEngramCommands } from './commands/engram-commands.js';
+import { registerErasureCommands } from './commands/erasure-commands.js';
 import { registerTransferCommands } from './commands/transfer-commands.js';
 import { EXIT_SUCCESS, EXIT_USAGE, exitCodeOf } from './exit-codes.js';
 import { readKeyFile } from './key-file.js';
@@ -114,6 +115,7 @@ export function buildProgram(console: Console, state: RunState = { exitCode: 0 }
     registerSqlCommands,
     registerEngramCommands,
     registerBenchCommand,
+    registerErasureCommands,
   ]) {
     register(program, context);
   }

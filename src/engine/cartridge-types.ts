@@ -97,6 +97,13 @@ export interface VerifyReport {
   readonly stateChecked: boolean;
   /** The last head signed by the given key that checked out, when the level is signed or more. */
   readonly signedHead: SignedHead | null;
+  /**
+   * Records whose blob was found erased (redacted, or a shredded subject key), each checked
+   * through the hash and body checksum its `content.erased` record keeps, which the walk also
+   * checked in its place. Their content is gone; the chain, the Merkle log and signatures over
+   * them still hold.
+   */
+  readonly erasedRecords: number;
 }
 
 /** What `verify()` and `Cartridge.verifyFile()` check beyond the chain. */

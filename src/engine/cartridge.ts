@@ -77,6 +77,15 @@ import {
 import { diffEntries } from '../projections/catalog-diff.js';
 import { type Content, type FilePatch, WritePath } from './write-path.js';
 import { Transactions } from './transactions.js';
+import {
+  type ErasureCounts,
+  type ErasureSteps,
+  eraseBlobs,
+  erasedBlobsOf,
+  settlePendingErasures,
+} from './erasure.js';
+import { planRedaction, type RedactVersions, requireRedactVersions } from './redaction-plan.js';
+import { SubjectKeys } from './subject-keys.js';
 import { requireEncryptionKey } from './encryption.js';
 import { type EncryptionInfo, encryptionInfoOf, rotateKey } from './key-rotation.js';
 import type { SnapshotEntry } from '../projections/timeline.js';
@@ -108,6 +117,24 @@ export interface PatchFileOptions {
   readonly sizeBytes?: number;
 }
 
+/** Options of `redact`. */
+export interface RedactOptions {
+  /** Which versions lose their content: all but the current, all, or those named. */
+  readonly versions: RedactVersions;
+}
+
+/** What `redact` did. */
+export interface RedactResult extends ErasureCounts {
+  /** The versions whose content was removed (some may have shared every record with others). */
+  readonly versionsRedacted: number;
+}
+
+/** What `shred` did. */
+export interface ShredResult {
+  /** The subject's data keys destroyed now (0 when it had none left). */
+  readonly keysShredded: number;
+}
+
 const MEMORY_PATH = 'memory.cart';
 
 /**
@@ -131,6 +158,7 @@ export class Cartridge {
   private readonly writes: WritePath;
   private readonly transactions: Transactions;
   private readonly durability: DurabilityKeeper;
+  private readonly subjects: SubjectKeys;
   private readonly followTimer = new FollowTimer(() => this.refreshQuietly());
   private closedValue = false;
   private backgroundError: unknown;
@@ -161,7 +189,20 @@ export class Cartridge {
       },
     });
     this.pool = new BufferPool(options.bufferPoolBytes);
-    this.content = new ContentReader(journal.file, journal.writer, this.pool, journal.sealing);
+    this.subjects = new SubjectKeys({
+      journal: () => this.journal,
+      subjectRoot: options.subjectRoot,
+      append: (event, blob) => this.writes.append(event, blob),
+      commitTimeMs: () => this.transactions.commitTimeMs,
+    });
+    this.content = new ContentReader(
+      journal.file,
+      journal.writer,
+      this.pool,
+      journal.sealing,
+      () => this.journal.erasures,
+      (path) => this.subjects.keysForRead(path),
+    );
     this.reads = new ReadModel(journal, this.content);
     this.actors = new ActorScope(options.actor);
     this.access = new AccessControl(() => this.journal.policy);
@@ -197,6 +238,7 @@ export class Cartridge {
       actor: () => this.actor,
       commitTimeMs: () => this.transactions.commitTimeMs,
       transactionDepth: () => this.transactions.depth,
+      blobKeyFor: (path) => this.subjects.keyForWrite(path),
     });
     this.transactions = new Transactions({
       options,
@@ -254,11 +296,20 @@ export class Cartridge {
     }
   }
 
-  /** Opens an existing cartridge file, replaying its journal from the last checkpoint. */
+  /**
+   * Opens an existing cartridge file, replaying its journal from the last checkpoint. A
+   * writable open also finishes an erasure a crash interrupted (see `erasure.ts`).
+   */
   static open(path: string, options: CartridgeOptions = {}): Cartridge {
     requireHostPath(path);
     const resolved = resolveOptions(options);
-    return new Cartridge(openJournal(storageOf(options), path, resolved), resolved, path);
+    const cartridge = new Cartridge(
+      openJournal(storageOf(options), path, resolved),
+      resolved,
+      path,
+    );
+    if (!cartridge.readOnly) cartridge.settleErasuresLeft();
+    return cartridge;
   }
 
   /**
@@ -891,6 +942,125 @@ export class Cartridge {
         }),
       syncNow: () => this.durability.syncNow(),
     });
+  }
+
+  // ---- erasure ------------------------------------------------------------------------------
+
+  /**
+   * Removes the content of versions of `path` from the file: `'past'` (every version but the
+   * current one), `'all'`, or the versions named by their positions (or offsets) as `history`
+   * gives them. The records that only those versions use have their blobs overwritten in
+   * place with a marker, after a `content.erased` record naming them is durable; the chain,
+   * the Merkle log and signed heads still verify (see `erasure.ts`, SECURITY.md). Reading the
+   * content of a redacted version is `REDACTED` from then on, at the head, in checkouts and in
+   * history. An administrative operation (`All` on `/`) and a `Delete` on the path, both
+   * audited; durable when it returns.
+   */
+  redact(path: string, options: RedactOptions): RedactResult {
+    this.ensureWritable();
+    this.refuseInsideTransaction('redact');
+    const given = requireOptionsObject('redact options', options);
+    const versions = requireRedactVersions(given.versions);
+    const canonical = canonicalPath(path);
+    // Buffered appends are committed first: the plan reads the committed journal.
+    this.writes.settle();
+    this.transaction(() => undefined);
+    let versionCount = 0;
+    const counts = eraseBlobs(this.erasureSteps(canonical), 'redacted', () => {
+      const plan = planRedaction(this.journal, canonical, versions, this.head);
+      versionCount = plan.versions.length;
+      const erasures = this.journal.erasures;
+      return {
+        erased: erasedBlobsOf(this.journal, plan.recordOffsets),
+        // A version named again is not named twice.
+        versions: plan.versions
+          .map((version) => version.offset)
+          .filter((offset) => !erasures.isVersionRedacted(offset)),
+      };
+    });
+    return { versionsRedacted: versionCount, ...counts };
+  }
+
+  /**
+   * Crypto-shredding: destroys the data keys of `subject` (a path, as `subjectOf` gives it), so
+   * that every version of its content is `SHREDDED` from then on, in this file, in copies made
+   * afterwards and in shipped segments copied afterwards, while everything else reads and
+   * verifies. The keys' blobs are erased like redacted content (see `erasure.ts`). Writing to
+   * the subject afterwards gives it a new key. An administrative operation (`All` on `/`) and
+   * a `Delete` on the subject's path, both audited; durable when it returns. See
+   * `subject-keys.ts`.
+   */
+  shred(subject: string): ShredResult {
+    this.ensureWritable();
+    this.refuseInsideTransaction('shred');
+    if (this.journal.sealing === undefined) {
+      throw new CartridgeError(
+        'INVALID_ARGUMENT',
+        'shred needs an encrypted cartridge with encryption.perSubjectKeys',
+      );
+    }
+    const canonical = canonicalPath(subject);
+    this.writes.settle();
+    this.transaction(() => undefined);
+    const counts = eraseBlobs(this.erasureSteps(canonical), 'shredded', () => ({
+      erased: erasedBlobsOf(
+        this.journal,
+        this.journal.erasures.subjectKeys(canonical).map((key) => key.offset),
+      ),
+      versions: [],
+    }));
+    // Plaintext of the subject's content may be cached: nothing of it is kept.
+    this.subjects.forgetKeys();
+    this.pool.clear();
+    return { keysShredded: counts.recordsErased };
+  }
+
+  /**
+   * The subject `path` belongs to (the path of the subject, as `shred` takes it): the one it
+   * has a key under, or the one `encryption.subjectRoot` gives it; null for none.
+   */
+  subjectOf(path: string): string | null {
+    this.ensureOpen();
+    return this.subjects.subjectOf(canonicalPath(path)) ?? null;
+  }
+
+  /**
+   * Finishes the erasures a crash interrupted (their overwrite and `erasure.settled`). Damage
+   * in the index pages the lookup needs does not fail the open: like any damaged page, it fails
+   * the operations that need it, and the erasure is finished by a later open; the record
+   * already makes readers refuse the content.
+   */
+  private settleErasuresLeft(): void {
+    try {
+      settlePendingErasures(this.erasureSteps(ROOT_PATH));
+    } catch (error) {
+      if (error instanceof CartridgeError && error.code === 'JOURNAL_CORRUPT') return;
+      this.journal.file.close();
+      throw error;
+    }
+  }
+
+  /** The steps of an erasure (`erasure.ts`), gated as an administrative operation on `path`. */
+  private erasureSteps(path: string): ErasureSteps {
+    return {
+      journal: () => this.journal,
+      append: (event) => this.writes.append(event),
+      // Administrative (`All` on `/`, as restore is: history changes for everyone), and a
+      // `Delete` on the path itself, so that the audit trail names what was erased.
+      commitGated: (body) =>
+        this.transaction(() =>
+          this.gate.run(this.actor, 'All', ROOT_PATH, () => {
+            this.gate.check(this.actor, 'Delete', path);
+            body();
+          }),
+        ),
+      commitQuietly: (body) => this.transaction(body),
+      syncNow: () => this.durability.syncNow(),
+      forget: (offset) => {
+        this.pool.delete(offset);
+        this.journal.writer.forgetBlob(offset);
+      },
+    };
   }
 
   // ---- transactions -----------------------------------------------------------------------

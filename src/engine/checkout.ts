@@ -65,7 +65,7 @@ function requireRecord(journal: OpenedJournal, position: Position, headOffset: n
   }
   let found: number;
   try {
-    found = readRecordAt(journal.file, offset).header.sequence;
+    found = readRecordAt(journal.file, offset, journal.erasures.lookup).header.sequence;
   } catch (error) {
     if (error instanceof CartridgeError && error.code === 'JOURNAL_CORRUPT') found = -1;
     else throw error;
@@ -168,7 +168,10 @@ export function stateAt(
     root = journal.timeline.rootAtOrBefore(root.offset - 1);
     start = startAt(journal, root);
   }
-  const cursor = new JournalCursor(journal.file, start.tail, { sealing: journal.sealing });
+  const cursor = new JournalCursor(journal.file, start.tail, {
+    sealing: journal.sealing,
+    erasures: journal.erasures.lookup,
+  });
   let head = root === undefined ? JOURNAL_START_OFFSET : start.tail.endOffset;
   let headHash = start.tail.lastHash;
   let stopped = false;

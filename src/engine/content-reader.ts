@@ -1,8 +1,10 @@
-import { journalCorrupt } from '../errors.js';
+import type { KeyObject } from 'node:crypto';
+import { CartridgeError, journalCorrupt } from '../errors.js';
 import { type Extent, RecordType } from '../journal/journal-event.js';
 import {
   blobInto,
   blobOf,
+  erasedError,
   type RawRecord,
   readRecordOfLength,
   readRun,
@@ -13,6 +15,7 @@ import type { StorageFile } from '../journal/io/storage.js';
 import type { RecordSealing } from '../journal/record-sealing.js';
 import { FILE_SIZE_MAX_BYTES, READ_RUN_MAX_BYTES, RECORD_MAX_BYTES } from '../limits.js';
 import type { BufferPool } from '../projections/buffer-pool.js';
+import type { ErasureIndex } from '../projections/erasure-index.js';
 
 /**
  * Reads file content from its extents. Extents whose records lie back to back in the journal
@@ -21,6 +24,12 @@ import type { BufferPool } from '../projections/buffer-pool.js';
  * a lone record goes through the buffer pool as before. Records still staged in an open
  * transaction, and small appends committed lately, are read from the writer.
  */
+
+/** The key of a content blob by its record's offset: a subject's data key, or undefined. */
+export type BlobKeys = (recordOffset: number) => KeyObject | undefined;
+
+/** The keys of a read's extents, in order; undefined when none has a subject key. */
+type BlobKeyList = readonly (KeyObject | undefined)[] | undefined;
 
 /** Record types whose blob holds file content (and may be read through an extent). */
 const CONTENT_RECORD_TYPES = new Set<number>([
@@ -39,6 +48,13 @@ export class ContentReader {
     private readonly pool: BufferPool,
     /** Opens the content of an encrypted cartridge; undefined for a plain one. */
     private readonly sealing: RecordSealing | undefined,
+    /**
+     * The head's erasures: a read of an erased record is refused whatever state it is read
+     * for (a checkout of a moment before the erasure included), before any byte is read.
+     */
+    private readonly erasures: () => ErasureIndex,
+    /** The subject data keys of a path's content (see `SubjectKeys.keysForRead`). */
+    private readonly subjectKeys: (path: string) => BlobKeys | undefined,
   ) {}
 
   /** The bytes of a file of `sizeBytes` whose map is `extents`; `path` names it in errors. */
@@ -77,7 +93,42 @@ export class ContentReader {
     return this.readExtents(wanted, end - start, path);
   }
 
+  /**
+   * `REDACTED` when a redaction named the version (its record's offset) whose content a read
+   * is about to return, whatever state the read is for.
+   */
+  refuseRedactedVersion(versionOffset: number, path: string): void {
+    if (!this.erasures().isVersionRedacted(versionOffset)) return;
+    throw new CartridgeError('REDACTED', `this version of ${path} was redacted`, {
+      path,
+      offset: versionOffset,
+    });
+  }
+
+  /** `REDACTED` or `SHREDDED` when an extent's record was erased. */
+  private refuseErased(extents: readonly Extent[]): void {
+    const erasures = this.erasures();
+    if (!erasures.hasErasures()) return;
+    for (const extent of extents) {
+      const erasure = erasures.lookup(extent.recordOffset);
+      if (erasure !== undefined) throw erasedError(extent.recordOffset, erasure.kind);
+    }
+  }
+
+  /**
+   * The key of each extent's blob, or undefined when no extent has a subject key. Resolved
+   * before anything is read, so that shredded content is `SHREDDED` even when a copy of its
+   * plaintext is still cached.
+   */
+  private blobKeysOf(extents: readonly Extent[], path: string): BlobKeyList {
+    const keyOf = this.subjectKeys(path);
+    if (keyOf === undefined) return undefined;
+    return extents.map((extent) => keyOf(extent.recordOffset));
+  }
+
   private readExtents(extents: readonly Extent[], sizeBytes: number, path: string): Buffer {
+    this.refuseErased(extents);
+    const keys = this.blobKeysOf(extents, path);
     const result = Buffer.allocUnsafe(sizeBytes);
     const scratch = new RunScratch();
     let position = 0;
@@ -93,12 +144,13 @@ export class ContentReader {
       // A file of one extent goes through the pool (it is likely read again); the records of a
       // file of many are read in runs straight into the result, without filling the pool.
       if (extents.length === 1) {
-        position = copyExtent(result, position, this.loneBlob(extent), extent, path);
+        const blob = this.loneBlob(extent, keys?.[index]);
+        position = copyExtent(result, position, blob, extent, path);
         index++;
         continue;
       }
       const runEnd = this.runEndOf(extents, index);
-      position = this.readRunInto(extents, index, runEnd, result, position, path, scratch);
+      position = this.readRunInto(extents, index, runEnd, result, position, path, scratch, keys);
       index = runEnd;
     }
     return result;
@@ -138,10 +190,16 @@ export class ContentReader {
     return end;
   }
 
-  private loneBlob(extent: Extent): Buffer {
+  private loneBlob(extent: Extent, blobKey: KeyObject | undefined): Buffer {
     // The extent knows its record's length: one read instead of header, then payload.
-    const raw = readRecordOfLength(this.file, extent.recordOffset, extent.recordLengthBytes);
-    const blob = checkedBlob(raw, extent, this.sealing);
+    const raw = readRecordOfLength(
+      this.file,
+      extent.recordOffset,
+      extent.recordLengthBytes,
+      undefined,
+      true,
+    );
+    const blob = checkedBlob(raw, extent, this.sealing, blobKey);
     this.pool.set(extent.recordOffset, blob);
     return blob;
   }
@@ -158,6 +216,7 @@ export class ContentReader {
     position: number,
     path: string,
     scratch: RunScratch,
+    keys: BlobKeyList,
   ): number {
     const first = extents[start] as Extent;
     const last = extents[end - 1] as Extent;
@@ -169,7 +228,7 @@ export class ContentReader {
     const run = readRun(this.file, first.recordOffset, runLength, scratch.atLeast(runLength));
     for (let index = start; index < end; index++) {
       const extent = extents[index] as Extent;
-      const raw = recordInRun(run, first.recordOffset, extent.recordOffset);
+      const raw = recordInRun(run, first.recordOffset, extent.recordOffset, undefined, true);
       checkIdentity(raw, extent);
       const whole = extent.blobOffset === 0 && extent.lengthBytes === raw.header.rawBlobLength;
       if (whole) {
@@ -177,10 +236,12 @@ export class ContentReader {
         if (position + extent.lengthBytes > target.length) {
           throw journalCorrupt(extent.recordOffset, `content of ${path} overruns its size`);
         }
-        blobInto(raw, target.subarray(position, position + extent.lengthBytes), this.sealing);
+        const into = target.subarray(position, position + extent.lengthBytes);
+        blobInto(raw, into, this.sealing, keys?.[index]);
         position += extent.lengthBytes;
       } else {
-        position = copyExtent(target, position, blobOf(raw, this.sealing), extent, path);
+        const blob = blobOf(raw, this.sealing, keys?.[index]);
+        position = copyExtent(target, position, blob, extent, path);
       }
     }
     return position;
@@ -228,9 +289,14 @@ function checkIdentity(raw: RawRecord, extent: Extent): void {
 }
 
 /** The blob of the record an extent names, after checking it is that record. */
-function checkedBlob(raw: RawRecord, extent: Extent, sealing: RecordSealing | undefined): Buffer {
+function checkedBlob(
+  raw: RawRecord,
+  extent: Extent,
+  sealing: RecordSealing | undefined,
+  blobKey: KeyObject | undefined,
+): Buffer {
   checkIdentity(raw, extent);
-  return blobOf(raw, sealing);
+  return blobOf(raw, sealing, blobKey);
 }
 
 function copyExtent(

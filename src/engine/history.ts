@@ -156,7 +156,7 @@ export function historyOf(journal: OpenedJournal, path: string, limit: number): 
   let offset = journal.catalog.versionLinkOf(path);
   const pending: number[] = [];
   while (offset !== null && versions.length < limit) {
-    const raw = readRecordAt(journal.file, offset);
+    const raw = readRecordAt(journal.file, offset, journal.erasures.lookup);
     const record = toJournalRecord(raw, journal.sealing);
     const described = describe(record.event, offset, path);
     // Offsets only go back: a chain that does not is forged (and would never end).
@@ -184,7 +184,10 @@ export function historyOf(journal: OpenedJournal, path: string, limit: number): 
   const lastIndex = versions.length - 1;
   const last = versions[lastIndex];
   if (offset !== null && last !== undefined && pending[pending.length - 1] === lastIndex) {
-    const older = toJournalRecord(readRecordAt(journal.file, offset), journal.sealing);
+    const older = toJournalRecord(
+      readRecordAt(journal.file, offset, journal.erasures.lookup),
+      journal.sealing,
+    );
     const kind = describe(older.event, offset, path).kind;
     if (kind !== undefined) versions[lastIndex] = { ...last, kind };
   }

@@ -15,10 +15,11 @@ import {
   chainHashOfRecord,
   leafHashOfRaw,
   readRecordAt,
+  storedBlobHashOf,
   toJournalRecord,
 } from '../journal/journal-reader.js';
 import { JournalWriter, type JournalTail } from '../journal/journal-writer.js';
-import { blobHashOf, isCommit, linkOf } from '../journal/record-frame.js';
+import { isCommit, linkOf } from '../journal/record-frame.js';
 import {
   corruptionError,
   type RecoveryReport,
@@ -216,7 +217,7 @@ export function loadCheckpoint(
     if (raw.header.type !== RecordType.CheckpointRoot || !isCommit(raw.header)) {
       return 'the header names a record that is not a checkpoint root';
     }
-    const blobHash = blobHashOf(raw.storedBlob);
+    const blobHash = storedBlobHashOf(raw);
     // A root that does not open (a wrong key, tampering) throws: it is not damage to replay
     // around, and the records after it would not open either.
     const record = toJournalRecord(raw, sealing, leafHashOfRaw(raw, blobHash));

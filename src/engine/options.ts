@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '../clock.js';
-import { FORBIDDEN_CHARACTER } from '../path/canonical-path.js';
+import { canonicalPath, FORBIDDEN_CHARACTER } from '../path/canonical-path.js';
+import { CartridgeError } from '../errors.js';
 import type { CompressionName } from '../journal/compression.js';
 import type { CipherName } from '../journal/keyring.js';
 import type { Storage } from '../journal/io/storage.js';
@@ -63,6 +64,18 @@ export interface CartridgeOptions {
   readonly cipher?: CipherName;
   /** Older keys, to read records sealed before a `rotateKey`. */
   readonly keyring?: readonly Uint8Array[];
+  /**
+   * Crypto-shredding (needs `encryptionKey`): `perSubjectKeys: true` seals the content of each
+   * subject with a data key of its own, which `shred(subject)` destroys. A subject is the path
+   * of the first component below `subjectRoot` (default `/`): with `subjectRoot: '/calls'`,
+   * `/calls/jane/a.wav` belongs to the subject `/calls/jane`. See `subject-keys.ts`.
+   */
+  readonly encryption?: SubjectEncryptionOptions;
+}
+
+export interface SubjectEncryptionOptions {
+  readonly perSubjectKeys?: boolean;
+  readonly subjectRoot?: string;
 }
 
 export interface AuditOptions {
@@ -92,6 +105,8 @@ export interface ResolvedOptions {
   readonly audit: 'off' | 'writes' | 'all';
   /** The keys and cipher; undefined for a plain cartridge. */
   readonly encryption: EncryptionOptions | undefined;
+  /** Where new subjects' data keys are made; undefined when `perSubjectKeys` is off. */
+  readonly subjectRoot: string | undefined;
 }
 
 /** An actor name: text of 1 to ACTOR_MAX_BYTES UTF-8 bytes without control characters. */
@@ -216,5 +231,26 @@ export function resolveOptions(input: CartridgeOptions = {}): ResolvedOptions {
     storage: options.storage as Storage | undefined,
     audit: auditOf(options.audit),
     encryption: resolveEncryption(options),
+    subjectRoot: subjectRootOf(options),
   };
+}
+
+/** The `encryption` option: the subject root when per-subject keys are on. */
+function subjectRootOf(options: Record<string, unknown>): string | undefined {
+  const value = options.encryption;
+  if (value === undefined) return undefined;
+  const given = requireOptionsObject('option encryption', value);
+  const perSubjectKeys = booleanOption('encryption.perSubjectKeys', given.perSubjectKeys, false);
+  if (!perSubjectKeys) return undefined;
+  if (options.encryptionKey === undefined) {
+    throw new CartridgeError(
+      'INVALID_ARGUMENT',
+      'option encryption.perSubjectKeys needs option encryptionKey',
+    );
+  }
+  const root = given.subjectRoot ?? '/';
+  if (typeof root !== 'string') {
+    throw new CartridgeError('INVALID_ARGUMENT', 'option encryption.subjectRoot must be a path');
+  }
+  return canonicalPath(root);
 }

@@ -59,6 +59,7 @@ export class ReadModel {
     const node = this.nodeAt(canonical);
     if (node.kind !== 'file')
       throw new CartridgeError('EISDIR', `${canonical} is a directory`, { path: canonical });
+    this.content.refuseRedactedVersion(node.versionOffset, canonical);
     const extents = this.state.catalog.extentsOf(node);
     if (range === undefined) return this.content.read(extents, node.sizeBytes, canonical);
     const end = Math.min(range.end ?? node.sizeBytes, node.sizeBytes);
@@ -75,6 +76,7 @@ export class ReadModel {
     const node = this.nodeAt(canonical);
     if (node.kind !== 'file')
       throw new CartridgeError('EISDIR', `${canonical} is a directory`, { path: canonical });
+    this.content.refuseRedactedVersion(node.versionOffset, canonical);
     const extents = this.state.catalog.extentsOf(node);
     let start = 0;
     while (start < extents.length) {

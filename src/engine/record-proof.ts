@@ -1,7 +1,7 @@
 import { CartridgeError, journalCorrupt } from '../errors.js';
 import { JOURNAL_START_OFFSET } from '../journal/file-header.js';
-import { type RawRecord, readRecordAt } from '../journal/journal-reader.js';
-import { blobHashOf, recordLengthOf } from '../journal/record-frame.js';
+import { type RawRecord, readRecordAt, storedBlobHashOf } from '../journal/journal-reader.js';
+import { recordLengthOf } from '../journal/record-frame.js';
 import type { RecordProof } from '../proof/inclusion-proof.js';
 import {
   auditPath,
@@ -41,7 +41,7 @@ function leafOf(raw: RawRecord): Buffer {
     type: raw.header.type,
     sequence: raw.header.sequence,
     offset: raw.offset,
-    blobHash: blobHashOf(raw.storedBlob),
+    blobHash: storedBlobHashOf(raw),
     body: raw.body,
   });
 }
@@ -51,7 +51,7 @@ function readRecordNamed(journal: OpenedJournal, offset: number, headOffset: num
     throw new CartridgeError('INVALID_ARGUMENT', `no record starts at offset ${offset}`);
   }
   try {
-    return readRecordAt(journal.file, offset);
+    return readRecordAt(journal.file, offset, journal.erasures.lookup);
   } catch (error) {
     if (!(error instanceof CartridgeError) || error.code !== 'JOURNAL_CORRUPT') throw error;
     throw new CartridgeError('INVALID_ARGUMENT', `no record starts at offset ${offset}`, {
@@ -84,7 +84,7 @@ export function proveRecordAt(journal: OpenedJournal, target: unknown): RecordPr
     sequence,
     offset,
     recordType: raw.header.type,
-    blobHash: blobHashOf(raw.storedBlob).toString('hex'),
+    blobHash: storedBlobHashOf(raw).toString('hex'),
     body: raw.body.toString('hex'),
     auditPath: path.map((hash) => hash.toString('hex')),
   };
@@ -141,7 +141,7 @@ class BlockLeaves {
     const leaves: Buffer[] = [];
     let offset = node.firstOffset;
     for (let index = 0; index < BLOCK_LEAVES; index++) {
-      const raw = readRecordAt(this.journal.file, offset);
+      const raw = readRecordAt(this.journal.file, offset, this.journal.erasures.lookup);
       if (raw.header.sequence !== block * BLOCK_LEAVES + index) {
         throw journalCorrupt(offset, 'a Merkle block names a record of another sequence');
       }

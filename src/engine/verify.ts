@@ -7,7 +7,7 @@ import type { FileHeader } from '../journal/file-header.js';
 import type { StorageFile } from '../journal/io/storage.js';
 import type { JournalEvent, JournalRecord } from '../journal/journal-event.js';
 import type { JournalTail } from '../journal/journal-writer.js';
-import { replay, replayStored } from '../journal/recovery.js';
+import { replay, type ReplayResult, replayStored } from '../journal/recovery.js';
 import { MerkleAccumulator } from '../proof/merkle.js';
 import {
   type ExportedHead,
@@ -172,6 +172,7 @@ export function verifyJournal(
     lastHash: chainRootOf(header.cartridgeId),
   };
   const merkleRoot = (): Buffer => projections.merkle.root();
+  const erasureRecords = new Set<number>();
   try {
     const result = replay({
       file: journal.file,
@@ -183,10 +184,12 @@ export function verifyJournal(
       onCommit: (records, tail) => {
         heads.commit(records, before, merkleRoot, (record) => applyRecord(projections, record));
         heads.afterCommit(tail, before.endOffset, merkleRoot());
+        noteErasureRecords(records, erasureRecords);
         before = tail;
       },
     });
-    const clean = result.report.decision !== 'fail-corrupt';
+    const unvouched = unvouchedErasure(result, erasureRecords);
+    const clean = result.report.decision !== 'fail-corrupt' && unvouched === undefined;
     const stateMatches =
       clean &&
       indexDigest(projections.catalog.tree) === indexDigest(journal.catalog.tree) &&
@@ -195,9 +198,10 @@ export function verifyJournal(
       projections.catalog.entryCount === journal.catalog.entryCount;
     const chainFailure: Failure | undefined = stateMatches
       ? undefined
-      : { code: 'JOURNAL_CORRUPT', offset: result.report.damageOffset };
+      : { code: 'JOURNAL_CORRUPT', offset: unvouched ?? result.report.damageOffset };
     return reportOf({
       chainFailure,
+      erasedRecords: result.erasuresUsed.length,
       heads,
       checks,
       cartridgeId: header.cartridgeId.toString('hex'),
@@ -239,7 +243,30 @@ export function damagedReport(error: CartridgeError): VerifyReport {
     stateMatches: false,
     stateChecked: false,
     signedHead: null,
+    erasedRecords: 0,
   };
+}
+
+/** Collects the offsets of the `content.erased` records of a commit checked in order. */
+function noteErasureRecords(
+  records: readonly { readonly offset: number; readonly event: JournalEvent | null }[],
+  into: Set<number>,
+): void {
+  for (const record of records) {
+    if (record.event?.type === 'content.erased') into.add(record.offset);
+  }
+}
+
+/**
+ * The offset of the first erased blob the walk accepted on the word of a `content.erased`
+ * record that the walk itself did not check in its place (one past the end verified, or none
+ * at all): such a blob is missing, not erased. Undefined when every erasure is vouched for.
+ */
+function unvouchedErasure(result: ReplayResult, checked: ReadonlySet<number>): number | undefined {
+  for (const erasure of result.erasuresUsed) {
+    if (!checked.has(erasure.erasureOffset)) return erasure.erased.recordOffset;
+  }
+  return undefined;
 }
 
 /**
@@ -266,6 +293,7 @@ export function verifyStored(
     lastHash: chainRootOf(header.cartridgeId),
   };
   const root = (): Buffer => merkle.root();
+  const erasureRecords = new Set<number>();
   try {
     const result = replayStored({
       file,
@@ -276,14 +304,18 @@ export function verifyStored(
       onCommit: (records, tail) => {
         heads.commit(records, before, root, (record) => merkle.add(record.leafHash));
         heads.afterCommit(tail, before.endOffset, root());
+        noteErasureRecords(records, erasureRecords);
         before = tail;
       },
     });
     const damaged = result.report.decision === 'fail-corrupt';
+    const unvouched = unvouchedErasure(result, erasureRecords);
     return reportOf({
-      chainFailure: damaged
-        ? { code: 'JOURNAL_CORRUPT', offset: result.report.damageOffset }
-        : undefined,
+      erasedRecords: result.erasuresUsed.length,
+      chainFailure:
+        damaged || unvouched !== undefined
+          ? { code: 'JOURNAL_CORRUPT', offset: unvouched ?? result.report.damageOffset }
+          : undefined,
       heads,
       checks,
       cartridgeId: header.cartridgeId.toString('hex'),
@@ -302,6 +334,7 @@ export function verifyStored(
 
 interface ReportInput {
   readonly chainFailure: Failure | undefined;
+  readonly erasedRecords: number;
   readonly heads: HeadChecks;
   readonly checks: VerifyChecks;
   readonly cartridgeId: string;
@@ -365,5 +398,6 @@ function reportOf(input: ReportInput): VerifyReport {
     stateMatches: input.stateMatches,
     stateChecked: input.stateChecked,
     signedHead: assurance === 'signed' || assurance === 'anchored' ? input.heads.lastSigned : null,
+    erasedRecords: input.erasedRecords,
   };
 }

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { assert } from '../assert.js';
 import { CartridgeError, limitExceeded } from '../errors.js';
 import type { CompressionEffort } from '../journal/compression.js';
@@ -46,6 +47,11 @@ export interface WritePathHost {
   commitTimeMs(): number;
   /** How many transactions are open: 0 outside one, more than 1 inside a savepoint. */
   transactionDepth(): number;
+  /**
+   * The subject data key sealing the content of `path` (staging its key record first when
+   * the subject has none yet); undefined for the cartridge key. See `subject-keys.ts`.
+   */
+  blobKeyFor(path: string): KeyObject | undefined;
 }
 
 function toBytes(content: unknown, copy: boolean): Uint8Array {
@@ -87,7 +93,7 @@ export class WritePath {
     const inode = this.journal.catalog.nextInode;
     const atMs = this.host.commitTimeMs();
     const previous = this.journal.catalog.versionLinkOf(canonical);
-    this.appendWithContent(bytes, (extents) => ({
+    this.appendWithContent(canonical, bytes, (extents) => ({
       type: 'file.created',
       path: canonical,
       inode,
@@ -104,7 +110,7 @@ export class WritePath {
     const bytes = toBytes(content, this.host.transactionDepth() > 1);
     this.requireSpace(blocksFor(bytes.length), blocksFor(file.sizeBytes), canonical);
     const atMs = this.host.commitTimeMs();
-    this.appendWithContent(bytes, (extents) => ({
+    this.appendWithContent(canonical, bytes, (extents) => ({
       type: 'file.written',
       path: canonical,
       atMs,
@@ -155,7 +161,7 @@ export class WritePath {
       });
     this.requireSpace(blocksFor(sizeBytes), blocksFor(file.sizeBytes), canonical);
     const atMs = this.host.commitTimeMs();
-    this.appendWithContent(Buffer.concat(pieces), (extents) => ({
+    this.appendWithContent(canonical, Buffer.concat(pieces), (extents) => ({
       type: 'file.patched',
       path: canonical,
       atMs,
@@ -229,6 +235,7 @@ export class WritePath {
     // would spend the codec twice on the same bytes.
     const effort = pending.bytes.length < SMALL_EXTENT_BYTES ? 'none' : 'normal';
     this.appendWithContent(
+      pending.path,
       pending.bytes,
       (extents) => ({
         type: 'file.appended',
@@ -265,6 +272,8 @@ export class WritePath {
         replacedCount: step.replacedCount,
       },
       bytes,
+      'normal',
+      this.host.blobKeyFor(path),
     );
   }
 
@@ -368,15 +377,18 @@ export class WritePath {
    * rides inside the operation's own record, so a small file is one record.
    */
   private appendWithContent(
+    path: string,
     bytes: Uint8Array,
     eventOf: (extents: Extent[]) => JournalEvent,
     effort: CompressionEffort = 'normal',
   ): void {
+    // Asked before any content is staged: a subject's new key record must come first.
+    const blobKey = bytes.length > 0 ? this.host.blobKeyFor(path) : undefined;
     const extents: Extent[] = [];
     let start = 0;
     while (bytes.length - start > DATA_RECORD_MAX_BYTES) {
       const chunk = bytes.subarray(start, start + DATA_RECORD_MAX_BYTES);
-      const record = this.append({ type: 'data' }, chunk);
+      const record = this.append({ type: 'data' }, chunk, 'normal', blobKey);
       extents.push({
         recordOffset: record.offset,
         recordSequence: record.sequence,
@@ -388,7 +400,7 @@ export class WritePath {
     }
     const inline = bytes.subarray(start);
     // The record's own blob is the file's last extent; the body lists only the data records.
-    this.append(eventOf(extents), inline.length > 0 ? inline : undefined, effort);
+    this.append(eventOf(extents), inline.length > 0 ? inline : undefined, effort, blobKey);
   }
 
   /** Stages one record and applies it to the projections, so later reads see it. */
@@ -396,8 +408,9 @@ export class WritePath {
     event: JournalEvent,
     blob?: Uint8Array,
     effort: CompressionEffort = 'normal',
+    blobKey?: KeyObject,
   ): JournalRecord {
-    const record = this.journal.writer.stage(event, blob, effort);
+    const record = this.journal.writer.stage(event, blob, effort, blobKey);
     applyRecord(this.journal, record);
     return record;
   }

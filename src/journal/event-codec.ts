@@ -3,6 +3,7 @@ import { CartridgeError } from '../errors.js';
 import {
   type AuditAction,
   type AuditEntry,
+  type ErasedBlob,
   type Extent,
   type JournalEvent,
   type MerkleSection,
@@ -174,7 +175,34 @@ function fieldsOf(event: JournalEvent): Field[] {
         event.publicKey,
         event.signature,
       ];
+    case 'content.erased':
+      return [
+        event.kind === 'redacted' ? 0 : 1,
+        flattenErasures(event.erasures),
+        [...event.versions],
+      ];
+    case 'subject.key':
+      return [event.subject, event.atMs];
+    case 'erasure.settled':
+      return [event.erasureOffset];
   }
+}
+
+/** Fields per erased blob in the flat, stored form. */
+const ERASURE_FIELDS = 5;
+
+function flattenErasures(erasures: readonly ErasedBlob[]): unknown[] {
+  const flat: unknown[] = [];
+  for (const erasure of erasures) {
+    flat.push(
+      erasure.recordOffset,
+      erasure.recordSequence,
+      erasure.storedBlobLength,
+      erasure.bodyChecksum,
+      erasure.blobHash,
+    );
+  }
+  return flat;
 }
 
 function merkleFields(section: MerkleSection): Field[] {
@@ -232,6 +260,12 @@ export function recordTypeOf(event: JournalEvent): RecordType {
       return RecordType.KeyRotated;
     case 'head.signed':
       return RecordType.HeadSigned;
+    case 'content.erased':
+      return RecordType.ContentErased;
+    case 'subject.key':
+      return RecordType.SubjectKey;
+    case 'erasure.settled':
+      return RecordType.ErasureSettled;
     case 'path.moved':
       return RecordType.PathMoved;
   }
@@ -393,6 +427,36 @@ class Fields {
       throw corruptBody('has a field that is not a key id');
     }
     return value;
+  }
+
+  /** A list of counts (journal offsets). */
+  offsets(): number[] {
+    const value = this.next();
+    if (!Array.isArray(value)) throw corruptBody('has a bad list of offsets');
+    const inner = new Fields(value as unknown[]);
+    const result: number[] = [];
+    for (let index = 0; index < value.length; index++) result.push(inner.count());
+    return result;
+  }
+
+  /** Erased blobs, flat (see `flattenErasures`). */
+  erasures(): ErasedBlob[] {
+    const value = this.next();
+    if (!Array.isArray(value) || value.length % ERASURE_FIELDS !== 0) {
+      throw corruptBody('has bad erasures');
+    }
+    const fields = new Fields(value as unknown[]);
+    const erasures: ErasedBlob[] = [];
+    for (let index = 0; index < value.length / ERASURE_FIELDS; index++) {
+      erasures.push({
+        recordOffset: fields.count(),
+        recordSequence: fields.count(),
+        storedBlobLength: fields.count(),
+        bodyChecksum: fields.count(),
+        blobHash: fields.hash(),
+      });
+    }
+    return erasures;
   }
 
   flag(): boolean {
@@ -559,6 +623,22 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
         publicKey: fields.bytes(PUBLIC_KEY_BYTES, 'public key'),
         signature: fields.bytes(SIGNATURE_BYTES, 'signature'),
       };
+    case RecordType.ContentErased: {
+      const event: JournalEvent = {
+        type: 'content.erased',
+        kind: fields.flag() ? 'shredded' : 'redacted',
+        erasures: fields.erasures(),
+        versions: fields.offsets(),
+      };
+      if (event.erasures.length === 0 && event.versions.length === 0) {
+        throw corruptBody('erases nothing');
+      }
+      return event;
+    }
+    case RecordType.SubjectKey:
+      return { type: 'subject.key', subject: fields.text(), atMs: fields.count() };
+    case RecordType.ErasureSettled:
+      return { type: 'erasure.settled', erasureOffset: fields.count() };
     case RecordType.EntryRestored:
       return {
         type: 'entry.restored',

@@ -3,14 +3,18 @@ import type { StorageFile } from './io/storage.js';
 import type { JournalEvent, JournalRecord } from './journal-event.js';
 import {
   chainHashOfRecord,
+  type ErasureLookup,
   isAlwaysPlain,
+  type KnownErasure,
   leafHashOfRaw,
   type RawRecord,
   RecordScanner,
+  storedBlobHashOf,
   toJournalRecord,
 } from './journal-reader.js';
 import type { JournalTail } from './journal-writer.js';
-import { blobHashOf, isCommit, isSealed, linkOf, recordLengthOf } from './record-frame.js';
+import { isCommit, isSealed, linkOf, recordLengthOf } from './record-frame.js';
+import { ErasureResolver } from './erasure-resolver.js';
 import type { RecordSealing } from './record-sealing.js';
 import { CartridgeError, journalCorrupt } from '../errors.js';
 
@@ -67,6 +71,11 @@ export interface CursorOptions {
    * no reader of the journal can forget the key.
    */
   readonly sealing: RecordSealing | undefined;
+  /**
+   * The erasures the head knows (its index), for a cursor over a journal open for use; a
+   * cursor reads ahead for the others (see `ErasureResolver`).
+   */
+  readonly erasures?: ErasureLookup;
 }
 
 /** Where and why a cursor stopped before the end it was given. */
@@ -85,6 +94,7 @@ export class JournalCursor {
   private readonly chained: boolean;
   private expectedFirstLink: Buffer | undefined;
   private readonly sealing: RecordSealing | undefined;
+  private readonly erasures: ErasureResolver;
 
   constructor(
     private readonly file: StorageFile,
@@ -95,6 +105,12 @@ export class JournalCursor {
     this.chained = options.chained ?? true;
     this.expectedFirstLink = options.firstLink;
     this.sealing = options.sealing;
+    this.erasures = new ErasureResolver(file, options.erasures);
+  }
+
+  /** The erasures of the records read so far whose blobs are erased (see `ErasureResolver`). */
+  get erasuresUsed(): readonly KnownErasure[] {
+    return this.erasures.used;
   }
 
   /** The tail after the last complete commit read. */
@@ -120,7 +136,12 @@ export class JournalCursor {
    * key is never taken for damage, and nothing is cut because of it.
    */
   *commits(toOffset: number): Generator<Commit> {
-    const scanner = new RecordScanner(this.file, this.committed.endOffset, toOffset);
+    const scanner = new RecordScanner(
+      this.file,
+      this.committed.endOffset,
+      toOffset,
+      this.erasures.lookup,
+    );
     let tail = this.committed;
     let pending: JournalRecord[] = [];
     const sealing = this.sealing;
@@ -147,7 +168,7 @@ export class JournalCursor {
       // A chained cursor feeds replay, which folds the Merkle log: the blob's hash serves the
       // chain and the leaf alike. An unchained one (a change stream) needs neither. Both are
       // over the stored bytes, so they are computed now, while the scanner's views are valid.
-      const blobHash = this.chained ? blobHashOf(raw.storedBlob) : undefined;
+      const blobHash = this.chained ? storedBlobHashOf(raw) : undefined;
       const leafHash = blobHash === undefined ? undefined : leafHashOfRaw(raw, blobHash);
       tail = {
         endOffset: raw.offset + recordLengthOf(raw.header),
@@ -182,7 +203,12 @@ export class JournalCursor {
    * the clear in any cartridge, are decoded.
    */
   *storedCommits(toOffset: number): Generator<StoredCommit> {
-    const scanner = new RecordScanner(this.file, this.committed.endOffset, toOffset);
+    const scanner = new RecordScanner(
+      this.file,
+      this.committed.endOffset,
+      toOffset,
+      this.erasures.lookup,
+    );
     let tail = this.committed;
     let pending: StoredRecord[] = [];
     for (;;) {
@@ -198,7 +224,7 @@ export class JournalCursor {
         this.stopValue = { offset: raw.offset, reason: fault, pendingRecords: pending.length };
         return;
       }
-      const blobHash = blobHashOf(raw.storedBlob);
+      const blobHash = storedBlobHashOf(raw);
       tail = {
         endOffset: raw.offset + recordLengthOf(raw.header),
         nextSequence: raw.header.sequence + 1,

@@ -23,6 +23,9 @@ export const enum RecordType {
   HeadSigned = 17,
   KeyRotated = 18,
   FilePatched = 19,
+  ContentErased = 21,
+  SubjectKey = 22,
+  ErasureSettled = 23,
   PathMoved = 24,
 }
 
@@ -292,9 +295,57 @@ export type JournalEvent =
       readonly merkleRoot: Buffer;
       readonly publicKey: Buffer;
       readonly signature: Buffer;
+    }
+  | {
+      /**
+       * The stored blobs of `erasures` are erased: overwritten in place with the erasure marker
+       * (see `erasure-marker.ts`), after this record is durable. Stored in the clear, like a
+       * signed head, so that the chain is checked across erased blobs without the key.
+       */
+      readonly type: 'content.erased';
+      readonly kind: ErasureKind;
+      readonly erasures: readonly ErasedBlob[];
+      /**
+       * The offsets of the version records whose content a redaction removes (none for a
+       * shred): reading those versions is refused even where all their bytes live on in a
+       * version kept (an append's earlier part), which no blob erasure could say.
+       */
+      readonly versions: readonly number[];
+    }
+  | {
+      /**
+       * A subject's data key: content under the path `subject` written after this record is
+       * sealed with the key this record's blob holds (32 bytes, sealed, that is wrapped, by
+       * the cartridge key like every blob).
+       */
+      readonly type: 'subject.key';
+      readonly subject: string;
+      readonly atMs: number;
+    }
+  | {
+      /** Every blob the `content.erased` record at `erasureOffset` names is overwritten. */
+      readonly type: 'erasure.settled';
+      readonly erasureOffset: number;
     };
 
 export type JournalEventType = JournalEvent['type'];
+
+/**
+ * One record whose stored blob an erasure removes (see `content.erased`): where it is, and
+ * what the chain and the Merkle log need of it once its blob bytes are gone: the BLAKE3 hash
+ * of the stored blob as it was, and the CRC32C of its stored body, which the frame's payload
+ * checksum no longer vouches for.
+ */
+export interface ErasedBlob {
+  readonly recordOffset: number;
+  readonly recordSequence: number;
+  readonly storedBlobLength: number;
+  readonly bodyChecksum: number;
+  readonly blobHash: Buffer;
+}
+
+/** Why blobs were erased: `redacted` content, or the `shredded` data key of a subject. */
+export type ErasureKind = 'redacted' | 'shredded';
 
 /** A record as the projections see it: what happened, and where it sits in the journal. */
 export interface JournalRecord {

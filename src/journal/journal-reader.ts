@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { CartridgeError, fromSystemError, journalCorrupt } from '../errors.js';
 import { RECORD_MAX_BYTES } from '../limits.js';
 import { type Codec, decompressBlob, decompressBlobInto } from './compression.js';
@@ -5,9 +6,15 @@ import { decodeEvent } from './event-codec.js';
 import { recordLeafHash } from '../proof/merkle.js';
 import { checksumCrc32c } from './hashing.js';
 import type { StorageFile } from './io/storage.js';
-import { type JournalRecord, RecordType } from './journal-event.js';
+import {
+  type ErasedBlob,
+  type ErasureKind,
+  type JournalRecord,
+  RecordType,
+} from './journal-event.js';
 import {
   blobHashOf,
+  payloadChecksumOf,
   CHAINED_HEADER_BYTES,
   chainHashOf,
   codecBitsOf,
@@ -43,6 +50,62 @@ export interface RawRecord {
   readonly headerBytes: Buffer;
   readonly body: Buffer;
   readonly storedBlob: Buffer;
+  /**
+   * Set when the record's blob is erased (its payload checksum no longer holds): what the
+   * `content.erased` record naming it says. Its `storedBlob` is then whatever is on disk (the
+   * marker, or part of it after a crash) and must not be used.
+   */
+  readonly erasure?: KnownErasure;
+  /**
+   * Set on a sealed record read for its blob whose payload checksum was not checked yet (see
+   * `deferSealedChecksum` of `recordInRun`): opening the blob checks its tag, and the checksum
+   * only when the tag fails, to tell damage from tampering.
+   */
+  readonly checksumDeferred?: boolean;
+}
+
+/** An erased blob as a `content.erased` record names it, with that record's kind and place. */
+export interface KnownErasure {
+  readonly erased: ErasedBlob;
+  readonly kind: ErasureKind;
+  /** The offset of the `content.erased` record. */
+  readonly erasureOffset: number;
+}
+
+/**
+ * Finds the erasure of the record at `offset`, if one is known: the head's index for a read at
+ * random, or an `ErasureResolver` that looks ahead for a scan in order.
+ */
+export type ErasureLookup = (offset: number) => KnownErasure | undefined;
+
+/**
+ * Whether a record whose payload checksum failed is one whose blob an erasure names: the same
+ * record (sequence, blob length), and a body whose own CRC32C is the one the erasure recorded.
+ * The blob's bytes are not looked at: after a crash in the middle of an overwrite they are
+ * part content, part marker, and the record already says the content is gone.
+ */
+export function erasureOf(
+  offset: number,
+  header: FrameHeader,
+  payload: Buffer,
+  erasures: ErasureLookup | undefined,
+): KnownErasure | undefined {
+  const known = erasures?.(offset);
+  if (known === undefined) return undefined;
+  const { erased } = known;
+  if (
+    erased.recordSequence !== header.sequence ||
+    erased.storedBlobLength !== header.storedBlobLength ||
+    checksumCrc32c(payload.subarray(0, header.bodyLength)) !== erased.bodyChecksum
+  ) {
+    return undefined;
+  }
+  return known;
+}
+
+/** The hash of a record's stored blob as the chain and the Merkle log take it. */
+export function storedBlobHashOf(raw: RawRecord): Buffer {
+  return raw.erasure?.erased.blobHash ?? blobHashOf(raw.storedBlob);
 }
 
 function readFully(file: StorageFile, target: Buffer, position: number): number {
@@ -57,8 +120,15 @@ function faultReason(fault: FrameHeaderFault): string {
   return `record header refused (${fault})`;
 }
 
-/** Reads and checks one record at `offset`; any damage is `JOURNAL_CORRUPT` at that offset. */
-export function readRecordAt(file: StorageFile, offset: number): RawRecord {
+/**
+ * Reads and checks one record at `offset`; any damage is `JOURNAL_CORRUPT` at that offset. A
+ * record whose blob `erasures` says is erased is returned with its `erasure` set.
+ */
+export function readRecordAt(
+  file: StorageFile,
+  offset: number,
+  erasures?: ErasureLookup,
+): RawRecord {
   const headerBytes = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
   if (readFully(file, headerBytes, offset) !== FRAME_HEADER_BYTES) {
     throw journalCorrupt(offset, 'record header cut short');
@@ -70,24 +140,41 @@ export function readRecordAt(file: StorageFile, offset: number): RawRecord {
   if (readFully(file, payload, offset + FRAME_HEADER_BYTES) !== payload.length) {
     throw journalCorrupt(offset, 'record payload cut short');
   }
-  return checkedRecord(offset, header, headerBytes, payload);
+  return checkedRecord(offset, header, headerBytes, payload, erasures);
 }
 
-/** The record once its payload checks out against its header's checksum. */
+/** The record once its payload checks out against its header's checksum (or its erasure's). */
 function checkedRecord(
   offset: number,
   header: FrameHeader,
   headerBytes: Buffer,
   payload: Buffer,
+  erasures: ErasureLookup | undefined,
+  deferSealedChecksum = false,
 ): RawRecord {
+  if (deferSealedChecksum && isSealed(header)) {
+    return {
+      offset,
+      header,
+      headerBytes,
+      body: payload.subarray(0, header.bodyLength),
+      storedBlob: payload.subarray(header.bodyLength),
+      checksumDeferred: true,
+    };
+  }
   const fault = payloadFault(header, payload);
-  if (fault !== undefined) throw journalCorrupt(offset, fault);
+  let erasure: KnownErasure | undefined;
+  if (fault !== undefined) {
+    erasure = erasureOf(offset, header, payload, erasures);
+    if (erasure === undefined) throw journalCorrupt(offset, fault);
+  }
   return {
     offset,
     header,
     headerBytes,
     body: payload.subarray(0, header.bodyLength),
     storedBlob: payload.subarray(header.bodyLength),
+    ...(erasure === undefined ? {} : { erasure }),
   };
 }
 
@@ -100,9 +187,14 @@ export function readRecordOfLength(
   file: StorageFile,
   offset: number,
   lengthBytes: number,
+  erasures?: ErasureLookup,
+  deferSealedChecksum = false,
 ): RawRecord {
-  if (lengthBytes <= 0 || lengthBytes > RECORD_MAX_BYTES) return readRecordAt(file, offset);
-  return recordInRun(readRun(file, offset, lengthBytes), offset, offset);
+  if (lengthBytes <= 0 || lengthBytes > RECORD_MAX_BYTES) {
+    return readRecordAt(file, offset, erasures);
+  }
+  const run = readRun(file, offset, lengthBytes);
+  return recordInRun(run, offset, offset, erasures, deferSealedChecksum);
 }
 
 /**
@@ -124,8 +216,20 @@ export function readRun(
   return bytes;
 }
 
-/** Checks the record at `offset` inside a run read from `runOffset`; views, no copies. */
-export function recordInRun(run: Buffer, runOffset: number, offset: number): RawRecord {
+/**
+ * Checks the record at `offset` inside a run read from `runOffset`; views, no copies. With
+ * `deferSealedChecksum`, for a reader that only wants the blob, a sealed record's payload
+ * checksum is left to `blobOf`/`blobInto`: the blob's AEAD tag is a stronger check of the same
+ * bytes, so the checksum is computed only when the tag fails (then it tells damage,
+ * `JOURNAL_CORRUPT`, from tampering, `DECRYPTION_FAILED`), sparing a pass over every blob read.
+ */
+export function recordInRun(
+  run: Buffer,
+  runOffset: number,
+  offset: number,
+  erasures?: ErasureLookup,
+  deferSealedChecksum = false,
+): RawRecord {
   const start = offset - runOffset;
   if (start < 0 || start + FRAME_HEADER_BYTES > run.length) {
     throw journalCorrupt(offset, 'record lies outside its run');
@@ -136,7 +240,8 @@ export function recordInRun(run: Buffer, runOffset: number, offset: number): Raw
   const { header } = decoded;
   const end = start + recordLengthOf(header);
   if (end > run.length) throw journalCorrupt(offset, 'record payload cut short');
-  return checkedRecord(offset, header, headerBytes, run.subarray(start + FRAME_HEADER_BYTES, end));
+  const payload = run.subarray(start + FRAME_HEADER_BYTES, end);
+  return checkedRecord(offset, header, headerBytes, payload, erasures, deferSealedChecksum);
 }
 
 /**
@@ -157,7 +262,7 @@ function payloadFault(header: FrameHeader, payload: Buffer): string | undefined 
 export function chainHashOfRecord(
   previousHash: Buffer,
   raw: RawRecord,
-  blobHash: Buffer = blobHashOf(raw.storedBlob),
+  blobHash: Buffer = storedBlobHashOf(raw),
 ): Buffer {
   return chainHashOf(previousHash, raw.headerBytes, raw.body, blobHash);
 }
@@ -185,22 +290,56 @@ function associatedDataOf(raw: RawRecord): Buffer {
   return raw.headerBytes.subarray(0, CHAINED_HEADER_BYTES);
 }
 
-/** The blob as compressed: opened if the record is sealed. */
-function compressedBlobOf(raw: RawRecord, sealing: RecordSealing | undefined): Buffer {
+/** The error for reading the blob of an erased record. */
+export function erasedError(offset: number, kind: ErasureKind): CartridgeError {
+  return kind === 'redacted'
+    ? new CartridgeError('REDACTED', `the content at journal offset ${offset} was redacted`, {
+        offset,
+      })
+    : new CartridgeError('SHREDDED', `the key of the content at ${offset} was shredded`, {
+        offset,
+      });
+}
+
+/**
+ * The blob as compressed: opened if the record is sealed (with `blobKey`, the subject data key
+ * that sealed it, when one did).
+ */
+function compressedBlobOf(
+  raw: RawRecord,
+  sealing: RecordSealing | undefined,
+  blobKey: KeyObject | undefined,
+): Buffer {
+  if (raw.erasure !== undefined) throw erasedError(raw.offset, raw.erasure.kind);
   const sealed = isSealed(raw.header);
   if (!sealed && sealing === undefined) return raw.storedBlob;
   if (!sealed || sealing === undefined) refuseUnopenable(raw, sealing);
-  return sealing.openBlob(associatedDataOf(raw), raw.body, raw.storedBlob, raw.offset);
+  const associatedData = associatedDataOf(raw);
+  if (raw.checksumDeferred !== true) {
+    return sealing.openBlob(associatedData, raw.body, raw.storedBlob, raw.offset, blobKey);
+  }
+  try {
+    return sealing.openBlob(associatedData, raw.body, raw.storedBlob, raw.offset, blobKey);
+  } catch (error) {
+    // Whatever refused the blob (a tag, a key id, a nonce), bytes that fail their checksum
+    // are damage, reported as such, exactly as when the checksum is checked first.
+    if (payloadChecksumOf(raw.body, raw.storedBlob) !== raw.header.payloadChecksum) {
+      throw journalCorrupt(raw.offset, 'record payload checksum mismatch');
+    }
+    throw error;
+  }
 }
 
 /**
  * Whether a record is stored in the clear whatever the cartridge: a signed head, which holds
  * nothing secret (hashes, a public key, a signature) and must be readable without the key, so
  * that anyone can check the signature (see `verifyStored`). Its signature authenticates it to
- * whoever holds the public key, as in a plain cartridge; it has no blob.
+ * whoever holds the public key, as in a plain cartridge; it has no blob. And a
+ * `content.erased` record (offsets, lengths, checksums and hashes of stored bytes): whoever
+ * checks the chain across an erased blob needs it, key or no key; the chain authenticates it.
  */
 export function isAlwaysPlain(type: number): boolean {
-  return type === RecordType.HeadSigned;
+  return type === RecordType.HeadSigned || type === RecordType.ContentErased;
 }
 
 /**
@@ -226,9 +365,13 @@ function plainBodyOf(raw: RawRecord, sealing: RecordSealing | undefined): Buffer
 }
 
 /** The decoded blob of a checked record (opened first with `sealing` if it is sealed). */
-export function blobOf(raw: RawRecord, sealing: RecordSealing | undefined): Buffer {
+export function blobOf(
+  raw: RawRecord,
+  sealing: RecordSealing | undefined,
+  blobKey?: KeyObject,
+): Buffer {
   const codec = codecBitsOf(raw.header) as Codec;
-  const compressed = compressedBlobOf(raw, sealing);
+  const compressed = compressedBlobOf(raw, sealing, blobKey);
   if (codec === 0) return compressed;
   try {
     return decompressBlob(codec, compressed, raw.header.rawBlobLength);
@@ -244,12 +387,17 @@ export function blobOf(raw: RawRecord, sealing: RecordSealing | undefined): Buff
  * Writes the decoded blob of a checked record into `target`, which must be exactly its raw
  * length: the read path of a file assembled from many records.
  */
-export function blobInto(raw: RawRecord, target: Buffer, sealing: RecordSealing | undefined): void {
+export function blobInto(
+  raw: RawRecord,
+  target: Buffer,
+  sealing: RecordSealing | undefined,
+  blobKey?: KeyObject,
+): void {
   const codec = codecBitsOf(raw.header) as Codec;
   if (target.length !== raw.header.rawBlobLength) {
     throw journalCorrupt(raw.offset, 'blob length disagrees with its extent');
   }
-  const compressed = compressedBlobOf(raw, sealing);
+  const compressed = compressedBlobOf(raw, sealing, blobKey);
   if (codec === 0) {
     target.set(compressed);
     return;
@@ -325,6 +473,18 @@ export type ScanStep =
   | { readonly kind: 'end'; readonly offset: number }
   | { readonly kind: 'damage'; readonly offset: number; readonly reason: string };
 
+/** A step of `nextLenient`: the body is a view, valid until the next read. */
+export type LenientStep =
+  | {
+      readonly kind: 'record';
+      readonly offset: number;
+      readonly header: FrameHeader;
+      readonly body: Buffer;
+      readonly payloadValid: boolean;
+    }
+  | { readonly kind: 'end'; readonly offset: number }
+  | { readonly kind: 'damage'; readonly offset: number; readonly reason: string };
+
 const SCAN_CHUNK_BYTES = 1024 * 1024;
 const EMPTY_BUFFER = Buffer.alloc(0);
 
@@ -349,6 +509,8 @@ export class RecordScanner {
     private readonly file: StorageFile,
     startOffset: number,
     private readonly endOffset: number,
+    /** Resolves records whose payload checksum fails because their blob was erased. */
+    private readonly erasures?: ErasureLookup,
   ) {
     this.offset = startOffset;
   }
@@ -393,7 +555,25 @@ export class RecordScanner {
     const headerBytes = Buffer.from(this.view(offset, FRAME_HEADER_BYTES));
     const payload = this.view(offset + FRAME_HEADER_BYTES, lengthBytes - FRAME_HEADER_BYTES);
     const fault = payloadFault(header, payload);
-    if (fault !== undefined) return { kind: 'damage', offset, reason: fault };
+    let erasure: KnownErasure | undefined;
+    if (fault !== undefined) {
+      // Copied first: the lookup may read ahead in the same file, never through this buffer.
+      const kept = Buffer.from(payload);
+      erasure = erasureOf(offset, header, kept, this.erasures);
+      if (erasure === undefined) return { kind: 'damage', offset, reason: fault };
+      this.offset = offset + lengthBytes;
+      return {
+        kind: 'record',
+        raw: {
+          offset,
+          header,
+          headerBytes,
+          body: kept.subarray(0, header.bodyLength),
+          storedBlob: kept.subarray(header.bodyLength),
+          erasure,
+        },
+      };
+    }
     this.offset = offset + lengthBytes;
     return {
       kind: 'record',
@@ -404,6 +584,35 @@ export class RecordScanner {
         body: Buffer.from(payload.subarray(0, header.bodyLength)),
         storedBlob: payload.subarray(header.bodyLength),
       },
+    };
+  }
+
+  /**
+   * The next record whose header holds, whether or not its payload checks out (`payloadValid`
+   * says): how an `ErasureResolver` walks past erased blobs to the records that name them. It
+   * stops (`end` or `damage`) only where a header does not hold.
+   */
+  nextLenient(): LenientStep {
+    const offset = this.offset;
+    if (offset === this.endOffset) return { kind: 'end', offset };
+    if (!this.ensure(offset, FRAME_HEADER_BYTES)) {
+      return { kind: 'damage', offset, reason: 'record header cut short' };
+    }
+    const decoded = decodeFrameHeader(this.view(offset, FRAME_HEADER_BYTES));
+    if (!decoded.ok) return { kind: 'damage', offset, reason: faultReason(decoded.fault) };
+    const { header } = decoded;
+    const lengthBytes = recordLengthOf(header);
+    if (!this.ensure(offset, lengthBytes)) {
+      return { kind: 'damage', offset, reason: 'record payload cut short' };
+    }
+    const payload = this.view(offset + FRAME_HEADER_BYTES, lengthBytes - FRAME_HEADER_BYTES);
+    this.offset = offset + lengthBytes;
+    return {
+      kind: 'record',
+      offset,
+      header,
+      body: payload.subarray(0, header.bodyLength),
+      payloadValid: payloadFault(header, payload) === undefined,
     };
   }
 }

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { assert } from '../assert.js';
 import { CartridgeError, fromSystemError, limitExceeded } from '../errors.js';
 import { CONSOLIDATED_EXTENT_BYTES, TRANSACTION_RECORDS_MAX } from '../limits.js';
@@ -57,6 +58,8 @@ interface StagedRecord {
   readonly blobHash: Buffer;
   /** What seals this record: the writer's sealing, or undefined (a plain or signed head). */
   readonly sealing: RecordSealing | undefined;
+  /** The subject data key that seals the blob, when the content belongs to a subject. */
+  readonly blobKey: KeyObject | undefined;
   /**
    * The record sealed for the header it was last framed with. A checkpoint computes the chain
    * hash of its staged pages before the commit frames them again with the same headers: the
@@ -182,6 +185,7 @@ export class JournalWriter {
     event: JournalEvent,
     blob?: Uint8Array,
     effort: CompressionEffort = 'normal',
+    blobKey?: KeyObject,
   ): JournalRecord {
     if (this.staged.length >= TRANSACTION_RECORDS_MAX) {
       throw limitExceeded(
@@ -228,6 +232,7 @@ export class JournalWriter {
       rawBlob,
       blobHash,
       sealing,
+      blobKey: sealing === undefined ? undefined : blobKey,
       sealed: undefined,
     });
     if (rawBlob.length > 0) this.stagedBlobs.set(offset, rawBlob);
@@ -248,9 +253,9 @@ export class JournalWriter {
    * The blob of a small appended record committed lately, if it is still kept and is the
    * record `sequence` names. Consolidation rewrites a file's run of small appends soon after
    * they were written: reading them back from the file (a `pread` and a CRC32C per record) cost
-   * it about as much as compressing them. Committed records never change on disk while this
-   * writer lives (a failed commit cuts back only its own bytes), so the copy kept here is what
-   * a read would return.
+   * it about as much as compressing them. Committed records change on disk while this writer
+   * lives only by an erasure, which forgets the copy first (`forgetBlob`); a failed commit cuts
+   * back only its own bytes. So the copy kept here is what a read would return.
    */
   recentBlob(offset: number, sequence: number): Buffer | undefined {
     const recent = this.recentBlobs.get(offset);
@@ -280,6 +285,37 @@ export class JournalWriter {
       this.recentBlobs.delete(offset);
       this.recentBlobsBytes -= recent.blob.length;
     }
+  }
+
+  /**
+   * Overwrites committed bytes in place: an erasure's marker over a blob (see
+   * `erasure-marker.ts`), never anything past the committed end or with records staged. The
+   * `content.erased` record naming the bytes is durable before this is called, so a failure
+   * leaves the blob part content, part marker, which the record already accounts for; the
+   * writer is poisoned all the same, as after any failed write, and reopening finishes it.
+   */
+  overwriteCommitted(position: number, bytes: Uint8Array): void {
+    this.throwIfPoisoned();
+    assert(this.staged.length === 0, 'an overwrite with records staged');
+    assert(
+      position >= 0 && position + bytes.length <= this.tail.endOffset,
+      'an overwrite past the committed journal',
+    );
+    this.runGuard();
+    try {
+      this.file.write([bytes], position);
+    } catch (error) {
+      this.poisonedBy = fromSystemError(error, 'erasure write');
+      throw this.poisonedBy;
+    }
+  }
+
+  /** Forgets the copy kept of a record's blob (see `recentBlob`): its bytes were erased. */
+  forgetBlob(offset: number): void {
+    const recent = this.recentBlobs.get(offset);
+    if (recent === undefined) return;
+    this.recentBlobs.delete(offset);
+    this.recentBlobsBytes -= recent.blob.length;
   }
 
   /** The sequence number the next staged record will get. */
@@ -351,7 +387,7 @@ export class JournalWriter {
     let sealed = staged.sealed;
     if (sealed === undefined || !sealed.associatedData.equals(associatedData)) {
       const kept = Buffer.from(associatedData);
-      const payload = sealing.seal(kept, staged.body, staged.storedBlob);
+      const payload = sealing.seal(kept, staged.body, staged.storedBlob, staged.blobKey);
       sealed = { associatedData: kept, ...payload, blobHash: blobHashOf(payload.blob) };
       staged.sealed = sealed;
       // The leaf hashes the record as stored: filled in now that its stored bytes exist.

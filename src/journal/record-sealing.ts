@@ -75,8 +75,17 @@ export class RecordSealing {
   /**
    * Seals a record's body and blob (the blob as compressed) under the current key and a fresh
    * nonce. `associatedData` is the frame header's bytes 0..36 with the sealed lengths in it.
+   * `blobKey`, when given, seals the blob instead of the current key: a subject's data key
+   * (see `subject-keys.ts`), so that destroying it makes the blob unreadable while the body
+   * (paths, metadata, which replay needs) still opens. The blob nonce is the body's counter
+   * plus one, as always: nonces are unique per writer whatever key they are used with.
    */
-  seal(associatedData: Buffer, body: Uint8Array, blob: Uint8Array): SealedPayload {
+  seal(
+    associatedData: Buffer,
+    body: Uint8Array,
+    blob: Uint8Array,
+    blobKey?: KeyObject,
+  ): SealedPayload {
     const key = this.keyring.currentRecordKey;
     const sealedBody = Buffer.allocUnsafe(body.length + SEALED_BODY_OVERHEAD_BYTES);
     this.keyring.currentKeyId.copy(sealedBody, 0);
@@ -85,7 +94,7 @@ export class RecordSealing {
     this.sealInto(key, nonce, associatedData, body, sealedBody, SEALED_BODY_PREFIX_BYTES);
     if (blob.length === 0) return { body: sealedBody, blob: EMPTY };
     const sealedBlob = Buffer.allocUnsafe(blob.length + SEAL_TAG_BYTES);
-    this.sealInto(key, blobNonceOf(nonce), associatedData, blob, sealedBlob, 0);
+    this.sealInto(blobKey ?? key, blobNonceOf(nonce), associatedData, blob, sealedBlob, 0);
     return { body: sealedBody, blob: sealedBlob };
   }
 
@@ -142,18 +151,22 @@ export class RecordSealing {
     );
   }
 
-  /** The plaintext (still compressed) blob of a sealed record, after its tag checked out. */
+  /**
+   * The plaintext (still compressed) blob of a sealed record, after its tag checked out;
+   * `blobKey` is the subject data key that sealed it, if one did.
+   */
   openBlob(
     associatedData: Buffer,
     storedBody: Uint8Array,
     storedBlob: Uint8Array,
     offset: number,
+    blobKey?: KeyObject,
   ): Buffer {
     if (storedBlob.length === 0) return EMPTY;
     if (storedBlob.length < SEAL_TAG_BYTES) {
       throw journalCorrupt(offset, 'sealed record blob is too short');
     }
-    const key = this.keyOf(storedBody, offset);
+    const key = blobKey ?? this.keyOf(storedBody, offset);
     const nonce = blobNonceOf(this.nonceOf(storedBody, offset));
     return this.openSealed(key, nonce, associatedData, storedBlob, offset);
   }

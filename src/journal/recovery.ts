@@ -3,6 +3,7 @@ import { fromSystemError, journalCorrupt } from '../errors.js';
 import { ZERO_TAIL_SCAN_MAX_BYTES } from '../limits.js';
 import type { StorageFile } from './io/storage.js';
 import type { JournalRecord } from './journal-event.js';
+import type { KnownErasure } from './journal-reader.js';
 import { type CursorStop, JournalCursor, type StoredRecord } from './journal-cursor.js';
 import type { RecordSealing } from './record-sealing.js';
 import type { JournalTail } from './journal-writer.js';
@@ -181,6 +182,8 @@ export interface ReplayResult {
   readonly facts: RecoveryFacts;
   readonly report: RecoveryReport;
   readonly recordsReplayed: number;
+  /** The erased blobs read past, each as the `content.erased` record naming it claims. */
+  readonly erasuresUsed: readonly KnownErasure[];
 }
 
 /** What the bounded look at the bytes after the damage found. */
@@ -327,7 +330,15 @@ function resultAfter(
     checkpointOffset: null,
     checkpointRefused: null,
   };
-  return { tail: committedTail, facts, report, recordsReplayed: replayed };
+  return {
+    tail: committedTail,
+    facts,
+    report,
+    recordsReplayed: replayed,
+    erasuresUsed: cursor.erasuresUsed.filter(
+      (erasure) => erasure.erased.recordOffset < committedTail.endOffset,
+    ),
+  };
 }
 
 export function corruptionError(report: RecoveryReport): Error {

@@ -384,6 +384,9 @@ export class Catalog implements Projection {
       case 'policy.set':
       case 'key.rotated':
       case 'head.signed':
+      case 'content.erased':
+      case 'subject.key':
+      case 'erasure.settled':
         return NO_CHANGE;
     }
   }

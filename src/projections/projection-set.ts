@@ -7,6 +7,7 @@ import { AuditIndex } from './audit-index.js';
 import { PolicyState } from './policy-state.js';
 import { UndoLog } from './undo-log.js';
 import { MerkleLog } from './merkle-log.js';
+import { ErasureIndex } from './erasure-index.js';
 
 /**
  * The projections and their order, in one place. Each fold has its own checkpoint section;
@@ -20,6 +21,7 @@ export interface Projections {
   readonly policy: PolicyState;
   readonly audit: AuditIndex;
   readonly merkle: MerkleLog;
+  readonly erasures: ErasureIndex;
 }
 
 /** The projections of an empty journal (before its genesis record). */
@@ -35,6 +37,7 @@ export function freshProjections(source: PageSource, capacityBlocks: number | nu
     policy: new PolicyState(tree, undo),
     audit: new AuditIndex(tree),
     merkle: new MerkleLog(tree, undo),
+    erasures: new ErasureIndex(tree),
   };
 }
 
@@ -77,6 +80,7 @@ export function projectionsAt(
     policy: new PolicyState(tree, undo),
     audit: new AuditIndex(tree),
     merkle,
+    erasures: new ErasureIndex(tree),
   };
 }
 
@@ -87,6 +91,7 @@ export function applyRecord(projections: Projections, record: JournalRecord): vo
   projections.timeline.evolve(record);
   projections.policy.evolve(record);
   projections.audit.evolve(record);
+  projections.erasures.evolve(record);
   projections.merkle.evolve(record);
 }
 

@@ -31,6 +31,7 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   EFBIG: 'file too large',
   EBUSY: 'resource busy or locked',
   EPERM: 'operation not permitted',
+  ENODATA: 'no data available',
 };
 
 /**
@@ -47,6 +48,10 @@ const ENGINE_TO_NODE: Readonly<Record<string, string>> = {
   POISONED: 'EIO',
   FILE_CHANGED: 'EIO',
   LOCKED: 'EBUSY',
+  // Erased content is not damage (EIO would send an operator looking for a bad disk): the data
+  // is gone on purpose. ENODATA says so, and `cause.code` tells a redaction from a shred.
+  REDACTED: 'ENODATA',
+  SHREDDED: 'ENODATA',
 };
 
 function errnoOf(code: string): number {

@@ -319,6 +319,21 @@ describe('the cartridge binary', () => {
     expect(cli(['bench', '--measure-ms', 'soon']).status).toBe(2);
   });
 
+  it('redacts past versions of a file and shreds a subject', () => {
+    const erasing = join(work, 'erasing.cart');
+    expect(cli(['init', erasing]).status).toBe(0);
+    expect(cli(['put', erasing, '/notes.txt'], 'first secret').status).toBe(0);
+    expect(cli(['put', erasing, '/notes.txt'], 'current').status).toBe(0);
+    const result = json(['redact', erasing, '/notes.txt']) as { recordsErased: number };
+    expect(result.recordsErased).toBe(1);
+    expect(readFileSync(erasing).includes('first secret')).toBe(false);
+    expect(cli(['cat', erasing, '/notes.txt']).stdout).toBe('current');
+    expect(cli(['verify', erasing]).status).toBe(0);
+    expect(cli(['redact', erasing, '/notes.txt', '--versions', 'some']).status).toBe(2);
+    // A plain cartridge has no subject keys to shred.
+    expect(cli(['shred', erasing, '/calls/jane']).status).toBe(2);
+  });
+
   it('documents its exit codes: usage 2, not found 3, damage 4', () => {
     expect(cli(['no-such-command']).status).toBe(2);
     expect(cli(['cat', cart, '/missing']).status).toBe(3);

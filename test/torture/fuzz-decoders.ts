@@ -383,6 +383,26 @@ function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
           .uint8Array({ minLength: 64, maxLength: 64 })
           .map((value) => Buffer.from(value)),
       });
+    case 'content.erased':
+      return fc.record({
+        type: fc.constant(type),
+        kind: fc.constantFrom('redacted' as const, 'shredded' as const),
+        erasures: fc.array(
+          fc.record({
+            recordOffset: count,
+            recordSequence: count,
+            storedBlobLength: count,
+            bodyChecksum: count,
+            blobHash: bytes32,
+          }),
+          { minLength: 1, maxLength: 3 },
+        ),
+        versions: fc.array(count, { maxLength: 3 }),
+      });
+    case 'subject.key':
+      return fc.record({ type: fc.constant(type), subject: fc.string(), atMs: timeMs });
+    case 'erasure.settled':
+      return fc.record({ type: fc.constant(type), erasureOffset: count });
   }
 }
 
@@ -407,6 +427,9 @@ const EVENT_TYPES: readonly JournalEventType[] = [
   'key.rotated',
   'file.patched',
   'path.moved',
+  'content.erased',
+  'subject.key',
+  'erasure.settled',
 ];
 
 /** Bodies for a type: random bytes, random msgpack, arrays of odd fields, mutated real bodies. */
@@ -438,8 +461,8 @@ function eventTarget(type: JournalEventType): RunnableTarget {
  * The record types there are. It was a range up to the highest type while types were
  * contiguous: the range once ended at `ExtentsConsolidated` (10) while types up to 19 existed,
  * so the target fed real types to the decoder as unknown ones, until a genesis-shaped body
- * decoded as a `snapshot.created` (seed 740941836). Types are no longer contiguous (20 to 23
- * are reserved, 24 is `path.moved`), so the known ones are listed from the event types.
+ * decoded as a `snapshot.created` (seed 740941836). Types are no longer contiguous (20 is
+ * unused), so the known ones are listed from the event types.
  */
 const KNOWN_RECORD_TYPES = new Set<number>(
   EVENT_TYPES.map((type) => recordTypeOf({ type } as JournalEvent)),

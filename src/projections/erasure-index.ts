@@ -1,0 +1,202 @@
+import { journalCorrupt } from '../errors.js';
+import type { ErasedBlob, ErasureKind, JournalRecord } from '../journal/journal-event.js';
+import type { ErasureLookup, KnownErasure } from '../journal/journal-reader.js';
+import { hexKey, isCount, numberAtKeyEnd, packValue, unpackValue } from './index/index-values.js';
+import type { PagedTree } from './index/paged-tree.js';
+import type { Projection } from './projection.js';
+import { CartridgeError } from '../errors.js';
+
+/**
+ * Erasures and subject keys, as a fold into the catalog's index (keys of its own prefixes):
+ *
+ * - `Z` + erased record's offset (12 hex digits) → `[sequence, storedBlobLength,
+ *   bodyChecksum, blobHash, kind, erasureOffset]`: every blob a `content.erased` record names,
+ *   so that a read of it is refused (`REDACTED`, `SHREDDED`) and a read of its record at
+ *   random checks its body against the recorded checksum;
+ * - `Y` + version record's offset → `[erasureOffset]`: a version a redaction named, whose
+ *   reads are refused even where its bytes live on in a version kept;
+ * - `W` + `content.erased` record's offset → `[count]`: an erasure whose overwrite has not been
+ *   settled (no `erasure.settled` yet); a writable open finishes it;
+ * - `K` + subject path + NUL + `subject.key` record's offset → `[sequence]`: the data keys of
+ *   each subject, oldest first (a subject gets a new key when it is written to after a shred).
+ *
+ * The head's instance answers the engine's questions; a checkout's instance only folds.
+ */
+
+const ERASED_PREFIX = 'Z';
+const VERSION_PREFIX = 'Y';
+const PENDING_PREFIX = 'W';
+const SUBJECT_PREFIX = 'K';
+const KIND_CODES: readonly ErasureKind[] = ['redacted', 'shredded'];
+
+/** The key range of one prefix letter. */
+function prefixRange(prefix: string): [string, string] {
+  return [prefix, String.fromCharCode(prefix.charCodeAt(0) + 1)];
+}
+
+/** A subject's data key record. */
+export interface SubjectKeyRecord {
+  readonly offset: number;
+  readonly sequence: number;
+}
+
+function decodeErasure(offset: number, bytes: Buffer): KnownErasure {
+  const value = unpackValue(bytes, 'erasure index', 6);
+  const [sequence, storedBlobLength, bodyChecksum, blobHash, kindCode, erasureOffset] = value;
+  const kind = KIND_CODES[kindCode as number];
+  if (
+    !isCount(sequence) ||
+    !isCount(storedBlobLength) ||
+    !isCount(bodyChecksum) ||
+    !(blobHash instanceof Uint8Array) ||
+    blobHash.length !== 32 ||
+    kind === undefined ||
+    !isCount(erasureOffset)
+  ) {
+    throw new CartridgeError('JOURNAL_CORRUPT', 'erasure index value malformed');
+  }
+  const erased: ErasedBlob = {
+    recordOffset: offset,
+    recordSequence: sequence,
+    storedBlobLength,
+    bodyChecksum,
+    blobHash: Buffer.from(blobHash),
+  };
+  return { erased, kind, erasureOffset };
+}
+
+export class ErasureIndex implements Projection {
+  readonly name = 'erasures';
+  /** Whether any erasure / subject key is in the index; undefined until first asked. */
+  private anyErasure: boolean | undefined;
+  private anySubject: boolean | undefined;
+
+  constructor(private readonly tree: PagedTree) {}
+
+  evolve(record: JournalRecord): void {
+    const event = record.event;
+    switch (event.type) {
+      case 'content.erased': {
+        for (const erased of event.erasures) {
+          const key = ERASED_PREFIX + hexKey(erased.recordOffset);
+          // An erasure names records before it, each once: anything else is forged.
+          if (erased.recordOffset >= record.offset || this.tree.get(key) !== undefined) {
+            throw journalCorrupt(record.offset, 'an erasure names a record it cannot erase');
+          }
+          this.tree.set(
+            key,
+            packValue([
+              erased.recordSequence,
+              erased.storedBlobLength,
+              erased.bodyChecksum,
+              erased.blobHash,
+              KIND_CODES.indexOf(event.kind),
+              record.offset,
+            ]),
+          );
+        }
+        for (const versionOffset of event.versions) {
+          const key = VERSION_PREFIX + hexKey(versionOffset);
+          if (versionOffset >= record.offset || this.tree.get(key) !== undefined) {
+            throw journalCorrupt(record.offset, 'an erasure names a version it cannot redact');
+          }
+          this.tree.set(key, packValue([record.offset]));
+        }
+        this.tree.set(PENDING_PREFIX + hexKey(record.offset), packValue([event.erasures.length]));
+        this.anyErasure = true;
+        return;
+      }
+      case 'erasure.settled':
+        if (!this.tree.delete(PENDING_PREFIX + hexKey(event.erasureOffset))) {
+          throw journalCorrupt(record.offset, 'a settled erasure names no erasure under way');
+        }
+        return;
+      case 'subject.key':
+        this.tree.set(
+          `${SUBJECT_PREFIX}${event.subject}\u0000${hexKey(record.offset)}`,
+          packValue([record.sequence]),
+        );
+        this.anySubject = true;
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** The erasure of the blob of the record at `offset`, if there is one. */
+  readonly lookup: ErasureLookup = (offset) => {
+    if (!this.hasErasures()) return undefined;
+    const bytes = this.tree.get(ERASED_PREFIX + hexKey(offset));
+    return bytes === undefined ? undefined : decodeErasure(offset, bytes);
+  };
+
+  /** Whether a redaction named the version whose record is at `versionOffset`. */
+  isVersionRedacted(versionOffset: number): boolean {
+    if (!this.hasErasures()) return false;
+    return this.tree.get(VERSION_PREFIX + hexKey(versionOffset)) !== undefined;
+  }
+
+  hasErasures(): boolean {
+    if (this.anyErasure === undefined) {
+      this.anyErasure =
+        this.tree.last(...prefixRange(ERASED_PREFIX)) !== undefined ||
+        this.tree.last(...prefixRange(VERSION_PREFIX)) !== undefined;
+    }
+    return this.anyErasure;
+  }
+
+  /** The offsets of the `content.erased` records whose overwrite is not settled. */
+  pendingErasures(): number[] {
+    const offsets: number[] = [];
+    this.tree.range(...prefixRange(PENDING_PREFIX), (key) => {
+      offsets.push(numberAtKeyEnd(key));
+    });
+    return offsets;
+  }
+
+  hasSubjects(): boolean {
+    if (this.anySubject === undefined) {
+      this.anySubject = this.tree.last(...prefixRange(SUBJECT_PREFIX)) !== undefined;
+    }
+    return this.anySubject;
+  }
+
+  /** The data key records of `subject`, oldest first. */
+  subjectKeys(subject: string): SubjectKeyRecord[] {
+    const keys: SubjectKeyRecord[] = [];
+    if (!this.hasSubjects()) return keys;
+    const start = `${SUBJECT_PREFIX}${subject}\u0000`;
+    const end = `${SUBJECT_PREFIX}${subject}\u0001`;
+    this.tree.range(start, end, (key, value) => {
+      const [sequence] = unpackValue(value, 'subject key index', 1);
+      if (!isCount(sequence)) {
+        throw new CartridgeError('JOURNAL_CORRUPT', 'subject key index value malformed');
+      }
+      keys.push({ offset: numberAtKeyEnd(key), sequence });
+    });
+    return keys;
+  }
+
+  /**
+   * The subject holding `path`: the known subject that is `path` or one of its ancestors.
+   * Subjects never nest (the writer refuses it), so there is at most one.
+   */
+  knownSubjectOf(path: string): string | undefined {
+    if (!this.hasSubjects() || path === '/') return undefined;
+    let end = path.indexOf('/', 1);
+    for (;;) {
+      const prefix = end === -1 ? path : path.slice(0, end);
+      const start = `${SUBJECT_PREFIX}${prefix}\u0000`;
+      if (this.tree.last(start, `${SUBJECT_PREFIX}${prefix}\u0001`) !== undefined) return prefix;
+      if (end === -1) return undefined;
+      end = path.indexOf('/', end + 1);
+    }
+  }
+
+  /** Whether some known subject lies under `path` (a new subject there would nest). */
+  hasSubjectUnder(path: string): boolean {
+    if (!this.hasSubjects()) return false;
+    const start = `${SUBJECT_PREFIX}${path}/`;
+    return this.tree.last(start, `${SUBJECT_PREFIX}${path}0`) !== undefined;
+  }
+}
