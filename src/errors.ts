@@ -39,6 +39,7 @@ export type EngineErrorCode =
   | 'ENGRAM_UNSUPPORTED'
   | 'KEY_REQUIRED'
   | 'DECRYPTION_FAILED'
+  | 'AUDIT_RETAINED'
   | ProofErrorCode;
 
 /**
@@ -86,6 +87,7 @@ export const CARTRIDGE_ERROR_CODES: readonly CartridgeErrorCode[] = [
   'ENGRAM_UNSUPPORTED',
   'KEY_REQUIRED',
   'DECRYPTION_FAILED',
+  'AUDIT_RETAINED',
   'KEY_INVALID',
   'SIGNATURE_INVALID',
   'NOT_SIGNED',

@@ -133,6 +133,7 @@ export function createJournal(
         checkpointOffset: 0,
         compressionCodec: codecOf(options.compression),
         ...headerEncryptionOf(sealing),
+        auditRetain: options.auditRetain,
       },
       sealing,
     );
@@ -258,6 +259,22 @@ export function openJournal(
     closeQuietly(file);
     throw error;
   }
+}
+
+/**
+ * Opens the journal in a file this handle already holds open and locked for writing (a
+ * compacted journal, renamed over `path`): the same open as `openJournal`, without a second
+ * descriptor or lock. On failure the caller still owns the file.
+ */
+export function openLockedFile(
+  storage: Storage,
+  path: string,
+  file: StorageFile,
+  options: ResolvedOptions,
+): OpenedJournal {
+  const journal = openFromFile(file, { ...options, readOnly: false });
+  journal.writer.guardWith(fileGuardOf(storage, path, file));
+  return journal;
 }
 
 /**

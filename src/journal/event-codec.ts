@@ -153,6 +153,17 @@ function fieldsOf(event: JournalEvent): Field[] {
         event.publicKey,
         event.signature,
       ];
+    case 'journal.compacted':
+      return [
+        event.previousHeadOffset,
+        event.previousHeadSequence,
+        event.previousHeadHash,
+        event.previousMerkleRoot,
+        event.horizonOffset,
+        event.recordsDropped,
+        event.atMs,
+        event.compactedAtMs,
+      ];
   }
 }
 
@@ -211,6 +222,8 @@ export function recordTypeOf(event: JournalEvent): RecordType {
       return RecordType.KeyRotated;
     case 'head.signed':
       return RecordType.HeadSigned;
+    case 'journal.compacted':
+      return RecordType.JournalCompacted;
   }
 }
 
@@ -522,6 +535,18 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
         sizeBytes: fields.count(),
         fileOffset: fields.count(),
         extents: fields.extents(),
+      };
+    case RecordType.JournalCompacted:
+      return {
+        type: 'journal.compacted',
+        previousHeadOffset: fields.count(),
+        previousHeadSequence: fields.count(),
+        previousHeadHash: fields.hash(),
+        previousMerkleRoot: fields.hash(),
+        horizonOffset: fields.count(),
+        recordsDropped: fields.count(),
+        atMs: fields.count(),
+        compactedAtMs: fields.count(),
       };
     case RecordType.ExtentsConsolidated:
       return {

@@ -200,7 +200,7 @@ function compressedBlobOf(raw: RawRecord, sealing: RecordSealing | undefined): B
  * whoever holds the public key, as in a plain cartridge; it has no blob.
  */
 export function isAlwaysPlain(type: number): boolean {
-  return type === RecordType.HeadSigned;
+  return type === RecordType.HeadSigned || type === RecordType.JournalCompacted;
 }
 
 /**

@@ -407,6 +407,7 @@ export class Catalog implements Projection {
       case 'policy.set':
       case 'key.rotated':
       case 'head.signed':
+      case 'journal.compacted':
         return NO_CHANGE;
     }
   }

@@ -366,6 +366,18 @@ function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
           .uint8Array({ minLength: 64, maxLength: 64 })
           .map((value) => Buffer.from(value)),
       });
+    case 'journal.compacted':
+      return fc.record({
+        type: fc.constant(type),
+        previousHeadOffset: count,
+        previousHeadSequence: count,
+        previousHeadHash: bytes32,
+        previousMerkleRoot: bytes32,
+        horizonOffset: count,
+        recordsDropped: count,
+        atMs: timeMs,
+        compactedAtMs: timeMs,
+      });
   }
 }
 
@@ -387,6 +399,7 @@ const EVENT_TYPES: readonly JournalEventType[] = [
   'audit.batch',
   'policy.set',
   'head.signed',
+  'journal.compacted',
   'file.patched',
 ];
 
@@ -422,7 +435,7 @@ function eventTarget(type: JournalEventType): RunnableTarget {
  * the target fed real types to the decoder as unknown ones, until a genesis-shaped body decoded
  * as a `snapshot.created` (seed 740941836).
  */
-const RECORD_TYPE_MAX: number = RecordType.FilePatched;
+const RECORD_TYPE_MAX: number = RecordType.JournalCompacted;
 
 /** Types no record may have: the decoder must refuse them, whatever the body. */
 const unknownEventType = defineTarget({
@@ -534,6 +547,7 @@ const fileHeaderFields: fc.Arbitrary<FileHeader> = fc.record({
   compressionCodec: fc.nat(2),
   cipherCode: fc.nat(2),
   keyId: fc.uint8Array({ minLength: 4, maxLength: 4 }).map((value) => Buffer.from(value)),
+  auditRetain: fc.boolean(),
 });
 
 function rechecksumSlot(slot: Buffer): void {
