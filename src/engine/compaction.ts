@@ -105,13 +105,15 @@ export function compact(host: CompactionHost, options: CompactOptions): Compacti
   storage.remove(temporaryPath);
   const file = openTemporary(storage, temporaryPath);
   let renamed = false;
+  // Fresh nonces (a new writer's random prefix) under the key sealing new records now.
+  const sealing =
+    journal.sealing === undefined ? undefined : new RecordSealing(journal.sealing.keyring);
   try {
     const rewrite = rewriteJournal(
       { journal, headOffset, horizonTail, horizonState: horizon.projections },
       {
         file,
-        // Fresh nonces (a new writer's random prefix) under the key sealing new records now.
-        sealing: journal.sealing === undefined ? undefined : new RecordSealing(journal.sealing.keyring),
+        sealing,
         codec: journal.headerKeeper.header.compressionCodec as Codec,
         indexCacheBytes: host.options.indexCacheBytes,
         checkpointIntervalBytes: host.options.checkpointIntervalBytes,
@@ -121,7 +123,7 @@ export function compact(host: CompactionHost, options: CompactOptions): Compacti
     storage.rename(temporaryPath, path);
     renamed = true;
     storage.syncDirectory(dirname(path));
-    const compacted = openLockedFile(storage, path, file, host.options);
+    const compacted = openLockedFile(storage, path, file, host.options, sealing);
     const bytesAfter = file.sizeBytes();
     return {
       result: {

@@ -321,6 +321,17 @@ class JournalRewrite {
     }
     const policyJson = policy.policyJson();
     if (policyJson !== null) this.stage({ type: 'policy.set', policy: policyJson, atMs });
+    // A snapshot named at the horizon was taken before it and is deleted after it (one alive at
+    // the head pins the horizon before its own record): named again here, so that its deletion
+    // folds, and a stream sees the deletion as it did. It names the horizon's state now.
+    for (const snapshot of timeline.snapshots()) {
+      this.stage({
+        type: 'snapshot.created',
+        name: snapshot.name,
+        atMs,
+        description: snapshot.description,
+      });
+    }
     this.commit();
   }
 

@@ -264,15 +264,19 @@ export function openJournal(
 /**
  * Opens the journal in a file this handle already holds open and locked for writing (a
  * compacted journal, renamed over `path`): the same open as `openJournal`, without a second
- * descriptor or lock. On failure the caller still owns the file.
+ * descriptor or lock, and with the sealing that wrote it. On failure the caller still owns
+ * the file.
  */
 export function openLockedFile(
   storage: Storage,
   path: string,
   file: StorageFile,
   options: ResolvedOptions,
+  sealing: RecordSealing | undefined,
 ): OpenedJournal {
-  const journal = openFromFile(file, { ...options, readOnly: false });
+  // The sealing that wrote the file goes on: its keys (the caller's were wiped once used) and
+  // its nonce counter, so no nonce is used twice.
+  const journal = openFromFile(file, { ...options, readOnly: false }, sealing);
   journal.writer.guardWith(fileGuardOf(storage, path, file));
   return journal;
 }
@@ -345,9 +349,13 @@ function replayFrom(
   return { result, keyId };
 }
 
-function openFromFile(file: StorageFile, options: ResolvedOptions): OpenedJournal {
+function openFromFile(
+  file: StorageFile,
+  options: ResolvedOptions,
+  knownSealing?: RecordSealing,
+): OpenedJournal {
   const header = readHeader(file);
-  const sealing = sealingForOpen(options.encryption, header);
+  const sealing = knownSealing ?? sealingForOpen(options.encryption, header);
   let pages = new IndexPageStore(file, options.indexCacheBytes, sealing);
   let start: CheckpointStart | undefined;
   let checkpointRefused: string | null = null;
