@@ -52,7 +52,7 @@ export { type ProvenRecord, type RecordProof, verifyProof } from './proof/inclus
 export type { RecordTarget } from './engine/record-proof.js';
 export type { CheckoutTarget } from './engine/checkout.js';
 export type { RepairOptions, RepairReport } from './engine/repair.js';
-export type { CompactOptions, CompactResult } from './engine/compaction.js';
+export type { CompactOptions, CompactProgress, CompactResult } from './engine/compaction.js';
 export type {
   ChangeEvent,
   ChangeFilter,

@@ -34,6 +34,14 @@ export interface CompactOptions {
    * snapshot name or a `Date`. Default: the head (keep only what is pinned).
    */
   readonly keepHistoryFrom?: CheckoutTarget;
+  /** Called as the rewrite goes, after each commit it writes (a progress bar's feed). */
+  readonly onProgress?: (progress: CompactProgress) => void;
+}
+
+export interface CompactProgress {
+  /** Records of the old journal carried over so far, and in all. */
+  readonly recordsDone: number;
+  readonly recordsTotal: number;
 }
 
 export interface CompactResult {
@@ -75,6 +83,10 @@ export function checkCompactOptions(options: unknown): CompactOptions {
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new CartridgeError('INVALID_ARGUMENT', 'compact options must be an object');
+  }
+  const { onProgress } = options as { onProgress?: unknown };
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw new CartridgeError('INVALID_ARGUMENT', 'compact option onProgress must be a function');
   }
   return options as CompactOptions;
 }
@@ -118,6 +130,10 @@ export function compact(host: CompactionHost, options: CompactOptions): Compacti
         indexCacheBytes: host.options.indexCacheBytes,
         checkpointIntervalBytes: host.options.checkpointIntervalBytes,
         nowMs: host.nowMs,
+        onProgress:
+          options.onProgress === undefined
+            ? undefined
+            : (recordsDone, recordsTotal) => options.onProgress?.({ recordsDone, recordsTotal }),
       },
     );
     storage.rename(temporaryPath, path);

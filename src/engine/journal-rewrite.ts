@@ -62,6 +62,8 @@ export interface RewriteTarget {
   readonly indexCacheBytes: number;
   readonly checkpointIntervalBytes: number;
   readonly nowMs: number;
+  /** Told, after each commit written, how many of the records to carry over are carried. */
+  readonly onProgress: ((recordsDone: number, recordsTotal: number) => void) | undefined;
 }
 
 export interface RewriteResult {
@@ -111,6 +113,7 @@ class JournalRewrite {
   private readonly boundaries = new Map<number, JournalTail>();
   private lastCheckpointEnd = JOURNAL_START_OFFSET;
   private carried = 0;
+  private carriedTotal = 0;
 
   constructor(
     private readonly source: RewriteSource,
@@ -134,6 +137,7 @@ class JournalRewrite {
     const baseRecords = this.baseContentRecords(restoredBelowHorizon);
     const oldRecordCount = this.old.writer.committedTail.nextSequence;
     const keptCount = restoredBelowHorizon.keptRecords + baseRecords.length;
+    this.carriedTotal = keptCount;
     const recordsDropped = oldRecordCount - keptCount;
     this.target.file.truncate(0);
     this.writeGenesis(recordsDropped);
@@ -248,6 +252,7 @@ class JournalRewrite {
     const records = this.writer.stagedRecords;
     this.writer.commit(false);
     this.projections.merkle.settle(records);
+    this.target.onProgress?.(this.carried, this.carriedTotal);
     const dueBytes =
       this.writer.committedTail.endOffset - this.lastCheckpointEnd >=
       this.target.checkpointIntervalBytes;

@@ -275,6 +275,35 @@ describe('the cartridge binary', () => {
     expect(cli(['--key-file', hexKeyPath, 'repair', encrypted]).status).toBe(0);
   });
 
+  it('compacts a cartridge: the file shrinks, what is kept reads the same', () => {
+    const churned = join(work, 'churned.cart');
+    expect(cli(['init', churned]).status).toBe(0);
+    for (let round = 0; round < 5; round++) {
+      expect(cli(['put', churned, '/log.txt'], `round ${round} `.repeat(2000)).status).toBe(0);
+    }
+    expect(cli(['snapshot', 'create', churned, 'late']).status).toBe(0);
+    expect(cli(['put', churned, '/log.txt'], 'last').status).toBe(0);
+    const sizeBefore = statSync(churned).size;
+    const kept = json(['compact', churned, '--keep-history-from', 'late']) as {
+      bytesBefore: number;
+      bytesAfter: number;
+      reclaimedBytes: number;
+      recordsDropped: number;
+    };
+    expect(kept.bytesBefore).toBe(sizeBefore);
+    expect(kept.bytesAfter).toBe(statSync(churned).size);
+    expect(kept.reclaimedBytes).toBeGreaterThan(0);
+    expect(cli(['cat', churned, '/log.txt']).stdout).toBe('last');
+    expect(cli(['snapshot', 'list', churned]).stdout).toContain('late');
+    const human = cli(['compact', churned]);
+    expect(human.status, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/^compacted .* bytes \(\d+ reclaimed, \d+ records dropped\)\n$/);
+    // No terminal: no progress bar on stderr.
+    expect(human.stderr).toBe('');
+    expect(cli(['verify', churned]).status).toBe(0);
+    expect(cli(['compact', churned, '--keep-history-from', 'no-such-snapshot']).status).toBe(3);
+  });
+
   it('documents its exit codes: usage 2, not found 3, damage 4', () => {
     expect(cli(['no-such-command']).status).toBe(2);
     expect(cli(['cat', cart, '/missing']).status).toBe(3);
