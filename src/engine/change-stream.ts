@@ -13,7 +13,6 @@ import type { CommitBus } from './commit-bus.js';
 import type { OpenedJournal } from './open-journal.js';
 import { startAt } from './checkout.js';
 import type { Relocate } from './pins.js';
-import { linkOf } from '../journal/record-frame.js';
 
 /**
  * Change streams: the journal read from a position, then followed live, as an rxjs
@@ -337,7 +336,7 @@ class Subscription {
       this.fail(unavailable('names history that compaction did not keep'));
       return;
     }
-    const mark = { offset: tail.endOffset, sequence: tail.nextSequence, link: linkOf(tail.lastHash) };
+    const mark = markOf(tail);
     this.cursor = new JournalCursor(
       journal.file,
       { endOffset: mark.offset, nextSequence: mark.sequence, lastHash: NO_HASH },

@@ -5,7 +5,10 @@ import type { OpenedJournal } from './open-journal.js';
  * Moves a pin's holder into a compacted journal, given where each kept commit boundary of the
  * old journal now stands (see `compaction.ts`).
  */
-export type Relocate = (journal: OpenedJournal, boundaries: ReadonlyMap<number, JournalTail>) => void;
+export type Relocate = (
+  journal: OpenedJournal,
+  boundaries: ReadonlyMap<number, JournalTail>,
+) => void;
 
 interface Pin {
   readonly holder: WeakRef<object>;

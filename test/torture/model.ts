@@ -17,6 +17,8 @@ export type Operation =
   | { readonly kind: 'mkdir'; readonly path: string }
   | { readonly kind: 'transaction'; readonly operations: readonly Operation[]; readonly abort?: boolean }
   | { readonly kind: 'checkpoint' }
+  /** `compact()`: the state is unchanged; the file is rewritten and renamed over the old. */
+  | { readonly kind: 'compact' }
   | { readonly kind: 'flush' }
   | { readonly kind: 'snapshot'; readonly name: string }
   /** Sets an access policy (a journal record; the files do not change). */
@@ -64,6 +66,7 @@ export function applyToModel(state: ModelState, operation: Operation): ModelStat
     case 'restore':
       return new Map(operation.state);
     case 'checkpoint':
+    case 'compact':
     case 'flush':
     case 'snapshot':
     case 'policy':
@@ -88,6 +91,9 @@ export function applyToCartridge(cartridge: Cartridge, operation: Operation): vo
       return cartridge.createDir(operation.path, { recursive: true });
     case 'checkpoint':
       return cartridge.checkpoint();
+    case 'compact':
+      cartridge.compact();
+      return;
     case 'flush':
       return cartridge.flush();
     case 'snapshot':
