@@ -707,6 +707,7 @@ export class Cartridge {
           options: this.options,
           headOffset: this.head,
           oldestPinnedOffset: this.oldestPinnedOffset(),
+          pinnedOffsets: this.pins.offsets(),
           nowMs: this.options.clock.now(),
         },
         checked,

@@ -63,6 +63,8 @@ export interface CompactionHost {
   readonly headOffset: number;
   /** The oldest offset a snapshot, a stream or a view pins, or null. */
   readonly oldestPinnedOffset: number | null;
+  /** Where each stream and view stands: the boundaries whose new place the handle needs. */
+  readonly pinnedOffsets: readonly number[];
   readonly nowMs: number;
 }
 
@@ -70,7 +72,7 @@ export interface Compaction {
   readonly result: CompactResult;
   /** The new journal, open and locked, named by the cartridge's path. */
   readonly journal: OpenedJournal;
-  /** Each kept commit boundary of the old journal, and the chain state there in the new one. */
+  /** The pinned commit boundaries of the old journal, and the chain state there in the new one. */
   readonly boundaries: ReadonlyMap<number, JournalTail>;
 }
 
@@ -122,7 +124,13 @@ export function compact(host: CompactionHost, options: CompactOptions): Compacti
     journal.sealing === undefined ? undefined : new RecordSealing(journal.sealing.keyring);
   try {
     const rewrite = rewriteJournal(
-      { journal, headOffset, horizonTail, horizonState: horizon.projections },
+      {
+        journal,
+        headOffset,
+        horizonTail,
+        horizonState: horizon.projections,
+        boundariesWanted: new Set(host.pinnedOffsets),
+      },
       {
         file,
         sealing,

@@ -52,6 +52,12 @@ export interface RewriteSource {
   readonly horizonTail: JournalTail;
   /** The state at the horizon (the fold of every commit before it). */
   readonly horizonState: Projections;
+  /**
+   * Commit boundaries of the old journal whose new place the caller needs (where open streams
+   * stand). Only these, the horizon and the targets of kept restores are remembered, so the
+   * rewrite's memory does not grow with the number of commits kept.
+   */
+  readonly boundariesWanted: ReadonlySet<number>;
 }
 
 /** Where the rewrite goes: an empty, locked file, and how to write it. */
@@ -70,7 +76,7 @@ export interface RewriteResult {
   readonly header: FileHeader;
   /** Records of the old journal whose content or event the new one does not carry. */
   readonly recordsDropped: number;
-  /** Each kept commit boundary of the old journal, and the chain state there in the new one. */
+  /** The boundaries wanted (and the horizon), and the chain state there in the new journal. */
   readonly boundaries: ReadonlyMap<number, JournalTail>;
 }
 
@@ -111,6 +117,7 @@ class JournalRewrite {
   /** Old `contentOffset` values of entries whose content record was not copied. */
   private readonly contentNames = new Map<number, number>();
   private readonly boundaries = new Map<number, JournalTail>();
+  private readonly boundariesWanted: Set<number>;
   private lastCheckpointEnd = JOURNAL_START_OFFSET;
   private carried = 0;
   private carriedTotal = 0;
@@ -120,6 +127,7 @@ class JournalRewrite {
     private readonly target: RewriteTarget,
   ) {
     this.old = source.journal;
+    this.boundariesWanted = new Set(source.boundariesWanted);
     this.oldHeader = this.old.headerKeeper.header;
     const tail: JournalTail = {
       endOffset: JOURNAL_START_OFFSET,
@@ -179,6 +187,9 @@ class JournalRewrite {
       for (const record of commit.records) {
         if (DROPPED_TYPES.has(record.event.type)) continue;
         keptRecords++;
+        if (record.event.type === 'restore.started') {
+          this.boundariesWanted.add(record.event.targetHead);
+        }
         if (record.event.type !== 'entry.restored') continue;
         for (const extent of record.event.extents) {
           if (extent.recordOffset < horizon) {
@@ -385,7 +396,9 @@ class JournalRewrite {
         this.carried++;
       }
       this.commit();
-      this.boundaries.set(commit.tail.endOffset, this.writer.committedTail);
+      if (this.boundariesWanted.has(commit.tail.endOffset)) {
+        this.boundaries.set(commit.tail.endOffset, this.writer.committedTail);
+      }
     }
   }
 

@@ -54,6 +54,15 @@ export class PinSet {
     return oldest;
   }
 
+  /** Every pinned offset, oldest pins and others alike. */
+  offsets(): number[] {
+    const offsets: number[] = [];
+    for (const entry of this.pins) {
+      if (entry.holder.deref() !== undefined) offsets.push(entry.offset());
+    }
+    return offsets;
+  }
+
   /** After a compaction: holders that can move do; the others no longer pin this journal. */
   relocate(journal: OpenedJournal, boundaries: ReadonlyMap<number, JournalTail>): void {
     for (const entry of [...this.pins]) {
