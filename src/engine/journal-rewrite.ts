@@ -89,7 +89,7 @@ interface MovedRecord {
 
 /** The base is committed in pieces of about this many bytes of copied content. */
 const BASE_COMMIT_BYTES = 8 * 1024 * 1024;
-/** ... or of this many records, whichever comes first. */
+/** ... or of this many content records, whichever comes first. */
 const BASE_COMMIT_RECORDS = 4096;
 
 /** Event types not carried over (see the file comment). */
@@ -325,6 +325,8 @@ class JournalRewrite {
       const extents = catalog.extentsOf(node).map((extent) => this.movedExtent(extent));
       steps.push({ kind: 'set', path, node, extents });
     });
+    // The entries, the policy and the snapshots are one commit: any position inside it (a base
+    // entry's version, as `history` lists it) names the whole state at the horizon.
     const linkOf = (path: string): number | null => this.projections.catalog.versionLinkOf(path);
     for (const event of restoreEvents(steps, atMs, linkOf)) {
       // The content offset is moved as the record is staged: a stand-in is that record's own.
@@ -333,7 +335,6 @@ class JournalRewrite {
           ? { ...event, contentOffset: this.contentOffsetOf(event.contentOffset) }
           : event,
       );
-      if (this.writer.stagedCount >= BASE_COMMIT_RECORDS) this.commit();
     }
     const policyJson = policy.policyJson();
     if (policyJson !== null) this.stage({ type: 'policy.set', policy: policyJson, atMs });

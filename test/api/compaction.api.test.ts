@@ -120,6 +120,11 @@ describe('cart.compact()', () => {
       before.filter((version) => version.atMs >= middle).map((version) => version.atMs),
     );
     expect(cart.listSnapshots().map((snapshot) => snapshot.name)).toEqual(['last']);
+    // Moments before the horizon were dropped: they are refused, not shown empty.
+    expectCode(() => cart.checkout(new Date(middle - 1)), 'HISTORY_UNAVAILABLE');
+    // The oldest version of a path is the base's, and it names the whole horizon state.
+    const oldest = after[after.length - 1];
+    expect(cart.checkout(oldest?.position as never).listDir('/')).toEqual(['a.txt']);
     cart.close();
   });
 
