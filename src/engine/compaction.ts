@@ -161,8 +161,14 @@ export function compact(host: CompactionHost, options: CompactOptions): Compacti
     };
   } catch (error) {
     closeQuietly(file);
-    if (!renamed) removeQuietly(storage, temporaryPath);
-    throw fromSystemError(error, 'compaction');
+    const failure = fromSystemError(error, 'compaction');
+    // Before the rename nothing changed: the handle goes on with the old file. After it, the
+    // path names the new file (whole and synced) but the handle could not take it over (or
+    // its directory entry is not known durable): nothing more may be acknowledged through the
+    // old one, so it is poisoned, and a reopen continues with whichever file the path names.
+    if (renamed) journal.writer.poison(failure);
+    else removeQuietly(storage, temporaryPath);
+    throw failure;
   }
 }
 

@@ -491,6 +491,14 @@ export class JournalWriter {
     }
   }
 
+  /**
+   * Poisons the writer from outside: the file it writes is no longer the cartridge's (a
+   * compaction renamed another over it, then failed), so nothing more may be acknowledged.
+   */
+  poison(cause: CartridgeError): void {
+    this.poisonedBy ??= cause;
+  }
+
   throwIfPoisoned(): void {
     if (this.poisonedBy === undefined) return;
     throw new CartridgeError(
