@@ -141,10 +141,10 @@ class JournalRewrite {
 
   run(): RewriteResult {
     const { horizonTail } = this.source;
-    const restoredBelowHorizon = this.scanKeptCommits();
-    const baseRecords = this.baseContentRecords(restoredBelowHorizon);
+    const scan = this.scanKeptCommits();
+    const baseRecords = this.baseContentRecords(scan);
     const oldRecordCount = this.old.writer.committedTail.nextSequence;
-    const keptCount = restoredBelowHorizon.keptRecords + baseRecords.length;
+    const keptCount = scan.keptRecords + baseRecords.length;
     this.carriedTotal = keptCount;
     const recordsDropped = oldRecordCount - keptCount;
     this.target.file.truncate(0);
