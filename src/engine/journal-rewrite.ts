@@ -6,8 +6,12 @@ import { chainRootOf } from '../journal/hashing.js';
 import type { StorageFile } from '../journal/io/storage.js';
 import { type Commit, JournalCursor } from '../journal/journal-cursor.js';
 import type { AuditEntry, Extent, JournalEvent } from '../journal/journal-event.js';
-import { blobOf, readRecordAt } from '../journal/journal-reader.js';
-import { JournalWriter, type JournalTail } from '../journal/journal-writer.js';
+import { readRecordAt, storedBlobOf } from '../journal/journal-reader.js';
+import {
+  type CompressedBlob,
+  JournalWriter,
+  type JournalTail,
+} from '../journal/journal-writer.js';
 import type { RecordSealing } from '../journal/record-sealing.js';
 import { DIRTY_PAGES_CHECKPOINT } from '../limits.js';
 import { ROOT_PATH } from '../path/canonical-path.js';
@@ -251,7 +255,7 @@ class JournalRewrite {
 
   // ---- writing ------------------------------------------------------------------------------
 
-  private stage(event: JournalEvent, blob?: Uint8Array): MovedRecord {
+  private stage(event: JournalEvent, blob?: CompressedBlob): MovedRecord {
     const record = this.writer.stage(event, blob);
     applyRecord(this.projections, record);
     return record;
@@ -304,10 +308,11 @@ class JournalRewrite {
       if (raw.header.sequence !== sequence) {
         throw journalCorrupt(offset, 'an extent names a record that is not there');
       }
-      const blob = blobOf(raw, this.old.sealing);
+      // Copied as stored (compressed, opened if sealed), not decoded and compressed again.
+      const blob = storedBlobOf(raw, this.old.sealing);
       this.moved.set(offset, this.stage({ type: 'data' }, blob));
       this.carried++;
-      stagedBytes += blob.length;
+      stagedBytes += blob.stored.length;
       if (stagedBytes >= BASE_COMMIT_BYTES || this.writer.stagedCount >= BASE_COMMIT_RECORDS) {
         this.commit();
         stagedBytes = 0;
@@ -391,7 +396,7 @@ class JournalRewrite {
         if (DROPPED_TYPES.has(record.event.type)) continue;
         const blob =
           record.rawBlobLength > 0
-            ? blobOf(readRecordAt(this.old.file, record.offset), this.old.sealing)
+            ? storedBlobOf(readRecordAt(this.old.file, record.offset), this.old.sealing)
             : undefined;
         this.moved.set(record.offset, this.stage(this.translate(record.event), blob));
         this.carried++;

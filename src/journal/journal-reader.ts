@@ -185,6 +185,21 @@ function associatedDataOf(raw: RawRecord): Buffer {
   return raw.headerBytes.subarray(0, CHAINED_HEADER_BYTES);
 }
 
+/**
+ * The blob of a checked record as stored before sealing (opened if sealed, not decompressed),
+ * with its codec and decoded length: what compaction copies into a new record as it is.
+ */
+export function storedBlobOf(
+  raw: RawRecord,
+  sealing: RecordSealing | undefined,
+): { codec: Codec; stored: Buffer; rawLengthBytes: number } {
+  return {
+    codec: codecBitsOf(raw.header) as Codec,
+    stored: compressedBlobOf(raw, sealing),
+    rawLengthBytes: raw.header.rawBlobLength,
+  };
+}
+
 /** The blob as compressed: opened if the record is sealed. */
 function compressedBlobOf(raw: RawRecord, sealing: RecordSealing | undefined): Buffer {
   const sealed = isSealed(raw.header);
