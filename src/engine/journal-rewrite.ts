@@ -330,8 +330,8 @@ class JournalRewrite {
       const extents = catalog.extentsOf(node).map((extent) => this.movedExtent(extent));
       steps.push({ kind: 'set', path, node, extents });
     });
-    // The entries, the policy and the snapshots are one commit: any position inside it (a base
-    // entry's version, as `history` lists it) names the whole state at the horizon.
+    // The entries, the policy and the snapshots are one commit, so that every position inside
+    // it (a base entry's version, as `history` lists it) names the whole state at the horizon.
     const linkOf = (path: string): number | null => this.projections.catalog.versionLinkOf(path);
     for (const event of restoreEvents(steps, atMs, linkOf)) {
       // The content offset is moved as the record is staged: a stand-in is that record's own.

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -279,7 +279,8 @@ describe('the cartridge binary', () => {
     const churned = join(work, 'churned.cart');
     expect(cli(['init', churned]).status).toBe(0);
     for (let round = 0; round < 5; round++) {
-      expect(cli(['put', churned, '/log.txt'], `round ${round} `.repeat(2000)).status).toBe(0);
+      // Incompressible, so that each version is dead history worth reclaiming.
+      expect(cli(['put', churned, '/log.txt'], randomBytes(8000).toString('hex')).status).toBe(0);
     }
     expect(cli(['snapshot', 'create', churned, 'late']).status).toBe(0);
     expect(cli(['put', churned, '/log.txt'], 'last').status).toBe(0);
