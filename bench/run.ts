@@ -38,6 +38,7 @@ import * as appendBatchedVsSqlite from './workloads/append-batched-vs-sqlite.js'
 import * as auditLog from './workloads/audit-log.js';
 import * as changeStream from './workloads/change-stream.js';
 import * as checkoutFlatness from './workloads/checkout-flatness.js';
+import * as compaction from './workloads/compaction.js';
 import * as diff1m from './workloads/diff-1m.js';
 import * as databaseVsSqlite from './workloads/database-vs-sqlite.js';
 import * as durableCommit4k from './workloads/durable-commit-4k.js';
@@ -321,6 +322,7 @@ const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(logReadCold.workload),
   runnable(appendBatchedVsSqlite.workload),
   runnable(engramFreeze.workload),
+  runnable(compaction.workload),
   runnable(tamperEvidence.workload),
   runnable(machineLimits.workload),
   runnable(peersPut.workload),

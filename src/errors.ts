@@ -41,6 +41,8 @@ export type EngineErrorCode =
   | 'DECRYPTION_FAILED'
   | 'REDACTED'
   | 'SHREDDED'
+  | 'AUDIT_RETAINED'
+  | 'NOT_SUPPORTED'
   | ProofErrorCode;
 
 /**
@@ -88,6 +90,8 @@ export const CARTRIDGE_ERROR_CODES: readonly CartridgeErrorCode[] = [
   'ENGRAM_UNSUPPORTED',
   'KEY_REQUIRED',
   'DECRYPTION_FAILED',
+  'AUDIT_RETAINED',
+  'NOT_SUPPORTED',
   'KEY_INVALID',
   'SIGNATURE_INVALID',
   'NOT_SIGNED',

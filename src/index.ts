@@ -50,6 +50,7 @@ export type {
   HistoryOptions,
   RestoreResult,
   Assurance,
+  CompactedFrom,
   VerifyFailureCode,
   VerifyOptions,
   VerifyReport,
@@ -59,6 +60,7 @@ export { type ProvenRecord, type RecordProof, verifyProof } from './proof/inclus
 export type { RecordTarget } from './engine/record-proof.js';
 export type { CheckoutTarget } from './engine/checkout.js';
 export type { RepairOptions, RepairReport } from './engine/repair.js';
+export type { CompactOptions, CompactProgress, CompactResult } from './engine/compaction.js';
 export type {
   ChangeEvent,
   ChangeFilter,

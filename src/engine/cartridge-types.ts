@@ -104,6 +104,27 @@ export interface VerifyReport {
    * them still hold.
    */
   readonly erasedRecords: number;
+  /**
+   * For a compacted cartridge: the head of the journal it was rewritten from, as the
+   * `journal.compacted` record after the genesis names it. The chain checked covers that
+   * record, so this journal commits to that head; an anchor equal to it is reached (the old
+   * journal's head when it was compacted). Null for a cartridge never compacted.
+   */
+  readonly compactedFrom: CompactedFrom | null;
+}
+
+/** The journal a compacted cartridge was rewritten from (see `VerifyReport.compactedFrom`). */
+export interface CompactedFrom {
+  /** The old journal's head: its end offset, record count, chain hash and Merkle root (hex). */
+  readonly offset: number;
+  readonly sequence: number;
+  readonly headHash: string;
+  readonly merkleRoot: string;
+  /** Where the history kept began in the old journal, and that state's commit time. */
+  readonly horizonOffset: number;
+  readonly horizonAt: Date;
+  readonly recordsDropped: number;
+  readonly compactedAt: Date;
 }
 
 /** What `verify()` and `Cartridge.verifyFile()` check beyond the chain. */

@@ -1,7 +1,7 @@
 import { CartridgeError } from '../errors.js';
 import { MemoryStorage } from '../journal/io/memory-storage.js';
 import { NodeStorage } from '../journal/io/node-storage.js';
-import type { Storage } from '../journal/io/storage.js';
+import type { Storage, StorageFile } from '../journal/io/storage.js';
 import type { RecoveryReport } from '../journal/recovery.js';
 import { canonicalPath, type ParsedPath, parsePath, ROOT_PATH } from '../path/canonical-path.js';
 import { BufferPool } from '../projections/buffer-pool.js';
@@ -99,6 +99,12 @@ import { Engram } from '../engram/reader.js';
 import { thawInto } from './thaw.js';
 import { type CartridgeFs, createFs } from '../vfs/cartridge-fs.js';
 import { repairCartridge, type RepairOptions, type RepairReport } from './repair.js';
+import {
+  checkCompactOptions,
+  compact,
+  type CompactOptions,
+  type CompactResult,
+} from './compaction.js';
 import { inspect } from 'node:util';
 import type { Database, DatabaseOptions } from '../sqlite/database.js';
 import { openDatabase } from '../sqlite/open-database.js';
@@ -146,8 +152,14 @@ export class Cartridge {
   /** Replaced only by `refresh()` of a read-only handle, when it adopts a newer root. */
   private journal: OpenedJournal;
   private readonly options: ResolvedOptions;
-  private readonly pool: BufferPool;
-  private readonly content: ContentReader;
+  /** Replaced, with the content reader, when compaction swaps in a new file. */
+  private pool: BufferPool;
+  private content: ContentReader;
+  /**
+   * Files compaction replaced: views made before it go on reading them (the path names the new
+   * file, these are unlinked), so they stay open until the handle closes.
+   */
+  private readonly retiredFiles: StorageFile[] = [];
   private reads: ReadModel;
   private readonly bus = new CommitBus();
   private readonly pins = new PinSet();
@@ -176,6 +188,8 @@ export class Cartridge {
     journal: OpenedJournal,
     options: ResolvedOptions,
     private readonly hostPath: string | null,
+    /** The I/O seam the file lives in (a memory cartridge's own, for compaction). */
+    private readonly storage: Storage,
   ) {
     this.journal = journal;
     this.options = options;
@@ -195,14 +209,7 @@ export class Cartridge {
       append: (event, blob) => this.writes.append(event, blob),
       commitTimeMs: () => this.transactions.commitTimeMs,
     });
-    this.content = new ContentReader(
-      journal.file,
-      journal.writer,
-      this.pool,
-      journal.sealing,
-      () => this.journal.erasures,
-      (path) => this.subjects.keysForRead(path),
-    );
+    this.content = this.contentReaderOf(journal);
     this.reads = new ReadModel(journal, this.content);
     this.actors = new ActorScope(options.actor);
     this.access = new AccessControl(() => this.journal.policy);
@@ -232,7 +239,7 @@ export class Cartridge {
     this.writes = new WritePath({
       journal: () => this.journal,
       reads: () => this.reads,
-      content: this.content,
+      content: () => this.content,
       gate: this.gate,
       lane: this.trail.lane,
       actor: () => this.actor,
@@ -253,10 +260,12 @@ export class Cartridge {
   static memory(options: CartridgeOptions = {}): Cartridge {
     // Validated as for create (a non-object is INVALID_ARGUMENT); `storage` is never used.
     const resolved = resolveOptions(options);
+    const storage = new MemoryStorage();
     return new Cartridge(
-      createJournal(new MemoryStorage(), MEMORY_PATH, resolved, false),
+      createJournal(storage, MEMORY_PATH, resolved, false),
       resolved,
       null,
+      storage,
     );
   }
 
@@ -266,7 +275,8 @@ export class Cartridge {
     const resolved = resolveOptions(options);
     if (resolved.readOnly)
       throw new CartridgeError('INVALID_ARGUMENT', 'cannot create a read-only cartridge');
-    return new Cartridge(createJournal(storageOf(options), path, resolved, true), resolved, path);
+    const storage = storageOf(options);
+    return new Cartridge(createJournal(storage, path, resolved, true), resolved, path, storage);
   }
 
   /**
@@ -303,11 +313,8 @@ export class Cartridge {
   static open(path: string, options: CartridgeOptions = {}): Cartridge {
     requireHostPath(path);
     const resolved = resolveOptions(options);
-    const cartridge = new Cartridge(
-      openJournal(storageOf(options), path, resolved),
-      resolved,
-      path,
-    );
+    const storage = storageOf(options);
+    const cartridge = new Cartridge(openJournal(storage, path, resolved), resolved, path, storage);
     if (!cartridge.readOnly) cartridge.settleErasuresLeft();
     return cartridge;
   }
@@ -751,6 +758,64 @@ export class Cartridge {
     }
   }
 
+  // ---- compaction --------------------------------------------------------------------------
+
+  /**
+   * Rewrites the cartridge into a new file holding the state at `keepHistoryFrom` (default:
+   * the head) and the history after it, never dropping what snapshots, open streams and views
+   * pin, and swaps it in atomically (see `compaction.ts`). An administrative operation (`All`
+   * on `/`). Open streams move into the new file; views made before go on reading the old one.
+   */
+  compact(options: CompactOptions = {}): CompactResult {
+    const checked = checkCompactOptions(options);
+    this.ensureWritable();
+    this.refuseInsideTransaction('compact');
+    // Whatever is buffered or noted is committed into the journal being compacted.
+    this.writes.settle();
+    this.trail.flush();
+    return this.gate.run(this.actor, 'All', ROOT_PATH, () => {
+      const compaction = compact(
+        {
+          storage: this.storage,
+          path: this.hostPath ?? MEMORY_PATH,
+          journal: this.journal,
+          options: this.options,
+          headOffset: this.head,
+          oldestPinnedOffset: this.oldestPinnedOffset(),
+          pinnedOffsets: this.pins.offsets(),
+          nowMs: this.options.clock.now(),
+        },
+        checked,
+      );
+      this.adoptCompacted(compaction.journal);
+      this.pins.relocate(compaction.journal, compaction.boundaries);
+      this.bus.publish(this.head);
+      return compaction.result;
+    });
+  }
+
+  /** Reads `journal`'s content through the handle's pool, erasures and subject keys. */
+  private contentReaderOf(journal: OpenedJournal): ContentReader {
+    return new ContentReader(
+      journal.file,
+      journal.writer,
+      this.pool,
+      journal.sealing,
+      () => this.journal.erasures,
+      (path) => this.subjects.keysForRead(path),
+    );
+  }
+
+  /** Reads, writes and durability move to the compacted journal; the old file is retired. */
+  private adoptCompacted(journal: OpenedJournal): void {
+    this.retiredFiles.push(this.journal.file);
+    this.journal = journal;
+    this.pool = new BufferPool(this.options.bufferPoolBytes);
+    this.content = this.contentReaderOf(journal);
+    this.reads = new ReadModel(journal, this.content);
+    this.durability.compacted(journal);
+  }
+
   // ---- freeze ------------------------------------------------------------------------------
 
   /**
@@ -803,7 +868,7 @@ export class Cartridge {
         bus: this.bus,
         isOpen: () => !this.closedValue,
         follow: () => this.follow(),
-        pin: (holder, offset) => this.pins.pin(holder, offset),
+        pin: (holder, offset, relocate) => this.pins.pin(holder, offset, relocate),
         mayRead: (path) => this.gate.allows(actor, 'Read', path ?? ROOT_PATH),
       },
       options,
@@ -1276,6 +1341,7 @@ export class Cartridge {
       this.pool.clear();
       this.journal.pages.clear();
       this.journal.file.close();
+      for (const file of this.retiredFiles.splice(0)) file.close();
     }
     if (checkpointError !== undefined) throw checkpointError;
   }

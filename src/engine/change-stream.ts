@@ -12,6 +12,7 @@ import { commitTimeOf } from '../projections/timeline.js';
 import type { CommitBus } from './commit-bus.js';
 import type { OpenedJournal } from './open-journal.js';
 import { startAt } from './checkout.js';
+import type { Relocate } from './pins.js';
 
 /**
  * Change streams: the journal read from a position, then followed live, as an rxjs
@@ -104,8 +105,11 @@ export interface StreamHost {
   readonly follow: () => () => void;
   /** Whether the subscriber's actor may read a path (null: an event without a path). */
   readonly mayRead: (path: string | null) => boolean;
-  /** Pins a position against compaction while the stream is open; returns how to unpin. */
-  readonly pin: (holder: object, offset: () => number) => () => void;
+  /**
+   * Pins a position against compaction while the stream is open; returns how to unpin. The
+   * stream moves into the compacted journal with `relocate`.
+   */
+  readonly pin: (holder: object, offset: () => number, relocate: Relocate) => () => void;
 }
 
 /** Where a stream starts: a mark, and the records of its commit already delivered. */
@@ -314,7 +318,7 @@ function maxLagOf(value: unknown): number {
 
 /** One subscription: a cursor, a pump that runs a batch per turn, and its state. */
 class Subscription {
-  private readonly cursor: JournalCursor;
+  private cursor: JournalCursor;
   private skipRecords: number;
   private scheduled: NodeJS.Immediate | undefined;
   private live = false;
@@ -352,7 +356,36 @@ class Subscription {
       (error) => this.fail(error),
     );
     this.unfollow = host.follow();
-    this.unpin = host.pin(this, () => this.cursor.position.endOffset);
+    this.unpin = host.pin(
+      this,
+      () => this.cursor.position.endOffset,
+      (journal, boundaries) => this.relocate(journal, boundaries),
+    );
+    this.schedule();
+  }
+
+  /**
+   * Moves the stream into a compacted journal: its cursor to where the commit boundary it
+   * stands at now stands (compaction kept it: the stream pinned it), its resume point with it.
+   * Events already delivered keep the old journal's tokens, which resume no more
+   * (`HISTORY_UNAVAILABLE`); the next events carry the new journal's.
+   */
+  private relocate(journal: OpenedJournal, boundaries: ReadonlyMap<number, JournalTail>): void {
+    if (this.stopped) return;
+    const tail = boundaries.get(this.cursor.position.endOffset);
+    if (tail === undefined) {
+      this.fail(unavailable('names history that compaction did not keep'));
+      return;
+    }
+    const mark = markOf(tail);
+    this.cursor = new JournalCursor(
+      journal.file,
+      { endOffset: mark.offset, nextSequence: mark.sequence, lastHash: NO_HASH },
+      { chained: false, firstLink: mark.link, sealing: journal.sealing },
+    );
+    // A resume inside a commit not read yet still skips what was delivered of it: the records
+    // compaction drops (index pages) come after a commit's changes, so the count holds.
+    this.delivered = { mark, skipRecords: this.skipRecords };
     this.schedule();
   }
 

@@ -109,6 +109,14 @@ function resolveTarget(
   if (target instanceof Date) {
     const atMs = target.getTime();
     if (!Number.isFinite(atMs)) throw invalidTarget('is an invalid Date');
+    // A compacted journal's oldest state is its horizon's: earlier moments were dropped.
+    const keptFromMs = timeline.historyKeptFromMs();
+    if (keptFromMs !== undefined && atMs < keptFromMs) {
+      throw new CartridgeError(
+        'HISTORY_UNAVAILABLE',
+        `${target.toISOString()} lies before the history compaction kept`,
+      );
+    }
     return {
       root: timeline.rootAtOrBeforeTime(Math.max(0, atMs)),
       includes: (commit) => {

@@ -53,6 +53,13 @@ export class DurabilityKeeper {
     this.checkpointOffsetValue = journal.timeline.lastRoot?.offset ?? this.checkpointOffsetValue;
   }
 
+  /** Compaction swapped in a new journal: its offsets start again, and its checkpoint is new. */
+  compacted(journal: OpenedJournal): void {
+    this.checkpointOffsetValue = journal.headerKeeper.header.checkpointOffset;
+    this.checkpointEnd = journal.checkpointEnd;
+    this.checkpointRetryOffset = 0;
+  }
+
   /** After a commit: the sync the durability mode promises, and a checkpoint when one is due. */
   committed(): void {
     const { options } = this.host;

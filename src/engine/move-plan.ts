@@ -25,7 +25,8 @@ export interface MovePlan {
 /** Fixed bytes an entry costs in a body besides its path (step, two offsets, a size). */
 const ENTRY_OVERHEAD_BYTES = 32;
 
-function below(path: string, relative: string): string {
+/** The path `relative` names below `path` (the path itself when `relative` is empty). */
+export function below(path: string, relative: string): string {
   return relative === '' ? path : `${path}/${relative}`;
 }
 

@@ -134,6 +134,7 @@ export function createJournal(
         checkpointOffset: 0,
         compressionCodec: codecOf(options.compression),
         ...headerEncryptionOf(sealing),
+        auditRetain: options.auditRetain,
       },
       sealing,
     );
@@ -262,6 +263,26 @@ export function openJournal(
 }
 
 /**
+ * Opens the journal in a file this handle already holds open and locked for writing (a
+ * compacted journal, renamed over `path`): the same open as `openJournal`, without a second
+ * descriptor or lock, and with the sealing that wrote it. On failure the caller still owns
+ * the file.
+ */
+export function openLockedFile(
+  storage: Storage,
+  path: string,
+  file: StorageFile,
+  options: ResolvedOptions,
+  sealing: RecordSealing | undefined,
+): OpenedJournal {
+  // The sealing that wrote the file goes on: its keys (the caller's were wiped once used) and
+  // its nonce counter, so no nonce is used twice.
+  const journal = openFromFile(file, { ...options, readOnly: false }, sealing);
+  journal.writer.guardWith(fileGuardOf(storage, path, file));
+  return journal;
+}
+
+/**
  * Opens a cartridge file read-only and reads its header, nothing else: no lock, no record read,
  * no key needed. The caller closes the file.
  */
@@ -329,9 +350,13 @@ function replayFrom(
   return { result, keyId };
 }
 
-function openFromFile(file: StorageFile, options: ResolvedOptions): OpenedJournal {
+function openFromFile(
+  file: StorageFile,
+  options: ResolvedOptions,
+  knownSealing?: RecordSealing,
+): OpenedJournal {
   const header = readHeader(file);
-  const sealing = sealingForOpen(options.encryption, header);
+  const sealing = knownSealing ?? sealingForOpen(options.encryption, header);
   let pages = new IndexPageStore(file, options.indexCacheBytes, sealing);
   let start: CheckpointStart | undefined;
   let checkpointRefused: string | null = null;

@@ -81,6 +81,11 @@ export interface SubjectEncryptionOptions {
 export interface AuditOptions {
   /** Audit reads (readFile, listDir, exists, metadata, stats...) too; default true. */
   readonly reads?: boolean;
+  /**
+   * Keep every audit record for good: compaction refuses (`AUDIT_RETAINED`) to drop any. Set
+   * at create and stored in the file header; at open the header decides, whatever is passed.
+   */
+  readonly retain?: boolean;
 }
 
 /** Longest actor name, in UTF-8 bytes: it is stored in every audit entry. */
@@ -103,6 +108,8 @@ export interface ResolvedOptions {
   readonly storage: Storage | undefined;
   /** What is audited: nothing, writes only, or everything. */
   readonly audit: 'off' | 'writes' | 'all';
+  /** `audit.retain` as given (it matters at create, which stores it in the header). */
+  readonly auditRetain: boolean;
   /** The keys and cipher; undefined for a plain cartridge. */
   readonly encryption: EncryptionOptions | undefined;
   /** Where new subjects' data keys are made; undefined when `perSubjectKeys` is off. */
@@ -147,6 +154,11 @@ export function requireContext(
     checked[key] = entry as string | number | Date;
   }
   return Object.freeze(checked);
+}
+
+function auditRetainOf(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  return booleanOption('audit.retain', (value as Record<string, unknown>).retain, false);
 }
 
 function auditOf(value: unknown): ResolvedOptions['audit'] {
@@ -230,6 +242,7 @@ export function resolveOptions(input: CartridgeOptions = {}): ResolvedOptions {
     actor: options.actor === undefined ? DEFAULT_ACTOR : requireActor(options.actor),
     storage: options.storage as Storage | undefined,
     audit: auditOf(options.audit),
+    auditRetain: auditRetainOf(options.audit),
     encryption: resolveEncryption(options),
     subjectRoot: subjectRootOf(options),
   };

@@ -18,7 +18,12 @@ import {
 import { indexDigest } from '../projections/index/index-digest.js';
 import type { PageSource } from '../projections/index/paged-tree.js';
 import { applyRecord, freshProjections } from '../projections/projection-set.js';
-import type { Assurance, VerifyFailureCode, VerifyReport } from './cartridge-types.js';
+import type {
+  Assurance,
+  CompactedFrom,
+  VerifyFailureCode,
+  VerifyReport,
+} from './cartridge-types.js';
 import type { OpenedJournal } from './open-journal.js';
 import { publicKeyHex, signedHeadOfEvent } from './signing.js';
 
@@ -88,6 +93,7 @@ class HeadChecks {
   signedFailure: Failure | undefined;
   anchorFailure: Failure | undefined;
   anchorReached = false;
+  compactedFrom: CompactedFrom | null = null;
   private readonly publicKeyHex: string | undefined;
 
   constructor(
@@ -109,8 +115,38 @@ class HeadChecks {
   ): void {
     records.forEach((record, index) => {
       if (record.event?.type === 'head.signed') this.signed(root, record, index, before);
+      if (record.event?.type === 'journal.compacted') this.compacted(record.event);
       fold(record);
     });
+  }
+
+  /**
+   * The record naming the journal this one was rewritten from. An anchor kept of that journal's
+   * head (its head when it was compacted) is reached here: this chain commits to it. An older
+   * anchor of that journal cannot be checked against this one, and fails as a fork.
+   */
+  private compacted(event: Extract<JournalEvent, { type: 'journal.compacted' }>): void {
+    const from: CompactedFrom = {
+      offset: event.previousHeadOffset,
+      sequence: event.previousHeadSequence,
+      headHash: event.previousHeadHash.toString('hex'),
+      merkleRoot: event.previousMerkleRoot.toString('hex'),
+      horizonOffset: event.horizonOffset,
+      horizonAt: new Date(event.atMs),
+      recordsDropped: event.recordsDropped,
+      compactedAt: new Date(event.compactedAtMs),
+    };
+    this.compactedFrom = from;
+    const { anchor } = this.checks;
+    if (anchor === undefined || this.anchorReached || this.anchorFailure !== undefined) return;
+    if (
+      anchor.sequence === from.sequence &&
+      anchor.offset === from.offset &&
+      anchor.headHash === from.headHash &&
+      anchor.merkleRoot === from.merkleRoot
+    ) {
+      this.anchorReached = true;
+    }
   }
 
   private signed(
@@ -244,6 +280,7 @@ export function damagedReport(error: CartridgeError): VerifyReport {
     stateChecked: false,
     signedHead: null,
     erasedRecords: 0,
+    compactedFrom: null,
   };
 }
 
@@ -399,5 +436,6 @@ function reportOf(input: ReportInput): VerifyReport {
     stateChecked: input.stateChecked,
     signedHead: assurance === 'signed' || assurance === 'anchored' ? input.heads.lastSigned : null,
     erasedRecords: input.erasedRecords,
+    compactedFrom: input.heads.compactedFrom,
   };
 }

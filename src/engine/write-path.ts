@@ -37,7 +37,7 @@ export interface WritePathHost {
   journal(): OpenedJournal;
   /** The read model over that journal: operand paths and the entries at them. */
   reads(): ReadModel;
-  readonly content: ContentReader;
+  readonly content: () => ContentReader;
   readonly gate: OperationGate;
   /** The audit lane, where the entries of buffered appends learn their record. */
   readonly lane: AuditLane;
@@ -263,7 +263,7 @@ export class WritePath {
     if (step === undefined) return;
     const { catalog } = this.journal;
     const extents = catalog.extentsFrom(file, step.fileOffset);
-    const bytes = this.host.content.read(extents, step.sizeBytes, path);
+    const bytes = this.host.content().read(extents, step.sizeBytes, path);
     this.append(
       {
         type: 'extents.consolidated',

@@ -185,6 +185,17 @@ function fieldsOf(event: JournalEvent): Field[] {
       return [event.subject, event.atMs];
     case 'erasure.settled':
       return [event.erasureOffset];
+    case 'journal.compacted':
+      return [
+        event.previousHeadOffset,
+        event.previousHeadSequence,
+        event.previousHeadHash,
+        event.previousMerkleRoot,
+        event.horizonOffset,
+        event.recordsDropped,
+        event.atMs,
+        event.compactedAtMs,
+      ];
   }
 }
 
@@ -268,6 +279,8 @@ export function recordTypeOf(event: JournalEvent): RecordType {
       return RecordType.ErasureSettled;
     case 'path.moved':
       return RecordType.PathMoved;
+    case 'journal.compacted':
+      return RecordType.JournalCompacted;
   }
 }
 
@@ -654,6 +667,18 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
         sizeBytes: fields.count(),
         fileOffset: fields.count(),
         extents: fields.extents(),
+      };
+    case RecordType.JournalCompacted:
+      return {
+        type: 'journal.compacted',
+        previousHeadOffset: fields.count(),
+        previousHeadSequence: fields.count(),
+        previousHeadHash: fields.hash(),
+        previousMerkleRoot: fields.hash(),
+        horizonOffset: fields.count(),
+        recordsDropped: fields.count(),
+        atMs: fields.count(),
+        compactedAtMs: fields.count(),
       };
     case RecordType.ExtentsConsolidated:
       return {

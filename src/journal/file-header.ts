@@ -25,7 +25,8 @@ import { CipherCode, KEY_ID_BYTES } from './keyring.js';
  * | 72     | 8    | checkpointOffset: the latest checkpoint root record (0 = none) |
  * | 80     | 1    | compression codec default |
  * | 81     | 1    | cipher: 0 none, 1 aes-256-gcm, 2 chacha20-poly1305 |
- * | 82     | 2    | zero                |
+ * | 82     | 1    | flags: bit 0 audit retained (compaction never drops audit records) |
+ * | 83     | 1    | zero                |
  * | 84     | 4    | keyId: the key new records were sealed with when the slot was written |
  * | 88     | 4004 | zero                |
  * | 4092   | 4    | CRC32C of bytes 0..4092 |
@@ -61,7 +62,15 @@ export interface FileHeader {
    * wrong key is refused at once and never taken for damage.
    */
   readonly keyId: Buffer;
+  /**
+   * Set at create by `audit: { retain: true }` and kept by every header update: compaction
+   * refuses to drop the audit records of such a cartridge (`AUDIT_RETAINED`).
+   */
+  readonly auditRetain: boolean;
 }
+
+/** Bit 0 of the flags byte: the audit records are retained. Other bits are written 0. */
+const FLAG_AUDIT_RETAIN = 1;
 
 export function encodeFileHeader(header: FileHeader): Buffer {
   assert(header.cartridgeId.length === 16, 'cartridge id must be 16 bytes');
@@ -80,6 +89,7 @@ export function encodeFileHeader(header: FileHeader): Buffer {
   slot.writeBigUInt64LE(BigInt(header.checkpointOffset), 72);
   slot.writeUInt8(header.compressionCodec, 80);
   slot.writeUInt8(header.cipherCode, 81);
+  slot.writeUInt8(header.auditRetain ? FLAG_AUDIT_RETAIN : 0, 82);
   header.keyId.copy(slot, 84);
   slot.writeUInt32LE(checksumCrc32c(slot.subarray(0, CHECKSUM_OFFSET)), CHECKSUM_OFFSET);
   return slot;
@@ -117,6 +127,7 @@ export function decodeFileHeaderSlot(slot: Buffer): SlotVerdict {
   const checkpointOffset = safeNumber(slot, 72);
   const compressionCodec = slot.readUInt8(80);
   const cipherCode = slot.readUInt8(81);
+  const flags = slot.readUInt8(82);
   const sane =
     slot.readUInt32LE(12) === PAGE_SIZE_BYTES &&
     journalStart === JOURNAL_START_OFFSET &&
@@ -138,6 +149,7 @@ export function decodeFileHeaderSlot(slot: Buffer): SlotVerdict {
       compressionCodec,
       cipherCode,
       keyId: Buffer.from(slot.subarray(84, 84 + KEY_ID_BYTES)),
+      auditRetain: (flags & FLAG_AUDIT_RETAIN) !== 0,
       cartridgeId: Buffer.from(slot.subarray(24, 40)),
       capacityBlocks: capacityBlocks === 0 ? null : capacityBlocks,
     },

@@ -27,6 +27,7 @@ export const enum RecordType {
   SubjectKey = 22,
   ErasureSettled = 23,
   PathMoved = 24,
+  JournalCompacted = 20,
 }
 
 /** What an operation did, in the policy language's terms. */
@@ -326,6 +327,31 @@ export type JournalEvent =
       /** Every blob the `content.erased` record at `erasureOffset` names is overwritten. */
       readonly type: 'erasure.settled';
       readonly erasureOffset: number;
+    }
+  | {
+      /**
+       * The record after the genesis of a compacted cartridge (see `compaction.ts`): it names
+       * the head of the journal it was rewritten from, so the new chain, which covers this
+       * body, commits to the old one. Never sealed: it holds only hashes and offsets.
+       */
+      readonly type: 'journal.compacted';
+      /** The previous journal's head: its end offset, record count and last chain hash. */
+      readonly previousHeadOffset: number;
+      readonly previousHeadSequence: number;
+      readonly previousHeadHash: Buffer;
+      /** The previous journal's Merkle root over every record, as a signed head holds it. */
+      readonly previousMerkleRoot: Buffer;
+      /** Where the history kept began in the previous journal (a commit boundary). */
+      readonly horizonOffset: number;
+      /** How many records of the previous journal were not carried over. */
+      readonly recordsDropped: number;
+      /**
+       * The commit time: the horizon's, so that commit times never go back (the records that
+       * follow carry the times they had).
+       */
+      readonly atMs: number;
+      /** When the compaction ran. */
+      readonly compactedAtMs: number;
     };
 
 export type JournalEventType = JournalEvent['type'];

@@ -290,6 +290,21 @@ function associatedDataOf(raw: RawRecord): Buffer {
   return raw.headerBytes.subarray(0, CHAINED_HEADER_BYTES);
 }
 
+/**
+ * The blob of a checked record as stored before sealing (opened if sealed, not decompressed),
+ * with its codec and decoded length: what compaction copies into a new record as it is.
+ */
+export function storedBlobOf(
+  raw: RawRecord,
+  sealing: RecordSealing | undefined,
+): { codec: Codec; stored: Buffer; rawLengthBytes: number } {
+  return {
+    codec: codecBitsOf(raw.header) as Codec,
+    stored: compressedBlobOf(raw, sealing, undefined),
+    rawLengthBytes: raw.header.rawBlobLength,
+  };
+}
+
 /** The error for reading the blob of an erased record. */
 export function erasedError(offset: number, kind: ErasureKind): CartridgeError {
   return kind === 'redacted'
@@ -339,7 +354,11 @@ function compressedBlobOf(
  * checks the chain across an erased blob needs it, key or no key; the chain authenticates it.
  */
 export function isAlwaysPlain(type: number): boolean {
-  return type === RecordType.HeadSigned || type === RecordType.ContentErased;
+  return (
+    type === RecordType.HeadSigned ||
+    type === RecordType.ContentErased ||
+    type === RecordType.JournalCompacted
+  );
 }
 
 /**

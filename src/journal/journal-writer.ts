@@ -40,6 +40,18 @@ import {
  * staging (sealing adds a fixed overhead), so offsets are assigned as before.
  */
 
+/**
+ * A blob already compressed as a record stores it (before any sealing), with its codec and its
+ * decoded length: compaction copies content records this way instead of decoding and
+ * compressing them again. Nothing reads such a blob back from the writer (it keeps no copy
+ * for staged or recent reads).
+ */
+export interface CompressedBlob {
+  readonly codec: Codec;
+  readonly stored: Uint8Array;
+  readonly rawLengthBytes: number;
+}
+
 /** The position of the journal's end and the chain at that point. */
 export interface JournalTail {
   readonly endOffset: number;
@@ -53,7 +65,9 @@ interface StagedRecord {
   readonly codec: Codec;
   readonly body: Buffer;
   readonly storedBlob: Uint8Array;
-  readonly rawBlob: Uint8Array;
+  /** The blob as given; undefined for one staged already compressed (see `CompressedBlob`). */
+  readonly rawBlob: Uint8Array | undefined;
+  readonly rawBlobLength: number;
   /** The hash of the stored blob; unused for a sealed record (`sealed` holds its hash). */
   readonly blobHash: Buffer;
   /** What seals this record: the writer's sealing, or undefined (a plain or signed head). */
@@ -183,7 +197,7 @@ export class JournalWriter {
    */
   stage(
     event: JournalEvent,
-    blob?: Uint8Array,
+    blob?: Uint8Array | CompressedBlob,
     effort: CompressionEffort = 'normal',
     blobKey?: KeyObject,
   ): JournalRecord {
@@ -195,8 +209,12 @@ export class JournalWriter {
       );
     }
     const body = encodeEvent(event);
-    const rawBlob = blob ?? Buffer.alloc(0);
-    const { codec, stored } = compressBlob(this.codec, rawBlob, effort);
+    const given = blob ?? EMPTY_BLOB;
+    const rawBlob = given instanceof Uint8Array ? given : undefined;
+    const { codec, stored } =
+      rawBlob === undefined ? (given as CompressedBlob) : compressBlob(this.codec, rawBlob, effort);
+    const rawBlobLength =
+      rawBlob === undefined ? (given as CompressedBlob).rawLengthBytes : rawBlob.length;
     const type = recordTypeOf(event);
     // A signed head is never sealed (see `isAlwaysPlain`): anyone must be able to read it.
     const sealing = isAlwaysPlain(type) ? undefined : this.sealing;
@@ -215,7 +233,7 @@ export class JournalWriter {
       offset,
       sequence,
       lengthBytes: FRAME_HEADER_BYTES + storedLengthBytes,
-      rawBlobLength: rawBlob.length,
+      rawBlobLength,
       event,
       leafHash:
         sealing === undefined
@@ -230,12 +248,13 @@ export class JournalWriter {
       body,
       storedBlob: stored,
       rawBlob,
+      rawBlobLength,
       blobHash,
       sealing,
       blobKey: sealing === undefined ? undefined : blobKey,
       sealed: undefined,
     });
-    if (rawBlob.length > 0) this.stagedBlobs.set(offset, rawBlob);
+    if (rawBlob !== undefined && rawBlob.length > 0) this.stagedBlobs.set(offset, rawBlob);
     return record;
   }
 
@@ -265,14 +284,14 @@ export class JournalWriter {
   /** Keeps the small appended blobs of a commit that was just written. */
   private keepRecentBlobs(): void {
     for (const staged of this.staged) {
-      const length = staged.rawBlob.length;
-      if (staged.type !== RecordType.FileAppended || length === 0) continue;
+      const raw = staged.rawBlob;
+      const length = staged.rawBlobLength;
+      if (staged.type !== RecordType.FileAppended || raw === undefined || length === 0) continue;
       if (length >= RECENT_BLOB_MAX_BYTES) continue;
       // An appended blob is the append buffer's own fresh concatenation (`AppendBuffer.take`),
       // which nothing changes afterwards, so it is kept as it is: a copy per commit cost more
       // than the read it saves. Only a small tail cut from a large append is copied, so that
       // the bytes kept stay bounded by what is counted.
-      const raw = staged.rawBlob;
       const blob =
         raw.buffer.byteLength <= 2 * RECENT_BLOB_MAX_BYTES
           ? Buffer.from(raw.buffer, raw.byteOffset, length)
@@ -346,7 +365,7 @@ export class JournalWriter {
         flags: staged.codec | priorSynced | (last ? FLAG_COMMIT : 0),
         bodyLength: staged.body.length,
         storedBlobLength: staged.storedBlob.length,
-        rawBlobLength: staged.rawBlob.length,
+        rawBlobLength: staged.rawBlobLength,
         commitIndex: index,
         sequence: staged.record.sequence,
         link: linkOf(previousHash),
@@ -376,7 +395,7 @@ export class JournalWriter {
       flags: staged.codec | priorSynced | (last ? FLAG_COMMIT : 0) | FLAG_SEALED,
       bodyLength: staged.body.length + SEALED_BODY_OVERHEAD_BYTES,
       storedBlobLength: sealedBlobLengthOf(staged.storedBlob.length),
-      rawBlobLength: staged.rawBlob.length,
+      rawBlobLength: staged.rawBlobLength,
       commitIndex: index,
       sequence: staged.record.sequence,
       link: linkOf(previousHash),
@@ -527,6 +546,14 @@ export class JournalWriter {
     }
   }
 
+  /**
+   * Poisons the writer from outside: the file it writes is no longer the cartridge's (a
+   * compaction renamed another over it, then failed), so nothing more may be acknowledged.
+   */
+  poison(cause: CartridgeError): void {
+    this.poisonedBy ??= cause;
+  }
+
   throwIfPoisoned(): void {
     if (this.poisonedBy === undefined) return;
     throw new CartridgeError(
@@ -540,6 +567,7 @@ export class JournalWriter {
 }
 
 const EMPTY_HASH = Buffer.alloc(0);
+const EMPTY_BLOB = Buffer.alloc(0);
 
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes)

@@ -387,6 +387,7 @@ export class Catalog implements Projection {
       case 'content.erased':
       case 'subject.key':
       case 'erasure.settled':
+      case 'journal.compacted':
         return NO_CHANGE;
     }
   }

@@ -42,6 +42,8 @@ export interface SnapshotEntry {
 const ROOT_PREFIX = 'R';
 const TIME_PREFIX = 'T';
 const SNAPSHOT_PREFIX = 'S';
+/** A compacted journal's horizon: `[atMs]`, the commit time its history starts from. */
+const COMPACTED_KEY = 'C';
 
 function corrupt(detail: string): CartridgeError {
   return new CartridgeError('JOURNAL_CORRUPT', `timeline ${detail}`);
@@ -122,6 +124,9 @@ export class Timeline implements Projection {
         this.tree.set(key, packValue(value));
         return;
       }
+      case 'journal.compacted':
+        this.tree.set(COMPACTED_KEY, packValue([event.atMs]));
+        return;
       case 'snapshot.deleted':
         if (!this.tree.delete(SNAPSHOT_PREFIX + event.name)) {
           throw journalCorrupt(record.offset, `no snapshot ${event.name} to delete`);
@@ -159,6 +164,18 @@ export class Timeline implements Projection {
     if (last !== undefined && last.atMs <= atMs) return last;
     const found = this.tree.last(TIME_PREFIX, TIME_PREFIX + hexKey(atMs + 1));
     return found === undefined ? undefined : decodeRoot(found[1]);
+  }
+
+  /**
+   * For a compacted journal, the commit time its history starts from (the state there is its
+   * oldest); undefined for a journal never compacted.
+   */
+  historyKeptFromMs(): number | undefined {
+    const bytes = this.tree.get(COMPACTED_KEY);
+    if (bytes === undefined) return undefined;
+    const [atMs] = unpackValue(bytes, 'timeline', 1);
+    if (!isCount(atMs)) throw new CartridgeError('JOURNAL_CORRUPT', 'timeline value malformed');
+    return atMs;
   }
 
   snapshot(name: string): SnapshotEntry | undefined {

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -332,6 +332,36 @@ describe('the cartridge binary', () => {
     expect(cli(['redact', erasing, '/notes.txt', '--versions', 'some']).status).toBe(2);
     // A plain cartridge has no subject keys to shred.
     expect(cli(['shred', erasing, '/calls/jane']).status).toBe(2);
+  });
+
+  it('compacts a cartridge: the file shrinks, what is kept reads the same', () => {
+    const churned = join(work, 'churned.cart');
+    expect(cli(['init', churned]).status).toBe(0);
+    for (let round = 0; round < 5; round++) {
+      // Incompressible, so that each version is dead history worth reclaiming.
+      expect(cli(['put', churned, '/log.txt'], randomBytes(8000).toString('hex')).status).toBe(0);
+    }
+    expect(cli(['snapshot', 'create', churned, 'late']).status).toBe(0);
+    expect(cli(['put', churned, '/log.txt'], 'last').status).toBe(0);
+    const sizeBefore = statSync(churned).size;
+    const kept = json(['compact', churned, '--keep-history-from', 'late']) as {
+      bytesBefore: number;
+      bytesAfter: number;
+      reclaimedBytes: number;
+      recordsDropped: number;
+    };
+    expect(kept.bytesBefore).toBe(sizeBefore);
+    expect(kept.bytesAfter).toBe(statSync(churned).size);
+    expect(kept.reclaimedBytes).toBeGreaterThan(0);
+    expect(cli(['cat', churned, '/log.txt']).stdout).toBe('last');
+    expect(cli(['snapshot', 'list', churned]).stdout).toContain('late');
+    const human = cli(['compact', churned]);
+    expect(human.status, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/^compacted .* bytes \(\d+ reclaimed, \d+ records dropped\)\n$/);
+    // No terminal: no progress bar on stderr.
+    expect(human.stderr).toBe('');
+    expect(cli(['verify', churned]).status).toBe(0);
+    expect(cli(['compact', churned, '--keep-history-from', 'no-such-snapshot']).status).toBe(3);
   });
 
   it('documents its exit codes: usage 2, not found 3, damage 4', () => {

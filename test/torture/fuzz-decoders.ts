@@ -403,6 +403,18 @@ function validEvent(type: JournalEventType): fc.Arbitrary<JournalEvent> {
       return fc.record({ type: fc.constant(type), subject: fc.string(), atMs: timeMs });
     case 'erasure.settled':
       return fc.record({ type: fc.constant(type), erasureOffset: count });
+    case 'journal.compacted':
+      return fc.record({
+        type: fc.constant(type),
+        previousHeadOffset: count,
+        previousHeadSequence: count,
+        previousHeadHash: bytes32,
+        previousMerkleRoot: bytes32,
+        horizonOffset: count,
+        recordsDropped: count,
+        atMs: timeMs,
+        compactedAtMs: timeMs,
+      });
   }
 }
 
@@ -425,6 +437,7 @@ const EVENT_TYPES: readonly JournalEventType[] = [
   'policy.set',
   'head.signed',
   'key.rotated',
+  'journal.compacted',
   'file.patched',
   'path.moved',
   'content.erased',
@@ -461,12 +474,13 @@ function eventTarget(type: JournalEventType): RunnableTarget {
  * The record types there are. It was a range up to the highest type while types were
  * contiguous: the range once ended at `ExtentsConsolidated` (10) while types up to 19 existed,
  * so the target fed real types to the decoder as unknown ones, until a genesis-shaped body
- * decoded as a `snapshot.created` (seed 740941836). Types are no longer contiguous (20 is
- * unused), so the known ones are listed from the event types.
+ * decoded as a `snapshot.created` (seed 740941836). The known ones are now listed from the
+ * event types, so a new type cannot be left out of the range.
  */
 const KNOWN_RECORD_TYPES = new Set<number>(
   EVENT_TYPES.map((type) => recordTypeOf({ type } as JournalEvent)),
 );
+
 /** Types no record may have: the decoder must refuse them, whatever the body. */
 const unknownEventType = defineTarget({
   name: 'decode_event_unknown_type',
@@ -577,6 +591,7 @@ const fileHeaderFields: fc.Arbitrary<FileHeader> = fc.record({
   compressionCodec: fc.nat(2),
   cipherCode: fc.nat(2),
   keyId: fc.uint8Array({ minLength: 4, maxLength: 4 }).map((value) => Buffer.from(value)),
+  auditRetain: fc.boolean(),
 });
 
 function rechecksumSlot(slot: Buffer): void {

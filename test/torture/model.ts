@@ -19,6 +19,8 @@ export type Operation =
   | { readonly kind: 'rename'; readonly path: string; readonly to: string }
   | { readonly kind: 'transaction'; readonly operations: readonly Operation[]; readonly abort?: boolean }
   | { readonly kind: 'checkpoint' }
+  /** `compact()`: the state is unchanged; the file is rewritten and renamed over the old. */
+  | { readonly kind: 'compact' }
   | { readonly kind: 'flush' }
   | { readonly kind: 'snapshot'; readonly name: string }
   /** Signs a checkpoint (a `head.signed` record; the files do not change). */
@@ -75,6 +77,7 @@ export function applyToModel(state: ModelState, operation: Operation): ModelStat
     case 'restore':
       return new Map(operation.state);
     case 'checkpoint':
+    case 'compact':
     case 'flush':
     case 'snapshot':
     case 'policy':
@@ -105,6 +108,9 @@ export function applyToCartridge(cartridge: Cartridge, operation: Operation): vo
       return cartridge.rename(operation.path, operation.to);
     case 'checkpoint':
       return cartridge.checkpoint();
+    case 'compact':
+      cartridge.compact();
+      return;
     case 'flush':
       return cartridge.flush();
     case 'snapshot':

@@ -273,6 +273,20 @@ const renames: readonly Operation[] = [
   { kind: 'rename', path: '/r/tree', to: '/moved-again' },
 ];
 
+/**
+ * Compaction mid-run: the file is rewritten into a new one and renamed over the old, twice,
+ * with a snapshot pinning history the second time; the writes after each go to the new file.
+ */
+const compaction: readonly Operation[] = [
+  ...fileOperations,
+  { kind: 'compact' },
+  { kind: 'snapshot', name: 'pinned' },
+  { kind: 'write', path: '/docs/guides/one.md', bytes: bytes(900, 70) },
+  { kind: 'append', path: '/a.txt', bytes: bytes(400, 71) },
+  { kind: 'compact' },
+  { kind: 'create', path: '/after.txt', bytes: Buffer.from('written to the compacted file') },
+];
+
 export const WORKLOADS: readonly Workload[] = [
   {
     name: 'file-operations',
@@ -325,6 +339,7 @@ export const WORKLOADS: readonly Workload[] = [
   },
   { name: 'audited', options: { ...quick, durability: 'full', audit: true }, operations: audited },
   { name: 'renames', options: { ...quick, durability: 'full' }, operations: renames },
+  { name: 'compaction', options: { ...quick, durability: 'full' }, operations: compaction },
   {
     // Every record sealed (ChaCha20-Poly1305, 48 bytes more per record): torn sealed tails must
     // be cut like plain ones, and every reopen needs the key.

@@ -5,6 +5,7 @@ import type { ChangeEvent } from '../../engine/change-stream.js';
 import { EXIT_CHECK_FAILED } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import type { CommandContext, CommandRegistrar } from '../program.js';
+import { progressBar } from '../progress.js';
 import { targetOf } from '../targets.js';
 
 /**
@@ -215,6 +216,39 @@ export const registerHistoryCommands: CommandRegistrar = (program, context) => {
       });
       output.result(report, () => output.table(['field', 'value'], Object.entries(report)));
       if (report.action === 'salvaged') setExitCode(EXIT_CHECK_FAILED);
+    });
+
+  program
+    .command('compact')
+    .description('rewrite the cartridge without the history it no longer needs (the file shrinks)')
+    .argument('<cartridge>')
+    .option(
+      '--keep-history-from <target>',
+      'keep the state at this offset, snapshot name or date, and the history after it',
+    )
+    .action((cartridgePath: string, options: { keepHistoryFrom?: string }) => {
+      const { output, withCartridge } = context();
+      withCartridge(cartridgePath, 'write', (cartridge) => {
+        let bar: ReturnType<typeof progressBar> | undefined;
+        let done = 0;
+        const result = cartridge.compact({
+          ...(options.keepHistoryFrom === undefined
+            ? {}
+            : { keepHistoryFrom: targetOf(options.keepHistoryFrom) }),
+          onProgress: (progress) => {
+            bar ??= progressBar('compact', progress.recordsTotal, !output.json);
+            bar.advance(progress.recordsDone - done);
+            done = progress.recordsDone;
+          },
+        });
+        bar?.stop();
+        output.result(result, () =>
+          output.line(
+            `compacted ${cartridgePath}: ${result.bytesBefore} to ${result.bytesAfter} bytes ` +
+              `(${result.reclaimedBytes} reclaimed, ${result.recordsDropped} records dropped)`,
+          ),
+        );
+      });
     });
 
   program

@@ -22,6 +22,7 @@ function header(overrides: Partial<FileHeader> = {}): FileHeader {
     compressionCodec: 2,
     cipherCode: 1,
     keyId: Buffer.from('a1b2c3d4', 'hex'),
+    auditRetain: true,
     ...overrides,
   };
 }
