@@ -127,6 +127,20 @@ function requireCanonical(record: JournalRecord, path: string): void {
   if (canonical !== path) throw journalCorrupt(record.offset, 'a record path is not canonical');
 }
 
+/** Counts one extent more (`step` 1) or fewer (-1) in its record. */
+function addReference(
+  deltas: Map<number, { count: number; recordLengthBytes: number }>,
+  extent: Extent,
+  step: number,
+): void {
+  const delta = deltas.get(extent.recordOffset);
+  if (delta === undefined) {
+    deltas.set(extent.recordOffset, { count: step, recordLengthBytes: extent.recordLengthBytes });
+  } else {
+    delta.count += step;
+  }
+}
+
 /** The record's own blob as an extent, when it carries one. */
 function ownExtent(record: JournalRecord): Extent[] {
   if (record.rawBlobLength === 0) return [];
@@ -625,24 +639,14 @@ export class Catalog implements Projection {
     for (const span of spans) extentCount += span.newExtents.length - span.oldExtents.length;
     if (extentCount <= INLINE_EXTENTS_MAX) return undefined;
     this.ensureReferences(record, before);
+    // Per record: how many more (or fewer) of the file's extents lie in it after the patch.
     const deltas = new Map<number, { count: number; recordLengthBytes: number }>();
-    const count = (extent: Extent, step: number): void => {
-      const delta = deltas.get(extent.recordOffset);
-      if (delta === undefined) {
-        deltas.set(extent.recordOffset, {
-          count: step,
-          recordLengthBytes: extent.recordLengthBytes,
-        });
-      } else {
-        delta.count += step;
-      }
-    };
     for (const span of spans) {
       const stale = new Map<number, Extent>();
       let fileOffset = span.startOffset;
       for (const extent of span.oldExtents) {
         stale.set(fileOffset, extent);
-        count(extent, -1);
+        addReference(deltas, extent, -1);
         fileOffset += extent.lengthBytes;
       }
       fileOffset = span.startOffset;
@@ -652,7 +656,7 @@ export class Catalog implements Projection {
           this.tree.set(extentKey(before.inode, fileOffset), encodeExtent(extent));
         }
         stale.delete(fileOffset);
-        count(extent, 1);
+        addReference(deltas, extent, 1);
         fileOffset += extent.lengthBytes;
       }
       for (const offset of stale.keys()) this.tree.delete(extentKey(before.inode, offset));

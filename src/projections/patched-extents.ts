@@ -98,21 +98,11 @@ export function planKeyedPatch(
     const found: Extent[] = [];
     let foundStart = start;
     if (start < oldEnd) {
-      const floor = tree.last(extentKey(inode, 0), extentKey(inode, start + 1));
-      if (floor === undefined) throw journalCorrupt(record.offset, 'a patch past the extent map');
-      foundStart = numberAtKeyEnd(floor[0]);
-      let expected = foundStart;
-      tree.range(floor[0], extentKey(inode, oldEnd), (key, value) => {
-        if (numberAtKeyEnd(key) !== expected) {
-          throw journalCorrupt(record.offset, 'the extent map has a gap');
-        }
-        const extent = decodeExtent(value);
-        found.push(extent);
-        expected += extent.lengthBytes;
-      });
-      if (expected < oldEnd) throw journalCorrupt(record.offset, 'the extent map is short');
+      foundStart = extentsCovering(tree, inode, start, oldEnd, record, found);
+      let foundEnd = foundStart;
+      for (const extent of found) foundEnd += extent.lengthBytes;
       spanStart = foundStart;
-      spanEnd = Math.max(end, expected);
+      spanEnd = Math.max(end, foundEnd);
     }
     const last = spans[spans.length - 1];
     if (last !== undefined && spanStart <= last.endOffset) {
@@ -142,27 +132,80 @@ export function planKeyedPatch(
   }
   const source = new ExtentCursor(sources);
   let sourcePosition = 0;
-  return spans.map((span) => {
+  const result: PatchedSpan[] = [];
+  // Plain loops, no closures: this runs at every SQLite commit.
+  for (const span of spans) {
     const old = new ExtentCursor(span.oldExtents, span.startOffset);
     const newExtents: Extent[] = [];
     let position = span.startOffset;
-    const keep = (end: number): void => {
-      if (end <= position) return;
-      if (!old.slice(position, end, newExtents)) {
+    for (let step = 0; step <= span.rangeIndexes.length; step++) {
+      const rangeIndex = span.rangeIndexes[step];
+      const keptEnd =
+        rangeIndex === undefined
+          ? Math.min(span.endOffset, event.sizeBytes)
+          : (event.ranges[rangeIndex] as number);
+      if (keptEnd > position && !old.slice(position, keptEnd, newExtents)) {
         throw journalCorrupt(record.offset, 'a patch leaves bytes undefined');
       }
-    };
-    for (const rangeIndex of span.rangeIndexes) {
-      const fileOffset = event.ranges[rangeIndex] as number;
+      if (rangeIndex === undefined) break;
       const lengthBytes = event.ranges[rangeIndex + 1] as number;
-      keep(fileOffset);
       if (!source.slice(sourcePosition, sourcePosition + lengthBytes, newExtents)) {
         throw journalCorrupt(record.offset, 'a patch is shorter than its ranges');
       }
       sourcePosition += lengthBytes;
-      position = fileOffset + lengthBytes;
+      position = keptEnd + lengthBytes;
     }
-    keep(Math.min(span.endOffset, event.sizeBytes));
-    return { startOffset: span.startOffset, oldExtents: span.oldExtents, newExtents };
+    result.push({ startOffset: span.startOffset, oldExtents: span.oldExtents, newExtents });
+  }
+  return result;
+}
+
+/**
+ * Gathers into `found` the extents covering `[start, end)` of the file `inode`, in order, and
+ * returns where the first starts. A patch of whole pages mostly starts where an extent does
+ * (earlier patches cut the map at page bounds), so one walk from `start` mostly does; only
+ * when no extent starts there does a second walk start from the extent holding `start`.
+ */
+function extentsCovering(
+  tree: PagedTree,
+  inode: number,
+  start: number,
+  end: number,
+  record: JournalRecord,
+  found: Extent[],
+): number {
+  const endKey = extentKey(inode, end);
+  const startKey = extentKey(inode, start);
+  let firstOffset = collectFrom(tree, startKey, endKey, record, found);
+  if (firstOffset !== start) {
+    found.length = 0;
+    const floor = tree.last(extentKey(inode, 0), startKey);
+    if (floor === undefined) throw journalCorrupt(record.offset, 'a patch past the extent map');
+    firstOffset = collectFrom(tree, floor[0], endKey, record, found);
+  }
+  let expected = firstOffset;
+  for (const extent of found) expected += extent.lengthBytes;
+  if (expected < end) throw journalCorrupt(record.offset, 'the extent map is short');
+  return firstOffset;
+}
+
+/** The extents from `firstKey` up to `endKey`, which must follow each other without a gap. */
+function collectFrom(
+  tree: PagedTree,
+  firstKey: string,
+  endKey: string,
+  record: JournalRecord,
+  found: Extent[],
+): number {
+  let firstOffset = -1;
+  let expected = -1;
+  tree.range(firstKey, endKey, (key, value) => {
+    const offset = numberAtKeyEnd(key);
+    if (firstOffset < 0) firstOffset = expected = offset;
+    if (offset !== expected) throw journalCorrupt(record.offset, 'the extent map has a gap');
+    const extent = decodeExtent(value);
+    found.push(extent);
+    expected += extent.lengthBytes;
   });
+  return firstOffset;
 }
