@@ -38,7 +38,24 @@ export function canonicalPath(input: unknown): string {
   return parsePath(input).path;
 }
 
+/**
+ * The last path parsed and what it gave. A database commits to one path again and again, and
+ * its page reads name it too: parsing it each time (a regular expression, NFC normalisation, a
+ * split) cost several microseconds of every commit, twice. The function is pure and its result
+ * immutable, so handing the same result out again is safe.
+ */
+let lastInput: string | undefined;
+let lastParsed: ParsedPath | undefined;
+
 export function parsePath(input: unknown): ParsedPath {
+  if (input === lastInput && lastParsed !== undefined) return lastParsed;
+  const parsed = parseUncached(input);
+  lastInput = input as string;
+  lastParsed = parsed;
+  return parsed;
+}
+
+function parseUncached(input: unknown): ParsedPath {
   if (typeof input !== 'string') {
     throw new CartridgeError('EINVAL', 'a path must be a string');
   }
