@@ -158,6 +158,9 @@ function ownExtent(record: JournalRecord): Extent[] {
 export class Catalog implements Projection {
   readonly name = 'catalog';
   private counters: CatalogCounters;
+  /** The value `get` decoded last, and what it gave. */
+  private lastEntryBytes: Buffer | undefined;
+  private lastEntry: CatalogNode | undefined;
 
   constructor(
     readonly tree: PagedTree,
@@ -183,7 +186,15 @@ export class Catalog implements Projection {
 
   get(path: string): CatalogNode | undefined {
     const bytes = this.tree.get(entryKey(path));
-    return bytes === undefined ? undefined : decodeNode(bytes);
+    if (bytes === undefined) return undefined;
+    // A commit looks its file up several times (the write's checks, the fold, the reads that
+    // follow) and the value is the same Buffer until a change replaces it: decode it once.
+    // Decoded entries are immutable, so handing one out again is safe.
+    if (bytes !== this.lastEntryBytes) {
+      this.lastEntry = decodeNode(bytes);
+      this.lastEntryBytes = bytes;
+    }
+    return this.lastEntry;
   }
 
   /**
