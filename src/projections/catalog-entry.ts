@@ -16,6 +16,12 @@ import { nameOf, parentOf, ROOT_PATH } from '../path/canonical-path.js';
  *   outgrew its entry. A file's extents are one key range in file order.
  * - `D` + parent path + NUL + name: the tombstone of a deleted path, naming the record that
  *   deleted it, so that its version chain (see `VersionLink`) survives the deletion.
+ * - `Y` + inode (12 hex digits): the marker saying that the record reference counts of a file
+ *   whose map lives under `X` keys are present; `Y` + inode + record offset (12 hex digits
+ *   each): how many of the file's extents lie in that record. A patch (see
+ *   `patched-extents.ts`) needs them to know when a record stops being live without reading
+ *   the whole map; they are built at the first patch of such a file and dropped by any other
+ *   change of its map (a write, an append, a consolidation, a deletion, a restore).
  *
  * Values are msgpack arrays:
  * - directory `[1, inode, mode, createdAtMs, modifiedAtMs, versionOffset, childCount]`;
@@ -29,6 +35,8 @@ import { nameOf, parentOf, ROOT_PATH } from '../path/canonical-path.js';
  *   when it has at most INLINE_EXTENTS_MAX extents (null: the map is under `X` keys).
  * - extent `[recordOffset, recordSequence, blobOffset, lengthBytes, recordLengthBytes]`.
  * - tombstone `[deletedAtOffset]`.
+ * - reference marker `[0]`; reference count `[extentCount]` (at least 1: a count that reaches 0
+ *   is deleted).
  */
 
 export const FILE_MODE_DEFAULT = 0o644;
@@ -67,6 +75,7 @@ export type CatalogNode = FileNode | DirectoryNode;
 export const ENTRY_PREFIX = 'E';
 const EXTENT_PREFIX = 'X';
 const TOMBSTONE_PREFIX = 'D';
+const REFERENCE_PREFIX = 'Y';
 /** Sorts after every hex digit: the end of a file's extent range. */
 const EXTENT_RANGE_END = 'g';
 
@@ -101,6 +110,36 @@ export function extentKey(inode: number, fileOffset: number): string {
 /** The key range of a file's extents from `fileOffset` on. */
 export function extentRange(inode: number, fileOffset: number): [string, string] {
   return [extentKey(inode, fileOffset), `${EXTENT_PREFIX}${hexKey(inode)}${EXTENT_RANGE_END}`];
+}
+
+/** The marker of a file's record reference counts (see the key list above). */
+export function referenceMarkerKey(inode: number): string {
+  return `${REFERENCE_PREFIX}${hexKey(inode)}`;
+}
+
+/** The key of how many of a file's extents lie in the record at `recordOffset`. */
+export function referenceKey(inode: number, recordOffset: number): string {
+  return `${REFERENCE_PREFIX}${hexKey(inode)}${hexKey(recordOffset)}`;
+}
+
+/** The key range of a file's reference marker and counts. */
+export function referenceRange(inode: number): [string, string] {
+  return [referenceMarkerKey(inode), `${REFERENCE_PREFIX}${hexKey(inode)}${EXTENT_RANGE_END}`];
+}
+
+export const REFERENCE_MARKER: Buffer = packValue([0]);
+
+export function encodeReferenceCount(count: number): Buffer {
+  return packValue([count]);
+}
+
+export function decodeReferenceCount(bytes: Buffer): number {
+  const value = unpackValue(bytes, 'catalog');
+  const count = value[0];
+  if (value.length !== 1 || !isCount(count) || count === 0) {
+    throw corrupt('reference count malformed');
+  }
+  return count;
 }
 
 export function encodeNode(node: CatalogNode): Buffer {

@@ -13,20 +13,28 @@ import {
   childrenRange,
   decodeExtent,
   decodeNode,
+  decodeReferenceCount,
   DIRECTORY_MODE_DEFAULT,
   type DirectoryNode,
   decodeTombstone,
   encodeExtent,
   encodeNode,
+  encodeReferenceCount,
   encodeTombstone,
   entryKey,
   extentKey,
   extentRange,
   type FileNode,
+  REFERENCE_MARKER,
+  referenceKey,
+  referenceMarkerKey,
+  referenceRange,
   ROOT_INODE,
   tombstoneKey,
 } from './catalog-entry.js';
+import { ExtentCursor, sameExtent } from './extent-cursor.js';
 import type { PagedTree } from './index/paged-tree.js';
+import { checkPatchShape, type PatchEvent, planKeyedPatch } from './patched-extents.js';
 import type { Projection } from './projection.js';
 import type { UndoLog } from './undo-log.js';
 
@@ -111,72 +119,6 @@ function recordBytesOf(extents: readonly Extent[]): number {
 }
 
 /**
- * Walks a list of extents in file order and hands out the pieces covering ascending byte ranges,
- * splitting an extent where a range starts or ends inside it (the piece keeps its record and
- * moves its blob offset).
- */
-class ExtentCursor {
-  private index = 0;
-  private extentStart = 0;
-
-  constructor(private readonly extents: readonly Extent[]) {}
-
-  /** The pieces covering `[start, end)`; `start` is at or after the previous call's `end`. */
-  slice(start: number, end: number, into: Extent[]): boolean {
-    while (this.index < this.extents.length) {
-      const extent = this.extents[this.index] as Extent;
-      if (this.extentStart + extent.lengthBytes > start) break;
-      this.extentStart += extent.lengthBytes;
-      this.index++;
-    }
-    let position = start;
-    let index = this.index;
-    let extentStart = this.extentStart;
-    while (position < end) {
-      const extent = this.extents[index];
-      if (extent === undefined) return false;
-      const from = position - extentStart;
-      const to = Math.min(extent.lengthBytes, end - extentStart);
-      pushMerged(into, {
-        ...extent,
-        blobOffset: extent.blobOffset + from,
-        lengthBytes: to - from,
-      });
-      position = extentStart + to;
-      if (to === extent.lengthBytes) {
-        extentStart += extent.lengthBytes;
-        index++;
-      }
-    }
-    return true;
-  }
-}
-
-function sameExtent(left: Extent, right: Extent): boolean {
-  return (
-    left.recordOffset === right.recordOffset &&
-    left.recordSequence === right.recordSequence &&
-    left.blobOffset === right.blobOffset &&
-    left.lengthBytes === right.lengthBytes &&
-    left.recordLengthBytes === right.recordLengthBytes
-  );
-}
-
-/** Adds an extent, joined to the last one when it continues the same record's blob. */
-function pushMerged(extents: Extent[], extent: Extent): void {
-  const last = extents[extents.length - 1];
-  if (
-    last !== undefined &&
-    last.recordOffset === extent.recordOffset &&
-    last.blobOffset + last.lengthBytes === extent.blobOffset
-  ) {
-    extents[extents.length - 1] = { ...last, lengthBytes: last.lengthBytes + extent.lengthBytes };
-  } else {
-    extents.push(extent);
-  }
-}
-
-/**
  * A record's path must be what the canonical path function makes of it. The engine only
  * writes canonical paths; a record with another spelling (`/a/../b`, NFD, a trailing slash)
  * is forged, and folding it would make an entry that no canonical lookup can reach or deny.
@@ -189,6 +131,20 @@ function requireCanonical(record: JournalRecord, path: string): void {
     canonical = undefined;
   }
   if (canonical !== path) throw journalCorrupt(record.offset, 'a record path is not canonical');
+}
+
+/** Counts one extent more (`step` 1) or fewer (-1) in its record. */
+function addReference(
+  deltas: Map<number, { count: number; recordLengthBytes: number }>,
+  extent: Extent,
+  step: number,
+): void {
+  const delta = deltas.get(extent.recordOffset);
+  if (delta === undefined) {
+    deltas.set(extent.recordOffset, { count: step, recordLengthBytes: extent.recordLengthBytes });
+  } else {
+    delta.count += step;
+  }
 }
 
 /** The record's own blob as an extent, when it carries one. */
@@ -233,6 +189,8 @@ export class Catalog implements Projection {
 
   get(path: string): CatalogNode | undefined {
     const bytes = this.tree.get(entryKey(path));
+    // Decoded once per index value (see `decodeNode`): a commit looks its file up several
+    // times (the write's checks, the fold, the reads that follow).
     return bytes === undefined ? undefined : decodeNode(bytes);
   }
 
@@ -344,8 +302,25 @@ export class Catalog implements Projection {
         this.storeExtents(node, extents);
         return { before: undefined, after: node };
       }
-      case 'file.written':
-        return this.replaceContent(record, event, () => [...event.extents, ...ownExtent(record)]);
+      case 'file.written': {
+        const before = this.fileAt(record, event.path);
+        this.checkLink(record, event.path, event.previous, before);
+        const extents = [...event.extents, ...ownExtent(record)];
+        this.clearExtents(before, 0);
+        const node = this.fileWithExtents(
+          record,
+          before.inode,
+          before.mode,
+          before.createdAtMs,
+          event.atMs,
+          extents,
+        );
+        if (node.sizeBytes !== event.sizeBytes)
+          throw journalCorrupt(record.offset, 'size disagrees');
+        this.put(event.path, node);
+        this.storeExtents(node, extents);
+        return { before, after: node };
+      }
       case 'file.appended': {
         const before = this.fileAt(record, event.path);
         this.checkLink(record, event.path, event.previous, before);
@@ -356,10 +331,38 @@ export class Catalog implements Projection {
         this.put(event.path, after);
         return { before, after };
       }
-      case 'file.patched':
-        return this.replaceContent(record, event, (before, oldExtents) =>
-          this.patchedExtents(record, before, oldExtents, event),
+      case 'file.patched': {
+        const before = this.fileAt(record, event.path);
+        this.checkLink(record, event.path, event.previous, before);
+        const sources = [...event.extents, ...ownExtent(record)];
+        checkPatchShape(record, before.sizeBytes, event, sources);
+        const keyed =
+          before.inlineExtents === null
+            ? this.patchKeyed(record, before, event, sources)
+            : undefined;
+        if (keyed !== undefined) {
+          this.put(event.path, keyed);
+          return { before, after: keyed };
+        }
+        const oldExtents = this.extentsOf(before);
+        const extents = this.patchedExtents(record, before, oldExtents, event, sources);
+        const rebuilt = this.fileWithExtents(
+          record,
+          before.inode,
+          before.mode,
+          before.createdAtMs,
+          event.atMs,
+          extents,
         );
+        if (rebuilt.sizeBytes !== event.sizeBytes)
+          throw journalCorrupt(record.offset, 'size disagrees');
+        // A patched file has no trailing run to consolidate (see `patchKeyed`).
+        const node = { ...rebuilt, runStartOffset: rebuilt.sizeBytes, runCount: 0 };
+        this.put(event.path, node);
+        this.clearExtents(before, 0);
+        this.storeExtents(node, extents);
+        return { before, after: node };
+      }
       case 'entry.restored':
         return this.restore(record, event);
       case 'extents.consolidated': {
@@ -390,38 +393,6 @@ export class Catalog implements Projection {
       case 'journal.compacted':
         return NO_CHANGE;
     }
-  }
-
-  /**
-   * A file's content replaced, whole (`file.written`) or in ranges (`file.patched`): the new
-   * extent map comes from the old one and the record; the entry keeps its inode and mode.
-   */
-  private replaceContent(
-    record: JournalRecord,
-    event: {
-      readonly path: string;
-      readonly atMs: number;
-      readonly sizeBytes: number;
-      readonly previous: VersionLink;
-    },
-    newExtents: (before: FileNode, oldExtents: readonly Extent[]) => Extent[],
-  ): FileChange {
-    const before = this.fileAt(record, event.path);
-    this.checkLink(record, event.path, event.previous, before);
-    const oldExtents = this.extentsOf(before);
-    const extents = newExtents(before, oldExtents);
-    const node = this.fileWithExtents(
-      record,
-      before.inode,
-      before.mode,
-      before.createdAtMs,
-      event.atMs,
-      extents,
-    );
-    if (node.sizeBytes !== event.sizeBytes) throw journalCorrupt(record.offset, 'size disagrees');
-    this.put(event.path, node);
-    this.replaceExtents(before, node, oldExtents, extents);
-    return { before, after: node };
   }
 
   // ---- entries ------------------------------------------------------------------------------
@@ -736,11 +707,12 @@ export class Catalog implements Projection {
     record: JournalRecord,
     file: FileNode,
     oldExtents: readonly Extent[],
-    event: Extract<JournalRecord['event'], { type: 'file.patched' }>,
+    event: PatchEvent,
+    sources: readonly Extent[],
   ): Extent[] {
     const keptSizeBytes = Math.min(file.sizeBytes, event.sizeBytes);
     const old = new ExtentCursor(oldExtents);
-    const source = new ExtentCursor([...event.extents, ...ownExtent(record)]);
+    const source = new ExtentCursor(sources);
     let sourceBytes = 0;
     for (const extent of event.extents) sourceBytes += extent.lengthBytes;
     sourceBytes += record.rawBlobLength;
@@ -775,37 +747,109 @@ export class Catalog implements Projection {
   }
 
   /**
-   * Stores a file's new extent map (after a write or a patch). When both maps live in extent
-   * keys, only the keys whose extent changed are written or deleted: a commit of a few pages of
-   * a large database then changes a few index keys, not one per page of the file.
+   * A patch of a file whose map lives under extent keys, touching only the keys of the extents
+   * it rewrites (see `patched-extents.ts`); undefined when the map becomes small enough to move
+   * back into the entry, which the caller does by rebuilding it. Whether a record stops (or
+   * starts) being live comes from the file's reference counts. A patched file gets no trailing
+   * run: the run is for consolidating appended pieces, and a patched file's pieces are its
+   * writer's pages, superseded in place by later patches; computing it would mean walking the
+   * map back from its end at every commit that grows the file.
    */
-  private replaceExtents(
+  private patchKeyed(
+    record: JournalRecord,
     before: FileNode,
-    after: FileNode,
-    oldExtents: readonly Extent[],
-    newExtents: readonly Extent[],
-  ): void {
-    if (before.inlineExtents !== null || after.inlineExtents !== null) {
-      this.clearExtents(before, 0);
-      this.storeExtents(after, newExtents);
-      return;
-    }
-    const stale = new Map<number, Extent>();
-    let fileOffset = 0;
-    for (const extent of oldExtents) {
-      stale.set(fileOffset, extent);
-      fileOffset += extent.lengthBytes;
-    }
-    fileOffset = 0;
-    for (const extent of newExtents) {
-      const previous = stale.get(fileOffset);
-      if (previous === undefined || !sameExtent(previous, extent)) {
-        this.tree.set(extentKey(after.inode, fileOffset), encodeExtent(extent));
+    event: PatchEvent,
+    sources: readonly Extent[],
+  ): FileNode | undefined {
+    const spans = planKeyedPatch(this.tree, before.inode, before.sizeBytes, record, event, sources);
+    let extentCount = before.extentCount;
+    for (const span of spans) extentCount += span.newExtents.length - span.oldExtents.length;
+    if (extentCount <= INLINE_EXTENTS_MAX) return undefined;
+    this.ensureReferences(record, before);
+    // Per record: how many more (or fewer) of the file's extents lie in it after the patch.
+    const deltas = new Map<number, { count: number; recordLengthBytes: number }>();
+    for (const span of spans) {
+      const stale = new Map<number, Extent>();
+      let fileOffset = span.startOffset;
+      for (const extent of span.oldExtents) {
+        stale.set(fileOffset, extent);
+        addReference(deltas, extent, -1);
+        fileOffset += extent.lengthBytes;
       }
-      stale.delete(fileOffset);
-      fileOffset += extent.lengthBytes;
+      fileOffset = span.startOffset;
+      for (const extent of span.newExtents) {
+        const previous = stale.get(fileOffset);
+        if (previous === undefined || !sameExtent(previous, extent)) {
+          this.tree.set(extentKey(before.inode, fileOffset), encodeExtent(extent));
+        }
+        stale.delete(fileOffset);
+        addReference(deltas, extent, 1);
+        fileOffset += extent.lengthBytes;
+      }
+      for (const offset of stale.keys()) this.tree.delete(extentKey(before.inode, offset));
     }
-    for (const offset of stale.keys()) this.tree.delete(extentKey(before.inode, offset));
+    let recordBytes = before.recordBytes;
+    for (const [recordOffset, delta] of deltas) {
+      if (delta.count === 0) continue;
+      const key = referenceKey(before.inode, recordOffset);
+      const stored = this.tree.get(key);
+      const current = stored === undefined ? 0 : decodeReferenceCount(stored);
+      const next = current + delta.count;
+      if (next < 0) throw journalCorrupt(record.offset, 'a patch drops a record it does not hold');
+      if (next === 0) {
+        this.tree.delete(key);
+        recordBytes -= delta.recordLengthBytes;
+      } else {
+        this.tree.set(key, encodeReferenceCount(next));
+        if (current === 0) recordBytes += delta.recordLengthBytes;
+      }
+    }
+    if (recordBytes < 0) throw journalCorrupt(record.offset, 'the live bytes went below zero');
+    return {
+      ...before,
+      modifiedAtMs: event.atMs,
+      sizeBytes: event.sizeBytes,
+      recordBytes,
+      extentCount,
+      runStartOffset: event.sizeBytes,
+      runCount: 0,
+      versionOffset: record.offset,
+      contentOffset: record.offset,
+    };
+  }
+
+  /**
+   * Builds a keyed file's reference counts (one walk of its map) unless they are there: at its
+   * first patch, and at the first patch after another kind of change dropped them.
+   */
+  private ensureReferences(record: JournalRecord, file: FileNode): void {
+    if (this.tree.get(referenceMarkerKey(file.inode)) !== undefined) return;
+    const counts = new Map<number, number>();
+    const [start, end] = extentRange(file.inode, 0);
+    let extentCount = 0;
+    this.tree.range(start, end, (_key, value) => {
+      const extent = decodeExtent(value);
+      counts.set(extent.recordOffset, (counts.get(extent.recordOffset) ?? 0) + 1);
+      extentCount++;
+    });
+    if (extentCount !== file.extentCount) {
+      throw journalCorrupt(record.offset, 'extent map disagrees with its entry');
+    }
+    this.tree.set(referenceMarkerKey(file.inode), REFERENCE_MARKER);
+    for (const [recordOffset, count] of counts) {
+      this.tree.set(referenceKey(file.inode, recordOffset), encodeReferenceCount(count));
+    }
+  }
+
+  /** Drops a keyed file's reference counts: a change other than a patch made them stale. */
+  private dropReferences(file: FileNode): void {
+    if (this.tree.get(referenceMarkerKey(file.inode)) === undefined) return;
+    const [start, end] = referenceRange(file.inode);
+    const keys: string[] = [];
+    this.tree.range(start, end, (key) => {
+      keys.push(key);
+    });
+    for (const key of keys) this.tree.delete(key);
   }
 
   /** Writes the extent keys of a file whose map does not fit in its entry. */
@@ -821,6 +865,7 @@ export class Catalog implements Projection {
   /** Removes the extent keys of a file from `fileOffset` on (nothing for an inline map). */
   private clearExtents(file: FileNode, fileOffset: number): void {
     if (file.inlineExtents !== null) return;
+    this.dropReferences(file);
     const [start, end] = extentRange(file.inode, fileOffset);
     const keys: string[] = [];
     this.tree.range(start, end, (key) => {
@@ -843,6 +888,7 @@ export class Catalog implements Projection {
       inlineExtents = [...file.inlineExtents, ...added];
     } else {
       // The map moves out of the entry once, then grows one key per extent.
+      this.dropReferences(file);
       const existing = file.inlineExtents ?? [];
       let fileOffset = 0;
       for (const extent of existing) {

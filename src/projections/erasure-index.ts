@@ -13,7 +13,7 @@ import { CartridgeError } from '../errors.js';
  *   bodyChecksum, blobHash, kind, erasureOffset]`: every blob a `content.erased` record names,
  *   so that a read of it is refused (`REDACTED`, `SHREDDED`) and a read of its record at
  *   random checks its body against the recorded checksum;
- * - `Y` + version record's offset → `[erasureOffset]`: a version a redaction named, whose
+ * - `Q` + version record's offset → `[erasureOffset]`: a version a redaction named, whose
  *   reads are refused even where its bytes live on in a version kept;
  * - `W` + `content.erased` record's offset → `[count]`: an erasure whose overwrite has not been
  *   settled (no `erasure.settled` yet); a writable open finishes it;
@@ -24,7 +24,7 @@ import { CartridgeError } from '../errors.js';
  */
 
 const ERASED_PREFIX = 'Z';
-const VERSION_PREFIX = 'Y';
+const VERSION_PREFIX = 'Q';
 const PENDING_PREFIX = 'W';
 const SUBJECT_PREFIX = 'K';
 const KIND_CODES: readonly ErasureKind[] = ['redacted', 'shredded'];

@@ -160,7 +160,9 @@ export function installCartridgeVfs(sqlite3: Sqlite3Static): void {
     xWrite: (filePointer: number, source: number, lengthBytes: number, offset: bigint): number =>
       guard(filePointer, SQLITE_IOERR_WRITE, (file) => {
         if (file.store.source.readOnly) return SQLITE_READONLY;
-        const bytes = wasm.heap8u().slice(source, source + lengthBytes);
+        // A view, not a copy: the store copies the bytes into its own page (it keeps nothing
+        // of `bytes`), and nothing between here and that copy can grow the heap.
+        const bytes = wasm.heap8u().subarray(source, source + lengthBytes);
         file.store.write(Number(offset), bytes);
         return SQLITE_OK;
       }),

@@ -214,11 +214,11 @@ export class Database {
   private runResult(): RunResult {
     const database = this.requireOpen();
     const pointer = database.pointer as number;
-    const rowid = this.sqlite3.capi.sqlite3_last_insert_rowid(pointer);
+    const rowid = this.binding.lastInsertRowid(pointer);
     const asNumber = Number(rowid);
     return {
-      changes: this.sqlite3.capi.sqlite3_changes(pointer),
-      lastInsertRowid: Number.isSafeInteger(asNumber) ? asNumber : BigInt(rowid),
+      changes: this.binding.changes(pointer),
+      lastInsertRowid: Number.isSafeInteger(asNumber) ? asNumber : rowid,
     };
   }
 

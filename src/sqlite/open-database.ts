@@ -107,6 +107,11 @@ function commitRecords(
   records: readonly (readonly FilePatch[])[],
   sizeBytes: number,
 ): void {
+  // The common commit is one record, which sets the final size: no need to look the file up.
+  if (records.length === 1) {
+    cart.patchFile(path, records[0] as readonly FilePatch[], { sizeBytes });
+    return;
+  }
   const keptSizeBytes = Math.min(cart.metadata(path).sizeBytes, sizeBytes);
   for (let index = 0; index < records.length; index++) {
     const patches = records[index] as readonly FilePatch[];
