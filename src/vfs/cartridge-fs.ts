@@ -111,6 +111,13 @@ export class CartridgeFs {
     if (typeof path === 'number') return decoded(this.descriptors.readAll(path), encoding);
     const spelled = spelledPath(path);
     const target = cartridgePathOf(spelled, 'open');
+    try {
+      // The common case in one engine call; a failure is asked again below, step by step,
+      // so that it fails as Node's open-then-read would (which step, which syscall).
+      return decoded(this.cartridge.readFile(target), encoding);
+    } catch {
+      // The checks below say what Node would.
+    }
     const kind = this.kindOf(target, 'open', spelled);
     if (kind === undefined) throw nodeError('ENOENT', 'open', spelled);
     if (kind === 'directory') throw nodeError('EISDIR', 'read');
