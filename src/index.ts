@@ -53,6 +53,7 @@ export type {
   CompactedFrom,
   VerifyFailureCode,
   VerifyOptions,
+  VerifyProgress,
   VerifyReport,
 } from './engine/cartridge-types.js';
 export type { ExportedHead, KeyInput, SignedHead } from './proof/signed-head.js';

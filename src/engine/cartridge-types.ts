@@ -133,6 +133,17 @@ export interface VerifyOptions {
   readonly publicKey?: KeyInput;
   /** A head kept elsewhere (`exportHead()` or `signCheckpoint()`): reaching 'anchored'. */
   readonly anchor?: ExportedHead | SignedHead;
+  /**
+   * Told how far the walk through the journal has come: after each mebibyte checked, and once
+   * at the end. For progress bars; a throw from it stops the verification.
+   */
+  readonly onProgress?: (progress: VerifyProgress) => void;
+}
+
+/** How far a verification has come: journal bytes checked of those it will check. */
+export interface VerifyProgress {
+  readonly bytesChecked: number;
+  readonly bytesTotal: number;
 }
 
 /**

@@ -1211,7 +1211,11 @@ export class Cartridge {
   static verifyFile(path: string, options: VerifyFileOptions = {}): VerifyReport {
     requireHostPath(path);
     requireOptionsObject('verifyFile options', options);
-    const checks = verifyChecksOf({ publicKey: options.publicKey, anchor: options.anchor });
+    const checks = verifyChecksOf({
+      publicKey: options.publicKey,
+      anchor: options.anchor,
+      onProgress: options.onProgress,
+    });
     const keyGiven = options.encryptionKey !== undefined || options.keyring !== undefined;
     if (!keyGiven) {
       const stored = verifyEncryptedWithoutKey(storageOf(options), path, checks);

@@ -18,5 +18,9 @@ export function verifyChecksOf(options: VerifyOptions): VerifyChecks {
       throw new CartridgeError('INVALID_ARGUMENT', 'an anchor is a head exportHead() returned');
     }
   }
-  return { publicKey, anchor };
+  const onProgress: unknown = given.onProgress;
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw new CartridgeError('INVALID_ARGUMENT', 'verify option onProgress must be a function');
+  }
+  return { publicKey, anchor, onProgress: onProgress as VerifyOptions['onProgress'] };
 }

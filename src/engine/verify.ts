@@ -22,6 +22,7 @@ import type {
   Assurance,
   CompactedFrom,
   VerifyFailureCode,
+  VerifyProgress,
   VerifyReport,
 } from './cartridge-types.js';
 import type { OpenedJournal } from './open-journal.js';
@@ -57,6 +58,31 @@ import { publicKeyHex, signedHeadOfEvent } from './signing.js';
 export interface VerifyChecks {
   readonly publicKey: KeyObject | undefined;
   readonly anchor: ExportedHead | undefined;
+  readonly onProgress?: ((progress: VerifyProgress) => void) | undefined;
+}
+
+/** Progress is told at most once per this many journal bytes (and once at the end). */
+const PROGRESS_STEP_BYTES = 1024 * 1024;
+
+/** Tells `onProgress` how far the walk has come, at most once per step. */
+function progressTeller(
+  checks: VerifyChecks,
+  scope: VerifyScope,
+): { at(offset: number): void; done(offset: number): void } {
+  const { onProgress } = checks;
+  let toldAt = 0;
+  const tell = (offset: number) => {
+    toldAt = offset;
+    onProgress?.({ bytesChecked: offset, bytesTotal: scope.endOffset });
+  };
+  return {
+    at: (offset) => {
+      if (onProgress !== undefined && offset - toldAt >= PROGRESS_STEP_BYTES) tell(offset);
+    },
+    done: (offset) => {
+      if (onProgress !== undefined) tell(offset);
+    },
+  };
 }
 
 /**
@@ -214,6 +240,7 @@ export function verifyJournal(
   };
   const merkleRoot = (): Buffer => projections.merkle.root();
   const erasureRecords = new Set<number>();
+  const progress = progressTeller(checks, scope);
   try {
     const result = replay({
       file: journal.file,
@@ -227,8 +254,10 @@ export function verifyJournal(
         heads.afterCommit(tail, before.endOffset, merkleRoot);
         noteErasureRecords(records, erasureRecords);
         before = tail;
+        progress.at(tail.endOffset);
       },
     });
+    progress.done(result.tail.endOffset);
     const unvouched = unvouchedErasure(result, erasureRecords);
     const clean = result.report.decision !== 'fail-corrupt' && unvouched === undefined;
     const stateMatches =
@@ -336,6 +365,7 @@ export function verifyStored(
   };
   const root = (): Buffer => merkle.root();
   const erasureRecords = new Set<number>();
+  const progress = progressTeller(checks, scope);
   try {
     const result = replayStored({
       file,
@@ -348,8 +378,10 @@ export function verifyStored(
         heads.afterCommit(tail, before.endOffset, root);
         noteErasureRecords(records, erasureRecords);
         before = tail;
+        progress.at(tail.endOffset);
       },
     });
+    progress.done(result.tail.endOffset);
     const damaged = result.report.decision === 'fail-corrupt';
     const unvouched = unvouchedErasure(result, erasureRecords);
     return reportOf({

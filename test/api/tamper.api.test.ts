@@ -3,6 +3,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  statSync,
   truncateSync,
   writeFileSync,
 } from 'node:fs';
@@ -129,6 +130,32 @@ describe('Cartridge.verifyFile() on an untouched file', () => {
       code: null,
     });
     expectReport(verify({ anchor: signed }), { ok: true, assurance: 'anchored', code: null });
+  });
+
+  it('tells its progress through the journal, ending at the whole of it', () => {
+    const told: { bytesChecked: number; bytesTotal: number }[] = [];
+    expectReport(verify({ onProgress: (progress) => told.push(progress) }), {
+      ok: true,
+      assurance: 'chain',
+      code: null,
+    });
+    expect(told.length).toBeGreaterThan(0);
+    const last = told[told.length - 1] as { bytesChecked: number; bytesTotal: number };
+    expect(last.bytesChecked).toBe(last.bytesTotal);
+    expect(last.bytesTotal).toBe(statSync(path).size);
+    for (let index = 1; index < told.length; index++) {
+      expect(told[index]?.bytesChecked).toBeGreaterThanOrEqual(told[index - 1]?.bytesChecked ?? 0);
+    }
+    const opened = Cartridge.open(path);
+    const fromHandle: number[] = [];
+    expect(opened.verify({ onProgress: (progress) => fromHandle.push(progress.bytesChecked) }).ok)
+      .toBe(true);
+    expect(fromHandle[fromHandle.length - 1]).toBe(opened.head);
+    expectCode(
+      () => opened.verify({ onProgress: 'yes' as unknown as () => void }),
+      'INVALID_ARGUMENT',
+    );
+    opened.close();
   });
 
   it('does not count heads signed by another key', () => {

@@ -261,8 +261,15 @@ export const registerHistoryCommands: CommandRegistrar = (program, context) => {
       const { output, setExitCode, keyOptions } = context();
       // Without --key-file, an encrypted cartridge is checked as stored (chain, Merkle log,
       // signed heads), without the index replay: the report says so (stateChecked: false).
+      let bar: ReturnType<typeof progressBar> | undefined;
+      let checked = 0;
       const report = Cartridge.verifyFile(cartridgePath, {
         ...keyOptions(),
+        onProgress: (progress) => {
+          bar ??= progressBar('verify', progress.bytesTotal, !output.json);
+          bar.advance(progress.bytesChecked - checked);
+          checked = progress.bytesChecked;
+        },
         ...(options.publicKey === undefined
           ? {}
           : { publicKey: readFileSync(options.publicKey, 'utf8') }),
@@ -270,6 +277,7 @@ export const registerHistoryCommands: CommandRegistrar = (program, context) => {
           ? {}
           : { anchor: JSON.parse(readFileSync(options.anchor, 'utf8')) as ExportedHead }),
       });
+      bar?.stop();
       output.result(report, () =>
         output.table(
           ['field', 'value'],
