@@ -51,12 +51,28 @@ export function codecOf(name: CompressionName): Codec {
   return Codec.None;
 }
 
+/**
+ * zstd compresses into this buffer, reused, and the result is copied out at its own size: a
+ * fresh buffer of `compressBound(length)` per blob (a little more than the blob) was an
+ * allocation of the blob's size for a result often a tenth of it, kept alive as long as the
+ * result was. Blobs above the bound get a buffer of their own.
+ */
+const COMPRESS_SCRATCH_MAX_BYTES = 1024 * 1024;
+let compressScratch = Buffer.allocUnsafe(0);
+
 function compressWith(codec: Codec, source: Uint8Array): Buffer {
   if (codec === Codec.Lz4)
     return compressSync(Buffer.from(source.buffer, source.byteOffset, source.length));
-  const target = Buffer.allocUnsafe(zstd.compressBound(source.length));
-  const written = zstdCompressor.compress(target, source, ZSTD_LEVEL);
-  return target.subarray(0, written);
+  const boundBytes = zstd.compressBound(source.length);
+  if (boundBytes > COMPRESS_SCRATCH_MAX_BYTES) {
+    const target = Buffer.allocUnsafe(boundBytes);
+    return target.subarray(0, zstdCompressor.compress(target, source, ZSTD_LEVEL));
+  }
+  if (compressScratch.length < boundBytes) {
+    compressScratch = Buffer.allocUnsafe(Math.min(COMPRESS_SCRATCH_MAX_BYTES, boundBytes * 2));
+  }
+  const written = zstdCompressor.compress(compressScratch, source, ZSTD_LEVEL);
+  return Buffer.from(compressScratch.subarray(0, written));
 }
 
 /**
