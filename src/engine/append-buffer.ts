@@ -9,6 +9,17 @@ export function lengthBytesAtMost(piece: string | Uint8Array): number {
 }
 
 /**
+ * The UTF-8 bytes of `text`. ASCII text (a log's lines, almost always) is copied as Latin-1,
+ * which for characters below 0x80 gives the same bytes: a plain copy, where the UTF-8 encoder
+ * works character by character. Measuring the UTF-8 length first says whether it is ASCII.
+ */
+function textBytes(text: string): Buffer {
+  return Buffer.byteLength(text, 'utf8') === text.length
+    ? Buffer.from(text, 'latin1')
+    : Buffer.from(text, 'utf8');
+}
+
+/**
  * Appends to one file inside one transaction become one record. `appendFile` inside a
  * transaction adds its bytes here instead of staging a record; the engine stages them as one
  * `file.appended` record (cut into data records past DATA_RECORD_MAX_BYTES) when anything
@@ -88,7 +99,7 @@ export class AppendBuffer {
     if (path === undefined || file === undefined) return undefined;
     // Lines of text (the common case: a log) become bytes in one conversion.
     const bytes = this.allText
-      ? Buffer.from((this.chunks as string[]).join(''), 'utf8')
+      ? textBytes((this.chunks as string[]).join(''))
       : Buffer.concat(
           this.chunks.map((chunk) =>
             typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk,

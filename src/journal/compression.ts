@@ -42,6 +42,13 @@ const COMPRESSION_MIN_BYTES = 512;
 /** A probe of this many leading bytes decides whether the whole blob is worth compressing. */
 const PROBE_BYTES = 1024;
 const probeScratch = Buffer.allocUnsafe(zstd.compressBound(PROBE_BYTES));
+/**
+ * Blobs up to this size are compressed without a probe: a zstd call has a fixed cost of
+ * several microseconds, so probing a small blob (a transaction of log lines, say) cost a
+ * quarter of compressing it, while a wasted full pass over an incompressible one this small
+ * costs little more than the probe.
+ */
+const PROBE_SKIP_MAX_BYTES = 16 * 1024;
 /** Compression is kept only when it saves at least this share of the bytes. */
 const REQUIRED_SAVING_RATIO = 0.1;
 
@@ -77,7 +84,7 @@ function compressWith(codec: Codec, source: Uint8Array): Buffer {
 
 /**
  * Returns the compressed blob and its codec, or the blob itself with `Codec.None` when
- * compression would not save at least 10 %. Blobs over 2 KiB are probed on their first 1 KiB
+ * compression would not save at least 10 %. Blobs over 16 KiB are probed on their first 1 KiB
  * first, so incompressible data (media, ciphertext) costs one small probe, not a full pass.
  */
 export function compressBlob(
@@ -88,7 +95,7 @@ export function compressBlob(
   if (codec === Codec.None || effort === 'none' || blob.length < COMPRESSION_MIN_BYTES) {
     return { codec: Codec.None, stored: blob };
   }
-  if (blob.length > PROBE_BYTES * 2) {
+  if (blob.length > PROBE_SKIP_MAX_BYTES) {
     // The probe uses zstd into a reused buffer whatever the codec: lz4-napi allocates native
     // buffers per call that are freed only after a GC, which makes it slower in a sync loop.
     const probeBytes = zstdCompressor.compress(

@@ -469,6 +469,23 @@ describe('Cartridge#appendFile()', () => {
     expect(cart.metadata('/log').sizeBytes).toBe(14);
   });
 
+  it('stores text appended in a transaction as UTF-8, ASCII or not', () => {
+    const cart = memory();
+    cart.createFile('/ascii', '');
+    cart.createFile('/mixed', '');
+    const ascii = ['plain line\n', 'another ~ line\n', '\u007f'];
+    const mixed = ['plain\n', 'héllo wörld\n', '日本語\n', '\u{1f600}\n', 'end'];
+    cart.transaction(() => {
+      for (const piece of ascii) cart.appendFile('/ascii', piece);
+    });
+    cart.transaction(() => {
+      for (const piece of mixed) cart.appendFile('/mixed', piece);
+    });
+    expect(cart.readFile('/ascii').equals(Buffer.from(ascii.join(''), 'utf8'))).toBe(true);
+    expect(cart.readFile('/mixed').equals(Buffer.from(mixed.join(''), 'utf8'))).toBe(true);
+    expect(cart.metadata('/mixed').sizeBytes).toBe(Buffer.byteLength(mixed.join('')));
+  });
+
   it('records nothing for empty content, but still checks the path', () => {
     const cart = memory();
     cart.createFile('/log', 'x');
