@@ -558,7 +558,14 @@ export class RecordScanner {
     return this.buffer.subarray(start, start + length);
   }
 
-  next(): ScanStep {
+  /**
+   * The frame at the scan's offset, its header checked and its bytes in the buffer (the
+   * payload a view, valid until the next read), or where the scan ends or meets damage.
+   */
+  private frame():
+    | { readonly kind: 'frame'; readonly header: FrameHeader; readonly payload: Buffer }
+    | { readonly kind: 'end'; readonly offset: number }
+    | { readonly kind: 'damage'; readonly offset: number; readonly reason: string } {
     const offset = this.offset;
     if (offset === this.endOffset) return { kind: 'end', offset };
     if (!this.ensure(offset, FRAME_HEADER_BYTES)) {
@@ -571,8 +578,17 @@ export class RecordScanner {
     if (!this.ensure(offset, lengthBytes)) {
       return { kind: 'damage', offset, reason: 'record payload cut short' };
     }
-    const headerBytes = Buffer.from(this.view(offset, FRAME_HEADER_BYTES));
     const payload = this.view(offset + FRAME_HEADER_BYTES, lengthBytes - FRAME_HEADER_BYTES);
+    return { kind: 'frame', header, payload };
+  }
+
+  next(): ScanStep {
+    const offset = this.offset;
+    const frame = this.frame();
+    if (frame.kind !== 'frame') return frame;
+    const { header, payload } = frame;
+    const lengthBytes = FRAME_HEADER_BYTES + payload.length;
+    const headerBytes = Buffer.from(this.view(offset, FRAME_HEADER_BYTES));
     const fault = payloadFault(header, payload);
     let erasure: KnownErasure | undefined;
     if (fault !== undefined) {
@@ -613,19 +629,10 @@ export class RecordScanner {
    */
   nextLenient(): LenientStep {
     const offset = this.offset;
-    if (offset === this.endOffset) return { kind: 'end', offset };
-    if (!this.ensure(offset, FRAME_HEADER_BYTES)) {
-      return { kind: 'damage', offset, reason: 'record header cut short' };
-    }
-    const decoded = decodeFrameHeader(this.view(offset, FRAME_HEADER_BYTES));
-    if (!decoded.ok) return { kind: 'damage', offset, reason: faultReason(decoded.fault) };
-    const { header } = decoded;
-    const lengthBytes = recordLengthOf(header);
-    if (!this.ensure(offset, lengthBytes)) {
-      return { kind: 'damage', offset, reason: 'record payload cut short' };
-    }
-    const payload = this.view(offset + FRAME_HEADER_BYTES, lengthBytes - FRAME_HEADER_BYTES);
-    this.offset = offset + lengthBytes;
+    const frame = this.frame();
+    if (frame.kind !== 'frame') return frame;
+    const { header, payload } = frame;
+    this.offset = offset + FRAME_HEADER_BYTES + payload.length;
     return {
       kind: 'record',
       offset,

@@ -307,16 +307,7 @@ export class Catalog implements Projection {
         this.checkLink(record, event.path, event.previous, before);
         const extents = [...event.extents, ...ownExtent(record)];
         this.clearExtents(before, 0);
-        const node = this.fileWithExtents(
-          record,
-          before.inode,
-          before.mode,
-          before.createdAtMs,
-          event.atMs,
-          extents,
-        );
-        if (node.sizeBytes !== event.sizeBytes)
-          throw journalCorrupt(record.offset, 'size disagrees');
+        const node = this.withNewContent(record, before, event, extents);
         this.put(event.path, node);
         this.storeExtents(node, extents);
         return { before, after: node };
@@ -346,16 +337,7 @@ export class Catalog implements Projection {
         }
         const oldExtents = this.extentsOf(before);
         const extents = this.patchedExtents(record, before, oldExtents, event, sources);
-        const rebuilt = this.fileWithExtents(
-          record,
-          before.inode,
-          before.mode,
-          before.createdAtMs,
-          event.atMs,
-          extents,
-        );
-        if (rebuilt.sizeBytes !== event.sizeBytes)
-          throw journalCorrupt(record.offset, 'size disagrees');
+        const rebuilt = this.withNewContent(record, before, event, extents);
         // A patched file has no trailing run to consolidate (see `patchKeyed`).
         const node = { ...rebuilt, runStartOffset: rebuilt.sizeBytes, runCount: 0 };
         this.put(event.path, node);
@@ -393,6 +375,28 @@ export class Catalog implements Projection {
       case 'journal.compacted':
         return NO_CHANGE;
     }
+  }
+
+  /**
+   * A file's entry once its content is replaced (whole or in ranges) by `extents`: the same
+   * inode, mode and creation time; the event's size must be what the extents add up to.
+   */
+  private withNewContent(
+    record: JournalRecord,
+    before: FileNode,
+    event: { readonly atMs: number; readonly sizeBytes: number },
+    extents: readonly Extent[],
+  ): FileNode {
+    const node = this.fileWithExtents(
+      record,
+      before.inode,
+      before.mode,
+      before.createdAtMs,
+      event.atMs,
+      extents,
+    );
+    if (node.sizeBytes !== event.sizeBytes) throw journalCorrupt(record.offset, 'size disagrees');
+    return node;
   }
 
   // ---- entries ------------------------------------------------------------------------------
