@@ -51,14 +51,7 @@ export function setupWrite(cipher: CipherName): PreparedPair {
   return {
     subject: writer(sealed),
     baseline: writer(plain),
-    teardown: () => {
-      try {
-        sealed.close();
-        plain.close();
-      } finally {
-        scratch.remove();
-      }
-    },
+    teardown: () => closeBoth(sealed, plain, scratch),
   };
 }
 
@@ -88,13 +81,16 @@ export function setupRead(cipher: CipherName): PreparedPair {
   return {
     subject: reader(sealed),
     baseline: reader(plain),
-    teardown: () => {
-      try {
-        sealed.close();
-        plain.close();
-      } finally {
-        scratch.remove();
-      }
-    },
+    teardown: () => closeBoth(sealed, plain, scratch),
   };
+}
+
+/** Closes both cartridges of a pair and removes their directory, whatever fails. */
+function closeBoth(sealed: Cartridge, plain: Cartridge, scratch: { remove(): void }): void {
+  try {
+    sealed.close();
+    plain.close();
+  } finally {
+    scratch.remove();
+  }
 }

@@ -591,33 +591,25 @@ export class RecordScanner {
     const headerBytes = Buffer.from(this.view(offset, FRAME_HEADER_BYTES));
     const fault = payloadFault(header, payload);
     let erasure: KnownErasure | undefined;
+    // A good payload's blob stays a view of the buffer (the body is copied: it outlives it).
+    let stored = payload;
     if (fault !== undefined) {
       // Copied first: the lookup may read ahead in the same file, never through this buffer.
-      const kept = Buffer.from(payload);
-      erasure = erasureOf(offset, header, kept, this.erasures);
+      stored = Buffer.from(payload);
+      erasure = erasureOf(offset, header, stored, this.erasures);
       if (erasure === undefined) return { kind: 'damage', offset, reason: fault };
-      this.offset = offset + lengthBytes;
-      return {
-        kind: 'record',
-        raw: {
-          offset,
-          header,
-          headerBytes,
-          body: kept.subarray(0, header.bodyLength),
-          storedBlob: kept.subarray(header.bodyLength),
-          erasure,
-        },
-      };
     }
     this.offset = offset + lengthBytes;
+    const bodyBytes = stored.subarray(0, header.bodyLength);
     return {
       kind: 'record',
       raw: {
         offset,
         header,
         headerBytes,
-        body: Buffer.from(payload.subarray(0, header.bodyLength)),
-        storedBlob: payload.subarray(header.bodyLength),
+        body: erasure === undefined ? Buffer.from(bodyBytes) : bodyBytes,
+        storedBlob: stored.subarray(header.bodyLength),
+        ...(erasure === undefined ? {} : { erasure }),
       },
     };
   }
