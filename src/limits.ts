@@ -91,6 +91,12 @@ export const INDEX_PAGE_TARGET_BYTES = 4096;
 /** A file keeps up to this many extents inside its catalog entry; more go to extent keys. */
 export const INLINE_EXTENTS_MAX = 4;
 
+/**
+ * An extent below this size is small: runs of small extents get consolidated. Larger appends
+ * (a transaction of log lines) are compressed when written and never rewritten.
+ */
+export const SMALL_EXTENT_BYTES = 4 * 1024;
+
 /** Consolidation writes extents of about this size out of runs of smaller ones. */
 export const CONSOLIDATED_EXTENT_BYTES = 256 * 1024;
 

@@ -3,14 +3,18 @@ import { assert } from '../assert.js';
 import { CartridgeError, limitExceeded } from '../errors.js';
 import type { CompressionEffort } from '../journal/compression.js';
 import type { Extent, JournalEvent, JournalRecord } from '../journal/journal-event.js';
-import { DATA_RECORD_MAX_BYTES, FILE_SIZE_MAX_BYTES, PATCH_RANGES_MAX } from '../limits.js';
+import {
+  DATA_RECORD_MAX_BYTES,
+  FILE_SIZE_MAX_BYTES,
+  PATCH_RANGES_MAX,
+  SMALL_EXTENT_BYTES,
+} from '../limits.js';
 import { ancestorsOf, nameOf, parentOf, parsePath, ROOT_PATH } from '../path/canonical-path.js';
 import {
   DIRECTORY_MODE_DEFAULT,
   type DirectoryNode,
   FILE_MODE_DEFAULT,
   type FileNode,
-  SMALL_EXTENT_BYTES,
 } from '../projections/catalog.js';
 import { applyRecord } from '../projections/projection-set.js';
 import { AppendBuffer, lengthBytesAtMost } from './append-buffer.js';
@@ -247,7 +251,10 @@ export class WritePath {
       }),
       effort,
     );
-    this.consolidate(pending.path);
+    // A last extent of SMALL_EXTENT_BYTES or more ends the file's run of small extents, so no
+    // consolidation can be due: the check (a lookup of the entry just written) is skipped.
+    const lastExtentBytes = ((pending.bytes.length - 1) % DATA_RECORD_MAX_BYTES) + 1;
+    if (lastExtentBytes < SMALL_EXTENT_BYTES) this.consolidate(pending.path);
   }
 
   /** Drops the buffered appends: the transaction or savepoint they belong to rolled back. */

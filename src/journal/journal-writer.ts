@@ -1,7 +1,11 @@
 import type { KeyObject } from 'node:crypto';
 import { assert } from '../assert.js';
 import { CartridgeError, fromSystemError, limitExceeded } from '../errors.js';
-import { CONSOLIDATED_EXTENT_BYTES, TRANSACTION_RECORDS_MAX } from '../limits.js';
+import {
+  CONSOLIDATED_EXTENT_BYTES,
+  SMALL_EXTENT_BYTES,
+  TRANSACTION_RECORDS_MAX,
+} from '../limits.js';
 import { type Codec, type CompressionEffort, compressBlob } from './compression.js';
 import { encodeEvent, recordTypeOf } from './event-codec.js';
 import { recordLeafHash } from '../proof/merkle.js';
@@ -100,9 +104,9 @@ interface FramedRecord {
 
 /**
  * Appended blobs below this size are kept after their commit (see `recentBlob`): they are the
- * small extents that consolidation rewrites.
+ * small extents that consolidation rewrites. Larger ones never join a run.
  */
-const RECENT_BLOB_MAX_BYTES = 64 * 1024;
+const RECENT_BLOB_MAX_BYTES = SMALL_EXTENT_BYTES;
 /** The bytes of recent blobs kept: a consolidation step, twice over. */
 const RECENT_BLOBS_MAX_BYTES = 2 * CONSOLIDATED_EXTENT_BYTES;
 

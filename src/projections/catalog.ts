@@ -6,7 +6,7 @@ import {
   MoveStep,
   type VersionLink,
 } from '../journal/journal-event.js';
-import { INLINE_EXTENTS_MAX } from '../limits.js';
+import { INLINE_EXTENTS_MAX, SMALL_EXTENT_BYTES } from '../limits.js';
 import { canonicalPath, parentOf, ROOT_PATH } from '../path/canonical-path.js';
 import {
   type CatalogNode,
@@ -55,9 +55,6 @@ export {
  * does not apply (a file written before it exists, a child without a parent) means a forged or
  * damaged journal and is reported as `JOURNAL_CORRUPT` at the record's offset.
  */
-
-/** An extent below this size is small: runs of small extents get consolidated. */
-export const SMALL_EXTENT_BYTES = 4 * 1024;
 
 /**
  * The catalog's counters; its checkpoint section is
