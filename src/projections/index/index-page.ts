@@ -74,28 +74,46 @@ const CHILD_ENTRY_BYTES = 16;
 export function encodePage(node: IndexNode): Buffer {
   // Keys are measured, then written straight into the page: a Buffer per key (a page holds
   // up to a hundred) was the largest source of garbage on the write path of a big catalog.
+  // Nearly every key is ASCII (paths, hex numbers), whose characters are its bytes: they are
+  // copied in place, without the UTF-8 encoder; the lengths measured say which keys are.
   const keys = node.keys;
+  if (keyLengthScratch.length < keys.length) {
+    keyLengthScratch = new Array<number>(keys.length).fill(0);
+  }
+  const keyLengths = keyLengthScratch;
   let sizeBytes = PAGE_HEADER_BYTES;
-  for (const key of keys) sizeBytes += 2 + Buffer.byteLength(key, 'utf8');
+  for (let index = 0; index < keys.length; index++) {
+    const keyLength = utf8LengthOf(keys[index] as string);
+    assert(keyLength <= 0xffff, 'an index key fits its length field');
+    keyLengths[index] = keyLength;
+    sizeBytes += 2 + keyLength;
+  }
   if (node.kind === 'leaf') {
     for (const value of node.values) sizeBytes += 4 + value.length;
   } else {
     sizeBytes += node.children.length * CHILD_ENTRY_BYTES;
   }
   const page = Buffer.allocUnsafe(sizeBytes);
-  page.writeUInt8(node.kind === 'leaf' ? 0 : 1, 0);
-  page.writeUInt8(0, 1);
-  page.writeUInt16LE(keys.length, 2);
+  page[0] = node.kind === 'leaf' ? 0 : 1;
+  page[1] = 0;
+  putU16(page, 2, keys.length);
   let position = PAGE_HEADER_BYTES;
   for (let index = 0; index < keys.length; index++) {
-    const keyLength = page.write(keys[index] as string, position + 2, 'utf8');
-    assert(keyLength <= 0xffff, 'an index key fits its length field');
-    page.writeUInt16LE(keyLength, position);
-    position += 2 + keyLength;
+    const key = keys[index] as string;
+    const keyLength = keyLengths[index] as number;
+    putU16(page, position, keyLength);
+    position += 2;
+    if (keyLength === key.length) {
+      for (let at = 0; at < keyLength; at++) page[position + at] = key.charCodeAt(at);
+    } else {
+      page.write(key, position, keyLength, 'utf8');
+    }
+    position += keyLength;
     if (node.kind === 'leaf') {
       const value = node.values[index] as Buffer;
-      position = page.writeUInt32LE(value.length, position);
-      position += value.copy(page, position);
+      putU32(page, position, value.length);
+      page.set(value, position + 4);
+      position += 4 + value.length;
     }
   }
   if (node.kind === 'branch') {
@@ -108,6 +126,32 @@ export function encodePage(node: IndexNode): Buffer {
   }
   assert(position === sizeBytes, 'an index page fills exactly its computed size');
   return page;
+}
+
+/** The key lengths of the page being encoded (reused: pages are encoded one at a time). */
+let keyLengthScratch: number[] = new Array<number>(256).fill(0);
+
+/**
+ * The UTF-8 length of a key: counted in place for ASCII (a call into Node per key cost more
+ * than the loop for keys this short), measured by Node otherwise.
+ */
+function utf8LengthOf(key: string): number {
+  for (let at = 0; at < key.length; at++) {
+    if (key.charCodeAt(at) >= 0x80) return Buffer.byteLength(key, 'utf8');
+  }
+  return key.length;
+}
+
+function putU16(target: Buffer, position: number, value: number): void {
+  target[position] = value & 0xff;
+  target[position + 1] = value >>> 8;
+}
+
+function putU32(target: Buffer, position: number, value: number): void {
+  target[position] = value & 0xff;
+  target[position + 1] = (value >>> 8) & 0xff;
+  target[position + 2] = (value >>> 16) & 0xff;
+  target[position + 3] = value >>> 24;
 }
 
 function malformed(offset: number, detail: string): CartridgeError {

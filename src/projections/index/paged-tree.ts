@@ -144,6 +144,23 @@ interface FlushCandidate {
   readonly node: IndexNode;
   readonly parent: BranchNode;
   readonly index: number;
+  /** When the node last changed (see `changedAt`): the smallest is the coldest. */
+  readonly changedAt: number;
+}
+
+/**
+ * Adds `candidate` to `coldest` (kept sorted by `changedAt`, at most `count` long) if it is
+ * among the `count` coldest so far; a tie goes to the one already kept.
+ */
+function keepColdest(coldest: FlushCandidate[], count: number, candidate: FlushCandidate): void {
+  if (coldest.length === count) {
+    const last = coldest[count - 1] as FlushCandidate;
+    if (candidate.changedAt >= last.changedAt) return;
+    coldest.pop();
+  }
+  let at = coldest.length;
+  while (at > 0 && (coldest[at - 1] as FlushCandidate).changedAt > candidate.changedAt) at--;
+  coldest.splice(at, 0, candidate);
 }
 
 export class PagedTree {
@@ -344,7 +361,11 @@ export class PagedTree {
    * two at a time instead of in one long stall.
    */
   flushSome(count: number, write: (node: IndexNode) => PageRef): FlushedPage[] {
-    const candidates: FlushCandidate[] = [];
+    // The `count` coldest candidates, in order, ties to the first visited (as a stable sort
+    // of all of them would give). A cartridge being filled has thousands of dirty pages: a
+    // sort of all of them per commit, comparing through the `changedAt` map, cost more than
+    // writing the pages it chose.
+    const coldest: FlushCandidate[] = [];
     const visit = (node: IndexNode): boolean => {
       if (node.kind === 'leaf') return true;
       let allWritten = true;
@@ -352,16 +373,20 @@ export class PagedTree {
         const child = node.children[index] as Child;
         if (!isNode(child)) continue;
         allWritten = false;
-        if (visit(child)) candidates.push({ node: child, parent: node, index });
+        if (visit(child)) {
+          keepColdest(coldest, count, {
+            node: child,
+            parent: node,
+            index,
+            changedAt: this.changedAt.get(child) ?? 0,
+          });
+        }
       }
       return allWritten;
     };
-    if (isNode(this.root)) visit(this.root);
-    candidates.sort(
-      (left, right) => (this.changedAt.get(left.node) ?? 0) - (this.changedAt.get(right.node) ?? 0),
-    );
+    if (count > 0 && isNode(this.root)) visit(this.root);
     const written: FlushedPage[] = [];
-    for (const { node, parent, index } of candidates.slice(0, count)) {
+    for (const { node, parent, index } of coldest) {
       const ref = write(node);
       this.replaceChild(parent, index, ref);
       this.setDirtyCount(this.dirtyCountValue - 1);
