@@ -302,10 +302,7 @@ export class PagedTree {
     if (leaf.keys[index] === key) {
       this.replaceValue(leaf, index, value);
     } else {
-      this.snapshot(leaf);
-      leaf.keys.splice(index, 0, key);
-      leaf.values.splice(index, 0, value);
-      leaf.sizeBytes += entryBytes(key, value);
+      this.insertEntry(leaf, index, key, value);
     }
     if (leaf.sizeBytes > INDEX_PAGE_TARGET_BYTES && leaf.keys.length >= 2) this.split(path);
   }
@@ -315,10 +312,7 @@ export class PagedTree {
     const leaf = path.leaf;
     const index = lowerBound(leaf.keys, key);
     if (leaf.keys[index] !== key) return false;
-    this.snapshot(leaf);
-    leaf.sizeBytes -= entryBytes(key, leaf.values[index] as Buffer);
-    leaf.keys.splice(index, 1);
-    leaf.values.splice(index, 1);
+    this.removeEntry(leaf, index);
     this.rebalance(path, leaf);
     return true;
   }
@@ -455,6 +449,45 @@ export class PagedTree {
   }
 
   /** Replaces the value of an existing key of a dirty leaf, as `replaceChild` does a child. */
+  /**
+   * Inserts one entry into a dirty leaf, recording how to take it out again. The undo log is
+   * unwound last change first, so at that point the leaf is as this left it and the entry is
+   * still at `index`: a copy of the leaf's arrays per insert (two arrays of up to a hundred
+   * entries, on every file created) is not needed.
+   */
+  private insertEntry(leaf: LeafNode, index: number, key: string, value: Buffer): void {
+    this.changedAt.set(leaf, ++this.changeCount);
+    const sizeBytes = leaf.sizeBytes;
+    leaf.keys.splice(index, 0, key);
+    leaf.values.splice(index, 0, value);
+    leaf.sizeBytes += entryBytes(key, value);
+    if (this.undo.recording) {
+      this.undo.push(() => {
+        leaf.keys.splice(index, 1);
+        leaf.values.splice(index, 1);
+        leaf.sizeBytes = sizeBytes;
+      });
+    }
+  }
+
+  /** Removes one entry from a dirty leaf, recording how to put it back (see `insertEntry`). */
+  private removeEntry(leaf: LeafNode, index: number): void {
+    this.changedAt.set(leaf, ++this.changeCount);
+    const sizeBytes = leaf.sizeBytes;
+    const key = leaf.keys[index] as string;
+    const value = leaf.values[index] as Buffer;
+    leaf.keys.splice(index, 1);
+    leaf.values.splice(index, 1);
+    leaf.sizeBytes -= entryBytes(key, value);
+    if (this.undo.recording) {
+      this.undo.push(() => {
+        leaf.keys.splice(index, 0, key);
+        leaf.values.splice(index, 0, value);
+        leaf.sizeBytes = sizeBytes;
+      });
+    }
+  }
+
   private replaceValue(leaf: LeafNode, index: number, value: Buffer): void {
     this.changedAt.set(leaf, ++this.changeCount);
     const before = leaf.values[index] as Buffer;
