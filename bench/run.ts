@@ -55,6 +55,7 @@ import * as catalogRss from './workloads/catalog-rss.js';
 import * as machineLimits from './workloads/machine-limits.js';
 import * as peersBatchPut from './workloads/peers-batch-put.js';
 import * as peersDurablePut from './workloads/peers-durable-put.js';
+import * as peersGroupCommit from './workloads/peers-group-commit.js';
 import * as peersGet from './workloads/peers-get.js';
 import * as peersLargeFiles from './workloads/peers-large-files.js';
 import * as peersMemory from './workloads/peers-memory.js';
@@ -347,6 +348,7 @@ const WORKLOADS: readonly RunnableWorkload[] = [
   runnable(peersPut.workload),
   runnable(peersBatchPut.workload),
   runnable(peersDurablePut.workload),
+  runnable(peersGroupCommit.workload),
   runnable(peersGet.workload),
   runnable(peersMix.workload),
   runnable(peersMemory.workload),
