@@ -82,6 +82,37 @@ function compressWith(codec: Codec, source: Uint8Array): Buffer {
   return Buffer.from(compressScratch.subarray(0, written));
 }
 
+/** How many leading bytes `looksIncompressible` samples. */
+const SAMPLE_BYTES = 512;
+/**
+ * Of 512 bytes drawn uniformly from 256 values, about 221 are distinct; text uses a few dozen
+ * byte values, and structured binary data repeats a few (zeros, small integers). Above this
+ * count a sample is taken for noise: ciphertext, compressed media, random identifiers.
+ */
+const INCOMPRESSIBLE_DISTINCT_MIN = 192;
+const seenScratch = new Uint8Array(256);
+
+/**
+ * Whether the blob's first bytes look like noise, which no codec shrinks: counting the
+ * distinct byte values of a sample costs a fraction of a microsecond, where a codec pass over
+ * an incompressible 4 KiB blob cost ten or more, wasted. A blob that only looks like noise at
+ * its start is stored as it is: a missed saving, never a wrong byte.
+ */
+function looksIncompressible(blob: Uint8Array): boolean {
+  const sampleBytes = Math.min(SAMPLE_BYTES, blob.length);
+  if (sampleBytes < SAMPLE_BYTES) return false;
+  seenScratch.fill(0);
+  let distinct = 0;
+  for (let index = 0; index < sampleBytes; index++) {
+    const byte = blob[index] as number;
+    if (seenScratch[byte] === 0) {
+      seenScratch[byte] = 1;
+      distinct++;
+    }
+  }
+  return distinct >= INCOMPRESSIBLE_DISTINCT_MIN;
+}
+
 /**
  * Returns the compressed blob and its codec, or the blob itself with `Codec.None` when
  * compression would not save at least 10 %. Blobs over 16 KiB are probed on their first 1 KiB
@@ -95,6 +126,7 @@ export function compressBlob(
   if (codec === Codec.None || effort === 'none' || blob.length < COMPRESSION_MIN_BYTES) {
     return { codec: Codec.None, stored: blob };
   }
+  if (looksIncompressible(blob)) return { codec: Codec.None, stored: blob };
   if (blob.length > PROBE_SKIP_MAX_BYTES) {
     // The probe uses zstd into a reused buffer whatever the codec: lz4-napi allocates native
     // buffers per call that are freed only after a GC, which makes it slower in a sync loop.

@@ -79,6 +79,18 @@ describe('compression round trip', () => {
     }
   });
 
+  it.each(CODECS)('%s compresses text and structured data, and skips noise-like starts', (_name, codec) => {
+    // The sample check decides before any codec pass: text and data with few distinct bytes
+    // (zeros, small integers) are compressed; a blob whose first 512 bytes look random is not.
+    const structured = Buffer.alloc(4096);
+    for (let index = 0; index < structured.length; index += 8) structured.writeUInt32LE(index, index);
+    for (const raw of [compressible(4096), compressible(600), structured]) {
+      expect(compressBlob(codec, raw).codec, `${raw.length} bytes`).toBe(codec);
+    }
+    const noiseFirst = Buffer.concat([randomBytes(512), Buffer.alloc(8000)]);
+    expect(compressBlob(codec, noiseFirst).codec).toBe(Codec.None);
+  });
+
   it.each(CODECS)('%s round-trips generated blobs, whichever way it decides', (_name, codec) => {
     const blob = fc.oneof(
       fc.uint8Array({ maxLength: 3000 }),
