@@ -38,6 +38,7 @@ import {
 } from './arguments.js';
 import { ContentReader } from './content-reader.js';
 import { DurabilityKeeper } from './durability-keeper.js';
+import { followedFileGuardOf } from './file-identity.js';
 import { createJournal, type OpenedJournal, openHeaderOnly, openJournal } from './open-journal.js';
 import {
   type CartridgeOptions,
@@ -172,6 +173,8 @@ export class Cartridge {
   private readonly durability: DurabilityKeeper;
   private readonly subjects: SubjectKeys;
   private readonly followTimer = new FollowTimer(() => this.refreshQuietly());
+  /** A read-only handle's check that its path still names the file it follows. */
+  private followedFileGuard: (() => void) | undefined;
   private closedValue = false;
   private backgroundError: unknown;
   /**
@@ -883,6 +886,12 @@ export class Cartridge {
   refresh(): number {
     this.ensureOpen();
     if (!this.journal.readOnly) return this.head;
+    // A path that names another file now (the writer compacted) would leave this handle
+    // reading a file nobody writes: FILE_CHANGED, rather than a head that never moves.
+    if (this.hostPath !== null) {
+      this.followedFileGuard ??= followedFileGuardOf(this.storage, this.hostPath, this.journal.file);
+      this.followedFileGuard();
+    }
     const { journal, advanced } = followCommits(this.journal);
     if (journal !== this.journal) {
       this.journal = journal;

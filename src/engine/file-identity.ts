@@ -19,28 +19,58 @@ export function fileGuardOf(
   const absolutePath = resolve(path);
   const identity = file.identity();
   return (expectedSizeBytes) => {
-    let status: PathStatus | undefined;
-    try {
-      status = storage.statPath(absolutePath);
-    } catch (error) {
-      throw fromSystemError(error, `stat ${path}`);
-    }
-    const change = changeOf(identity, status, expectedSizeBytes);
+    const status = statusOf(storage, absolutePath, path);
+    const change = changeOf(identity, status) ?? lengthChangeOf(status, expectedSizeBytes);
     if (change !== undefined) throw new CartridgeError('FILE_CHANGED', `${path} ${change}`);
   };
 }
 
-function changeOf(
-  identity: FileIdentity,
-  status: PathStatus | undefined,
-  expectedSizeBytes: number,
-): string | undefined {
+/**
+ * The same question for a read-only handle following another process's writes: does the path
+ * still name the file it reads? Its length grows as the writer commits, so only the identity
+ * is checked. A compaction by the writer renames a new file over the path; the follower's
+ * descriptor then reads the old file, which nobody writes any more, so without this check it
+ * would see no commit again and say nothing. Offsets in the new file are not those of the old,
+ * so the handle cannot carry on by itself: the caller reopens.
+ */
+export function followedFileGuardOf(
+  storage: Storage,
+  path: string,
+  file: StorageFile,
+): () => void {
+  const absolutePath = resolve(path);
+  const identity = file.identity();
+  return () => {
+    const change = changeOf(identity, statusOf(storage, absolutePath, path));
+    if (change !== undefined) {
+      throw new CartridgeError(
+        'FILE_CHANGED',
+        `${path} ${change}; a compaction replaces the file: open the cartridge again`,
+      );
+    }
+  };
+}
+
+function statusOf(storage: Storage, absolutePath: string, path: string): PathStatus | undefined {
+  try {
+    return storage.statPath(absolutePath);
+  } catch (error) {
+    throw fromSystemError(error, `stat ${path}`);
+  }
+}
+
+function changeOf(identity: FileIdentity, status: PathStatus | undefined): string | undefined {
   if (status === undefined) return 'no longer exists (unlinked, moved, or its directory removed)';
   if (status.identity.device !== identity.device || status.identity.inode !== identity.inode) {
     return 'now names another file (replaced or moved)';
   }
-  if (status.sizeBytes !== expectedSizeBytes) {
-    return `is ${status.sizeBytes} bytes long where the writer wrote ${expectedSizeBytes}`;
-  }
   return undefined;
+}
+
+function lengthChangeOf(
+  status: PathStatus | undefined,
+  expectedSizeBytes: number,
+): string | undefined {
+  if (status === undefined || status.sizeBytes === expectedSizeBytes) return undefined;
+  return `is ${status.sizeBytes} bytes long where the writer wrote ${expectedSizeBytes}`;
 }

@@ -128,4 +128,38 @@ describe('change streams across processes', () => {
     expect(second.events.filter(([type]) => type === 'caught-up')).toHaveLength(1);
     writer.close();
   }, 120_000);
+
+  it('a follower in another process is told when the writer compacts, instead of going stale', async () => {
+    const path = join(directory, 'compacted.cart');
+    const writer = Cartridge.create(path);
+    writer.createDir('/calls');
+    const follower = startReader(path, 'start');
+    await follower.waitFor(() => follower.lines.includes('subscribed'), 'the follower');
+    await writeFiles(writer, 0, 20);
+    await follower.waitFor(() => follower.createdPaths.length >= 20, '20 events');
+    const lastToken = follower.events.at(-1)?.[2] as string;
+    // The writer renames a rewritten file over the path: the follower's descriptor now reads
+    // a file nobody writes. Its stream must end with FILE_CHANGED, not wait forever.
+    writer.compact();
+    await writeFiles(writer, 20, 5);
+    await follower.waitFor(
+      () => follower.lines.some((line) => line.startsWith('error ')),
+      'the follower stream to fail',
+    );
+    expect(follower.lines.find((line) => line.startsWith('error '))?.split(' ')[1]).toBe('FILE_CHANGED');
+    expect(follower.createdPaths).toHaveLength(20);
+    // The old file's token names offsets the new file does not have: refused, never misread.
+    const resumed = startReader(path, lastToken);
+    await resumed.waitFor(() => resumed.lines.some((line) => line.startsWith('error ')), 'a refusal');
+    expect(resumed.lines.find((line) => line.startsWith('error '))?.split(' ')[1]).toBe(
+      'HISTORY_UNAVAILABLE',
+    );
+    // A follower opened again follows the new file.
+    const reopened = startReader(path, 'now');
+    await reopened.waitFor(() => reopened.lines.includes('subscribed'), 'the reopened follower');
+    await writeFiles(writer, 25, 3);
+    await reopened.waitFor(() => reopened.createdPaths.length >= 3, '3 live events');
+    expect(reopened.createdPaths).toEqual(['/calls/25.txt', '/calls/26.txt', '/calls/27.txt']);
+    writer.close();
+  }, 120_000);
 });

@@ -336,6 +336,27 @@ describe('cart.compact()', () => {
     Cartridge.open(path).close();
   });
 
+  it('tells a read-only follower opened before the swap to reopen (FILE_CHANGED)', () => {
+    const path = join(directory, 'followed.cart');
+    const cart = churned(path);
+    const follower = Cartridge.open(path, { readOnly: true });
+    cart.writeFile('/docs/readme.md', '# before');
+    cart.flush();
+    follower.refresh();
+    expect(follower.readFile('/docs/readme.md').toString()).toBe('# before');
+    cart.compact();
+    cart.writeFile('/docs/readme.md', '# after');
+    cart.flush();
+    // Its descriptor reads the old file, which no commit reaches any more.
+    expectCode(() => follower.refresh(), 'FILE_CHANGED');
+    expect(follower.readFile('/docs/readme.md').toString()).toBe('# before');
+    follower.close();
+    const reopened = Cartridge.open(path, { readOnly: true });
+    expect(reopened.readFile('/docs/readme.md').toString()).toBe('# after');
+    reopened.close();
+    cart.close();
+  });
+
   it('compacts a memory cartridge, and refuses bad arguments and transactions', () => {
     const cart = Cartridge.memory();
     cart.createFile('/m', '');
