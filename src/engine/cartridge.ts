@@ -889,7 +889,11 @@ export class Cartridge {
     // A path that names another file now (the writer compacted) would leave this handle
     // reading a file nobody writes: FILE_CHANGED, rather than a head that never moves.
     if (this.hostPath !== null) {
-      this.followedFileGuard ??= followedFileGuardOf(this.storage, this.hostPath, this.journal.file);
+      this.followedFileGuard ??= followedFileGuardOf(
+        this.storage,
+        this.hostPath,
+        this.journal.file,
+      );
       this.followedFileGuard();
     }
     const { journal, advanced } = followCommits(this.journal);
