@@ -88,7 +88,13 @@ function cartridgeSource(cart: Cartridge, path: string, readOnly: boolean): Page
         );
       }
       try {
-        cart.transaction(() => commitRecords(cart, path, records, sizeBytes));
+        // The common commit is one record, which sets the final size: `patchFile` is a
+        // transaction of its own, so it needs neither an outer one nor a look at the file.
+        if (records.length === 1) {
+          cart.patchFile(path, records[0] as readonly FilePatch[], { sizeBytes });
+        } else {
+          cart.transaction(() => commitRecords(cart, path, records, sizeBytes));
+        }
       } catch (error) {
         if (isCartridgeError(error)) throw error;
         throw new CartridgeError('IO_ERROR', `${path}: the commit failed`, { path, cause: error });
@@ -98,7 +104,8 @@ function cartridgeSource(cart: Cartridge, path: string, readOnly: boolean): Page
 }
 
 /**
- * One record per group of patches: each record's size reaches at least the end of its last
+ * Several records in one transaction (a commit of more ranges than one record holds), one per
+ * group of patches: each record's size reaches at least the end of its last
  * patch, so no record leaves a hole that a later one fills; the last one sets the final size.
  */
 function commitRecords(
@@ -107,11 +114,6 @@ function commitRecords(
   records: readonly (readonly FilePatch[])[],
   sizeBytes: number,
 ): void {
-  // The common commit is one record, which sets the final size: no need to look the file up.
-  if (records.length === 1) {
-    cart.patchFile(path, records[0] as readonly FilePatch[], { sizeBytes });
-    return;
-  }
   const keptSizeBytes = Math.min(cart.metadata(path).sizeBytes, sizeBytes);
   for (let index = 0; index < records.length; index++) {
     const patches = records[index] as readonly FilePatch[];

@@ -27,7 +27,7 @@ export interface PageSource {
  */
 export class PageStore {
   /** Pages written since the last sync, by page index: each a full page. */
-  private readonly dirty = new Map<number, Uint8Array>();
+  private readonly dirty = new Map<number, Buffer>();
   private committedSizeBytes: number;
   private pendingSizeBytes: number;
   /**
@@ -92,10 +92,15 @@ export class PageStore {
       const pieceEnd = Math.min(endBytes, pageStart + PAGE_SIZE_BYTES);
       let page = this.dirty.get(pageIndex);
       if (page === undefined) {
-        page = new Uint8Array(PAGE_SIZE_BYTES);
-        // A partial page keeps the rest of its bytes: read them first (SQLite writes whole
-        // pages to a database file, so this is rare).
-        if (pieceEnd - position < PAGE_SIZE_BYTES) this.read(pageStart, page);
+        if (pieceEnd - position < PAGE_SIZE_BYTES) {
+          // A partial page keeps the rest of its bytes: read them first (SQLite writes whole
+          // pages to a database file, so this is rare).
+          page = Buffer.alloc(PAGE_SIZE_BYTES);
+          this.read(pageStart, page);
+        } else {
+          // Every byte is about to be overwritten: no need to zero the page first.
+          page = Buffer.allocUnsafe(PAGE_SIZE_BYTES);
+        }
         this.dirty.set(pageIndex, page);
       }
       page.set(
@@ -108,12 +113,10 @@ export class PageStore {
     this.pendingSizeBytes = Math.max(this.pendingSizeBytes, endBytes);
   }
 
-  private equalsCommitted(pageIndex: number, page: Uint8Array): boolean {
+  private equalsCommitted(pageIndex: number, page: Buffer): boolean {
     const start = pageIndex * PAGE_SIZE_BYTES;
     if (start + PAGE_SIZE_BYTES > this.committedSizeBytes) return false;
-    return Buffer.from(page.buffer, page.byteOffset, page.length).equals(
-      this.source.read(start, start + PAGE_SIZE_BYTES),
-    );
+    return page.equals(this.source.read(start, start + PAGE_SIZE_BYTES));
   }
 
   truncate(sizeBytes: number): void {
@@ -139,36 +142,9 @@ export class PageStore {
     // Pages past the committed size that SQLite never wrote would be a hole: they are zero.
     const firstNewPage = Math.ceil(this.committedSizeBytes / PAGE_SIZE_BYTES);
     for (let index = firstNewPage; index * PAGE_SIZE_BYTES < sizeBytes; index++) {
-      if (!this.dirty.has(index)) this.dirty.set(index, new Uint8Array(PAGE_SIZE_BYTES));
+      if (!this.dirty.has(index)) this.dirty.set(index, Buffer.alloc(PAGE_SIZE_BYTES));
     }
-    const indexes = [...this.dirty.keys()].sort((left, right) => left - right);
-    const records: FilePatch[][] = [];
-    let patches: FilePatch[] = [];
-    let run: Uint8Array[] = [];
-    let runStart = -1;
-    let runNext = -1;
-    const closeRun = (): void => {
-      if (run.length === 0) return;
-      const offsetBytes = runStart * PAGE_SIZE_BYTES;
-      const content = Buffer.concat(run).subarray(0, sizeBytes - offsetBytes);
-      if (content.length > 0) patches.push({ offsetBytes, content });
-      if (patches.length === PATCH_RANGES_MAX) {
-        records.push(patches);
-        patches = [];
-      }
-      run = [];
-    };
-    for (const index of indexes) {
-      if (index * PAGE_SIZE_BYTES >= sizeBytes) continue;
-      if (index !== runNext) {
-        closeRun();
-        runStart = index;
-      }
-      run.push(this.dirty.get(index) as Uint8Array);
-      runNext = index + 1;
-    }
-    closeRun();
-    if (patches.length > 0 || records.length === 0) records.push(patches);
+    const records = this.recordsOf(sizeBytes);
     try {
       this.recovering = true;
       this.source.commit(records, sizeBytes);
@@ -179,6 +155,46 @@ export class PageStore {
       this.dirty.clear();
       this.pendingSizeBytes = this.committedSizeBytes;
     }
+  }
+
+  /**
+   * The dirty pages below `sizeBytes` as the records of one commit: each run of consecutive
+   * pages one patch, at most `PATCH_RANGES_MAX` patches a record. A loop rather than a helper
+   * closure: this runs once per SQLite commit, and a named closure made per call costs more
+   * than the rest of the loop under the TypeScript loader.
+   */
+  private recordsOf(sizeBytes: number): FilePatch[][] {
+    const indexes = [...this.dirty.keys()].sort((left, right) => left - right);
+    const records: FilePatch[][] = [];
+    let patches: FilePatch[] = [];
+    let runStart = 0;
+    while (runStart < indexes.length) {
+      const firstPage = indexes[runStart] as number;
+      const offsetBytes = firstPage * PAGE_SIZE_BYTES;
+      // The indexes ascend, so every page from here on lies past the size too.
+      if (offsetBytes >= sizeBytes) break;
+      let runEnd = runStart + 1;
+      while (runEnd < indexes.length && indexes[runEnd] === firstPage + (runEnd - runStart)) {
+        runEnd++;
+      }
+      // A run of one page (most single-row commits) is handed over as it is, without a copy:
+      // the sync drops every dirty page and a later write of that page starts a new one, so
+      // nothing changes these bytes after the commit, whether or not the journal keeps them.
+      const joined =
+        runEnd - runStart === 1
+          ? (this.dirty.get(firstPage) as Buffer)
+          : Buffer.concat(
+              indexes.slice(runStart, runEnd).map((index) => this.dirty.get(index) as Buffer),
+            );
+      patches.push({ offsetBytes, content: joined.subarray(0, sizeBytes - offsetBytes) });
+      if (patches.length === PATCH_RANGES_MAX) {
+        records.push(patches);
+        patches = [];
+      }
+      runStart = runEnd;
+    }
+    if (patches.length > 0 || records.length === 0) records.push(patches);
+    return records;
   }
 
   /** Forgets pages not yet synced (the connection closes, or failed). */
