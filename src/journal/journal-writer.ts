@@ -518,7 +518,9 @@ export class JournalWriter {
     this.keepRecentBlobs();
     this.discardStaged();
     this.tail = tail;
-    if (sync) this.sync();
+    // The file was checked just before this commit's write: a second `stat` microseconds
+    // later, before its sync, would ask the same question again.
+    if (sync) this.syncFile();
     return tail;
   }
 
@@ -526,6 +528,10 @@ export class JournalWriter {
   sync(): void {
     this.throwIfPoisoned();
     this.runGuard();
+    this.syncFile();
+  }
+
+  private syncFile(): void {
     try {
       this.file.sync();
     } catch (error) {
