@@ -7,11 +7,14 @@ import { Cartridge, type CipherName } from '../../src/index.js';
 import { expectCode } from '../support/expect-code.js';
 
 /**
- * Reads of sealed content hand the caller the buffer the blob was decrypted into when the pool
- * does not keep it, and read a lone record's sealed bytes into a buffer reused across reads.
- * Neither may show: every result is the caller's own (changing it changes no later read, and a
- * later read changes no earlier result), with the pool on or off, and a damaged record read
- * between good ones is refused without disturbing them.
+ * Sealing spares buffers. Writes keep each blob's ciphertext as the cipher gave it and write
+ * its tag as a piece of its own: a commit of many sealed blobs must write each one whole, tag
+ * after ciphertext, with the hashes the chain and `verify` compute from the file. Reads of
+ * sealed content hand the caller the buffer the blob was decrypted into when the pool does not
+ * keep it, and read a lone record's sealed bytes into a buffer reused across reads. None of it
+ * may show: every result is the caller's own (changing it changes no later read, and a later
+ * read changes no earlier result), with the pool on or off, and a damaged record read between
+ * good ones is refused without disturbing them.
  */
 
 const CIPHERS: readonly CipherName[] = ['aes-256-gcm', 'chacha20-poly1305'];
@@ -49,6 +52,30 @@ describe.each(CIPHERS)('sealed reads with %s', (cipher) => {
       const again = reopened.readFile('/f0');
       expect(again.equals(contents[0] as Buffer)).toBe(true);
       expect(again).not.toBe(first);
+    } finally {
+      reopened.close();
+    }
+  });
+
+  it('write every blob of a commit of many, then of later ones', () => {
+    const path = join(directory, 'many.cart');
+    // 48 blobs of 64 KiB in one commit: 96 pieces of blob in its writev, tags included.
+    const contents = Array.from({ length: 48 }, () => randomBytes(SIZE_BYTES));
+    const cart = Cartridge.create(path, { encryptionKey: KEY, cipher, bufferPoolBytes: 0 });
+    cart.transaction(() => {
+      contents.forEach((content, index) => cart.createFile(`/t${index}`, content));
+    });
+    const later = contents.slice(0, 6).map(() => randomBytes(SIZE_BYTES));
+    later.forEach((content, index) => cart.writeFile(`/t${index}`, content));
+    expect(cart.verify().ok).toBe(true);
+    cart.close();
+    const reopened = Cartridge.open(path, { encryptionKey: KEY, bufferPoolBytes: 0 });
+    try {
+      contents.forEach((content, index) => {
+        const expected = index < later.length ? (later[index] as Buffer) : content;
+        expect(reopened.readFile(`/t${index}`).equals(expected)).toBe(true);
+      });
+      expect(reopened.verify().ok).toBe(true);
     } finally {
       reopened.close();
     }
