@@ -13,7 +13,12 @@ import {
 import type { JournalWriter } from '../journal/journal-writer.js';
 import type { StorageFile } from '../journal/io/storage.js';
 import type { RecordSealing } from '../journal/record-sealing.js';
-import { FILE_SIZE_MAX_BYTES, READ_RUN_MAX_BYTES, RECORD_MAX_BYTES } from '../limits.js';
+import {
+  DATA_RECORD_MAX_BYTES,
+  FILE_SIZE_MAX_BYTES,
+  READ_RUN_MAX_BYTES,
+  RECORD_MAX_BYTES,
+} from '../limits.js';
 import type { BufferPool } from '../projections/buffer-pool.js';
 import type { ErasureIndex } from '../projections/erasure-index.js';
 
@@ -42,6 +47,8 @@ const CONTENT_RECORD_TYPES = new Set<number>([
 ]);
 
 export class ContentReader {
+  private readonly sealedScratch = new SealedScratch();
+
   constructor(
     private readonly file: StorageFile,
     private readonly writer: JournalWriter,
@@ -129,6 +136,8 @@ export class ContentReader {
   private readExtents(extents: readonly Extent[], sizeBytes: number, path: string): Buffer {
     this.refuseErased(extents);
     const keys = this.blobKeysOf(extents, path);
+    const only = extents.length === 1 ? (extents[0] as Extent) : undefined;
+    if (only !== undefined) return this.readLoneExtent(only, sizeBytes, path, keys?.[0]);
     const result = Buffer.allocUnsafe(sizeBytes);
     const scratch = new RunScratch();
     let position = 0;
@@ -141,14 +150,8 @@ export class ContentReader {
         index++;
         continue;
       }
-      // A file of one extent goes through the pool (it is likely read again); the records of a
-      // file of many are read in runs straight into the result, without filling the pool.
-      if (extents.length === 1) {
-        const blob = this.loneBlob(extent, keys?.[index]);
-        position = copyExtent(result, position, blob, extent, path);
-        index++;
-        continue;
-      }
+      // The records of a file of many extents are read in runs straight into the result,
+      // without filling the pool (a file of one goes through `readLoneExtent`).
       const runEnd = this.runEndOf(extents, index);
       position = this.readRunInto(extents, index, runEnd, result, position, path, scratch, keys);
       index = runEnd;
@@ -190,18 +193,52 @@ export class ContentReader {
     return end;
   }
 
-  private loneBlob(extent: Extent, blobKey: KeyObject | undefined): Buffer {
-    // The extent knows its record's length: one read instead of header, then payload.
+  /**
+   * A file of one extent: through the pool, as it is likely read again. In an encrypted
+   * cartridge, opening the blob gives a fresh buffer of plaintext; when the pool does not keep
+   * it (a pool too small, or none) and it is the whole file, it is the result itself, with no
+   * second buffer and no copy: decryption lands straight in what the caller gets.
+   */
+  private readLoneExtent(
+    extent: Extent,
+    sizeBytes: number,
+    path: string,
+    blobKey: KeyObject | undefined,
+  ): Buffer {
+    const direct = this.directBlob(extent);
+    if (direct === undefined) {
+      const { blob, owned } = this.loneBlob(extent, blobKey);
+      if (owned && extent.blobOffset === 0 && extent.lengthBytes === blob.length) return blob;
+      return copiedExtent(blob, extent, sizeBytes, path);
+    }
+    return copiedExtent(direct, extent, sizeBytes, path);
+  }
+
+  /**
+   * The blob of a lone extent's record, and whether it is `owned`: a fresh buffer that nothing
+   * else holds, which the caller may return as it is.
+   */
+  private loneBlob(
+    extent: Extent,
+    blobKey: KeyObject | undefined,
+  ): { readonly blob: Buffer; readonly owned: boolean } {
+    // The extent knows its record's length: one read instead of header, then payload. A sealed
+    // record is read into a buffer kept for the purpose: its stored bytes are dead once opened
+    // (the plaintext is a buffer of its own), so a fresh one per read would only cost an
+    // allocation and the page faults of touching new memory. A plain record's blob is a view of
+    // the bytes read, so they get a buffer of their own.
+    const sealed = this.sealing !== undefined;
     const raw = readRecordOfLength(
       this.file,
       extent.recordOffset,
       extent.recordLengthBytes,
       undefined,
       true,
+      sealed ? this.sealedScratch.upTo(extent.recordLengthBytes) : undefined,
     );
     const blob = checkedBlob(raw, extent, this.sealing, blobKey);
-    this.pool.set(extent.recordOffset, blob);
-    return blob;
+    const pooled = this.pool.set(extent.recordOffset, blob);
+    return { blob, owned: sealed && !pooled };
   }
 
   /**
@@ -247,6 +284,28 @@ export class ContentReader {
     return position;
   }
 }
+
+/**
+ * The buffer a sealed record read alone is read into, kept across reads. Only ciphertext ever
+ * lies in it (its plaintext is opened into a buffer of its own), and it is kept only up to
+ * SEALED_SCRATCH_MAX_BYTES: a larger record gets a buffer of its own, so that one large read
+ * does not pin its size for the life of the handle.
+ */
+class SealedScratch {
+  private buffer: Buffer | undefined;
+
+  /** A buffer of at least `lengthBytes`, or undefined (read into a fresh one) for a large one. */
+  upTo(lengthBytes: number): Buffer | undefined {
+    if (lengthBytes > SEALED_SCRATCH_MAX_BYTES) return undefined;
+    if (this.buffer === undefined || this.buffer.length < lengthBytes) {
+      this.buffer = Buffer.allocUnsafe(Math.min(SEALED_SCRATCH_MAX_BYTES, 2 * lengthBytes));
+    }
+    return this.buffer;
+  }
+}
+
+/** The largest sealed record `SealedScratch` keeps a buffer for: a data record and its frame. */
+const SEALED_SCRATCH_MAX_BYTES = DATA_RECORD_MAX_BYTES + 4096;
 
 /**
  * One buffer for the runs of one read, grown as needed. A log appended one commit at a time is
@@ -297,6 +356,13 @@ function checkedBlob(
 ): Buffer {
   checkIdentity(raw, extent);
   return blobOf(raw, sealing, blobKey);
+}
+
+/** The bytes of a file of one extent, copied out of `blob` into a buffer of their own. */
+function copiedExtent(blob: Uint8Array, extent: Extent, sizeBytes: number, path: string): Buffer {
+  const result = Buffer.allocUnsafe(sizeBytes);
+  copyExtent(result, 0, blob, extent, path);
+  return result;
 }
 
 function copyExtent(

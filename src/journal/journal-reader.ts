@@ -181,7 +181,9 @@ function checkedRecord(
 /**
  * Reads and checks the record at `offset` whose whole length the caller already knows (an
  * extent, a branch's child reference): one `pread` instead of the header, then the payload.
- * An unknown (0) or impossible length falls back to `readRecordAt`.
+ * An unknown (0) or impossible length falls back to `readRecordAt`. With `scratch` (at least
+ * `lengthBytes` long) the record is read into it: for a caller that is done with the stored
+ * bytes before the scratch is used again (an opened blob is always a fresh buffer).
  */
 export function readRecordOfLength(
   file: StorageFile,
@@ -189,11 +191,12 @@ export function readRecordOfLength(
   lengthBytes: number,
   erasures?: ErasureLookup,
   deferSealedChecksum = false,
+  scratch?: Buffer,
 ): RawRecord {
   if (lengthBytes <= 0 || lengthBytes > RECORD_MAX_BYTES) {
     return readRecordAt(file, offset, erasures);
   }
-  const run = readRun(file, offset, lengthBytes);
+  const run = readRun(file, offset, lengthBytes, scratch);
   return recordInRun(run, offset, offset, erasures, deferSealedChecksum);
 }
 

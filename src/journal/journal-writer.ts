@@ -9,7 +9,7 @@ import {
 import { type Codec, type CompressionEffort, compressBlob } from './compression.js';
 import { encodeEvent, recordTypeOf } from './event-codec.js';
 import { recordLeafHash } from '../proof/merkle.js';
-import { HASH_SIZE_BYTES } from './hashing.js';
+import { checksumCrc32c, HASH_SIZE_BYTES } from './hashing.js';
 import type { StorageFile } from './io/storage.js';
 import { type JournalEvent, type JournalRecord, RecordType } from './journal-event.js';
 import { isAlwaysPlain } from './journal-reader.js';
@@ -29,8 +29,10 @@ import {
 import {
   type RecordSealing,
   SEALED_BODY_OVERHEAD_BYTES,
+  type SealedPayload,
   sealedBlobLengthOf,
 } from './record-sealing.js';
+import { hashPieces } from './streaming-hash.js';
 
 /**
  * Appends records to the journal. Records are staged first (body encoded, blob compressed and
@@ -87,18 +89,20 @@ interface StagedRecord {
   sealed: SealedFrame | undefined;
 }
 
-interface SealedFrame {
+interface SealedFrame extends SealedPayload {
   readonly associatedData: Buffer;
-  readonly body: Buffer;
-  readonly blob: Buffer;
   readonly blobHash: Buffer;
 }
 
-/** A staged record framed for writing: its header and its bytes as stored. */
+/**
+ * A staged record framed for writing: its header and its bytes as stored. A sealed record's
+ * blob is in two pieces, written back to back: `blob` (the ciphertext) and `blobTag`.
+ */
 interface FramedRecord {
   readonly header: Buffer;
   readonly body: Uint8Array;
   readonly blob: Uint8Array;
+  readonly blobTag?: Buffer;
   readonly blobHash: Buffer;
 }
 
@@ -411,7 +415,11 @@ export class JournalWriter {
     if (sealed === undefined || !sealed.associatedData.equals(associatedData)) {
       const kept = Buffer.from(associatedData);
       const payload = sealing.seal(kept, staged.body, staged.storedBlob, staged.blobKey);
-      sealed = { associatedData: kept, ...payload, blobHash: blobHashOf(payload.blob) };
+      const blobHash =
+        payload.blobTag.length === 0
+          ? blobHashOf(payload.blobCiphertext)
+          : hashPieces([payload.blobCiphertext, payload.blobTag]);
+      sealed = { associatedData: kept, ...payload, blobHash };
       staged.sealed = sealed;
       // The leaf hashes the record as stored: filled in now that its stored bytes exist.
       const { record } = staged;
@@ -424,11 +432,18 @@ export class JournalWriter {
       });
       leaf.copy(record.leafHash);
     }
-    encodeFrameHeader(
-      { ...fields, payloadChecksum: payloadChecksumOf(sealed.body, sealed.blob) },
-      header,
+    const payloadChecksum = checksumCrc32c(
+      sealed.blobTag,
+      payloadChecksumOf(sealed.body, sealed.blobCiphertext),
     );
-    return { header, body: sealed.body, blob: sealed.blob, blobHash: sealed.blobHash };
+    encodeFrameHeader({ ...fields, payloadChecksum }, header);
+    return {
+      header,
+      body: sealed.body,
+      blob: sealed.blobCiphertext,
+      blobTag: sealed.blobTag,
+      blobHash: sealed.blobHash,
+    };
   }
 
   /**
@@ -460,6 +475,7 @@ export class JournalWriter {
       let header: Buffer;
       let body: Uint8Array = staged.body;
       let blob: Uint8Array = staged.storedBlob;
+      let blobTag: Buffer | undefined;
       if (sealing === undefined) {
         header = this.headerOf(staged, index, previousHash, last);
         previousHash = chainHashOf(previousHash, header, body, staged.blobHash);
@@ -468,10 +484,11 @@ export class JournalWriter {
         header = framed.header;
         body = framed.body;
         blob = framed.blob;
+        blobTag = framed.blobTag;
         previousHash = chainHashOf(previousHash, header, body, framed.blobHash);
       }
       let batch = batches[batches.length - 1] as Buffer[];
-      if (batch.length + 3 > WRITE_BUFFERS_MAX || batchBytes >= WRITE_BATCH_BYTES) {
+      if (batch.length + 4 > WRITE_BUFFERS_MAX || batchBytes >= WRITE_BATCH_BYTES) {
         batch = [];
         batches.push(batch);
         batchBytes = 0;
@@ -479,6 +496,7 @@ export class JournalWriter {
       batch.push(header);
       if (body.length > 0) batch.push(toBuffer(body));
       if (blob.length > 0) batch.push(toBuffer(blob));
+      if (blobTag !== undefined && blobTag.length > 0) batch.push(blobTag);
       batchBytes += staged.record.lengthBytes;
     });
     const tail = {

@@ -39,9 +39,21 @@ export function sealedBlobLengthOf(lengthBytes: number): number {
   return lengthBytes === 0 ? 0 : lengthBytes + SEAL_TAG_BYTES;
 }
 
+/**
+ * A sealed record's body, and its sealed blob in the two pieces sealing gives: the ciphertext
+ * (the cipher's own output buffer) and the tag, stored back to back (`ciphertext ‖ tag`). They
+ * are kept apart and written as two pieces of one `writev`: joining them cost an allocation
+ * and a copy of the whole blob per record. `blobTag` is empty when the blob is.
+ */
 export interface SealedPayload {
   readonly body: Buffer;
-  readonly blob: Buffer;
+  readonly blobCiphertext: Buffer;
+  readonly blobTag: Buffer;
+}
+
+/** The sealed blob as stored: the ciphertext followed by the tag, joined. */
+export function sealedBlobBytes(payload: SealedPayload): Buffer {
+  return Buffer.concat([payload.blobCiphertext, payload.blobTag]);
 }
 
 /** The key id a sealed body names (the caller has checked the body's length). */
@@ -92,10 +104,18 @@ export class RecordSealing {
     this.nonces.writeNext(sealedBody, KEY_ID_BYTES);
     const nonce = sealedBody.subarray(KEY_ID_BYTES, SEALED_BODY_PREFIX_BYTES);
     this.sealInto(key, nonce, associatedData, body, sealedBody, SEALED_BODY_PREFIX_BYTES);
-    if (blob.length === 0) return { body: sealedBody, blob: EMPTY };
-    const sealedBlob = Buffer.allocUnsafe(blob.length + SEAL_TAG_BYTES);
-    this.sealInto(blobKey ?? key, blobNonceOf(nonce), associatedData, blob, sealedBlob, 0);
-    return { body: sealedBody, blob: sealedBlob };
+    if (blob.length === 0) return { body: sealedBody, blobCiphertext: EMPTY, blobTag: EMPTY };
+    // The blob's ciphertext is the cipher's own output, kept as it is (see `SealedPayload`).
+    const cipher = this.cipherOf(blobKey ?? key, blobNonceOf(nonce));
+    cipher.setAAD(associatedData);
+    const ciphertext = cipher.update(blob);
+    // Both AEADs are stream ciphers: `final` gives no bytes, but joining costs nothing if so.
+    const rest = cipher.final();
+    return {
+      body: sealedBody,
+      blobCiphertext: rest.length === 0 ? ciphertext : Buffer.concat([ciphertext, rest]),
+      blobTag: cipher.getAuthTag(),
+    };
   }
 
   private sealInto(

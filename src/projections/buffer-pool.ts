@@ -157,14 +157,15 @@ export class BufferPool<V extends Sized = Buffer> {
 
   /**
    * Caches `value` under `key`. A value larger than the whole pool is not cached, and any older
-   * value for the key is dropped, so that `get` can never return a stale value.
+   * value for the key is dropped, so that `get` can never return a stale value. Returns whether
+   * the pool kept `value`: a caller may hand on a value the pool did not keep without copying it.
    */
-  set(key: number, value: V): void {
+  set(key: number, value: V): boolean {
     checkKey(key, 'set');
     const chargedBytes = chargedBytesOf(value);
     if (chargedBytes > this.capacityBytes) {
       this.delete(key);
-      return;
+      return false;
     }
     // Replacing a resident value is not a reference: the entry stays in its own list.
     if (this.t1.remove(key) !== undefined) {
@@ -180,6 +181,7 @@ export class BufferPool<V extends Sized = Buffer> {
     } else {
       this.insert(this.t1, key, value, false);
     }
+    return true;
   }
 
   /** Whether `key` is resident. Neither a hit nor a miss, and it does not change recency. */

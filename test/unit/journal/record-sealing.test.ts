@@ -12,6 +12,7 @@ import {
   RecordSealing,
   SEAL_TAG_BYTES,
   SEALED_BODY_OVERHEAD_BYTES,
+  sealedBlobBytes,
   sealedBlobLengthOf,
 } from '../../../src/journal/record-sealing.js';
 import { thrownBy } from '../../support/expect-code.js';
@@ -23,26 +24,48 @@ const KEY = createHash('sha256').update('unit key').digest();
 const OTHER_KEY = createHash('sha256').update('other unit key').digest();
 const ASSOCIATED = Buffer.alloc(36, 3);
 
+/** Seals, and gives the sealed blob as stored (its two pieces joined). */
+function sealJoined(
+  sealing: RecordSealing,
+  associatedData: Buffer,
+  body: Buffer,
+  blob: Buffer,
+): { body: Buffer; blob: Buffer } {
+  const sealed = sealing.seal(associatedData, body, blob);
+  return { body: sealed.body, blob: sealedBlobBytes(sealed) };
+}
+
 describe.each(CIPHER_NAMES)('record sealing (%s)', (cipher) => {
   const sealing = new RecordSealing(new Keyring(cipher, CARTRIDGE_ID, KEY));
   const body = Buffer.from('a msgpack body, say /calls/jane.wav');
   const blob = Buffer.from('the content of the blob '.repeat(20));
 
   it('opens what it sealed, and adds exactly its overhead', () => {
-    const sealed = sealing.seal(ASSOCIATED, body, blob);
+    const sealed = sealJoined(sealing, ASSOCIATED, body, blob);
     expect(sealed.body.length).toBe(body.length + SEALED_BODY_OVERHEAD_BYTES);
     expect(sealed.blob.length).toBe(sealedBlobLengthOf(blob.length));
     expect(sealed.body.includes(body)).toBe(false);
     expect(sealed.blob.includes(blob.subarray(0, 24))).toBe(false);
     expect(sealing.openBody(ASSOCIATED, sealed.body, 0).equals(body)).toBe(true);
     expect(sealing.openBlob(ASSOCIATED, sealed.body, sealed.blob, 0).equals(blob)).toBe(true);
-    const empty = sealing.seal(ASSOCIATED, Buffer.alloc(0), Buffer.alloc(0));
+    const empty = sealJoined(sealing, ASSOCIATED, Buffer.alloc(0), Buffer.alloc(0));
     expect(empty.blob.length).toBe(0);
     expect(sealing.openBody(ASSOCIATED, empty.body, 0).length).toBe(0);
   });
 
-  it('refuses other associated data, a flipped bit anywhere, and a cut tag', () => {
+  it('gives the blob as the ciphertext and the tag apart, the tag last when stored', () => {
     const sealed = sealing.seal(ASSOCIATED, body, blob);
+    expect(sealed.blobCiphertext.length).toBe(blob.length);
+    expect(sealed.blobTag.length).toBe(SEAL_TAG_BYTES);
+    const stored = sealedBlobBytes(sealed);
+    expect(stored.subarray(blob.length).equals(sealed.blobTag)).toBe(true);
+    expect(sealing.openBlob(ASSOCIATED, sealed.body, stored, 0).equals(blob)).toBe(true);
+    const empty = sealing.seal(ASSOCIATED, body, Buffer.alloc(0));
+    expect(empty.blobCiphertext.length + empty.blobTag.length).toBe(0);
+  });
+
+  it('refuses other associated data, a flipped bit anywhere, and a cut tag', () => {
+    const sealed = sealJoined(sealing, ASSOCIATED, body, blob);
     const otherHeader = Buffer.from(ASSOCIATED);
     otherHeader[20] = 4;
     expect(thrownBy(() => sealing.openBody(otherHeader, sealed.body, 9)).code).toBe(
@@ -70,8 +93,7 @@ describe.each(CIPHER_NAMES)('record sealing (%s)', (cipher) => {
       'DECRYPTION_FAILED',
     );
     expect(
-      thrownBy(() => sealing.openBlob(ASSOCIATED, sealed.body, sealed.blob.subarray(0, 8), 9))
-        .code,
+      thrownBy(() => sealing.openBlob(ASSOCIATED, sealed.body, sealed.blob.subarray(0, 8), 9)).code,
     ).toBe('JOURNAL_CORRUPT');
     expect(thrownBy(() => sealing.openBody(ASSOCIATED, sealed.body.subarray(0, 31), 9)).code).toBe(
       'JOURNAL_CORRUPT',
@@ -84,19 +106,19 @@ describe.each(CIPHER_NAMES)('record sealing (%s)', (cipher) => {
 
   it('names a key it does not hold (KEY_REQUIRED) and refuses an odd nonce', () => {
     const other = new RecordSealing(new Keyring(cipher, CARTRIDGE_ID, OTHER_KEY));
-    const sealed = other.seal(ASSOCIATED, body, blob);
+    const sealed = sealJoined(other, ASSOCIATED, body, blob);
     const missing = thrownBy(() => sealing.openBody(ASSOCIATED, sealed.body, 77));
     expect(missing.code).toBe('KEY_REQUIRED');
     expect(missing.offset).toBe(77);
     expect(missing.message).toContain(keyIdOf(OTHER_KEY).toString('hex'));
-    const odd = Buffer.from(sealing.seal(ASSOCIATED, body, blob).body);
+    const odd = Buffer.from(sealJoined(sealing, ASSOCIATED, body, blob).body);
     odd[15] = (odd[15] as number) | 1;
     expect(thrownBy(() => sealing.openBody(ASSOCIATED, odd, 0)).code).toBe('JOURNAL_CORRUPT');
   });
 
   it('gives two cartridges sharing a key two record keys', () => {
     const elsewhere = new RecordSealing(new Keyring(cipher, Buffer.alloc(16, 8), KEY));
-    const sealed = sealing.seal(ASSOCIATED, body, blob);
+    const sealed = sealJoined(sealing, ASSOCIATED, body, blob);
     expect(thrownBy(() => elsewhere.openBody(ASSOCIATED, sealed.body, 0)).code).toBe(
       'DECRYPTION_FAILED',
     );
@@ -157,6 +179,9 @@ describe('sealed frame headers', () => {
     expect(header(FLAG_SEALED, 31, 0, 0)).toEqual({ ok: false, fault: 'length' });
     expect(header(FLAG_SEALED, 40, 100, 100)).toEqual({ ok: false, fault: 'length' });
     expect(header(FLAG_SEALED, 40, SEAL_TAG_BYTES, 0)).toEqual({ ok: false, fault: 'length' });
-    expect(header(FLAG_SEALED | 2, 40, SEAL_TAG_BYTES, 1000)).toEqual({ ok: false, fault: 'length' });
+    expect(header(FLAG_SEALED | 2, 40, SEAL_TAG_BYTES, 1000)).toEqual({
+      ok: false,
+      fault: 'length',
+    });
   });
 });

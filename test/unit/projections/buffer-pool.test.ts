@@ -66,6 +66,14 @@ describe('BufferPool hits and misses', () => {
     expect(pool.stats()).toMatchObject({ hits: 2, misses: 1, residentBytes: 10 });
   });
 
+  it('set() says whether it kept the value: not one larger than the pool, nor in no pool', () => {
+    const pool = new BufferPool(20);
+    expect(pool.set(1, blob(1, 20))).toBe(true);
+    expect(pool.set(2, blob(2, 21))).toBe(false);
+    expect(pool.has(2)).toBe(false);
+    expect(new BufferPool(0).set(1, blob(1, 1))).toBe(false);
+  });
+
   it('has() neither counts nor changes recency', () => {
     const pool = new BufferPool(20);
     pool.set(1, blob(1, 10));
