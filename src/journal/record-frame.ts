@@ -1,6 +1,7 @@
 import { assert } from '../assert.js';
 import { BLOB_MAX_BYTES, BODY_MAX_BYTES } from '../limits.js';
 import { checksumCrc32c, HASH_SIZE_BYTES, hashBytes } from './hashing.js';
+import { putU32, u32At } from './little-endian.js';
 import { SEAL_TAG_BYTES, SEALED_BODY_OVERHEAD_BYTES } from './record-sealing.js';
 
 /**
@@ -118,15 +119,6 @@ export function encodeFrameHeader(header: FrameHeader, target: Buffer): void {
   putU32(target, 40, checksumCrc32c(target.subarray(0, HEADER_CHECKED_BYTES)));
 }
 
-/** Stores a 32-bit unsigned integer little-endian (the caller has bounded `value`). */
-function putU32(target: Buffer, position: number, value: number): void {
-  assert(value >= 0 && value <= 0xffff_ffff, 'a header field is out of range');
-  target[position] = value & 0xff;
-  target[position + 1] = (value >>> 8) & 0xff;
-  target[position + 2] = (value >>> 16) & 0xff;
-  target[position + 3] = (value >>> 24) & 0xff;
-}
-
 /** Why a header was refused; `undefined` from `decodeFrameHeader` means it is valid. */
 export type FrameHeaderFault = 'zero' | 'magic' | 'checksum' | 'flags' | 'length';
 
@@ -137,15 +129,6 @@ export type DecodedFrameHeader =
 function isAllZero(bytes: Uint8Array): boolean {
   for (let index = 0; index < bytes.length; index++) if (bytes[index] !== 0) return false;
   return true;
-}
-
-function u32At(source: Buffer, position: number): number {
-  return (
-    ((source[position] as number) |
-      ((source[position + 1] as number) << 8) |
-      ((source[position + 2] as number) << 16)) +
-    (source[position + 3] as number) * 0x100_0000
-  );
 }
 
 /**

@@ -1,6 +1,7 @@
 import { CartridgeError } from '../../errors.js';
 import { assert } from '../../assert.js';
 import { INDEX_PAGE_KEYS_MAX, RECORD_MAX_BYTES } from '../../limits.js';
+import { putU16, putU32, u16At, u32At } from '../../journal/little-endian.js';
 
 /**
  * The pages of the catalog index and their bytes. A page is the blob of an `index.page`
@@ -142,18 +143,6 @@ function utf8LengthOf(key: string): number {
   return key.length;
 }
 
-function putU16(target: Buffer, position: number, value: number): void {
-  target[position] = value & 0xff;
-  target[position + 1] = value >>> 8;
-}
-
-function putU32(target: Buffer, position: number, value: number): void {
-  target[position] = value & 0xff;
-  target[position + 1] = (value >>> 8) & 0xff;
-  target[position + 2] = (value >>> 16) & 0xff;
-  target[position + 3] = value >>> 24;
-}
-
 function malformed(offset: number, detail: string): CartridgeError {
   return new CartridgeError('JOURNAL_CORRUPT', `index page ${detail}`, { offset });
 }
@@ -167,14 +156,6 @@ function malformed(offset: number, detail: string): CartridgeError {
  * page's bytes until someone asks for it. What is checked, and when, does not change: the
  * whole page is validated before it is returned.
  */
-
-function u16At(bytes: Buffer, position: number): number {
-  return (bytes[position] as number) | ((bytes[position + 1] as number) << 8);
-}
-
-function u32At(bytes: Buffer, position: number): number {
-  return u16At(bytes, position) + u16At(bytes, position + 2) * 0x1_0000;
-}
 
 function u48At(bytes: Buffer, position: number): number {
   return u32At(bytes, position) + u16At(bytes, position + 4) * 0x1_0000_0000;
