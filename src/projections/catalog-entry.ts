@@ -146,57 +146,27 @@ export function decodeReferenceCount(bytes: Buffer): number {
  * Encodes an entry for the index, and remembers the entry as decoding those bytes would give
  * it (see `decodedNodes`): an entry written is nearly always read again soon (the next append
  * to a log, the parent of the next file created), and decoding it back cost a msgpack pass and
- * its checks each time. What is remembered is rebuilt field by field from what was encoded, so
- * it is exactly the decoding of the bytes, whatever else the given object carries.
+ * its checks each time. What is remembered is built from the very value packed, by the code
+ * decoding uses, so it is exactly the decoding of the bytes, whatever else `node` carries.
  */
 export function encodeNode(node: CatalogNode): Buffer {
-  const { inode, mode, createdAtMs, modifiedAtMs, versionOffset } = node;
-  if (node.kind === 'directory') {
-    const { childCount } = node;
-    const bytes = packValue([1, inode, mode, createdAtMs, modifiedAtMs, versionOffset, childCount]);
-    decodedNodes.set(bytes, {
-      kind: 'directory',
-      inode,
-      mode,
-      createdAtMs,
-      modifiedAtMs,
-      versionOffset,
-      childCount,
-    });
-    return bytes;
-  }
-  const { sizeBytes, recordBytes, extentCount, runStartOffset, runCount, contentOffset } = node;
-  const flat = node.inlineExtents === null ? null : flattenExtents(node.inlineExtents);
-  const bytes = packValue([
-    0,
-    inode,
-    mode,
-    createdAtMs,
-    modifiedAtMs,
-    versionOffset,
-    sizeBytes,
-    recordBytes,
-    extentCount,
-    runStartOffset,
-    runCount,
-    flat,
-    contentOffset,
-  ]);
-  decodedNodes.set(bytes, {
-    kind: 'file',
-    inode,
-    mode,
-    createdAtMs,
-    modifiedAtMs,
-    versionOffset,
-    sizeBytes,
-    recordBytes,
-    extentCount,
-    runStartOffset,
-    runCount,
-    inlineExtents: flat === null ? null : extentsFromFlat(flat),
-    contentOffset,
-  });
+  const common = [node.inode, node.mode, node.createdAtMs, node.modifiedAtMs, node.versionOffset];
+  const value =
+    node.kind === 'directory'
+      ? [1, ...common, node.childCount]
+      : [
+          0,
+          ...common,
+          node.sizeBytes,
+          node.recordBytes,
+          node.extentCount,
+          node.runStartOffset,
+          node.runCount,
+          node.inlineExtents === null ? null : flattenExtents(node.inlineExtents),
+          node.contentOffset,
+        ];
+  const bytes = packValue(value);
+  decodedNodes.set(bytes, nodeOfValue(value));
   return bytes;
 }
 
@@ -223,7 +193,11 @@ export function decodeNode(bytes: Buffer): CatalogNode {
 }
 
 function decodeNodeBytes(bytes: Buffer): CatalogNode {
-  const value = unpackValue(bytes, 'catalog');
+  return nodeOfValue(unpackValue(bytes, 'catalog'));
+}
+
+/** The entry an index value (a msgpack array, untrusted) holds. */
+function nodeOfValue(value: readonly unknown[]): CatalogNode {
   const [kind, inode, mode, createdAtMs, modifiedAtMs, versionOffset] = value;
   if (
     !isCount(inode) ||
