@@ -1,5 +1,5 @@
 import { incompressibleBuffers, KIB } from '../support.js';
-import type { PeerStore } from './peer-store.js';
+import type { MaybePromise, PeerStore } from './peer-store.js';
 
 /**
  * The data the peer workloads put and get: incompressible values (so that no store wins by
@@ -42,4 +42,27 @@ export async function fill(
     }
     await store.putBatch(keys, batch);
   }
+}
+
+/**
+ * The operation of the batched workloads: each call puts the next `entriesPerBatch` new keys
+ * (values taken in turn from `values`) in one `putBatch`.
+ */
+export function batchOperation(
+  values: readonly Buffer[],
+  entriesPerBatch: number,
+): (store: PeerStore) => () => MaybePromise<number> {
+  return (store) => {
+    let count = 0;
+    return () => {
+      const keys: string[] = [];
+      const batch: Buffer[] = [];
+      for (let entry = 0; entry < entriesPerBatch; entry++) {
+        const index = count++;
+        keys.push(keyOf(index));
+        batch.push(values[index % values.length] as Buffer);
+      }
+      return store.putBatch(keys, batch);
+    };
+  };
 }

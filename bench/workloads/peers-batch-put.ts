@@ -1,5 +1,5 @@
 import type { MeasureOptions } from '../measure.js';
-import { keyOf, sizeLabel, valueRing } from '../peers/peer-data.js';
+import { batchOperation, sizeLabel, valueRing } from '../peers/peer-data.js';
 import { pairFigures, type PeerPairSpec, runPeerPair } from '../peers/peer-pair.js';
 import { atLeast, type Workload } from '../report.js';
 import { KIB } from '../support.js';
@@ -37,19 +37,7 @@ function specs(settings: BatchSettings): PeerPairSpec[] {
           cartridgeDurability: comparison.cartridgeDurability,
           settings: settings.measure,
           ...('target' in comparison ? { target: atLeast(comparison.target) } : {}),
-          operation: (store) => {
-            let count = 0;
-            return () => {
-              const keys: string[] = [];
-              const batch: Buffer[] = [];
-              for (let entry = 0; entry < settings.entriesPerBatch; entry++) {
-                const index = count++;
-                keys.push(keyOf(index));
-                batch.push(values[index % values.length] as Buffer);
-              }
-              return store.putBatch(keys, batch);
-            };
-          },
+          operation: batchOperation(values, settings.entriesPerBatch),
         } satisfies PeerPairSpec;
       },
     ),

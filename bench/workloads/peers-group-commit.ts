@@ -1,5 +1,5 @@
 import type { MeasureOptions } from '../measure.js';
-import { keyOf, valueRing } from '../peers/peer-data.js';
+import { batchOperation, valueRing } from '../peers/peer-data.js';
 import { type PeerPairSpec, runPeerPair } from '../peers/peer-pair.js';
 import type { Workload } from '../report.js';
 import { KIB } from '../support.js';
@@ -25,19 +25,7 @@ function specs(measure: MeasureOptions): PeerPairSpec[] {
     peerDurability: 'full',
     cartridgeDurability: 'full',
     settings: measure,
-    operation: (store) => {
-      let count = 0;
-      return () => {
-        const keys: string[] = [];
-        const group: Buffer[] = [];
-        for (let entry = 0; entry < ENTRIES_PER_GROUP; entry++) {
-          const index = count++;
-          keys.push(keyOf(index));
-          group.push(values[index % values.length] as Buffer);
-        }
-        return store.putBatch(keys, group);
-      };
-    },
+    operation: batchOperation(values, ENTRIES_PER_GROUP),
   }));
 }
 

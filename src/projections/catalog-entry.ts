@@ -143,31 +143,25 @@ export function decodeReferenceCount(bytes: Buffer): number {
 }
 
 /**
- * Encodes an entry for the index, and remembers the entry as decoding those bytes would give
- * it (see `decodedNodes`): an entry written is nearly always read again soon (the next append
- * to a log, the parent of the next file created), and decoding it back cost a msgpack pass and
- * its checks each time. What is remembered is built from the very value packed, by the code
- * decoding uses, so it is exactly the decoding of the bytes, whatever else `node` carries.
+ * Encodes an entry for the index. The entry is not put into the decoded-entry cache here
+ * (see `decodedNodes`): measured, a `WeakMap` entry per entry written cost more (its set, and
+ * the garbage collector's work on weak entries, at two entries per file created) than the
+ * decoding it saved on the next read of the same entry.
  */
 export function encodeNode(node: CatalogNode): Buffer {
   const common = [node.inode, node.mode, node.createdAtMs, node.modifiedAtMs, node.versionOffset];
-  const value =
-    node.kind === 'directory'
-      ? [1, ...common, node.childCount]
-      : [
-          0,
-          ...common,
-          node.sizeBytes,
-          node.recordBytes,
-          node.extentCount,
-          node.runStartOffset,
-          node.runCount,
-          node.inlineExtents === null ? null : flattenExtents(node.inlineExtents),
-          node.contentOffset,
-        ];
-  const bytes = packValue(value);
-  decodedNodes.set(bytes, nodeOfValue(value));
-  return bytes;
+  if (node.kind === 'directory') return packValue([1, ...common, node.childCount]);
+  return packValue([
+    0,
+    ...common,
+    node.sizeBytes,
+    node.recordBytes,
+    node.extentCount,
+    node.runStartOffset,
+    node.runCount,
+    node.inlineExtents === null ? null : flattenExtents(node.inlineExtents),
+    node.contentOffset,
+  ]);
 }
 
 function corrupt(detail: string): CartridgeError {
@@ -193,11 +187,7 @@ export function decodeNode(bytes: Buffer): CatalogNode {
 }
 
 function decodeNodeBytes(bytes: Buffer): CatalogNode {
-  return nodeOfValue(unpackValue(bytes, 'catalog'));
-}
-
-/** The entry an index value (a msgpack array, untrusted) holds. */
-function nodeOfValue(value: readonly unknown[]): CatalogNode {
+  const value = unpackValue(bytes, 'catalog');
   const [kind, inode, mode, createdAtMs, modifiedAtMs, versionOffset] = value;
   if (
     !isCount(inode) ||
