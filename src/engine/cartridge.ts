@@ -4,7 +4,7 @@ import { NodeStorage } from '../journal/io/node-storage.js';
 import type { Storage, StorageFile } from '../journal/io/storage.js';
 import type { RecoveryReport } from '../journal/recovery.js';
 import { canonicalPath, type ParsedPath, parsePath, ROOT_PATH } from '../path/canonical-path.js';
-import { BufferPool } from '../projections/buffer-pool.js';
+import { BufferPool, CONTENT_ENTRY_OVERHEAD_BYTES } from '../projections/buffer-pool.js';
 import type { Projections } from '../projections/projection-set.js';
 import type {
   ByteRange,
@@ -205,7 +205,7 @@ export class Cartridge {
         this.backgroundError = error;
       },
     });
-    this.pool = new BufferPool(options.bufferPoolBytes);
+    this.pool = new BufferPool(options.bufferPoolBytes, CONTENT_ENTRY_OVERHEAD_BYTES);
     this.subjects = new SubjectKeys({
       journal: () => this.journal,
       subjectRoot: options.subjectRoot,
@@ -813,7 +813,7 @@ export class Cartridge {
   private adoptCompacted(journal: OpenedJournal): void {
     this.retiredFiles.push(this.journal.file);
     this.journal = journal;
-    this.pool = new BufferPool(this.options.bufferPoolBytes);
+    this.pool = new BufferPool(this.options.bufferPoolBytes, CONTENT_ENTRY_OVERHEAD_BYTES);
     this.content = this.contentReaderOf(journal);
     this.reads = new ReadModel(journal, this.content);
     this.durability.compacted(journal);

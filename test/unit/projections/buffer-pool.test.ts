@@ -284,3 +284,15 @@ describe('BufferPool removal', () => {
     expect(pool.get(1)).toBeUndefined();
   });
 });
+
+describe('BufferPool per-entry overhead', () => {
+  it('charges each entry its overhead too, so many tiny values stay within the capacity', () => {
+    const pool = new BufferPool(1000, 90);
+    for (let key = 0; key < 50; key++) pool.set(key, blob(key, 10));
+    const stats = pool.stats();
+    expect(stats.residentCount).toBe(10);
+    expect(stats.residentBytes).toBe(1000);
+    expect(pool.get(49)?.equals(blob(49, 10))).toBe(true);
+    expect(pool.has(0)).toBe(false);
+  });
+});
