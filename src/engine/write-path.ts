@@ -272,7 +272,7 @@ export class WritePath {
         replacedCount: step.replacedCount,
       },
       bytes,
-      'normal',
+      'dense',
       this.host.blobKeyFor(path),
     );
   }
