@@ -239,67 +239,9 @@ export function encodeExtent(extent: Extent): Buffer {
 }
 
 export function decodeExtent(bytes: Buffer): Extent {
-  const fast = decodeExtentDirect(bytes);
-  if (fast !== undefined) return fast;
   const value = unpackValue(bytes, 'catalog');
   if (value.length !== EXTENT_FIELDS) throw corrupt('extent malformed');
   return extentsFromFlat(value)[0] as Extent;
-}
-
-/** msgpack's fixarray of EXTENT_FIELDS items: the first byte of every extent value. */
-const EXTENT_ARRAY_TAG = 0x90 | EXTENT_FIELDS;
-/** Where `readCount` leaves the offset after a number; reset by each `decodeExtentDirect`. */
-let cursor = 0;
-
-/**
- * An extent value read without msgpackr, for the read of a file of many extents (a log of a
- * hundred thousand appends has hundreds): a fixarray of five counts, each a positive fixint,
- * uint8/16/32, or a float64 holding a safe integer (what msgpackr writes above 32 bits).
- * Anything else, or trailing bytes, returns undefined so that the general decoder decides,
- * and reports damage the same way as before.
- */
-function decodeExtentDirect(bytes: Buffer): Extent | undefined {
-  if (bytes.length < 1 + EXTENT_FIELDS || bytes[0] !== EXTENT_ARRAY_TAG) return undefined;
-  cursor = 1;
-  const recordOffset = readCount(bytes);
-  const recordSequence = readCount(bytes);
-  const blobOffset = readCount(bytes);
-  const lengthBytes = readCount(bytes);
-  const recordLengthBytes = readCount(bytes);
-  if (
-    cursor !== bytes.length ||
-    recordOffset < 0 ||
-    recordSequence < 0 ||
-    blobOffset < 0 ||
-    lengthBytes < 0 ||
-    recordLengthBytes < 0
-  ) {
-    return undefined;
-  }
-  return { recordOffset, recordSequence, blobOffset, lengthBytes, recordLengthBytes };
-}
-
-/** The count at `cursor`, or -1 for any other encoding (or bytes cut short). */
-function readCount(bytes: Buffer): number {
-  const at = cursor;
-  if (at >= bytes.length) return -1;
-  const tag = bytes[at] as number;
-  if (tag < 0x80) {
-    cursor = at + 1;
-    return tag;
-  }
-  let width: number;
-  if (tag === 0xcc) width = 1;
-  else if (tag === 0xcd) width = 2;
-  else if (tag === 0xce || tag === 0xcb) width = tag === 0xce ? 4 : 8;
-  else return -1;
-  if (at + 1 + width > bytes.length) return -1;
-  cursor = at + 1 + width;
-  if (width === 1) return bytes[at + 1] as number;
-  if (width === 2) return bytes.readUInt16BE(at + 1);
-  if (width === 4) return bytes.readUInt32BE(at + 1);
-  const value = bytes.readDoubleBE(at + 1);
-  return Number.isSafeInteger(value) && value >= 0 ? value : -1;
 }
 
 export function encodeTombstone(deletedAtOffset: number): Buffer {
