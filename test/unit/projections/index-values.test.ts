@@ -43,7 +43,8 @@ const number = fc.oneof(
   fc.integer({ min: 0x80, max: 0xffff_ffff }),
   fc.integer({ min: -0x8000_0000, max: -33 }),
   fc.integer({ min: 0x1_0000_0000, max: Number.MAX_SAFE_INTEGER }),
-  fc.double({ noNaN: true }),
+  // msgpack stores -0 as the integer 0: not a value that reads back as written.
+  fc.double({ noNaN: true }).filter((item) => !Object.is(item, -0)),
 );
 
 /** The shape of catalog entries: numbers, nulls, and arrays of numbers, up to 20 items. */
