@@ -61,7 +61,7 @@ const DENSE_MIN_MATCH_BYTES = 7;
  * at least 7 bytes makes fewer, longer sequences, and raw literals make each literal run a
  * copy: 11.4 MiB of audit log decodes in ~5.7 ms instead of ~9.2 ms, at a ratio of 8.2 instead
  * of 10.3, for ~1.5 ms of compression per 120 KiB record instead of ~0.3 ms (see
- * ARCHITECTURE.md). The frames are ordinary zstd frames: any decoder reads them. The literal
+ * ARCHITECTURE.md). The frames are ordinary zstd frames, which every decoder reads. The literal
  * mode is an experimental zstd parameter; a build that refuses it keeps Huffman literals.
  */
 function makeDenseCompressor(): ZstdCompressor {
