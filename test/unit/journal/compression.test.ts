@@ -101,9 +101,11 @@ describe("the 'dense' effort (consolidated runs of appends)", () => {
   function logLines(count: number): Buffer {
     const lines: string[] = [];
     for (let index = 0; index < count; index++) {
+      const atMs = 1_700_000_000_000 + index * 37;
+      const event = ['dial', 'hold', 'transfer', 'hangup'][index % 4];
       lines.push(
-        `{"at":${1_700_000_000_000 + index * 37},"agent":"a${index % 41}","call":"c${index * 7919}",` +
-          `"event":"${['dial', 'hold', 'transfer', 'hangup'][index % 4]}","ms":${index % 997}}\n`,
+        `{"at":${atMs},"agent":"a${index % 41}","call":"c${index * 7919}",` +
+          `"event":"${event}","ms":${index % 997}}\n`,
       );
     }
     return Buffer.from(lines.join(''));
