@@ -279,7 +279,7 @@ export class WritePath {
         replacedCount: step.replacedCount,
       },
       bytes,
-      'normal',
+      'dense',
       this.host.blobKeyFor(path),
     );
   }

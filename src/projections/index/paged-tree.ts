@@ -59,21 +59,24 @@ function childBounds(bounds: Bounds, keys: readonly string[], index: number): Bo
   };
 }
 
+function misplaced(offset: number, detail: string): CartridgeError {
+  return new CartridgeError('JOURNAL_CORRUPT', `index page ${detail}`, { offset });
+}
+
+// Runs on every page a descent passes, cached or not, so it makes no closure.
 function checkPlacement(node: IndexNode, bounds: Bounds, offset: number): void {
-  const misplaced = (detail: string): CartridgeError =>
-    new CartridgeError('JOURNAL_CORRUPT', `index page ${detail}`, { offset });
-  if (bounds.depth > INDEX_DEPTH_MAX) throw misplaced('is deeper than an index can be');
+  if (bounds.depth > INDEX_DEPTH_MAX) throw misplaced(offset, 'is deeper than an index can be');
   const count = node.keys.length;
   if (count === 0) {
     if (node.kind === 'leaf' && bounds.depth > 0)
-      throw misplaced('is an empty leaf below the root');
+      throw misplaced(offset, 'is an empty leaf below the root');
     return;
   }
   if (bounds.low !== undefined && (node.keys[0] as string) < bounds.low) {
-    throw misplaced('holds keys outside its range');
+    throw misplaced(offset, 'holds keys outside its range');
   }
   if (bounds.high !== undefined && (node.keys[count - 1] as string) >= bounds.high) {
-    throw misplaced('holds keys outside its range');
+    throw misplaced(offset, 'holds keys outside its range');
   }
 }
 

@@ -108,6 +108,43 @@ describe('compression round trip', () => {
   });
 });
 
+describe("the 'dense' effort (consolidated runs of appends)", () => {
+  /** An audit log's shape: the text consolidation rewrites. */
+  function logLines(count: number): Buffer {
+    const lines: string[] = [];
+    for (let index = 0; index < count; index++) {
+      const atMs = 1_700_000_000_000 + index * 37;
+      const event = ['dial', 'hold', 'transfer', 'hangup'][index % 4];
+      lines.push(
+        `{"at":${atMs},"agent":"a${index % 41}","call":"c${index * 7919}",` +
+          `"event":"${event}","ms":${index % 997}}\n`,
+      );
+    }
+    return Buffer.from(lines.join(''));
+  }
+
+  it('writes ordinary zstd frames that decode exactly, and differ from level 1', () => {
+    const raw = logLines(1024);
+    const dense = compressBlob(Codec.Zstd, raw, 'dense');
+    const normal = compressBlob(Codec.Zstd, raw, 'normal');
+    expect(dense.codec).toBe(Codec.Zstd);
+    expect(dense.stored.length).toBeLessThan(raw.length / 4);
+    expect(decompressBlob(Codec.Zstd, dense.stored, raw.length).equals(raw)).toBe(true);
+    // Other settings than the per-write level: otherwise the effort would cost nothing.
+    expect(Buffer.from(dense.stored).equals(Buffer.from(normal.stored))).toBe(false);
+  });
+
+  it('keeps incompressible blobs raw and follows the cartridge codec', () => {
+    const random = randomBytes(100_000);
+    expect(compressBlob(Codec.Zstd, random, 'dense').codec).toBe(Codec.None);
+    expect(compressBlob(Codec.None, logLines(100), 'dense').codec).toBe(Codec.None);
+    const raw = logLines(500);
+    const lz4 = compressBlob(Codec.Lz4, raw, 'dense');
+    expect(lz4.codec).toBe(Codec.Lz4);
+    expect(decompressBlob(Codec.Lz4, lz4.stored, raw.length).equals(raw)).toBe(true);
+  });
+});
+
 describe('decompressBlob on untrusted bytes', () => {
   it.each(CODECS)('%s refuses a wrong declared length with JOURNAL_CORRUPT', (_name, codec) => {
     const raw = compressible(10_000);
