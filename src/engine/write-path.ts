@@ -238,7 +238,7 @@ export class WritePath {
     // A small piece will be rewritten, compressed, by consolidation: compressing it now too
     // would spend the codec twice on the same bytes.
     const effort = pending.bytes.length < SMALL_EXTENT_BYTES ? 'none' : 'normal';
-    this.appendWithContent(
+    const record = this.appendWithContent(
       pending.path,
       pending.bytes,
       (extents) => ({
@@ -251,10 +251,10 @@ export class WritePath {
       }),
       effort,
     );
-    // A last extent of SMALL_EXTENT_BYTES or more ends the file's run of small extents, so no
-    // consolidation can be due: the check (a lookup of the entry just written) is skipped.
-    const lastExtentBytes = ((pending.bytes.length - 1) % DATA_RECORD_MAX_BYTES) + 1;
-    if (lastExtentBytes < SMALL_EXTENT_BYTES) this.consolidate(pending.path);
+    // The record's own blob is the file's last extent. One of SMALL_EXTENT_BYTES or more ends
+    // the file's run of small extents, so no consolidation can be due: the check (a lookup of
+    // the entry just written) is skipped.
+    if (record.rawBlobLength < SMALL_EXTENT_BYTES) this.consolidate(pending.path);
   }
 
   /** Drops the buffered appends: the transaction or savepoint they belong to rolled back. */
@@ -381,14 +381,15 @@ export class WritePath {
 
   /**
    * Stages content: chunks beyond the first megabytes go into data records, the last chunk
-   * rides inside the operation's own record, so a small file is one record.
+   * rides inside the operation's own record, so a small file is one record. Returns that
+   * record.
    */
   private appendWithContent(
     path: string,
     bytes: Uint8Array,
     eventOf: (extents: Extent[]) => JournalEvent,
     effort: CompressionEffort = 'normal',
-  ): void {
+  ): JournalRecord {
     // Asked before any content is staged: a subject's new key record must come first.
     const blobKey = bytes.length > 0 ? this.host.blobKeyFor(path) : undefined;
     const extents: Extent[] = [];
@@ -407,7 +408,7 @@ export class WritePath {
     }
     const inline = bytes.subarray(start);
     // The record's own blob is the file's last extent; the body lists only the data records.
-    this.append(eventOf(extents), inline.length > 0 ? inline : undefined, effort, blobKey);
+    return this.append(eventOf(extents), inline.length > 0 ? inline : undefined, effort, blobKey);
   }
 
   /** Stages one record and applies it to the projections, so later reads see it. */
