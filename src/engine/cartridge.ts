@@ -1346,6 +1346,8 @@ export class Cartridge {
             checkpointError = error;
           }
         }
+        // A closed cartridge ends at its journal's end ('full' keeps zeros past it while open).
+        this.journal.writer.releaseReservation();
         // Close syncs in every mode, 'off' included: it is the one moment the caller says the
         // work is done, and it publishes the last checkpoint in the header.
         this.durability.syncNow();

@@ -22,6 +22,7 @@ import { JournalWriter, type JournalTail } from '../journal/journal-writer.js';
 import { isCommit, linkOf } from '../journal/record-frame.js';
 import {
   corruptionError,
+  endOfWrittenBytes,
   type RecoveryReport,
   type ReplayResult,
   replay,
@@ -141,7 +142,7 @@ export function createJournal(
     headerKeeper.writeBoth();
     writer.sync();
     if (durableDirectory) storage.syncDirectory(dirname(path));
-    writer.guardWith(fileGuardOf(storage, path, file));
+    guardWriter(writer, storage, path, file, options);
   } catch (error) {
     // Removed while this handle still holds the lock, so that it cannot remove a cartridge
     // another writer creates at the path once the lock is free.
@@ -254,7 +255,7 @@ export function openJournal(
   try {
     if (!options.readOnly) takeWriterLock(file, path);
     const journal = openFromFile(file, options);
-    if (!journal.readOnly) journal.writer.guardWith(fileGuardOf(storage, path, file));
+    if (!journal.readOnly) guardWriter(journal.writer, storage, path, file, options);
     return journal;
   } catch (error) {
     closeQuietly(file);
@@ -278,8 +279,23 @@ export function openLockedFile(
   // The sealing that wrote the file goes on: its keys (the caller's were wiped once used) and
   // its nonce counter, so no nonce is used twice.
   const journal = openFromFile(file, { ...options, readOnly: false }, sealing);
-  journal.writer.guardWith(fileGuardOf(storage, path, file));
+  guardWriter(journal.writer, storage, path, file, options);
   return journal;
+}
+
+/**
+ * Installs a writer's file check, and in the 'full' durability mode, where every commit is
+ * synced, the zeros kept ahead of its end (`JournalReservation`).
+ */
+function guardWriter(
+  writer: JournalWriter,
+  storage: Storage,
+  path: string,
+  file: StorageFile,
+  options: ResolvedOptions,
+): void {
+  writer.guardWith(fileGuardOf(storage, path, file));
+  if (options.durability === 'full') writer.reserveAhead();
 }
 
 /**
@@ -330,6 +346,7 @@ function replayFrom(
   header: FileHeader,
   start: CheckpointStart,
   sealing: RecordSealing | undefined,
+  readOnly: boolean,
 ): KeyedReplay {
   const { projections } = start;
   let keyId = header.keyId.toString('hex');
@@ -338,6 +355,9 @@ function replayFrom(
     startOffset: start.tail.endOffset,
     startTail: start.tail,
     fileSizeBytes: file.sizeBytes(),
+    // A reader may share the file with a live writer that keeps zeros ahead of itself: past
+    // damage it looks only as far as was written before it scanned (see `endOfWrittenBytes`).
+    lookAheadEndOffset: readOnly ? endOfWrittenBytes(file) : undefined,
     syncedLength: header.syncedLength,
     sealing,
     onCommit: (records) => {
@@ -374,7 +394,7 @@ function openFromFile(
   start ??= genesisStart(pages, header);
   let replayed: KeyedReplay;
   try {
-    replayed = replayFrom(file, header, start, sealing);
+    replayed = replayFrom(file, header, start, sealing, options.readOnly);
   } catch (error) {
     // Damage in an index page the tail needed (it lies before the root) does not doom the
     // journal: the records still hold everything, so open rebuilds from the genesis and says so.
@@ -387,7 +407,7 @@ function openFromFile(
     checkpointRefused = `index damaged: ${error.message}`;
     pages = new IndexPageStore(file, options.indexCacheBytes, sealing);
     start = genesisStart(pages, header);
-    replayed = replayFrom(file, header, start, sealing);
+    replayed = replayFrom(file, header, start, sealing, options.readOnly);
   }
   const { result } = replayed;
   // The key named by the last rotation replayed was given: its record opened with it.

@@ -236,8 +236,9 @@ export class WritePath {
     // The entry the buffer captured is current: every other operation stages the buffer first.
     const sizeBytes = pending.file.sizeBytes + pending.bytes.length;
     // A small piece will be rewritten, compressed, by consolidation: compressing it now too
-    // would spend the codec twice on the same bytes.
-    const effort = pending.bytes.length < SMALL_EXTENT_BYTES ? 'none' : 'normal';
+    // would spend the codec twice on the same bytes. A larger one (a transaction's lines) is
+    // compressed at the codec's fast setting, as it comes on every commit of a log.
+    const effort = pending.bytes.length < SMALL_EXTENT_BYTES ? 'none' : 'quick';
     const record = this.appendWithContent(
       pending.path,
       pending.bytes,

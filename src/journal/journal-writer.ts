@@ -7,6 +7,7 @@ import {
   TRANSACTION_RECORDS_MAX,
 } from '../limits.js';
 import { type Codec, type CompressionEffort, compressBlob } from './compression.js';
+import { JournalReservation } from './journal-reservation.js';
 import { encodeEvent, recordTypeOf } from './event-codec.js';
 import { recordLeafHash } from '../proof/merkle.js';
 import { checksumCrc32c, HASH_SIZE_BYTES } from './hashing.js';
@@ -136,6 +137,8 @@ export class JournalWriter {
   private syncedEnd: number;
   /** Checks, before each commit and sync, that the file is still the one being written. */
   private guard: ((expectedSizeBytes: number) => void) | undefined;
+  /** Zeros kept ahead of the journal's end, so durable commits overwrite (see the class). */
+  private reservation: JournalReservation | undefined;
 
   constructor(
     private readonly file: StorageFile,
@@ -159,10 +162,33 @@ export class JournalWriter {
     this.guard = guard;
   }
 
+  /**
+   * From now on keeps zeros written ahead of the journal's end (`JournalReservation`), for
+   * writers whose every commit is synced. The file must end at the journal's end.
+   */
+  reserveAhead(): void {
+    this.reservation ??= new JournalReservation(this.file, this.tail.endOffset);
+  }
+
+  /**
+   * Cuts the reserved zeros off the file (at close); the next sync makes that durable. The file
+   * is checked first, as a sync would: a cut must not mask a change made under the writer. A
+   * cut that fails leaves zeros the next writer's open cuts (recovery's `@zero-tail`).
+   */
+  releaseReservation(): void {
+    if (this.reservation === undefined) return;
+    this.runGuard();
+    try {
+      this.reservation.release(this.tail.endOffset);
+    } catch {
+      // Harmless zeros stay past the journal's end; the sync that follows is what counts.
+    }
+  }
+
   private runGuard(): void {
     if (this.guard === undefined) return;
     try {
-      this.guard(this.tail.endOffset);
+      this.guard(this.reservation?.fileEnd(this.tail.endOffset) ?? this.tail.endOffset);
     } catch (error) {
       this.poisonedBy = fromSystemError(error, 'file check');
       throw this.poisonedBy;
@@ -521,6 +547,7 @@ export class JournalWriter {
     // Every record is sealed as it is written: its leaf hash is final.
     for (const staged of this.staged) staged.record.leafDeferred = false;
     const startOffset = this.tail.endOffset;
+    this.reserveFor(startOffset, tail.endOffset);
     try {
       let position = startOffset;
       for (const batch of buffers) {
@@ -564,9 +591,21 @@ export class JournalWriter {
     this.stagedBlobs.clear();
   }
 
+  private reserveFor(startOffset: number, endOffset: number): void {
+    if (this.reservation === undefined) return;
+    try {
+      this.reservation.reserve(startOffset, endOffset);
+    } catch (error) {
+      this.discardStaged();
+      this.poisonedBy = fromSystemError(error, 'journal reservation');
+      throw this.poisonedBy;
+    }
+  }
+
   private cutBackTo(offset: number, cause: unknown): void {
     try {
       this.file.truncate(offset);
+      this.reservation?.cutTo(offset);
     } catch {
       this.poisonedBy = new CartridgeError('POISONED', 'a failed write could not be undone', {
         cause,

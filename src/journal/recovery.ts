@@ -170,7 +170,12 @@ export interface ReplayInput {
   readonly startTail: JournalTail;
   readonly fileSizeBytes: number;
   readonly syncedLength: number;
-  /** Called with every complete commit, in order. */
+  /**
+   * How far the look past damage for later commits reaches; the file's end when undefined. A
+   * reader sharing the file with a live writer passes `endOfWrittenBytes`, taken before the
+   * scan (see there).
+   */
+  readonly lookAheadEndOffset?: number;
   /** Each complete commit, with the tail after it (verify checks signed heads against it). */
   readonly onCommit: (records: readonly JournalRecord[], tail: JournalTail) => void;
   /** Opens the records of an encrypted cartridge; undefined for a plain one. */
@@ -184,6 +189,41 @@ export interface ReplayResult {
   readonly recordsReplayed: number;
   /** The erased blobs read past, each as the `content.erased` record naming it claims. */
   readonly erasuresUsed: readonly KnownErasure[];
+}
+
+/** The first look back from the end of the file reads this much; later ones read more. */
+const WRITTEN_END_FIRST_READ_BYTES = 4096;
+const WRITTEN_END_READ_MAX_BYTES = 256 * 1024;
+
+/**
+ * The end of the file's bytes before the zeros that end it, if any: how far a reader of a file
+ * a live writer may be writing should look for commits past where its scan stopped. A writer
+ * in the 'full' mode keeps zeros past its journal's end (`JournalReservation`) and writes its
+ * next commit into them. A reader's scan can stop at a commit being written; looking past it
+ * all the way to the end of the file, it could find the commits written after it meanwhile:
+ * the picture of damage in durable data. Taken before the scan, this bound holds only what was
+ * written then: past a commit still being written there is nothing in it, which is a torn
+ * tail, as when the writer grew the file. Damage inside the journal stays in view: only a run
+ * of zeros reaching the end of the file is left out (the records themselves are scanned to the
+ * end of the file, so a last record whose bytes end in zeros reads whole). Looks back at most
+ * `ZERO_TAIL_SCAN_MAX_BYTES`; a longer run of zeros is left in view.
+ */
+export function endOfWrittenBytes(file: StorageFile): number {
+  const sizeBytes = file.sizeBytes();
+  const lowest = Math.max(0, sizeBytes - ZERO_TAIL_SCAN_MAX_BYTES);
+  let chunkBytes = WRITTEN_END_FIRST_READ_BYTES;
+  let end = sizeBytes;
+  while (end > lowest) {
+    const start = Math.max(lowest, end - chunkBytes);
+    const chunk = Buffer.allocUnsafe(end - start);
+    const read = readAt(file, chunk, start);
+    for (let index = read - 1; index >= 0; index--) {
+      if (chunk[index] !== 0) return start + index + 1;
+    }
+    end = start;
+    chunkBytes = Math.min(WRITTEN_END_READ_MAX_BYTES, chunkBytes * 4);
+  }
+  return lowest === 0 ? 0 : sizeBytes;
 }
 
 /** What the bounded look at the bytes after the damage found. */
@@ -297,7 +337,7 @@ export function replayStored(input: StoredReplayInput): ReplayResult {
 
 function resultAfter(
   cursor: JournalCursor,
-  input: Pick<ReplayInput, 'file' | 'fileSizeBytes' | 'syncedLength'>,
+  input: Pick<ReplayInput, 'file' | 'fileSizeBytes' | 'syncedLength' | 'lookAheadEndOffset'>,
   replayed: number,
 ): ReplayResult {
   const stop = cursor.stop as CursorStop;
@@ -309,7 +349,12 @@ function resultAfter(
   // only needed past it; and none is made past a long run of zeros (ZERO_TAIL_SCAN_MAX_BYTES).
   const lookAhead = damage && stop.offset >= input.syncedLength && zeros !== 'zeros-past-limit';
   const later = lookAhead
-    ? laterCommitsAfter(input.file, stop.offset + 1, input.fileSizeBytes, commitStartSequence)
+    ? laterCommitsAfter(
+        input.file,
+        stop.offset + 1,
+        Math.min(input.fileSizeBytes, input.lookAheadEndOffset ?? input.fileSizeBytes),
+        commitStartSequence,
+      )
     : { found: false, durableBefore: false };
   const facts: RecoveryFacts = {
     damage,

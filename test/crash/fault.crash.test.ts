@@ -436,6 +436,19 @@ describe('crash during create', () => {
 
 // ---- failed writes -----------------------------------------------------------------------------
 
+/**
+ * The file ends at the journal's end; in 'full' zeros may follow it, reserved by the writer
+ * (journal-reservation.ts), which a failed header write does not cut.
+ */
+function expectJournalEnd(bytes: Buffer, head: number, durability: string, where: string): void {
+  if (durability !== 'full') {
+    expect(bytes.length, where).toBe(head);
+    return;
+  }
+  expect(bytes.length, where).toBeGreaterThanOrEqual(head);
+  expect(bytes.subarray(head).every((byte) => byte === 0), where).toBe(true);
+}
+
 describe.each(['full', 'normal'] as const)('a failed write, durability %s', (durability) => {
   const cases: [InjectedErrorCode, boolean][] = [['EIO', false], ['ENOSPC', false], ['EIO', true], ['ENOSPC', true]];
   it.each(cases)('the k-th write fails with %s (partial %s): nothing changes, the next operation works', (errorCode, partial) => {
@@ -443,6 +456,7 @@ describe.each(['full', 'normal'] as const)('a failed write, durability %s', (dur
     const { writes } = measure(durability);
     const expectedCode = errorCode === 'ENOSPC' ? 'ENOSPC' : 'IO_ERROR';
     const failedNames: string[] = [];
+    let absorbed = 0;
     for (let nth = 1; nth <= writes; nth++) {
       const where = `${durability} write ${nth} of ${writes} fails with ${errorCode}${partial ? ' (partial)' : ''}`;
       const storage = new FaultStorage(nth);
@@ -451,6 +465,7 @@ describe.each(['full', 'normal'] as const)('a failed write, durability %s', (dur
       const model = new ModelBuilder();
       const operations = workload(durability);
       let failed: string | undefined;
+      let lastHead = cartridge.head;
       for (let index = 0; index < operations.length; index++) {
         const operation = operations[index] as Operation;
         try {
@@ -466,7 +481,7 @@ describe.each(['full', 'normal'] as const)('a failed write, durability %s', (dur
           // The failed operation left the visible state as it was, and no partial commit in
           // the file: the writer cut it back to the committed end ...
           expect(describeCartridge(cartridge), where).toBe(describeModel(model.snapshot()));
-          expect(storage.snapshot(PATH).length, where).toBe(cartridge.head);
+          expectJournalEnd(storage.snapshot(PATH), cartridge.head, durability, where);
           // ... the next operation works ...
           cartridge.createFile('/after-failure', 'next operation');
           model.file('/after-failure', Buffer.from('next operation'));
@@ -475,10 +490,19 @@ describe.each(['full', 'normal'] as const)('a failed write, durability %s', (dur
           continue;
         }
         operation.apply(model);
-        if (operation.kind !== 'close') expect(describeCartridge(cartridge), where).toBe(describeModel(model.snapshot()));
+        if (operation.kind !== 'close') {
+          expect(describeCartridge(cartridge), where).toBe(describeModel(model.snapshot()));
+          lastHead = cartridge.head;
+        }
       }
-      expect(failed, where).toBeDefined();
-      failedNames.push(failed as string);
+      if (failed === undefined) {
+        // In 'full' the writer also writes zeros ahead of the journal (journal-reservation.ts);
+        // a failed one fails no operation: the writer cuts it back and reserves no more.
+        expect(durability, where).toBe('full');
+        expect(storage.snapshot(PATH).length, where).toBe(lastHead);
+        absorbed++;
+      }
+      failedNames.push(failed ?? 'a reservation');
       const reopened = open(storage, durability);
       try {
         expect(describeCartridge(reopened), where).toBe(describeModel(model.snapshot()));
@@ -487,6 +511,8 @@ describe.each(['full', 'normal'] as const)('a failed write, durability %s', (dur
         reopened.close();
       }
     }
+    // Reservations are rare (one per MiB or more of journal): most failed writes are commits'.
+    expect(absorbed).toBeLessThanOrEqual(2);
     console.log(
       `failed write ${durability} ${errorCode}${partial ? ' partial' : ''}: ${writes} cases in ` +
         `${Math.round(performance.now() - started)} ms; failing operations: ${failedNames.join(', ')}`,
