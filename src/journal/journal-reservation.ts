@@ -56,7 +56,9 @@ export class JournalReservation {
    */
   reserve(journalEnd: number, commitEnd: number): void {
     if (this.stopped || commitEnd <= this.reservedEnd) return;
-    const from = Math.max(journalEnd, this.reservedEnd);
+    // The commit's own bytes are not zeroed first: it writes them itself (a large write would
+    // otherwise be written twice), growing the file this once.
+    const from = Math.max(commitEnd, this.reservedEnd);
     const stepBytes = Math.min(
       RESERVATION_STEP_MAX_BYTES,
       Math.max(RESERVATION_STEP_MIN_BYTES, Math.floor(commitEnd / 8)),
