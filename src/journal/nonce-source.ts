@@ -36,9 +36,14 @@ export class NonceSource {
 
 /** The nonce a record's blob is sealed under, given the record's (even) nonce. */
 export function blobNonceOf(nonce: Uint8Array): Buffer {
-  const blobNonce = Buffer.from(nonce);
-  blobNonce[NONCE_BYTES - 1] = (blobNonce[NONCE_BYTES - 1] as number) | 1;
-  return blobNonce;
+  return writeBlobNonce(nonce, Buffer.allocUnsafe(NONCE_BYTES));
+}
+
+/** Writes the blob nonce of the record nonce `nonce` into `target`, and returns `target`. */
+export function writeBlobNonce(nonce: Uint8Array, target: Buffer): Buffer {
+  target.set(nonce.subarray(0, NONCE_BYTES));
+  target[NONCE_BYTES - 1] = (target[NONCE_BYTES - 1] as number) | 1;
+  return target;
 }
 
 /** Whether a nonce read from a record is one a writer could have made (its counter is even). */

@@ -7,7 +7,13 @@ import {
 } from 'node:crypto';
 import { CartridgeError, journalCorrupt } from '../errors.js';
 import { KEY_ID_BYTES, keyIdNumberOf, type Keyring } from './keyring.js';
-import { blobNonceOf, isRecordNonce, NONCE_BYTES, NonceSource } from './nonce-source.js';
+import {
+  blobNonceOf,
+  isRecordNonce,
+  NONCE_BYTES,
+  NonceSource,
+  writeBlobNonce,
+} from './nonce-source.js';
 
 /**
  * The encryption stage of the record pipeline (compress → seal → frame): a record's body and
@@ -30,6 +36,8 @@ import { blobNonceOf, isRecordNonce, NONCE_BYTES, NonceSource } from './nonce-so
  */
 
 export const SEAL_TAG_BYTES = 16;
+/** One options object for every cipher: the tag length is checked by Node on each. */
+const AEAD_OPTIONS = { authTagLength: SEAL_TAG_BYTES } as const;
 const SEALED_BODY_PREFIX_BYTES = KEY_ID_BYTES + NONCE_BYTES;
 /** What sealing adds to every body: key id, nonce and tag. */
 export const SEALED_BODY_OVERHEAD_BYTES = SEALED_BODY_PREFIX_BYTES + SEAL_TAG_BYTES;
@@ -70,18 +78,20 @@ export class RecordSealing {
 
   constructor(readonly keyring: Keyring) {}
 
+  /**
+   * The blob nonce of the record being sealed, written here rather than into a fresh buffer
+   * per record: `createCipheriv` copies its IV into the cipher context before returning.
+   */
+  private readonly blobNonce = Buffer.alloc(NONCE_BYTES);
+
   // Node types `createCipheriv` by algorithm name; both AEADs share the calls used here, so
   // the name is given the GCM type for the compiler only.
   private cipherOf(key: KeyObject, nonce: Uint8Array): AeadCipher {
-    return createCipheriv(this.keyring.cipher as 'aes-256-gcm', key, nonce, {
-      authTagLength: SEAL_TAG_BYTES,
-    });
+    return createCipheriv(this.keyring.cipher as 'aes-256-gcm', key, nonce, AEAD_OPTIONS);
   }
 
   private decipherOf(key: KeyObject, nonce: Uint8Array): AeadDecipher {
-    return createDecipheriv(this.keyring.cipher as 'aes-256-gcm', key, nonce, {
-      authTagLength: SEAL_TAG_BYTES,
-    });
+    return createDecipheriv(this.keyring.cipher as 'aes-256-gcm', key, nonce, AEAD_OPTIONS);
   }
 
   /**
@@ -106,7 +116,7 @@ export class RecordSealing {
     this.sealInto(key, nonce, associatedData, body, sealedBody, SEALED_BODY_PREFIX_BYTES);
     if (blob.length === 0) return { body: sealedBody, blobCiphertext: EMPTY, blobTag: EMPTY };
     // The blob's ciphertext is the cipher's own output, kept as it is (see `SealedPayload`).
-    const cipher = this.cipherOf(blobKey ?? key, blobNonceOf(nonce));
+    const cipher = this.cipherOf(blobKey ?? key, writeBlobNonce(nonce, this.blobNonce));
     cipher.setAAD(associatedData);
     const ciphertext = cipher.update(blob);
     // Both AEADs are stream ciphers: `final` gives no bytes, but joining costs nothing if so.

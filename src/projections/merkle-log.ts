@@ -239,6 +239,13 @@ export class MerkleLog implements Projection {
     const start = this.beforeDeferred;
     if (start === undefined) return;
     this.beforeDeferred = undefined;
+    // A placeholder leaf is the record's own `leafHash` buffer, filled in place once sealed,
+    // and the unfinished block holds that very buffer. So while no block was completed since
+    // the first deferred leaf, the state already holds the final leaves and nothing hashed a
+    // placeholder: folding again would rebuild the same state. Only a block completed in
+    // between (its root, its nodes, the frontier) needs the second fold.
+    const folded = this.state.size - start.size;
+    if (this.state.pending.length - start.pending.length === folded) return;
     this.state = { ...start, pending: [...start.pending] };
     this.settling = true;
     try {
