@@ -68,6 +68,8 @@ function flattenMovedEntries(entries: readonly MovedEntry[]): unknown[] {
 
 /** Fields per extent in the flat, stored form. */
 export const EXTENT_FIELDS = 5;
+/** The counts of a checkpoint's erasure section (see `CheckpointSections.erasures`). */
+export const ERASURE_SECTION_FIELDS = 4;
 
 /**
  * Extents as a flat `[recordOffset, recordSequence, blobOffset, lengthBytes,
@@ -136,6 +138,7 @@ function fieldsOf(event: JournalEvent): Field[] {
         [...event.sections.allocator],
         [...event.sections.timeline],
         merkleFields(event.sections.merkle),
+        ...(event.sections.erasures === undefined ? [] : [[...event.sections.erasures]]),
       ];
     case 'extents.consolidated':
       return [event.path, event.fileOffset, event.replacedCount];
@@ -491,6 +494,11 @@ class Fields {
     return unflattenExtents(new Fields(value as unknown[]), value.length / EXTENT_FIELDS);
   }
 
+  /** Whether fields are left: an optional trailing field (a later section) is present. */
+  more(): boolean {
+    return this.index < this.values.length;
+  }
+
   end(): void {
     if (this.index !== this.values.length) throw corruptBody('has too many fields');
   }
@@ -602,6 +610,7 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
           allocator: fields.counts(2),
           timeline: fields.counts(1),
           merkle: fields.merkleSection(),
+          ...(fields.more() ? { erasures: fields.counts(ERASURE_SECTION_FIELDS) } : {}),
         },
       };
     case RecordType.SnapshotCreated:
