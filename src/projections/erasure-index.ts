@@ -106,7 +106,7 @@ export class ErasureIndex implements Projection {
   /**
    * `counts` are those of the checkpoint the fold starts from (none for an empty journal), or
    * undefined when that checkpoint predates the section: the questions are then answered by
-   * walking the index until the next checkpoint counts them (see `section`).
+   * walking the index until the next checkpoint counts them (see `countIfUnknown`).
    */
   constructor(
     private readonly tree: PagedTree,
@@ -115,25 +115,29 @@ export class ErasureIndex implements Projection {
   ) {}
 
   /**
-   * The checkpoint section. Counts not known yet (the fold started from a root written before
-   * the section existed) are counted here, once, by walking the index: a checkpoint is off the
-   * read path, and every later open of the file then answers without a walk.
+   * Counts the keys of each kind by walking the index, if the counts are not known (the fold
+   * started from a root written before the section existed). The checkpointer calls it before
+   * it flushes the index (the walk reads pages, which must all be on disk): a checkpoint is
+   * off the read path, and every later open of the file answers without a walk.
    */
-  get section(): number[] {
-    let counts = this.counts;
-    if (counts === undefined) {
-      counts = {
-        erasedBlobCount: this.keyCount(ERASED_PREFIX),
-        redactedVersionCount: this.keyCount(VERSION_PREFIX),
-        pendingErasureCount: this.keyCount(PENDING_PREFIX),
-        subjectKeyCount: this.keyCount(SUBJECT_PREFIX),
-      };
-      // Counted inside a transaction, they hold for its changes: an abort forgets them.
-      this.counts = counts;
-      this.undo.push(() => {
-        this.counts = undefined;
-      });
-    }
+  countIfUnknown(): void {
+    if (this.counts !== undefined) return;
+    this.counts = {
+      erasedBlobCount: this.keyCount(ERASED_PREFIX),
+      redactedVersionCount: this.keyCount(VERSION_PREFIX),
+      pendingErasureCount: this.keyCount(PENDING_PREFIX),
+      subjectKeyCount: this.keyCount(SUBJECT_PREFIX),
+    };
+    // Counted inside a transaction, they hold for its changes: an abort forgets them.
+    this.undo.push(() => {
+      this.counts = undefined;
+    });
+  }
+
+  /** The checkpoint section, or undefined while the counts are unknown. */
+  get section(): number[] | undefined {
+    const counts = this.counts;
+    if (counts === undefined) return undefined;
     return [
       counts.erasedBlobCount,
       counts.redactedVersionCount,

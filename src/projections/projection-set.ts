@@ -101,11 +101,12 @@ export function checkpointSections(projections: Projections): CheckpointSections
   if (root === undefined) return undefined;
   const { nextInode, entryCount, fileCount } = projections.catalog.state;
   const { usedBlocks, liveBytes } = projections.allocator.section;
+  const erasures = projections.erasures.section;
   return {
     catalog: [root.offset, root.sequence, nextInode, entryCount, fileCount],
     allocator: [usedBlocks, liveBytes],
     timeline: projections.timeline.section,
     merkle: projections.merkle.section,
-    erasures: projections.erasures.section,
+    ...(erasures === undefined ? {} : { erasures }),
   };
 }

@@ -142,6 +142,8 @@ describe('the erasure index checkpoint section', () => {
           expect(fromSection.hasErasures()).toBe(walking.hasErasures());
           expect(fromSection.hasSubjects()).toBe(walking.hasSubjects());
           // An index without the section counts it by walking when a checkpoint asks.
+          expect(walking.section).toBeUndefined();
+          walking.countIfUnknown();
           expect(walking.section).toEqual(section);
         }
       }),
