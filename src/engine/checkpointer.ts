@@ -85,6 +85,8 @@ export function writeCheckpoint(
   try {
     // The previous root goes into the index now, so the pages written below hold it.
     projections.timeline.registerLastRoot();
+    // Before the flush: counting walks the index, whose flushed pages are not on disk yet.
+    projections.erasures.countIfUnknown();
     flushed = catalog.tree.flush((node) => stagePage(projections, writer, node));
     // The chain hash before the root seals the staged pages (in an encrypted cartridge), which
     // makes their leaf hashes final: the Merkle log folds them again before its section is

@@ -68,6 +68,8 @@ function flattenMovedEntries(entries: readonly MovedEntry[]): unknown[] {
 
 /** Fields per extent in the flat, stored form. */
 export const EXTENT_FIELDS = 5;
+/** The counts of a checkpoint's erasure section (see `CheckpointSections.erasures`). */
+export const ERASURE_SECTION_FIELDS = 4;
 
 /**
  * Extents as a flat `[recordOffset, recordSequence, blobOffset, lengthBytes,
@@ -136,6 +138,7 @@ function fieldsOf(event: JournalEvent): Field[] {
         [...event.sections.allocator],
         [...event.sections.timeline],
         merkleFields(event.sections.merkle),
+        ...(event.sections.erasures === undefined ? [] : [[...event.sections.erasures]]),
       ];
     case 'extents.consolidated':
       return [event.path, event.fileOffset, event.replacedCount];
@@ -491,6 +494,11 @@ class Fields {
     return unflattenExtents(new Fields(value as unknown[]), value.length / EXTENT_FIELDS);
   }
 
+  /** Whether fields are left: an optional trailing field (a later section) is present. */
+  more(): boolean {
+    return this.index < this.values.length;
+  }
+
   end(): void {
     if (this.index !== this.values.length) throw corruptBody('has too many fields');
   }
@@ -602,6 +610,7 @@ function decodeFields(type: RecordType, fields: Fields): JournalEvent {
           allocator: fields.counts(2),
           timeline: fields.counts(1),
           merkle: fields.merkleSection(),
+          ...(fields.more() ? { erasures: fields.counts(ERASURE_SECTION_FIELDS) } : {}),
         },
       };
     case RecordType.SnapshotCreated:
@@ -698,8 +707,183 @@ export function decodeEvent(type: number, body: Uint8Array): JournalEvent {
     if (body.length !== 0) throw corruptBody('of a data or index record is not empty');
     return type === RecordType.Data ? { type: 'data' } : { type: 'index.page' };
   }
+  if (type === RecordType.CheckpointRoot) {
+    const checkpoint = readCheckpointDirect(body);
+    if (checkpoint !== undefined) return checkpoint;
+  }
+  return decodeEventGeneral(type, body);
+}
+
+/**
+ * The general path of `decodeEvent` for a record with a body: msgpack, then the fields of its
+ * type (exported for the test that holds the direct checkpoint reader to it).
+ */
+export function decodeEventGeneral(type: number, body: Uint8Array): JournalEvent {
   const fields = unpackFields(body);
   const event = decodeFields(type as RecordType, fields);
   fields.end();
   return event;
+}
+
+/*
+ * A checkpoint root is the record every open decodes first, in a process that has often run
+ * nothing else: msgpack's general decoder and the decoder of every record type are compiled
+ * for it alone (a tenth of an open of a large cartridge that then only reads files).
+ * `readCheckpointDirect` reads the shape the checkpointer writes (arrays of counts, 32-byte
+ * hashes and byte strings) straight into the event, accepting exactly what the general path
+ * accepts; for anything else it returns undefined and the general path decides (so damaged
+ * bytes are reported as before).
+ */
+
+/** Where the direct reader stands in the body; reset by each `readCheckpointDirect`. */
+let directPosition = 0;
+/** What the count reader returns for bytes that are not a count it reads (never a count). */
+const NOT_DIRECT = -1;
+
+function directCount(body: Uint8Array): number {
+  const at = directPosition;
+  const tag = body[at];
+  if (tag === undefined) return NOT_DIRECT;
+  if (tag < 0x80) {
+    directPosition = at + 1;
+    return tag;
+  }
+  if (tag === 0xcc && at + 2 <= body.length) {
+    directPosition = at + 2;
+    return body[at + 1] as number;
+  }
+  if (tag === 0xcd && at + 3 <= body.length) {
+    directPosition = at + 3;
+    return ((body[at + 1] as number) << 8) | (body[at + 2] as number);
+  }
+  if (tag === 0xce && at + 5 <= body.length) {
+    directPosition = at + 5;
+    return (
+      (body[at + 1] as number) * 0x100_0000 +
+      (((body[at + 2] as number) << 16) |
+        ((body[at + 3] as number) << 8) |
+        (body[at + 4] as number))
+    );
+  }
+  if (tag === 0xcb && at + 9 <= body.length) {
+    const value = new DataView(body.buffer, body.byteOffset + at + 1, 8).getFloat64(0);
+    if (!Number.isSafeInteger(value) || value < 0) return NOT_DIRECT;
+    directPosition = at + 9;
+    return value;
+  }
+  return NOT_DIRECT;
+}
+
+/** The item count of an array header (fixarray or array 16), or NOT_DIRECT. */
+function directArrayLength(body: Uint8Array): number {
+  const at = directPosition;
+  const tag = body[at];
+  if (tag === undefined) return NOT_DIRECT;
+  if (tag >= 0x90 && tag <= 0x9f) {
+    directPosition = at + 1;
+    return tag - 0x90;
+  }
+  if (tag === 0xdc && at + 3 <= body.length) {
+    directPosition = at + 3;
+    return ((body[at + 1] as number) << 8) | (body[at + 2] as number);
+  }
+  return NOT_DIRECT;
+}
+
+/** A byte string (bin 8 or bin 16) copied out of the body, or undefined. */
+function directBytes(body: Uint8Array): Buffer | undefined {
+  const at = directPosition;
+  const tag = body[at];
+  let start: number;
+  let length: number;
+  if (tag === 0xc4 && at + 2 <= body.length) {
+    start = at + 2;
+    length = body[at + 1] as number;
+  } else if (tag === 0xc5 && at + 3 <= body.length) {
+    start = at + 3;
+    length = ((body[at + 1] as number) << 8) | (body[at + 2] as number);
+  } else {
+    return undefined;
+  }
+  if (start + length > body.length) return undefined;
+  directPosition = start + length;
+  return Buffer.from(body.subarray(start, start + length));
+}
+
+/** `length` counts in an array of exactly that many, or undefined. */
+function directCounts(body: Uint8Array, length: number): number[] | undefined {
+  if (directArrayLength(body) !== length) return undefined;
+  const counts = new Array<number>(length);
+  for (let index = 0; index < length; index++) {
+    const count = directCount(body);
+    if (count === NOT_DIRECT) return undefined;
+    counts[index] = count;
+  }
+  return counts;
+}
+
+/** A Merkle list: counts and 32-byte hashes, in groups of `groupSize`, or undefined. */
+function directCountsAndHashes(
+  body: Uint8Array,
+  groupSize: number,
+): (number | Buffer)[] | undefined {
+  const length = directArrayLength(body);
+  if (length === NOT_DIRECT || length % groupSize !== 0) return undefined;
+  const items = new Array<number | Buffer>(length);
+  for (let index = 0; index < length; index++) {
+    if (body[directPosition] === 0xc4) {
+      const hash = directBytes(body);
+      if (hash === undefined || hash.length !== 32) return undefined;
+      items[index] = hash;
+    } else {
+      const count = directCount(body);
+      if (count === NOT_DIRECT) return undefined;
+      items[index] = count;
+    }
+  }
+  return items;
+}
+
+function readCheckpointDirect(body: Uint8Array): JournalEvent | undefined {
+  directPosition = 0;
+  const fieldCount = directArrayLength(body);
+  if (fieldCount !== 5 && fieldCount !== 6) return undefined;
+  const chainBefore = directBytes(body);
+  if (chainBefore === undefined || chainBefore.length !== 32) return undefined;
+  const catalog = directCounts(body, 5);
+  const allocator = directCounts(body, 2);
+  const timeline = directCounts(body, 1);
+  if (catalog === undefined || allocator === undefined || timeline === undefined) return undefined;
+  if (directArrayLength(body) !== 6) return undefined;
+  const size = directCount(body);
+  const blockStartOffset = directCount(body);
+  if (size === NOT_DIRECT || blockStartOffset === NOT_DIRECT) return undefined;
+  const pendingLeaves = directBytes(body);
+  const frontier = directCountsAndHashes(body, 3);
+  const unwritten = directCountsAndHashes(body, 4);
+  if (pendingLeaves === undefined || frontier === undefined || unwritten === undefined) {
+    return undefined;
+  }
+  let lastSignedOffset: number | null = null;
+  if (body[directPosition] === 0xc0) {
+    directPosition++;
+  } else {
+    lastSignedOffset = directCount(body);
+    if (lastSignedOffset === NOT_DIRECT) return undefined;
+  }
+  const erasures = fieldCount === 6 ? directCounts(body, ERASURE_SECTION_FIELDS) : undefined;
+  if (fieldCount === 6 && erasures === undefined) return undefined;
+  if (directPosition !== body.length) return undefined;
+  const merkle = { size, blockStartOffset, pendingLeaves, frontier, unwritten, lastSignedOffset };
+  return {
+    type: 'checkpoint',
+    chainBefore,
+    sections: {
+      catalog,
+      allocator,
+      timeline,
+      merkle,
+      ...(erasures === undefined ? {} : { erasures }),
+    },
+  };
 }

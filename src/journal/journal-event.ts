@@ -94,6 +94,12 @@ export interface CheckpointSections {
   /** [lastCommitAtMs] */
   readonly timeline: readonly number[];
   readonly merkle: MerkleSection;
+  /**
+   * [erasedBlobCount, redactedVersionCount, pendingErasureCount, subjectKeyCount]: what the
+   * erasure index holds, so that open and the first read answer "none" without a walk. Absent
+   * in roots written before the section existed (the index is then asked by walking it).
+   */
+  readonly erasures?: readonly number[];
 }
 
 /**

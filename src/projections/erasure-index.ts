@@ -4,6 +4,7 @@ import type { ErasureLookup, KnownErasure } from '../journal/journal-reader.js';
 import { hexKey, isCount, numberAtKeyEnd, packValue, unpackValue } from './index/index-values.js';
 import type { PagedTree } from './index/paged-tree.js';
 import type { Projection } from './projection.js';
+import type { UndoLog } from './undo-log.js';
 import { CartridgeError } from '../errors.js';
 
 /**
@@ -65,13 +66,113 @@ function decodeErasure(offset: number, bytes: Buffer): KnownErasure {
   return { erased, kind, erasureOffset };
 }
 
+/**
+ * How many keys of each kind the index holds: the fold's checkpoint section
+ * `[erasedBlobCount, redactedVersionCount, pendingErasureCount, subjectKeyCount]`.
+ */
+export interface ErasureCounts {
+  readonly erasedBlobCount: number;
+  readonly redactedVersionCount: number;
+  readonly pendingErasureCount: number;
+  readonly subjectKeyCount: number;
+}
+
+/** The counts of an empty journal. */
+export const NO_ERASURES: ErasureCounts = {
+  erasedBlobCount: 0,
+  redactedVersionCount: 0,
+  pendingErasureCount: 0,
+  subjectKeyCount: 0,
+};
+
+/** The counts of a checkpoint section (its fields were checked as counts when decoded). */
+export function erasureCountsOf(section: readonly number[] | undefined): ErasureCounts | undefined {
+  if (section === undefined) return undefined;
+  const [erasedBlobCount, redactedVersionCount, pendingErasureCount, subjectKeyCount] = section as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  return { erasedBlobCount, redactedVersionCount, pendingErasureCount, subjectKeyCount };
+}
+
 export class ErasureIndex implements Projection {
   readonly name = 'erasures';
   /** Whether any erasure / subject key is in the index; undefined until first asked. */
   private anyErasure: boolean | undefined;
   private anySubject: boolean | undefined;
 
-  constructor(private readonly tree: PagedTree) {}
+  /**
+   * `counts` are those of the checkpoint the fold starts from (none for an empty journal), or
+   * undefined when that checkpoint predates the section: the questions are then answered by
+   * walking the index until the next checkpoint counts them (see `countIfUnknown`).
+   */
+  constructor(
+    private readonly tree: PagedTree,
+    private readonly undo: UndoLog,
+    private counts: ErasureCounts | undefined,
+  ) {}
+
+  /**
+   * Counts the keys of each kind by walking the index, if the counts are not known (the fold
+   * started from a root written before the section existed). The checkpointer calls it before
+   * it flushes the index (the walk reads pages, which must all be on disk): a checkpoint is
+   * off the read path, and every later open of the file answers without a walk.
+   */
+  countIfUnknown(): void {
+    if (this.counts !== undefined) return;
+    this.counts = {
+      erasedBlobCount: this.keyCount(ERASED_PREFIX),
+      redactedVersionCount: this.keyCount(VERSION_PREFIX),
+      pendingErasureCount: this.keyCount(PENDING_PREFIX),
+      subjectKeyCount: this.keyCount(SUBJECT_PREFIX),
+    };
+    // Counted inside a transaction, they hold for its changes: an abort forgets them.
+    this.undo.push(() => {
+      this.counts = undefined;
+    });
+  }
+
+  /** The checkpoint section, or undefined while the counts are unknown. */
+  get section(): number[] | undefined {
+    const counts = this.counts;
+    if (counts === undefined) return undefined;
+    return [
+      counts.erasedBlobCount,
+      counts.redactedVersionCount,
+      counts.pendingErasureCount,
+      counts.subjectKeyCount,
+    ];
+  }
+
+  private keyCount(prefix: string): number {
+    let count = 0;
+    this.tree.range(...prefixRange(prefix), () => {
+      count++;
+    });
+    return count;
+  }
+
+  /** Adds to the counts (if known), recording how to take it back on an abort. */
+  private count(
+    erasedBlobs: number,
+    redactedVersions: number,
+    pendingErasures: number,
+    subjectKeys: number,
+  ): void {
+    const before = this.counts;
+    if (before === undefined) return;
+    this.counts = {
+      erasedBlobCount: before.erasedBlobCount + erasedBlobs,
+      redactedVersionCount: before.redactedVersionCount + redactedVersions,
+      pendingErasureCount: before.pendingErasureCount + pendingErasures,
+      subjectKeyCount: before.subjectKeyCount + subjectKeys,
+    };
+    this.undo.push(() => {
+      this.counts = before;
+    });
+  }
 
   evolve(record: JournalRecord): void {
     const event = record.event;
@@ -103,6 +204,7 @@ export class ErasureIndex implements Projection {
           this.tree.set(key, packValue([record.offset]));
         }
         this.tree.set(PENDING_PREFIX + hexKey(record.offset), packValue([event.erasures.length]));
+        this.count(event.erasures.length, event.versions.length, 1, 0);
         this.anyErasure = true;
         return;
       }
@@ -110,12 +212,14 @@ export class ErasureIndex implements Projection {
         if (!this.tree.delete(PENDING_PREFIX + hexKey(event.erasureOffset))) {
           throw journalCorrupt(record.offset, 'a settled erasure names no erasure under way');
         }
+        this.count(0, 0, -1, 0);
         return;
       case 'subject.key':
         this.tree.set(
           `${SUBJECT_PREFIX}${event.subject}\u0000${hexKey(record.offset)}`,
           packValue([record.sequence]),
         );
+        this.count(0, 0, 0, 1);
         this.anySubject = true;
         return;
       default:
@@ -137,6 +241,8 @@ export class ErasureIndex implements Projection {
   }
 
   hasErasures(): boolean {
+    const counts = this.counts;
+    if (counts !== undefined) return counts.erasedBlobCount + counts.redactedVersionCount > 0;
     if (this.anyErasure === undefined) {
       this.anyErasure =
         this.tree.last(...prefixRange(ERASED_PREFIX)) !== undefined ||
@@ -148,6 +254,8 @@ export class ErasureIndex implements Projection {
   /** The offsets of the `content.erased` records whose overwrite is not settled. */
   pendingErasures(): number[] {
     const offsets: number[] = [];
+    // Known counts answer the common case (nothing pending) without reading a page at open.
+    if (this.counts !== undefined && this.counts.pendingErasureCount === 0) return offsets;
     this.tree.range(...prefixRange(PENDING_PREFIX), (key) => {
       offsets.push(numberAtKeyEnd(key));
     });
@@ -155,6 +263,7 @@ export class ErasureIndex implements Projection {
   }
 
   hasSubjects(): boolean {
+    if (this.counts !== undefined) return this.counts.subjectKeyCount > 0;
     if (this.anySubject === undefined) {
       this.anySubject = this.tree.last(...prefixRange(SUBJECT_PREFIX)) !== undefined;
     }

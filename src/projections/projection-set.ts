@@ -7,7 +7,7 @@ import { AuditIndex } from './audit-index.js';
 import { PolicyState } from './policy-state.js';
 import { UndoLog } from './undo-log.js';
 import { MerkleLog } from './merkle-log.js';
-import { ErasureIndex } from './erasure-index.js';
+import { ErasureIndex, erasureCountsOf, NO_ERASURES } from './erasure-index.js';
 
 /**
  * The projections and their order, in one place. Each fold has its own checkpoint section;
@@ -37,7 +37,7 @@ export function freshProjections(source: PageSource, capacityBlocks: number | nu
     policy: new PolicyState(tree, undo),
     audit: new AuditIndex(tree),
     merkle: new MerkleLog(tree, undo),
-    erasures: new ErasureIndex(tree),
+    erasures: new ErasureIndex(tree, undo, NO_ERASURES),
   };
 }
 
@@ -80,7 +80,7 @@ export function projectionsAt(
     policy: new PolicyState(tree, undo),
     audit: new AuditIndex(tree),
     merkle,
-    erasures: new ErasureIndex(tree),
+    erasures: new ErasureIndex(tree, undo, erasureCountsOf(sections.erasures)),
   };
 }
 
@@ -101,10 +101,12 @@ export function checkpointSections(projections: Projections): CheckpointSections
   if (root === undefined) return undefined;
   const { nextInode, entryCount, fileCount } = projections.catalog.state;
   const { usedBlocks, liveBytes } = projections.allocator.section;
+  const erasures = projections.erasures.section;
   return {
     catalog: [root.offset, root.sequence, nextInode, entryCount, fileCount],
     allocator: [usedBlocks, liveBytes],
     timeline: projections.timeline.section,
     merkle: projections.merkle.section,
+    ...(erasures === undefined ? {} : { erasures }),
   };
 }

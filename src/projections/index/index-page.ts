@@ -157,10 +157,6 @@ function malformed(offset: number, detail: string): CartridgeError {
  * whole page is validated before it is returned.
  */
 
-function u48At(bytes: Buffer, position: number): number {
-  return u32At(bytes, position) + u16At(bytes, position + 4) * 0x1_0000_0000;
-}
-
 /** Node's own UTF-8 slice, which `toString('utf8', start, end)` calls after its argument checks. */
 interface Utf8Slicer {
   utf8Slice(start: number, end: number): string;
@@ -243,11 +239,28 @@ class StoredBranch implements BranchNode {
   childAt(index: number): PageRef {
     const materialised = this.materialisedChildren;
     if (materialised !== undefined) return materialised[index] as PageRef;
-    const position = this.childrenStart + index * CHILD_ENTRY_BYTES;
+    // Byte arithmetic written out: in unoptimised code a helper call per field cost more than
+    // the reference it builds (checked when the page was decoded).
+    const bytes = this.bytes;
+    const at = this.childrenStart + index * CHILD_ENTRY_BYTES;
     return {
-      offset: u48At(this.bytes, position),
-      sequence: u48At(this.bytes, position + 6),
-      lengthBytes: u32At(this.bytes, position + 12),
+      offset:
+        ((bytes[at] as number) |
+          ((bytes[at + 1] as number) << 8) |
+          ((bytes[at + 2] as number) << 16)) +
+        (bytes[at + 3] as number) * 0x100_0000 +
+        ((bytes[at + 4] as number) | ((bytes[at + 5] as number) << 8)) * 0x1_0000_0000,
+      sequence:
+        ((bytes[at + 6] as number) |
+          ((bytes[at + 7] as number) << 8) |
+          ((bytes[at + 8] as number) << 16)) +
+        (bytes[at + 9] as number) * 0x100_0000 +
+        ((bytes[at + 10] as number) | ((bytes[at + 11] as number) << 8)) * 0x1_0000_0000,
+      lengthBytes:
+        ((bytes[at + 12] as number) |
+          ((bytes[at + 13] as number) << 8) |
+          ((bytes[at + 14] as number) << 16)) +
+        (bytes[at + 15] as number) * 0x100_0000,
     };
   }
 }

@@ -65,17 +65,29 @@ function misplaced(offset: number, detail: string): CartridgeError {
 
 // Runs on every page a descent passes, cached or not, so it makes no closure.
 function checkPlacement(node: IndexNode, bounds: Bounds, offset: number): void {
-  if (bounds.depth > INDEX_DEPTH_MAX) throw misplaced(offset, 'is deeper than an index can be');
-  const count = node.keys.length;
+  checkPlacementIn(node, bounds.low, bounds.high, bounds.depth, offset);
+}
+
+/** `checkPlacement` with the range as arguments: what the point lookup uses (no object). */
+function checkPlacementIn(
+  node: IndexNode,
+  low: string | undefined,
+  high: string | undefined,
+  depth: number,
+  offset: number,
+): void {
+  if (depth > INDEX_DEPTH_MAX) throw misplaced(offset, 'is deeper than an index can be');
+  const keys = node.keys;
+  const count = keys.length;
   if (count === 0) {
-    if (node.kind === 'leaf' && bounds.depth > 0)
+    if (node.kind === 'leaf' && depth > 0)
       throw misplaced(offset, 'is an empty leaf below the root');
     return;
   }
-  if (bounds.low !== undefined && (node.keys[0] as string) < bounds.low) {
+  if (low !== undefined && (keys[0] as string) < low) {
     throw misplaced(offset, 'holds keys outside its range');
   }
-  if (bounds.high !== undefined && (node.keys[count - 1] as string) >= bounds.high) {
+  if (high !== undefined && (keys[count - 1] as string) >= high) {
     throw misplaced(offset, 'holds keys outside its range');
   }
 }
@@ -208,16 +220,36 @@ export class PagedTree {
     return node;
   }
 
+  /*
+   * The point lookup is what a read of a file pays for, most of it right after open, in code V8
+   * has not optimised yet: the descent keeps its range in locals instead of a bounds object per
+   * level, and checks a loaded page's placement without a call through `nodeAt`. What it checks
+   * is exactly what `nodeAt` checks.
+   */
   get(key: string): Buffer | undefined {
-    let bounds = ROOT_BOUNDS;
-    let node = this.nodeAt(this.root, bounds);
+    const root = this.root;
+    let node = isNode(root) ? root : this.source.load(root);
+    if (!isNode(root)) checkPlacementIn(node, undefined, undefined, 0, root.offset);
+    let low: string | undefined;
+    let high: string | undefined;
+    let depth = 0;
     while (node.kind === 'branch') {
-      const index = childIndexOf(node.keys, key);
-      bounds = childBounds(bounds, node.keys, index);
-      node = this.nodeAt(childAt(node, index) as Child, bounds);
+      const keys = node.keys;
+      const index = childIndexOf(keys, key);
+      if (index > 0) low = keys[index - 1];
+      if (index < keys.length) high = keys[index];
+      depth++;
+      const child = childAt(node, index) as Child;
+      if (isNode(child)) {
+        node = child;
+      } else {
+        node = this.source.load(child);
+        checkPlacementIn(node, low, high, depth, child.offset);
+      }
     }
-    const index = lowerBound(node.keys, key);
-    return node.keys[index] === key ? valueAt(node, index) : undefined;
+    const keys = node.keys;
+    const index = lowerBound(keys, key);
+    return keys[index] === key ? valueAt(node, index) : undefined;
   }
 
   /**

@@ -42,6 +42,26 @@ const EVERY_EVENT: readonly JournalEvent[] = [
       },
     },
   },
+  // A root with the erasure index's section (a root without it, above, is one written before
+  // the section existed, and still reads).
+  {
+    type: 'checkpoint',
+    chainBefore: Buffer.alloc(32, 8),
+    sections: {
+      catalog: [8192, 3, 17, 1_000_000, 999_000],
+      allocator: [2 ** 40, 5],
+      timeline: [1_700_000_000_000],
+      merkle: {
+        size: 0,
+        blockStartOffset: 8192,
+        pendingLeaves: Buffer.alloc(0),
+        frontier: [],
+        unwritten: [],
+        lastSignedOffset: 2 ** 40,
+      },
+      erasures: [2 ** 33, 0, 1, 4096],
+    },
+  },
   { type: 'extents.consolidated', path: '/logs/audit.log', fileOffset: 2 ** 31 - 1, replacedCount: 1024 },
   { type: 'snapshot.created', name: 'before migration', atMs: 3, description: 'état ✓' },
   { type: 'snapshot.created', name: 's', atMs: 0, description: null },
