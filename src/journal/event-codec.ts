@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import { CartridgeError } from '../errors.js';
+import { DirectReader, NOT_DIRECT } from './direct-msgpack.js';
 import {
   type AuditAction,
   type AuditEntry,
@@ -735,87 +736,15 @@ export function decodeEventGeneral(type: number, body: Uint8Array): JournalEvent
  * bytes are reported as before).
  */
 
-/** Where the direct reader stands in the body; reset by each `readCheckpointDirect`. */
-let directPosition = 0;
-/** What the count reader returns for bytes that are not a count it reads (never a count). */
-const NOT_DIRECT = -1;
-
-function directCount(body: Uint8Array): number {
-  const at = directPosition;
-  const tag = body[at];
-  if (tag === undefined) return NOT_DIRECT;
-  if (tag < 0x80) {
-    directPosition = at + 1;
-    return tag;
-  }
-  if (tag === 0xcc && at + 2 <= body.length) {
-    directPosition = at + 2;
-    return body[at + 1] as number;
-  }
-  if (tag === 0xcd && at + 3 <= body.length) {
-    directPosition = at + 3;
-    return ((body[at + 1] as number) << 8) | (body[at + 2] as number);
-  }
-  if (tag === 0xce && at + 5 <= body.length) {
-    directPosition = at + 5;
-    return (
-      (body[at + 1] as number) * 0x100_0000 +
-      (((body[at + 2] as number) << 16) |
-        ((body[at + 3] as number) << 8) |
-        (body[at + 4] as number))
-    );
-  }
-  if (tag === 0xcb && at + 9 <= body.length) {
-    const value = new DataView(body.buffer, body.byteOffset + at + 1, 8).getFloat64(0);
-    if (!Number.isSafeInteger(value) || value < 0) return NOT_DIRECT;
-    directPosition = at + 9;
-    return value;
-  }
-  return NOT_DIRECT;
-}
-
-/** The item count of an array header (fixarray or array 16), or NOT_DIRECT. */
-function directArrayLength(body: Uint8Array): number {
-  const at = directPosition;
-  const tag = body[at];
-  if (tag === undefined) return NOT_DIRECT;
-  if (tag >= 0x90 && tag <= 0x9f) {
-    directPosition = at + 1;
-    return tag - 0x90;
-  }
-  if (tag === 0xdc && at + 3 <= body.length) {
-    directPosition = at + 3;
-    return ((body[at + 1] as number) << 8) | (body[at + 2] as number);
-  }
-  return NOT_DIRECT;
-}
-
-/** A byte string (bin 8 or bin 16) copied out of the body, or undefined. */
-function directBytes(body: Uint8Array): Buffer | undefined {
-  const at = directPosition;
-  const tag = body[at];
-  let start: number;
-  let length: number;
-  if (tag === 0xc4 && at + 2 <= body.length) {
-    start = at + 2;
-    length = body[at + 1] as number;
-  } else if (tag === 0xc5 && at + 3 <= body.length) {
-    start = at + 3;
-    length = ((body[at + 1] as number) << 8) | (body[at + 2] as number);
-  } else {
-    return undefined;
-  }
-  if (start + length > body.length) return undefined;
-  directPosition = start + length;
-  return Buffer.from(body.subarray(start, start + length));
-}
+/** The reader of `readCheckpointDirect`, reset for each body (never reentrant). */
+const reader = new DirectReader();
 
 /** `length` counts in an array of exactly that many, or undefined. */
-function directCounts(body: Uint8Array, length: number): number[] | undefined {
-  if (directArrayLength(body) !== length) return undefined;
+function directCounts(length: number): number[] | undefined {
+  if (reader.arrayLength() !== length) return undefined;
   const counts = new Array<number>(length);
   for (let index = 0; index < length; index++) {
-    const count = directCount(body);
+    const count = reader.count();
     if (count === NOT_DIRECT) return undefined;
     counts[index] = count;
   }
@@ -823,20 +752,17 @@ function directCounts(body: Uint8Array, length: number): number[] | undefined {
 }
 
 /** A Merkle list: counts and 32-byte hashes, in groups of `groupSize`, or undefined. */
-function directCountsAndHashes(
-  body: Uint8Array,
-  groupSize: number,
-): (number | Buffer)[] | undefined {
-  const length = directArrayLength(body);
+function directCountsAndHashes(groupSize: number): (number | Buffer)[] | undefined {
+  const length = reader.arrayLength();
   if (length === NOT_DIRECT || length % groupSize !== 0) return undefined;
   const items = new Array<number | Buffer>(length);
   for (let index = 0; index < length; index++) {
-    if (body[directPosition] === 0xc4) {
-      const hash = directBytes(body);
+    if (reader.peek() === 0xc4) {
+      const hash = reader.byteString();
       if (hash === undefined || hash.length !== 32) return undefined;
       items[index] = hash;
     } else {
-      const count = directCount(body);
+      const count = reader.count();
       if (count === NOT_DIRECT) return undefined;
       items[index] = count;
     }
@@ -845,35 +771,33 @@ function directCountsAndHashes(
 }
 
 function readCheckpointDirect(body: Uint8Array): JournalEvent | undefined {
-  directPosition = 0;
-  const fieldCount = directArrayLength(body);
+  reader.reset(body);
+  const fieldCount = reader.arrayLength();
   if (fieldCount !== 5 && fieldCount !== 6) return undefined;
-  const chainBefore = directBytes(body);
+  const chainBefore = reader.byteString();
   if (chainBefore === undefined || chainBefore.length !== 32) return undefined;
-  const catalog = directCounts(body, 5);
-  const allocator = directCounts(body, 2);
-  const timeline = directCounts(body, 1);
+  const catalog = directCounts(5);
+  const allocator = directCounts(2);
+  const timeline = directCounts(1);
   if (catalog === undefined || allocator === undefined || timeline === undefined) return undefined;
-  if (directArrayLength(body) !== 6) return undefined;
-  const size = directCount(body);
-  const blockStartOffset = directCount(body);
+  if (reader.arrayLength() !== 6) return undefined;
+  const size = reader.count();
+  const blockStartOffset = reader.count();
   if (size === NOT_DIRECT || blockStartOffset === NOT_DIRECT) return undefined;
-  const pendingLeaves = directBytes(body);
-  const frontier = directCountsAndHashes(body, 3);
-  const unwritten = directCountsAndHashes(body, 4);
+  const pendingLeaves = reader.byteString();
+  const frontier = directCountsAndHashes(3);
+  const unwritten = directCountsAndHashes(4);
   if (pendingLeaves === undefined || frontier === undefined || unwritten === undefined) {
     return undefined;
   }
   let lastSignedOffset: number | null = null;
-  if (body[directPosition] === 0xc0) {
-    directPosition++;
-  } else {
-    lastSignedOffset = directCount(body);
+  if (!reader.nil()) {
+    lastSignedOffset = reader.count();
     if (lastSignedOffset === NOT_DIRECT) return undefined;
   }
-  const erasures = fieldCount === 6 ? directCounts(body, ERASURE_SECTION_FIELDS) : undefined;
+  const erasures = fieldCount === 6 ? directCounts(ERASURE_SECTION_FIELDS) : undefined;
   if (fieldCount === 6 && erasures === undefined) return undefined;
-  if (directPosition !== body.length) return undefined;
+  if (!reader.atEnd) return undefined;
   const merkle = { size, blockStartOffset, pendingLeaves, frontier, unwritten, lastSignedOffset };
   return {
     type: 'checkpoint',

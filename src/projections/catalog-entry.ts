@@ -1,6 +1,7 @@
 import { CartridgeError } from '../errors.js';
 import { hexKey, isCount, packValue, unpackValue } from './index/index-values.js';
 import { EXTENT_FIELDS, extentsFromFlat, flattenExtents } from '../journal/event-codec.js';
+import { DirectReader } from '../journal/direct-msgpack.js';
 import type { Extent } from '../journal/journal-event.js';
 import { INLINE_EXTENTS_MAX } from '../limits.js';
 import { nameOf, parentOf, ROOT_PATH } from '../path/canonical-path.js';
@@ -196,49 +197,11 @@ export function decodeNode(bytes: Buffer): CatalogNode {
  * bytes are reported as before).
  */
 
-/** Where the direct reader stands in the value; reset by each `readNodeDirect`. */
-let readPosition = 0;
-/** What `countAt` returns for bytes that are not a count it reads (counts are never < 0). */
-const NOT_A_COUNT = -1;
-
-/** The count at `readPosition` (msgpack's encodings of a non-negative safe integer). */
-function countAt(bytes: Buffer): number {
-  const at = readPosition;
-  const tag = bytes[at];
-  if (tag === undefined) return NOT_A_COUNT;
-  if (tag < 0x80) {
-    readPosition = at + 1;
-    return tag;
-  }
-  if (tag === 0xcc && at + 2 <= bytes.length) {
-    readPosition = at + 2;
-    return bytes[at + 1] as number;
-  }
-  if (tag === 0xcd && at + 3 <= bytes.length) {
-    readPosition = at + 3;
-    return ((bytes[at + 1] as number) << 8) | (bytes[at + 2] as number);
-  }
-  if (tag === 0xce && at + 5 <= bytes.length) {
-    readPosition = at + 5;
-    return (
-      (bytes[at + 1] as number) * 0x100_0000 +
-      (((bytes[at + 2] as number) << 16) |
-        ((bytes[at + 3] as number) << 8) |
-        (bytes[at + 4] as number))
-    );
-  }
-  if (tag === 0xcb && at + 9 <= bytes.length) {
-    const value = bytes.readDoubleBE(at + 1);
-    if (!Number.isSafeInteger(value) || value < 0) return NOT_A_COUNT;
-    readPosition = at + 9;
-    return value;
-  }
-  return NOT_A_COUNT;
-}
+/** The reader of `readNodeDirect`, reset for each entry (decoding is never reentrant). */
+const reader = new DirectReader();
 
 /** Msgpack's tag of a fixed array of `count` items (up to 15). */
 const FIXARRAY_TAG = 0x90;
-const NIL_TAG = 0xc0;
 const DIRECTORY_FIELDS = 7;
 const FILE_FIELDS = 13;
 
@@ -246,48 +209,45 @@ const FILE_FIELDS = 13;
 function readNodeDirect(bytes: Buffer): CatalogNode | undefined {
   const fieldCount = (bytes[0] as number) - FIXARRAY_TAG;
   if (fieldCount !== FILE_FIELDS && fieldCount !== DIRECTORY_FIELDS) return undefined;
-  readPosition = 1;
-  const kind = countAt(bytes);
+  reader.reset(bytes, 1);
+  const kind = reader.count();
   if (kind !== (fieldCount === FILE_FIELDS ? 0 : 1)) return undefined;
-  const inode = countAt(bytes);
-  const mode = countAt(bytes);
-  const createdAtMs = countAt(bytes);
-  const modifiedAtMs = countAt(bytes);
-  const versionOffset = countAt(bytes);
+  const inode = reader.count();
+  const mode = reader.count();
+  const createdAtMs = reader.count();
+  const modifiedAtMs = reader.count();
+  const versionOffset = reader.count();
   if (inode < 0 || mode < 0 || createdAtMs < 0 || modifiedAtMs < 0 || versionOffset < 0) {
     return undefined;
   }
   if (kind === 1) {
-    const childCount = countAt(bytes);
-    if (childCount < 0 || readPosition !== bytes.length) return undefined;
+    const childCount = reader.count();
+    if (childCount < 0 || !reader.atEnd) return undefined;
     return { kind: 'directory', inode, mode, createdAtMs, modifiedAtMs, versionOffset, childCount };
   }
-  const sizeBytes = countAt(bytes);
-  const recordBytes = countAt(bytes);
-  const extentCount = countAt(bytes);
-  const runStartOffset = countAt(bytes);
-  const runCount = countAt(bytes);
+  const sizeBytes = reader.count();
+  const recordBytes = reader.count();
+  const extentCount = reader.count();
+  const runStartOffset = reader.count();
+  const runCount = reader.count();
   if (sizeBytes < 0 || recordBytes < 0 || extentCount < 0 || runStartOffset < 0 || runCount < 0) {
     return undefined;
   }
-  const inlineTag = bytes[readPosition];
   let inlineExtents: Extent[] | null = null;
-  if (inlineTag === NIL_TAG) {
-    readPosition++;
-  } else {
-    const flatCount = (inlineTag ?? 0) - FIXARRAY_TAG;
+  if (!reader.nil()) {
+    const flatCount = (reader.peek() ?? 0) - FIXARRAY_TAG;
     if (flatCount < 0 || flatCount > 15 || flatCount !== extentCount * EXTENT_FIELDS) {
       return undefined;
     }
     if (flatCount > INLINE_EXTENTS_MAX * EXTENT_FIELDS) return undefined;
-    readPosition++;
+    reader.position++;
     inlineExtents = new Array<Extent>(extentCount);
     for (let index = 0; index < extentCount; index++) {
-      const recordOffset = countAt(bytes);
-      const recordSequence = countAt(bytes);
-      const blobOffset = countAt(bytes);
-      const lengthBytes = countAt(bytes);
-      const recordLengthBytes = countAt(bytes);
+      const recordOffset = reader.count();
+      const recordSequence = reader.count();
+      const blobOffset = reader.count();
+      const lengthBytes = reader.count();
+      const recordLengthBytes = reader.count();
       if (
         recordOffset < 0 ||
         recordSequence < 0 ||
@@ -306,8 +266,8 @@ function readNodeDirect(bytes: Buffer): CatalogNode | undefined {
       };
     }
   }
-  const contentOffset = countAt(bytes);
-  if (contentOffset < 0 || readPosition !== bytes.length) return undefined;
+  const contentOffset = reader.count();
+  if (contentOffset < 0 || !reader.atEnd) return undefined;
   return {
     kind: 'file',
     inode,

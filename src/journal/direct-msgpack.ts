@@ -1,0 +1,117 @@
+/**
+ * A reader of the few msgpack encodings the engine writes in its hottest cold paths: counts
+ * (non-negative safe integers), array headers, nil and byte strings. The direct decoders of a
+ * checkpoint root (`event-codec.ts`) and of a catalog entry (`catalog-entry.ts`) read their
+ * values with it, byte by byte, where msgpackr's general decoder costs a call per item and a
+ * read function per type in code V8 has not optimised yet (right after open). It never throws:
+ * on anything it does not read it answers `NOT_DIRECT` (or undefined), and the caller hands the
+ * bytes to the general path, which decides, so damaged bytes are reported as before.
+ */
+
+/** What a count or length read returns for bytes it does not read (counts are never < 0). */
+export const NOT_DIRECT = -1;
+
+const NIL_TAG = 0xc0;
+
+export class DirectReader {
+  private bytes: Uint8Array = new Uint8Array(0);
+  /** The offset of the next byte to read. */
+  position = 0;
+
+  /** Starts reading `bytes` at `position`. */
+  reset(bytes: Uint8Array, position = 0): void {
+    this.bytes = bytes;
+    this.position = position;
+  }
+
+  /** Whether every byte was read. */
+  get atEnd(): boolean {
+    return this.position === this.bytes.length;
+  }
+
+  /** The byte at the reading position (undefined past the end), not consumed. */
+  peek(): number | undefined {
+    return this.bytes[this.position];
+  }
+
+  /** Consumes a nil if one is next; says whether it did. */
+  nil(): boolean {
+    if (this.bytes[this.position] !== NIL_TAG) return false;
+    this.position++;
+    return true;
+  }
+
+  /** A count (msgpack's encodings of a non-negative safe integer), or NOT_DIRECT. */
+  count(): number {
+    const { bytes } = this;
+    const at = this.position;
+    const tag = bytes[at];
+    if (tag === undefined) return NOT_DIRECT;
+    if (tag < 0x80) {
+      this.position = at + 1;
+      return tag;
+    }
+    if (tag === 0xcc && at + 2 <= bytes.length) {
+      this.position = at + 2;
+      return bytes[at + 1] as number;
+    }
+    if (tag === 0xcd && at + 3 <= bytes.length) {
+      this.position = at + 3;
+      return ((bytes[at + 1] as number) << 8) | (bytes[at + 2] as number);
+    }
+    if (tag === 0xce && at + 5 <= bytes.length) {
+      this.position = at + 5;
+      return (
+        (bytes[at + 1] as number) * 0x100_0000 +
+        (((bytes[at + 2] as number) << 16) |
+          ((bytes[at + 3] as number) << 8) |
+          (bytes[at + 4] as number))
+      );
+    }
+    if (tag === 0xcb && at + 9 <= bytes.length) {
+      const value = new DataView(bytes.buffer, bytes.byteOffset + at + 1, 8).getFloat64(0);
+      if (!Number.isSafeInteger(value) || value < 0) return NOT_DIRECT;
+      this.position = at + 9;
+      return value;
+    }
+    return NOT_DIRECT;
+  }
+
+  /** The item count of an array header (fixarray or array 16), or NOT_DIRECT. */
+  arrayLength(): number {
+    const { bytes } = this;
+    const at = this.position;
+    const tag = bytes[at];
+    if (tag === undefined) return NOT_DIRECT;
+    if (tag >= 0x90 && tag <= 0x9f) {
+      this.position = at + 1;
+      return tag - 0x90;
+    }
+    if (tag === 0xdc && at + 3 <= bytes.length) {
+      this.position = at + 3;
+      return ((bytes[at + 1] as number) << 8) | (bytes[at + 2] as number);
+    }
+    return NOT_DIRECT;
+  }
+
+  /** A byte string (bin 8 or bin 16) copied out of the bytes, or undefined. */
+  byteString(): Buffer | undefined {
+    const { bytes } = this;
+    const at = this.position;
+    const tag = bytes[at];
+    let start: number;
+    let length: number;
+    if (tag === 0xc4 && at + 2 <= bytes.length) {
+      start = at + 2;
+      length = bytes[at + 1] as number;
+    } else if (tag === 0xc5 && at + 3 <= bytes.length) {
+      start = at + 3;
+      length = ((bytes[at + 1] as number) << 8) | (bytes[at + 2] as number);
+    } else {
+      return undefined;
+    }
+    if (start + length > bytes.length) return undefined;
+    this.position = start + length;
+    return Buffer.from(bytes.subarray(start, start + length));
+  }
+}
