@@ -103,6 +103,12 @@ export const CONSOLIDATED_EXTENT_BYTES = 256 * 1024;
 /** A trailing run of this many small extents is consolidated even when it is short in bytes. */
 export const CONSOLIDATION_RUN_COUNT = 1024;
 
+/** Close consolidates a file's trailing run of small extents from this many on. */
+export const TAIL_CONSOLIDATION_RUN_COUNT_MIN = 64;
+
+/** Close looks at the trailing runs of at most this many files, the last appended to. */
+export const TAIL_CONSOLIDATION_FILES_MAX = 16;
+
 /** Reads of adjacent content records are merged into one `pread` of at most this many bytes. */
 export const READ_RUN_MAX_BYTES = 4 * 1024 * 1024;
 

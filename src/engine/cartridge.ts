@@ -1329,12 +1329,19 @@ export class Cartridge {
       );
     }
     this.durability.cancel();
-    let checkpointError: unknown;
+    let closeError: unknown;
     try {
       // A poisoned cartridge cannot make anything durable; close releases it and says so,
       // rather than returning as if the last commits were safe.
       if (!this.journal.readOnly) this.journal.writer.throwIfPoisoned();
       if (!this.journal.readOnly) {
+        // Like the checkpoint, rewriting the trailing runs of small appends only makes later
+        // reads cheaper: one that fails (a full disk) is reported after the sync.
+        try {
+          this.transactions.run(() => this.writes.consolidateTails());
+        } catch (error) {
+          closeError = error;
+        }
         // What the lane holds is written before the sync that makes it durable.
         this.trail.flush();
         // The checkpoint only shortens the next open; the sync below is the promise. So a
@@ -1343,7 +1350,7 @@ export class Cartridge {
           try {
             this.checkpoint();
           } catch (error) {
-            checkpointError = error;
+            closeError ??= error;
           }
         }
         // A closed cartridge ends at its journal's end ('full' keeps zeros past it while open).
@@ -1362,7 +1369,7 @@ export class Cartridge {
       this.journal.file.close();
       for (const file of this.retiredFiles.splice(0)) file.close();
     }
-    if (checkpointError !== undefined) throw checkpointError;
+    if (closeError !== undefined) throw closeError;
   }
 
   /**

@@ -18,7 +18,12 @@ import {
 } from '../projections/catalog.js';
 import { applyRecord } from '../projections/projection-set.js';
 import { AppendBuffer, lengthBytesAtMost } from './append-buffer.js';
-import { consolidationDue } from './consolidation.js';
+import {
+  AppendedFiles,
+  type ConsolidationStep,
+  consolidationDue,
+  tailConsolidationDue,
+} from './consolidation.js';
 import { type MovedPath, planMove, requireMovable } from './move-plan.js';
 import type { ContentReader } from './content-reader.js';
 import type { OpenedJournal } from './open-journal.js';
@@ -77,6 +82,8 @@ export class WritePath {
   private readonly appends = new AppendBuffer();
   /** The audit lane places of the appends buffered now: linked to their record at settle. */
   private appendAudits: number[] = [];
+  /** The files small appends went to lately: close looks at their trailing runs. */
+  private readonly appendedFiles = new AppendedFiles();
 
   constructor(private readonly host: WritePathHost) {}
 
@@ -255,7 +262,29 @@ export class WritePath {
     // The record's own blob is the file's last extent. One of SMALL_EXTENT_BYTES or more ends
     // the file's run of small extents, so no consolidation can be due: the check (a lookup of
     // the entry just written) is skipped.
-    if (record.rawBlobLength < SMALL_EXTENT_BYTES) this.consolidate(pending.path);
+    if (record.rawBlobLength < SMALL_EXTENT_BYTES) {
+      this.appendedFiles.touch(pending.path);
+      this.consolidate(pending.path, consolidationDue(this.existingFile(pending.path)));
+    }
+  }
+
+  /**
+   * Rewrites the trailing runs of small extents that the files appended to lately end with,
+   * where they are long enough (see `tailConsolidationDue`); what close does before its
+   * checkpoint. Returns how many runs were rewritten.
+   */
+  consolidateTails(): number {
+    let count = 0;
+    for (const path of this.appendedFiles.take()) {
+      const node = this.journal.catalog.get(path);
+      // Renamed or deleted since, or replaced by a directory: nothing of it to rewrite.
+      if (node === undefined || node.kind !== 'file') continue;
+      const step = tailConsolidationDue(node);
+      if (step === undefined) continue;
+      this.consolidate(path, step);
+      count++;
+    }
+    return count;
   }
 
   /** Drops the buffered appends: the transaction or savepoint they belong to rolled back. */
@@ -264,13 +293,11 @@ export class WritePath {
     this.appendAudits = [];
   }
 
-  /** Rewrites a file's trailing run of small extents into one record when it is due. */
-  private consolidate(path: string): void {
-    const file = this.existingFile(path);
-    const step = consolidationDue(file);
+  /** Rewrites a file's trailing run of small extents as `step` says, if it says anything. */
+  private consolidate(path: string, step: ConsolidationStep | undefined): void {
     if (step === undefined) return;
     const { catalog } = this.journal;
-    const extents = catalog.extentsFrom(file, step.fileOffset);
+    const extents = catalog.extentsFrom(this.existingFile(path), step.fileOffset);
     const bytes = this.host.content().read(extents, step.sizeBytes, path);
     this.append(
       {

@@ -552,6 +552,37 @@ describe('Cartridge#appendFile()', () => {
   });
 });
 
+describe('Cartridge#close() and the trailing run of small appends', () => {
+  /** A log of `lineCount` one-line commits, closed; its lines and the dead bytes before close. */
+  function appendedLog(path: string, lineCount: number): { lines: string[]; deadBytes: number } {
+    const cart = Cartridge.create(path, { durability: 'off' });
+    cart.createFile('/log', '');
+    const lines = Array.from({ length: lineCount }, (_, index) => `${index}:`.padEnd(60, 'x') + '\n');
+    for (const line of lines) cart.appendFile('/log', line);
+    const deadBytes = cart.stats().deadBytes;
+    cart.close();
+    return { lines, deadBytes };
+  }
+
+  it('rewrites a long trailing run into one record at close; the log reads the same', () => {
+    const path = fileAt('long.cart');
+    const { lines, deadBytes } = appendedLog(path, 300);
+    const reopened = track(Cartridge.open(path));
+    // The 300 small records are no longer referred to: the consolidated one holds their bytes.
+    expect(reopened.stats().deadBytes - deadBytes).toBeGreaterThan(300 * 60);
+    expect(reopened.readFile('/log').toString()).toBe(lines.join(''));
+    expect(reopened.verify().ok).toBe(true);
+  });
+
+  it('leaves a short trailing run to grow', () => {
+    const path = fileAt('short.cart');
+    const { lines, deadBytes } = appendedLog(path, 20);
+    const reopened = track(Cartridge.open(path));
+    expect(reopened.stats().deadBytes).toBe(deadBytes);
+    expect(reopened.readFile('/log').toString()).toBe(lines.join(''));
+  });
+});
+
 describe('Cartridge#deleteFile()', () => {
   it('deletes a file and releases its blocks', () => {
     const cart = memory({ capacityBlocks: 2 });

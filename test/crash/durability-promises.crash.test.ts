@@ -123,3 +123,28 @@ describe('close() when its checkpoint fails', () => {
     next.close();
   });
 });
+
+describe('close() when rewriting the trailing run of small appends fails', () => {
+  it('syncs every commit, then reports the failure; the log reads whole after a power cut', () => {
+    const storage = new FaultStorage(6);
+    const cartridge = Cartridge.create(PATH, {
+      storage,
+      durability: 'off',
+      checkpointIntervalBytes: 1024 * 1024 * 1024,
+    });
+    cartridge.createFile('/log', '');
+    const lines = Array.from({ length: 200 }, (_, index) => `line ${index}\n`);
+    for (const line of lines) cartridge.appendFile('/log', line);
+    const syncsBefore = storage.syncCount;
+    // The first write close makes is the rewrite's: the disk is full for it.
+    storage.failOn({ operation: 'write', nth: 1, errorCode: 'ENOSPC' });
+    expectCode(() => cartridge.close(), 'ENOSPC');
+    expect(storage.syncCount).toBeGreaterThan(syncsBefore);
+    storage.crash({ kind: 'drop-unsynced' });
+    const reopened = Cartridge.open(PATH, { storage });
+    expect(reopened.readFile('/log').toString()).toBe(lines.join(''));
+    expect(reopened.verify().ok).toBe(true);
+    reopened.close();
+  });
+});
+
