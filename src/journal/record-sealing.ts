@@ -1,11 +1,6 @@
-import {
-  type CipherGCM,
-  createCipheriv,
-  createDecipheriv,
-  type DecipherGCM,
-  type KeyObject,
-} from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { CartridgeError, journalCorrupt } from '../errors.js';
+import { AEAD_TAG_BYTES, type Aead, aeadFor } from './aead.js';
 import { KEY_ID_BYTES, keyIdNumberOf, type Keyring } from './keyring.js';
 import {
   blobNonceOf,
@@ -29,15 +24,13 @@ import {
  * blob (replay never reads content) and a blob replaced later by an erasure marker does not
  * make the body unreadable.
  *
- * Opening checks the tag before any plaintext leaves this module: GCM and Poly1305 decrypt in
- * `update()` and authenticate in `final()`, and nothing is returned unless `final()` passed.
+ * Opening checks the tag before any plaintext leaves this module (see `Aead.open`). The cipher
+ * calls themselves are `aead.ts`'s: Node's OpenSSL through the addon, or node:crypto.
  * The frame's CRC32C and the hash chain cover the sealed bytes, so checking a journal
  * (`verify`, recovery) needs no key.
  */
 
-export const SEAL_TAG_BYTES = 16;
-/** One options object for every cipher: the tag length is checked by Node on each. */
-const AEAD_OPTIONS = { authTagLength: SEAL_TAG_BYTES } as const;
+export const SEAL_TAG_BYTES = AEAD_TAG_BYTES;
 const SEALED_BODY_PREFIX_BYTES = KEY_ID_BYTES + NONCE_BYTES;
 /** What sealing adds to every body: key id, nonce and tag. */
 export const SEALED_BODY_OVERHEAD_BYTES = SEALED_BODY_PREFIX_BYTES + SEAL_TAG_BYTES;
@@ -69,29 +62,26 @@ export function keyIdOfSealedBody(storedBody: Uint8Array): Buffer {
   return Buffer.from(storedBody.buffer, storedBody.byteOffset, KEY_ID_BYTES);
 }
 
-/** Node's AEAD cipher objects, GCM and ChaCha20-Poly1305 alike, as far as sealing uses them. */
-type AeadCipher = Pick<CipherGCM, 'setAAD' | 'update' | 'final' | 'getAuthTag'>;
-type AeadDecipher = Pick<DecipherGCM, 'setAAD' | 'setAuthTag' | 'update' | 'final'>;
-
 export class RecordSealing {
   private readonly nonces = new NonceSource();
+  private readonly aead: Aead;
 
-  constructor(readonly keyring: Keyring) {}
+  constructor(
+    readonly keyring: Keyring,
+    aead?: Aead,
+  ) {
+    this.aead = aead ?? aeadFor(keyring.cipher);
+  }
 
   /**
    * The blob nonce of the record being sealed, written here rather than into a fresh buffer
-   * per record: `createCipheriv` copies its IV into the cipher context before returning.
+   * per record: the cipher takes its nonce into its context before it returns.
    */
   private readonly blobNonce = Buffer.alloc(NONCE_BYTES);
 
-  // Node types `createCipheriv` by algorithm name; both AEADs share the calls used here, so
-  // the name is given the GCM type for the compiler only.
-  private cipherOf(key: KeyObject, nonce: Uint8Array): AeadCipher {
-    return createCipheriv(this.keyring.cipher as 'aes-256-gcm', key, nonce, AEAD_OPTIONS);
-  }
-
-  private decipherOf(key: KeyObject, nonce: Uint8Array): AeadDecipher {
-    return createDecipheriv(this.keyring.cipher as 'aes-256-gcm', key, nonce, AEAD_OPTIONS);
+  /** Which AEAD implementation seals and opens: 'native' or 'node:crypto'. */
+  get implementation(): Aead['implementation'] {
+    return this.aead.implementation;
   }
 
   /**
@@ -113,36 +103,11 @@ export class RecordSealing {
     this.keyring.currentKeyId.copy(sealedBody, 0);
     this.nonces.writeNext(sealedBody, KEY_ID_BYTES);
     const nonce = sealedBody.subarray(KEY_ID_BYTES, SEALED_BODY_PREFIX_BYTES);
-    this.sealInto(key, nonce, associatedData, body, sealedBody, SEALED_BODY_PREFIX_BYTES);
+    this.aead.sealInto(key, nonce, associatedData, body, sealedBody, SEALED_BODY_PREFIX_BYTES);
     if (blob.length === 0) return { body: sealedBody, blobCiphertext: EMPTY, blobTag: EMPTY };
-    // The blob's ciphertext is the cipher's own output, kept as it is (see `SealedPayload`).
-    const cipher = this.cipherOf(blobKey ?? key, writeBlobNonce(nonce, this.blobNonce));
-    cipher.setAAD(associatedData);
-    const ciphertext = cipher.update(blob);
-    // Both AEADs are stream ciphers: `final` gives no bytes, but joining costs nothing if so.
-    const rest = cipher.final();
-    return {
-      body: sealedBody,
-      blobCiphertext: rest.length === 0 ? ciphertext : Buffer.concat([ciphertext, rest]),
-      blobTag: cipher.getAuthTag(),
-    };
-  }
-
-  private sealInto(
-    key: KeyObject,
-    nonce: Uint8Array,
-    associatedData: Buffer,
-    plaintext: Uint8Array,
-    target: Buffer,
-    offset: number,
-  ): void {
-    const cipher = this.cipherOf(key, nonce);
-    cipher.setAAD(associatedData);
-    const written = cipher.update(plaintext);
-    written.copy(target, offset);
-    const rest = cipher.final();
-    rest.copy(target, offset + written.length);
-    cipher.getAuthTag().copy(target, offset + plaintext.length);
+    const nonceOfBlob = writeBlobNonce(nonce, this.blobNonce);
+    const { ciphertext, tag } = this.aead.seal(blobKey ?? key, nonceOfBlob, associatedData, blob);
+    return { body: sealedBody, blobCiphertext: ciphertext, blobTag: tag };
   }
 
   /** The record key a sealed body names; a key id the keyring lacks is `KEY_REQUIRED`. */
@@ -208,21 +173,15 @@ export class RecordSealing {
     sealed: Uint8Array,
     offset: number,
   ): Buffer {
-    const ciphertextLength = sealed.length - SEAL_TAG_BYTES;
-    const decipher = this.decipherOf(key, nonce);
-    try {
-      decipher.setAAD(associatedData);
-      decipher.setAuthTag(sealed.subarray(ciphertextLength));
-      const plaintext = decipher.update(sealed.subarray(0, ciphertextLength));
-      const rest = decipher.final();
-      return rest.length === 0 ? plaintext : Buffer.concat([plaintext, rest]);
-    } catch (error) {
+    const plaintext = this.aead.open(key, nonce, associatedData, sealed);
+    if (plaintext === undefined) {
       throw new CartridgeError(
         'DECRYPTION_FAILED',
         `the record at journal offset ${offset} does not authenticate: a wrong key, or tampering`,
-        { offset, cause: error },
+        { offset },
       );
     }
+    return plaintext;
   }
 }
 

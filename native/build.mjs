@@ -1,0 +1,21 @@
+// Builds the native AEAD addon (native/cartridge-aead.c) with node-gyp; `npm install` runs it.
+// It never fails the install: on a machine without a C compiler (or without Node's headers)
+// Cartridge seals records with node:crypto instead, which gives the same bytes, only slower.
+import { spawnSync } from 'node:child_process';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const directory = dirname(fileURLToPath(import.meta.url));
+// npm names its own node-gyp to the scripts it runs; outside npm, the one on the PATH.
+const nodeGyp = process.env.npm_config_node_gyp;
+const command = nodeGyp === undefined ? 'node-gyp' : process.execPath;
+const args = nodeGyp === undefined ? ['rebuild'] : [nodeGyp, 'rebuild'];
+const result = spawnSync(command, args, { cwd: directory, encoding: 'utf8' });
+if (result.status === 0) {
+  process.stdout.write('cartridge-vfs: native AEAD built\n');
+} else {
+  const reason = result.error?.message ?? `node-gyp exited with ${result.status}`;
+  process.stdout.write(
+    `cartridge-vfs: native AEAD not built (${reason}); encryption uses node:crypto\n`,
+  );
+}

@@ -1,0 +1,117 @@
+import type { KeyObject } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { Aead } from './aead.js';
+import type { CipherName } from './keyring.js';
+
+/** What `native/cartridge-aead.c` exports (see there). */
+interface NativeAeadBinding {
+  createContexts(cipher: CipherName, key: Uint8Array): object;
+  seal(
+    contexts: object,
+    nonce: Uint8Array,
+    associatedData: Uint8Array,
+    plaintext: Uint8Array,
+    target: Uint8Array,
+    offset: number,
+  ): number;
+  open(
+    contexts: object,
+    nonce: Uint8Array,
+    associatedData: Uint8Array,
+    sealed: Uint8Array,
+    target: Uint8Array,
+    offset: number,
+  ): boolean;
+}
+
+const TAG_BYTES = 16;
+
+let binding: NativeAeadBinding | null | undefined;
+
+/**
+ * The addon `npm install` built into `native/build/Release`, or null: not built (no compiler
+ * on this machine), or turned off with `CARTRIDGE_NATIVE_AEAD=0`. Found from the package's
+ * own root, which is the same for the sources run by tsx and for the built `dist/`.
+ */
+export function nativeAeadBinding(): NativeAeadBinding | null {
+  if (binding === undefined) binding = loadBinding();
+  return binding;
+}
+
+function loadBinding(): NativeAeadBinding | null {
+  if (process.env.CARTRIDGE_NATIVE_AEAD === '0') return null;
+  try {
+    const require = createRequire(import.meta.url);
+    const root = dirname(require.resolve('cartridge-vfs/package.json'));
+    return require(join(root, 'native', 'build', 'Release', 'cartridge_aead.node'));
+  } catch {
+    // Not built: node:crypto seals instead.
+    return null;
+  }
+}
+
+/**
+ * The AEAD through the addon: the cipher contexts of a key are made at its first use and kept
+ * with the key (a `WeakMap`, so they go when the key does).
+ */
+export class NativeAead implements Aead {
+  readonly implementation = 'native';
+  private readonly contexts = new WeakMap<KeyObject, object>();
+
+  constructor(
+    private readonly cipher: CipherName,
+    private readonly native: NativeAeadBinding,
+  ) {}
+
+  private contextsOf(key: KeyObject): object {
+    let contexts = this.contexts.get(key);
+    if (contexts === undefined) {
+      const raw = key.export();
+      try {
+        contexts = this.native.createContexts(this.cipher, raw);
+      } finally {
+        // The key schedule lives in the context now; this copy of the key is not kept.
+        raw.fill(0);
+      }
+      this.contexts.set(key, contexts);
+    }
+    return contexts;
+  }
+
+  sealInto(
+    key: KeyObject,
+    nonce: Uint8Array,
+    associatedData: Uint8Array,
+    plaintext: Uint8Array,
+    target: Uint8Array,
+    offset: number,
+  ): void {
+    this.native.seal(this.contextsOf(key), nonce, associatedData, plaintext, target, offset);
+  }
+
+  seal(
+    key: KeyObject,
+    nonce: Uint8Array,
+    associatedData: Uint8Array,
+    plaintext: Uint8Array,
+  ): { readonly ciphertext: Buffer; readonly tag: Buffer } {
+    const sealed = Buffer.allocUnsafe(plaintext.length + TAG_BYTES);
+    this.sealInto(key, nonce, associatedData, plaintext, sealed, 0);
+    return {
+      ciphertext: sealed.subarray(0, plaintext.length),
+      tag: sealed.subarray(plaintext.length),
+    };
+  }
+
+  open(
+    key: KeyObject,
+    nonce: Uint8Array,
+    associatedData: Uint8Array,
+    sealed: Uint8Array,
+  ): Buffer | undefined {
+    const plaintext = Buffer.allocUnsafe(sealed.length - TAG_BYTES);
+    const ok = this.native.open(this.contextsOf(key), nonce, associatedData, sealed, plaintext, 0);
+    return ok ? plaintext : undefined;
+  }
+}
