@@ -126,8 +126,9 @@ export class AppendBuffer {
    * journal writer keeps small ones after the commit for consolidation to read
    * (`JournalWriter.recentBlob`). Large text is a slice of a slab (see `textBytes`).
    */
-  take(): { path: string; file: FileNode; bytes: Buffer } | undefined {
+  take(): { path: string; spelling: unknown; file: FileNode; bytes: Buffer } | undefined {
     const path = this.pathValue;
+    const spelling = this.spellingValue;
     const file = this.fileValue;
     if (path === undefined || file === undefined) return undefined;
     // Lines of text (the common case: a log) become bytes in one conversion.
@@ -142,7 +143,7 @@ export class AppendBuffer {
       );
     }
     this.clear();
-    return { path, file, bytes };
+    return { path, spelling, file, bytes };
   }
 
   clear(): void {
