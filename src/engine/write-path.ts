@@ -89,7 +89,7 @@ export class WritePath {
   private readonly appends = new AppendBuffer();
   /** The audit lane places of the appends buffered now: linked to their record at settle. */
   private appendAudits: number[] = [];
-  /** The file the last buffered appends went to, as their record left it (see `appendedFileFor`). */
+  /** The file the last buffered appends went to, as their record left it (`appendedFileFor`). */
   private appendedFile: AppendedFile | undefined;
   /** The catalog change of the last record `append` applied. */
   private lastChange: FileChange | undefined;
