@@ -14,6 +14,7 @@ import {
   DIRECTORY_MODE_DEFAULT,
   type DirectoryNode,
   FILE_MODE_DEFAULT,
+  type FileChange,
   type FileNode,
 } from '../projections/catalog.js';
 import { applyRecord } from '../projections/projection-set.js';
@@ -30,6 +31,17 @@ import type { OpenedJournal } from './open-journal.js';
 import type { OperationGate, Principal } from './operation-gate.js';
 import type { AuditLane } from './audit-lane.js';
 import { blocksFor, type ReadModel } from './read-model.js';
+
+/** The file of the last buffered appends, and where the journal stood after their record. */
+interface AppendedFile {
+  readonly journal: OpenedJournal;
+  readonly path: string;
+  /** The path as the caller spelled it. */
+  readonly spelling: unknown;
+  readonly file: FileNode;
+  readonly nextSequence: number;
+  readonly nextOffset: number;
+}
 
 /** Content accepted by the write calls: bytes, or text stored as UTF-8. */
 export type Content = Uint8Array | string;
@@ -84,6 +96,10 @@ export class WritePath {
   private appendAudits: number[] = [];
   /** The files small appends went to lately: close looks at their trailing runs. */
   private readonly appendedFiles = new AppendedFiles();
+  /** The file the last buffered appends went to, as their record left it (`appendedFileFor`). */
+  private appendedFile: AppendedFile | undefined;
+  /** The catalog change of the last record `append` applied. */
+  private lastChange: FileChange | undefined;
 
   constructor(private readonly host: WritePathHost) {}
 
@@ -191,6 +207,13 @@ export class WritePath {
     // The hot path of a log written in transactions: the same file as the bytes buffered.
     let file = this.appends.fileFor(path);
     let canonical = this.appends.path as string;
+    if (file === undefined && this.appends.path === undefined) {
+      const appended = this.appendedFileFor(path);
+      if (appended !== undefined) {
+        file = appended.file;
+        canonical = appended.path;
+      }
+    }
     if (file === undefined) {
       // Decided before the path is looked up: an error must not tell a refused actor more.
       const parsed = parsePath(path);
@@ -262,9 +285,23 @@ export class WritePath {
     // The record's own blob is the file's last extent. One of SMALL_EXTENT_BYTES or more ends
     // the file's run of small extents, so no consolidation can be due: the check (a lookup of
     // the entry just written) is skipped.
+    const after = this.lastChange?.after;
+    if (after?.kind === 'file') {
+      const writer = this.journal.writer;
+      this.appendedFile = {
+        journal: this.journal,
+        path: pending.path,
+        spelling: pending.spelling,
+        file: after,
+        nextSequence: writer.nextSequence(),
+        nextOffset: writer.nextOffset(),
+      };
+    }
     if (record.rawBlobLength < SMALL_EXTENT_BYTES) {
       this.appendedFiles.touch(pending.path);
-      this.consolidate(pending.path, consolidationDue(this.existingFile(pending.path)));
+      // The entry the record just left is the file's entry now: no lookup needed.
+      const file = after?.kind === 'file' ? after : this.existingFile(pending.path);
+      this.consolidate(pending.path, consolidationDue(file));
     }
   }
 
@@ -287,10 +324,34 @@ export class WritePath {
     return count;
   }
 
+  /**
+   * The file a transaction's first append names, without looking it up, when it is the file
+   * the last buffered appends went to and nothing was staged or committed since their record:
+   * the entry their record left in the catalog is then still the file's entry. A log written
+   * in transactions looked its file up again at the start of each one (an index lookup and an
+   * entry decoded, a few per cent of its commit). Any other record moves the journal's next
+   * sequence and offset (a rollback forgets the file outright, see `discardBufferedAppends`),
+   * and a new journal (after a compaction) is another object, so the check is exact.
+   */
+  private appendedFileFor(spelling: string): AppendedFile | undefined {
+    const appended = this.appendedFile;
+    if (appended === undefined || appended.spelling !== spelling) return undefined;
+    const journal = this.journal;
+    if (
+      appended.journal !== journal ||
+      appended.nextSequence !== journal.writer.nextSequence() ||
+      appended.nextOffset !== journal.writer.nextOffset()
+    ) {
+      return undefined;
+    }
+    return appended;
+  }
+
   /** Drops the buffered appends: the transaction or savepoint they belong to rolled back. */
   discardBufferedAppends(): void {
     this.appends.clear();
     this.appendAudits = [];
+    this.appendedFile = undefined;
   }
 
   /** Rewrites a file's trailing run of small extents as `step` says, if it says anything. */
@@ -447,7 +508,7 @@ export class WritePath {
     blobKey?: KeyObject,
   ): JournalRecord {
     const record = this.journal.writer.stage(event, blob, effort, blobKey);
-    applyRecord(this.journal, record);
+    this.lastChange = applyRecord(this.journal, record);
     return record;
   }
 }

@@ -1,6 +1,6 @@
 import type { CheckpointSections, JournalRecord } from '../journal/journal-event.js';
 import { Allocator } from './allocator.js';
-import { Catalog } from './catalog.js';
+import { Catalog, type FileChange } from './catalog.js';
 import { PagedTree, type PageSource } from './index/paged-tree.js';
 import { type RootEntry, Timeline } from './timeline.js';
 import { AuditIndex } from './audit-index.js';
@@ -85,7 +85,7 @@ export function projectionsAt(
 }
 
 /** Folds one record into every projection, in order: the allocator reads the catalog's change. */
-export function applyRecord(projections: Projections, record: JournalRecord): void {
+export function applyRecord(projections: Projections, record: JournalRecord): FileChange {
   const change = projections.catalog.evolve(record);
   projections.allocator.evolve(record, change);
   projections.timeline.evolve(record);
@@ -93,6 +93,7 @@ export function applyRecord(projections: Projections, record: JournalRecord): vo
   projections.audit.evolve(record);
   projections.erasures.evolve(record);
   projections.merkle.evolve(record);
+  return change;
 }
 
 /** The sections of a checkpoint root; the index must have been flushed (its root is a page). */

@@ -550,6 +550,72 @@ describe('Cartridge#appendFile()', () => {
     }
     expect(cart.readFile('/log').toString()).toBe(expected.join(''));
   });
+
+  it('starts each transaction from the file as every change between them left it', () => {
+    // The write path remembers the file its last appends went to, for the next transaction's
+    // first append: every kind of change in between must be seen. The steps come from a fixed
+    // generator; large transactions take the slab path of the append buffer.
+    const cart = create();
+    cart.createFile('/log', '');
+    cart.createFile('/other', '');
+    let model = '';
+    let state = 7;
+    const next = (bound: number) => {
+      state = (state * 1103515245 + 12345) % 2147483648;
+      return state % bound;
+    };
+    const linesOf = (step: number, count: number) =>
+      Array.from({ length: count }, (_, index) => `${step}.${index} é`.padEnd(90, '-') + '\n');
+    for (let step = 0; step < 120; step++) {
+      const lines = linesOf(step, next(2) === 0 ? 3 : 60);
+      cart.transaction(() => {
+        for (const line of lines) cart.appendFile('/log', line);
+      });
+      model += lines.join('');
+      const between = next(7);
+      if (between === 0) {
+        cart.writeFile('/log', `rewritten ${step}\n`);
+        model = `rewritten ${step}\n`;
+      } else if (between === 1) {
+        // Rolled back: the same file (its appends staged by a read), then another file with
+        // a record of the same size; then one record elsewhere, which brings the journal's
+        // next sequence back to where the rolled-back appends had left it.
+        expect(() =>
+          cart.transaction(() => {
+            for (const line of lines) cart.appendFile('/log', line);
+            cart.readFile('/log');
+            throw new Error('rolled back');
+          }),
+        ).toThrow('rolled back');
+        expect(() =>
+          cart.transaction(() => {
+            for (const line of lines) cart.appendFile('/other', line);
+            throw new Error('rolled back');
+          }),
+        ).toThrow('rolled back');
+        cart.writeFile('/other', lines.join(''));
+      } else if (between === 2) {
+        cart.deleteFile('/log');
+        cart.createFile('/log', 'again\n');
+        model = 'again\n';
+      } else if (between === 3) {
+        cart.checkpoint();
+      } else if (between === 4) {
+        cart.rename('/log', '/moved');
+        cart.createFile('/log', '');
+        cart.deleteFile('/moved');
+        model = '';
+      } else if (between === 5) {
+        // The same file under another spelling, outside a transaction.
+        cart.appendFile('/./log', 'spelled\n');
+        model += 'spelled\n';
+      }
+      expect(cart.metadata('/log').sizeBytes).toBe(Buffer.byteLength(model));
+    }
+    expect(cart.readFile('/log').toString()).toBe(model);
+    cart.close();
+    expect(open().readFile('/log').toString()).toBe(model);
+  });
 });
 
 describe('Cartridge#close() and the trailing run of small appends', () => {

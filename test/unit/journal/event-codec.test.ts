@@ -3,7 +3,7 @@ import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { CartridgeError } from '../../../src/errors.js';
 import { decodeEvent, encodeEvent, recordTypeOf } from '../../../src/journal/event-codec.js';
-import type { JournalEvent } from '../../../src/journal/journal-event.js';
+import type { Extent, JournalEvent } from '../../../src/journal/journal-event.js';
 
 /** How many random cases to run per property; `PROPERTY_RUNS` raises it for a soak run. */
 const NUM_RUNS = Number.parseInt(process.env['PROPERTY_RUNS'] ?? '200', 10) || 200;
@@ -160,6 +160,64 @@ describe('event codec round trip', () => {
         expect(decodeEvent(recordTypeOf(generated), encodeEvent(generated))).toEqual(generated);
       }),
       { numRuns: NUM_RUNS },
+    );
+  });
+});
+
+describe('direct encoder of content events', () => {
+  /** The general encoder the direct one must agree with, byte for byte. */
+  const packer = new Packr({ useRecords: false, mapsAsObjects: false });
+  const flat = (extents: readonly Extent[]) =>
+    extents.flatMap((extent) => [
+      extent.recordOffset,
+      extent.recordSequence,
+      extent.blobOffset,
+      extent.lengthBytes,
+      extent.recordLengthBytes,
+    ]);
+  /** Numbers at every msgpack size boundary, negative ones and fractions included. */
+  const edgyNumber = fc.oneof(
+    fc.constantFrom(0, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 2 ** 32 - 1, 2 ** 32),
+    fc.constantFrom(-1, -0x20, -0x21, -0x80, -0x81, -0x8000, -0x8001, -(2 ** 31), -0, 0.5),
+    fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+    fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+  );
+  const extent = fc.record({
+    recordOffset: edgyNumber,
+    recordSequence: edgyNumber,
+    blobOffset: edgyNumber,
+    lengthBytes: edgyNumber,
+    recordLengthBytes: edgyNumber,
+  });
+  const event = fc.record({
+    type: fc.constantFrom('file.appended' as const, 'file.written' as const),
+    // Lone surrogates included: both encoders write U+FFFD for them.
+    path: fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.string({ unit: 'grapheme', minLength: 20, maxLength: 300 }),
+      fc.string({ unit: 'binary-ascii', minLength: 250, maxLength: 1100 }),
+    ),
+    atMs: edgyNumber,
+    sizeBytes: edgyNumber,
+    extents: fc.array(extent, { maxLength: 20 }),
+    previous: fc.option(edgyNumber, { nil: null }),
+  });
+
+  it('writes exactly the bytes msgpackr writes, at every size boundary', () => {
+    fc.assert(
+      fc.property(event, (generated) => {
+        const expected = Buffer.from(
+          packer.pack([
+            generated.path,
+            generated.atMs,
+            generated.sizeBytes,
+            flat(generated.extents),
+            generated.previous,
+          ]),
+        );
+        expect(encodeEvent(generated).toString('hex')).toBe(expected.toString('hex'));
+      }),
+      { numRuns: NUM_RUNS * 5 },
     );
   });
 });
