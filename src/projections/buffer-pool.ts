@@ -60,6 +60,11 @@ class ByteLruList<V> {
 
   pushNewest(key: number, value: V, chargedBytes: number): void {
     assert(!this.entries.has(key), 'a key was pushed onto a list that already holds it');
+    this.pushUnlisted(key, value, chargedBytes);
+  }
+
+  /** `pushNewest` for a caller that has just checked that no list holds `key`. */
+  pushUnlisted(key: number, value: V, chargedBytes: number): void {
     this.entries.set(key, { value, chargedBytes });
     this.totalBytes += chargedBytes;
   }
@@ -179,6 +184,27 @@ export class BufferPool<V extends Sized = Buffer> {
     if (chargedBytes > this.capacityBytes) {
       this.delete(key);
       return false;
+    }
+    // The common case, a key the pool has never seen (or forgot) while it still has room, is
+    // written out: it is every page and blob a freshly opened cartridge reads, in code V8 has
+    // not optimised yet, where the general path's calls, closures and assertions cost more than
+    // the entry. It does exactly what the general path does for such a key.
+    const t1 = this.t1;
+    const t2 = this.t2;
+    const capacityBytes = this.capacityBytes;
+    if (
+      t1.bytes + t2.bytes + chargedBytes <= capacityBytes &&
+      !t1.has(key) &&
+      !t2.has(key) &&
+      !this.b1.has(key) &&
+      !this.b2.has(key)
+    ) {
+      t1.pushUnlisted(key, value, chargedBytes);
+      const b1Bytes = this.b1.bytes;
+      if (t1.bytes + b1Bytes > capacityBytes || b1Bytes + this.b2.bytes > capacityBytes) {
+        this.trimGhosts();
+      }
+      return true;
     }
     // Replacing a resident value is not a reference: the entry stays in its own list.
     if (this.t1.remove(key) !== undefined) {
