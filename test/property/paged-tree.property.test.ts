@@ -345,4 +345,43 @@ describe('paged tree against a sorted map', () => {
     expect(() => decodePage(encodePage(leaf), 100_000)).toThrow(expect.objectContaining({ code: 'JOURNAL_CORRUPT' }));
     expect(() => decodePage(Buffer.from([0xc1]), 100_000)).toThrow(expect.objectContaining({ code: 'JOURNAL_CORRUPT' }));
   });
+
+  it('checks the order of keys as JavaScript orders strings, not as their bytes sort', () => {
+    const leafOf = (keys: string[]): Buffer =>
+      encodePage({ kind: 'leaf', keys, values: keys.map(() => Buffer.alloc(2)), sizeBytes: 0 });
+    const corrupt = expect.objectContaining({ code: 'JOURNAL_CORRUPT', offset: 100_000 });
+    // U+E000 sorts after an astral character as a string, before it as bytes: a page in byte
+    // order is out of order, and one in string order is a good page.
+    expect(() => decodePage(leafOf(['a\ue000', 'a\u{1f600}']), 100_000)).toThrow(corrupt);
+    const good = decodePage(leafOf(['a\u{1f600}', 'a\ue000', 'b']), 100_000);
+    expect(good.keys).toEqual(['a\u{1f600}', 'a\ue000', 'b']);
+    // Bytes that are not UTF-8 decode to U+FFFD, which sorts after 'é' whatever their bytes.
+    const forged = Buffer.from([0, 0, 2, 0, 1, 0, 0x80, 0, 0, 0, 0, 2, 0, 0xc3, 0xa9, 0, 0, 0, 0]);
+    expect(() => decodePage(forged, 100_000)).toThrow(corrupt);
+    // Neighbours that first differ in an ASCII byte after the same non-ASCII ones, or where one
+    // ends: ordered as bytes, and the same order as strings.
+    const ascii = decodePage(leafOf(['\u00e9', '\u00e9a', '\u00e9b', '\u{1f600}x', '\u{1f600}y']), 100_000);
+    expect(ascii.keys).toEqual(['\u00e9', '\u00e9a', '\u00e9b', '\u{1f600}x', '\u{1f600}y']);
+    expect(() => decodePage(leafOf(['\u00e9b', '\u00e9a']), 100_000)).toThrow(corrupt);
+    expect(() => decodePage(leafOf(['abcdefgh', 'abcdefgh']), 100_000)).toThrow(corrupt);
+    expect(() => decodePage(leafOf(['abcdefghi', 'abcdefgh']), 100_000)).toThrow(corrupt);
+  });
+
+  it('finds every key of pages read from disk, whatever their characters', () => {
+    // Lookups search a page read from disk by probing its keys one by one; the pages here hold
+    // keys whose byte order and string order differ, and keys that are prefixes of others.
+    fc.assert(
+      fc.property(fc.uniqueArray(key, { minLength: 1, maxLength: 300 }), fc.array(key, { maxLength: 50 }), (keys, others) => {
+        const pages = new MemoryPages();
+        const written = new PagedTree(pages, new UndoLog());
+        for (const entryKey of keys) written.set(entryKey, valueOf(entryKey, 40));
+        written.flush((node) => pages.write(node));
+        const tree = new PagedTree(pages, new UndoLog(), written.rootRef);
+        for (const entryKey of keys) expect(tree.get(entryKey)?.equals(valueOf(entryKey, 40))).toBe(true);
+        for (const other of others) expect(tree.get(other) !== undefined).toBe(keys.includes(other));
+        expect(tree.get(`${keys[0] as string}\u0000`)).toBeUndefined();
+      }),
+      { numRuns: NUM_RUNS * 3, ...(SEED === undefined ? {} : { seed: SEED }) },
+    );
+  });
 });
