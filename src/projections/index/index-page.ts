@@ -2,7 +2,6 @@ import { CartridgeError } from '../../errors.js';
 import { assert } from '../../assert.js';
 import { INDEX_PAGE_KEYS_MAX, RECORD_MAX_BYTES } from '../../limits.js';
 import { putU16, putU32, u32At } from '../../journal/little-endian.js';
-import { childIndexOf, lowerBound } from './key-search.js';
 
 /**
  * The pages of the catalog index and their bytes. A page is the blob of an `index.page`
@@ -150,12 +149,12 @@ function malformed(offset: number, detail: string): CartridgeError {
 
 /*
  * Decoding runs on every page a lookup misses in the cache, and right after open it runs in
- * code V8 has not optimised yet, where every call, every small object and every string is
- * expensive: a string per key was a third of what the cold reads of a big catalog allocated,
- * and the decoded pages stay in the cache, so every scavenge copied them. So a page is checked
- * in its bytes and its keys stay there: a lookup makes strings of the few keys its binary
- * search probes, and a writer (or a scan) of all of them when it asks for `keys`. What is
- * checked, and when, does not change: the whole page is validated before it is returned.
+ * code V8 has not optimised yet, where every call (into Node's `Buffer` methods, or to a
+ * helper) and every small object is expensive. So the loops read fixed-width fields with plain
+ * byte arithmetic written out in place, a key is sliced with one call, and what a lookup does
+ * not need (the views of a leaf's values, the references of a branch's children) stays in the
+ * page's bytes until someone asks for it. What is checked, and when, does not change: the
+ * whole page is validated before it is returned.
  */
 
 /** Node's own UTF-8 slice, which `toString('utf8', start, end)` calls after its argument checks. */
@@ -166,66 +165,23 @@ interface Utf8Slicer {
 const hasUtf8Slice =
   typeof (Buffer.prototype as unknown as Partial<Utf8Slicer>).utf8Slice === 'function';
 
-function sliceKey(bytes: Buffer, start: number, end: number): string {
-  return hasUtf8Slice
-    ? (bytes as unknown as Utf8Slicer).utf8Slice(start, end)
-    : bytes.toString('utf8', start, end);
-}
-
-/** The length of the key that starts at `keyStart` (its u16 length is just before). */
-function keyLengthAt(bytes: Buffer, keyStart: number): number {
-  return (bytes[keyStart - 2] as number) | ((bytes[keyStart - 1] as number) << 8);
-}
-
 /**
- * A page read from disk: its bytes, checked, and where each key starts. Its keys become strings
- * one by one as a search probes them (`keyAt`), or all at once when someone asks for `keys`.
- * It is clean and shared, so it is never changed: a change copies it.
+ * A leaf read from disk: its keys decoded, its values left in the page's bytes (a lookup wants
+ * one of them; a view per entry was a third of the cost of a cold page load). It is clean and
+ * shared, so it is never changed: a change copies it (`values` then materialises every view).
  */
-abstract class StoredPage {
-  private materialisedKeys: string[] | undefined;
-
-  constructor(
-    /** The page's bytes (the cache charges by their length). */
-    readonly bytes: Buffer,
-    /** Where each key's bytes start in the page (its u16 length is just before). */
-    protected readonly keyStarts: number[],
-    /** Keys already made strings by the decoder (a page it checked as strings), if any. */
-    keys: string[] | undefined,
-  ) {
-    this.materialisedKeys = keys;
-  }
-
-  get keyCount(): number {
-    return this.keyStarts.length;
-  }
-
-  get keys(): string[] {
-    if (this.materialisedKeys === undefined) {
-      const keys = new Array<string>(this.keyStarts.length);
-      for (let index = 0; index < keys.length; index++) keys[index] = this.keyAt(index);
-      this.materialisedKeys = keys;
-    }
-    return this.materialisedKeys;
-  }
-
-  keyAt(index: number): string {
-    const keys = this.materialisedKeys;
-    if (keys !== undefined) return keys[index] as string;
-    const start = this.keyStarts[index] as number;
-    return sliceKey(this.bytes, start, start + keyLengthAt(this.bytes, start));
-  }
-}
-
-/**
- * A leaf read from disk: its values, too, stay in the page's bytes (a lookup wants one of
- * them; a view per entry was a third of the cost of a cold page load). `values` materialises
- * every view, for a copy.
- */
-class StoredLeaf extends StoredPage implements LeafNode {
+class StoredLeaf implements LeafNode {
   readonly kind = 'leaf' as const;
   private materialisedValues: Buffer[] | undefined;
   private estimatedBytes = -1;
+
+  constructor(
+    readonly keys: string[],
+    /** The page's bytes (the cache charges by their length). */
+    readonly bytes: Buffer,
+    /** Where each value's bytes start in the page (its u32 length is just before). */
+    private readonly valueStarts: number[],
+  ) {}
 
   /**
    * The size estimate (as `entryBytes` sums it), computed when a writer first asks: a lookup
@@ -233,11 +189,10 @@ class StoredLeaf extends StoredPage implements LeafNode {
    */
   get sizeBytes(): number {
     if (this.estimatedBytes < 0) {
-      const keys = this.keys;
       let sizeBytes = PAGE_OVERHEAD_BYTES;
-      for (let index = 0; index < keys.length; index++) {
-        const start = this.valueStartOf(index);
-        sizeBytes += (keys[index] as string).length + u32At(this.bytes, start - 4) + 4;
+      for (let index = 0; index < this.keys.length; index++) {
+        const start = this.valueStarts[index] as number;
+        sizeBytes += (this.keys[index] as string).length + u32At(this.bytes, start - 4) + 4;
       }
       this.estimatedBytes = sizeBytes;
     }
@@ -246,7 +201,7 @@ class StoredLeaf extends StoredPage implements LeafNode {
 
   get values(): Buffer[] {
     if (this.materialisedValues === undefined) {
-      const values = new Array<Buffer>(this.keyStarts.length);
+      const values = new Array<Buffer>(this.keys.length);
       for (let index = 0; index < values.length; index++) values[index] = this.valueAt(index);
       this.materialisedValues = values;
     }
@@ -262,42 +217,34 @@ class StoredLeaf extends StoredPage implements LeafNode {
   valueAt(index: number): Buffer {
     const materialised = this.materialisedValues;
     if (materialised !== undefined) return materialised[index] as Buffer;
-    this.valueViews ??= new Array<Buffer | undefined>(this.keyStarts.length);
+    this.valueViews ??= new Array<Buffer | undefined>(this.keys.length);
     let view = this.valueViews[index];
     if (view === undefined) {
-      const start = this.valueStartOf(index);
+      const start = this.valueStarts[index] as number;
       view = this.bytes.subarray(start, start + u32At(this.bytes, start - 4));
       this.valueViews[index] = view;
     }
     return view;
   }
-
-  /** Where value `index` starts: after its key and its u32 length. */
-  private valueStartOf(index: number): number {
-    const keyStart = this.keyStarts[index] as number;
-    return keyStart + keyLengthAt(this.bytes, keyStart) + 4;
-  }
 }
 
 /**
- * A branch read from disk: its child references (checked when the page was read) left in the
- * page's bytes until asked for; a lookup follows one of them.
+ * A branch read from disk: its separators decoded, its child references (checked when the page
+ * was read) left in the page's bytes until asked for; a lookup follows one of them.
  */
-class StoredBranch extends StoredPage implements BranchNode {
+class StoredBranch implements BranchNode {
   readonly kind = 'branch' as const;
   private materialisedChildren: Child[] | undefined;
 
   constructor(
-    bytes: Buffer,
-    keyStarts: number[],
-    keys: string[] | undefined,
+    readonly keys: string[],
+    /** The page's bytes (the cache charges by their length). */
+    readonly bytes: Buffer,
     /** Where the first child reference starts in the page. */
     private readonly childrenStart: number,
-  ) {
-    super(bytes, keyStarts, keys);
-  }
+  ) {}
 
-  /** The size estimate (as `separatorBytes` sums it), computed when a writer asks. */
+  /** The size estimate (as `separatorBytes` sums it), computed when a writer first asks. */
   get sizeBytes(): number {
     let sizeBytes = PAGE_OVERHEAD_BYTES + CHILD_REF_BYTES;
     for (const key of this.keys) sizeBytes += key.length + 2 + CHILD_REF_BYTES;
@@ -306,7 +253,7 @@ class StoredBranch extends StoredPage implements BranchNode {
 
   get children(): Child[] {
     if (this.materialisedChildren === undefined) {
-      const children = new Array<Child>(this.keyStarts.length + 1);
+      const children = new Array<Child>(this.keys.length + 1);
       for (let index = 0; index < children.length; index++) children[index] = this.childAt(index);
       this.materialisedChildren = children;
     }
@@ -352,44 +299,14 @@ export function childAt(branch: BranchNode, index: number): Child | undefined {
   return branch instanceof StoredBranch ? branch.childAt(index) : branch.children[index];
 }
 
-/** How many keys a node holds, without making strings of a stored page's keys. */
-export function keyCountOf(node: IndexNode): number {
-  return node instanceof StoredPage ? node.keyCount : node.keys.length;
-}
-
-/** Key `index` of a node (undefined past its end), making a string of that key alone. */
-export function keyOf(node: IndexNode, index: number): string | undefined {
-  if (!(node instanceof StoredPage)) return node.keys[index];
-  return index < node.keyCount ? node.keyAt(index) : undefined;
-}
-
-/**
- * The binary searches of `key-search.ts` over a node, probing a stored page's keys one by one:
- * `inclusive` false gives the first index whose key is >= `key` (`lowerBound`), true the
- * number of keys <= `key` (`childIndexOf`).
- */
-export function searchNode(node: IndexNode, key: string, inclusive: boolean): number {
-  if (!(node instanceof StoredPage)) {
-    return inclusive ? childIndexOf(node.keys, key) : lowerBound(node.keys, key);
-  }
-  let low = 0;
-  let high = node.keyCount;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    const probe = node.keyAt(middle);
-    if (probe < key || (inclusive && probe === key)) low = middle + 1;
-    else high = middle;
-  }
-  return low;
-}
-
 /**
  * The bytes a node holds in memory, for the page cache's budget: a page read from disk is
- * charged by its encoded length, a node just written by its size estimate; decoded pages take
- * about twice their encoded size.
+ * charged by its encoded length (what it holds, besides its keys), a node just written by its
+ * size estimate; decoded pages take about twice their encoded size.
  */
 export function cachedBytesOf(node: IndexNode): number {
-  const encodedBytes = node instanceof StoredPage ? node.bytes.length : node.sizeBytes;
+  const encodedBytes =
+    node instanceof StoredLeaf || node instanceof StoredBranch ? node.bytes.length : node.sizeBytes;
   return encodedBytes * 2;
 }
 
@@ -398,13 +315,6 @@ export function cachedBytesOf(node: IndexNode): number {
  * Every length is checked against what is left before it is used; keys must be sorted and
  * distinct (the descent relies on it); a child must lie before its parent (no cycles); the
  * page must end exactly where its entries do. Leaf values are views into `bytes`.
- *
- * The order is checked on the keys' bytes, four at a time: UTF-8's byte order is the order of
- * code points, which is JavaScript's order of strings (UTF-16 code units, the tree's) except
- * between characters from U+E000-U+FFFF and astral ones, and bytes that are not UTF-8 decode to
- * U+FFFD wherever they sort. So the bytes decide only where two neighbours first differ in an
- * ASCII byte (or one ends where the other goes on with one): there the two orders agree for any
- * bytes before it. A page with any other neighbours is checked as strings, as a whole.
  */
 export function decodePage(bytes: Buffer, offset: number): IndexNode {
   const length = bytes.length;
@@ -413,79 +323,54 @@ export function decodePage(bytes: Buffer, offset: number): IndexNode {
   const count = (bytes[2] as number) | ((bytes[3] as number) << 8);
   if ((kind !== 0 && kind !== 1) || bytes[1] !== 0) throw malformed(offset, 'kind malformed');
   if (count > INDEX_PAGE_KEYS_MAX) throw malformed(offset, 'has too many keys');
-  const leaf = kind === 0;
-  const keyStarts = new Array<number>(count);
-  const words = new DataView(bytes.buffer, bytes.byteOffset, length);
+  const keys = new Array<string>(count);
+  const slicer = bytes as unknown as Utf8Slicer;
   let position = PAGE_HEADER_BYTES;
-  let previousStart = 0;
-  let previousLength = 0;
-  let checkedAsBytes = true;
+  let previous = '';
+  if (kind === 1) {
+    for (let index = 0; index < count; index++) {
+      const keyStart = position + 2;
+      if (keyStart > length) throw malformed(offset, 'is cut short');
+      position = keyStart + ((bytes[position] as number) | ((bytes[position + 1] as number) << 8));
+      if (position > length) throw malformed(offset, 'is cut short');
+      const key = hasUtf8Slice
+        ? slicer.utf8Slice(keyStart, position)
+        : bytes.toString('utf8', keyStart, position);
+      if (!(previous < key) && index > 0) throw malformed(offset, 'keys out of order');
+      previous = key;
+      keys[index] = key;
+    }
+    if (position + (count + 1) * CHILD_ENTRY_BYTES !== length) {
+      throw malformed(offset, 'children malformed');
+    }
+    checkChildren(bytes, position, offset);
+    return new StoredBranch(keys, bytes, position);
+  }
+  const valueStarts = new Array<number>(count);
   for (let index = 0; index < count; index++) {
     const keyStart = position + 2;
     if (keyStart > length) throw malformed(offset, 'is cut short');
-    const keyLength = (bytes[position] as number) | ((bytes[position + 1] as number) << 8);
-    position = keyStart + keyLength;
-    if (leaf) {
-      // The value's length field must fit too: one check for both.
-      if (position + 4 > length) throw malformed(offset, 'is cut short');
-      position +=
-        4 +
-        ((bytes[position] as number) |
-          ((bytes[position + 1] as number) << 8) |
-          ((bytes[position + 2] as number) << 16)) +
-        (bytes[position + 3] as number) * 0x100_0000;
-    }
-    if (position > length) throw malformed(offset, 'is cut short');
-    keyStarts[index] = keyStart;
-    if (index > 0 && checkedAsBytes) {
-      // Where this key first differs from the one before: four bytes at a time (big-endian
-      // words compare as their bytes do), then byte by byte.
-      const shorter = previousLength < keyLength ? previousLength : keyLength;
-      let at = 0;
-      while (
-        at + 4 <= shorter &&
-        words.getUint32(previousStart + at) === words.getUint32(keyStart + at)
-      ) {
-        at += 4;
-      }
-      while (at < shorter && bytes[previousStart + at] === bytes[keyStart + at]) at++;
-      if (at === shorter) {
-        if (previousLength >= keyLength) throw malformed(offset, 'keys out of order');
-        if ((bytes[keyStart + at] as number) >= 0x80) checkedAsBytes = false;
-      } else {
-        const before = bytes[previousStart + at] as number;
-        const after = bytes[keyStart + at] as number;
-        if (after >= 0x80 || before >= 0x80) checkedAsBytes = false;
-        else if (before > after) throw malformed(offset, 'keys out of order');
-      }
-    }
-    previousStart = keyStart;
-    previousLength = keyLength;
-  }
-  const keys = checkedAsBytes ? undefined : keysInOrder(bytes, keyStarts, offset);
-  if (leaf) {
-    if (position !== length) throw malformed(offset, 'has bytes after its entries');
-    return new StoredLeaf(bytes, keyStarts, keys);
-  }
-  if (position + (count + 1) * CHILD_ENTRY_BYTES !== length) {
-    throw malformed(offset, 'children malformed');
-  }
-  checkChildren(bytes, position, offset);
-  return new StoredBranch(bytes, keyStarts, keys, position);
-}
-
-/** A page's keys as strings, checked in JavaScript's order of strings. */
-function keysInOrder(bytes: Buffer, keyStarts: number[], offset: number): string[] {
-  const keys = new Array<string>(keyStarts.length);
-  let previous = '';
-  for (let index = 0; index < keys.length; index++) {
-    const start = keyStarts[index] as number;
-    const key = sliceKey(bytes, start, start + keyLengthAt(bytes, start));
-    if (index > 0 && !(previous < key)) throw malformed(offset, 'keys out of order');
+    position = keyStart + ((bytes[position] as number) | ((bytes[position + 1] as number) << 8));
+    // The value's length field must fit too: one check for both.
+    if (position + 4 > length) throw malformed(offset, 'is cut short');
+    const key = hasUtf8Slice
+      ? slicer.utf8Slice(keyStart, position)
+      : bytes.toString('utf8', keyStart, position);
+    if (!(previous < key) && index > 0) throw malformed(offset, 'keys out of order');
     previous = key;
     keys[index] = key;
+    const valueStart = position + 4;
+    position =
+      valueStart +
+      ((bytes[position] as number) |
+        ((bytes[position + 1] as number) << 8) |
+        ((bytes[position + 2] as number) << 16)) +
+      (bytes[position + 3] as number) * 0x100_0000;
+    if (position > length) throw malformed(offset, 'is cut short');
+    valueStarts[index] = valueStart;
   }
-  return keys;
+  if (position !== length) throw malformed(offset, 'has bytes after its entries');
+  return new StoredLeaf(keys, bytes, valueStarts);
 }
 
 /**

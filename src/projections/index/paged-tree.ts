@@ -11,12 +11,9 @@ import {
   entryBytes,
   type IndexNode,
   isNode,
-  keyCountOf,
-  keyOf,
   type LeafNode,
   PAGE_OVERHEAD_BYTES,
   type PageRef,
-  searchNode,
   separatorBytes,
   valueAt,
 } from './index-page.js';
@@ -80,17 +77,17 @@ function checkPlacementIn(
   offset: number,
 ): void {
   if (depth > INDEX_DEPTH_MAX) throw misplaced(offset, 'is deeper than an index can be');
-  // Only the first and last keys of a page read from disk are made strings here.
-  const count = keyCountOf(node);
+  const keys = node.keys;
+  const count = keys.length;
   if (count === 0) {
     if (node.kind === 'leaf' && depth > 0)
       throw misplaced(offset, 'is an empty leaf below the root');
     return;
   }
-  if (low !== undefined && (keyOf(node, 0) as string) < low) {
+  if (low !== undefined && (keys[0] as string) < low) {
     throw misplaced(offset, 'holds keys outside its range');
   }
-  if (high !== undefined && (keyOf(node, count - 1) as string) >= high) {
+  if (high !== undefined && (keys[count - 1] as string) >= high) {
     throw misplaced(offset, 'holds keys outside its range');
   }
 }
@@ -226,9 +223,8 @@ export class PagedTree {
   /*
    * The point lookup is what a read of a file pays for, most of it right after open, in code V8
    * has not optimised yet: the descent keeps its range in locals instead of a bounds object per
-   * level, and checks a loaded page's placement without a call through `nodeAt`; it makes
-   * strings of the keys its searches probe and of the bounds it passes down, not of a page's
-   * every key. What it checks is exactly what `nodeAt` checks.
+   * level, and checks a loaded page's placement without a call through `nodeAt`. What it checks
+   * is exactly what `nodeAt` checks.
    */
   get(key: string): Buffer | undefined {
     const root = this.root;
@@ -238,9 +234,10 @@ export class PagedTree {
     let high: string | undefined;
     let depth = 0;
     while (node.kind === 'branch') {
-      const index = searchNode(node, key, true);
-      if (index > 0) low = keyOf(node, index - 1);
-      if (index < keyCountOf(node)) high = keyOf(node, index);
+      const keys = node.keys;
+      const index = childIndexOf(keys, key);
+      if (index > 0) low = keys[index - 1];
+      if (index < keys.length) high = keys[index];
       depth++;
       const child = childAt(node, index) as Child;
       if (isNode(child)) {
@@ -250,8 +247,9 @@ export class PagedTree {
         checkPlacementIn(node, low, high, depth, child.offset);
       }
     }
-    const index = searchNode(node, key, false);
-    return keyOf(node, index) === key ? valueAt(node, index) : undefined;
+    const keys = node.keys;
+    const index = lowerBound(keys, key);
+    return keys[index] === key ? valueAt(node, index) : undefined;
   }
 
   /**
