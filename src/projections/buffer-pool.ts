@@ -63,6 +63,12 @@ class ByteLruList<V> {
     this.pushUnlisted(key, value, chargedBytes);
   }
 
+  /** Makes `key`, which this list holds as `entry`, its most recently used one. */
+  touch(key: number, entry: ListEntry<V>): void {
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+  }
+
   /** `pushNewest` for a caller that has just checked that no list holds `key`. */
   pushUnlisted(key: number, value: V, chargedBytes: number): void {
     this.entries.set(key, { value, chargedBytes });
@@ -116,7 +122,6 @@ export interface Sized {
   readonly length: number;
 }
 
-
 function checkKey(key: number, operation: string): void {
   if (!Number.isSafeInteger(key) || key < 0) {
     throw new CartridgeError(
@@ -163,7 +168,15 @@ export class BufferPool<V extends Sized = Buffer> {
   /** Returns the cached value, counting a hit or a miss. A hit moves the entry to T2's MRU end. */
   get(key: number): V | undefined {
     checkKey(key, 'get');
-    const entry = this.t1.remove(key) ?? this.t2.remove(key);
+    // A hit in T2 (the pages near the index's root, on every lookup) only moves its entry to
+    // the most recently used end: the same entry, without a removal and a new one.
+    const frequent = this.t2.peek(key);
+    if (frequent !== undefined) {
+      this.hits += 1;
+      this.t2.touch(key, frequent);
+      return frequent.value;
+    }
+    const entry = this.t1.remove(key);
     if (entry === undefined) {
       this.misses += 1;
       return undefined;
