@@ -291,12 +291,15 @@ describe('paged tree against a sorted map', () => {
             : {
                 kind: 'leaf',
                 keys,
-                values: keys.map((entryKey, index) => valueOf(entryKey, (valueBytes + index) % 201)),
+                values: keys.map((entryKey, index) =>
+                  valueOf(entryKey, (valueBytes + index) % 201),
+                ),
                 sizeBytes: 0,
               };
           if (node.kind === 'leaf') {
             node.sizeBytes = node.keys.reduce(
-              (total, entryKey, index) => total + entryBytes(entryKey, node.values[index] as Buffer),
+              (total, entryKey, index) =>
+                total + entryBytes(entryKey, node.values[index] as Buffer),
               PAGE_OVERHEAD_BYTES,
             );
           }
@@ -310,19 +313,27 @@ describe('paged tree against a sorted map', () => {
               node.values.map((value) => value.toString('hex')),
             );
           }
-          if (decoded.kind === 'branch' && node.kind === 'branch') expect(decoded.children).toEqual(node.children);
+          if (decoded.kind === 'branch' && node.kind === 'branch') {
+            expect(decoded.children).toEqual(node.children);
+          }
           expect(encodePage(decoded).equals(bytes)).toBe(true);
           // A copy of the decoded page, changed as the tree changes a clean page it writes to.
           const index = pick % keys.length;
           const removed = keys[index] as string;
-          const fresh = { ...node, keys: keys.filter((entryKey) => entryKey !== removed) } as IndexNode;
-          const copied = { ...decoded, keys: decoded.keys.filter((entryKey) => entryKey !== removed) } as IndexNode;
+          const kept = (entryKey: string): boolean => entryKey !== removed;
+          const fresh = { ...node, keys: keys.filter(kept) } as IndexNode;
+          const copied = { ...decoded, keys: decoded.keys.filter(kept) } as IndexNode;
+          const others = (_: unknown, at: number): boolean => at !== index;
           if (fresh.kind === 'leaf' && copied.kind === 'leaf' && node.kind === 'leaf') {
-            fresh.values = node.values.filter((_, at) => at !== index);
-            copied.values = decoded.kind === 'leaf' ? decoded.values.filter((_, at) => at !== index) : [];
-          } else if (fresh.kind === 'branch' && copied.kind === 'branch' && node.kind === 'branch') {
-            fresh.children = node.children.filter((_, at) => at !== index);
-            copied.children = decoded.kind === 'branch' ? decoded.children.filter((_, at) => at !== index) : [];
+            fresh.values = node.values.filter(others);
+            copied.values = decoded.kind === 'leaf' ? decoded.values.filter(others) : [];
+          } else if (
+            fresh.kind === 'branch' &&
+            copied.kind === 'branch' &&
+            node.kind === 'branch'
+          ) {
+            fresh.children = node.children.filter(others);
+            copied.children = decoded.kind === 'branch' ? decoded.children.filter(others) : [];
           }
           expect(encodePage(copied).equals(encodePage(fresh))).toBe(true);
         },
@@ -360,27 +371,35 @@ describe('paged tree against a sorted map', () => {
     expect(() => decodePage(forged, 100_000)).toThrow(corrupt);
     // Neighbours that first differ in an ASCII byte after the same non-ASCII ones, or where one
     // ends: ordered as bytes, and the same order as strings.
-    const ascii = decodePage(leafOf(['\u00e9', '\u00e9a', '\u00e9b', '\u{1f600}x', '\u{1f600}y']), 100_000);
-    expect(ascii.keys).toEqual(['\u00e9', '\u00e9a', '\u00e9b', '\u{1f600}x', '\u{1f600}y']);
+    const asciiKeys = ['\u00e9', '\u00e9a', '\u00e9b', '\u{1f600}x', '\u{1f600}y'];
+    expect(decodePage(leafOf(asciiKeys), 100_000).keys).toEqual(asciiKeys);
     expect(() => decodePage(leafOf(['\u00e9b', '\u00e9a']), 100_000)).toThrow(corrupt);
     expect(() => decodePage(leafOf(['abcdefgh', 'abcdefgh']), 100_000)).toThrow(corrupt);
     expect(() => decodePage(leafOf(['abcdefghi', 'abcdefgh']), 100_000)).toThrow(corrupt);
   });
 
   it('finds every key of pages read from disk, whatever their characters', () => {
-    // Lookups search a page read from disk by probing its keys one by one; the pages here hold
-    // keys whose byte order and string order differ, and keys that are prefixes of others.
+    // Lookups in pages read back from disk, of keys whose byte order and string order differ,
+    // and of keys that are prefixes of others.
     fc.assert(
-      fc.property(fc.uniqueArray(key, { minLength: 1, maxLength: 300 }), fc.array(key, { maxLength: 50 }), (keys, others) => {
-        const pages = new MemoryPages();
-        const written = new PagedTree(pages, new UndoLog());
-        for (const entryKey of keys) written.set(entryKey, valueOf(entryKey, 40));
-        written.flush((node) => pages.write(node));
-        const tree = new PagedTree(pages, new UndoLog(), written.rootRef);
-        for (const entryKey of keys) expect(tree.get(entryKey)?.equals(valueOf(entryKey, 40))).toBe(true);
-        for (const other of others) expect(tree.get(other) !== undefined).toBe(keys.includes(other));
-        expect(tree.get(`${keys[0] as string}\u0000`)).toBeUndefined();
-      }),
+      fc.property(
+        fc.uniqueArray(key, { minLength: 1, maxLength: 300 }),
+        fc.array(key, { maxLength: 50 }),
+        (keys, others) => {
+          const pages = new MemoryPages();
+          const written = new PagedTree(pages, new UndoLog());
+          for (const entryKey of keys) written.set(entryKey, valueOf(entryKey, 40));
+          written.flush((node) => pages.write(node));
+          const tree = new PagedTree(pages, new UndoLog(), written.rootRef);
+          for (const entryKey of keys) {
+            expect(tree.get(entryKey)?.equals(valueOf(entryKey, 40))).toBe(true);
+          }
+          for (const other of others) {
+            expect(tree.get(other) !== undefined).toBe(keys.includes(other));
+          }
+          expect(tree.get(`${keys[0] as string}\u0000`)).toBeUndefined();
+        },
+      ),
       { numRuns: NUM_RUNS * 3, ...(SEED === undefined ? {} : { seed: SEED }) },
     );
   });
