@@ -4,7 +4,12 @@ import { RecordType } from '../journal/journal-event.js';
 import { blobOf, readRecordOfLength } from '../journal/journal-reader.js';
 import type { RecordSealing } from '../journal/record-sealing.js';
 import { BufferPool } from '../projections/buffer-pool.js';
-import { decodePage, type IndexNode, type PageRef } from '../projections/index/index-page.js';
+import {
+  cachedBytesOf,
+  decodePage,
+  type IndexNode,
+  type PageRef,
+} from '../projections/index/index-page.js';
 import type { PageSource } from '../projections/index/paged-tree.js';
 
 /**
@@ -16,11 +21,9 @@ import type { PageSource } from '../projections/index/paged-tree.js';
 interface CachedPage {
   readonly sequence: number;
   readonly node: IndexNode;
-  /** What the cache charges: decoded pages take about twice their encoded size in memory. */
+  /** What the cache charges (see `cachedBytesOf`). */
   readonly length: number;
 }
-
-const DECODED_BYTES_PER_ENCODED_BYTE = 2;
 
 export class IndexPageStore implements PageSource {
   private readonly cache: BufferPool<CachedPage>;
@@ -58,7 +61,7 @@ export class IndexPageStore implements PageSource {
     this.cache.set(ref.offset, {
       sequence: ref.sequence,
       node,
-      length: node.sizeBytes * DECODED_BYTES_PER_ENCODED_BYTE,
+      length: cachedBytesOf(node),
     });
   }
 

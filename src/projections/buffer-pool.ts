@@ -60,6 +60,17 @@ class ByteLruList<V> {
 
   pushNewest(key: number, value: V, chargedBytes: number): void {
     assert(!this.entries.has(key), 'a key was pushed onto a list that already holds it');
+    this.pushUnlisted(key, value, chargedBytes);
+  }
+
+  /** Makes `key`, which this list holds as `entry`, its most recently used one. */
+  touch(key: number, entry: ListEntry<V>): void {
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+  }
+
+  /** `pushNewest` for a caller that has just checked that no list holds `key`. */
+  pushUnlisted(key: number, value: V, chargedBytes: number): void {
     this.entries.set(key, { value, chargedBytes });
     this.totalBytes += chargedBytes;
   }
@@ -111,7 +122,6 @@ export interface Sized {
   readonly length: number;
 }
 
-
 function checkKey(key: number, operation: string): void {
   if (!Number.isSafeInteger(key) || key < 0) {
     throw new CartridgeError(
@@ -158,7 +168,15 @@ export class BufferPool<V extends Sized = Buffer> {
   /** Returns the cached value, counting a hit or a miss. A hit moves the entry to T2's MRU end. */
   get(key: number): V | undefined {
     checkKey(key, 'get');
-    const entry = this.t1.remove(key) ?? this.t2.remove(key);
+    // A hit in T2 (the pages near the index's root, on every lookup) only moves its entry to
+    // the most recently used end: the same entry, without a removal and a new one.
+    const frequent = this.t2.peek(key);
+    if (frequent !== undefined) {
+      this.hits += 1;
+      this.t2.touch(key, frequent);
+      return frequent.value;
+    }
+    const entry = this.t1.remove(key);
     if (entry === undefined) {
       this.misses += 1;
       return undefined;
@@ -179,6 +197,27 @@ export class BufferPool<V extends Sized = Buffer> {
     if (chargedBytes > this.capacityBytes) {
       this.delete(key);
       return false;
+    }
+    // The common case, a key the pool has never seen (or forgot) while it still has room, is
+    // written out: it is every page and blob a freshly opened cartridge reads, in code V8 has
+    // not optimised yet, where the general path's calls, closures and assertions cost more than
+    // the entry. It does exactly what the general path does for such a key.
+    const t1 = this.t1;
+    const t2 = this.t2;
+    const capacityBytes = this.capacityBytes;
+    if (
+      t1.bytes + t2.bytes + chargedBytes <= capacityBytes &&
+      !t1.has(key) &&
+      !t2.has(key) &&
+      !this.b1.has(key) &&
+      !this.b2.has(key)
+    ) {
+      t1.pushUnlisted(key, value, chargedBytes);
+      const b1Bytes = this.b1.bytes;
+      if (t1.bytes + b1Bytes > capacityBytes || b1Bytes + this.b2.bytes > capacityBytes) {
+        this.trimGhosts();
+      }
+      return true;
     }
     // Replacing a resident value is not a reference: the entry stays in its own list.
     if (this.t1.remove(key) !== undefined) {

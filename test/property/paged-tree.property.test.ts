@@ -2,10 +2,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { INDEX_PAGE_TARGET_BYTES } from '../../src/limits.js';
 import {
+  CHILD_REF_BYTES,
   decodePage,
   encodePage,
+  entryBytes,
   type IndexNode,
+  PAGE_OVERHEAD_BYTES,
   type PageRef,
+  separatorBytes,
 } from '../../src/projections/index/index-page.js';
 import { indexDigest } from '../../src/projections/index/index-digest.js';
 import { PagedTree, type PageSource } from '../../src/projections/index/paged-tree.js';
@@ -52,11 +56,24 @@ type Op =
 
 /**
  * Keys from a small alphabet with shared prefixes, so pages fill, split and merge; a few are
- * not ASCII, which pages encode through another path (see `encodePage`).
+ * not ASCII, which pages encode through another path (see `encodePage`), among them characters
+ * from U+E000-U+FFFF and astral ones, whose UTF-16 order (the tree's) differs from the order
+ * of their UTF-8 bytes (the page's).
  */
 const key = fc
   .tuple(
-    fc.constantFrom('E/a\u0000', 'E/b\u0000', 'E/\u0000', 'X0000', 'E/a/c\u0000', 'E/\u00e9\u0000', 'E/\u65e5\u0000'),
+    fc.constantFrom(
+      'E/a\u0000',
+      'E/b\u0000',
+      'E/\u0000',
+      'X0000',
+      'E/a/c\u0000',
+      'E/\u00e9\u0000',
+      'E/\u65e5\u0000',
+      'E/\ue000\u0000',
+      'E/\uffee\u0000',
+      'E/\u{1f600}\u0000',
+    ),
     fc.nat({ max: 400 }),
   )
   .map(([prefix, number]) => `${prefix}${number.toString(36).padStart(3, '0')}`);
@@ -245,6 +262,86 @@ describe('paged tree against a sorted map', () => {
     );
   });
 
+  it('decodes a page to the node it was encoded from, size estimate included, and back', () => {
+    // A page read from disk computes its size estimate only when a writer asks for it, and
+    // leaves its values and children in its bytes: what it reports, and what a copy of it
+    // changed and encoded again holds, must be what the node it came from would give.
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(key, { minLength: 1, maxLength: 40 }),
+        fc.nat({ max: 200 }),
+        fc.boolean(),
+        fc.nat(),
+        (unsorted, valueBytes, branch, pick) => {
+          const keys = [...unsorted].sort();
+          const node: IndexNode = branch
+            ? {
+                kind: 'branch',
+                keys,
+                children: [...keys, ''].map((_, index) => ({
+                  offset: index * 100,
+                  sequence: index + 1,
+                  lengthBytes: index * 3,
+                })),
+                sizeBytes: keys.reduce(
+                  (total, separator) => total + separatorBytes(separator),
+                  PAGE_OVERHEAD_BYTES + CHILD_REF_BYTES,
+                ),
+              }
+            : {
+                kind: 'leaf',
+                keys,
+                values: keys.map((entryKey, index) =>
+                  valueOf(entryKey, (valueBytes + index) % 201),
+                ),
+                sizeBytes: 0,
+              };
+          if (node.kind === 'leaf') {
+            node.sizeBytes = node.keys.reduce(
+              (total, entryKey, index) =>
+                total + entryBytes(entryKey, node.values[index] as Buffer),
+              PAGE_OVERHEAD_BYTES,
+            );
+          }
+          const bytes = encodePage(node);
+          const decoded = decodePage(bytes, 1_000_000);
+          expect(decoded.kind).toBe(node.kind);
+          expect(decoded.keys).toEqual(node.keys);
+          expect(decoded.sizeBytes).toBe(node.sizeBytes);
+          if (decoded.kind === 'leaf' && node.kind === 'leaf') {
+            expect(decoded.values.map((value) => value.toString('hex'))).toEqual(
+              node.values.map((value) => value.toString('hex')),
+            );
+          }
+          if (decoded.kind === 'branch' && node.kind === 'branch') {
+            expect(decoded.children).toEqual(node.children);
+          }
+          expect(encodePage(decoded).equals(bytes)).toBe(true);
+          // A copy of the decoded page, changed as the tree changes a clean page it writes to.
+          const index = pick % keys.length;
+          const removed = keys[index] as string;
+          const kept = (entryKey: string): boolean => entryKey !== removed;
+          const fresh = { ...node, keys: keys.filter(kept) } as IndexNode;
+          const copied = { ...decoded, keys: decoded.keys.filter(kept) } as IndexNode;
+          const others = (_: unknown, at: number): boolean => at !== index;
+          if (fresh.kind === 'leaf' && copied.kind === 'leaf' && node.kind === 'leaf') {
+            fresh.values = node.values.filter(others);
+            copied.values = decoded.kind === 'leaf' ? decoded.values.filter(others) : [];
+          } else if (
+            fresh.kind === 'branch' &&
+            copied.kind === 'branch' &&
+            node.kind === 'branch'
+          ) {
+            fresh.children = node.children.filter(others);
+            copied.children = decoded.kind === 'branch' ? decoded.children.filter(others) : [];
+          }
+          expect(encodePage(copied).equals(encodePage(fresh))).toBe(true);
+        },
+      ),
+      { numRuns: NUM_RUNS * 5, ...(SEED === undefined ? {} : { seed: SEED }) },
+    );
+  });
+
   it('refuses forged pages: a child reference that points forward, keys out of order', () => {
     const pages = new MemoryPages();
     const tree = new PagedTree(pages, new UndoLog());
@@ -258,5 +355,52 @@ describe('paged tree against a sorted map', () => {
     const leaf = { kind: 'leaf' as const, keys: ['b', 'a'], values: [Buffer.alloc(1), Buffer.alloc(1)], sizeBytes: 30 };
     expect(() => decodePage(encodePage(leaf), 100_000)).toThrow(expect.objectContaining({ code: 'JOURNAL_CORRUPT' }));
     expect(() => decodePage(Buffer.from([0xc1]), 100_000)).toThrow(expect.objectContaining({ code: 'JOURNAL_CORRUPT' }));
+  });
+
+  it('checks the order of keys as JavaScript orders strings, not as their bytes sort', () => {
+    const leafOf = (keys: string[]): Buffer =>
+      encodePage({ kind: 'leaf', keys, values: keys.map(() => Buffer.alloc(2)), sizeBytes: 0 });
+    const corrupt = expect.objectContaining({ code: 'JOURNAL_CORRUPT', offset: 100_000 });
+    // U+E000 sorts after an astral character as a string, before it as bytes: a page in byte
+    // order is out of order, and one in string order is a good page.
+    expect(() => decodePage(leafOf(['a\ue000', 'a\u{1f600}']), 100_000)).toThrow(corrupt);
+    const good = decodePage(leafOf(['a\u{1f600}', 'a\ue000', 'b']), 100_000);
+    expect(good.keys).toEqual(['a\u{1f600}', 'a\ue000', 'b']);
+    // Bytes that are not UTF-8 decode to U+FFFD, which sorts after 'é' whatever their bytes.
+    const forged = Buffer.from([0, 0, 2, 0, 1, 0, 0x80, 0, 0, 0, 0, 2, 0, 0xc3, 0xa9, 0, 0, 0, 0]);
+    expect(() => decodePage(forged, 100_000)).toThrow(corrupt);
+    // Neighbours that first differ in an ASCII byte after the same non-ASCII ones, or where one
+    // ends: ordered as bytes, and the same order as strings.
+    const asciiKeys = ['\u00e9', '\u00e9a', '\u00e9b', '\u{1f600}x', '\u{1f600}y'];
+    expect(decodePage(leafOf(asciiKeys), 100_000).keys).toEqual(asciiKeys);
+    expect(() => decodePage(leafOf(['\u00e9b', '\u00e9a']), 100_000)).toThrow(corrupt);
+    expect(() => decodePage(leafOf(['abcdefgh', 'abcdefgh']), 100_000)).toThrow(corrupt);
+    expect(() => decodePage(leafOf(['abcdefghi', 'abcdefgh']), 100_000)).toThrow(corrupt);
+  });
+
+  it('finds every key of pages read from disk, whatever their characters', () => {
+    // Lookups in pages read back from disk, of keys whose byte order and string order differ,
+    // and of keys that are prefixes of others.
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(key, { minLength: 1, maxLength: 300 }),
+        fc.array(key, { maxLength: 50 }),
+        (keys, others) => {
+          const pages = new MemoryPages();
+          const written = new PagedTree(pages, new UndoLog());
+          for (const entryKey of keys) written.set(entryKey, valueOf(entryKey, 40));
+          written.flush((node) => pages.write(node));
+          const tree = new PagedTree(pages, new UndoLog(), written.rootRef);
+          for (const entryKey of keys) {
+            expect(tree.get(entryKey)?.equals(valueOf(entryKey, 40))).toBe(true);
+          }
+          for (const other of others) {
+            expect(tree.get(other) !== undefined).toBe(keys.includes(other));
+          }
+          expect(tree.get(`${keys[0] as string}\u0000`)).toBeUndefined();
+        },
+      ),
+      { numRuns: NUM_RUNS * 3, ...(SEED === undefined ? {} : { seed: SEED }) },
+    );
   });
 });

@@ -1,7 +1,7 @@
 import { CartridgeError } from '../../errors.js';
 import { assert } from '../../assert.js';
 import { INDEX_PAGE_KEYS_MAX, RECORD_MAX_BYTES } from '../../limits.js';
-import { putU16, putU32, u16At, u32At } from '../../journal/little-endian.js';
+import { putU16, putU32, u32At } from '../../journal/little-endian.js';
 
 /**
  * The pages of the catalog index and their bytes. A page is the blob of an `index.page`
@@ -173,14 +173,31 @@ const hasUtf8Slice =
 class StoredLeaf implements LeafNode {
   readonly kind = 'leaf' as const;
   private materialisedValues: Buffer[] | undefined;
+  private estimatedBytes = -1;
 
   constructor(
     readonly keys: string[],
-    private readonly bytes: Buffer,
+    /** The page's bytes (the cache charges by their length). */
+    readonly bytes: Buffer,
     /** Where each value's bytes start in the page (its u32 length is just before). */
     private readonly valueStarts: number[],
-    readonly sizeBytes: number,
   ) {}
+
+  /**
+   * The size estimate (as `entryBytes` sums it), computed when a writer first asks: a lookup
+   * never does, and a sum per entry was a tenth of decoding a page.
+   */
+  get sizeBytes(): number {
+    if (this.estimatedBytes < 0) {
+      let sizeBytes = PAGE_OVERHEAD_BYTES;
+      for (let index = 0; index < this.keys.length; index++) {
+        const start = this.valueStarts[index] as number;
+        sizeBytes += (this.keys[index] as string).length + u32At(this.bytes, start - 4) + 4;
+      }
+      this.estimatedBytes = sizeBytes;
+    }
+    return this.estimatedBytes;
+  }
 
   get values(): Buffer[] {
     if (this.materialisedValues === undefined) {
@@ -221,11 +238,18 @@ class StoredBranch implements BranchNode {
 
   constructor(
     readonly keys: string[],
-    private readonly bytes: Buffer,
+    /** The page's bytes (the cache charges by their length). */
+    readonly bytes: Buffer,
     /** Where the first child reference starts in the page. */
     private readonly childrenStart: number,
-    readonly sizeBytes: number,
   ) {}
+
+  /** The size estimate (as `separatorBytes` sums it), computed when a writer first asks. */
+  get sizeBytes(): number {
+    let sizeBytes = PAGE_OVERHEAD_BYTES + CHILD_REF_BYTES;
+    for (const key of this.keys) sizeBytes += key.length + 2 + CHILD_REF_BYTES;
+    return sizeBytes;
+  }
 
   get children(): Child[] {
     if (this.materialisedChildren === undefined) {
@@ -276,6 +300,17 @@ export function childAt(branch: BranchNode, index: number): Child | undefined {
 }
 
 /**
+ * The bytes a node holds in memory, for the page cache's budget: a page read from disk is
+ * charged by its encoded length (what it holds, besides its keys), a node just written by its
+ * size estimate; decoded pages take about twice their encoded size.
+ */
+export function cachedBytesOf(node: IndexNode): number {
+  const encodedBytes =
+    node instanceof StoredLeaf || node instanceof StoredBranch ? node.bytes.length : node.sizeBytes;
+  return encodedBytes * 2;
+}
+
+/**
  * Decodes a page from untrusted bytes; anything malformed is `JOURNAL_CORRUPT` at `offset`.
  * Every length is checked against what is left before it is used; keys must be sorted and
  * distinct (the descent relies on it); a child must lie before its parent (no cycles); the
@@ -285,56 +320,66 @@ export function decodePage(bytes: Buffer, offset: number): IndexNode {
   const length = bytes.length;
   if (length < PAGE_HEADER_BYTES) throw malformed(offset, 'is cut short');
   const kind = bytes[0] as number;
-  const count = u16At(bytes, 2);
+  const count = (bytes[2] as number) | ((bytes[3] as number) << 8);
   if ((kind !== 0 && kind !== 1) || bytes[1] !== 0) throw malformed(offset, 'kind malformed');
   if (count > INDEX_PAGE_KEYS_MAX) throw malformed(offset, 'has too many keys');
-  const leaf = kind === 0;
   const keys = new Array<string>(count);
-  const valueStarts: number[] = leaf ? new Array<number>(count) : [];
   const slicer = bytes as unknown as Utf8Slicer;
   let position = PAGE_HEADER_BYTES;
-  let sizeBytes = PAGE_OVERHEAD_BYTES + (leaf ? 0 : CHILD_REF_BYTES);
   let previous = '';
+  if (kind === 1) {
+    for (let index = 0; index < count; index++) {
+      const keyStart = position + 2;
+      if (keyStart > length) throw malformed(offset, 'is cut short');
+      position = keyStart + ((bytes[position] as number) | ((bytes[position + 1] as number) << 8));
+      if (position > length) throw malformed(offset, 'is cut short');
+      const key = hasUtf8Slice
+        ? slicer.utf8Slice(keyStart, position)
+        : bytes.toString('utf8', keyStart, position);
+      if (!(previous < key) && index > 0) throw malformed(offset, 'keys out of order');
+      previous = key;
+      keys[index] = key;
+    }
+    if (position + (count + 1) * CHILD_ENTRY_BYTES !== length) {
+      throw malformed(offset, 'children malformed');
+    }
+    checkChildren(bytes, position, offset);
+    return new StoredBranch(keys, bytes, position);
+  }
+  const valueStarts = new Array<number>(count);
   for (let index = 0; index < count; index++) {
-    if (position + 2 > length) throw malformed(offset, 'is cut short');
-    const keyLength = (bytes[position] as number) | ((bytes[position + 1] as number) << 8);
-    position += 2;
-    if (position + keyLength > length) throw malformed(offset, 'is cut short');
+    const keyStart = position + 2;
+    if (keyStart > length) throw malformed(offset, 'is cut short');
+    position = keyStart + ((bytes[position] as number) | ((bytes[position + 1] as number) << 8));
+    // The value's length field must fit too: one check for both.
+    if (position + 4 > length) throw malformed(offset, 'is cut short');
     const key = hasUtf8Slice
-      ? slicer.utf8Slice(position, position + keyLength)
-      : bytes.toString('utf8', position, position + keyLength);
-    position += keyLength;
-    if (index > 0 && !(previous < key)) throw malformed(offset, 'keys out of order');
+      ? slicer.utf8Slice(keyStart, position)
+      : bytes.toString('utf8', keyStart, position);
+    if (!(previous < key) && index > 0) throw malformed(offset, 'keys out of order');
     previous = key;
     keys[index] = key;
-    if (leaf) {
-      if (position + 4 > length) throw malformed(offset, 'is cut short');
-      const valueLength =
-        ((bytes[position] as number) |
-          ((bytes[position + 1] as number) << 8) |
-          ((bytes[position + 2] as number) << 16)) +
-        (bytes[position + 3] as number) * 0x100_0000;
-      position += 4;
-      if (position + valueLength > length) throw malformed(offset, 'is cut short');
-      valueStarts[index] = position;
-      position += valueLength;
-      // As `entryBytes(key, value)`, without the value's view.
-      sizeBytes += key.length + valueLength + 4;
-    } else {
-      sizeBytes += key.length + 2 + CHILD_REF_BYTES;
-    }
+    const valueStart = position + 4;
+    position =
+      valueStart +
+      ((bytes[position] as number) |
+        ((bytes[position + 1] as number) << 8) |
+        ((bytes[position + 2] as number) << 16)) +
+      (bytes[position + 3] as number) * 0x100_0000;
+    if (position > length) throw malformed(offset, 'is cut short');
+    valueStarts[index] = valueStart;
   }
-  if (leaf) {
-    if (position !== length) throw malformed(offset, 'has bytes after its entries');
-    return new StoredLeaf(keys, bytes, valueStarts, sizeBytes);
-  }
-  const childCount = count + 1;
-  if (position + childCount * CHILD_ENTRY_BYTES !== length) {
-    throw malformed(offset, 'children malformed');
-  }
-  for (let child = position; child < length; child += CHILD_ENTRY_BYTES) {
-    // A child is written before its parent: a reference forward is a forged page, and would
-    // let a cycle make a lookup loop forever. Its length is checked before anyone reads by it.
+  if (position !== length) throw malformed(offset, 'has bytes after its entries');
+  return new StoredLeaf(keys, bytes, valueStarts);
+}
+
+/**
+ * Checks a branch's child references: a child is written before its parent, so a reference
+ * forward is a forged page, and would let a cycle make a lookup loop forever; a child's length
+ * is bounded before anyone reads by it.
+ */
+function checkChildren(bytes: Buffer, childrenStart: number, offset: number): void {
+  for (let child = childrenStart; child < bytes.length; child += CHILD_ENTRY_BYTES) {
     const childOffset =
       ((bytes[child] as number) |
         ((bytes[child + 1] as number) << 8) |
@@ -350,5 +395,4 @@ export function decodePage(bytes: Buffer, offset: number): IndexNode {
       throw malformed(offset, 'child reference malformed');
     }
   }
-  return new StoredBranch(keys, bytes, position, sizeBytes);
 }
