@@ -21,6 +21,11 @@ import { NativeAead, nativeAeadBinding } from './native-aead.js';
 export interface Aead {
   /** Which implementation this is: 'native' or 'node:crypto'. */
   readonly implementation: 'native' | 'node:crypto';
+  /**
+   * Whether `sealInto` writes straight into the target (the addon) rather than copying the
+   * cipher's own output there (node:crypto): only then is sealing into a reused buffer cheaper.
+   */
+  readonly writesInPlace: boolean;
   /** Writes the ciphertext of `plaintext`, then its 16-byte tag, at `target[offset...]`. */
   sealInto(
     key: KeyObject,
@@ -60,6 +65,7 @@ type NodeDecipher = Pick<DecipherGCM, 'setAAD' | 'setAuthTag' | 'update' | 'fina
 /** The AEAD through node:crypto: a cipher object per call. */
 export class NodeCryptoAead implements Aead {
   readonly implementation = 'node:crypto';
+  readonly writesInPlace = false;
 
   constructor(private readonly cipher: CipherName) {}
 

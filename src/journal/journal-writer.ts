@@ -600,6 +600,8 @@ export class JournalWriter {
   discardStaged(): void {
     this.staged.length = 0;
     this.stagedBlobs.clear();
+    // No staged record is left to hold a sealed blob: their memory serves the next commit.
+    this.sealing?.releaseCommitBuffers();
   }
 
   private reserveFor(startOffset: number, endOffset: number): void {

@@ -57,6 +57,7 @@ function loadBinding(): NativeAeadBinding | null {
  */
 export class NativeAead implements Aead {
   readonly implementation = 'native';
+  readonly writesInPlace = true;
   private readonly contexts = new WeakMap<KeyObject, object>();
 
   constructor(

@@ -79,6 +79,13 @@ export class RecordSealing {
    */
   private readonly blobNonce = Buffer.alloc(NONCE_BYTES);
 
+  /**
+   * Where the blobs of a commit are sealed when the AEAD writes into memory it is given: a
+   * 64 KiB write sealed into a fresh buffer of its own paid an allocation, and the page faults of
+   * new memory, that the plain write does not (it writes the caller's bytes as they are).
+   */
+  private readonly commitArena = new CommitArena();
+
   /** Which AEAD implementation seals and opens: 'native' or 'node:crypto'. */
   get implementation(): Aead['implementation'] {
     return this.aead.implementation;
@@ -106,8 +113,27 @@ export class RecordSealing {
     this.aead.sealInto(key, nonce, associatedData, body, sealedBody, SEALED_BODY_PREFIX_BYTES);
     if (blob.length === 0) return { body: sealedBody, blobCiphertext: EMPTY, blobTag: EMPTY };
     const nonceOfBlob = writeBlobNonce(nonce, this.blobNonce);
-    const { ciphertext, tag } = this.aead.seal(blobKey ?? key, nonceOfBlob, associatedData, blob);
-    return { body: sealedBody, blobCiphertext: ciphertext, blobTag: tag };
+    if (!this.aead.writesInPlace) {
+      const { ciphertext, tag } = this.aead.seal(blobKey ?? key, nonceOfBlob, associatedData, blob);
+      return { body: sealedBody, blobCiphertext: ciphertext, blobTag: tag };
+    }
+    const sealedBlob = this.commitArena.take(blob.length + SEAL_TAG_BYTES);
+    this.aead.sealInto(blobKey ?? key, nonceOfBlob, associatedData, blob, sealedBlob, 0);
+    return {
+      body: sealedBody,
+      blobCiphertext: sealedBlob.subarray(0, blob.length),
+      blobTag: sealedBlob.subarray(blob.length),
+    };
+  }
+
+  /**
+   * The sealed blobs of the commit being written are no longer needed (it was written, or
+   * dropped): their memory is reused by the next commit's. The writer calls this when it has
+   * no staged record left, and nothing else keeps a sealed blob (reads open stored bytes into
+   * buffers of their own).
+   */
+  releaseCommitBuffers(): void {
+    this.commitArena.reset();
   }
 
   /** The record key a sealed body names; a key id the keyring lacks is `KEY_REQUIRED`. */
@@ -186,3 +212,35 @@ export class RecordSealing {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** The arena's first size, and the most it keeps between commits. */
+const ARENA_INITIAL_BYTES = 256 * 1024;
+const ARENA_KEPT_MAX_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Memory for the sealed blobs of one commit, carved front to back and reused by the next
+ * commit once `reset`. A piece that does not fit gets a buffer of its own (pieces already
+ * carved are still in use: the arena never moves them), and the next arena is made large
+ * enough for such a commit, up to ARENA_KEPT_MAX_BYTES: a commit larger than that keeps
+ * allocating its own pieces, so one huge transaction does not pin its size for the life of
+ * the handle.
+ */
+class CommitArena {
+  private buffer = Buffer.allocUnsafe(0);
+  private usedBytes = 0;
+  private wantedBytes = ARENA_INITIAL_BYTES;
+
+  take(lengthBytes: number): Buffer {
+    const start = this.usedBytes;
+    this.usedBytes += lengthBytes;
+    if (this.usedBytes <= this.buffer.length) return this.buffer.subarray(start, this.usedBytes);
+    this.wantedBytes = Math.min(ARENA_KEPT_MAX_BYTES, Math.max(this.wantedBytes, this.usedBytes));
+    return Buffer.allocUnsafe(lengthBytes);
+  }
+
+  reset(): void {
+    if (this.buffer.length < this.wantedBytes)
+      this.buffer = Buffer.allocUnsafeSlow(this.wantedBytes);
+    this.usedBytes = 0;
+  }
+}

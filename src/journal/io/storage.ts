@@ -35,7 +35,11 @@ export interface StorageFile {
    * returns how many bytes were read (fewer only at end of file).
    */
   read(target: Uint8Array, targetOffset: number, length: number, position: number): number;
-  /** Writes all the buffers back to back starting at `position` (a positional writev). */
+  /**
+   * Writes all the buffers back to back starting at `position` (a positional writev). The
+   * buffers are the caller's again once this returns (the writer reuses the memory of sealed
+   * blobs for its next commit): a storage that keeps bytes must copy them.
+   */
   write(buffers: readonly Uint8Array[], position: number): void;
   /** Cuts or extends (with zeros) the file to `sizeBytes`. */
   truncate(sizeBytes: number): void;

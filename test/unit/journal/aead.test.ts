@@ -170,3 +170,24 @@ describe.each(CIPHER_NAMES)('records sealed by one implementation (%s)', (cipher
     }
   });
 });
+
+describe.each(CIPHER_NAMES)('sealed blobs of one commit (%s)', (cipher) => {
+  it('never share memory until the writer releases them, whatever their size', () => {
+    const sealing = new RecordSealing(new Keyring(cipher, Buffer.alloc(16, 7), randomBytes(32)));
+    const associatedData = randomBytes(36);
+    const body = Buffer.from('/a body');
+    // Small ones, one larger than the first arena, and more: all sealed for one commit.
+    const blobs = [1000, 70_000, 300_000, 5, 200_000, 9_000_000, 64].map((length) =>
+      randomBytes(length),
+    );
+    for (let commit = 0; commit < 3; commit++) {
+      const sealed = blobs.map((blob) => sealing.seal(associatedData, body, blob));
+      sealed.forEach((payload, index) => {
+        const stored = Buffer.concat([payload.blobCiphertext, payload.blobTag]);
+        const opened = sealing.openBlob(associatedData, payload.body, stored, 0);
+        expect(opened.equals(blobs[index] as Buffer)).toBe(true);
+      });
+      sealing.releaseCommitBuffers();
+    }
+  });
+});
