@@ -98,6 +98,16 @@ describe.each(IMPLEMENTATIONS)('%s satisfies the Storage contract', (_name, make
     expect(readAll(file)).toEqual(bytes(0, 0, 1, 2, 3, 4, 5, 6));
   });
 
+  it('keeps no buffer it was given: changing one after the write changes nothing stored', () => {
+    const file = open('k.bin', CREATE);
+    const first = bytes(1, 2, 3);
+    const second = bytes(4, 5);
+    file.write([first, second], 0);
+    first.fill(0xee);
+    second.fill(0xee);
+    expect(readAll(file)).toEqual(bytes(1, 2, 3, 4, 5));
+  });
+
   it('fills a gap left by a write past the end with zeros', () => {
     const file = open('gap.bin', CREATE);
     file.write([bytes(7)], 0);
