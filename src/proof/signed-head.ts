@@ -5,6 +5,7 @@ import {
   sign as signBytes,
   verify as verifySignature,
 } from 'node:crypto';
+import { assert } from '../assert.js';
 import { CartridgeError } from '../errors.js';
 
 /**
@@ -125,10 +126,24 @@ function rawPublicKey(raw: Buffer): KeyObject {
   });
 }
 
-/** The raw 32 bytes of an Ed25519 public key. */
+/** What an Ed25519 public key's SubjectPublicKeyInfo (DER) holds before its 32 raw bytes. */
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+/**
+ * The raw 32 bytes of an Ed25519 public key, from its DER form. Not from its JWK form: Node 20
+ * exports an Ed25519 JWK while holding the key's mutex and allocating, and a garbage
+ * collection in that window that finalises the job of a `generateKeyPairSync` of the same key
+ * takes the same mutex, so the process deadlocks (seen in a test run: the main thread waiting
+ * in `~KeyGenJob` under `ExportJWKEdKey`).
+ */
 export function rawPublicKeyOf(key: KeyObject): Buffer {
-  const jwk = key.export({ format: 'jwk' });
-  return Buffer.from(jwk.x as string, 'base64url');
+  const der = key.export({ format: 'der', type: 'spki' });
+  assert(
+    der.length === ED25519_SPKI_PREFIX.length + 32 &&
+      der.subarray(0, ED25519_SPKI_PREFIX.length).equals(ED25519_SPKI_PREFIX),
+    'an Ed25519 public key exports as its fixed DER prefix and 32 bytes',
+  );
+  return Buffer.from(der.subarray(ED25519_SPKI_PREFIX.length));
 }
 
 export function signHead(head: ExportedHead, privateKey: KeyObject): SignedHead {
