@@ -1,3 +1,4 @@
+import { Slab } from '../journal/slab.js';
 import { SMALL_EXTENT_BYTES } from '../limits.js';
 import type { FileNode } from '../projections/catalog.js';
 
@@ -16,17 +17,12 @@ export function lengthBytesAtMost(piece: string | Uint8Array): number {
  */
 const SLAB_TEXT_MIN_BYTES = SMALL_EXTENT_BYTES;
 /**
- * The slab the bytes of large text are carved from, bump-allocated and never rewritten: a
- * transaction of 100 log lines (12 KB) paid a native allocation of its own size for bytes that
- * live only until they are compressed and written, about a twentieth of its commit. A slab is
- * replaced when full and freed once no record's bytes point into it; the bytes of one record
- * hold at most one slab alive.
+ * The slab the bytes of large text are carved from (see `Slab`): a transaction of 100 log lines
+ * (12 KB) paid a native allocation of its own size for bytes that live only until they are
+ * compressed and written, about a twentieth of its commit.
  */
 const SLAB_BYTES = 256 * 1024;
-/** Slices start at multiples of this, as a fresh allocation would. */
-const SLAB_ALIGNMENT_BYTES = 8;
-let slab = Buffer.allocUnsafeSlow(0);
-let slabUsedBytes = 0;
+const textSlab = new Slab(SLAB_BYTES);
 
 /**
  * The UTF-8 bytes of `pieces` of text, which take at most `lengthBytesAtMost` bytes. Each piece
@@ -37,18 +33,13 @@ let slabUsedBytes = 0;
  */
 function textBytes(pieces: readonly string[], lengthBytesAtMost: number): Buffer {
   if (lengthBytesAtMost > SLAB_BYTES / 2) return Buffer.from(pieces.join(''), 'utf8');
-  if (slab.length - slabUsedBytes < lengthBytesAtMost) {
-    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-    slabUsedBytes = 0;
-  }
-  const start = slabUsedBytes;
-  // The slab has room for the upper bound, so nothing is cut short.
+  const room = textSlab.room(lengthBytesAtMost);
+  // The room holds the upper bound, so nothing is cut short.
   let text = '';
   for (const piece of pieces) text += piece;
-  const end = start + slab.write(text, start, 'utf8');
-  if (end - start < SLAB_TEXT_MIN_BYTES) return Buffer.from(slab.subarray(start, end));
-  slabUsedBytes = Math.ceil(end / SLAB_ALIGNMENT_BYTES) * SLAB_ALIGNMENT_BYTES;
-  return slab.subarray(start, end);
+  const writtenBytes = room.write(text, 0, 'utf8');
+  if (writtenBytes < SLAB_TEXT_MIN_BYTES) return Buffer.from(room.subarray(0, writtenBytes));
+  return textSlab.keep(writtenBytes);
 }
 
 /**

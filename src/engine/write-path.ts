@@ -301,7 +301,7 @@ export class WritePath {
       this.appendedFiles.touch(pending.path);
       // The entry the record just left is the file's entry now: no lookup needed.
       const file = after?.kind === 'file' ? after : this.existingFile(pending.path);
-      this.consolidate(pending.path, consolidationDue(file));
+      this.consolidate(pending.path, file, consolidationDue(file));
     }
   }
 
@@ -318,7 +318,7 @@ export class WritePath {
       if (node === undefined || node.kind !== 'file') continue;
       const step = tailConsolidationDue(node);
       if (step === undefined) continue;
-      this.consolidate(path, step);
+      this.consolidate(path, node, step);
       count++;
     }
     return count;
@@ -354,11 +354,14 @@ export class WritePath {
     this.appendedFile = undefined;
   }
 
-  /** Rewrites a file's trailing run of small extents as `step` says, if it says anything. */
-  private consolidate(path: string, step: ConsolidationStep | undefined): void {
+  /**
+   * Rewrites the trailing run of small extents of `file` (the catalog's entry for `path` now)
+   * as `step` says, if it says anything.
+   */
+  private consolidate(path: string, file: FileNode, step: ConsolidationStep | undefined): void {
     if (step === undefined) return;
     const { catalog } = this.journal;
-    const extents = catalog.extentsFrom(this.existingFile(path), step.fileOffset);
+    const extents = catalog.extentsFrom(file, step.fileOffset);
     const bytes = this.host.content().read(extents, step.sizeBytes, path);
     this.append(
       {

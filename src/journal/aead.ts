@@ -83,13 +83,10 @@ export class NodeCryptoAead implements Aead {
     target: Uint8Array,
     offset: number,
   ): void {
-    const cipher = this.cipherOf(key, nonce);
-    cipher.setAAD(associatedData);
-    const written = cipher.update(plaintext);
-    target.set(written, offset);
-    const rest = cipher.final();
-    target.set(rest, offset + written.length);
-    target.set(cipher.getAuthTag(), offset + plaintext.length);
+    // node:crypto always hands out its own output: copying it is all sealing "into" can mean.
+    const { ciphertext, tag } = this.seal(key, nonce, associatedData, plaintext);
+    target.set(ciphertext, offset);
+    target.set(tag, offset + ciphertext.length);
   }
 
   seal(

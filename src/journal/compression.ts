@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { compressSync, uncompressSync } from 'lz4-napi';
 import { CartridgeError, limitExceeded } from '../errors.js';
 import { BLOB_MAX_BYTES } from '../limits.js';
+import { Slab } from './slab.js';
 
 /**
  * Per-record compression of blobs. A blob is compressed only when that makes it smaller; the
@@ -131,27 +132,17 @@ function zstdInto(target: Uint8Array, source: Uint8Array, effort: CompressionEff
 }
 
 /**
- * Where the compressed blobs of 'quick' effort are written: a slab carved front to back and
- * never rewritten, so a blob is a slice of it and needs no copy of its own. Compressing into the
- * reused scratch buffer and copying the result out (an allocation per commit) cost about a
- * tenth of the codec call for a transaction of log lines. Such a blob lives until its commit
- * is written; a slice kept longer only holds its slab alive. Slices start at multiples of
- * `QUICK_SLAB_ALIGNMENT_BYTES`, as a fresh allocation would.
+ * Where the compressed blobs of 'quick' effort are written (see `Slab`): a blob is a piece of
+ * it and needs no copy of its own. Compressing into the reused scratch buffer and copying the
+ * result out (an allocation per commit) cost about a tenth of the codec call for a transaction
+ * of log lines.
  */
 const QUICK_SLAB_BYTES = 256 * 1024;
-const QUICK_SLAB_ALIGNMENT_BYTES = 8;
-let quickSlab = Buffer.allocUnsafe(0);
-let quickSlabUsedBytes = 0;
+const quickSlab = new Slab(QUICK_SLAB_BYTES);
 
 function compressQuickIntoSlab(source: Uint8Array, boundBytes: number): Buffer {
-  if (quickSlab.length - quickSlabUsedBytes < boundBytes) {
-    quickSlab = Buffer.allocUnsafeSlow(QUICK_SLAB_BYTES);
-    quickSlabUsedBytes = 0;
-  }
-  const start = quickSlabUsedBytes;
-  const end = start + zstdCompressor.compress(quickSlab.subarray(start), source, ZSTD_QUICK_LEVEL);
-  quickSlabUsedBytes = Math.ceil(end / QUICK_SLAB_ALIGNMENT_BYTES) * QUICK_SLAB_ALIGNMENT_BYTES;
-  return quickSlab.subarray(start, end);
+  const room = quickSlab.room(boundBytes);
+  return quickSlab.keep(zstdCompressor.compress(room, source, ZSTD_QUICK_LEVEL));
 }
 
 function compressWith(codec: Codec, source: Uint8Array, effort: CompressionEffort): Buffer {

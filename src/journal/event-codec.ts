@@ -1,6 +1,12 @@
 import { Packr } from 'msgpackr';
 import { CartridgeError } from '../errors.js';
-import { DirectReader, NOT_DIRECT } from './direct-msgpack.js';
+import {
+  DirectReader,
+  NOT_DIRECT,
+  writeArrayHeader,
+  writeNumber,
+  writeString,
+} from './direct-msgpack.js';
 import {
   type AuditAction,
   type AuditEntry,
@@ -342,90 +348,6 @@ function encodeContentEventDirect(event: ContentEvent): Buffer | undefined {
   if (event.previous === null) target[position++] = 0xc0;
   else position = writeNumber(target, position, event.previous);
   return Buffer.from(target.subarray(0, position));
-}
-
-/** A msgpack string as msgpackr writes it: the smallest header for its UTF-8 length. */
-function writeString(target: Buffer, position: number, text: string): number {
-  const lengthBytes = Buffer.byteLength(text, 'utf8');
-  let start = position;
-  if (lengthBytes < 0x20) {
-    target[start++] = 0xa0 | lengthBytes;
-  } else if (lengthBytes < 0x100) {
-    target[start++] = 0xd9;
-    target[start++] = lengthBytes;
-  } else if (lengthBytes < 0x10000) {
-    target[start++] = 0xda;
-    target.writeUInt16BE(lengthBytes, start);
-    start += 2;
-  } else {
-    target[start++] = 0xdb;
-    target.writeUInt32BE(lengthBytes, start);
-    start += 4;
-  }
-  return start + target.write(text, start, lengthBytes, 'utf8');
-}
-
-/**
- * A msgpack number as msgpackr writes it (with `useRecords: false`): an unsigned integer of 32
- * bits or less in its smallest form, a signed one likewise, anything else as a float64.
- */
-function writeNumber(target: Buffer, position: number, value: number): number {
-  if (value >>> 0 === value) {
-    if (value < 0x80) {
-      target[position] = value;
-      return position + 1;
-    }
-    if (value < 0x100) {
-      target[position] = 0xcc;
-      target[position + 1] = value;
-      return position + 2;
-    }
-    if (value < 0x10000) {
-      target[position] = 0xcd;
-      target.writeUInt16BE(value, position + 1);
-      return position + 3;
-    }
-    target[position] = 0xce;
-    target.writeUInt32BE(value, position + 1);
-    return position + 5;
-  }
-  if (value >> 0 === value) {
-    if (value >= -0x20) {
-      target[position] = 0x100 + value;
-      return position + 1;
-    }
-    if (value >= -0x80) {
-      target[position] = 0xd0;
-      target[position + 1] = value + 0x100;
-      return position + 2;
-    }
-    if (value >= -0x8000) {
-      target[position] = 0xd1;
-      target.writeInt16BE(value, position + 1);
-      return position + 3;
-    }
-    target[position] = 0xd2;
-    target.writeInt32BE(value, position + 1);
-    return position + 5;
-  }
-  target[position] = 0xcb;
-  target.writeDoubleBE(value, position + 1);
-  return position + 9;
-}
-
-function writeArrayHeader(target: Buffer, position: number, count: number): number {
-  if (count < 0x10) {
-    target[position] = 0x90 | count;
-    return position + 1;
-  }
-  if (count < 0x10000) {
-    target[position] = 0xdc;
-    target.writeUInt16BE(count, position + 1);
-    return position + 3;
-  }
-  target[position] = 0xdd;
-  target.writeUInt32BE(count, position + 1);
-  return position + 5;
 }
 
 class Fields {
