@@ -1,6 +1,8 @@
-// Builds the native AEAD addon (native/cartridge-aead.c) with node-gyp; `npm install` runs it.
+// Builds the native addons (native/cartridge-aead.c, native/cartridge-blake3.c) with node-gyp;
+// `npm install` runs it.
 // It never fails the install: on a machine without a C compiler (or without Node's headers)
-// Cartridge seals records with node:crypto instead, which gives the same bytes, only slower.
+// Cartridge seals records with node:crypto and hashes small inputs with WebAssembly instead,
+// which give the same bytes, only slower.
 import { spawnSync } from 'node:child_process';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,10 +14,10 @@ const command = nodeGyp === undefined ? 'node-gyp' : process.execPath;
 const args = nodeGyp === undefined ? ['rebuild'] : [nodeGyp, 'rebuild'];
 const result = spawnSync(command, args, { cwd: directory, encoding: 'utf8' });
 if (result.status === 0) {
-  process.stdout.write('cartridge-vfs: native AEAD built\n');
+  process.stdout.write('cartridge-vfs: native addons built (AEAD, BLAKE3)\n');
 } else {
   const reason = result.error?.message ?? `node-gyp exited with ${result.status}`;
   process.stdout.write(
-    `cartridge-vfs: native AEAD not built (${reason}); encryption uses node:crypto\n`,
+    `cartridge-vfs: native addons not built (${reason}); node:crypto seals and WebAssembly hashes instead\n`,
   );
 }

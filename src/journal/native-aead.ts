@@ -1,8 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import type { Aead } from './aead.js';
 import type { CipherName } from './keyring.js';
+import { loadNativeAddon } from './native-addon.js';
 
 /** What `native/cartridge-aead.c` exports (see there). */
 interface NativeAeadBinding {
@@ -30,25 +29,17 @@ const TAG_BYTES = 16;
 let binding: NativeAeadBinding | null | undefined;
 
 /**
- * The addon `npm install` built into `native/build/Release`, or null: not built (no compiler
- * on this machine), or turned off with `CARTRIDGE_NATIVE_AEAD=0`. Found from the package's
- * own root, which is the same for the sources run by tsx and for the built `dist/`.
+ * The addon `npm install` built from `native/cartridge-aead.c`, or null: not built (no compiler
+ * on this machine), or turned off with `CARTRIDGE_NATIVE_AEAD=0`.
  */
 export function nativeAeadBinding(): NativeAeadBinding | null {
-  if (binding === undefined) binding = loadBinding();
-  return binding;
-}
-
-function loadBinding(): NativeAeadBinding | null {
-  if (process.env.CARTRIDGE_NATIVE_AEAD === '0') return null;
-  try {
-    const require = createRequire(import.meta.url);
-    const root = dirname(require.resolve('cartridge-vfs/package.json'));
-    return require(join(root, 'native', 'build', 'Release', 'cartridge_aead.node'));
-  } catch {
-    // Not built: node:crypto seals instead.
-    return null;
+  if (binding === undefined) {
+    binding = loadNativeAddon<NativeAeadBinding>(
+      'cartridge_aead.node',
+      process.env.CARTRIDGE_NATIVE_AEAD === '0',
+    );
   }
+  return binding;
 }
 
 /**
