@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { symlinkSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
@@ -27,18 +27,21 @@ export function bundleChild(directory: string): string {
     target: 'node20',
     logLevel: 'error',
   });
-  // The bundle's bare imports (and createRequire calls) resolve through this link.
-  symlinkSync(join(projectRoot, 'node_modules'), join(directory, 'node_modules'), 'dir');
+  // The bundle's bare imports (and createRequire calls) resolve through links to the
+  // project's packages, and `cartridge-vfs` to the project itself, as in an application that
+  // installed it: that is where the native addons (`native/build`) are found.
+  const modules = join(directory, 'node_modules');
+  mkdirSync(modules);
+  for (const name of readdirSync(join(projectRoot, 'node_modules'))) {
+    symlinkSync(join(projectRoot, 'node_modules', name), join(modules, name));
+  }
+  symlinkSync(projectRoot, join(modules, 'cartridge-vfs'), 'dir');
   return outfile;
 }
 
-/** Removes the link first, so that deleting the scratch directory never walks into it. */
+/** Removes the links (never what they point to) before the scratch directory is deleted. */
 export function unlinkModules(directory: string): void {
-  try {
-    unlinkSync(join(directory, 'node_modules'));
-  } catch {
-    // Never made (setup failed before the bundle): nothing to remove.
-  }
+  rmSync(join(directory, 'node_modules'), { recursive: true, force: true });
 }
 
 export interface ChildOptions {
