@@ -117,6 +117,8 @@ interface FramedRecord {
 const RECENT_BLOB_MAX_BYTES = SMALL_EXTENT_BYTES;
 /** The bytes of recent blobs kept: a consolidation step, twice over. */
 const RECENT_BLOBS_MAX_BYTES = 2 * CONSOLIDATED_EXTENT_BYTES;
+/** The eviction queue drops the offsets it has passed once they are this many and half of it. */
+const RECENT_ORDER_COMPACT_AT = 1024;
 
 interface RecentBlob {
   readonly sequence: number;
@@ -132,9 +134,18 @@ export class JournalWriter {
   private tail: JournalTail;
   private readonly staged: StagedRecord[] = [];
   private readonly stagedBlobs = new Map<number, Uint8Array>();
-  /** Small appended blobs of the last commits, oldest first, by record offset. */
+  /** Small appended blobs of the last commits, by record offset. */
   private readonly recentBlobs = new Map<number, RecentBlob>();
   private recentBlobsBytes = 0;
+  /**
+   * The offsets of `recentBlobs` in the order they were kept, oldest at `recentHead`: the
+   * queue that eviction takes from. Iterating the map from its start did the same, but a map
+   * that is deleted from at the front and added to at the back keeps the deleted entries as
+   * holes until it is rehashed, and every commit's eviction walked over up to a thousand of
+   * them.
+   */
+  private recentOrder: number[] = [];
+  private recentHead = 0;
   private poisonedBy: CartridgeError | undefined;
   /** The journal end as of the last successful sync (what is known durable). */
   private syncedEnd: number;
@@ -334,12 +345,21 @@ export class JournalWriter {
           ? Buffer.from(raw.buffer, raw.byteOffset, length)
           : Buffer.concat([raw]);
       this.recentBlobs.set(staged.record.offset, { sequence: staged.record.sequence, blob });
+      this.recentOrder.push(staged.record.offset);
       this.recentBlobsBytes += length;
     }
-    for (const [offset, recent] of this.recentBlobs) {
-      if (this.recentBlobsBytes <= RECENT_BLOBS_MAX_BYTES) break;
+    const order = this.recentOrder;
+    while (this.recentBlobsBytes > RECENT_BLOBS_MAX_BYTES && this.recentHead < order.length) {
+      const offset = order[this.recentHead++] as number;
+      const recent = this.recentBlobs.get(offset);
+      // Forgotten already (its bytes were erased): nothing left to evict.
+      if (recent === undefined) continue;
       this.recentBlobs.delete(offset);
       this.recentBlobsBytes -= recent.blob.length;
+    }
+    if (this.recentHead >= RECENT_ORDER_COMPACT_AT && this.recentHead * 2 >= order.length) {
+      this.recentOrder = order.slice(this.recentHead);
+      this.recentHead = 0;
     }
   }
 
