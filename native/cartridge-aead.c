@@ -13,6 +13,7 @@
  * bounds.
  */
 #include <node_api.h>
+#include "napi-bytes.h"
 #include <openssl/evp.h>
 #include <string.h>
 
@@ -30,20 +31,6 @@ typedef struct {
 static napi_value fail(napi_env env, const char *code, const char *message) {
   napi_throw_error(env, code, message);
   return NULL;
-}
-
-static int bytes_of(napi_env env, napi_value value, unsigned char **data, size_t *length) {
-  bool is_typed_array = false;
-  if (napi_is_typedarray(env, value, &is_typed_array) != napi_ok || !is_typed_array) return 0;
-  napi_typedarray_type type;
-  napi_value array_buffer;
-  size_t offset;
-  void *raw;
-  if (napi_get_typedarray_info(env, value, &type, length, &raw, &array_buffer, &offset) != napi_ok)
-    return 0;
-  if (type != napi_uint8_array) return 0;
-  *data = (unsigned char *)raw;
-  return 1;
 }
 
 static void free_contexts(napi_env env, void *data, void *hint) {

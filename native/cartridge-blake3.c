@@ -14,6 +14,7 @@
  * read or write out of bounds.
  */
 #include <node_api.h>
+#include "napi-bytes.h"
 #include <stdint.h>
 #include <string.h>
 
@@ -170,20 +171,6 @@ static void hash(const uint8_t *input, size_t length, uint8_t digest[OUT_BYTES])
     parent_value(stack[depth], value, depth == 0 ? ROOT : 0, value);
   }
   for (int index = 0; index < 8; index++) store_word(digest + 4 * index, value[index]);
-}
-
-static int bytes_of(napi_env env, napi_value value, uint8_t **data, size_t *length) {
-  bool is_typed_array = false;
-  if (napi_is_typedarray(env, value, &is_typed_array) != napi_ok || !is_typed_array) return 0;
-  napi_typedarray_type type;
-  napi_value array_buffer;
-  size_t offset;
-  void *raw;
-  if (napi_get_typedarray_info(env, value, &type, length, &raw, &array_buffer, &offset) != napi_ok)
-    return 0;
-  if (type != napi_uint8_array) return 0;
-  *data = (uint8_t *)raw;
-  return 1;
 }
 
 /* hashInto(input: Uint8Array, target: Uint8Array, offset: number): writes 32 bytes at offset. */
