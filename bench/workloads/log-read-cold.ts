@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cartridge } from '../../src/index.js';
-import { median } from '../measure.js';
+import { collectGarbage, median } from '../measure.js';
 import { atLeast, type Workload } from '../report.js';
 import { scratchDirectory } from '../support.js';
 import { appendLines, createLog, LOG_PATH, logText } from './append-log.js';
@@ -12,7 +12,25 @@ import { appendLines, createLog, LOG_PATH, logText } from './append-log.js';
  * after a reopen (not timed), against `fs.readFileSync` of a plain file holding the same
  * bytes. Both files were just written, so both are read from the page cache. Rounds of the two
  * sides alternate in order. The figure is `baseline_time / cartridge_time`.
+ *
+ * Both sides allocate a 12 MB result, and what that costs depends on whether the C heap has
+ * freed memory to hand out or must take fresh pages from the kernel (about 3 000 page faults:
+ * 8-17 ms here, more than either side's own work). Which side got which used to follow the
+ * garbage collector: the untimed reopen before the cartridge's read set off collections whose
+ * frees V8's background sweeper finished while the timed read ran, so the two sides were
+ * measured in different states from round to round. Each timed side now starts after a full
+ * collection and a pause for the sweeper (`settleMemory`), so both read into memory in the same
+ * state and the figure compares the reads.
  */
+
+/** How long the sweeper is given to free what a full collection found dead. */
+const SWEEP_PAUSE_MS = 10;
+
+function settleMemory(): void {
+  collectGarbage();
+  // A synchronous sleep: the sweeper runs on a background thread.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SWEEP_PAUSE_MS);
+}
 
 interface ReadSettings {
   readonly appendCount: number;
@@ -56,6 +74,7 @@ export const workload: Workload<ReadSettings> = {
         () => {
           cartridge?.close();
           cartridge = Cartridge.open(path);
+          settleMemory();
           const start = performance.now();
           const bytes = cartridge.readFile(LOG_PATH);
           const ms = performance.now() - start;
@@ -65,6 +84,7 @@ export const workload: Workload<ReadSettings> = {
           return ms;
         },
         () => {
+          settleMemory();
           const start = performance.now();
           const bytes = readFileSync(plainPath);
           const ms = performance.now() - start;
