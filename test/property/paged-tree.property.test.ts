@@ -48,6 +48,7 @@ class MemoryPages implements PageSource {
 type Op =
   | { kind: 'set'; key: string; valueBytes: number }
   | { kind: 'delete'; key: string }
+  | { kind: 'get'; key: string }
   | { kind: 'range'; start: string; end: string }
   | { kind: 'trickle'; count: number }
   | { kind: 'flush' }
@@ -81,6 +82,7 @@ const key = fc
 const leafOp: fc.Arbitrary<Op> = fc.oneof(
   { weight: 8, arbitrary: fc.record({ kind: fc.constant('set' as const), key, valueBytes: fc.nat({ max: 300 }) }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('delete' as const), key }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('get' as const), key }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('range' as const), start: key, end: key }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('trickle' as const), count: fc.integer({ min: 1, max: 5 }) }) },
 );
@@ -131,16 +133,35 @@ function expectSame(tree: PagedTree, model: Map<string, Buffer>): void {
   for (const [index, [, value]] of entries.entries()) expect(value.equals((expected[index] as [string, Buffer])[1])).toBe(true);
 }
 
+/**
+ * A lookup gives the model's value. A key is looked up before and after each change of it,
+ * and after an abort, so an answer the tree remembers (see `PagedTree.get`) is asked for again
+ * once it is stale.
+ */
+function expectValue(tree: PagedTree, model: Map<string, Buffer>, key: string): void {
+  const expected = model.get(key);
+  const found = tree.get(key);
+  if (expected === undefined) expect(found).toBeUndefined();
+  else expect(found?.equals(expected)).toBe(true);
+}
+
 function apply(tree: PagedTree, pages: MemoryPages, model: Map<string, Buffer>, step: Op): void {
   switch (step.kind) {
     case 'set': {
       const value = valueOf(step.key, step.valueBytes);
+      expectValue(tree, model, step.key);
       tree.set(step.key, value);
       model.set(step.key, value);
+      expectValue(tree, model, step.key);
       return;
     }
     case 'delete':
+      expectValue(tree, model, step.key);
       expect(tree.delete(step.key)).toBe(model.delete(step.key));
+      expectValue(tree, model, step.key);
+      return;
+    case 'get':
+      expectValue(tree, model, step.key);
       return;
     case 'range': {
       const seen: string[] = [];
@@ -190,6 +211,10 @@ describe('paged tree against a sorted map', () => {
             for (const inner of step.ops) apply(tree, pages, scratch, inner);
             undo.end(false);
             expect(indexDigest(tree), 'an abort leaves the pages it found').toBe(digest);
+            // The latest first: they are the lookups the tree may still remember.
+            for (const inner of [...step.ops].reverse()) {
+              if ('key' in inner) expectValue(tree, model, inner.key);
+            }
             expect(tree.dirtyCount).toBe(dirtyBefore);
           } else {
             undo.begin();

@@ -92,6 +92,9 @@ function checkPlacementIn(
   }
 }
 
+/** How many recent lookups a tree remembers (see `PagedTree.get`). */
+const RECENT_LOOKUPS = 4;
+
 /** A page below this size is merged with a sibling when the two fit in one page. */
 const MERGE_BELOW_BYTES = INDEX_PAGE_TARGET_BYTES / 4;
 
@@ -221,12 +224,57 @@ export class PagedTree {
   }
 
   /*
+   * The recent lookups. Creating a file looks the same few keys up several times (its entry,
+   * its tombstone and its parent, in the write path's checks and again in the catalog's fold),
+   * and a descent of a large tree is the largest part of the fold. The answers are remembered
+   * exactly: they are dropped whenever the content may have changed, which is on every `set`
+   * or `delete` (counted by `contentChangeCount`) and on every rollback of the undo log (undo
+   * steps restore nodes directly). Flushes change where pages live, not what the tree holds.
+   * A remembered answer was given by a full descent, page checks included, over the same
+   * pages, so the fold's result (and what it refuses as JOURNAL_CORRUPT) is unchanged.
+   */
+  private readonly recentKeys: (string | undefined)[] = new Array<string | undefined>(
+    RECENT_LOOKUPS,
+  ).fill(undefined);
+  private readonly recentValues: (Buffer | undefined)[] = new Array<Buffer | undefined>(
+    RECENT_LOOKUPS,
+  ).fill(undefined);
+  private recentNextSlot = 0;
+  private recentChangeCount = 0;
+  private recentRollbackCount = 0;
+  /** Counts the calls that may change the tree's content (see the recent lookups). */
+  private contentChangeCount = 0;
+
+  /*
    * The point lookup is what a read of a file pays for, most of it right after open, in code V8
    * has not optimised yet: the descent keeps its range in locals instead of a bounds object per
    * level, and checks a loaded page's placement without a call through `nodeAt`. What it checks
    * is exactly what `nodeAt` checks.
    */
   get(key: string): Buffer | undefined {
+    const recentKeys = this.recentKeys;
+    if (
+      this.recentChangeCount === this.contentChangeCount &&
+      this.recentRollbackCount === this.undo.rollbackCount
+    ) {
+      for (let slot = 0; slot < RECENT_LOOKUPS; slot++) {
+        if (recentKeys[slot] === key) return this.recentValues[slot];
+      }
+    } else {
+      recentKeys.fill(undefined);
+      this.recentValues.fill(undefined);
+      this.recentChangeCount = this.contentChangeCount;
+      this.recentRollbackCount = this.undo.rollbackCount;
+    }
+    const value = this.descend(key);
+    const slot = this.recentNextSlot;
+    recentKeys[slot] = key;
+    this.recentValues[slot] = value;
+    this.recentNextSlot = slot === RECENT_LOOKUPS - 1 ? 0 : slot + 1;
+    return value;
+  }
+
+  private descend(key: string): Buffer | undefined {
     const root = this.root;
     let node = isNode(root) ? root : this.source.load(root);
     if (!isNode(root)) checkPlacementIn(node, undefined, undefined, 0, root.offset);
@@ -331,6 +379,7 @@ export class PagedTree {
   }
 
   set(key: string, value: Buffer): void {
+    this.contentChangeCount++;
     const path = this.writablePath(key);
     const leaf = path.leaf;
     const index = lowerBound(leaf.keys, key);
@@ -343,6 +392,7 @@ export class PagedTree {
   }
 
   delete(key: string): boolean {
+    this.contentChangeCount++;
     const path = this.writablePath(key);
     const leaf = path.leaf;
     const index = lowerBound(leaf.keys, key);
