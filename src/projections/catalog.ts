@@ -202,6 +202,15 @@ export class Catalog implements Projection {
     return tombstone === undefined ? null : decodeTombstone(tombstone);
   }
 
+  /**
+   * `versionLinkOf` for a path known to have no entry (the caller just looked): its tombstone's
+   * record, or null. Creating a file asked for the entry a second time to learn this.
+   */
+  absentLinkOf(path: string): VersionLink {
+    const tombstone = this.tree.get(tombstoneKey(path));
+    return tombstone === undefined ? null : decodeTombstone(tombstone);
+  }
+
   get nextInode(): number {
     return this.counters.nextInode;
   }
