@@ -4,7 +4,7 @@ import { EXTENT_FIELDS, extentsFromFlat, flattenExtents } from '../journal/event
 import { DirectReader, writeArrayHeader, writeNumber } from '../journal/direct-msgpack.js';
 import type { Extent } from '../journal/journal-event.js';
 import { INLINE_EXTENTS_MAX } from '../limits.js';
-import { nameOf, parentOf, ROOT_PATH } from '../path/canonical-path.js';
+import { ROOT_PATH } from '../path/canonical-path.js';
 
 /**
  * How the catalog lays itself out in the index: the keys, and the bytes of each value.
@@ -82,11 +82,20 @@ const EXTENT_RANGE_END = 'g';
 
 export function entryKey(path: string): string {
   if (path === ROOT_PATH) return ENTRY_PREFIX;
-  return `${ENTRY_PREFIX}${parentOf(path)}\u0000${nameOf(path)}`;
+  // `parentOf` and `nameOf` with one search for the last slash: a created file's keys are
+  // built several times per record.
+  const slash = path.lastIndexOf('/');
+  const parent = slash <= 0 ? ROOT_PATH : path.slice(0, slash);
+  return `${ENTRY_PREFIX}${parent}\u0000${path.slice(slash + 1)}`;
 }
 
 export function tombstoneKey(path: string): string {
-  return `${TOMBSTONE_PREFIX}${entryKey(path).slice(ENTRY_PREFIX.length)}`;
+  return tombstoneKeyOf(entryKey(path));
+}
+
+/** The tombstone key of the path whose entry key is `key`. */
+export function tombstoneKeyOf(key: string): string {
+  return `${TOMBSTONE_PREFIX}${key.slice(ENTRY_PREFIX.length)}`;
 }
 
 /** The canonical path of an entry key (the inverse of `entryKey`). */
