@@ -99,7 +99,7 @@ const RECENT_LOOKUPS = 4;
 const MERGE_BELOW_BYTES = INDEX_PAGE_TARGET_BYTES / 4;
 
 function emptyLeaf(): LeafNode {
-  return { kind: 'leaf', keys: [], values: [], sizeBytes: PAGE_OVERHEAD_BYTES };
+  return { kind: 'leaf', keys: [], values: [], sizeBytes: PAGE_OVERHEAD_BYTES, changedAt: 0 };
 }
 
 function cloneNode(node: IndexNode): IndexNode {
@@ -109,6 +109,7 @@ function cloneNode(node: IndexNode): IndexNode {
       keys: node.keys.slice(),
       values: node.values.slice(),
       sizeBytes: node.sizeBytes,
+      changedAt: 0,
     };
   }
   return {
@@ -116,6 +117,7 @@ function cloneNode(node: IndexNode): IndexNode {
     keys: node.keys.slice(),
     children: node.children.slice(),
     sizeBytes: node.sizeBytes,
+    changedAt: 0,
   };
 }
 
@@ -184,8 +186,7 @@ function keepColdest(coldest: FlushCandidate[], count: number, candidate: FlushC
 export class PagedTree {
   private root: Child;
   private dirtyCountValue: number;
-  /** When each dirty node was last changed, to flush the coldest first. */
-  private readonly changedAt = new WeakMap<IndexNode, number>();
+  /** Counts changes of dirty nodes: a node's `changedAt`, to flush the coldest first. */
   private changeCount = 0;
 
   constructor(
@@ -442,7 +443,7 @@ export class PagedTree {
   flushSome(count: number, write: (node: IndexNode) => PageRef): FlushedPage[] {
     // The `count` coldest candidates, in order, ties to the first visited (as a stable sort
     // of all of them would give). A cartridge being filled has thousands of dirty pages: a
-    // sort of all of them per commit, comparing through the `changedAt` map, cost more than
+    // sort of all of them per commit, comparing by `changedAt`, cost more than
     // writing the pages it chose.
     const coldest: FlushCandidate[] = [];
     const visit = (node: IndexNode): boolean => {
@@ -452,13 +453,14 @@ export class PagedTree {
         const child = node.children[index] as Child;
         if (!isNode(child)) continue;
         allWritten = false;
-        if (visit(child)) {
-          keepColdest(coldest, count, {
-            node: child,
-            parent: node,
-            index,
-            changedAt: this.changedAt.get(child) ?? 0,
-          });
+        // Most dirty pages are not among the coldest few: they are passed over without a
+        // candidate made for them.
+        if (child.kind === 'leaf' || visit(child)) {
+          const changedAt = child.changedAt ?? 0;
+          const last = coldest.length === count ? coldest[count - 1] : undefined;
+          if (last === undefined || changedAt < last.changedAt) {
+            keepColdest(coldest, count, { node: child, parent: node, index, changedAt });
+          }
         }
       }
       return allWritten;
@@ -494,7 +496,7 @@ export class PagedTree {
 
   /** Records how to restore a node's arrays before it is changed in place. */
   private snapshot(node: IndexNode): void {
-    this.changedAt.set(node, ++this.changeCount);
+    node.changedAt = ++this.changeCount;
     if (!this.undo.recording) return;
     const keys = node.keys.slice();
     const sizeBytes = node.sizeBytes;
@@ -523,7 +525,7 @@ export class PagedTree {
    * later snapshot's undo put back, which hold the same entries as right after this change.
    */
   private replaceChild(parent: BranchNode, index: number, child: Child): void {
-    this.changedAt.set(parent, ++this.changeCount);
+    parent.changedAt = ++this.changeCount;
     const before = parent.children[index] as Child;
     parent.children[index] = child;
     if (this.undo.recording) {
@@ -541,7 +543,7 @@ export class PagedTree {
    * entries, on every file created) is not needed.
    */
   private insertEntry(leaf: LeafNode, index: number, key: string, value: Buffer): void {
-    this.changedAt.set(leaf, ++this.changeCount);
+    leaf.changedAt = ++this.changeCount;
     const sizeBytes = leaf.sizeBytes;
     leaf.keys.splice(index, 0, key);
     leaf.values.splice(index, 0, value);
@@ -557,7 +559,7 @@ export class PagedTree {
 
   /** Removes one entry from a dirty leaf, recording how to put it back (see `insertEntry`). */
   private removeEntry(leaf: LeafNode, index: number): void {
-    this.changedAt.set(leaf, ++this.changeCount);
+    leaf.changedAt = ++this.changeCount;
     const sizeBytes = leaf.sizeBytes;
     const key = leaf.keys[index] as string;
     const value = leaf.values[index] as Buffer;
@@ -574,7 +576,7 @@ export class PagedTree {
   }
 
   private replaceValue(leaf: LeafNode, index: number, value: Buffer): void {
-    this.changedAt.set(leaf, ++this.changeCount);
+    leaf.changedAt = ++this.changeCount;
     const before = leaf.values[index] as Buffer;
     const sizeBytes = leaf.sizeBytes;
     leaf.values[index] = value;
@@ -631,6 +633,7 @@ export class PagedTree {
           keys: [separator],
           children: [node, right],
           sizeBytes: branchSizeOf([separator]),
+          changedAt: 0,
         };
         this.setDirtyCount(this.dirtyCountValue + 1);
         this.setRoot(newRoot);
@@ -656,7 +659,13 @@ export class PagedTree {
       const keys = node.keys.splice(at);
       const values = node.values.splice(at);
       node.sizeBytes = leafSizeOf(node.keys, node.values);
-      const right: LeafNode = { kind: 'leaf', keys, values, sizeBytes: leafSizeOf(keys, values) };
+      const right: LeafNode = {
+        kind: 'leaf',
+        keys,
+        values,
+        sizeBytes: leafSizeOf(keys, values),
+        changedAt: 0,
+      };
       return { separator: keys[0] as string, right };
     }
     const at = splitIndexOf(node.keys.map(separatorBytes));
@@ -665,7 +674,13 @@ export class PagedTree {
     node.keys.length = at;
     const children = node.children.splice(at + 1);
     node.sizeBytes = branchSizeOf(node.keys);
-    const right: BranchNode = { kind: 'branch', keys, children, sizeBytes: branchSizeOf(keys) };
+    const right: BranchNode = {
+      kind: 'branch',
+      keys,
+      children,
+      sizeBytes: branchSizeOf(keys),
+      changedAt: 0,
+    };
     return { separator, right };
   }
 
