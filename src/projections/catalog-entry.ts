@@ -168,18 +168,22 @@ export function encodeNode(node: CatalogNode): Buffer {
   const inline = node.kind === 'file' ? node.inlineExtents : null;
   // Every number takes at most 9 bytes and an array header at most 5.
   const boundBytes = 5 + 13 * 9 + (inline === null ? 0 : 5 + inline.length * EXTENT_FIELDS * 9);
-  if (encodeScratch.length < boundBytes) encodeScratch = Buffer.allocUnsafe(boundBytes * 2);
-  const target = encodeScratch;
+  if (entrySlab.length - entrySlabOffset < boundBytes) {
+    entrySlab = Buffer.allocUnsafeSlow(Math.max(ENTRY_SLAB_BYTES, boundBytes));
+    entrySlabOffset = 0;
+  }
+  const target = entrySlab;
+  const start = entrySlabOffset;
   let position: number;
   if (node.kind === 'directory') {
-    target[0] = FIXARRAY_TAG + DIRECTORY_FIELDS;
-    target[1] = 1;
-    position = writeCommon(target, node);
+    target[start] = FIXARRAY_TAG + DIRECTORY_FIELDS;
+    target[start + 1] = 1;
+    position = writeCommon(target, start, node);
     position = writeNumber(target, position, node.childCount);
   } else {
-    target[0] = FIXARRAY_TAG + FILE_FIELDS;
-    target[1] = 0;
-    position = writeCommon(target, node);
+    target[start] = FIXARRAY_TAG + FILE_FIELDS;
+    target[start + 1] = 0;
+    position = writeCommon(target, start, node);
     position = writeNumber(target, position, node.sizeBytes);
     position = writeNumber(target, position, node.recordBytes);
     position = writeNumber(target, position, node.extentCount);
@@ -199,19 +203,27 @@ export function encodeNode(node: CatalogNode): Buffer {
     }
     position = writeNumber(target, position, node.contentOffset);
   }
-  // Copied out: the scratch is reused by the next entry, and index values are kept.
-  return Buffer.from(target.subarray(0, position));
+  // The entry is a view of the slab, which later entries never overwrite: what `Buffer.from`
+  // of a small buffer gives too (a view of Node's pool), without the copy.
+  entrySlabOffset = position;
+  return target.subarray(start, position);
 }
 
-/** Where `encodeNode` writes (grown when an entry could need more; encoding is not reentrant). */
-let encodeScratch = Buffer.allocUnsafe(512);
+/**
+ * Where `encodeNode` writes its entries, one after the other (encoding is not reentrant): a
+ * slab as large as Node's own pool for small buffers, so an entry kept holds no more memory
+ * than a copy of it did.
+ */
+const ENTRY_SLAB_BYTES = 8192;
+let entrySlab = Buffer.allocUnsafeSlow(ENTRY_SLAB_BYTES);
+let entrySlabOffset = 0;
 
 /** Msgpack's nil, what an entry without inline extents holds in their place. */
 const MSGPACK_NIL = 0xc0;
 
-/** The fields every entry starts with, after its kind (at byte 2). */
-function writeCommon(target: Buffer, node: CatalogNode): number {
-  let position = writeNumber(target, 2, node.inode);
+/** The fields every entry starts with, after its kind (2 bytes after `start`). */
+function writeCommon(target: Buffer, start: number, node: CatalogNode): number {
+  let position = writeNumber(target, start + 2, node.inode);
   position = writeNumber(target, position, node.mode);
   position = writeNumber(target, position, node.createdAtMs);
   position = writeNumber(target, position, node.modifiedAtMs);
