@@ -247,6 +247,28 @@ export class PagedTree {
   private contentChangeCount = 0;
 
   /*
+   * The remembered paths: the dirty path a lookup walked, so that a `set` of the same key right
+   * after (the catalog's fold sets the entries the write path just looked up) does not search
+   * the branches again. A path is the tree's until a node is put in another's place or a
+   * branch's separators change, which `setRoot`, `replaceChild` and `snapshot` count, or a
+   * rollback; entries coming and going in a leaf move no key to another leaf.
+   */
+  private readonly pathKeys: (string | undefined)[] = new Array<string | undefined>(
+    RECENT_LOOKUPS,
+  ).fill(undefined);
+  private readonly pathLeaves: (LeafNode | undefined)[] = new Array<LeafNode | undefined>(
+    RECENT_LOOKUPS,
+  ).fill(undefined);
+  private readonly pathBranches: BranchNode[][] = Array.from({ length: RECENT_LOOKUPS }, () => []);
+  private readonly pathIndices: number[][] = Array.from({ length: RECENT_LOOKUPS }, () => []);
+  private readonly pathDepths: number[] = new Array<number>(RECENT_LOOKUPS).fill(0);
+  private pathNextSlot = 0;
+  private pathStructureCount = 0;
+  private pathRollbackCount = 0;
+  /** Counts changes of the tree's structure (see the remembered paths). */
+  private structureChangeCount = 0;
+
+  /*
    * The point lookup is what a read of a file pays for, most of it right after open, in code V8
    * has not optimised yet: the descent keeps its range in locals instead of a bounds object per
    * level, and checks a loaded page's placement without a call through `nodeAt`. What it checks
@@ -279,6 +301,13 @@ export class PagedTree {
     const root = this.root;
     let node = isNode(root) ? root : this.source.load(root);
     if (!isNode(root)) checkPlacementIn(node, undefined, undefined, 0, root.offset);
+    // The path is written into the next path slot while every node on it is dirty.
+    this.pathsCurrent();
+    const slot = this.pathNextSlot;
+    this.pathKeys[slot] = undefined;
+    const branches = this.pathBranches[slot] as BranchNode[];
+    const indices = this.pathIndices[slot] as number[];
+    let dirty = isNode(root);
     let low: string | undefined;
     let high: string | undefined;
     let depth = 0;
@@ -287,14 +316,25 @@ export class PagedTree {
       const index = childIndexOf(keys, key);
       if (index > 0) low = keys[index - 1];
       if (index < keys.length) high = keys[index];
+      if (dirty) {
+        branches[depth] = node;
+        indices[depth] = index;
+      }
       depth++;
       const child = childAt(node, index) as Child;
       if (isNode(child)) {
         node = child;
       } else {
+        dirty = false;
         node = this.source.load(child);
         checkPlacementIn(node, low, high, depth, child.offset);
       }
+    }
+    if (dirty) {
+      this.pathKeys[slot] = key;
+      this.pathLeaves[slot] = node;
+      this.pathDepths[slot] = depth;
+      this.pathNextSlot = slot === RECENT_LOOKUPS - 1 ? 0 : slot + 1;
     }
     const keys = node.keys;
     const index = lowerBound(keys, key);
@@ -381,15 +421,63 @@ export class PagedTree {
 
   set(key: string, value: Buffer): void {
     this.contentChangeCount++;
-    const path = this.writablePath(key);
-    const leaf = path.leaf;
+    // A path a lookup of the key just walked, all of it dirty, is the one `writablePath`
+    // would walk, and it would change nothing on the way (see the remembered paths).
+    const slot = this.rememberedPathOf(key);
+    let leaf: LeafNode;
+    let branches: readonly BranchNode[];
+    let indices: readonly number[];
+    let depth: number;
+    if (slot >= 0) {
+      leaf = this.pathLeaves[slot] as LeafNode;
+      branches = this.pathBranches[slot] as BranchNode[];
+      indices = this.pathIndices[slot] as number[];
+      depth = this.pathDepths[slot] as number;
+    } else {
+      const path = this.writablePath(key);
+      leaf = path.leaf;
+      branches = path.branches;
+      indices = path.indices;
+      depth = path.branches.length;
+    }
     const index = lowerBound(leaf.keys, key);
     if (leaf.keys[index] === key) {
       this.replaceValue(leaf, index, value);
     } else {
       this.insertEntry(leaf, index, key, value);
     }
-    if (leaf.sizeBytes > INDEX_PAGE_TARGET_BYTES && leaf.keys.length >= 2) this.split(path);
+    if (leaf.sizeBytes > INDEX_PAGE_TARGET_BYTES && leaf.keys.length >= 2) {
+      this.split(leaf, branches, indices, depth);
+    }
+  }
+
+  /**
+   * The slot of a remembered path to `key` that is still the tree's, or -1. Paths are dropped
+   * whenever a node is put in another's place or a branch's separators change (the structure
+   * count: `setRoot`, `replaceChild`, `snapshot`), and on rollbacks; a change of a leaf's
+   * entries moves no key to another leaf, so it leaves them.
+   */
+  private rememberedPathOf(key: string): number {
+    if (!this.pathsCurrent()) return -1;
+    const pathKeys = this.pathKeys;
+    for (let slot = 0; slot < RECENT_LOOKUPS; slot++) {
+      if (pathKeys[slot] === key) return slot;
+    }
+    return -1;
+  }
+
+  /** Whether the remembered paths are the tree's; if not, forgets them. */
+  private pathsCurrent(): boolean {
+    if (
+      this.pathStructureCount === this.structureChangeCount &&
+      this.pathRollbackCount === this.undo.rollbackCount
+    ) {
+      return true;
+    }
+    this.pathKeys.fill(undefined);
+    this.pathStructureCount = this.structureChangeCount;
+    this.pathRollbackCount = this.undo.rollbackCount;
+    return false;
   }
 
   delete(key: string): boolean {
@@ -479,6 +567,7 @@ export class PagedTree {
   // ---- structure --------------------------------------------------------------------------
 
   private setRoot(root: Child): void {
+    this.structureChangeCount++;
     const before = this.root;
     this.root = root;
     this.undo.push(() => {
@@ -496,6 +585,7 @@ export class PagedTree {
 
   /** Records how to restore a node's arrays before it is changed in place. */
   private snapshot(node: IndexNode): void {
+    this.structureChangeCount++;
     node.changedAt = ++this.changeCount;
     if (!this.undo.recording) return;
     const keys = node.keys.slice();
@@ -525,6 +615,7 @@ export class PagedTree {
    * later snapshot's undo put back, which hold the same entries as right after this change.
    */
   private replaceChild(parent: BranchNode, index: number, child: Child): void {
+    this.structureChangeCount++;
     parent.changedAt = ++this.changeCount;
     const before = parent.children[index] as Child;
     parent.children[index] = child;
@@ -621,10 +712,18 @@ export class PagedTree {
     return { branches, bounds, indices, leaf: node };
   }
 
-  /** Splits an oversized leaf, then any branch the split made oversized, up to the root. */
-  private split(path: WritablePath): void {
-    let node: IndexNode = path.leaf;
-    for (let level = path.branches.length; ; level--) {
+  /**
+   * Splits an oversized leaf, then any branch the split made oversized, up to the root; the
+   * leaf's path is `depth` branches and the child index taken in each.
+   */
+  private split(
+    leaf: LeafNode,
+    branches: readonly BranchNode[],
+    indices: readonly number[],
+    depth: number,
+  ): void {
+    let node: IndexNode = leaf;
+    for (let level = depth; ; level--) {
       if (node.sizeBytes <= INDEX_PAGE_TARGET_BYTES || node.keys.length < 2) return;
       const { separator, right } = this.splitNode(node);
       if (level === 0) {
@@ -639,8 +738,8 @@ export class PagedTree {
         this.setRoot(newRoot);
         return;
       }
-      const parent = path.branches[level - 1] as BranchNode;
-      const index = path.indices[level - 1] as number;
+      const parent = branches[level - 1] as BranchNode;
+      const index = indices[level - 1] as number;
       this.snapshot(parent);
       parent.keys.splice(index, 0, separator);
       parent.children.splice(index + 1, 0, right);
