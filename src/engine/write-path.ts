@@ -9,7 +9,7 @@ import {
   PATCH_RANGES_MAX,
   SMALL_EXTENT_BYTES,
 } from '../limits.js';
-import { ancestorsOf, nameOf, parentOf, parsePath, ROOT_PATH } from '../path/canonical-path.js';
+import { nameOf, parentOf, parsePath, ROOT_PATH } from '../path/canonical-path.js';
 import {
   DIRECTORY_MODE_DEFAULT,
   type DirectoryNode,
@@ -119,7 +119,8 @@ export class WritePath {
     this.requireSpace(blocksFor(bytes.length), 0, canonical);
     const inode = this.journal.catalog.nextInode;
     const atMs = this.host.commitTimeMs();
-    const previous = this.journal.catalog.versionLinkOf(canonical);
+    // The entry is absent (checked above; only ancestors were created since).
+    const previous = this.journal.catalog.absentLinkOf(canonical);
     this.appendWithContent(canonical, bytes, (extents) => ({
       type: 'file.created',
       path: canonical,
@@ -426,7 +427,7 @@ export class WritePath {
       inode: this.journal.catalog.nextInode,
       mode: DIRECTORY_MODE_DEFAULT,
       atMs: this.host.commitTimeMs(),
-      previous: this.journal.catalog.versionLinkOf(canonical),
+      previous: this.journal.catalog.absentLinkOf(canonical),
     });
   }
 
@@ -450,25 +451,42 @@ export class WritePath {
     return parent;
   }
 
-  /** Creates every missing ancestor directory, as the seed's examples expect of createFile. */
+  /**
+   * Creates every missing ancestor directory, as the seed's examples expect of createFile.
+   * Ancestors are looked at from the nearest up: the catalog is a tree (the fold admits an entry
+   * only under a directory, and a directory with children cannot go), so once one is a
+   * directory all above it are, and a file in a directory that exists costs one lookup. The
+   * missing ones are then created from the top down, each checked against the policy first,
+   * as before; a file on the way is ENOTDIR, and only directories lie above a missing ancestor,
+   * so the file found is the one a walk from the root would have found first.
+   */
   private ensureParents(path: string): void {
-    for (const ancestor of ancestorsOf(path)) {
-      const node = this.journal.catalog.get(ancestor);
-      if (node?.kind === 'directory') continue;
+    assert(nameOf(path).length > 0, 'a created entry has a name');
+    const { catalog } = this.journal;
+    let missingFrom = path.length;
+    for (let slash = path.lastIndexOf('/'); slash > 0; slash = path.lastIndexOf('/', slash - 1)) {
+      const ancestor = path.slice(0, slash);
+      const node = catalog.get(ancestor);
+      if (node?.kind === 'directory') break;
       if (node?.kind === 'file')
         throw new CartridgeError('ENOTDIR', `${ancestor} is a file`, { path });
+      missingFrom = slash;
+    }
+    if (missingFrom === path.length) return;
+    for (let slash = missingFrom; slash !== -1 && slash < path.length; ) {
+      const ancestor = path.slice(0, slash);
       // A parent made on the way is a directory created: the policy must allow it too.
       this.host.gate.check(this.host.actor(), 'Create', ancestor);
       this.append({
         type: 'directory.created',
         path: ancestor,
-        inode: this.journal.catalog.nextInode,
+        inode: catalog.nextInode,
         mode: DIRECTORY_MODE_DEFAULT,
         atMs: this.host.commitTimeMs(),
-        previous: this.journal.catalog.versionLinkOf(ancestor),
+        previous: catalog.absentLinkOf(ancestor),
       });
+      slash = path.indexOf('/', slash + 1);
     }
-    assert(nameOf(path).length > 0, 'a created entry has a name');
   }
 
   /**

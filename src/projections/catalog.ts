@@ -31,6 +31,7 @@ import {
   referenceRange,
   ROOT_INODE,
   tombstoneKey,
+  tombstoneKeyOf,
 } from './catalog-entry.js';
 import { ExtentCursor, sameExtent } from './extent-cursor.js';
 import type { PagedTree } from './index/paged-tree.js';
@@ -73,6 +74,13 @@ export interface FileChange {
 }
 
 const NO_CHANGE: FileChange = { before: undefined, after: undefined };
+
+/** A path checked to have no entry (see `vacantSlot`): its keys, to change without lookups. */
+interface VacantSlot {
+  readonly entryKey: string;
+  /** The key of the path's tombstone, when it has one (the new entry clears it). */
+  readonly tombstoneKey: string | undefined;
+}
 
 /** Where the run of small extents at the end of a file starts after adding `added`. */
 function runAfter(
@@ -202,6 +210,15 @@ export class Catalog implements Projection {
     return tombstone === undefined ? null : decodeTombstone(tombstone);
   }
 
+  /**
+   * `versionLinkOf` for a path known to have no entry (the caller just looked): its tombstone's
+   * record, or null. Creating a file asked for the entry a second time to learn this.
+   */
+  absentLinkOf(path: string): VersionLink {
+    const tombstone = this.tree.get(tombstoneKey(path));
+    return tombstone === undefined ? null : decodeTombstone(tombstone);
+  }
+
   get nextInode(): number {
     return this.counters.nextInode;
   }
@@ -270,20 +287,27 @@ export class Catalog implements Projection {
         });
         return NO_CHANGE;
       }
-      case 'directory.created':
-        this.checkLink(record, event.path, event.previous);
-        this.insert(record, event.path, {
-          kind: 'directory',
-          inode: event.inode,
-          mode: event.mode,
-          createdAtMs: event.atMs,
-          modifiedAtMs: event.atMs,
-          versionOffset: record.offset,
-          childCount: 0,
-        });
+      case 'directory.created': {
+        const slot = this.vacantSlot(record, event.path, event.previous);
+        this.insert(
+          record,
+          event.path,
+          {
+            kind: 'directory',
+            inode: event.inode,
+            mode: event.mode,
+            createdAtMs: event.atMs,
+            modifiedAtMs: event.atMs,
+            versionOffset: record.offset,
+            childCount: 0,
+          },
+          undefined,
+          slot,
+        );
         return NO_CHANGE;
+      }
       case 'file.created': {
-        this.checkLink(record, event.path, event.previous);
+        const slot = this.vacantSlot(record, event.path, event.previous);
         const extents = [...event.extents, ...ownExtent(record)];
         const node = this.fileWithExtents(
           record,
@@ -295,7 +319,7 @@ export class Catalog implements Projection {
         );
         if (node.sizeBytes !== event.sizeBytes)
           throw journalCorrupt(record.offset, 'size disagrees');
-        this.insert(record, event.path, node);
+        this.insert(record, event.path, node, undefined, slot);
         this.storeExtents(node, extents);
         return { before: undefined, after: node };
       }
@@ -414,6 +438,30 @@ export class Catalog implements Projection {
     }
   }
 
+  /**
+   * What `checkLink` and `insert` check of a path an event creates, with one lookup of each
+   * key: the path has no entry, and the event's `previous` is its tombstone's record (or null
+   * without one). A created file asked for its entry twice and its tombstone twice (the fold
+   * is most of what creating a file costs). The refusals are the ones those two give.
+   */
+  private vacantSlot(record: JournalRecord, path: string, previous: VersionLink): VacantSlot {
+    const key = entryKey(path);
+    const existing = this.tree.get(key);
+    if (existing !== undefined) {
+      const linked = decodeNode(existing).versionOffset === previous;
+      throw journalCorrupt(
+        record.offset,
+        linked ? `${path} already exists` : `${path}: the version chain is broken`,
+      );
+    }
+    const tombstoneKey = tombstoneKeyOf(key);
+    const tombstone = this.tree.get(tombstoneKey);
+    const link = tombstone === undefined ? null : decodeTombstone(tombstone);
+    if (previous !== link)
+      throw journalCorrupt(record.offset, `${path}: the version chain is broken`);
+    return { entryKey: key, tombstoneKey: tombstone === undefined ? undefined : tombstoneKey };
+  }
+
   /** A path gets an entry again: its tombstone has served (the new entry links to it). */
   private clearTombstone(path: string): void {
     const key = tombstoneKey(path);
@@ -456,8 +504,12 @@ export class Catalog implements Projection {
     path: string,
     node: CatalogNode,
     parentModifiedAtMs: number | null = node.createdAtMs,
+    /** What `vacantSlot` found, when the caller asked it (it checked what this checks). */
+    slot?: VacantSlot,
   ): void {
-    if (this.get(path) !== undefined) throw journalCorrupt(record.offset, `${path} already exists`);
+    if (slot === undefined && this.get(path) !== undefined) {
+      throw journalCorrupt(record.offset, `${path} already exists`);
+    }
     const parent = this.parentDirectory(record, path);
     this.put(parentOf(path), {
       ...parent,
@@ -468,8 +520,14 @@ export class Catalog implements Projection {
           ? parent.modifiedAtMs
           : parentModifiedAtMs,
     });
-    this.clearTombstone(path);
-    this.put(path, node);
+    // The same changes in the same order either way: the pages depend on the order.
+    if (slot === undefined) {
+      this.clearTombstone(path);
+      this.put(path, node);
+    } else {
+      if (slot.tombstoneKey !== undefined) this.tree.delete(slot.tombstoneKey);
+      this.tree.set(slot.entryKey, encodeNode(node));
+    }
     const { nextInode, entryCount, fileCount } = this.counters;
     this.setCounters({
       nextInode: Math.max(nextInode, node.inode + 1),

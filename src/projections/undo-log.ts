@@ -9,6 +9,16 @@ import { assert } from '../assert.js';
 export class UndoLog {
   private readonly steps: (() => void)[] = [];
   private active = false;
+  private rollbackCountValue = 0;
+
+  /**
+   * How many rollbacks have undone anything: a reader that remembers answers (the paged tree's
+   * recent lookups) knows they may be stale once this moves, as undo steps change state without
+   * going through the projections' own mutators.
+   */
+  get rollbackCount(): number {
+    return this.rollbackCountValue;
+  }
 
   get recording(): boolean {
     return this.active;
@@ -31,6 +41,7 @@ export class UndoLog {
 
   rollbackTo(mark: number): void {
     assert(mark >= 0 && mark <= this.steps.length, 'undo mark out of range');
+    if (this.steps.length > mark) this.rollbackCountValue++;
     while (this.steps.length > mark) (this.steps.pop() as () => void)();
   }
 

@@ -285,6 +285,27 @@ describe('Cartridge#createFile()', () => {
     expect(cart.stats().recordCount).toBe(recordsBefore + 3);
   });
 
+  it('creates only the missing parents below the nearest directory, from the top down', () => {
+    // Parents are looked at from the nearest up (see ensureParents): the ones above the first
+    // directory found are not looked at, the missing ones below it are created in path order.
+    const cart = memory();
+    cart.createFile('/a/b/one.txt', '1');
+    const recordsBefore = cart.stats().recordCount;
+    cart.createFile('/a/b/c/d/e/two.txt', '2');
+    expect(cart.stats().recordCount).toBe(recordsBefore + 4);
+    expect(cart.listDir('/a/b')).toEqual(['c', 'one.txt']);
+    expect(cart.listDir('/a/b/c/d')).toEqual(['e']);
+    const inodes = ['/a/b/c', '/a/b/c/d', '/a/b/c/d/e'].map((path) => cart.metadata(path).inode);
+    expect(inodes).toEqual([...inodes].sort((left, right) => left - right));
+    cart.createFile('/a/b/c/d/e/three.txt', '3');
+    expect(cart.stats().recordCount).toBe(recordsBefore + 5);
+    // A file below the nearest missing parent: ENOTDIR, and nothing created.
+    const headBefore = cart.head;
+    expectCode(() => cart.createFile('/a/b/one.txt/x/y/z.txt', 'z'), 'ENOTDIR');
+    expect(cart.head).toBe(headBefore);
+    expect(cart.exists('/a/b/one.txt/x')).toBe(false);
+  });
+
   it('throws EEXIST for an existing file, an existing directory and the root', () => {
     const cart = memory();
     cart.createFile('/f', 'x');

@@ -33,6 +33,13 @@ export interface LeafNode {
   values: Buffer[];
   /** Estimated encoded size in bytes, kept as entries come and go. */
   sizeBytes: number;
+  /**
+   * When a dirty node last changed, counted by its tree (the coldest is flushed first; see
+   * `PagedTree.flushSome`); absent on a page read from disk, which is never changed. A field,
+   * not a map beside the tree: it is set on every change and read for every dirty page at
+   * every trickle, and a `WeakMap` cost several times the field at both.
+   */
+  changedAt?: number;
 }
 
 export interface BranchNode {
@@ -40,6 +47,8 @@ export interface BranchNode {
   keys: string[];
   children: Child[];
   sizeBytes: number;
+  /** As a leaf's. */
+  changedAt?: number;
 }
 
 export type IndexNode = LeafNode | BranchNode;

@@ -92,11 +92,14 @@ function checkPlacementIn(
   }
 }
 
+/** How many recent lookups a tree remembers (see `PagedTree.get`). */
+const RECENT_LOOKUPS = 4;
+
 /** A page below this size is merged with a sibling when the two fit in one page. */
 const MERGE_BELOW_BYTES = INDEX_PAGE_TARGET_BYTES / 4;
 
 function emptyLeaf(): LeafNode {
-  return { kind: 'leaf', keys: [], values: [], sizeBytes: PAGE_OVERHEAD_BYTES };
+  return { kind: 'leaf', keys: [], values: [], sizeBytes: PAGE_OVERHEAD_BYTES, changedAt: 0 };
 }
 
 function cloneNode(node: IndexNode): IndexNode {
@@ -106,6 +109,7 @@ function cloneNode(node: IndexNode): IndexNode {
       keys: node.keys.slice(),
       values: node.values.slice(),
       sizeBytes: node.sizeBytes,
+      changedAt: 0,
     };
   }
   return {
@@ -113,6 +117,7 @@ function cloneNode(node: IndexNode): IndexNode {
     keys: node.keys.slice(),
     children: node.children.slice(),
     sizeBytes: node.sizeBytes,
+    changedAt: 0,
   };
 }
 
@@ -181,8 +186,7 @@ function keepColdest(coldest: FlushCandidate[], count: number, candidate: FlushC
 export class PagedTree {
   private root: Child;
   private dirtyCountValue: number;
-  /** When each dirty node was last changed, to flush the coldest first. */
-  private readonly changedAt = new WeakMap<IndexNode, number>();
+  /** Counts changes of dirty nodes: a node's `changedAt`, to flush the coldest first. */
   private changeCount = 0;
 
   constructor(
@@ -221,15 +225,89 @@ export class PagedTree {
   }
 
   /*
+   * The recent lookups. Creating a file looks the same few keys up several times (its entry,
+   * its tombstone and its parent, in the write path's checks and again in the catalog's fold),
+   * and a descent of a large tree is the largest part of the fold. The answers are remembered
+   * exactly: they are dropped whenever the content may have changed, which is on every `set`
+   * or `delete` (counted by `contentChangeCount`) and on every rollback of the undo log (undo
+   * steps restore nodes directly). Flushes change where pages live, not what the tree holds.
+   * A remembered answer was given by a full descent, page checks included, over the same
+   * pages, so the fold's result (and what it refuses as JOURNAL_CORRUPT) is unchanged.
+   */
+  private readonly recentKeys: (string | undefined)[] = new Array<string | undefined>(
+    RECENT_LOOKUPS,
+  ).fill(undefined);
+  private readonly recentValues: (Buffer | undefined)[] = new Array<Buffer | undefined>(
+    RECENT_LOOKUPS,
+  ).fill(undefined);
+  private recentNextSlot = 0;
+  private recentChangeCount = 0;
+  private recentRollbackCount = 0;
+  /** Counts the calls that may change the tree's content (see the recent lookups). */
+  private contentChangeCount = 0;
+
+  /*
+   * The remembered paths: the dirty path a lookup walked, so that a `set` of the same key right
+   * after (the catalog's fold sets the entries the write path just looked up) does not search
+   * the branches again. A path is the tree's until a node is put in another's place or a
+   * branch's separators change, which `setRoot`, `replaceChild` and `snapshot` count, or a
+   * rollback; entries coming and going in a leaf move no key to another leaf.
+   */
+  private readonly pathKeys: (string | undefined)[] = new Array<string | undefined>(
+    RECENT_LOOKUPS,
+  ).fill(undefined);
+  private readonly pathLeaves: (LeafNode | undefined)[] = new Array<LeafNode | undefined>(
+    RECENT_LOOKUPS,
+  ).fill(undefined);
+  private readonly pathBranches: BranchNode[][] = Array.from({ length: RECENT_LOOKUPS }, () => []);
+  private readonly pathIndices: number[][] = Array.from({ length: RECENT_LOOKUPS }, () => []);
+  private readonly pathDepths: number[] = new Array<number>(RECENT_LOOKUPS).fill(0);
+  private pathNextSlot = 0;
+  private pathStructureCount = 0;
+  private pathRollbackCount = 0;
+  /** Counts changes of the tree's structure (see the remembered paths). */
+  private structureChangeCount = 0;
+
+  /*
    * The point lookup is what a read of a file pays for, most of it right after open, in code V8
    * has not optimised yet: the descent keeps its range in locals instead of a bounds object per
    * level, and checks a loaded page's placement without a call through `nodeAt`. What it checks
    * is exactly what `nodeAt` checks.
    */
   get(key: string): Buffer | undefined {
+    const recentKeys = this.recentKeys;
+    if (
+      this.recentChangeCount === this.contentChangeCount &&
+      this.recentRollbackCount === this.undo.rollbackCount
+    ) {
+      for (let slot = 0; slot < RECENT_LOOKUPS; slot++) {
+        if (recentKeys[slot] === key) return this.recentValues[slot];
+      }
+    } else {
+      recentKeys.fill(undefined);
+      this.recentValues.fill(undefined);
+      this.recentChangeCount = this.contentChangeCount;
+      this.recentRollbackCount = this.undo.rollbackCount;
+    }
+    const value = this.descend(key);
+    const slot = this.recentNextSlot;
+    recentKeys[slot] = key;
+    this.recentValues[slot] = value;
+    this.recentNextSlot = slot === RECENT_LOOKUPS - 1 ? 0 : slot + 1;
+    return value;
+  }
+
+  private descend(key: string): Buffer | undefined {
     const root = this.root;
     let node = isNode(root) ? root : this.source.load(root);
     if (!isNode(root)) checkPlacementIn(node, undefined, undefined, 0, root.offset);
+    // The path is written into the next path slot while every node on it is dirty.
+    this.pathsCurrent();
+    const slot = this.pathNextSlot;
+    this.pathKeys[slot] = undefined;
+    const branches = this.pathBranches[slot] as BranchNode[];
+    const indices = this.pathIndices[slot] as number[];
+    let dirty = isNode(root);
     let low: string | undefined;
     let high: string | undefined;
     let depth = 0;
@@ -238,14 +316,25 @@ export class PagedTree {
       const index = childIndexOf(keys, key);
       if (index > 0) low = keys[index - 1];
       if (index < keys.length) high = keys[index];
+      if (dirty) {
+        branches[depth] = node;
+        indices[depth] = index;
+      }
       depth++;
       const child = childAt(node, index) as Child;
       if (isNode(child)) {
         node = child;
       } else {
+        dirty = false;
         node = this.source.load(child);
         checkPlacementIn(node, low, high, depth, child.offset);
       }
+    }
+    if (dirty) {
+      this.pathKeys[slot] = key;
+      this.pathLeaves[slot] = node;
+      this.pathDepths[slot] = depth;
+      this.pathNextSlot = slot === RECENT_LOOKUPS - 1 ? 0 : slot + 1;
     }
     const keys = node.keys;
     const index = lowerBound(keys, key);
@@ -331,18 +420,68 @@ export class PagedTree {
   }
 
   set(key: string, value: Buffer): void {
-    const path = this.writablePath(key);
-    const leaf = path.leaf;
+    this.contentChangeCount++;
+    // A path a lookup of the key just walked, all of it dirty, is the one `writablePath`
+    // would walk, and it would change nothing on the way (see the remembered paths).
+    const slot = this.rememberedPathOf(key);
+    let leaf: LeafNode;
+    let branches: readonly BranchNode[];
+    let indices: readonly number[];
+    let depth: number;
+    if (slot >= 0) {
+      leaf = this.pathLeaves[slot] as LeafNode;
+      branches = this.pathBranches[slot] as BranchNode[];
+      indices = this.pathIndices[slot] as number[];
+      depth = this.pathDepths[slot] as number;
+    } else {
+      const path = this.writablePath(key);
+      leaf = path.leaf;
+      branches = path.branches;
+      indices = path.indices;
+      depth = path.branches.length;
+    }
     const index = lowerBound(leaf.keys, key);
     if (leaf.keys[index] === key) {
       this.replaceValue(leaf, index, value);
     } else {
       this.insertEntry(leaf, index, key, value);
     }
-    if (leaf.sizeBytes > INDEX_PAGE_TARGET_BYTES && leaf.keys.length >= 2) this.split(path);
+    if (leaf.sizeBytes > INDEX_PAGE_TARGET_BYTES && leaf.keys.length >= 2) {
+      this.split(leaf, branches, indices, depth);
+    }
+  }
+
+  /**
+   * The slot of a remembered path to `key` that is still the tree's, or -1. Paths are dropped
+   * whenever a node is put in another's place or a branch's separators change (the structure
+   * count: `setRoot`, `replaceChild`, `snapshot`), and on rollbacks; a change of a leaf's
+   * entries moves no key to another leaf, so it leaves them.
+   */
+  private rememberedPathOf(key: string): number {
+    if (!this.pathsCurrent()) return -1;
+    const pathKeys = this.pathKeys;
+    for (let slot = 0; slot < RECENT_LOOKUPS; slot++) {
+      if (pathKeys[slot] === key) return slot;
+    }
+    return -1;
+  }
+
+  /** Whether the remembered paths are the tree's; if not, forgets them. */
+  private pathsCurrent(): boolean {
+    if (
+      this.pathStructureCount === this.structureChangeCount &&
+      this.pathRollbackCount === this.undo.rollbackCount
+    ) {
+      return true;
+    }
+    this.pathKeys.fill(undefined);
+    this.pathStructureCount = this.structureChangeCount;
+    this.pathRollbackCount = this.undo.rollbackCount;
+    return false;
   }
 
   delete(key: string): boolean {
+    this.contentChangeCount++;
     const path = this.writablePath(key);
     const leaf = path.leaf;
     const index = lowerBound(leaf.keys, key);
@@ -392,7 +531,7 @@ export class PagedTree {
   flushSome(count: number, write: (node: IndexNode) => PageRef): FlushedPage[] {
     // The `count` coldest candidates, in order, ties to the first visited (as a stable sort
     // of all of them would give). A cartridge being filled has thousands of dirty pages: a
-    // sort of all of them per commit, comparing through the `changedAt` map, cost more than
+    // sort of all of them per commit, comparing by `changedAt`, cost more than
     // writing the pages it chose.
     const coldest: FlushCandidate[] = [];
     const visit = (node: IndexNode): boolean => {
@@ -402,13 +541,14 @@ export class PagedTree {
         const child = node.children[index] as Child;
         if (!isNode(child)) continue;
         allWritten = false;
-        if (visit(child)) {
-          keepColdest(coldest, count, {
-            node: child,
-            parent: node,
-            index,
-            changedAt: this.changedAt.get(child) ?? 0,
-          });
+        // Most dirty pages are not among the coldest few: they are passed over without a
+        // candidate made for them.
+        if (child.kind === 'leaf' || visit(child)) {
+          const changedAt = child.changedAt ?? 0;
+          const last = coldest.length === count ? coldest[count - 1] : undefined;
+          if (last === undefined || changedAt < last.changedAt) {
+            keepColdest(coldest, count, { node: child, parent: node, index, changedAt });
+          }
         }
       }
       return allWritten;
@@ -427,6 +567,7 @@ export class PagedTree {
   // ---- structure --------------------------------------------------------------------------
 
   private setRoot(root: Child): void {
+    this.structureChangeCount++;
     const before = this.root;
     this.root = root;
     this.undo.push(() => {
@@ -444,7 +585,8 @@ export class PagedTree {
 
   /** Records how to restore a node's arrays before it is changed in place. */
   private snapshot(node: IndexNode): void {
-    this.changedAt.set(node, ++this.changeCount);
+    this.structureChangeCount++;
+    node.changedAt = ++this.changeCount;
     if (!this.undo.recording) return;
     const keys = node.keys.slice();
     const sizeBytes = node.sizeBytes;
@@ -473,7 +615,8 @@ export class PagedTree {
    * later snapshot's undo put back, which hold the same entries as right after this change.
    */
   private replaceChild(parent: BranchNode, index: number, child: Child): void {
-    this.changedAt.set(parent, ++this.changeCount);
+    this.structureChangeCount++;
+    parent.changedAt = ++this.changeCount;
     const before = parent.children[index] as Child;
     parent.children[index] = child;
     if (this.undo.recording) {
@@ -491,7 +634,7 @@ export class PagedTree {
    * entries, on every file created) is not needed.
    */
   private insertEntry(leaf: LeafNode, index: number, key: string, value: Buffer): void {
-    this.changedAt.set(leaf, ++this.changeCount);
+    leaf.changedAt = ++this.changeCount;
     const sizeBytes = leaf.sizeBytes;
     leaf.keys.splice(index, 0, key);
     leaf.values.splice(index, 0, value);
@@ -507,7 +650,7 @@ export class PagedTree {
 
   /** Removes one entry from a dirty leaf, recording how to put it back (see `insertEntry`). */
   private removeEntry(leaf: LeafNode, index: number): void {
-    this.changedAt.set(leaf, ++this.changeCount);
+    leaf.changedAt = ++this.changeCount;
     const sizeBytes = leaf.sizeBytes;
     const key = leaf.keys[index] as string;
     const value = leaf.values[index] as Buffer;
@@ -524,7 +667,7 @@ export class PagedTree {
   }
 
   private replaceValue(leaf: LeafNode, index: number, value: Buffer): void {
-    this.changedAt.set(leaf, ++this.changeCount);
+    leaf.changedAt = ++this.changeCount;
     const before = leaf.values[index] as Buffer;
     const sizeBytes = leaf.sizeBytes;
     leaf.values[index] = value;
@@ -569,10 +712,18 @@ export class PagedTree {
     return { branches, bounds, indices, leaf: node };
   }
 
-  /** Splits an oversized leaf, then any branch the split made oversized, up to the root. */
-  private split(path: WritablePath): void {
-    let node: IndexNode = path.leaf;
-    for (let level = path.branches.length; ; level--) {
+  /**
+   * Splits an oversized leaf, then any branch the split made oversized, up to the root; the
+   * leaf's path is `depth` branches and the child index taken in each.
+   */
+  private split(
+    leaf: LeafNode,
+    branches: readonly BranchNode[],
+    indices: readonly number[],
+    depth: number,
+  ): void {
+    let node: IndexNode = leaf;
+    for (let level = depth; ; level--) {
       if (node.sizeBytes <= INDEX_PAGE_TARGET_BYTES || node.keys.length < 2) return;
       const { separator, right } = this.splitNode(node);
       if (level === 0) {
@@ -581,13 +732,14 @@ export class PagedTree {
           keys: [separator],
           children: [node, right],
           sizeBytes: branchSizeOf([separator]),
+          changedAt: 0,
         };
         this.setDirtyCount(this.dirtyCountValue + 1);
         this.setRoot(newRoot);
         return;
       }
-      const parent = path.branches[level - 1] as BranchNode;
-      const index = path.indices[level - 1] as number;
+      const parent = branches[level - 1] as BranchNode;
+      const index = indices[level - 1] as number;
       this.snapshot(parent);
       parent.keys.splice(index, 0, separator);
       parent.children.splice(index + 1, 0, right);
@@ -606,7 +758,13 @@ export class PagedTree {
       const keys = node.keys.splice(at);
       const values = node.values.splice(at);
       node.sizeBytes = leafSizeOf(node.keys, node.values);
-      const right: LeafNode = { kind: 'leaf', keys, values, sizeBytes: leafSizeOf(keys, values) };
+      const right: LeafNode = {
+        kind: 'leaf',
+        keys,
+        values,
+        sizeBytes: leafSizeOf(keys, values),
+        changedAt: 0,
+      };
       return { separator: keys[0] as string, right };
     }
     const at = splitIndexOf(node.keys.map(separatorBytes));
@@ -615,7 +773,13 @@ export class PagedTree {
     node.keys.length = at;
     const children = node.children.splice(at + 1);
     node.sizeBytes = branchSizeOf(node.keys);
-    const right: BranchNode = { kind: 'branch', keys, children, sizeBytes: branchSizeOf(keys) };
+    const right: BranchNode = {
+      kind: 'branch',
+      keys,
+      children,
+      sizeBytes: branchSizeOf(keys),
+      changedAt: 0,
+    };
     return { separator, right };
   }
 

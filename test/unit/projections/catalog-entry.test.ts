@@ -7,6 +7,7 @@ import {
   decodeNode,
   decodeNodeBytes,
   encodeNode,
+  encodeNodeGeneral,
 } from '../../../src/projections/catalog-entry.js';
 import { packValue } from '../../../src/projections/index/index-values.js';
 
@@ -80,6 +81,74 @@ function answer(decode: () => CatalogNode): unknown {
     throw error;
   }
 }
+
+/** A file or directory whose numbers are any numbers msgpack writes in one of its forms. */
+function nodeOf(number: fc.Arbitrary<number>): fc.Arbitrary<CatalogNode> {
+  const extentOf = fc.record({
+    recordOffset: number,
+    recordSequence: number,
+    blobOffset: number,
+    lengthBytes: number,
+    recordLengthBytes: number,
+  });
+  return fc.oneof(
+    fc.record({
+      kind: fc.constant('file' as const),
+      inode: number,
+      mode: number,
+      createdAtMs: number,
+      modifiedAtMs: number,
+      versionOffset: number,
+      sizeBytes: number,
+      recordBytes: number,
+      extentCount: number,
+      runStartOffset: number,
+      runCount: number,
+      // Up to more extents than the catalog keeps inline, so the scratch buffer grows.
+      inlineExtents: fc.option(fc.array(extentOf, { maxLength: 12 })),
+      contentOffset: number,
+    }),
+    fc.record({
+      kind: fc.constant('directory' as const),
+      inode: number,
+      mode: number,
+      createdAtMs: number,
+      modifiedAtMs: number,
+      versionOffset: number,
+      childCount: number,
+    }),
+  );
+}
+
+describe('catalog entry encoding', () => {
+  it('writes the bytes msgpackr writes, byte for byte', () => {
+    // Counts of every width (what the catalog stores), and beyond them any integer and any
+    // double, so the direct encoder is the general one for every number, not just the usual.
+    const number = fc.oneof(count, fc.integer(), fc.maxSafeInteger(), fc.double());
+    fc.assert(
+      fc.property(nodeOf(number), (node) => {
+        expect(encodeNode(node).equals(encodeNodeGeneral(node))).toBe(true);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('gives a value of its own, untouched by the entries encoded after it', () => {
+    // Entries are views of a shared slab: hundreds of them fill several slabs, and each must
+    // keep its bytes, and decode to its node, after all the others were written.
+    fc.assert(
+      fc.property(fc.array(nodeOf(count), { minLength: 1, maxLength: 400 }), (nodes) => {
+        const encoded = nodes.map((node) => encodeNode(node));
+        const copies = encoded.map((bytes) => Buffer.from(bytes));
+        for (const [index, bytes] of encoded.entries()) {
+          expect(bytes.equals(copies[index] as Buffer)).toBe(true);
+          expect(bytes.equals(encodeNodeGeneral(nodes[index] as CatalogNode))).toBe(true);
+        }
+      }),
+      { numRuns: 50 },
+    );
+  });
+});
 
 describe('catalog entry decoding', () => {
   it('reads back every entry the catalog writes', () => {

@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import { CartridgeError } from '../../../src/errors.js';
+import type { JournalEvent, JournalRecord, VersionLink } from '../../../src/journal/journal-event.js';
+import { indexDigest } from '../../../src/projections/index/index-digest.js';
+import type { PageSource } from '../../../src/projections/index/paged-tree.js';
+import {
+  applyRecord,
+  freshProjections,
+  type Projections,
+} from '../../../src/projections/projection-set.js';
+
+/**
+ * The catalog's fold of `file.created` and `directory.created`, which checks a created path
+ * with one lookup of its entry, one of its tombstone and one of its parent (see `vacantSlot`),
+ * and the paged tree's remembered lookups under it. A record that creates over an entry, breaks
+ * the path's version chain or has no directory to go in is `JOURNAL_CORRUPT`, and leaves the
+ * catalog exactly as it was (its transaction rolls back); a path deleted and created again
+ * links to its tombstone, which the new entry clears.
+ */
+
+const NO_PAGES: PageSource = {
+  load: () => {
+    throw new Error('this tree lives in memory');
+  },
+};
+
+class Journal {
+  readonly state: Projections = freshProjections(NO_PAGES, null);
+  private offset = 8192;
+  private sequence = 0;
+
+  constructor() {
+    this.apply({ type: 'genesis', cartridgeId: '00', createdAtMs: 1, capacityBlocks: null });
+  }
+
+  /** Folds an event at the next offset in a transaction of its own; returns that offset. */
+  apply(event: JournalEvent, rawBlobLength = 0): number {
+    const record: JournalRecord = {
+      offset: this.offset,
+      sequence: this.sequence,
+      lengthBytes: 100,
+      rawBlobLength,
+      event,
+      leafHash: Buffer.alloc(32),
+    };
+    this.state.undo.begin();
+    let kept = false;
+    try {
+      applyRecord(this.state, record);
+      kept = true;
+    } finally {
+      this.state.undo.end(kept);
+    }
+    this.offset += 100;
+    this.sequence++;
+    return record.offset;
+  }
+
+  file(path: string, previous: VersionLink = this.state.catalog.versionLinkOf(path)): number {
+    return this.apply(
+      {
+        type: 'file.created',
+        path,
+        inode: this.state.catalog.nextInode,
+        mode: 0o644,
+        atMs: 2,
+        sizeBytes: 5,
+        extents: [],
+        previous,
+      },
+      5,
+    );
+  }
+
+  directory(path: string, previous: VersionLink = this.state.catalog.versionLinkOf(path)): number {
+    return this.apply({
+      type: 'directory.created',
+      path,
+      inode: this.state.catalog.nextInode,
+      mode: 0o755,
+      atMs: 2,
+      previous,
+    });
+  }
+
+  delete(path: string): number {
+    return this.apply({
+      type: 'entry.deleted',
+      path,
+      atMs: 3,
+      previous: this.state.catalog.versionLinkOf(path),
+    });
+  }
+}
+
+/** The action is refused as JOURNAL_CORRUPT and leaves the index and counters as they were. */
+function corruptUnchanged(journal: Journal, action: () => unknown): void {
+  const digest = indexDigest(journal.state.catalog.tree);
+  const counters = journal.state.catalog.state;
+  let thrown: unknown;
+  try {
+    action();
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown).toBeInstanceOf(CartridgeError);
+  expect((thrown as CartridgeError).code).toBe('JOURNAL_CORRUPT');
+  expect(indexDigest(journal.state.catalog.tree)).toBe(digest);
+  expect(journal.state.catalog.state).toEqual(counters);
+}
+
+describe('the catalog folding created entries', () => {
+  it('refuses a file or directory created over an entry, whatever it names as previous', () => {
+    const journal = new Journal();
+    const directoryOffset = journal.directory('/a');
+    const fileOffset = journal.file('/a/x');
+    for (const previous of [null, fileOffset, directoryOffset, 12_345]) {
+      corruptUnchanged(journal, () => journal.file('/a/x', previous));
+      corruptUnchanged(journal, () => journal.directory('/a/x', previous));
+    }
+    corruptUnchanged(journal, () => journal.directory('/a', directoryOffset));
+    expect(journal.state.catalog.get('/a/x')?.versionOffset).toBe(fileOffset);
+  });
+
+  it('links a path created again to its tombstone, and clears the tombstone', () => {
+    const journal = new Journal();
+    journal.directory('/a');
+    journal.file('/a/x');
+    const deletedOffset = journal.delete('/a/x');
+    // Only the tombstone's record continues the chain.
+    corruptUnchanged(journal, () => journal.file('/a/x', null));
+    corruptUnchanged(journal, () => journal.file('/a/x', deletedOffset + 1));
+    const createdOffset = journal.file('/a/x', deletedOffset);
+    expect(journal.state.catalog.get('/a/x')?.versionOffset).toBe(createdOffset);
+    expect(journal.state.catalog.absentLinkOf('/a/x')).toBeNull();
+    expect(journal.state.catalog.versionLinkOf('/a/x')).toBe(createdOffset);
+    // Deleted and created again as a directory: the same chain.
+    const againOffset = journal.delete('/a/x');
+    corruptUnchanged(journal, () => journal.directory('/a/x', createdOffset));
+    journal.directory('/a/x', againOffset);
+    expect(journal.state.catalog.get('/a/x')?.kind).toBe('directory');
+    expect(journal.state.catalog.get('/a')).toMatchObject({ kind: 'directory', childCount: 1 });
+  });
+
+  it('refuses a created entry without a directory to go in', () => {
+    const journal = new Journal();
+    journal.file('/f');
+    corruptUnchanged(journal, () => journal.file('/missing/x', null));
+    corruptUnchanged(journal, () => journal.file('/f/x', null));
+    corruptUnchanged(journal, () => journal.directory('/f/x', null));
+  });
+
+  it('answers lookups made before a refused record as the catalog stands after its rollback', () => {
+    // A refused record looked the path up (and its parent changed) before its rollback: the
+    // tree must not answer from lookups remembered inside the transaction.
+    const journal = new Journal();
+    journal.directory('/a');
+    const tree = journal.state.catalog.tree;
+    const { undo } = journal.state;
+    undo.begin();
+    journal.state.catalog.tree.set('E/a\u0000ghost', Buffer.from([0x90]));
+    expect(tree.get('E/a\u0000ghost')).toBeDefined();
+    undo.end(false);
+    expect(tree.get('E/a\u0000ghost')).toBeUndefined();
+    expect(journal.state.catalog.get('/a/ghost')).toBeUndefined();
+    const offset = journal.file('/a/ghost', null);
+    expect(journal.state.catalog.get('/a/ghost')?.versionOffset).toBe(offset);
+  });
+});
