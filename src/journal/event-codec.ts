@@ -96,6 +96,27 @@ export function flattenExtents(extents: readonly Extent[]): number[] {
   return flat;
 }
 
+/**
+ * `flattenExtents` written straight into `target` at `position` as a msgpack array (what
+ * msgpackr writes for that list); returns the position after it. The caller has checked that
+ * the target has room for it.
+ */
+export function writeFlatExtents(
+  target: Buffer,
+  position: number,
+  extents: readonly Extent[],
+): number {
+  let at = writeArrayHeader(target, position, extents.length * EXTENT_FIELDS);
+  for (const extent of extents) {
+    at = writeNumber(target, at, extent.recordOffset);
+    at = writeNumber(target, at, extent.recordSequence);
+    at = writeNumber(target, at, extent.blobOffset);
+    at = writeNumber(target, at, extent.lengthBytes);
+    at = writeNumber(target, at, extent.recordLengthBytes);
+  }
+  return at;
+}
+
 function fieldsOf(event: JournalEvent): Field[] {
   switch (event.type) {
     case 'genesis':
@@ -337,14 +358,7 @@ function encodeContentEventDirect(event: ContentEvent): Buffer | undefined {
   let position = writeString(target, 1, path);
   position = writeNumber(target, position, event.atMs);
   position = writeNumber(target, position, event.sizeBytes);
-  position = writeArrayHeader(target, position, flatCount);
-  for (const extent of extents) {
-    position = writeNumber(target, position, extent.recordOffset);
-    position = writeNumber(target, position, extent.recordSequence);
-    position = writeNumber(target, position, extent.blobOffset);
-    position = writeNumber(target, position, extent.lengthBytes);
-    position = writeNumber(target, position, extent.recordLengthBytes);
-  }
+  position = writeFlatExtents(target, position, extents);
   if (event.previous === null) target[position++] = 0xc0;
   else position = writeNumber(target, position, event.previous);
   return Buffer.from(target.subarray(0, position));

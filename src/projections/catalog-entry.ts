@@ -1,7 +1,12 @@
 import { CartridgeError } from '../errors.js';
 import { hexKey, isCount, packValue, unpackValue } from './index/index-values.js';
-import { EXTENT_FIELDS, extentsFromFlat, flattenExtents } from '../journal/event-codec.js';
-import { DirectReader, writeArrayHeader, writeNumber } from '../journal/direct-msgpack.js';
+import {
+  EXTENT_FIELDS,
+  extentsFromFlat,
+  flattenExtents,
+  writeFlatExtents,
+} from '../journal/event-codec.js';
+import { DirectReader, writeNumber } from '../journal/direct-msgpack.js';
 import type { Extent } from '../journal/journal-event.js';
 import { INLINE_EXTENTS_MAX } from '../limits.js';
 import { ROOT_PATH } from '../path/canonical-path.js';
@@ -192,14 +197,7 @@ export function encodeNode(node: CatalogNode): Buffer {
     if (inline === null) {
       target[position++] = MSGPACK_NIL;
     } else {
-      position = writeArrayHeader(target, position, inline.length * EXTENT_FIELDS);
-      for (const extent of inline) {
-        position = writeNumber(target, position, extent.recordOffset);
-        position = writeNumber(target, position, extent.recordSequence);
-        position = writeNumber(target, position, extent.blobOffset);
-        position = writeNumber(target, position, extent.lengthBytes);
-        position = writeNumber(target, position, extent.recordLengthBytes);
-      }
+      position = writeFlatExtents(target, position, inline);
     }
     position = writeNumber(target, position, node.contentOffset);
   }

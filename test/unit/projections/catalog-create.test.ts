@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CartridgeError } from '../../../src/errors.js';
-import type { JournalEvent, JournalRecord, VersionLink } from '../../../src/journal/journal-event.js';
+import type { VersionLink } from '../../../src/journal/journal-event.js';
 import { indexDigest } from '../../../src/projections/index/index-digest.js';
-import type { PageSource } from '../../../src/projections/index/paged-tree.js';
-import {
-  applyRecord,
-  freshProjections,
-  type Projections,
-} from '../../../src/projections/projection-set.js';
+import { FoldJournal } from '../../support/fold-journal.js';
 
 /**
  * The catalog's fold of `file.created` and `directory.created`, which checks a created path
@@ -18,44 +13,7 @@ import {
  * links to its tombstone, which the new entry clears.
  */
 
-const NO_PAGES: PageSource = {
-  load: () => {
-    throw new Error('this tree lives in memory');
-  },
-};
-
-class Journal {
-  readonly state: Projections = freshProjections(NO_PAGES, null);
-  private offset = 8192;
-  private sequence = 0;
-
-  constructor() {
-    this.apply({ type: 'genesis', cartridgeId: '00', createdAtMs: 1, capacityBlocks: null });
-  }
-
-  /** Folds an event at the next offset in a transaction of its own; returns that offset. */
-  apply(event: JournalEvent, rawBlobLength = 0): number {
-    const record: JournalRecord = {
-      offset: this.offset,
-      sequence: this.sequence,
-      lengthBytes: 100,
-      rawBlobLength,
-      event,
-      leafHash: Buffer.alloc(32),
-    };
-    this.state.undo.begin();
-    let kept = false;
-    try {
-      applyRecord(this.state, record);
-      kept = true;
-    } finally {
-      this.state.undo.end(kept);
-    }
-    this.offset += 100;
-    this.sequence++;
-    return record.offset;
-  }
-
+class Journal extends FoldJournal {
   file(path: string, previous: VersionLink = this.state.catalog.versionLinkOf(path)): number {
     return this.apply(
       {

@@ -2,17 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { CartridgeError } from '../../../src/errors.js';
 import {
   type JournalEvent,
-  type JournalRecord,
   type MovedEntry,
   MoveStep,
 } from '../../../src/journal/journal-event.js';
 import { decodeEvent, encodeEvent, recordTypeOf } from '../../../src/journal/event-codec.js';
-import type { PageSource } from '../../../src/projections/index/paged-tree.js';
-import {
-  applyRecord,
-  freshProjections,
-  type Projections,
-} from '../../../src/projections/projection-set.js';
+import { FoldJournal } from '../../support/fold-journal.js';
 
 /**
  * The catalog's fold of `path.moved` records (type 24): valid walks move entries and keep
@@ -21,44 +15,7 @@ import {
  * `JOURNAL_CORRUPT`, as it can only come from a forged or damaged journal.
  */
 
-const NO_PAGES: PageSource = {
-  load: () => {
-    throw new Error('this tree lives in memory');
-  },
-};
-
-class Journal {
-  readonly state: Projections = freshProjections(NO_PAGES, null);
-  private offset = 8192;
-  private sequence = 0;
-
-  constructor() {
-    this.apply({ type: 'genesis', cartridgeId: '00', createdAtMs: 1, capacityBlocks: null });
-  }
-
-  /** Folds an event at the next offset; returns that offset. */
-  apply(event: JournalEvent, rawBlobLength = 0): number {
-    const record: JournalRecord = {
-      offset: this.offset,
-      sequence: this.sequence,
-      lengthBytes: 100,
-      rawBlobLength,
-      event,
-      leafHash: Buffer.alloc(32),
-    };
-    this.state.undo.begin();
-    let kept = false;
-    try {
-      applyRecord(this.state, record);
-      kept = true;
-    } finally {
-      this.state.undo.end(kept);
-    }
-    this.offset += 100;
-    this.sequence++;
-    return record.offset;
-  }
-
+class Journal extends FoldJournal {
   file(path: string, sizeBytes: number): number {
     return this.apply(
       {
