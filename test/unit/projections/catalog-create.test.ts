@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CartridgeError } from '../../../src/errors.js';
 import type { VersionLink } from '../../../src/journal/journal-event.js';
 import { indexDigest } from '../../../src/projections/index/index-digest.js';
+import { expectCode } from '../../support/expect-code.js';
 import { FoldJournal } from '../../support/fold-journal.js';
 
 /**
@@ -55,14 +55,7 @@ class Journal extends FoldJournal {
 function corruptUnchanged(journal: Journal, action: () => unknown): void {
   const digest = indexDigest(journal.state.catalog.tree);
   const counters = journal.state.catalog.state;
-  let thrown: unknown;
-  try {
-    action();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(CartridgeError);
-  expect((thrown as CartridgeError).code).toBe('JOURNAL_CORRUPT');
+  expectCode(action, 'JOURNAL_CORRUPT');
   expect(indexDigest(journal.state.catalog.tree)).toBe(digest);
   expect(journal.state.catalog.state).toEqual(counters);
 }

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CartridgeError } from '../../../src/errors.js';
 import {
   type JournalEvent,
   type MovedEntry,
   MoveStep,
 } from '../../../src/journal/journal-event.js';
 import { decodeEvent, encodeEvent, recordTypeOf } from '../../../src/journal/event-codec.js';
+import { expectCode } from '../../support/expect-code.js';
 import { FoldJournal } from '../../support/fold-journal.js';
 
 /**
@@ -49,14 +49,7 @@ class Journal extends FoldJournal {
 }
 
 function corrupt(action: () => unknown): void {
-  let thrown: unknown;
-  try {
-    action();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(CartridgeError);
-  expect((thrown as CartridgeError).code).toBe('JOURNAL_CORRUPT');
+  expectCode(action, 'JOURNAL_CORRUPT');
 }
 
 /** A journal with `/a` holding the file `/a/x` (5 bytes); returns it and the offsets. */
