@@ -21,6 +21,7 @@ import {
 } from '../limits.js';
 import type { BufferPool } from '../projections/buffer-pool.js';
 import type { ErasureIndex } from '../projections/erasure-index.js';
+import { resultBuffer } from './result-buffer.js';
 
 /**
  * Reads file content from its extents. Extents whose records lie back to back in the journal
@@ -138,7 +139,7 @@ export class ContentReader {
     const keys = this.blobKeysOf(extents, path);
     const only = extents.length === 1 ? (extents[0] as Extent) : undefined;
     if (only !== undefined) return this.readLoneExtent(only, sizeBytes, path, keys?.[0]);
-    const result = Buffer.allocUnsafe(sizeBytes);
+    const result = resultBuffer(sizeBytes);
     const scratch = new RunScratch();
     let position = 0;
     let index = 0;
@@ -360,7 +361,7 @@ function checkedBlob(
 
 /** The bytes of a file of one extent, copied out of `blob` into a buffer of their own. */
 function copiedExtent(blob: Uint8Array, extent: Extent, sizeBytes: number, path: string): Buffer {
-  const result = Buffer.allocUnsafe(sizeBytes);
+  const result = resultBuffer(sizeBytes);
   copyExtent(result, 0, blob, extent, path);
   return result;
 }
@@ -375,7 +376,13 @@ function copyExtent(
   if (extent.blobOffset + extent.lengthBytes > blob.length) {
     throw journalCorrupt(extent.recordOffset, `content of ${path} lies outside its record`);
   }
-  target.set(blob.subarray(extent.blobOffset, extent.blobOffset + extent.lengthBytes), position);
+  // The whole blob (the common case) is copied without a view of it.
+  target.set(
+    extent.blobOffset === 0 && extent.lengthBytes === blob.length
+      ? blob
+      : blob.subarray(extent.blobOffset, extent.blobOffset + extent.lengthBytes),
+    position,
+  );
   return position + extent.lengthBytes;
 }
 

@@ -12,7 +12,11 @@ export class Slab {
   private buffer = Buffer.allocUnsafe(0);
   private usedBytes = 0;
 
-  constructor(private readonly sizeBytes: number) {}
+  constructor(
+    private readonly sizeBytes: number,
+    /** Called with each new slab's memory before any of it is handed out. */
+    private readonly prepare?: (memory: ArrayBuffer) => void,
+  ) {}
 
   /**
    * Room for at least `lengthBytes` (at most the slab's size) at the slab's free end, for the
@@ -22,6 +26,7 @@ export class Slab {
     if (this.buffer.length - this.usedBytes < lengthBytes) {
       this.buffer = Buffer.allocUnsafeSlow(this.sizeBytes);
       this.usedBytes = 0;
+      this.prepare?.(this.buffer.buffer);
     }
     return this.buffer.subarray(this.usedBytes);
   }
@@ -32,5 +37,11 @@ export class Slab {
     const end = start + lengthBytes;
     this.usedBytes = Math.ceil(end / SLAB_ALIGNMENT_BYTES) * SLAB_ALIGNMENT_BYTES;
     return this.buffer.subarray(start, end);
+  }
+
+  /** `lengthBytes` (at most the slab's size) carved for the caller to fill: `room` and `keep`. */
+  take(lengthBytes: number): Buffer {
+    this.room(lengthBytes);
+    return this.keep(lengthBytes);
   }
 }
