@@ -12,6 +12,17 @@
       ]
     },
     {
+      "target_name": "cartridge_crc32c",
+      "sources": [
+        "cartridge-crc32c.c"
+      ],
+      "cflags": [
+        "-O3",
+        "-Wall",
+        "-Wextra"
+      ]
+    },
+    {
       "target_name": "cartridge_blake3",
       "sources": [
         "cartridge-blake3.c"

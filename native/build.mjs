@@ -1,7 +1,9 @@
-// Builds the native addons (native/cartridge-aead.c, native/cartridge-blake3.c) with node-gyp;
+// Builds the native addons (native/cartridge-aead.c, native/cartridge-blake3.c,
+// native/cartridge-crc32c.c) with node-gyp;
 // `npm install` runs it.
 // It never fails the install: on a machine without a C compiler (or without Node's headers)
-// Cartridge seals records with node:crypto and hashes small inputs with WebAssembly instead,
+// Cartridge seals records with node:crypto, hashes small inputs with WebAssembly and computes
+// CRC32C with @node-rs/crc32 instead,
 // which give the same bytes, only slower.
 import { spawnSync } from 'node:child_process';
 import { dirname } from 'node:path';
@@ -14,10 +16,10 @@ const command = nodeGyp === undefined ? 'node-gyp' : process.execPath;
 const args = nodeGyp === undefined ? ['rebuild'] : [nodeGyp, 'rebuild'];
 const result = spawnSync(command, args, { cwd: directory, encoding: 'utf8' });
 if (result.status === 0) {
-  process.stdout.write('cartridge-vfs: native addons built (AEAD, BLAKE3)\n');
+  process.stdout.write('cartridge-vfs: native addons built (AEAD, BLAKE3, CRC32C)\n');
 } else {
   const reason = result.error?.message ?? `node-gyp exited with ${result.status}`;
   process.stdout.write(
-    `cartridge-vfs: native addons not built (${reason}); node:crypto seals and WebAssembly hashes instead\n`,
+    `cartridge-vfs: native addons not built (${reason}); node:crypto seals, WebAssembly hashes and @node-rs/crc32 checksums instead\n`,
   );
 }
