@@ -21,6 +21,7 @@ import {
 } from '../limits.js';
 import type { BufferPool } from '../projections/buffer-pool.js';
 import type { ErasureIndex } from '../projections/erasure-index.js';
+import { ContentAdmission } from './content-admission.js';
 import { resultBuffer } from './result-buffer.js';
 
 /**
@@ -63,7 +64,12 @@ export class ContentReader {
     private readonly erasures: () => ErasureIndex,
     /** The subject data keys of a path's content (see `SubjectKeys.keysForRead`). */
     private readonly subjectKeys: (path: string) => BlobKeys | undefined,
-  ) {}
+  ) {
+    this.admission = new ContentAdmission(pool.capacityBytes);
+  }
+
+  /** Which blobs this reader offers the pool (see `content-admission.ts`). */
+  private readonly admission: ContentAdmission;
 
   /** The bytes of a file of `sizeBytes` whose map is `extents`; `path` names it in errors. */
   read(extents: readonly Extent[], sizeBytes: number, path: string): Buffer {
@@ -195,10 +201,10 @@ export class ContentReader {
   }
 
   /**
-   * A file of one extent: through the pool, as it is likely read again. In an encrypted
-   * cartridge, opening the blob gives a fresh buffer of plaintext; when the pool does not keep
-   * it (a pool too small, or none) and it is the whole file, it is the result itself, with no
-   * second buffer and no copy: decryption lands straight in what the caller gets.
+   * A file of one extent: through the pool, as it is likely read again. When the pool does not
+   * keep the blob (a pool too small, or none) and it is the whole file, it is the result itself,
+   * with no second buffer and no copy: the record's bytes (or, encrypted, its decryption) land
+   * straight in what the caller gets.
    */
   private readLoneExtent(
     extent: Extent,
@@ -237,9 +243,14 @@ export class ContentReader {
       true,
       sealed ? this.sealedScratch.upTo(extent.recordLengthBytes) : undefined,
     );
-    const blob = compactForPool(checkedBlob(raw, extent, this.sealing, blobKey));
-    const pooled = this.pool.set(extent.recordOffset, blob);
-    return { blob, owned: sealed && !pooled };
+    // A plain record was read into a buffer of its own, a sealed one decrypted into one: the
+    // blob is held by nothing else until the pool keeps it, and the caller may have it without
+    // a copy when the pool keeps something else (a compact copy) or nothing.
+    const blob = checkedBlob(raw, extent, this.sealing, blobKey);
+    if (!this.admission.admits(extent.recordOffset, blob.length)) return { blob, owned: true };
+    const kept = compactForPool(blob);
+    const pooled = this.pool.set(extent.recordOffset, kept);
+    return { blob, owned: !pooled || kept !== blob };
   }
 
   /**

@@ -132,7 +132,7 @@ function checkKey(key: number, operation: string): void {
 }
 
 export class BufferPool<V extends Sized = Buffer> {
-  private readonly capacityBytes: number;
+  readonly capacityBytes: number;
   /** T1: resident entries referenced once since they were cached. */
   private readonly t1 = new ByteLruList<V>();
   /** T2: resident entries referenced at least twice. */

@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import {
-  appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync,
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,7 +70,10 @@ function memory(options: CartridgeOptions = {}): Cartridge {
 }
 
 /** Fails unless `run` throws a CartridgeError with exactly `code`; returns the error. */
-function expectCode(run: () => unknown, code: CartridgeErrorCode): Error & { code: string; path?: string } {
+function expectCode(
+  run: () => unknown,
+  code: CartridgeErrorCode,
+): Error & { code: string; path?: string } {
   let thrown: unknown;
   let threw = false;
   try {
@@ -122,8 +131,14 @@ describe('Cartridge.memory()', () => {
     expect(cart.listDir('/')).toEqual([]);
     expect(cart.exists('/')).toBe(true);
     const stats = cart.stats();
-    expect({ files: stats.fileCount, directories: stats.directoryCount, used: stats.usedBlocks }).toEqual({
-      files: 0, directories: 1, used: 0,
+    expect({
+      files: stats.fileCount,
+      directories: stats.directoryCount,
+      used: stats.usedBlocks,
+    }).toEqual({
+      files: 0,
+      directories: 1,
+      used: 0,
     });
     expect(cart.readOnly).toBe(false);
     expect(cart.recovery.decision).toBe('accept');
@@ -395,6 +410,35 @@ describe('Cartridge#readFile()', () => {
     expect(cart.readFile('/a').equals(content)).toBe(true);
     expect(cart.stats().bufferPool.residentBytes).toBe(0);
   });
+
+  it('keeps a small file in the pool from its first read, a large one from its second', () => {
+    const path = join(directory, 'admission.cart');
+    const small = patternBytes(4096, 3);
+    const large = patternBytes(64 * 1024, 5);
+    const writer = Cartridge.create(path);
+    writer.createFile('/small', small);
+    writer.createFile('/large', large);
+    writer.close();
+    const cart = Cartridge.open(path);
+    try {
+      const pool = () => cart.stats().bufferPool;
+      expect(cart.readFile('/small').equals(small)).toBe(true);
+      expect(pool().residentCount).toBe(1);
+      // Read once: the caller gets the bytes, the pool keeps nothing of it.
+      const first = cart.readFile('/large');
+      expect(first.equals(large)).toBe(true);
+      expect(pool().residentCount).toBe(1);
+      // Read again: kept, and the third read is served from the pool.
+      first.fill(0);
+      expect(cart.readFile('/large').equals(large)).toBe(true);
+      expect(pool().residentCount).toBe(2);
+      const hits = pool().hits;
+      expect(cart.readFile('/large').equals(large)).toBe(true);
+      expect(pool().hits).toBe(hits + 1);
+    } finally {
+      cart.close();
+    }
+  });
 });
 
 describe('Cartridge#writeFile()', () => {
@@ -455,7 +499,10 @@ describe('Cartridge#writeFile()', () => {
     ]);
     expectCode(() => cart.writeFile('/new', 'x', { create: true }), 'EISDIR');
     expectCode(() => cart.writeFile('/new/deep/file/below', 'x', { create: true }), 'ENOTDIR');
-    expectCode(() => cart.writeFile('/x', 'x', { create: 'yes' as unknown as boolean }), 'INVALID_ARGUMENT');
+    expectCode(
+      () => cart.writeFile('/x', 'x', { create: 'yes' as unknown as boolean }),
+      'INVALID_ARGUMENT',
+    );
     expectCode(() => cart.writeFile('/x', 'x', 1 as unknown as object), 'INVALID_ARGUMENT');
   });
 
@@ -554,7 +601,10 @@ describe('Cartridge#appendFile()', () => {
     const expected: string[] = [];
     // Enough lines, in transactions, for several consolidations of the file's small appends.
     for (let transaction = 0; transaction < 60; transaction++) {
-      const lines = Array.from({ length: 100 }, (_, index) => `${transaction}:${index}:`.padEnd(80, 'x') + '\n');
+      const lines = Array.from(
+        { length: 100 },
+        (_, index) => `${transaction}:${index}:`.padEnd(80, 'x') + '\n',
+      );
       if (transaction % 7 === 3) {
         expect(() =>
           cart.transaction(() => {
@@ -644,7 +694,10 @@ describe('Cartridge#close() and the trailing run of small appends', () => {
   function appendedLog(path: string, lineCount: number): { lines: string[]; deadBytes: number } {
     const cart = Cartridge.create(path, { durability: 'off' });
     cart.createFile('/log', '');
-    const lines = Array.from({ length: lineCount }, (_, index) => `${index}:`.padEnd(60, 'x') + '\n');
+    const lines = Array.from(
+      { length: lineCount },
+      (_, index) => `${index}:`.padEnd(60, 'x') + '\n',
+    );
     for (const line of lines) cart.appendFile('/log', line);
     const deadBytes = cart.stats().deadBytes;
     cart.close();
@@ -708,8 +761,16 @@ describe('Cartridge#createDir()', () => {
     const cart = memory({ capacityBlocks: 1 });
     cart.createDir('/d');
     const meta = cart.metadata('/d');
-    expect({ type: meta.type, mode: meta.mode, sizeBytes: meta.sizeBytes, blocks: meta.blockCount }).toEqual({
-      type: 'directory', mode: 0o755, sizeBytes: 0, blocks: 0,
+    expect({
+      type: meta.type,
+      mode: meta.mode,
+      sizeBytes: meta.sizeBytes,
+      blocks: meta.blockCount,
+    }).toEqual({
+      type: 'directory',
+      mode: 0o755,
+      sizeBytes: 0,
+      blocks: 0,
     });
     expect(cart.stats().usedBlocks).toBe(0);
   });
@@ -781,9 +842,9 @@ describe('Cartridge#exists()', () => {
   it('tells files and directories from nothing, and is false below a file', () => {
     const cart = memory();
     cart.createFile('/d/f', 'x');
-    expect(['/', '/d', '/d/f', 'd/f', '/d/missing', '/d/f/below'].map((path) => cart.exists(path))).toEqual([
-      true, true, true, true, false, false,
-    ]);
+    expect(
+      ['/', '/d', '/d/f', 'd/f', '/d/missing', '/d/f/below'].map((path) => cart.exists(path)),
+    ).toEqual([true, true, true, true, false, false]);
   });
 
   it.each([
@@ -804,8 +865,13 @@ describe('Cartridge#metadata()', () => {
     const before = Date.now();
     cart.createFile('docs/./guide.md', Buffer.alloc(4097));
     const meta = cart.metadata('/docs/guide.md');
-    expect({ type: meta.type, path: meta.path, size: meta.sizeBytes, blocks: meta.blockCount, mode: meta.mode })
-      .toEqual({ type: 'file', path: '/docs/guide.md', size: 4097, blocks: 2, mode: 0o644 });
+    expect({
+      type: meta.type,
+      path: meta.path,
+      size: meta.sizeBytes,
+      blocks: meta.blockCount,
+      mode: meta.mode,
+    }).toEqual({ type: 'file', path: '/docs/guide.md', size: 4097, blocks: 2, mode: 0o644 });
     expect(meta.createdAtMs).toBeGreaterThanOrEqual(before);
     expect(meta.modifiedAtMs).toBe(meta.createdAtMs);
   });
@@ -967,7 +1033,10 @@ describe('Cartridge#transaction()', () => {
 
   it('refuses a body that is not a function with INVALID_ARGUMENT', () => {
     const cart = memory();
-    expectCode(() => cart.transaction('not a function' as unknown as () => void), 'INVALID_ARGUMENT');
+    expectCode(
+      () => cart.transaction('not a function' as unknown as () => void),
+      'INVALID_ARGUMENT',
+    );
   });
 
   it('refuses checkpoint(), verify() and close() inside with INVALID_ARGUMENT and stays usable', () => {
@@ -984,7 +1053,8 @@ describe('Cartridge#transaction()', () => {
 
   it('throws LIMIT_EXCEEDED beyond 64 levels of nesting', () => {
     const cart = memory();
-    const nest = (depth: number): number => (depth === 0 ? 0 : cart.transaction(() => nest(depth - 1) + 1));
+    const nest = (depth: number): number =>
+      depth === 0 ? 0 : cart.transaction(() => nest(depth - 1) + 1);
     expect(nest(64)).toBe(64);
     expectCode(() => nest(65), 'LIMIT_EXCEEDED');
   });
@@ -995,7 +1065,9 @@ describe('Cartridge#transaction()', () => {
     for (let index = 0; index < 40; index++) first.createFile(`/f${index}`, 'x'.repeat(100));
     first.close();
     // The new handle's interval is already exceeded by the journal since the last checkpoint.
-    const cart = track(Cartridge.open('/virtual/quiet.cart', { storage, checkpointIntervalBytes: 4096 }));
+    const cart = track(
+      Cartridge.open('/virtual/quiet.cart', { storage, checkpointIntervalBytes: 4096 }),
+    );
     const headBefore = cart.head;
     cart.transaction(() => cart.exists('/f1'));
     cart.appendFile('/f1', '');
@@ -1102,33 +1174,36 @@ describe('Cartridge#close()', () => {
     ['normal', 'lz4'],
     ['off', 'none'],
     ['off', 'zstd'],
-  ])('keeps every commit across close and open (durability %s, compression %s)', (durability, compression) => {
-    const cart = create({ durability, compression });
-    const big = patternBytes(70_000, 11, true);
-    cart.createFile('/docs/a.txt', 'alpha');
-    cart.createFile('/docs/big.bin', big);
-    cart.appendFile('/docs/a.txt', ' beta');
-    cart.transaction(() => {
-      cart.createDir('/empty');
-      cart.createFile('/t', 'in a transaction');
-    });
-    cart.deleteFile('/t');
-    const head = cart.head;
-    expect(cart.stats().durability).toBe(durability);
-    cart.close();
-    const reopened = open({ durability, compression });
-    expect(reopened.recovery.label).toBe('@clean');
-    // Close adds a checkpoint (changed index pages and a root) when 64 KiB or more follow the
-    // last one, as the incompressible file does here; it changes no content.
-    if (reopened.head !== head) {
-      expect(reopened.stats().checkpointOffset).toBeGreaterThanOrEqual(head);
-      expect(reopened.recovery.checkpointOffset).toBe(reopened.stats().checkpointOffset);
-    }
-    expect(reopened.readFile('/docs/a.txt').toString()).toBe('alpha beta');
-    expect(reopened.readFile('/docs/big.bin').equals(big)).toBe(true);
-    expect(reopened.listDir('/')).toEqual(['docs', 'empty']);
-    expect(reopened.verify().ok).toBe(true);
-  });
+  ])(
+    'keeps every commit across close and open (durability %s, compression %s)',
+    (durability, compression) => {
+      const cart = create({ durability, compression });
+      const big = patternBytes(70_000, 11, true);
+      cart.createFile('/docs/a.txt', 'alpha');
+      cart.createFile('/docs/big.bin', big);
+      cart.appendFile('/docs/a.txt', ' beta');
+      cart.transaction(() => {
+        cart.createDir('/empty');
+        cart.createFile('/t', 'in a transaction');
+      });
+      cart.deleteFile('/t');
+      const head = cart.head;
+      expect(cart.stats().durability).toBe(durability);
+      cart.close();
+      const reopened = open({ durability, compression });
+      expect(reopened.recovery.label).toBe('@clean');
+      // Close adds a checkpoint (changed index pages and a root) when 64 KiB or more follow the
+      // last one, as the incompressible file does here; it changes no content.
+      if (reopened.head !== head) {
+        expect(reopened.stats().checkpointOffset).toBeGreaterThanOrEqual(head);
+        expect(reopened.recovery.checkpointOffset).toBe(reopened.stats().checkpointOffset);
+      }
+      expect(reopened.readFile('/docs/a.txt').toString()).toBe('alpha beta');
+      expect(reopened.readFile('/docs/big.bin').equals(big)).toBe(true);
+      expect(reopened.listDir('/')).toEqual(['docs', 'empty']);
+      expect(reopened.verify().ok).toBe(true);
+    },
+  );
 });
 
 describe('Cartridge#verify()', () => {
@@ -1140,7 +1215,12 @@ describe('Cartridge#verify()', () => {
     cart.writeFile('/a', 'x');
     const report = cart.verify();
     const stats = cart.stats();
-    expect(report).toMatchObject({ ok: true, assurance: 'chain', stateMatches: true, damageOffset: null });
+    expect(report).toMatchObject({
+      ok: true,
+      assurance: 'chain',
+      stateMatches: true,
+      damageOffset: null,
+    });
     expect(report.recordsChecked).toBe(stats.recordCount);
     expect(report.bytesChecked).toBe(cart.head - JOURNAL_START_OFFSET);
     expect(report.headHash).toMatch(/^[0-9a-f]{64}$/);
@@ -1213,7 +1293,11 @@ describe('Cartridge#recovery', () => {
     expect(cart.recovery).toMatchObject({ label: '@clean', decision: 'accept', droppedBytes: 0 });
     cart.createFile('/a', 'x');
     cart.close();
-    expect(open().recovery).toMatchObject({ label: '@clean', decision: 'accept', damageOffset: null });
+    expect(open().recovery).toMatchObject({
+      label: '@clean',
+      decision: 'accept',
+      damageOffset: null,
+    });
   });
 
   it('cuts a zero-filled tail away and keeps every commit', () => {
@@ -1224,7 +1308,10 @@ describe('Cartridge#recovery', () => {
     appendFileSync(fileAt(), Buffer.alloc(300));
     const reopened = open();
     expect(reopened.recovery).toMatchObject({
-      label: '@zero-tail', decision: 'truncate-tail', validEndOffset: head, droppedBytes: 300,
+      label: '@zero-tail',
+      decision: 'truncate-tail',
+      validEndOffset: head,
+      droppedBytes: 300,
     });
     expect(statSync(fileAt()).size).toBe(head);
     expect(reopened.readFile('/a').toString()).toBe('x');
@@ -1368,6 +1455,10 @@ describe('large files', () => {
     ).toThrow('abort');
     expect(cart.head).toBe(headBefore);
     cart.close();
-    expect(open().readFile('/log').equals(Buffer.concat([first, second]))).toBe(true);
+    expect(
+      open()
+        .readFile('/log')
+        .equals(Buffer.concat([first, second])),
+    ).toBe(true);
   });
 });
