@@ -31,6 +31,7 @@ import {
   type WorkloadContext,
 } from './report.js';
 import { CRC32C_IMPLEMENTATION, HASH_IMPLEMENTATION } from '../src/journal/hashing.js';
+import { LZ4_DECODER_IMPLEMENTATION } from '../src/journal/native-lz4.js';
 import { MIB, type PreparedPair } from './support.js';
 import { Cartridge } from '../src/index.js';
 import * as accessAudit from './workloads/access-audit.js';
@@ -422,6 +423,7 @@ function printEnvironment(
   report.line('hash', HASH_IMPLEMENTATION);
   // The CRC32C addon checksums a 64 KiB record about three times faster than the library.
   report.line('crc32c', CRC32C_IMPLEMENTATION);
+  report.line('lz4_decoder', LZ4_DECODER_IMPLEMENTATION);
   report.line('bench_size', size);
   report.line('workloads', workloads.map((workload) => workload.name).join(','));
 }

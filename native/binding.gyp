@@ -32,6 +32,20 @@
         "-Wall",
         "-Wextra"
       ]
+    },
+    {
+      "target_name": "cartridge_lz4",
+      "sources": [
+        "cartridge-lz4.c"
+      ],
+      "cflags": [
+        "-O3",
+        "-Wall",
+        "-Wextra"
+      ],
+      "libraries": [
+        "-lpthread"
+      ]
     }
   ]
 }

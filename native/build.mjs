@@ -1,10 +1,9 @@
 // Builds the native addons (native/cartridge-aead.c, native/cartridge-blake3.c,
-// native/cartridge-crc32c.c) with node-gyp;
-// `npm install` runs it.
+// native/cartridge-crc32c.c, native/cartridge-lz4.c) with node-gyp; `npm install` runs it.
 // It never fails the install: on a machine without a C compiler (or without Node's headers)
-// Cartridge seals records with node:crypto, hashes small inputs with WebAssembly and computes
-// CRC32C with @node-rs/crc32 instead,
-// which give the same bytes, only slower.
+// Cartridge seals records with node:crypto, hashes small inputs with WebAssembly, computes
+// CRC32C with @node-rs/crc32 and writes consolidated runs with zstd instead of LZ4, which read
+// back the same bytes, only slower.
 import { spawnSync } from 'node:child_process';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,10 +15,10 @@ const command = nodeGyp === undefined ? 'node-gyp' : process.execPath;
 const args = nodeGyp === undefined ? ['rebuild'] : [nodeGyp, 'rebuild'];
 const result = spawnSync(command, args, { cwd: directory, encoding: 'utf8' });
 if (result.status === 0) {
-  process.stdout.write('cartridge-vfs: native addons built (AEAD, BLAKE3, CRC32C)\n');
+  process.stdout.write('cartridge-vfs: native addons built (AEAD, BLAKE3, CRC32C, LZ4)\n');
 } else {
   const reason = result.error?.message ?? `node-gyp exited with ${result.status}`;
   process.stdout.write(
-    `cartridge-vfs: native addons not built (${reason}); node:crypto seals, WebAssembly hashes and @node-rs/crc32 checksums instead\n`,
+    `cartridge-vfs: native addons not built (${reason}); node:crypto seals, WebAssembly hashes, @node-rs/crc32 checksums and zstd packs log runs instead\n`,
   );
 }

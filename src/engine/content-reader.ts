@@ -10,6 +10,7 @@ import {
   readRun,
   recordInRun,
 } from '../journal/journal-reader.js';
+import { DecodeBatch } from '../journal/decode-batch.js';
 import type { JournalWriter } from '../journal/journal-writer.js';
 import type { StorageFile } from '../journal/io/storage.js';
 import type { RecordSealing } from '../journal/record-sealing.js';
@@ -147,6 +148,7 @@ export class ContentReader {
     if (only !== undefined) return this.readLoneExtent(only, sizeBytes, path, keys?.[0]);
     const result = resultBuffer(sizeBytes);
     const scratch = new RunScratch();
+    const batch = new DecodeBatch();
     let position = 0;
     let index = 0;
     while (index < extents.length) {
@@ -158,11 +160,24 @@ export class ContentReader {
         continue;
       }
       // The records of a file of many extents are read in runs straight into the result,
-      // without filling the pool (a file of one goes through `readLoneExtent`).
+      // without filling the pool (a file of one goes through `readLoneExtent`). Their LZ4 blobs
+      // wait in `batch`, in the run buffers, which are reused only once it has decoded them.
+      if (batch.isEmpty) scratch.release();
       const runEnd = this.runEndOf(extents, index);
-      position = this.readRunInto(extents, index, runEnd, result, position, path, scratch, keys);
+      position = this.readRunInto(
+        extents,
+        index,
+        runEnd,
+        result,
+        position,
+        path,
+        scratch,
+        keys,
+        batch,
+      );
       index = runEnd;
     }
+    batch.flush();
     return result;
   }
 
@@ -266,6 +281,7 @@ export class ContentReader {
     path: string,
     scratch: RunScratch,
     keys: BlobKeyList,
+    batch: DecodeBatch,
   ): number {
     const first = extents[start] as Extent;
     const last = extents[end - 1] as Extent;
@@ -274,7 +290,7 @@ export class ContentReader {
     if (runLength <= 0 || runLength > Math.max(READ_RUN_MAX_BYTES, RECORD_MAX_BYTES)) {
       throw journalCorrupt(first.recordOffset, `extents of ${path} name an impossible run`);
     }
-    const run = readRun(this.file, first.recordOffset, runLength, scratch.atLeast(runLength));
+    const run = readRun(this.file, first.recordOffset, runLength, scratch.take(runLength));
     for (let index = start; index < end; index++) {
       const extent = extents[index] as Extent;
       const raw = recordInRun(run, first.recordOffset, extent.recordOffset, undefined, true);
@@ -286,7 +302,7 @@ export class ContentReader {
           throw journalCorrupt(extent.recordOffset, `content of ${path} overruns its size`);
         }
         const into = target.subarray(position, position + extent.lengthBytes);
-        blobInto(raw, into, this.sealing, keys?.[index]);
+        blobInto(raw, into, this.sealing, keys?.[index], batch);
         position += extent.lengthBytes;
       } else {
         const blob = blobOf(raw, this.sealing, keys?.[index]);
@@ -320,19 +336,29 @@ class SealedScratch {
 const SEALED_SCRATCH_MAX_BYTES = DATA_RECORD_MAX_BYTES + 4096;
 
 /**
- * One buffer for the runs of one read, grown as needed. A log appended one commit at a time is
- * a hundred runs (its consolidated records lie apart in the journal): a fresh buffer for each
- * cost an allocation and the page faults of touching new memory. Nothing read from a run
- * outlives it: every blob is decoded or copied into the result before the next run is read.
+ * The buffers the runs of one read are read into. A log appended one commit at a time is a
+ * hundred runs (its consolidated records lie apart in the journal): a fresh buffer for each
+ * cost an allocation and the page faults of touching new memory. Runs are laid one after the
+ * other while their blobs wait in the read's decode batch; a run that does not fit the current
+ * buffer gets a new one of twice the size (the old one lives on in the batch until it is
+ * decoded); once the batch is empty, `release` starts again from the front of the largest.
  */
 class RunScratch {
   private buffer: Buffer | undefined;
+  private usedBytes = 0;
 
-  atLeast(lengthBytes: number): Buffer {
-    if (this.buffer === undefined || this.buffer.length < lengthBytes) {
+  take(lengthBytes: number): Buffer {
+    if (this.buffer === undefined || this.buffer.length - this.usedBytes < lengthBytes) {
       this.buffer = Buffer.allocUnsafe(Math.max(lengthBytes, 2 * (this.buffer?.length ?? 0)));
+      this.usedBytes = 0;
     }
-    return this.buffer;
+    const start = this.usedBytes;
+    this.usedBytes += lengthBytes;
+    return this.buffer.subarray(start, this.usedBytes);
+  }
+
+  release(): void {
+    this.usedBytes = 0;
   }
 }
 

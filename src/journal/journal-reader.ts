@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { CartridgeError, fromSystemError, journalCorrupt } from '../errors.js';
 import { RECORD_MAX_BYTES } from '../limits.js';
 import { type Codec, decompressBlob, decompressBlobInto } from './compression.js';
+import { DecodeBatch } from './decode-batch.js';
 import { decodeEvent } from './event-codec.js';
 import { recordLeafHash } from '../proof/merkle.js';
 import { checksumCrc32c } from './hashing.js';
@@ -402,13 +403,16 @@ export function blobOf(
 
 /**
  * Writes the decoded blob of a checked record into `target`, which must be exactly its raw
- * length: the read path of a file assembled from many records.
+ * length: the read path of a file assembled from many records. With a `batch`, a blob it
+ * accepts is only queued there, and `target` holds it once the batch is flushed (the stored
+ * bytes must stay unchanged until then).
  */
 export function blobInto(
   raw: RawRecord,
   target: Buffer,
   sealing: RecordSealing | undefined,
   blobKey?: KeyObject,
+  batch?: DecodeBatch,
 ): void {
   const codec = codecBitsOf(raw.header) as Codec;
   if (target.length !== raw.header.rawBlobLength) {
@@ -417,6 +421,10 @@ export function blobInto(
   const compressed = compressedBlobOf(raw, sealing, blobKey);
   if (codec === 0) {
     target.set(compressed);
+    return;
+  }
+  if (batch !== undefined && DecodeBatch.accepts(codec)) {
+    batch.add(compressed, target, raw.offset);
     return;
   }
   try {
