@@ -79,6 +79,26 @@ describe('the codec of consolidated runs', () => {
     },
   );
 
+  it('decodes the runs of an encrypted log together, each from its own plaintext', () => {
+    // Each sealed blob is opened into a buffer of its own before it waits in the read's decode
+    // batch: a shared buffer would leave every run decoded from the last one's bytes.
+    const path = join(directory, 'sealed.cart');
+    const encryptionKey = Buffer.alloc(32, 7);
+    const cartridge = Cartridge.create(path, { encryptionKey });
+    cartridge.createFile('/audit.log', '');
+    for (let index = 0; index < LINES; index++) {
+      cartridge.appendFile('/audit.log', `{"call":${index},"agent":"agent-${index % 31}"}\n`);
+    }
+    cartridge.close();
+    const codecs = consolidatedCodecs(path);
+    expect(codecs.length).toBeGreaterThan(1);
+    const expectedCodec = nativeLz4 === undefined ? Codec.Zstd : Codec.Lz4;
+    expect(codecs.every((codec) => codec === expectedCodec)).toBe(true);
+    const reopened = Cartridge.open(path, { encryptionKey });
+    expect(reopened.readFile('/audit.log').equals(expectedLog())).toBe(true);
+    reopened.close();
+  });
+
   it('is zstd without the addon, and such a log reads back with it', () => {
     const path = join(directory, 'zstd.cart');
     const written = child(path, 'create', false);
