@@ -114,6 +114,22 @@ describe('BufferPool ARC behaviour', () => {
     expect(pool.stats()).toMatchObject({ evictions: 2, residentCount: 3 });
   });
 
+  it('evicts from T2 in order of use: a hit makes an entry the last to go', () => {
+    const pool = new BufferPool(30);
+    for (const key of [1, 2, 3]) pool.set(key, blob(key, 10));
+    for (const key of [1, 2, 3]) expect(pool.get(key)).toBeDefined();
+    // All three are in T2, used in the order 1, 2, 3; hits on 1 then 2 leave 3 the oldest.
+    expect(pool.get(1)).toBeDefined();
+    expect(pool.get(2)).toBeDefined();
+    // A new key with T1 empty takes its room from T2's least recently used entry: 3, then 1.
+    pool.set(4, blob(4, 10));
+    expect([1, 2, 3].map((key) => pool.has(key))).toEqual([true, true, false]);
+    expect(pool.get(2)).toBeDefined();
+    expect(pool.get(4)).toBeDefined();
+    pool.set(5, blob(5, 10));
+    expect([1, 2, 4, 5].map((key) => pool.has(key))).toEqual([false, true, true, true]);
+  });
+
   it('resists a one-time scan: a working set that fits survives many new keys', () => {
     const pool = new BufferPool(1000);
     const workingSet = [1, 2, 3, 4, 5];
