@@ -126,6 +126,17 @@ export const DIRTY_PAGES_CHECKPOINT = 4096;
  */
 export const INDEX_TRICKLE_LOW_WATER = 32;
 
+/**
+ * Each this many commits since the last checkpoint let one more dirty page wait for it before the
+ * trickle starts. A checkpoint's stall matters against the commits between two of them: after
+ * the 32 of a run of 64 KiB writes (2 MiB apart) a page of stall is felt, after the ten
+ * thousand single-line appends of a log it is not. A log's trickle wrote the extent pages its
+ * appends had just filled, which consolidation deleted a few hundred appends later: about 80
+ * pages per checkpoint at 600 000 lines, and index pages grew from a tenth of the text to a
+ * sixth (see ARCHITECTURE.md).
+ */
+export const INDEX_TRICKLE_COMMITS_PER_WAITING_PAGE = 16;
+
 /** At most this many dirty index pages ride along in one commit. */
 export const INDEX_TRICKLE_PAGES_PER_COMMIT = 4;
 

@@ -5,6 +5,7 @@ import type { FlushedPage } from '../projections/index/paged-tree.js';
 import {
   INDEX_PAGE_TARGET_BYTES,
   INDEX_TRICKLE_BYTES_PER_COMMIT_BYTE,
+  INDEX_TRICKLE_COMMITS_PER_WAITING_PAGE,
   INDEX_TRICKLE_LOW_WATER,
   INDEX_TRICKLE_PAGES_PER_COMMIT,
 } from '../limits.js';
@@ -25,15 +26,20 @@ import type { IndexPageStore } from './index-page-store.js';
  */
 
 /**
- * Writes a few dirty index pages into a commit that is about to be made, once more than
- * INDEX_TRICKLE_LOW_WATER are dirty: the checkpoint that follows then has little left to
- * write, so no single commit stalls on it. A commit carries pages only as far as its own bytes
- * have earned (INDEX_TRICKLE_BYTES_PER_COMMIT_BYTE), so small commits do not pay a page each.
+ * Writes a few dirty index pages into a commit that is about to be made, once more are dirty
+ * than INDEX_TRICKLE_LOW_WATER plus one per INDEX_TRICKLE_COMMITS_PER_WAITING_PAGE commits since
+ * the last checkpoint: the checkpoint that follows then has little left to write for the
+ * commits that share it, so no single commit stalls on it. A commit carries pages only as far
+ * as its own bytes have earned (INDEX_TRICKLE_BYTES_PER_COMMIT_BYTE), so small commits do not
+ * pay a page each.
  * Returns the pages to cache once the commit is written.
  */
 export class IndexTrickle {
   /** Index bytes the commits so far have earned and not spent, up to a full commit's worth. */
   private creditBytes = 0;
+  /** The checkpoint root the commits below are counted from (undefined: none yet). */
+  private checkpointOffset: number | undefined;
+  private commitsSinceCheckpoint = 0;
 
   pagesFor(projections: Projections, writer: JournalWriter, commitBytes: number): FlushedPage[] {
     const creditMax = INDEX_TRICKLE_PAGES_PER_COMMIT * INDEX_PAGE_TARGET_BYTES;
@@ -41,8 +47,19 @@ export class IndexTrickle {
       creditMax,
       this.creditBytes + commitBytes * INDEX_TRICKLE_BYTES_PER_COMMIT_BYTE,
     );
+    const checkpointOffset = projections.timeline.lastRoot?.offset;
+    if (checkpointOffset !== this.checkpointOffset) {
+      this.checkpointOffset = checkpointOffset;
+      this.commitsSinceCheckpoint = 0;
+    }
+    this.commitsSinceCheckpoint++;
+    // The pages that may wait for the checkpoint: a floor, and more the more commits will
+    // share its stall (see INDEX_TRICKLE_COMMITS_PER_WAITING_PAGE).
+    const waitingMax =
+      INDEX_TRICKLE_LOW_WATER +
+      Math.floor(this.commitsSinceCheckpoint / INDEX_TRICKLE_COMMITS_PER_WAITING_PAGE);
     const tree = projections.catalog.tree;
-    const excess = tree.dirtyCount - INDEX_TRICKLE_LOW_WATER;
+    const excess = tree.dirtyCount - waitingMax;
     const count = Math.min(
       excess,
       INDEX_TRICKLE_PAGES_PER_COMMIT,
