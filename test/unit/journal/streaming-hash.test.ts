@@ -25,6 +25,22 @@ describe('hashPieces', () => {
     }
   });
 
+  it('gives the same digest for views of one buffer, side by side, apart, or out of order', () => {
+    const whole = randomBytes(70_000);
+    const cases: Uint8Array[][] = [
+      // Side by side, as the addon seals a blob: hashed as one view.
+      [whole.subarray(0, 65_536), whole.subarray(65_536, 65_552)],
+      [whole.subarray(10, 20), whole.subarray(20, 5000), whole.subarray(5000, 70_000)],
+      // A gap between them, or the second before the first: streamed piece by piece.
+      [whole.subarray(0, 1000), whole.subarray(1001, 2000)],
+      [whole.subarray(1000, 2000), whole.subarray(0, 1000)],
+      [whole.subarray(0, 10), new Uint8Array(whole.buffer, whole.byteOffset + 10, 30)],
+    ];
+    for (const pieces of cases) {
+      expect(hashPieces(pieces).equals(hashBytes(Buffer.concat(pieces)))).toBe(true);
+    }
+  });
+
   it('tells apart pieces that join to different bytes', () => {
     const bytes = randomBytes(64);
     const joined = hashPieces([bytes.subarray(0, 32), bytes.subarray(32)]);
