@@ -39,6 +39,18 @@ export type BlobKeys = (recordOffset: number) => KeyObject | undefined;
 /** The keys of a read's extents, in order; undefined when none has a subject key. */
 type BlobKeyList = readonly (KeyObject | undefined)[] | undefined;
 
+/** What the runs of one `readExtents` share. */
+interface ExtentsRead {
+  readonly extents: readonly Extent[];
+  /** The result: each extent's bytes land at their place in it. */
+  readonly target: Buffer;
+  readonly path: string;
+  readonly keys: BlobKeyList;
+  readonly scratch: RunScratch;
+  /** The read's LZ4 blobs, decoded together once its runs are read. */
+  readonly batch: DecodeBatch;
+}
+
 /** Record types whose blob holds file content (and may be read through an extent). */
 const CONTENT_RECORD_TYPES = new Set<number>([
   RecordType.Data,
@@ -147,8 +159,14 @@ export class ContentReader {
     const only = extents.length === 1 ? (extents[0] as Extent) : undefined;
     if (only !== undefined) return this.readLoneExtent(only, sizeBytes, path, keys?.[0]);
     const result = resultBuffer(sizeBytes);
-    const scratch = new RunScratch();
-    const batch = new DecodeBatch();
+    const read: ExtentsRead = {
+      extents,
+      target: result,
+      path,
+      keys,
+      scratch: new RunScratch(),
+      batch: new DecodeBatch(),
+    };
     let position = 0;
     let index = 0;
     while (index < extents.length) {
@@ -162,22 +180,12 @@ export class ContentReader {
       // The records of a file of many extents are read in runs straight into the result,
       // without filling the pool (a file of one goes through `readLoneExtent`). Their LZ4 blobs
       // wait in `batch`, in the run buffers, which are reused only once it has decoded them.
-      if (batch.isEmpty) scratch.release();
+      if (read.batch.isEmpty) read.scratch.release();
       const runEnd = this.runEndOf(extents, index);
-      position = this.readRunInto(
-        extents,
-        index,
-        runEnd,
-        result,
-        position,
-        path,
-        scratch,
-        keys,
-        batch,
-      );
+      position = this.readRunInto(read, index, runEnd, position);
       index = runEnd;
     }
-    batch.flush();
+    read.batch.flush();
     return result;
   }
 
@@ -272,17 +280,8 @@ export class ContentReader {
    * Reads extents `[start, end)` with one `pread` and copies each record's slice. Blobs read
    * this way are not cached: a long log read once must not flush the pool's working set.
    */
-  private readRunInto(
-    extents: readonly Extent[],
-    start: number,
-    end: number,
-    target: Buffer,
-    position: number,
-    path: string,
-    scratch: RunScratch,
-    keys: BlobKeyList,
-    batch: DecodeBatch,
-  ): number {
+  private readRunInto(read: ExtentsRead, start: number, end: number, position: number): number {
+    const { extents, target, path, keys, scratch, batch } = read;
     const first = extents[start] as Extent;
     const last = extents[end - 1] as Extent;
     const runLength = last.recordOffset + last.recordLengthBytes - first.recordOffset;
