@@ -93,9 +93,9 @@ const denseCompressor = makeDenseCompressor();
  * The codec of 'dense' blobs, which are read whole far more often than written: LZ4 when the
  * addon decodes it, whatever the cartridge's codec (but 'none'). A log's consolidated runs
  * decode at 3.5-4 GB/s with it against 1.4-2 GB/s with zstd's dense settings, for a ratio of
- * about 5 instead of 8 on audit lines (a log of single-commit appends then holds 1.93 disk
- * bytes per text byte instead of 1.86; see ARCHITECTURE.md). Without the addon lz4-napi would
- * decode them, slower than zstd, so zstd stays.
+ * about 5 instead of 8 on audit lines (a log of 200 000 single-commit appends held 1.98
+ * disk bytes per text byte instead of 1.86; see ARCHITECTURE.md, sections 74 and 76).
+ * Without the addon lz4-napi would decode them, slower than zstd, so zstd stays.
  */
 function denseCodecOf(codec: Codec): Codec {
   return codec !== Codec.None && nativeLz4 !== undefined ? Codec.Lz4 : codec;
@@ -243,8 +243,9 @@ export function compressBlob(
 
 /**
  * Decompresses `stored` straight into `target` (exactly the raw length long), for reads that
- * assemble a file from many records: no intermediate buffer, no second copy. lz4 has no such
- * call in its binding and goes through `decompressBlob`.
+ * assemble a file from many records: no intermediate buffer, no second copy. zstd and the LZ4
+ * addon decode into it; lz4-napi (where the addon is not built) has no such call and goes
+ * through `decompressBlob` and a copy.
  */
 export function decompressBlobInto(codec: Codec, stored: Uint8Array, target: Buffer): void {
   if (target.length > BLOB_MAX_BYTES)
@@ -278,9 +279,10 @@ function corruptBlob(reason: string): CartridgeError {
 export function decompressBlob(codec: Codec, stored: Uint8Array, rawLengthBytes: number): Buffer {
   if (rawLengthBytes > BLOB_MAX_BYTES)
     throw limitExceeded('blob length', rawLengthBytes, BLOB_MAX_BYTES);
-  if (codec === Codec.Lz4 && nativeLz4 !== undefined) {
+  if (codec === Codec.Zstd || (codec === Codec.Lz4 && nativeLz4 !== undefined)) {
+    // Both decode into a buffer given to them: allocated here at the checked length.
     const target = Buffer.allocUnsafe(rawLengthBytes);
-    if (!nativeLz4.decodeBlock(stored, target)) throw corruptBlob('does not decode to its length');
+    decompressBlobInto(codec, stored, target);
     return target;
   }
   if (codec === Codec.Lz4) {
@@ -297,17 +299,6 @@ export function decompressBlob(codec: Codec, stored: Uint8Array, rawLengthBytes:
     }
     if (output.length !== rawLengthBytes) throw corruptBlob('decodes to a different length');
     return output;
-  }
-  if (codec === Codec.Zstd) {
-    const target = Buffer.allocUnsafe(rawLengthBytes);
-    let written: number;
-    try {
-      written = zstdDecompressor.decompress(target, stored);
-    } catch (error) {
-      throw new CartridgeError('JOURNAL_CORRUPT', 'zstd blob does not decode', { cause: error });
-    }
-    if (written !== rawLengthBytes) throw corruptBlob('decodes to a different length');
-    return target;
   }
   throw corruptBlob(`names unknown codec ${codec as number}`);
 }
