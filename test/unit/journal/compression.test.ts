@@ -40,10 +40,7 @@ function compressible(sizeBytes: number): Buffer {
   return Buffer.from(lines.join('')).subarray(0, sizeBytes);
 }
 
-const CODECS: readonly [string, Codec][] = [
-  ['zstd', Codec.Zstd],
-  ['lz4', Codec.Lz4],
-];
+const CODECS: readonly [string, Codec][] = [['zstd', Codec.Zstd], ['lz4', Codec.Lz4]];
 
 describe('compression round trip', () => {
   it('maps names to codecs', () => {
@@ -83,34 +80,28 @@ describe('compression round trip', () => {
     }
   });
 
-  it.each(CODECS)(
-    '%s compresses text and structured data, and skips noise-like starts',
-    (_name, codec) => {
-      // The sample check decides before any codec pass: text and data with few distinct bytes
-      // (zeros, small integers) are compressed; a blob whose first 512 bytes look random is not.
-      const structured = Buffer.alloc(4096);
-      for (let index = 0; index < structured.length; index += 8)
-        structured.writeUInt32LE(index, index);
-      for (const raw of [compressible(4096), compressible(600), structured]) {
-        expect(compressBlob(codec, raw).codec, `${raw.length} bytes`).toBe(codec);
-      }
-      const noiseFirst = Buffer.concat([randomBytes(512), Buffer.alloc(8000)]);
-      expect(compressBlob(codec, noiseFirst).codec).toBe(Codec.None);
-    },
-  );
+  it.each(CODECS)('%s compresses text and structured data, and skips noise-like starts', (_name, codec) => {
+    // The sample check decides before any codec pass: text and data with few distinct bytes
+    // (zeros, small integers) are compressed; a blob whose first 512 bytes look random is not.
+    const structured = Buffer.alloc(4096);
+    for (let index = 0; index < structured.length; index += 8) structured.writeUInt32LE(index, index);
+    for (const raw of [compressible(4096), compressible(600), structured]) {
+      expect(compressBlob(codec, raw).codec, `${raw.length} bytes`).toBe(codec);
+    }
+    const noiseFirst = Buffer.concat([randomBytes(512), Buffer.alloc(8000)]);
+    expect(compressBlob(codec, noiseFirst).codec).toBe(Codec.None);
+  });
 
   it.each(CODECS)('%s round-trips generated blobs, whichever way it decides', (_name, codec) => {
     const blob = fc.oneof(
       fc.uint8Array({ maxLength: 3000 }),
-      fc
-        .tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 20_000 }))
+      fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 20_000 }))
         .map(([value, sizeBytes]) => new Uint8Array(sizeBytes).fill(value)),
     );
     fc.assert(
       fc.property(blob, (raw) => {
         const { codec: used, stored } = compressBlob(codec, raw);
-        const back =
-          used === Codec.None ? Buffer.from(stored) : decompressBlob(used, stored, raw.length);
+        const back = used === Codec.None ? Buffer.from(stored) : decompressBlob(used, stored, raw.length);
         expect(back.equals(Buffer.from(raw))).toBe(true);
       }),
       { numRuns: 100 },
@@ -160,39 +151,25 @@ describe('decompressBlob on untrusted bytes', () => {
     const raw = compressible(10_000);
     const { stored } = compressBlob(codec, raw);
     for (const declared of [0, 1, raw.length - 1, raw.length + 1, raw.length * 2]) {
-      expect(
-        thrownBy(() => decompressBlob(codec, stored, declared)).code,
-        `declared ${declared}`,
-      ).toBe('JOURNAL_CORRUPT');
+      expect(thrownBy(() => decompressBlob(codec, stored, declared)).code, `declared ${declared}`).toBe('JOURNAL_CORRUPT');
     }
   });
 
   it.each(CODECS)('%s refuses garbage with JOURNAL_CORRUPT', (_name, codec) => {
-    for (const stored of [
-      Buffer.alloc(0),
-      Buffer.from([1, 2, 3]),
-      Buffer.alloc(100, 0xff),
-      randomBytes(1000),
-    ]) {
+    for (const stored of [Buffer.alloc(0), Buffer.from([1, 2, 3]), Buffer.alloc(100, 0xff), randomBytes(1000)]) {
       expect(thrownBy(() => decompressBlob(codec, stored, 1000)).code).toBe('JOURNAL_CORRUPT');
     }
   });
 
   it('refuses an unknown codec with JOURNAL_CORRUPT', () => {
-    expect(thrownBy(() => decompressBlob(3 as Codec, Buffer.alloc(10), 10)).code).toBe(
-      'JOURNAL_CORRUPT',
-    );
+    expect(thrownBy(() => decompressBlob(3 as Codec, Buffer.alloc(10), 10)).code).toBe('JOURNAL_CORRUPT');
   });
 
   it.each([...CODECS, ['none', Codec.None] as [string, Codec]])(
     '%s refuses a declared length above BLOB_MAX_BYTES with LIMIT_EXCEEDED',
     (_name, codec) => {
-      expect(thrownBy(() => decompressBlob(codec, Buffer.alloc(10), BLOB_MAX_BYTES + 1)).code).toBe(
-        'LIMIT_EXCEEDED',
-      );
-      expect(thrownBy(() => decompressBlob(codec, Buffer.alloc(10), 2 ** 32 - 1)).code).toBe(
-        'LIMIT_EXCEEDED',
-      );
+      expect(thrownBy(() => decompressBlob(codec, Buffer.alloc(10), BLOB_MAX_BYTES + 1)).code).toBe('LIMIT_EXCEEDED');
+      expect(thrownBy(() => decompressBlob(codec, Buffer.alloc(10), 2 ** 32 - 1)).code).toBe('LIMIT_EXCEEDED');
     },
   );
 
@@ -212,9 +189,7 @@ describe('decompressBlob on untrusted bytes', () => {
     // Two concatenated frames: the codec keeps going after the first; the target bound holds.
     const frame = zstdFrame(Buffer.alloc(1024 * 1024));
     const twice = Buffer.concat([frame, frame]);
-    expect(thrownBy(() => decompressBlob(Codec.Zstd, twice, 1024 * 1024)).code).toBe(
-      'JOURNAL_CORRUPT',
-    );
+    expect(thrownBy(() => decompressBlob(Codec.Zstd, twice, 1024 * 1024)).code).toBe('JOURNAL_CORRUPT');
   });
 
   it('rejects an lz4 bomb whose size prefix lies, quickly, with a typed error', () => {
@@ -231,55 +206,43 @@ describe('decompressBlob on untrusted bytes', () => {
     expect(performance.now() - started).toBeLessThan(100);
   });
 
-  it.each(CODECS)(
-    '%s never throws anything but JOURNAL_CORRUPT for arbitrary bytes',
-    (_name, codec) => {
-      let decoded = 0;
-      fc.assert(
-        fc.property(
-          fc.uint8Array({ maxLength: 200 }),
-          fc.integer({ min: 0, max: 4096 }),
-          (stored, declared) => {
-            try {
-              const output = decompressBlob(codec, stored, declared);
-              expect(output.length).toBe(declared);
-              decoded++;
-            } catch (error) {
-              if (!(error instanceof CartridgeError)) throw error;
-              expect(error.code).toBe('JOURNAL_CORRUPT');
-            }
-          },
-        ),
-        { numRuns: 1000 },
-      );
-      expect(decoded).toBeLessThan(1000);
-    },
-  );
-
-  it.each(CODECS)(
-    '%s never throws anything but JOURNAL_CORRUPT for a damaged valid blob',
-    (_name, codec) => {
-      const raw = compressible(20_000);
-      const { stored } = compressBlob(codec, raw);
-      let wrongButDecoded = 0;
-      for (let offset = 0; offset < stored.length; offset += 3) {
-        const damaged = Buffer.from(stored);
-        damaged[offset] = (damaged[offset] as number) ^ 0x40;
+  it.each(CODECS)('%s never throws anything but JOURNAL_CORRUPT for arbitrary bytes', (_name, codec) => {
+    let decoded = 0;
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.integer({ min: 0, max: 4096 }), (stored, declared) => {
         try {
-          const output = decompressBlob(codec, damaged, raw.length);
-          expect(output.length).toBe(raw.length);
-          if (!output.equals(raw)) wrongButDecoded++;
+          const output = decompressBlob(codec, stored, declared);
+          expect(output.length).toBe(declared);
+          decoded++;
         } catch (error) {
           if (!(error instanceof CartridgeError)) throw error;
           expect(error.code).toBe('JOURNAL_CORRUPT');
         }
+      }),
+      { numRuns: 1000 },
+    );
+    expect(decoded).toBeLessThan(1000);
+  });
+
+  it.each(CODECS)('%s never throws anything but JOURNAL_CORRUPT for a damaged valid blob', (_name, codec) => {
+    const raw = compressible(20_000);
+    const { stored } = compressBlob(codec, raw);
+    let wrongButDecoded = 0;
+    for (let offset = 0; offset < stored.length; offset += 3) {
+      const damaged = Buffer.from(stored);
+      damaged[offset] = (damaged[offset] as number) ^ 0x40;
+      try {
+        const output = decompressBlob(codec, damaged, raw.length);
+        expect(output.length).toBe(raw.length);
+        if (!output.equals(raw)) wrongButDecoded++;
+      } catch (error) {
+        if (!(error instanceof CartridgeError)) throw error;
+        expect(error.code).toBe('JOURNAL_CORRUPT');
       }
-      // The codecs carry no checksum of their own here (the record's payload hash guards the
-      // stored bytes), so a damaged blob may decode to other bytes; that is why the journal
-      // checks the payload hash before decompressing. Logged for information only.
-      console.log(
-        `${codec === Codec.Zstd ? 'zstd' : 'lz4'}: ${wrongButDecoded} damaged blobs decoded to other bytes`,
-      );
-    },
-  );
+    }
+    // The codecs carry no checksum of their own here (the record's payload hash guards the
+    // stored bytes), so a damaged blob may decode to other bytes; that is why the journal
+    // checks the payload hash before decompressing. Logged for information only.
+    console.log(`${codec === Codec.Zstd ? 'zstd' : 'lz4'}: ${wrongButDecoded} damaged blobs decoded to other bytes`);
+  });
 });
