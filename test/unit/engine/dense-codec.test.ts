@@ -44,18 +44,22 @@ function child(path: string, mode: 'create' | 'read', addon: boolean): ChildRepo
   return JSON.parse(output) as ChildReport;
 }
 
-function expectedLog(): Buffer {
-  const lines: string[] = [];
-  for (let index = 0; index < LINES; index++) {
-    lines.push(`{"call":${index},"agent":"agent-${index % 31}"}\n`);
-  }
-  return Buffer.from(lines.join(''));
+/** Line `index` of the log, as `log-child.ts` appends it. */
+function logLine(index: number): string {
+  return `{"call":${index},"agent":"agent-${index % 31}"}\n`;
 }
 
-function consolidatedCodecs(path: string): number[] {
-  return readForgeable(path)
+function expectedLog(): Buffer {
+  return Buffer.from(Array.from({ length: LINES }, (_, index) => logLine(index)).join(''));
+}
+
+/** The file has several consolidated runs, every one stored with `codec`. */
+function expectConsolidatedWith(path: string, codec: Codec): void {
+  const codecs = readForgeable(path)
     .records.filter((record) => record.type === RecordType.ExtentsConsolidated)
     .map((record) => record.flags & 0b11);
+  expect(codecs.length).toBeGreaterThan(1);
+  expect(codecs.every((used) => used === codec)).toBe(true);
 }
 
 describe('the codec of consolidated runs', () => {
@@ -65,9 +69,7 @@ describe('the codec of consolidated runs', () => {
       const path = join(directory, 'lz4.cart');
       const written = child(path, 'create', true);
       expect(written.decoder).toBe('addon');
-      const codecs = consolidatedCodecs(path);
-      expect(codecs.length).toBeGreaterThan(1);
-      expect(codecs.every((codec) => codec === Codec.Lz4)).toBe(true);
+      expectConsolidatedWith(path, Codec.Lz4);
       const expected = expectedLog();
       const digest = createHash('sha256').update(expected).digest('hex');
       expect(written).toMatchObject({ sha256: digest, lengthBytes: expected.length });
@@ -86,14 +88,9 @@ describe('the codec of consolidated runs', () => {
     const encryptionKey = Buffer.alloc(32, 7);
     const cartridge = Cartridge.create(path, { encryptionKey });
     cartridge.createFile('/audit.log', '');
-    for (let index = 0; index < LINES; index++) {
-      cartridge.appendFile('/audit.log', `{"call":${index},"agent":"agent-${index % 31}"}\n`);
-    }
+    for (let index = 0; index < LINES; index++) cartridge.appendFile('/audit.log', logLine(index));
     cartridge.close();
-    const codecs = consolidatedCodecs(path);
-    expect(codecs.length).toBeGreaterThan(1);
-    const expectedCodec = nativeLz4 === undefined ? Codec.Zstd : Codec.Lz4;
-    expect(codecs.every((codec) => codec === expectedCodec)).toBe(true);
+    expectConsolidatedWith(path, nativeLz4 === undefined ? Codec.Zstd : Codec.Lz4);
     const reopened = Cartridge.open(path, { encryptionKey });
     expect(reopened.readFile('/audit.log').equals(expectedLog())).toBe(true);
     reopened.close();
@@ -103,9 +100,7 @@ describe('the codec of consolidated runs', () => {
     const path = join(directory, 'zstd.cart');
     const written = child(path, 'create', false);
     expect(written.decoder).toBe('library');
-    const codecs = consolidatedCodecs(path);
-    expect(codecs.length).toBeGreaterThan(1);
-    expect(codecs.every((codec) => codec === Codec.Zstd)).toBe(true);
+    expectConsolidatedWith(path, Codec.Zstd);
     const cartridge = Cartridge.open(path);
     expect(cartridge.readFile('/audit.log').equals(expectedLog())).toBe(true);
     cartridge.close();
