@@ -1,22 +1,37 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
+import {
+  bundleEngine,
+  linkPackages,
+  unlinkPackages,
+  writeCodeCache,
+} from '../tools/bundle-engine.mjs';
 import type { ChildMode, ChildReport } from './open-child.js';
 
 /**
  * Spawning the open child (`open-child.ts`): under `node --import tsx`, or under plain `node`
- * from an esbuild bundle of the child script (what a deployed, compiled Cartridge would see).
+ * from an esbuild bundle of the child script that imports Cartridge through the package entry,
+ * built from the sources into the scratch directory as `npm run build` builds `dist/engine`
+ * (the engine bundle and its V8 code cache, ARCHITECTURE 77): what an application that
+ * installed the package runs.
  */
 
 const benchDirectory = dirname(fileURLToPath(import.meta.url));
 const projectRoot = dirname(benchDirectory);
 const childScript = join(benchDirectory, 'open-child.ts');
 
-/** Bundles the child script (Cartridge's sources inlined, packages external) for plain node. */
+/** Bundles the child script (Cartridge through its package entry) for plain node. */
 export function bundleChild(directory: string): string {
-  const outfile = join(directory, 'open-child.mjs');
+  const engineDirectory = join(directory, 'engine');
+  bundleEngine(engineDirectory);
+  // The child keeps its import of the public entry (`../src/index.js`), which resolves, from
+  // the child's folder, to a module that re-exports the package entry.
+  mkdirSync(join(directory, 'src'));
+  writeFileSync(join(directory, 'src', 'index.js'), "export * from '../engine/index.js';\n");
+  const outfile = join(directory, 'child', 'open-child.mjs');
   buildSync({
     entryPoints: [childScript],
     outfile,
@@ -26,22 +41,20 @@ export function bundleChild(directory: string): string {
     packages: 'external',
     target: 'node20',
     logLevel: 'error',
+    external: ['../src/index.js'],
   });
   // The bundle's bare imports (and createRequire calls) resolve through links to the
   // project's packages, and `cartridge-vfs` to the project itself, as in an application that
   // installed it: that is where the native addons (`native/build`) are found.
-  const modules = join(directory, 'node_modules');
-  mkdirSync(modules);
-  for (const name of readdirSync(join(projectRoot, 'node_modules'))) {
-    symlinkSync(join(projectRoot, 'node_modules', name), join(modules, name));
-  }
-  symlinkSync(projectRoot, join(modules, 'cartridge-vfs'), 'dir');
+  linkPackages(directory);
+  // The cache is written once the links exist: the engine finds its packages through them.
+  writeCodeCache(engineDirectory);
   return outfile;
 }
 
 /** Removes the links (never what they point to) before the scratch directory is deleted. */
 export function unlinkModules(directory: string): void {
-  rmSync(join(directory, 'node_modules'), { recursive: true, force: true });
+  unlinkPackages(directory);
 }
 
 export interface ChildOptions {

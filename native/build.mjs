@@ -5,7 +5,8 @@
 // CRC32C with @node-rs/crc32 and writes consolidated runs with zstd instead of LZ4, which read
 // back the same bytes, only slower.
 import { spawnSync } from 'node:child_process';
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const directory = dirname(fileURLToPath(import.meta.url));
@@ -20,5 +21,17 @@ if (result.status === 0) {
   const reason = result.error?.message ?? `node-gyp exited with ${result.status}`;
   process.stdout.write(
     `cartridge-vfs: native addons not built (${reason}); node:crypto seals, WebAssembly hashes, @node-rs/crc32 checksums and zstd packs log runs instead\n`,
+  );
+}
+
+// The engine's V8 code cache (ARCHITECTURE 77) is made by the Node.js that will run it, here,
+// once the addons it calls are in place. The project's own checkout has no `dist/` yet at this
+// point (`npm run build` writes the cache there); an installed package has it. A cache that is
+// not written only means the engine compiles its functions as it first runs them.
+const cacheWriter = join(dirname(directory), 'dist', 'engine', 'write-code-cache.mjs');
+if (existsSync(cacheWriter)) {
+  const written = spawnSync(process.execPath, [cacheWriter], { encoding: 'utf8' });
+  process.stdout.write(
+    written.stdout || `cartridge-vfs: code cache not written (exit ${written.status})\n`,
   );
 }

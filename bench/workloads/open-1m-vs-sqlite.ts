@@ -32,5 +32,6 @@ export const workload = openWorkload({
     report.line('open_1m_cartridge_setup_ms', samples.large.cartridgeSetupMs, 0);
     report.line('open_1m_sqlite_setup_ms', samples.large.sqliteSetupMs, 0);
     report.line('open_1m_runs', samples.cartridge.length, 0);
+    report.line('open_1m_cartridge_engine', samples.cartridge[0]?.engine ?? 'none');
   },
 });

@@ -1,5 +1,8 @@
 import type { Sqlite3Static } from '@sqlite.org/sqlite-wasm';
 import { CartridgeError } from '../errors.js';
+import { importModule } from '../loader/dynamic-import.js';
+
+type SqliteWasm = typeof import('@sqlite.org/sqlite-wasm');
 
 /**
  * The SQLite WebAssembly module, loaded once per process. Its initialisation is asynchronous
@@ -14,8 +17,8 @@ let loading: Promise<Sqlite3Static> | undefined;
 /** Loads the module (once; later calls return the same promise). */
 export function loadSqlite(): Promise<Sqlite3Static> {
   if (loaded !== undefined) return Promise.resolve(loaded);
-  loading ??= import('@sqlite.org/sqlite-wasm').then(async (module) => {
-    const sqlite3 = await module.default();
+  loading ??= importModule('@sqlite.org/sqlite-wasm').then(async (module) => {
+    const sqlite3 = await (module as SqliteWasm).default();
     // The module warns on stderr about every failed statement; the handle reports each
     // failure as a thrown CartridgeError, so the warning would only be noise in the
     // application's output.

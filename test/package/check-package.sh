@@ -24,7 +24,8 @@ npm install --no-audit --no-fund --silent --prefer-offline "./$tarball" \
 # The listing is taken whole first: `grep -q` closing the pipe early would fail `tar` under
 # pipefail.
 listing=$(tar -tzf "$tarball")
-if ! grep -qx 'package/dist/src/index.js' <<<"$listing"; then
+if ! grep -qx 'package/dist/src/index.js' <<<"$listing" ||
+  ! grep -qx 'package/dist/engine/cartridge-engine.cjs' <<<"$listing"; then
   echo "package check: the tarball has no built code (run npm run build first)" >&2
   exit 1
 fi
@@ -33,6 +34,14 @@ if grep -qE '^package/(test|bench|dist/test|dist/bench)/' <<<"$listing"; then
   exit 1
 fi
 node esm-example.mjs
+# The install wrote the engine's code cache for this Node.js, and the entry takes it.
+load=$(node --input-type=module \
+  -e 'const { engineLoad } = await import("cartridge-vfs"); console.log(JSON.stringify(engineLoad()));')
+if [ "$load" != '{"form":"bundle","codeCache":"accepted"}' ]; then
+  echo "package check: the installed entry did not load its cached engine: $load" >&2
+  exit 1
+fi
+echo "code cache: ok"
 node cjs-example.cjs
 npx --no-install cartridge init cli.cart >/dev/null
 echo '{"call":1}' | npx --no-install cartridge put cli.cart /calls/1.json >/dev/null

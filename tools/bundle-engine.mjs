@@ -1,0 +1,139 @@
+// Builds the package's entry (ARCHITECTURE 77): the engine as one CommonJS bundle, an ES
+// module entry that loads it with V8's code cache, and the script that writes that cache;
+// then writes the cache. `npm run build` runs it after tsc (`node tools/bundle-engine.mjs`,
+// into dist/engine); the benchmarks call `bundleEngine` to build the same into a scratch
+// directory. esbuild is a development dependency: the installed package only runs what this
+// wrote.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { buildSync } from 'esbuild';
+
+const projectRoot = dirname(dirname(fileURLToPath(import.meta.url)));
+const ENGINE_BUNDLE_NAME = 'cartridge-engine.cjs';
+const common = { bundle: true, platform: 'node', target: 'node20', logLevel: 'warning' };
+
+/** Bundles into `outDirectory`; returns the paths written. Does not write the cache. */
+export function bundleEngine(outDirectory) {
+  mkdirSync(outDirectory, { recursive: true });
+  const sourceEntry = join(projectRoot, 'src', 'index.ts');
+  // The engine: packages stay external (native addons, WebAssembly), `import.meta.url` becomes
+  // a parameter of the loader's wrapper. Its first line states the digest of the rest.
+  const engine = buildSync({
+    ...common,
+    entryPoints: [sourceEntry],
+    format: 'cjs',
+    packages: 'external',
+    write: false,
+    outfile: join(outDirectory, ENGINE_BUNDLE_NAME),
+    define: { 'import.meta.url': '__cartridgeModuleUrl' },
+  }).outputFiles[0].text;
+  const digest = createHash('sha256').update(engine).digest('hex');
+  const bundlePath = join(outDirectory, ENGINE_BUNDLE_NAME);
+  writeFileSync(bundlePath, `// cartridge-engine sha256:${digest}\n${engine}`);
+
+  // The names the public entry exports at run time, as esbuild sees them in an ES module
+  // build of the same sources (types have no run-time name).
+  const names = exportNames(sourceEntry);
+  const loader = pathToFileURL(join(projectRoot, 'src', 'loader', 'engine-loader.ts')).href;
+  const entryPath = join(outDirectory, 'index.js');
+  buildSync({
+    ...common,
+    stdin: {
+      contents: [
+        `import { fileURLToPath } from 'node:url';`,
+        `import { compileEngine } from ${JSON.stringify(fileURLToPath(loader))};`,
+        `const engine = compileEngine(`,
+        `  fileURLToPath(new URL(${JSON.stringify(`./${ENGINE_BUNDLE_NAME}`)}, import.meta.url)),`,
+        `  { importModule: (specifier) => import(specifier) },`,
+        `).exports;`,
+        ...names.map((name) => `export const ${name} = engine.${name};`),
+      ].join('\n'),
+      resolveDir: projectRoot,
+      sourcefile: 'package-entry.js',
+      loader: 'js',
+    },
+    format: 'esm',
+    outfile: entryPath,
+    banner: { js: '// The package entry: loads dist/engine/cartridge-engine.cjs (ARCHITECTURE 77).' },
+  });
+
+  const writerPath = join(outDirectory, 'write-code-cache.mjs');
+  const writer = pathToFileURL(join(projectRoot, 'src', 'loader', 'write-code-cache.ts')).href;
+  buildSync({
+    ...common,
+    stdin: {
+      contents: [
+        `import { dirname } from 'node:path';`,
+        `import { fileURLToPath } from 'node:url';`,
+        `import { writeCodeCache } from ${JSON.stringify(fileURLToPath(writer))};`,
+        `const directory = process.argv[2] ?? dirname(fileURLToPath(import.meta.url));`,
+        `try {`,
+        `  const bytes = writeCodeCache(directory);`,
+        `  process.stdout.write('cartridge-vfs: code cache written (' + bytes + ' bytes)\\n');`,
+        `} catch (error) {`,
+        `  process.stdout.write('cartridge-vfs: code cache not written (' + error + ')\\n');`,
+        `  process.exitCode = 1;`,
+        `}`,
+      ].join('\n'),
+      resolveDir: projectRoot,
+      sourcefile: 'write-code-cache-main.js',
+      loader: 'js',
+    },
+    format: 'esm',
+    outfile: writerPath,
+  });
+  return { bundlePath, entryPath, writerPath, exportNames: names };
+}
+
+function exportNames(sourceEntry) {
+  const result = buildSync({
+    ...common,
+    entryPoints: [sourceEntry],
+    format: 'esm',
+    packages: 'external',
+    write: false,
+    outdir: '/',
+    metafile: true,
+  });
+  const [output] = Object.values(result.metafile.outputs).filter((entry) => entry.entryPoint);
+  return [...output.exports].sort();
+}
+
+/**
+ * Makes a scratch directory resolve packages as an application that installed cartridge-vfs
+ * does: a `node_modules` of links to the project's packages, and `cartridge-vfs` to the project
+ * itself (where the native addons are built). `unlinkPackages` removes the links, never what
+ * they point to.
+ */
+export function linkPackages(directory) {
+  const modules = join(directory, 'node_modules');
+  mkdirSync(modules);
+  for (const name of readdirSync(join(projectRoot, 'node_modules'))) {
+    symlinkSync(join(projectRoot, 'node_modules', name), join(modules, name));
+  }
+  symlinkSync(projectRoot, join(modules, 'cartridge-vfs'), 'dir');
+}
+
+export function unlinkPackages(directory) {
+  rmSync(join(directory, 'node_modules'), { recursive: true, force: true });
+}
+
+/** Runs the cache writer in a fresh process (so that nothing else was compiled first). */
+export function writeCodeCache(outDirectory) {
+  const result = spawnSync(process.execPath, [join(outDirectory, 'write-code-cache.mjs')], {
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) {
+    throw new Error(`code cache not written: ${result.stdout}${result.stderr}`);
+  }
+  return result.stdout.trim();
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const outDirectory = join(projectRoot, 'dist', 'engine');
+  bundleEngine(outDirectory);
+  process.stdout.write(`${writeCodeCache(outDirectory)}\n`);
+}
