@@ -57,7 +57,9 @@ export function bundleEngine(outDirectory) {
     },
     format: 'esm',
     outfile: entryPath,
-    banner: { js: '// The package entry: loads dist/engine/cartridge-engine.cjs (ARCHITECTURE 77).' },
+    banner: {
+      js: '// The package entry: loads dist/engine/cartridge-engine.cjs (ARCHITECTURE 77).',
+    },
   });
 
   const writerPath = join(outDirectory, 'write-code-cache.mjs');

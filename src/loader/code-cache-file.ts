@@ -61,9 +61,7 @@ export function decodeCodeCache(bytes: Buffer): CodeCacheContents | null {
 
 export function sameTarget(left: CodeCacheTarget, right: CodeCacheTarget): boolean {
   return (
-    left.bundleDigest === right.bundleDigest &&
-    left.node === right.node &&
-    left.arch === right.arch
+    left.bundleDigest === right.bundleDigest && left.node === right.node && left.arch === right.arch
   );
 }
 

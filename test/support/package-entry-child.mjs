@@ -12,7 +12,8 @@ const { Cartridge, CartridgeError } = engine;
 const path = join(directory, 'entry.cart');
 const cartridge = Cartridge.create(path);
 cartridge.transaction(() => {
-  for (let index = 0; index < 200; index++) cartridge.createFile(`/calls/${index}.json`, `${index}`);
+  for (let index = 0; index < 200; index++)
+    cartridge.createFile(`/calls/${index}.json`, `${index}`);
 });
 cartridge.close();
 const reopened = Cartridge.open(path);

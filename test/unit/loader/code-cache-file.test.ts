@@ -15,7 +15,11 @@ describe('code cache file', () => {
     const data = Buffer.from([0, 1, 2, 10, 13, 255, 10]);
     const decoded = decodeCodeCache(encodeCodeCache(currentTarget(DIGEST), data));
     expect(decoded).not.toBeNull();
-    expect(decoded?.target).toEqual({ bundleDigest: DIGEST, node: process.version, arch: process.arch });
+    expect(decoded?.target).toEqual({
+      bundleDigest: DIGEST,
+      node: process.version,
+      arch: process.arch,
+    });
     expect(Buffer.compare(decoded?.data ?? Buffer.alloc(0), data)).toBe(0);
   });
 
