@@ -147,6 +147,18 @@ function splitIndexOf(sizes: readonly number[]): number {
   return sizes.length - 1;
 }
 
+/**
+ * `splitIndexOf`, or the index before it when the entries before `splitIndexOf` (with the page's
+ * fixed bytes) are over the target and at least two would stay on the left.
+ */
+function fittingSplitIndexOf(sizes: readonly number[], overheadBytes: number): number {
+  const at = splitIndexOf(sizes);
+  if (at < 2) return at;
+  let leftBytes = overheadBytes;
+  for (let index = 0; index < at; index++) leftBytes += sizes[index] as number;
+  return leftBytes > INDEX_PAGE_TARGET_BYTES ? at - 1 : at;
+}
+
 interface WritablePath {
   readonly branches: BranchNode[];
   /** The range of each branch on the path. */
@@ -725,36 +737,67 @@ export class PagedTree {
     let node: IndexNode = leaf;
     for (let level = depth; ; level--) {
       if (node.sizeBytes <= INDEX_PAGE_TARGET_BYTES || node.keys.length < 2) return;
-      const { separator, right } = this.splitNode(node);
+      const { separators, rights } = this.splitNode(node);
       if (level === 0) {
         const newRoot: BranchNode = {
           kind: 'branch',
-          keys: [separator],
-          children: [node, right],
-          sizeBytes: branchSizeOf([separator]),
+          keys: separators,
+          children: [node, ...rights],
+          sizeBytes: branchSizeOf(separators),
           changedAt: 0,
         };
         this.setDirtyCount(this.dirtyCountValue + 1);
         this.setRoot(newRoot);
-        return;
+        // A root of separators too long for one page is split in turn, under a new root.
+        node = newRoot;
+        level = 1;
+        continue;
       }
       const parent = branches[level - 1] as BranchNode;
       const index = indices[level - 1] as number;
       this.snapshot(parent);
-      parent.keys.splice(index, 0, separator);
-      parent.children.splice(index + 1, 0, right);
-      parent.sizeBytes += separatorBytes(separator);
+      parent.keys.splice(index, 0, ...separators);
+      parent.children.splice(index + 1, 0, ...rights);
+      for (const separator of separators) parent.sizeBytes += separatorBytes(separator);
       node = parent;
     }
   }
 
-  /** Moves the upper half (by bytes) of `node` into a new right sibling. */
-  private splitNode(node: IndexNode): { separator: string; right: IndexNode } {
+  /**
+   * Splits `node` into itself and new right siblings until each holds at most a page's target
+   * or a single key: one split by `splitOnce` almost always suffices, but entries of a third
+   * of a page or more can leave a half over the target.
+   */
+  private splitNode(node: IndexNode): { separators: string[]; rights: IndexNode[] } {
+    const pieces: IndexNode[] = [node];
+    const separators: string[] = [];
+    let index = 0;
+    while (index < pieces.length) {
+      const piece = pieces[index] as IndexNode;
+      if (piece.sizeBytes <= INDEX_PAGE_TARGET_BYTES || piece.keys.length < 2) {
+        index++;
+        continue;
+      }
+      const { separator, right } = this.splitOnce(piece);
+      pieces.splice(index + 1, 0, right);
+      separators.splice(index, 0, separator);
+    }
+    return { separators, rights: pieces.slice(1) };
+  }
+
+  /**
+   * Moves the upper half (by bytes) of `node` into a new right sibling. The half is the first
+   * split point at which the entries before it hold at least half the bytes; when that leaves
+   * the lower half over the page's target and the point before it does not, the point before
+   * it. (Only that case differs from the first rule alone, so the pages of every journal that
+   * never met it are the same as they were: see ARCHITECTURE 78.)
+   */
+  private splitOnce(node: IndexNode): { separator: string; right: IndexNode } {
     this.snapshot(node);
     this.setDirtyCount(this.dirtyCountValue + 1);
     if (node.kind === 'leaf') {
       const sizes = node.keys.map((key, index) => entryBytes(key, node.values[index] as Buffer));
-      const at = splitIndexOf(sizes);
+      const at = fittingSplitIndexOf(sizes, PAGE_OVERHEAD_BYTES);
       const keys = node.keys.splice(at);
       const values = node.values.splice(at);
       node.sizeBytes = leafSizeOf(node.keys, node.values);
@@ -767,7 +810,10 @@ export class PagedTree {
       };
       return { separator: keys[0] as string, right };
     }
-    const at = splitIndexOf(node.keys.map(separatorBytes));
+    const at = fittingSplitIndexOf(
+      node.keys.map(separatorBytes),
+      PAGE_OVERHEAD_BYTES + CHILD_REF_BYTES,
+    );
     const separator = node.keys[at] as string;
     const keys = node.keys.splice(at + 1);
     node.keys.length = at;
