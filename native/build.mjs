@@ -24,14 +24,14 @@ if (result.status === 0) {
   );
 }
 
-// The engine's V8 code cache (ARCHITECTURE 77) is made by the Node.js that will run it, here,
-// once the addons it calls are in place. The project's own checkout has no `dist/` yet at this
-// point (`npm run build` writes the cache there); an installed package has it. A cache that is
-// not written only means the engine compiles its functions as it first runs them.
+// The V8 code caches of the engine and the CLI (ARCHITECTURE 77) are made by the Node.js that
+// will read them, here, once the addons they call are in place. The project's own checkout has
+// no `dist/` yet at this point (`npm run build` writes the caches there); an installed package
+// has it. A cache that is not written only means functions compile as they first run.
 const cacheWriter = join(dirname(directory), 'dist', 'engine', 'write-code-cache.mjs');
 if (existsSync(cacheWriter)) {
   const written = spawnSync(process.execPath, [cacheWriter], { encoding: 'utf8' });
   process.stdout.write(
-    written.stdout || `cartridge-vfs: code cache not written (exit ${written.status})\n`,
+    written.stdout || `cartridge-vfs: code caches not written (exit ${written.status})\n`,
   );
 }

@@ -1,50 +1,42 @@
-// Builds the package's entry (ARCHITECTURE 77): the engine as one CommonJS bundle, an ES
-// module entry that loads it with V8's code cache, and the script that writes that cache;
-// then writes the cache. `npm run build` runs it after tsc (`node tools/bundle-engine.mjs`,
+// Builds the package's entry and its `cartridge` command (ARCHITECTURE 77): the engine and the
+// CLI as CommonJS bundles, the ES module entry and the bin that load them with V8's code
+// cache, and the script that writes the caches; then writes the caches. `npm run build` runs it after tsc (`node tools/bundle-engine.mjs`,
 // into dist/engine); the benchmarks call `bundleEngine` to build the same into a scratch
 // directory. esbuild is a development dependency: the installed package only runs what this
 // wrote.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 
 const projectRoot = dirname(dirname(fileURLToPath(import.meta.url)));
 const ENGINE_BUNDLE_NAME = 'cartridge-engine.cjs';
+const CLI_BUNDLE_NAME = 'cartridge-cli.cjs';
 const common = { bundle: true, platform: 'node', target: 'node20', logLevel: 'warning' };
 
 /** Bundles into `outDirectory`; returns the paths written. Does not write the cache. */
 export function bundleEngine(outDirectory) {
   mkdirSync(outDirectory, { recursive: true });
   const sourceEntry = join(projectRoot, 'src', 'index.ts');
-  // The engine: packages stay external (native addons, WebAssembly), `import.meta.url` becomes
-  // a parameter of the loader's wrapper. Its first line states the digest of the rest.
-  const engine = buildSync({
-    ...common,
-    entryPoints: [sourceEntry],
-    format: 'cjs',
-    packages: 'external',
-    write: false,
-    outfile: join(outDirectory, ENGINE_BUNDLE_NAME),
-    define: { 'import.meta.url': '__cartridgeModuleUrl' },
-  }).outputFiles[0].text;
-  const digest = createHash('sha256').update(engine).digest('hex');
-  const bundlePath = join(outDirectory, ENGINE_BUNDLE_NAME);
-  writeFileSync(bundlePath, `// cartridge-engine sha256:${digest}\n${engine}`);
+  const bundlePath = writeBundle(sourceEntry, join(outDirectory, ENGINE_BUNDLE_NAME));
+  const cliBundlePath = writeBundle(
+    join(projectRoot, 'src', 'cli', 'program.ts'),
+    join(outDirectory, CLI_BUNDLE_NAME),
+  );
 
   // The names the public entry exports at run time, as esbuild sees them in an ES module
   // build of the same sources (types have no run-time name).
   const names = exportNames(sourceEntry);
-  const loader = pathToFileURL(join(projectRoot, 'src', 'loader', 'engine-loader.ts')).href;
+  const loader = join(projectRoot, 'src', 'loader', 'engine-loader.ts');
   const entryPath = join(outDirectory, 'index.js');
   buildSync({
     ...common,
     stdin: {
       contents: [
         `import { fileURLToPath } from 'node:url';`,
-        `import { compileEngine } from ${JSON.stringify(fileURLToPath(loader))};`,
+        `import { compileEngine } from ${JSON.stringify(loader)};`,
         `const engine = compileEngine(`,
         `  fileURLToPath(new URL(${JSON.stringify(`./${ENGINE_BUNDLE_NAME}`)}, import.meta.url)),`,
         `  { importModule: (specifier) => import(specifier) },`,
@@ -63,20 +55,20 @@ export function bundleEngine(outDirectory) {
   });
 
   const writerPath = join(outDirectory, 'write-code-cache.mjs');
-  const writer = pathToFileURL(join(projectRoot, 'src', 'loader', 'write-code-cache.ts')).href;
+  const writer = join(projectRoot, 'src', 'loader', 'write-code-cache.ts');
   buildSync({
     ...common,
     stdin: {
       contents: [
         `import { dirname } from 'node:path';`,
         `import { fileURLToPath } from 'node:url';`,
-        `import { writeCodeCache } from ${JSON.stringify(fileURLToPath(writer))};`,
+        `import { writeCodeCaches } from ${JSON.stringify(writer)};`,
         `const directory = process.argv[2] ?? dirname(fileURLToPath(import.meta.url));`,
         `try {`,
-        `  const bytes = writeCodeCache(directory);`,
-        `  process.stdout.write('cartridge-vfs: code cache written (' + bytes + ' bytes)\\n');`,
+        `  const bytes = await writeCodeCaches(directory);`,
+        `  process.stdout.write('cartridge-vfs: code caches written (' + bytes + ' bytes)\\n');`,
         `} catch (error) {`,
-        `  process.stdout.write('cartridge-vfs: code cache not written (' + error + ')\\n');`,
+        `  process.stdout.write('cartridge-vfs: code caches not written (' + error + ')\\n');`,
         `  process.exitCode = 1;`,
         `}`,
       ].join('\n'),
@@ -87,7 +79,53 @@ export function bundleEngine(outDirectory) {
     format: 'esm',
     outfile: writerPath,
   });
-  return { bundlePath, entryPath, writerPath, exportNames: names };
+  // The `cartridge` command (package.json `bin`): its bundle holds the CLI and its own copy of
+  // the engine, loaded the same way.
+  const binPath = join(outDirectory, 'cli.js');
+  buildSync({
+    ...common,
+    stdin: {
+      contents: [
+        `import { fileURLToPath } from 'node:url';`,
+        `import { compileEngine } from ${JSON.stringify(loader)};`,
+        `const { runProcess } = compileEngine(`,
+        `  fileURLToPath(new URL(${JSON.stringify(`./${CLI_BUNDLE_NAME}`)}, import.meta.url)),`,
+        `  { importModule: (specifier) => import(specifier) },`,
+        `).exports;`,
+        `await runProcess();`,
+      ].join('\n'),
+      resolveDir: projectRoot,
+      sourcefile: 'cli-entry.js',
+      loader: 'js',
+    },
+    format: 'esm',
+    outfile: binPath,
+    banner: {
+      js: '#!/usr/bin/env node\n// The `cartridge` command: loads dist/engine/cartridge-cli.cjs (ARCHITECTURE 77).',
+    },
+  });
+  chmodSync(binPath, 0o755);
+  return { bundlePath, cliBundlePath, entryPath, binPath, writerPath, exportNames: names };
+}
+
+/**
+ * Bundles one entry as CommonJS for the loader: packages stay external (native addons,
+ * WebAssembly), `import.meta.url` becomes a parameter of the loader's wrapper, and the first
+ * line states the SHA-256 of the rest (what ties a code cache to it).
+ */
+function writeBundle(entry, outfile) {
+  const code = buildSync({
+    ...common,
+    entryPoints: [entry],
+    format: 'cjs',
+    packages: 'external',
+    write: false,
+    outfile,
+    define: { 'import.meta.url': '__cartridgeModuleUrl' },
+  }).outputFiles[0].text;
+  const digest = createHash('sha256').update(code).digest('hex');
+  writeFileSync(outfile, `// cartridge-engine sha256:${digest}\n${code}`);
+  return outfile;
 }
 
 function exportNames(sourceEntry) {

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-import { runCli } from './program.js';
+import { runProcess } from './program.js';
 
-/** The `cartridge` binary (package.json `bin`). See docs/CLI.md. */
-process.exitCode = await runCli(process.argv.slice(2), {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  stdin: process.stdin,
-});
+/**
+ * The `cartridge` command run from the module tree (`npm run cli`, `dist/src/cli/main.js`). The
+ * package's `bin` is `dist/engine/cli.js`, which runs the same from the CLI's bundle with its
+ * code cache (ARCHITECTURE 77). See docs/CLI.md.
+ */
+await runProcess();

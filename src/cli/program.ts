@@ -123,6 +123,24 @@ export function buildProgram(console: Console, state: RunState = { exitCode: 0 }
 }
 
 /** Runs the command line and returns the exit code (the caller sets it). */
+/**
+ * The `cartridge` process: the command line on the process's own streams, its exit code set
+ * when the command ends. Run by `main.ts` and by the package's `bin` (`dist/engine/cli.js`).
+ */
+export async function runProcess(): Promise<void> {
+  // A reader that stops early (`cartridge cat … | head`) closes the pipe: the command stops
+  // there quietly, as `cat` does, instead of dying on an unhandled EPIPE.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(process.exitCode ?? EXIT_SUCCESS);
+  });
+  process.exitCode = await runCli(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+  });
+}
+
 export async function runCli(argv: readonly string[], console: Console): Promise<number> {
   const state: RunState = { exitCode: EXIT_SUCCESS };
   const program = buildProgram(console, state);

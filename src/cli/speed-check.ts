@@ -12,6 +12,7 @@ import {
 import { join } from 'node:path';
 import { Cartridge } from '../engine/cartridge.js';
 import { HASH_IMPLEMENTATION, hashBytes } from '../journal/hashing.js';
+import { type EngineLoad, engineLoad } from '../loader/engine-load.js';
 
 /**
  * `cartridge bench`: a quick self-check of this machine's speed. In a scratch directory it
@@ -47,6 +48,11 @@ export interface SpeedFigure {
 
 export interface SpeedReport {
   readonly directory: string;
+  /**
+   * How this process loaded the engine (`engineLoad()`): a `cartridge` whose code cache was
+   * refused or is stale starts slower than it could (see docs/API.md).
+   */
+  readonly engine: EngineLoad;
   readonly machine: MachineLimits;
   readonly figures: readonly SpeedFigure[];
   /** True when every figure met its target. */
@@ -347,7 +353,14 @@ export function runSpeedCheck(options: SpeedCheckOptions): SpeedReport {
       missed.length === 0
         ? 'Cartridge runs at the speed expected of it on this machine.'
         : `Slower than expected on this machine: ${missed.join(', ')} missed the target.`;
-    return { directory: options.directory, machine, figures, ok: missed.length === 0, verdict };
+    return {
+      directory: options.directory,
+      engine: engineLoad(),
+      machine,
+      figures,
+      ok: missed.length === 0,
+      verdict,
+    };
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }

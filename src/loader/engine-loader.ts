@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import vm from 'node:vm';
 import { assert } from '../assert.js';
@@ -20,9 +20,16 @@ import type { CodeCacheStatus, EngineLoad } from './engine-load.js';
  * directory, written by the same install that wrote the code, so it is trusted as the code is.
  */
 
+/** The engine, behind the package entry. */
 export const ENGINE_BUNDLE_NAME = 'cartridge-engine.cjs';
-export const CODE_CACHE_NAME = 'cartridge-engine.code-cache';
-/** The bundle's first line: `// cartridge-engine sha256:<64 hex digits>`. */
+/** The `cartridge` command with its own copy of the engine, behind the package's `bin`. */
+export const CLI_BUNDLE_NAME = 'cartridge-cli.cjs';
+
+/** Where a bundle's code cache lives: beside it, `.code-cache` for `.cjs`. */
+export function codeCachePathOf(bundlePath: string): string {
+  return bundlePath.replace(/\.cjs$/, '.code-cache');
+}
+/** A bundle's first line: `// cartridge-engine sha256:<64 hex digits>`. */
 const DIGEST_LINE = /^\/\/ cartridge-engine sha256:([0-9a-f]{64})\n/;
 
 /**
@@ -48,6 +55,7 @@ export interface CompiledEngine {
   /** The compiled script, whose `createCachedData()` the cache writer saves. */
   readonly script: vm.Script;
   readonly load: EngineLoad;
+  readonly bundlePath: string;
   readonly bundleDigest: string;
 }
 
@@ -68,7 +76,7 @@ export function compileEngine(bundlePath: string, options: CompileOptions = {}):
   // The build writes this line; without it the package itself is broken.
   assert(digest !== undefined, `${bundlePath} is not a Cartridge engine bundle`);
   const wanted = options.useCache ?? process.env.CARTRIDGE_CODE_CACHE !== '0';
-  const cache = wanted ? readCache(dirname(bundlePath), digest) : null;
+  const cache = wanted ? readCache(codeCachePathOf(bundlePath), digest) : null;
   const script = new vm.Script(`(function (${WRAPPER_PARAMETERS}) {${bundle}\n})`, {
     filename: bundlePath,
     ...(cache?.data === undefined ? {} : { cachedData: cache.data }),
@@ -88,7 +96,7 @@ export function compileEngine(bundlePath: string, options: CompileOptions = {}):
     load,
     options.importModule ?? importUnavailable,
   );
-  return { exports: module.exports, script, load, bundleDigest: digest };
+  return { exports: module.exports, script, load, bundlePath, bundleDigest: digest };
 }
 
 interface CacheRead {
@@ -96,10 +104,10 @@ interface CacheRead {
   readonly data?: Buffer;
 }
 
-function readCache(directory: string, bundleDigest: string): CacheRead {
+function readCache(cachePath: string, bundleDigest: string): CacheRead {
   let bytes: Buffer;
   try {
-    bytes = readFileSync(join(directory, CODE_CACHE_NAME));
+    bytes = readFileSync(cachePath);
   } catch {
     return { status: 'absent' };
   }

@@ -15,12 +15,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
- * The `cartridge` binary, run as users run it: the built `dist/src/cli/main.js` in a child
- * process, in a temp directory, checking stdout, `--json` output and exit codes. The binary is
- * built first when it is missing or older than the sources (CI builds before the tests).
+ * The `cartridge` binary, run as users run it: the package's `bin`, `dist/engine/cli.js` (the
+ * CLI's bundle with its code cache), in a child process, in a temp directory, checking stdout,
+ * `--json` output and exit codes. The binary is built first when it is missing or older than
+ * the sources (CI builds before the tests).
  */
 
-const BINARY = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+const BINARY = join(process.cwd(), 'dist', 'engine', 'cli.js');
 
 function newestSourceMs(directory: string): number {
   let newest = 0;
@@ -39,6 +40,7 @@ beforeAll(() => {
     execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], {
       stdio: 'inherit',
     });
+    execFileSync(process.execPath, ['tools/bundle-engine.mjs'], { stdio: 'inherit' });
   }
   work = mkdtempSync(join(tmpdir(), 'cartridge-cli-'));
   cart = join(work, 'demo.cart');
@@ -288,11 +290,14 @@ describe('the cartridge binary', () => {
 
   it('checks the speed of this machine with bench: a table with a verdict, or JSON', () => {
     const report = json(['bench', '--measure-ms', '20', '--dir', work]) as {
+      engine: { form: string; codeCache: string };
       machine: Record<string, unknown>;
       figures: { name: string; ratio: number; target: number; met: boolean }[];
       ok: boolean;
       verdict: string;
     };
+    // The binary runs its bundle with the code cache the build wrote for this Node.js.
+    expect(report.engine).toEqual({ form: 'bundle', codeCache: 'accepted' });
     expect(Object.keys(report.machine)).toEqual([
       'sequentialWriteMiBPerSecond',
       'fdatasyncPerSecond',
@@ -362,6 +367,20 @@ describe('the cartridge binary', () => {
     expect(human.stderr).toBe('');
     expect(cli(['verify', churned]).status).toBe(0);
     expect(cli(['compact', churned, '--keep-history-from', 'no-such-snapshot']).status).toBe(3);
+  });
+
+  it('stops quietly when the reader of its output goes away', () => {
+    const piped = join(work, 'piped.cart');
+    const big = join(work, 'big.bin');
+    writeFileSync(big, randomBytes(4 * 1024 * 1024));
+    expect(cli(['init', piped]).status).toBe(0);
+    expect(cli(['put', piped, '/big.bin', big]).status).toBe(0);
+    // `cat … | head -c 1`: the pipe closes after the first byte, long before 4 MiB are written.
+    const command = `"${process.execPath}" "${BINARY}" cat "${piped}" /big.bin | head -c 1`;
+    const result = spawnSync('sh', ['-c', command], { encoding: 'utf8', timeout: 60_000 });
+    expect(result.status).toBe(0);
+    expect(result.stdout.length).toBe(1);
+    expect(result.stderr).toBe('');
   });
 
   it('documents its exit codes: usage 2, not found 3, damage 4', () => {

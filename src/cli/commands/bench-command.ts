@@ -42,6 +42,7 @@ export const registerBenchCommand: CommandRegistrar = (program, context) => {
       const report = runSpeedCheck({ directory: options.dir, budgetMs });
       output.result(report, () => {
         const { machine } = report;
+        output.line(`engine: ${report.engine.form}, code cache ${report.engine.codeCache}`);
         output.line(`machine (${report.directory}):`);
         output.table(
           ['limit', 'value'],

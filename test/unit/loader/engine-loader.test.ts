@@ -10,7 +10,7 @@ import {
   encodeCodeCache,
 } from '../../../src/loader/code-cache-file.js';
 import {
-  CODE_CACHE_NAME,
+  codeCachePathOf,
   compileEngine,
   ENGINE_BUNDLE_NAME,
 } from '../../../src/loader/engine-loader.js';
@@ -50,7 +50,7 @@ function writeCache(target: CodeCacheTarget = currentTarget(DIGEST)): void {
   const compiled = compileEngine(bundlePath, { useCache: false });
   expect((compiled.exports.add as (left: number, right: number) => number)(2, 3)).toBe(5);
   const data = compiled.script.createCachedData();
-  writeFileSync(join(directory, CODE_CACHE_NAME), encodeCodeCache(target, data));
+  writeFileSync(codeCachePathOf(bundlePath), encodeCodeCache(target, data));
 }
 
 describe('engine loader', () => {
@@ -90,7 +90,7 @@ describe('engine loader', () => {
   it('says so when V8 refuses the bytes, and runs the bundle all the same', () => {
     const garbage = Buffer.alloc(4096, 0x5a);
     writeFileSync(
-      join(directory, CODE_CACHE_NAME),
+      codeCachePathOf(bundlePath),
       encodeCodeCache(currentTarget(DIGEST), garbage),
     );
     const { exports, load } = compileEngine(bundlePath);
@@ -99,7 +99,7 @@ describe('engine loader', () => {
   });
 
   it('treats a file that is not a cache as stale', () => {
-    writeFileSync(join(directory, CODE_CACHE_NAME), 'not a cache');
+    writeFileSync(codeCachePathOf(bundlePath), 'not a cache');
     expect(compileEngine(bundlePath).load.codeCache).toBe('stale');
   });
 
