@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 
@@ -29,83 +29,71 @@ export function bundleEngine(outDirectory) {
   // The names the public entry exports at run time, as esbuild sees them in an ES module
   // build of the same sources (types have no run-time name).
   const names = exportNames(sourceEntry);
-  const loader = join(projectRoot, 'src', 'loader', 'engine-loader.ts');
   const entryPath = join(outDirectory, 'index.js');
-  buildSync({
-    ...common,
-    stdin: {
-      contents: [
-        `import { fileURLToPath } from 'node:url';`,
-        `import { compileEngine } from ${JSON.stringify(loader)};`,
-        `const engine = compileEngine(`,
-        `  fileURLToPath(new URL(${JSON.stringify(`./${ENGINE_BUNDLE_NAME}`)}, import.meta.url)),`,
-        `  { importModule: (specifier) => import(specifier) },`,
-        `).exports;`,
-        ...names.map((name) => `export const ${name} = engine.${name};`),
-      ].join('\n'),
-      resolveDir: projectRoot,
-      sourcefile: 'package-entry.js',
-      loader: 'js',
-    },
-    format: 'esm',
-    outfile: entryPath,
-    banner: {
-      js: '// The package entry: loads dist/engine/cartridge-engine.cjs (ARCHITECTURE 77).',
-    },
-  });
+  writeModule(
+    entryPath,
+    '// The package entry: loads dist/engine/cartridge-engine.cjs (ARCHITECTURE 77).',
+    [
+      `const engine = ${compileCall(ENGINE_BUNDLE_NAME)};`,
+      ...names.map((name) => `export const ${name} = engine.${name};`),
+    ],
+  );
 
   const writerPath = join(outDirectory, 'write-code-cache.mjs');
   const writer = join(projectRoot, 'src', 'loader', 'write-code-cache.ts');
-  buildSync({
-    ...common,
-    stdin: {
-      contents: [
-        `import { dirname } from 'node:path';`,
-        `import { fileURLToPath } from 'node:url';`,
-        `import { writeCodeCaches } from ${JSON.stringify(writer)};`,
-        `const directory = process.argv[2] ?? dirname(fileURLToPath(import.meta.url));`,
-        `try {`,
-        `  const bytes = await writeCodeCaches(directory);`,
-        `  process.stdout.write('cartridge-vfs: code caches written (' + bytes + ' bytes)\\n');`,
-        `} catch (error) {`,
-        `  process.stdout.write('cartridge-vfs: code caches not written (' + error + ')\\n');`,
-        `  process.exitCode = 1;`,
-        `}`,
-      ].join('\n'),
-      resolveDir: projectRoot,
-      sourcefile: 'write-code-cache-main.js',
-      loader: 'js',
-    },
-    format: 'esm',
-    outfile: writerPath,
-  });
+  writeModule(writerPath, '// Writes the code caches beside the bundles (ARCHITECTURE 77).', [
+    `import { dirname } from 'node:path';`,
+    `import { writeCodeCaches } from ${JSON.stringify(writer)};`,
+    `const directory = process.argv[2] ?? dirname(fileURLToPath(import.meta.url));`,
+    `try {`,
+    `  const bytes = await writeCodeCaches(directory);`,
+    `  process.stdout.write('cartridge-vfs: code caches written (' + bytes + ' bytes)\\n');`,
+    `} catch (error) {`,
+    `  process.stdout.write('cartridge-vfs: code caches not written (' + error + ')\\n');`,
+    `  process.exitCode = 1;`,
+    `}`,
+  ]);
+
   // The `cartridge` command (package.json `bin`): its bundle holds the CLI and its own copy of
   // the engine, loaded the same way.
   const binPath = join(outDirectory, 'cli.js');
+  writeModule(
+    binPath,
+    '#!/usr/bin/env node\n// The `cartridge` command: loads dist/engine/cartridge-cli.cjs (ARCHITECTURE 77).',
+    [`const { runProcess } = ${compileCall(CLI_BUNDLE_NAME)};`, `await runProcess();`],
+  );
+  chmodSync(binPath, 0o755);
+  return { bundlePath, cliBundlePath, entryPath, binPath, writerPath, exportNames: names };
+}
+
+/** The call that compiles a bundle beside the module it is written in, and gives its exports. */
+function compileCall(bundleName) {
+  const url = `new URL(${JSON.stringify(`./${bundleName}`)}, import.meta.url)`;
+  return `compileEngine(fileURLToPath(${url}), { importModule: (specifier) => import(specifier) }).exports`;
+}
+
+/**
+ * Writes a small ES module of these lines, with the loader (`src/loader/engine-loader.ts`)
+ * bundled into it, and `fileURLToPath` and `compileEngine` in scope.
+ */
+function writeModule(outfile, banner, lines) {
+  const loader = join(projectRoot, 'src', 'loader', 'engine-loader.ts');
   buildSync({
     ...common,
     stdin: {
       contents: [
         `import { fileURLToPath } from 'node:url';`,
         `import { compileEngine } from ${JSON.stringify(loader)};`,
-        `const { runProcess } = compileEngine(`,
-        `  fileURLToPath(new URL(${JSON.stringify(`./${CLI_BUNDLE_NAME}`)}, import.meta.url)),`,
-        `  { importModule: (specifier) => import(specifier) },`,
-        `).exports;`,
-        `await runProcess();`,
+        ...lines,
       ].join('\n'),
       resolveDir: projectRoot,
-      sourcefile: 'cli-entry.js',
+      sourcefile: basename(outfile),
       loader: 'js',
     },
     format: 'esm',
-    outfile: binPath,
-    banner: {
-      js: '#!/usr/bin/env node\n// The `cartridge` command: loads dist/engine/cartridge-cli.cjs (ARCHITECTURE 77).',
-    },
+    outfile,
+    banner: { js: banner },
   });
-  chmodSync(binPath, 0o755);
-  return { bundlePath, cliBundlePath, entryPath, binPath, writerPath, exportNames: names };
 }
 
 /**
