@@ -13,6 +13,8 @@ export type CodeCacheStatus =
   | 'rejected'
   /** The cache was made for another bundle, Node.js version or architecture: not offered. */
   | 'stale'
+  /** The cache file's bytes are not those its header names (a damaged file): not offered. */
+  | 'damaged'
   /** No cache file next to the bundle (or it could not be read). */
   | 'absent'
   /** `CARTRIDGE_CODE_CACHE=0` turned it off. */

@@ -112,6 +112,7 @@ function readCache(cachePath: string, bundleDigest: string): CacheRead {
     return { status: 'absent' };
   }
   const contents = decodeCodeCache(bytes);
+  if (contents === 'damaged') return { status: 'damaged' };
   if (contents === null || !sameTarget(contents.target, currentTarget(bundleDigest))) {
     return { status: 'stale' };
   }

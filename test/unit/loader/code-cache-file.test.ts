@@ -14,13 +14,26 @@ describe('code cache file', () => {
   it('gives back the target and the bytes it was written with', () => {
     const data = Buffer.from([0, 1, 2, 10, 13, 255, 10]);
     const decoded = decodeCodeCache(encodeCodeCache(currentTarget(DIGEST), data));
-    expect(decoded).not.toBeNull();
-    expect(decoded?.target).toEqual({
+    if (decoded === null || decoded === 'damaged') throw new Error(`decoded as ${decoded}`);
+    expect(decoded.target).toEqual({
       bundleDigest: DIGEST,
       node: process.version,
       arch: process.arch,
     });
-    expect(Buffer.compare(decoded?.data ?? Buffer.alloc(0), data)).toBe(0);
+    expect(Buffer.compare(decoded.data, data)).toBe(0);
+  });
+
+  it('finds a damaged file: any byte of the cache changed, cut or added', () => {
+    const data = Buffer.from('bytecode of the engine, as V8 serialised it');
+    const file = encodeCodeCache(currentTarget(DIGEST), data);
+    const headerBytes = file.length - data.length;
+    for (let index = headerBytes; index < file.length; index++) {
+      const flipped = Buffer.from(file);
+      flipped[index] = (flipped[index] as number) ^ 0x01;
+      expect(decodeCodeCache(flipped)).toBe('damaged');
+    }
+    expect(decodeCodeCache(file.subarray(0, file.length - 1))).toBe('damaged');
+    expect(decodeCodeCache(Buffer.concat([file, Buffer.from([0])]))).toBe('damaged');
   });
 
   it('refuses bytes that are not a cache of ours', () => {
@@ -30,6 +43,7 @@ describe('code cache file', () => {
       Buffer.alloc(0),
       Buffer.from('cartridge-vfs code cache 2\n{}\n'),
       Buffer.from(`${header}{"bundleDigest":"x","node":"v20"}\n`),
+      Buffer.from(`${header}{"bundleDigest":"x","node":"v20","arch":"x64"}\n`),
       Buffer.from(`${header}{"bundleDigest":1,"node":"v20","arch":"x64"}\n`),
       Buffer.from(`${header}not json\n`),
       Buffer.from(`${header}null\n`),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -89,13 +89,21 @@ describe('engine loader', () => {
 
   it('says so when V8 refuses the bytes, and runs the bundle all the same', () => {
     const garbage = Buffer.alloc(4096, 0x5a);
-    writeFileSync(
-      codeCachePathOf(bundlePath),
-      encodeCodeCache(currentTarget(DIGEST), garbage),
-    );
+    writeFileSync(codeCachePathOf(bundlePath), encodeCodeCache(currentTarget(DIGEST), garbage));
     const { exports, load } = compileEngine(bundlePath);
     expect(load.codeCache).toBe('rejected');
     expect((exports.add as (left: number, right: number) => number)(1, 1)).toBe(2);
+  });
+
+  it('does not offer V8 a cache whose bytes were damaged', () => {
+    writeCache();
+    const path = codeCachePathOf(bundlePath);
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 100] = (bytes[bytes.length - 100] as number) ^ 0x40;
+    writeFileSync(path, bytes);
+    const { exports, load } = compileEngine(bundlePath);
+    expect(load.codeCache).toBe('damaged');
+    expect((exports.add as (left: number, right: number) => number)(1, 2)).toBe(3);
   });
 
   it('treats a file that is not a cache as stale', () => {
