@@ -71,7 +71,7 @@ export type {
 export type { PathVersion, VersionChange } from './engine/history.js';
 export type { SnapshotInfo } from './engine/snapshots.js';
 export { type Position, positionOf } from './position.js';
-export { type CodeCacheStatus, type EngineLoad, engineLoad } from './loader/engine-load.js';
+export { type CodeCacheStatus, type EngineLoad, engineLoad } from './engine-load.js';
 export type {
   AuditOptions,
   CartridgeOptions,

@@ -12,7 +12,7 @@ import {
 import { join } from 'node:path';
 import { Cartridge } from '../engine/cartridge.js';
 import { HASH_IMPLEMENTATION, hashBytes } from '../journal/hashing.js';
-import { type EngineLoad, engineLoad } from '../loader/engine-load.js';
+import { type EngineLoad, engineLoad } from '../engine-load.js';
 
 /**
  * `cartridge bench`: a quick self-check of this machine's speed. In a scratch directory it

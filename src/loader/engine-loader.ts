@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import vm from 'node:vm';
 import { assert } from '../assert.js';
 import { currentTarget, decodeCodeCache, sameTarget } from './code-cache-file.js';
-import type { CodeCacheStatus, EngineLoad } from './engine-load.js';
+import type { CodeCacheStatus, EngineLoad } from '../engine-load.js';
 
 /**
  * Loads the engine from its single-file bundle with V8's code cache (ARCHITECTURE 77).
@@ -34,8 +34,8 @@ const DIGEST_LINE = /^\/\/ cartridge-engine sha256:([0-9a-f]{64})\n/;
 
 /**
  * The names the bundle's code is run with: CommonJS's five, the module's URL (what
- * `import.meta.url` is in the sources), how the engine was loaded (`engine-load.ts`) and the
- * `import()` its modules loaded on first use go through (`dynamic-import.ts`).
+ * `import.meta.url` is in the sources), how the engine was loaded (`src/engine-load.ts`) and the
+ * `import()` its modules loaded on first use go through (`src/dynamic-import.ts`).
  */
 const WRAPPER_PARAMETERS = [
   'exports',

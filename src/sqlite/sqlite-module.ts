@@ -1,6 +1,6 @@
 import type { Sqlite3Static } from '@sqlite.org/sqlite-wasm';
 import { CartridgeError } from '../errors.js';
-import { importModule } from '../loader/dynamic-import.js';
+import { importModule } from '../dynamic-import.js';
 
 type SqliteWasm = typeof import('@sqlite.org/sqlite-wasm');
 
