@@ -41,6 +41,13 @@ if [ "$load" != '{"form":"bundle","codeCache":"accepted"}' ]; then
   echo "package check: the installed entry did not load its cached engine: $load" >&2
   exit 1
 fi
+# The module tree, for bundlers, is exported too.
+modules=$(node --input-type=module \
+  -e 'const { engineLoad } = await import("cartridge-vfs/modules"); console.log(engineLoad().form);')
+if [ "$modules" != 'modules' ]; then
+  echo "package check: cartridge-vfs/modules did not load the module tree: $modules" >&2
+  exit 1
+fi
 echo "code cache: ok"
 node cjs-example.cjs
 npx --no-install cartridge init cli.cart >/dev/null
