@@ -44,6 +44,8 @@ export interface ChildReport {
 
 const MIB = 1024 * 1024;
 const SETTLE_MS = 100;
+const { form, codeCache } = engineLoad();
+const engineDescription = `${form}, code cache ${codeCache}`;
 const [mode, path, ...rest] = process.argv.slice(2);
 const modes: readonly string[] = [
   'open',
@@ -103,7 +105,7 @@ function report(
     rssBeforeMiB: rssBeforeBytes / MIB,
     rssMiB: memory.rss / MIB,
     heapUsedMiB: memory.heapUsed / MIB,
-    engine: `${engineLoad().form}, code cache ${engineLoad().codeCache}`,
+    engine: engineDescription,
     ...fields,
   };
 }

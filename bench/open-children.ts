@@ -53,9 +53,7 @@ export function bundleChild(directory: string): string {
 }
 
 /** Removes the links (never what they point to) before the scratch directory is deleted. */
-export function unlinkModules(directory: string): void {
-  unlinkPackages(directory);
-}
+export { unlinkPackages as unlinkModules };
 
 export interface ChildOptions {
   /** Run this bundle under plain node instead of the script under tsx. */

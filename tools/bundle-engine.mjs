@@ -1,9 +1,11 @@
 // Builds the package's entry and its `cartridge` command (ARCHITECTURE 77): the engine and the
 // CLI as CommonJS bundles, the ES module entry and the bin that load them with V8's code
-// cache, and the script that writes the caches; then writes the caches. `npm run build` runs it after tsc (`node tools/bundle-engine.mjs`,
-// into dist/engine); the benchmarks call `bundleEngine` to build the same into a scratch
-// directory. esbuild is a development dependency: the installed package only runs what this
-// wrote.
+// cache, and the script that writes the caches; then writes the caches. `npm run build` runs
+// it after tsc (`node tools/bundle-engine.mjs`, into dist/engine); the benchmarks call
+// `bundleEngine` to build the same into a scratch directory. esbuild is a development
+// dependency: the installed package only runs what this wrote. The file names and the digest
+// line written here are read by `src/loader/engine-loader.ts`, which this script cannot
+// import (it runs under plain node, before anything is compiled): keep the two alike.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';

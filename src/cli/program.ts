@@ -122,7 +122,6 @@ export function buildProgram(console: Console, state: RunState = { exitCode: 0 }
   return program;
 }
 
-/** Runs the command line and returns the exit code (the caller sets it). */
 /**
  * The `cartridge` process: the command line on the process's own streams, its exit code set
  * when the command ends. Run by `main.ts` and by the package's `bin` (`dist/engine/cli.js`).
@@ -141,6 +140,7 @@ export async function runProcess(): Promise<void> {
   });
 }
 
+/** Runs the command line and returns the exit code (the caller sets it). */
 export async function runCli(argv: readonly string[], console: Console): Promise<number> {
   const state: RunState = { exitCode: EXIT_SUCCESS };
   const program = buildProgram(console, state);

@@ -76,13 +76,14 @@ export function compileEngine(bundlePath: string, options: CompileOptions = {}):
   // The build writes this line; without it the package itself is broken.
   assert(digest !== undefined, `${bundlePath} is not a Cartridge engine bundle`);
   const wanted = options.useCache ?? process.env.CARTRIDGE_CODE_CACHE !== '0';
-  const cache = wanted ? readCache(codeCachePathOf(bundlePath), digest) : null;
+  const cache = wanted ? readCache(codeCachePathOf(bundlePath), digest) : 'disabled';
+  const cachedData = typeof cache === 'string' ? undefined : cache;
   const script = new vm.Script(`(function (${WRAPPER_PARAMETERS}) {${bundle}\n})`, {
     filename: bundlePath,
-    ...(cache?.data === undefined ? {} : { cachedData: cache.data }),
+    ...(cachedData === undefined ? {} : { cachedData }),
   });
-  let codeCache: CodeCacheStatus = wanted ? (cache?.status ?? 'absent') : 'disabled';
-  if (cache?.data !== undefined) codeCache = script.cachedDataRejected ? 'rejected' : 'accepted';
+  const codeCache: CodeCacheStatus =
+    typeof cache === 'string' ? cache : script.cachedDataRejected ? 'rejected' : 'accepted';
   const load: EngineLoad = Object.freeze({ form: 'bundle', codeCache });
   const module = { exports: {} as EngineExports };
   const run = script.runInThisContext() as (...parameters: unknown[]) => void;
@@ -99,24 +100,20 @@ export function compileEngine(bundlePath: string, options: CompileOptions = {}):
   return { exports: module.exports, script, load, bundlePath, bundleDigest: digest };
 }
 
-interface CacheRead {
-  readonly status: CodeCacheStatus;
-  readonly data?: Buffer;
-}
-
-function readCache(cachePath: string, bundleDigest: string): CacheRead {
+/** The cache's bytes for V8, or why there are none to offer. */
+function readCache(cachePath: string, bundleDigest: string): Buffer | CodeCacheStatus {
   let bytes: Buffer;
   try {
     bytes = readFileSync(cachePath);
   } catch {
-    return { status: 'absent' };
+    return 'absent';
   }
   const contents = decodeCodeCache(bytes);
-  if (contents === 'damaged') return { status: 'damaged' };
+  if (contents === 'damaged') return 'damaged';
   if (contents === null || !sameTarget(contents.target, currentTarget(bundleDigest))) {
-    return { status: 'stale' };
+    return 'stale';
   }
-  return { status: 'accepted', data: contents.data };
+  return contents.data;
 }
 
 function importUnavailable(specifier: string): Promise<unknown> {

@@ -23,9 +23,9 @@ import { type Engine, warmUp } from './warm-up.js';
  */
 export async function writeCodeCaches(engineDirectory: string): Promise<number> {
   const engine = compileEngine(join(engineDirectory, ENGINE_BUNDLE_NAME), { useCache: false });
-  let written = await withScratch((scratch) => {
+  let written = await withScratch(async (scratch) => {
     warmUp(engine.exports as unknown as Engine, join(scratch, 'warm-up.cart'));
-    return Promise.resolve(saveCache(engine));
+    return saveCache(engine);
   });
   const cli = compileEngine(join(engineDirectory, CLI_BUNDLE_NAME), { useCache: false });
   written += await withScratch(async (scratch) => {
