@@ -70,6 +70,9 @@ export const SYNC_INTERVAL_MAX_MS = 60 * 60 * 1000;
 /** The largest `checkpointIntervalBytes`. */
 export const CHECKPOINT_INTERVAL_MAX_BYTES = 2 ** 40;
 
+/** The largest `checkpointIntervalRecords`. */
+export const CHECKPOINT_INTERVAL_MAX_RECORDS = 2 ** 40;
+
 /** The largest `bufferPoolBytes`. */
 export const BUFFER_POOL_MAX_BYTES = 2 ** 40;
 
@@ -116,7 +119,7 @@ export const READ_RUN_MAX_BYTES = 4 * 1024 * 1024;
  * An automatic checkpoint is written once this many index pages are dirty (about 16 MiB of
  * pages, twice that in memory): the bound on the index's in-memory overlay.
  */
-export const DIRTY_PAGES_CHECKPOINT = 4096;
+export const DIRTY_PAGES_CHECKPOINT = 1024;
 
 /**
  * Commits write a few dirty index pages once more than this many are dirty. An automatic

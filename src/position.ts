@@ -14,3 +14,11 @@ export interface Position {
 export function positionOf(offset: number, sequence: number): Position {
   return { offset, sequence } as Position;
 }
+
+/** Where the record after a journal tail will be: the tail's end offset and next sequence. */
+export function positionAfter(tail: {
+  readonly endOffset: number;
+  readonly nextSequence: number;
+}): Position {
+  return positionOf(tail.endOffset, tail.nextSequence);
+}

@@ -138,6 +138,7 @@ export function compact(host: CompactionHost, options: CompactOptions): Compacti
         codec: journal.headerKeeper.header.compressionCodec as Codec,
         indexCacheBytes: host.options.indexCacheBytes,
         checkpointIntervalBytes: host.options.checkpointIntervalBytes,
+        checkpointIntervalRecords: host.options.checkpointIntervalRecords,
         nowMs: host.nowMs,
         onProgress:
           options.onProgress === undefined

@@ -1,4 +1,6 @@
 import { DIRTY_PAGES_CHECKPOINT } from '../limits.js';
+import { type Position, positionAfter } from '../position.js';
+import { intervalElapsed } from './checkpoint-interval.js';
 import { writeCheckpoint } from './checkpointer.js';
 import { SyncDeadline } from './durability.js';
 import type { OpenedJournal } from './open-journal.js';
@@ -26,21 +28,28 @@ export interface DurabilityHost {
 /**
  * Syncs and checkpoints: the sync the durability mode promises after each commit (see
  * `SyncDeadline`), the header that names what is durable, and checkpoints, automatic (every
- * `checkpointIntervalBytes` of journal, or when many index pages are dirty), at close and by
- * hand.
+ * checkpoint interval of journal, see `CheckpointInterval`, or when many index pages are
+ * dirty), at close and by hand.
  */
 export class DurabilityKeeper {
   private readonly syncDeadline: SyncDeadline;
   private checkpointOffsetValue: number;
-  private checkpointEnd: number;
-  /** After a failed automatic checkpoint, the next one waits until the head passes this. */
-  private checkpointRetryOffset = 0;
+  /** Where the last checkpoint ended: the position of the record after its root. */
+  private checkpointEnd: Position;
+  /**
+   * Where the interval to the next automatic checkpoint is counted from: the last checkpoint's
+   * end, or the last failed automatic checkpoint (which backs off for a whole interval).
+   */
+  private intervalStart: Position;
+  /** Whether the last automatic checkpoint failed (the dirty-page trigger then waits too). */
+  private backingOff = false;
 
   constructor(private readonly host: DurabilityHost) {
     const journal = host.journal();
     this.syncDeadline = new SyncDeadline(host.options.syncIntervalMs);
     this.checkpointOffsetValue = journal.headerKeeper.header.checkpointOffset;
     this.checkpointEnd = journal.checkpointEnd;
+    this.intervalStart = journal.checkpointEnd;
   }
 
   /** The offset of the last checkpoint's root. */
@@ -57,7 +66,8 @@ export class DurabilityKeeper {
   compacted(journal: OpenedJournal): void {
     this.checkpointOffsetValue = journal.headerKeeper.header.checkpointOffset;
     this.checkpointEnd = journal.checkpointEnd;
-    this.checkpointRetryOffset = 0;
+    this.intervalStart = journal.checkpointEnd;
+    this.backingOff = false;
   }
 
   /** After a commit: the sync the durability mode promises, and a checkpoint when one is due. */
@@ -70,17 +80,16 @@ export class DurabilityKeeper {
           if (!this.host.isClosed()) this.syncQuietly();
         });
     }
-    const head = this.host.head();
-    const { catalog } = this.host.journal();
+    const { catalog, writer } = this.host.journal();
     const due =
-      head - this.checkpointEnd >= options.checkpointIntervalBytes ||
-      catalog.tree.dirtyCount >= DIRTY_PAGES_CHECKPOINT;
-    if (due && head >= this.checkpointRetryOffset) this.checkpointQuietly();
+      intervalElapsed(this.intervalStart, positionAfter(writer.committedTail), options) ||
+      (!this.backingOff && catalog.tree.dirtyCount >= DIRTY_PAGES_CHECKPOINT);
+    if (due) this.checkpointQuietly();
   }
 
   /** Whether close should write a checkpoint: much journal follows the last one. */
   get checkpointDueAtClose(): boolean {
-    return this.host.head() - this.checkpointEnd >= CLOSE_CHECKPOINT_BYTES;
+    return this.host.head() - this.checkpointEnd.offset >= CLOSE_CHECKPOINT_BYTES;
   }
 
   /**
@@ -96,7 +105,9 @@ export class DurabilityKeeper {
     const result = writeCheckpoint(journal, writer, pages, full);
     const head = this.host.head();
     this.checkpointOffsetValue = result.rootOffset;
-    this.checkpointEnd = head;
+    this.checkpointEnd = positionAfter(writer.committedTail);
+    this.intervalStart = this.checkpointEnd;
+    this.backingOff = false;
     // The header may only name records that are durable, so outside 'full' the new checkpoint
     // is published by the next sync (flush, close, the timer), never before it.
     if (full) {
@@ -138,7 +149,8 @@ export class DurabilityKeeper {
       this.checkpoint();
     } catch (error) {
       this.host.failedInBackground(error);
-      this.checkpointRetryOffset = this.host.head() + this.host.options.checkpointIntervalBytes;
+      this.intervalStart = positionAfter(this.host.journal().writer.committedTail);
+      this.backingOff = true;
     }
   }
 

@@ -12,13 +12,11 @@ import {
   MoveStep,
 } from '../journal/journal-event.js';
 import { readRecordAt, storedBlobOf } from '../journal/journal-reader.js';
-import {
-  type CompressedBlob,
-  JournalWriter,
-  type JournalTail,
-} from '../journal/journal-writer.js';
+import { type CompressedBlob, JournalWriter, type JournalTail } from '../journal/journal-writer.js';
 import type { RecordSealing } from '../journal/record-sealing.js';
 import { DIRTY_PAGES_CHECKPOINT } from '../limits.js';
+import { positionAfter, positionOf } from '../position.js';
+import { type CheckpointInterval, intervalElapsed } from './checkpoint-interval.js';
 import { ROOT_PATH } from '../path/canonical-path.js';
 import type { CatalogNode } from '../projections/catalog-entry.js';
 import { applyRecord, freshProjections, type Projections } from '../projections/projection-set.js';
@@ -71,12 +69,11 @@ export interface RewriteSource {
 }
 
 /** Where the rewrite goes: an empty, locked file, and how to write it. */
-export interface RewriteTarget {
+export interface RewriteTarget extends CheckpointInterval {
   readonly file: StorageFile;
   readonly sealing: RecordSealing | undefined;
   readonly codec: Codec;
   readonly indexCacheBytes: number;
-  readonly checkpointIntervalBytes: number;
   readonly nowMs: number;
   /** Told, after each commit written, how many of the records to carry over are carried. */
   readonly onProgress: ((recordsDone: number, recordsTotal: number) => void) | undefined;
@@ -128,7 +125,7 @@ class JournalRewrite {
   private readonly contentNames = new Map<number, number>();
   private readonly boundaries = new Map<number, JournalTail>();
   private readonly boundariesWanted: Set<number>;
-  private lastCheckpointEnd = JOURNAL_START_OFFSET;
+  private lastCheckpointEnd = positionOf(JOURNAL_START_OFFSET, 0);
   private carried = 0;
   private carriedTotal = 0;
 
@@ -274,12 +271,15 @@ class JournalRewrite {
     this.writer.commit(false);
     this.projections.merkle.settle(records);
     this.target.onProgress?.(this.carried, this.carriedTotal);
-    const dueBytes =
-      this.writer.committedTail.endOffset - this.lastCheckpointEnd >=
-      this.target.checkpointIntervalBytes;
-    if (dueBytes || this.projections.catalog.tree.dirtyCount >= DIRTY_PAGES_CHECKPOINT) {
+    const due =
+      intervalElapsed(
+        this.lastCheckpointEnd,
+        positionAfter(this.writer.committedTail),
+        this.target,
+      ) || this.projections.catalog.tree.dirtyCount >= DIRTY_PAGES_CHECKPOINT;
+    if (due) {
       writeCheckpoint(this.projections, this.writer, this.pages, false);
-      this.lastCheckpointEnd = this.writer.committedTail.endOffset;
+      this.lastCheckpointEnd = positionAfter(this.writer.committedTail);
     }
   }
 

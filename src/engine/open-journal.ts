@@ -42,6 +42,7 @@ import { keyIdAfter } from '../projections/key-epoch.js';
 import { headerEncryptionOf, sealingForCreate, sealingForOpen } from './encryption.js';
 import { commitTimeAfter } from './commit-time.js';
 import type { ResolvedOptions } from './options.js';
+import { type Position, positionAfter } from '../position.js';
 
 /**
  * Creating and opening the journal: header, checkpoint, replay of the tail, and the recovery
@@ -55,8 +56,11 @@ export interface OpenedJournal extends Projections {
   readonly writer: JournalWriter;
   readonly recovery: RecoveryReport;
   readonly readOnly: boolean;
-  /** Where the checkpoint open started from ended (the journal start when there was none). */
-  readonly checkpointEnd: number;
+  /**
+   * Where the checkpoint open started from ended (the journal start when there was none): the
+   * position of the first record replayed.
+   */
+  readonly checkpointEnd: Position;
   /** Seals and opens the records of an encrypted cartridge; undefined for a plain one. */
   readonly sealing: RecordSealing | undefined;
 }
@@ -157,7 +161,7 @@ export function createJournal(
     pages,
     writer,
     readOnly: false,
-    checkpointEnd: JOURNAL_START_OFFSET,
+    checkpointEnd: positionAfter(tail),
     sealing,
     recovery: {
       label: '@clean',
@@ -413,7 +417,7 @@ function openFromFile(
   // The key named by the last rotation replayed was given: its record opened with it.
   if (sealing !== undefined) sealing.keyring.useKey(Buffer.from(replayed.keyId, 'hex'));
   const { projections } = start;
-  const checkpointEnd = start.tail.endOffset;
+  const checkpointEnd = positionAfter(start.tail);
   const usedCheckpoint = checkpointRefused === null && header.checkpointOffset > 0;
   const recovery: RecoveryReport = {
     ...result.report,

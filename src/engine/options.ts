@@ -8,6 +8,7 @@ import {
   BUFFER_POOL_MAX_BYTES,
   CAPACITY_BLOCKS_MAX,
   CHECKPOINT_INTERVAL_MAX_BYTES,
+  CHECKPOINT_INTERVAL_MAX_RECORDS,
   SYNC_INTERVAL_MAX_MS,
 } from '../limits.js';
 import {
@@ -32,8 +33,10 @@ export interface CartridgeOptions {
   readonly durability?: Durability;
   /** Per-record compression of file content; default `'zstd'`. Kept only when it helps. */
   readonly compression?: CompressionName;
-  /** Journal bytes between automatic checkpoints; default 2 MiB. */
+  /** Journal bytes between automatic checkpoints; default 16 MiB. */
   readonly checkpointIntervalBytes?: number;
+  /** Journal records between automatic checkpoints; default 16 384. */
+  readonly checkpointIntervalRecords?: number;
   /** Bytes of decoded content the buffer pool keeps; default 32 MiB. */
   readonly bufferPoolBytes?: number;
   /** Bytes of decoded catalog index pages kept in their cache; default 16 MiB. */
@@ -97,6 +100,7 @@ export interface ResolvedOptions {
   readonly durability: Durability;
   readonly compression: CompressionName;
   readonly checkpointIntervalBytes: number;
+  readonly checkpointIntervalRecords: number;
   readonly bufferPoolBytes: number;
   readonly indexCacheBytes: number;
   readonly clock: Clock;
@@ -211,9 +215,16 @@ export function resolveOptions(input: CartridgeOptions = {}): ResolvedOptions {
     checkpointIntervalBytes: integerOption(
       'checkpointIntervalBytes',
       options.checkpointIntervalBytes,
-      2 * 1024 * 1024,
+      16 * 1024 * 1024,
       4096,
       CHECKPOINT_INTERVAL_MAX_BYTES,
+    ),
+    checkpointIntervalRecords: integerOption(
+      'checkpointIntervalRecords',
+      options.checkpointIntervalRecords,
+      16 * 1024,
+      1,
+      CHECKPOINT_INTERVAL_MAX_RECORDS,
     ),
     bufferPoolBytes: integerOption(
       'bufferPoolBytes',

@@ -49,6 +49,9 @@ describe('options', () => {
     ['syncIntervalMs as text', { syncIntervalMs: '1000' }],
     ['checkpointIntervalBytes 2^41', { checkpointIntervalBytes: 2 ** 41 }],
     ['checkpointIntervalBytes below a page', { checkpointIntervalBytes: 100 }],
+    ['checkpointIntervalRecords 0', { checkpointIntervalRecords: 0 }],
+    ['checkpointIntervalRecords 2^41', { checkpointIntervalRecords: 2 ** 41 }],
+    ['checkpointIntervalRecords 1.5', { checkpointIntervalRecords: 1.5 }],
     ['bufferPoolBytes 2^41', { bufferPoolBytes: 2 ** 41 }],
     ['bufferPoolBytes negative', { bufferPoolBytes: -1 }],
     ['capacityBlocks 2^41', { capacityBlocks: 2 ** 41 }],
@@ -72,6 +75,7 @@ describe('options', () => {
     const cartridge = Cartridge.memory({
       syncIntervalMs: 3_600_000,
       checkpointIntervalBytes: 2 ** 40,
+      checkpointIntervalRecords: 2 ** 40,
       bufferPoolBytes: 2 ** 40,
       capacityBlocks: 2 ** 40,
       readOnly: false,

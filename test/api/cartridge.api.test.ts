@@ -1280,6 +1280,35 @@ describe('Cartridge#checkpoint()', () => {
     expect(cart.stats().checkpointOffset).toBeGreaterThan(0);
   });
 
+  it('runs on its own once checkpointIntervalRecords records have been written', () => {
+    const checkpointsDuring = (cart: Cartridge, count: number): number => {
+      let checkpoints = 0;
+      let last = cart.stats().checkpointOffset;
+      for (let index = 0; index < count; index++) {
+        cart.createFile(`/small-${index}`, 'x');
+        const now = cart.stats().checkpointOffset;
+        if (now !== last) checkpoints++;
+        last = now;
+      }
+      return checkpoints;
+    };
+    // Forty small files are a few KiB, far below the bytes interval: only records count.
+    const every8 = create({ checkpointIntervalRecords: 8 });
+    expect(checkpointsDuring(every8, 40)).toBeGreaterThanOrEqual(4);
+    every8.close();
+    expect(open().verify().ok).toBe(true);
+    const every1000 = memory({ checkpointIntervalRecords: 1000 });
+    expect(checkpointsDuring(every1000, 40)).toBe(0);
+  });
+
+  it('waits for the bytes or the records, whichever comes first', () => {
+    const cart = create({ checkpointIntervalBytes: 1024 * 1024, checkpointIntervalRecords: 1000 });
+    for (let index = 0; index < 50; index++) cart.createFile(`/small-${index}`, 'x');
+    expect(cart.stats().checkpointOffset).toBe(0);
+    cart.createFile('/big', patternBytes(1024 * 1024, 3));
+    expect(cart.stats().checkpointOffset).toBeGreaterThan(0);
+  });
+
   it('throws READ_ONLY on a read-only cartridge', () => {
     create().close();
     expectCode(() => open({ readOnly: true }).checkpoint(), 'READ_ONLY');

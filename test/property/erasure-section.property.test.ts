@@ -2,14 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { JournalEvent, JournalRecord } from '../../src/journal/journal-event.js';
 import { ErasureIndex, erasureCountsOf, NO_ERASURES } from '../../src/projections/erasure-index.js';
-import {
-  encodePage,
-  decodePage,
-  type IndexNode,
-  type PageRef,
-} from '../../src/projections/index/index-page.js';
-import { PagedTree, type PageSource } from '../../src/projections/index/paged-tree.js';
+import { PagedTree } from '../../src/projections/index/paged-tree.js';
 import { UndoLog } from '../../src/projections/undo-log.js';
+import { MemoryPages } from '../support/memory-pages.js';
 
 /**
  * The erasure index's checkpoint section counts what the index holds, so that open answers
@@ -26,22 +21,6 @@ const NUM_RUNS = Number.parseInt(process.env['PROPERTY_RUNS'] ?? '60', 10) || 60
 const SEED =
   process.env['PROPERTY_SEED'] === undefined ? undefined : Number(process.env['PROPERTY_SEED']);
 
-/** Pages "on disk", decoded on every load like the real store. */
-class MemoryPages implements PageSource {
-  private readonly pages = new Map<number, Buffer>();
-  private nextOffset = 8192;
-
-  write(node: IndexNode): PageRef {
-    const offset = this.nextOffset;
-    this.nextOffset += 100;
-    this.pages.set(offset, encodePage(node));
-    return { offset, sequence: offset };
-  }
-
-  load(ref: PageRef): IndexNode {
-    return decodePage(this.pages.get(ref.offset) as Buffer, ref.offset + 1);
-  }
-}
 
 type Step =
   | { readonly kind: 'erase'; readonly blobs: number; readonly versions: number }

@@ -12,8 +12,9 @@ import {
   separatorBytes,
 } from '../../src/projections/index/index-page.js';
 import { indexDigest } from '../../src/projections/index/index-digest.js';
-import { PagedTree, type PageSource } from '../../src/projections/index/paged-tree.js';
+import { PagedTree } from '../../src/projections/index/paged-tree.js';
 import { UndoLog } from '../../src/projections/undo-log.js';
+import { MemoryPages } from '../support/memory-pages.js';
 
 /**
  * The paged tree against a reference model (a sorted map). Random operations — sets, deletes,
@@ -26,24 +27,6 @@ import { UndoLog } from '../../src/projections/undo-log.js';
 const NUM_RUNS = Number.parseInt(process.env['PROPERTY_RUNS'] ?? '60', 10) || 60;
 const SEED = process.env['PROPERTY_SEED'] === undefined ? undefined : Number(process.env['PROPERTY_SEED']);
 
-/** Pages "on disk": encoded bytes by offset, decoded on every load like the real store. */
-class MemoryPages implements PageSource {
-  private readonly pages = new Map<number, Buffer>();
-  private nextOffset = 8192;
-
-  write(node: IndexNode): PageRef {
-    const offset = this.nextOffset;
-    this.nextOffset += 100;
-    this.pages.set(offset, encodePage(node));
-    return { offset, sequence: offset };
-  }
-
-  load(ref: PageRef): IndexNode {
-    const bytes = this.pages.get(ref.offset);
-    if (bytes === undefined || ref.sequence !== ref.offset) throw new Error('no such page');
-    return decodePage(bytes, ref.offset + 1);
-  }
-}
 
 type Op =
   | { kind: 'set'; key: string; valueBytes: number }

@@ -2,14 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Extent, JournalEvent, JournalRecord } from '../../src/journal/journal-event.js';
 import { Catalog, type FileNode } from '../../src/projections/catalog.js';
-import {
-  decodePage,
-  encodePage,
-  type IndexNode,
-  type PageRef,
-} from '../../src/projections/index/index-page.js';
-import { PagedTree, type PageSource } from '../../src/projections/index/paged-tree.js';
+import { PagedTree } from '../../src/projections/index/paged-tree.js';
 import { UndoLog } from '../../src/projections/undo-log.js';
+import { MemoryPages } from '../support/memory-pages.js';
 
 /**
  * The catalog's fold of `file.patched` on a file whose extent map lives under index keys reads
@@ -26,23 +21,6 @@ import { UndoLog } from '../../src/projections/undo-log.js';
 const NUM_RUNS = Number.parseInt(process.env['PROPERTY_RUNS'] ?? '60', 10) || 60;
 const SEED =
   process.env['PROPERTY_SEED'] === undefined ? undefined : Number(process.env['PROPERTY_SEED']);
-
-class MemoryPages implements PageSource {
-  private readonly pages = new Map<number, Buffer>();
-  private nextOffset = 1;
-
-  write(node: IndexNode): PageRef {
-    const offset = this.nextOffset++;
-    this.pages.set(offset, encodePage(node));
-    return { offset, sequence: offset };
-  }
-
-  load(ref: PageRef): IndexNode {
-    const bytes = this.pages.get(ref.offset);
-    if (bytes === undefined) throw new Error('no such page');
-    return decodePage(bytes, ref.offset + 1);
-  }
-}
 
 /** Where each byte of the file lives: a record and a byte of its blob. */
 interface ByteModel {

@@ -3,6 +3,7 @@ import { CartridgeError } from '../../errors.js';
 import { INDEX_DEPTH_MAX, INDEX_PAGE_TARGET_BYTES } from '../../limits.js';
 import type { UndoLog } from '../undo-log.js';
 import { childIndexOf, lowerBound } from './key-search.js';
+import { FlushQueue } from './flush-queue.js';
 import {
   type BranchNode,
   type Child,
@@ -95,6 +96,12 @@ function checkPlacementIn(
 /** How many recent lookups a tree remembers (see `PagedTree.get`). */
 const RECENT_LOOKUPS = 4;
 
+/**
+ * Entries the flush queue may hold beyond twice the dirty nodes before its stale ones are
+ * dropped (see `PagedTree.touch`).
+ */
+const FLUSH_QUEUE_SLACK = 1024;
+
 /** A page below this size is merged with a sibling when the two fit in one page. */
 const MERGE_BELOW_BYTES = INDEX_PAGE_TARGET_BYTES / 4;
 
@@ -172,34 +179,21 @@ export interface FlushedPage {
   readonly node: IndexNode;
 }
 
-interface FlushCandidate {
-  readonly node: IndexNode;
-  readonly parent: BranchNode;
-  readonly index: number;
-  /** When the node last changed (see `changedAt`): the smallest is the coldest. */
-  readonly changedAt: number;
-}
-
-/**
- * Adds `candidate` to `coldest` (kept sorted by `changedAt`, at most `count` long) if it is
- * among the `count` coldest so far; a tie goes to the one already kept.
- */
-function keepColdest(coldest: FlushCandidate[], count: number, candidate: FlushCandidate): void {
-  if (coldest.length === count) {
-    const last = coldest[count - 1] as FlushCandidate;
-    if (candidate.changedAt >= last.changedAt) return;
-    coldest.pop();
-  }
-  let at = coldest.length;
-  while (at > 0 && (coldest[at - 1] as FlushCandidate).changedAt > candidate.changedAt) at--;
-  coldest.splice(at, 0, candidate);
-}
-
 export class PagedTree {
   private root: Child;
   private dirtyCountValue: number;
   /** Counts changes of dirty nodes: a node's `changedAt`, to flush the coldest first. */
   private changeCount = 0;
+  /** The dirty nodes, coldest first (see `flushSome`). */
+  private readonly flushQueue = new FlushQueue();
+  /**
+   * The last page the last full flush wrote (its root), or the root the tree was opened at:
+   * every page at or before it was clean at that flush; pages after it were written since by
+   * the trickle.
+   */
+  private settledEndOffset: number;
+  /** Copies made of settled pages since `takeSettledCopyCount` was last called. */
+  private settledCopyCountValue = 0;
 
   constructor(
     private readonly source: PageSource,
@@ -208,6 +202,19 @@ export class PagedTree {
   ) {
     this.root = root ?? emptyLeaf();
     this.dirtyCountValue = root === undefined ? 1 : 0;
+    this.settledEndOffset = root?.offset ?? -1;
+  }
+
+  /**
+   * How many pages changes copied for writing since the last call, counting only pages that
+   * were clean at the last full flush: the copy-on-write those changes made for the first
+   * time in this flush interval, not pages the trickle wrote and a change dirtied again. The
+   * trickle lets a commit write as many pages as it copied this way (see `IndexTrickle`).
+   */
+  takeSettledCopyCount(): number {
+    const count = this.settledCopyCountValue;
+    this.settledCopyCountValue = 0;
+    return count;
   }
 
   /**
@@ -514,6 +521,15 @@ export class PagedTree {
     const rootRef = this.flushNode(this.root, write, written);
     this.setRoot(rootRef);
     this.setDirtyCount(0);
+    const settledBefore = this.settledEndOffset;
+    this.settledEndOffset = rootRef.offset;
+    if (this.undo.recording) {
+      this.undo.push(() => {
+        this.settledEndOffset = settledBefore;
+      });
+    }
+    const restoreQueue = this.flushQueue.clear();
+    if (this.undo.recording) this.undo.push(restoreQueue);
     return written;
   }
 
@@ -541,39 +557,62 @@ export class PagedTree {
    * two at a time instead of in one long stall.
    */
   flushSome(count: number, write: (node: IndexNode) => PageRef): FlushedPage[] {
-    // The `count` coldest candidates, in order, ties to the first visited (as a stable sort
-    // of all of them would give). A cartridge being filled has thousands of dirty pages: a
-    // sort of all of them per commit, comparing by `changedAt`, cost more than
-    // writing the pages it chose.
-    const coldest: FlushCandidate[] = [];
-    const visit = (node: IndexNode): boolean => {
-      if (node.kind === 'leaf') return true;
-      let allWritten = true;
-      for (let index = 0; index < node.children.length; index++) {
-        const child = node.children[index] as Child;
-        if (!isNode(child)) continue;
-        allWritten = false;
-        // Most dirty pages are not among the coldest few: they are passed over without a
-        // candidate made for them.
-        if (child.kind === 'leaf' || visit(child)) {
-          const changedAt = child.changedAt ?? 0;
-          const last = coldest.length === count ? coldest[count - 1] : undefined;
-          if (last === undefined || changedAt < last.changedAt) {
-            keepColdest(coldest, count, { node: child, parent: node, index, changedAt });
-          }
-        }
-      }
-      return allWritten;
-    };
-    if (count > 0 && isNode(this.root)) visit(this.root);
     const written: FlushedPage[] = [];
-    for (const { node, parent, index } of coldest) {
+    while (written.length < count) {
+      const node = this.flushQueue.shift();
+      if (node === undefined) break;
+      // A branch waits for its children: writing one of them changes it, which queues it again.
+      if (node.kind === 'branch' && node.children.some(isNode)) continue;
+      const place = this.placeOf(node);
+      if (place === undefined) continue;
       const ref = write(node);
-      this.replaceChild(parent, index, ref);
+      this.replaceChild(place.parent, place.index, ref);
       this.setDirtyCount(this.dirtyCountValue - 1);
+      // An abort puts the node back in the tree, and so back in the queue.
+      if (this.undo.recording) {
+        this.undo.push(() => this.flushQueue.push(node, node.changedAt as number));
+      }
       written.push({ ref, node });
     }
     return written;
+  }
+
+  /**
+   * Where a dirty node sits below the root: its parent and its index there, found by
+   * descending through dirty nodes along its first key (every key of a node leads to it).
+   * Undefined for the root, for an empty node, and for a node no longer in the tree.
+   */
+  private placeOf(node: IndexNode): { parent: BranchNode; index: number } | undefined {
+    const key = node.keys[0];
+    let current = this.root;
+    if (key === undefined || !isNode(current)) return undefined;
+    let parent: BranchNode | undefined;
+    let index = 0;
+    while (current !== node) {
+      if (current.kind === 'leaf') return undefined;
+      parent = current;
+      index = childIndexOf(current.keys, key);
+      const child: Child | undefined = current.children[index];
+      if (child === undefined || !isNode(child)) return undefined;
+      current = child;
+    }
+    return parent === undefined ? undefined : { parent, index };
+  }
+
+  /**
+   * Marks a dirty node changed, which makes it the hottest, and queues it. The queue holds one
+   * entry per change at most; once it holds many more entries than there are dirty nodes (the
+   * trickle reads it only when the dirty pages are many), the stale ones are dropped.
+   */
+  private touch(node: IndexNode): void {
+    const stamp = ++this.changeCount;
+    node.changedAt = stamp;
+    this.flushQueue.push(node, stamp);
+    if (this.flushQueue.length > 2 * this.dirtyCountValue + FLUSH_QUEUE_SLACK) {
+      this.flushQueue.compact(
+        (queued) => queued === this.root || this.placeOf(queued) !== undefined,
+      );
+    }
   }
 
   // ---- structure --------------------------------------------------------------------------
@@ -598,7 +637,7 @@ export class PagedTree {
   /** Records how to restore a node's arrays before it is changed in place. */
   private snapshot(node: IndexNode): void {
     this.structureChangeCount++;
-    node.changedAt = ++this.changeCount;
+    this.touch(node);
     if (!this.undo.recording) return;
     const keys = node.keys.slice();
     const sizeBytes = node.sizeBytes;
@@ -628,7 +667,7 @@ export class PagedTree {
    */
   private replaceChild(parent: BranchNode, index: number, child: Child): void {
     this.structureChangeCount++;
-    parent.changedAt = ++this.changeCount;
+    this.touch(parent);
     const before = parent.children[index] as Child;
     parent.children[index] = child;
     if (this.undo.recording) {
@@ -646,7 +685,7 @@ export class PagedTree {
    * entries, on every file created) is not needed.
    */
   private insertEntry(leaf: LeafNode, index: number, key: string, value: Buffer): void {
-    leaf.changedAt = ++this.changeCount;
+    this.touch(leaf);
     const sizeBytes = leaf.sizeBytes;
     leaf.keys.splice(index, 0, key);
     leaf.values.splice(index, 0, value);
@@ -662,7 +701,7 @@ export class PagedTree {
 
   /** Removes one entry from a dirty leaf, recording how to put it back (see `insertEntry`). */
   private removeEntry(leaf: LeafNode, index: number): void {
-    leaf.changedAt = ++this.changeCount;
+    this.touch(leaf);
     const sizeBytes = leaf.sizeBytes;
     const key = leaf.keys[index] as string;
     const value = leaf.values[index] as Buffer;
@@ -679,7 +718,7 @@ export class PagedTree {
   }
 
   private replaceValue(leaf: LeafNode, index: number, value: Buffer): void {
-    leaf.changedAt = ++this.changeCount;
+    this.touch(leaf);
     const before = leaf.values[index] as Buffer;
     const sizeBytes = leaf.sizeBytes;
     leaf.values[index] = value;
@@ -696,6 +735,7 @@ export class PagedTree {
   private copyOf(ref: PageRef, bounds: Bounds): IndexNode {
     const node = this.nodeAt(ref, bounds);
     this.setDirtyCount(this.dirtyCountValue + 1);
+    if (ref.offset <= this.settledEndOffset) this.settledCopyCountValue++;
     return cloneNode(node);
   }
 
@@ -808,6 +848,7 @@ export class PagedTree {
         sizeBytes: leafSizeOf(keys, values),
         changedAt: 0,
       };
+      this.touch(right);
       return { separator: keys[0] as string, right };
     }
     const at = fittingSplitIndexOf(
@@ -826,6 +867,7 @@ export class PagedTree {
       sizeBytes: branchSizeOf(keys),
       changedAt: 0,
     };
+    this.touch(right);
     return { separator, right };
   }
 
@@ -872,6 +914,7 @@ export class PagedTree {
     if (isNode(child)) return child;
     const copy = this.copyOf(child, bounds);
     this.replaceChild(parent, index, copy);
+    this.touch(copy);
     return copy;
   }
 
