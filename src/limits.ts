@@ -73,6 +73,12 @@ export const CHECKPOINT_INTERVAL_MAX_BYTES = 2 ** 40;
 /** The largest `checkpointIntervalRecords`. */
 export const CHECKPOINT_INTERVAL_MAX_RECORDS = 2 ** 40;
 
+/**
+ * A record counts for at most this many bytes towards `checkpointIntervalBytes` (see
+ * `checkpoint-interval.ts`): 2 MiB of 64 KiB records is then 256 records, not 32.
+ */
+export const CHECKPOINT_RECORD_COUNTED_BYTES_MAX = 2 * 1024;
+
 /** The largest `bufferPoolBytes`. */
 export const BUFFER_POOL_MAX_BYTES = 2 ** 40;
 

@@ -33,7 +33,7 @@ export interface CartridgeOptions {
   readonly durability?: Durability;
   /** Per-record compression of file content; default `'zstd'`. Kept only when it helps. */
   readonly compression?: CompressionName;
-  /** Journal bytes between automatic checkpoints; default 16 MiB. */
+  /** Journal bytes between automatic checkpoints (at most 8 KiB per record); default 2 MiB. */
   readonly checkpointIntervalBytes?: number;
   /** Journal records between automatic checkpoints; default 16 384. */
   readonly checkpointIntervalRecords?: number;
@@ -215,7 +215,7 @@ export function resolveOptions(input: CartridgeOptions = {}): ResolvedOptions {
     checkpointIntervalBytes: integerOption(
       'checkpointIntervalBytes',
       options.checkpointIntervalBytes,
-      16 * 1024 * 1024,
+      2 * 1024 * 1024,
       4096,
       CHECKPOINT_INTERVAL_MAX_BYTES,
     ),
