@@ -1,6 +1,11 @@
 import { assert } from '../assert.js';
 import type { JournalWriter } from '../journal/journal-writer.js';
-import { encodePage, type IndexNode, type PageRef } from '../projections/index/index-page.js';
+import {
+  encodePage,
+  type IndexNode,
+  type PageRef,
+  storedNodeOf,
+} from '../projections/index/index-page.js';
 import type { FlushedPage } from '../projections/index/paged-tree.js';
 import {
   INDEX_PAGE_TARGET_BYTES,
@@ -73,18 +78,38 @@ export class IndexTrickle {
     );
     if (count <= 0) return [];
     this.creditBytes -= count * INDEX_PAGE_TARGET_BYTES;
-    return tree.flushSome(count, (node) => stagePage(projections, writer, node));
+    const stored = new Map<IndexNode, IndexNode>();
+    const flushed = tree.flushSome(count, (node) => stagePage(projections, writer, node, stored));
+    return storedPagesOf(flushed, stored);
   }
 }
 
-function stagePage(projections: Projections, writer: JournalWriter, node: IndexNode): PageRef {
+/**
+ * Stages the page of a dirty node, and keeps in `stored` what the page cache should hold of it
+ * once written: the page as read from disk (`storedNodeOf`), not the dirty node's arrays.
+ */
+function stagePage(
+  projections: Projections,
+  writer: JournalWriter,
+  node: IndexNode,
+  stored: Map<IndexNode, IndexNode>,
+): PageRef {
+  const bytes = encodePage(node);
   // Pages are stored uncompressed: a lookup that misses the cache then costs a read and a
   // decode, without a decompression (the saving on disk is not worth it on the read path).
-  const record = writer.stage({ type: 'index.page' }, encodePage(node), 'none');
+  const record = writer.stage({ type: 'index.page' }, bytes, 'none');
   // A page is a record like any other for the Merkle log, which covers every record; the log
   // leaves the index alone while it is being flushed (see `merkle-log.ts`).
   projections.merkle.evolve(record);
+  stored.set(node, storedNodeOf(node, bytes));
   return { offset: record.offset, sequence: record.sequence, lengthBytes: record.lengthBytes };
+}
+
+function storedPagesOf(
+  flushed: readonly FlushedPage[],
+  stored: ReadonlyMap<IndexNode, IndexNode>,
+): FlushedPage[] {
+  return flushed.map(({ ref, node }) => ({ ref, node: stored.get(node) ?? node }));
 }
 
 export interface CheckpointResult {
@@ -110,7 +135,11 @@ export function writeCheckpoint(
     projections.timeline.registerLastRoot();
     // Before the flush: counting walks the index, whose flushed pages are not on disk yet.
     projections.erasures.countIfUnknown();
-    flushed = catalog.tree.flush((node) => stagePage(projections, writer, node));
+    const stored = new Map<IndexNode, IndexNode>();
+    flushed = storedPagesOf(
+      catalog.tree.flush((node) => stagePage(projections, writer, node, stored)),
+      stored,
+    );
     // The chain hash before the root seals the staged pages (in an encrypted cartridge), which
     // makes their leaf hashes final: the Merkle log folds them again before its section is
     // taken, so that the section holds what a replay of the stored pages gives.

@@ -2,6 +2,16 @@ import { CartridgeError } from '../../errors.js';
 import { assert } from '../../assert.js';
 import { INDEX_PAGE_KEYS_MAX, RECORD_MAX_BYTES } from '../../limits.js';
 import { putU16, putU32, u32At } from '../../journal/little-endian.js';
+import { childIndexOf, lowerBound } from './key-search.js';
+import {
+  compareStoredKey,
+  compareStoredKeys,
+  sharedPrefixLength,
+  storedChildIndex,
+  storedKeyAt,
+  storedKeyStringLength,
+  storedLowerBound,
+} from './stored-keys.js';
 
 /**
  * The pages of the catalog index and their bytes. A page is the blob of an `index.page`
@@ -160,48 +170,66 @@ function malformed(offset: number, detail: string): CartridgeError {
  * Decoding runs on every page a lookup misses in the cache, and right after open it runs in
  * code V8 has not optimised yet, where every call (into Node's `Buffer` methods, or to a
  * helper) and every small object is expensive. So the loops read fixed-width fields with plain
- * byte arithmetic written out in place, a key is sliced with one call, and what a lookup does
- * not need (the views of a leaf's values, the references of a branch's children) stays in the
- * page's bytes until someone asks for it. What is checked, and when, does not change: the
- * whole page is validated before it is returned.
+ * byte arithmetic written out in place, and what a lookup does not need stays in the page's
+ * bytes until someone asks for it: the keys (compared in place, see `stored-keys.ts`), the
+ * views of a leaf's values, the references of a branch's children. What is checked, and when,
+ * does not change: the whole page is validated before it is returned.
+ *
+ * A page read from disk (or just written) is cached as long as the cache keeps it, so what it
+ * holds in memory is what the young generation copies, and then promotes, for every page that
+ * comes in. A copy for writing (`writableCopyOf`) decodes what it needs into arrays of its
+ * own and leaves the stored page as small as it was.
  */
 
-/** Node's own UTF-8 slice, which `toString('utf8', start, end)` calls after its argument checks. */
-interface Utf8Slicer {
-  utf8Slice(start: number, end: number): string;
-}
-
-const hasUtf8Slice =
-  typeof (Buffer.prototype as unknown as Partial<Utf8Slicer>).utf8Slice === 'function';
-
 /**
- * A leaf read from disk: its keys decoded, its values left in the page's bytes (a lookup wants
- * one of them; a view per entry was a third of the cost of a cold page load). It is clean and
- * shared, so it is never changed: a change copies it (`values` then materialises every view).
+ * A leaf read from disk: its keys and values left in the page's bytes, with where each starts.
+ * It is clean and shared, so it is never changed: a change works on a `writableCopyOf` it.
  */
 class StoredLeaf implements LeafNode {
   readonly kind = 'leaf' as const;
+  private materialisedKeys: string[] | undefined;
   private materialisedValues: Buffer[] | undefined;
   private estimatedBytes = -1;
 
   constructor(
-    readonly keys: string[],
     /** The page's bytes (the cache charges by their length). */
     readonly bytes: Buffer,
+    /** Where each key's bytes start in the page (its u16 length is just before). */
+    readonly keyStarts: number[],
     /** Where each value's bytes start in the page (its u32 length is just before). */
     private readonly valueStarts: number[],
+    /** The ASCII prefix every key shares (see `stored-keys.ts`). */
+    readonly prefixLength: number,
   ) {}
 
+  /** Every key decoded, kept once asked for (a walk over the leaf's range asks). */
+  get keys(): string[] {
+    this.materialisedKeys ??= this.decodedKeys();
+    return this.materialisedKeys;
+  }
+
+  decodedKeys(): string[] {
+    if (this.materialisedKeys !== undefined) return this.materialisedKeys.slice();
+    const keys = new Array<string>(this.keyStarts.length);
+    for (let index = 0; index < keys.length; index++) {
+      keys[index] = storedKeyAt(this.bytes, this.keyStarts[index] as number);
+    }
+    return keys;
+  }
+
   /**
-   * The size estimate (as `entryBytes` sums it), computed when a writer first asks: a lookup
-   * never does, and a sum per entry was a tenth of decoding a page.
+   * The size estimate (as `entryBytes` sums it, with each key's string length), computed when
+   * a writer first asks: a lookup never does.
    */
   get sizeBytes(): number {
     if (this.estimatedBytes < 0) {
       let sizeBytes = PAGE_OVERHEAD_BYTES;
-      for (let index = 0; index < this.keys.length; index++) {
+      for (let index = 0; index < this.keyStarts.length; index++) {
         const start = this.valueStarts[index] as number;
-        sizeBytes += (this.keys[index] as string).length + u32At(this.bytes, start - 4) + 4;
+        sizeBytes +=
+          storedKeyStringLength(this.bytes, this.keyStarts[index] as number) +
+          u32At(this.bytes, start - 4) +
+          4;
       }
       this.estimatedBytes = sizeBytes;
     }
@@ -210,7 +238,7 @@ class StoredLeaf implements LeafNode {
 
   get values(): Buffer[] {
     if (this.materialisedValues === undefined) {
-      const values = new Array<Buffer>(this.keys.length);
+      const values = new Array<Buffer>(this.keyStarts.length);
       for (let index = 0; index < values.length; index++) values[index] = this.valueAt(index);
       this.materialisedValues = values;
     }
@@ -218,55 +246,94 @@ class StoredLeaf implements LeafNode {
   }
 
   /**
+   * A view of every value, in an array of the caller's: the views handed out so far, and new
+   * ones for the rest, which the page does not keep (a copy for writing would otherwise leave
+   * a view per entry in the cached page).
+   */
+  valueViews(): Buffer[] {
+    if (this.materialisedValues !== undefined) return this.materialisedValues.slice();
+    const values = new Array<Buffer>(this.keyStarts.length);
+    for (let index = 0; index < values.length; index++) {
+      const start = this.valueStarts[index] as number;
+      values[index] =
+        this.handedOut?.[index] ?? this.bytes.subarray(start, start + u32At(this.bytes, start - 4));
+    }
+    return values;
+  }
+
+  /**
    * The views handed out so far: the same value is the same object on every read, which lets a
    * reader keep what it derived from it (the catalog's decoded entries) by identity.
    */
-  private valueViews: (Buffer | undefined)[] | undefined;
+  private handedOut: (Buffer | undefined)[] | undefined;
 
   valueAt(index: number): Buffer {
     const materialised = this.materialisedValues;
     if (materialised !== undefined) return materialised[index] as Buffer;
-    this.valueViews ??= new Array<Buffer | undefined>(this.keys.length);
-    let view = this.valueViews[index];
+    this.handedOut ??= new Array<Buffer | undefined>(this.keyStarts.length);
+    let view = this.handedOut[index];
     if (view === undefined) {
       const start = this.valueStarts[index] as number;
       view = this.bytes.subarray(start, start + u32At(this.bytes, start - 4));
-      this.valueViews[index] = view;
+      this.handedOut[index] = view;
     }
     return view;
   }
 }
 
 /**
- * A branch read from disk: its separators decoded, its child references (checked when the page
- * was read) left in the page's bytes until asked for; a lookup follows one of them.
+ * A branch read from disk: its separators and child references (checked when the page was
+ * read) left in the page's bytes until asked for; a lookup follows one of them.
  */
 class StoredBranch implements BranchNode {
   readonly kind = 'branch' as const;
+  private materialisedKeys: string[] | undefined;
   private materialisedChildren: Child[] | undefined;
 
   constructor(
-    readonly keys: string[],
     /** The page's bytes (the cache charges by their length). */
     readonly bytes: Buffer,
+    /** Where each separator's bytes start in the page (its u16 length is just before). */
+    readonly keyStarts: number[],
     /** Where the first child reference starts in the page. */
     private readonly childrenStart: number,
+    /** The ASCII prefix every separator shares (see `stored-keys.ts`). */
+    readonly prefixLength: number,
   ) {}
 
-  /** The size estimate (as `separatorBytes` sums it), computed when a writer first asks. */
+  get keys(): string[] {
+    this.materialisedKeys ??= this.decodedKeys();
+    return this.materialisedKeys;
+  }
+
+  decodedKeys(): string[] {
+    if (this.materialisedKeys !== undefined) return this.materialisedKeys.slice();
+    const keys = new Array<string>(this.keyStarts.length);
+    for (let index = 0; index < keys.length; index++) {
+      keys[index] = storedKeyAt(this.bytes, this.keyStarts[index] as number);
+    }
+    return keys;
+  }
+
+  /** The size estimate (as `separatorBytes` sums it), computed when a writer asks. */
   get sizeBytes(): number {
     let sizeBytes = PAGE_OVERHEAD_BYTES + CHILD_REF_BYTES;
-    for (const key of this.keys) sizeBytes += key.length + 2 + CHILD_REF_BYTES;
+    for (const start of this.keyStarts) {
+      sizeBytes += storedKeyStringLength(this.bytes, start) + 2 + CHILD_REF_BYTES;
+    }
     return sizeBytes;
   }
 
   get children(): Child[] {
-    if (this.materialisedChildren === undefined) {
-      const children = new Array<Child>(this.keys.length + 1);
-      for (let index = 0; index < children.length; index++) children[index] = this.childAt(index);
-      this.materialisedChildren = children;
-    }
+    this.materialisedChildren ??= this.childReferences();
     return this.materialisedChildren;
+  }
+
+  /** Every child reference, in an array of the caller's. */
+  childReferences(): Child[] {
+    const children = new Array<Child>(this.keyStarts.length + 1);
+    for (let index = 0; index < children.length; index++) children[index] = this.childAt(index);
+    return children;
   }
 
   childAt(index: number): PageRef {
@@ -308,6 +375,119 @@ export function childAt(branch: BranchNode, index: number): Child | undefined {
   return branch instanceof StoredBranch ? branch.childAt(index) : branch.children[index];
 }
 
+/** How many keys a node holds, without decoding them. */
+export function keyCountOf(node: IndexNode): number {
+  return node instanceof StoredLeaf || node instanceof StoredBranch
+    ? node.keyStarts.length
+    : node.keys.length;
+}
+
+/** Key `index` of a node, decoding only that one of a page read from disk. */
+export function keyAt(node: IndexNode, index: number): string | undefined {
+  if (node instanceof StoredLeaf || node instanceof StoredBranch) {
+    const start = node.keyStarts[index];
+    return start === undefined ? undefined : storedKeyAt(node.bytes, start);
+  }
+  return node.keys[index];
+}
+
+/** Key `index` of a node (which must exist) against `key`: negative, zero or positive. */
+export function compareKeyAt(node: IndexNode, index: number, key: string): number {
+  if (node instanceof StoredLeaf || node instanceof StoredBranch) {
+    return compareStoredKey(node.bytes, node.keyStarts[index] as number, key);
+  }
+  const own = node.keys[index] as string;
+  return own < key ? -1 : own > key ? 1 : 0;
+}
+
+/** The first index of a leaf whose key is >= `key`, comparing a stored page's keys in place. */
+export function lowerBoundIn(leaf: LeafNode, key: string): number {
+  return leaf instanceof StoredLeaf
+    ? storedLowerBound(leaf.bytes, leaf.keyStarts, leaf.prefixLength, key)
+    : lowerBound(leaf.keys, key);
+}
+
+/** The child of a branch that holds `key`, comparing a stored page's separators in place. */
+export function childIndexIn(branch: BranchNode, key: string): number {
+  return branch instanceof StoredBranch
+    ? storedChildIndex(branch.bytes, branch.keyStarts, branch.prefixLength, key)
+    : childIndexOf(branch.keys, key);
+}
+
+/**
+ * A dirty copy of a node, to be changed: arrays of its own, whatever the node keeps. A page read
+ * from disk is decoded into the copy, not into itself, so the cached page stays as small as it
+ * was; the copy lives only until the trickle or a checkpoint writes it.
+ */
+export function writableCopyOf(node: IndexNode): IndexNode {
+  if (node instanceof StoredLeaf) {
+    return {
+      kind: 'leaf',
+      keys: node.decodedKeys(),
+      values: node.valueViews(),
+      sizeBytes: node.sizeBytes,
+      changedAt: 0,
+    };
+  }
+  if (node instanceof StoredBranch) {
+    return {
+      kind: 'branch',
+      keys: node.decodedKeys(),
+      children: node.childReferences(),
+      sizeBytes: node.sizeBytes,
+      changedAt: 0,
+    };
+  }
+  if (node.kind === 'leaf') {
+    return {
+      kind: 'leaf',
+      keys: node.keys.slice(),
+      values: node.values.slice(),
+      sizeBytes: node.sizeBytes,
+      changedAt: 0,
+    };
+  }
+  return {
+    kind: 'branch',
+    keys: node.keys.slice(),
+    children: node.children.slice(),
+    sizeBytes: node.sizeBytes,
+    changedAt: 0,
+  };
+}
+
+/**
+ * The page `bytes` (just encoded from `node` by `encodePage`, so trusted) as a page read from
+ * disk: what the cache keeps of a page just written, instead of the dirty node's arrays.
+ */
+export function storedNodeOf(node: IndexNode, bytes: Buffer): IndexNode {
+  const count = node.keys.length;
+  const keyStarts = new Array<number>(count);
+  let position = PAGE_HEADER_BYTES;
+  if (node.kind === 'branch') {
+    for (let index = 0; index < count; index++) {
+      keyStarts[index] = position + 2;
+      position += 2 + ((bytes[position] as number) | ((bytes[position + 1] as number) << 8));
+    }
+    return new StoredBranch(bytes, keyStarts, position, prefixLengthOf(bytes, keyStarts));
+  }
+  const valueStarts = new Array<number>(count);
+  for (let index = 0; index < count; index++) {
+    keyStarts[index] = position + 2;
+    position += 2 + ((bytes[position] as number) | ((bytes[position + 1] as number) << 8));
+    valueStarts[index] = position + 4;
+    position += 4 + u32At(bytes, position);
+  }
+  return new StoredLeaf(bytes, keyStarts, valueStarts, prefixLengthOf(bytes, keyStarts));
+}
+
+function prefixLengthOf(bytes: Buffer, keyStarts: readonly number[]): number {
+  const count = keyStarts.length;
+  return count === 0
+    ? 0
+    : sharedPrefixLength(bytes, keyStarts[0] as number, keyStarts[count - 1] as number);
+}
+
 /**
  * The bytes a node holds in memory, for the page cache's budget: a page read from disk is
  * charged by its encoded length (what it holds, besides its keys), a node just written by its
@@ -323,7 +503,7 @@ export function cachedBytesOf(node: IndexNode): number {
  * Decodes a page from untrusted bytes; anything malformed is `JOURNAL_CORRUPT` at `offset`.
  * Every length is checked against what is left before it is used; keys must be sorted and
  * distinct (the descent relies on it); a child must lie before its parent (no cycles); the
- * page must end exactly where its entries do. Leaf values are views into `bytes`.
+ * page must end exactly where its entries do. Keys and values stay in `bytes`.
  */
 export function decodePage(bytes: Buffer, offset: number): IndexNode {
   const length = bytes.length;
@@ -332,28 +512,24 @@ export function decodePage(bytes: Buffer, offset: number): IndexNode {
   const count = (bytes[2] as number) | ((bytes[3] as number) << 8);
   if ((kind !== 0 && kind !== 1) || bytes[1] !== 0) throw malformed(offset, 'kind malformed');
   if (count > INDEX_PAGE_KEYS_MAX) throw malformed(offset, 'has too many keys');
-  const keys = new Array<string>(count);
-  const slicer = bytes as unknown as Utf8Slicer;
+  const keyStarts = new Array<number>(count);
   let position = PAGE_HEADER_BYTES;
-  let previous = '';
   if (kind === 1) {
     for (let index = 0; index < count; index++) {
       const keyStart = position + 2;
       if (keyStart > length) throw malformed(offset, 'is cut short');
       position = keyStart + ((bytes[position] as number) | ((bytes[position + 1] as number) << 8));
       if (position > length) throw malformed(offset, 'is cut short');
-      const key = hasUtf8Slice
-        ? slicer.utf8Slice(keyStart, position)
-        : bytes.toString('utf8', keyStart, position);
-      if (!(previous < key) && index > 0) throw malformed(offset, 'keys out of order');
-      previous = key;
-      keys[index] = key;
+      if (index > 0 && compareStoredKeys(bytes, keyStarts[index - 1] as number, keyStart) >= 0) {
+        throw malformed(offset, 'keys out of order');
+      }
+      keyStarts[index] = keyStart;
     }
     if (position + (count + 1) * CHILD_ENTRY_BYTES !== length) {
       throw malformed(offset, 'children malformed');
     }
     checkChildren(bytes, position, offset);
-    return new StoredBranch(keys, bytes, position);
+    return new StoredBranch(bytes, keyStarts, position, prefixLengthOf(bytes, keyStarts));
   }
   const valueStarts = new Array<number>(count);
   for (let index = 0; index < count; index++) {
@@ -362,12 +538,10 @@ export function decodePage(bytes: Buffer, offset: number): IndexNode {
     position = keyStart + ((bytes[position] as number) | ((bytes[position + 1] as number) << 8));
     // The value's length field must fit too: one check for both.
     if (position + 4 > length) throw malformed(offset, 'is cut short');
-    const key = hasUtf8Slice
-      ? slicer.utf8Slice(keyStart, position)
-      : bytes.toString('utf8', keyStart, position);
-    if (!(previous < key) && index > 0) throw malformed(offset, 'keys out of order');
-    previous = key;
-    keys[index] = key;
+    if (index > 0 && compareStoredKeys(bytes, keyStarts[index - 1] as number, keyStart) >= 0) {
+      throw malformed(offset, 'keys out of order');
+    }
+    keyStarts[index] = keyStart;
     const valueStart = position + 4;
     position =
       valueStart +
@@ -379,7 +553,7 @@ export function decodePage(bytes: Buffer, offset: number): IndexNode {
     valueStarts[index] = valueStart;
   }
   if (position !== length) throw malformed(offset, 'has bytes after its entries');
-  return new StoredLeaf(keys, bytes, valueStarts);
+  return new StoredLeaf(bytes, keyStarts, valueStarts, prefixLengthOf(bytes, keyStarts));
 }
 
 /**

@@ -8,15 +8,21 @@ import {
   type BranchNode,
   type Child,
   childAt,
+  childIndexIn,
   CHILD_REF_BYTES,
+  compareKeyAt,
   entryBytes,
   type IndexNode,
   isNode,
+  keyAt,
+  keyCountOf,
   type LeafNode,
+  lowerBoundIn,
   PAGE_OVERHEAD_BYTES,
   type PageRef,
   separatorBytes,
   valueAt,
+  writableCopyOf,
 } from './index-page.js';
 
 /**
@@ -78,17 +84,16 @@ function checkPlacementIn(
   offset: number,
 ): void {
   if (depth > INDEX_DEPTH_MAX) throw misplaced(offset, 'is deeper than an index can be');
-  const keys = node.keys;
-  const count = keys.length;
+  const count = keyCountOf(node);
   if (count === 0) {
     if (node.kind === 'leaf' && depth > 0)
       throw misplaced(offset, 'is an empty leaf below the root');
     return;
   }
-  if (low !== undefined && (keys[0] as string) < low) {
+  if (low !== undefined && compareKeyAt(node, 0, low) < 0) {
     throw misplaced(offset, 'holds keys outside its range');
   }
-  if (high !== undefined && (keys[count - 1] as string) >= high) {
+  if (high !== undefined && compareKeyAt(node, count - 1, high) >= 0) {
     throw misplaced(offset, 'holds keys outside its range');
   }
 }
@@ -107,25 +112,6 @@ const MERGE_BELOW_BYTES = INDEX_PAGE_TARGET_BYTES / 4;
 
 function emptyLeaf(): LeafNode {
   return { kind: 'leaf', keys: [], values: [], sizeBytes: PAGE_OVERHEAD_BYTES, changedAt: 0 };
-}
-
-function cloneNode(node: IndexNode): IndexNode {
-  if (node.kind === 'leaf') {
-    return {
-      kind: 'leaf',
-      keys: node.keys.slice(),
-      values: node.values.slice(),
-      sizeBytes: node.sizeBytes,
-      changedAt: 0,
-    };
-  }
-  return {
-    kind: 'branch',
-    keys: node.keys.slice(),
-    children: node.children.slice(),
-    sizeBytes: node.sizeBytes,
-    changedAt: 0,
-  };
 }
 
 function branchSizeOf(keys: readonly string[]): number {
@@ -331,10 +317,11 @@ export class PagedTree {
     let high: string | undefined;
     let depth = 0;
     while (node.kind === 'branch') {
-      const keys = node.keys;
-      const index = childIndexOf(keys, key);
-      if (index > 0) low = keys[index - 1];
-      if (index < keys.length) high = keys[index];
+      // A page read from disk is searched in its bytes; only the two separators that bound
+      // the child are decoded, for the child's placement check.
+      const index = childIndexIn(node, key);
+      if (index > 0) low = keyAt(node, index - 1);
+      if (index < keyCountOf(node)) high = keyAt(node, index);
       if (dirty) {
         branches[depth] = node;
         indices[depth] = index;
@@ -355,9 +342,10 @@ export class PagedTree {
       this.pathDepths[slot] = depth;
       this.pathNextSlot = slot === RECENT_LOOKUPS - 1 ? 0 : slot + 1;
     }
-    const keys = node.keys;
-    const index = lowerBound(keys, key);
-    return keys[index] === key ? valueAt(node, index) : undefined;
+    const index = lowerBoundIn(node, key);
+    return index < keyCountOf(node) && compareKeyAt(node, index, key) === 0
+      ? valueAt(node, index)
+      : undefined;
   }
 
   /**
@@ -736,7 +724,7 @@ export class PagedTree {
     const node = this.nodeAt(ref, bounds);
     this.setDirtyCount(this.dirtyCountValue + 1);
     if (ref.offset <= this.settledEndOffset) this.settledCopyCountValue++;
-    return cloneNode(node);
+    return writableCopyOf(node);
   }
 
   private writableRoot(): IndexNode {
