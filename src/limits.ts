@@ -74,6 +74,12 @@ export const CHECKPOINT_INTERVAL_MAX_BYTES = 2 ** 40;
 export const CHECKPOINT_INTERVAL_MAX_RECORDS = 2 ** 40;
 
 /**
+ * Taking a snapshot writes a checkpoint first when more than this many records follow the last
+ * one: rebuilding a snapshot's state (checkout, diff, restore) then replays at most these.
+ */
+export const SNAPSHOT_REPLAY_RECORDS_MAX = 64;
+
+/**
  * A record counts for at most this many bytes towards `checkpointIntervalBytes` (see
  * `checkpoint-interval.ts`): 2 MiB of 64 KiB records is then 256 records, not 32.
  */

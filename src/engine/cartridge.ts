@@ -616,6 +616,10 @@ export class Cartridge {
   createSnapshot(name: string, description?: string): SnapshotInfo {
     const checkedName = requireSnapshotName(name, true);
     const checkedDescription = requireSnapshotDescription(description);
+    // The snapshot's state is rebuilt from the nearest root before it: one written now keeps
+    // that replay short whatever came since the last checkpoint.
+    this.ensureWritable();
+    if (this.transactions.depth === 0) this.durability.checkpointBeforeSnapshot();
     this.mutate(() => {
       this.gate.run(this.actor, 'All', ROOT_PATH, () =>
         this.stageSnapshot(checkedName, checkedDescription),

@@ -1,4 +1,4 @@
-import { DIRTY_PAGES_CHECKPOINT } from '../limits.js';
+import { DIRTY_PAGES_CHECKPOINT, SNAPSHOT_REPLAY_RECORDS_MAX } from '../limits.js';
 import { type Position, positionAfter } from '../position.js';
 import { intervalElapsed } from './checkpoint-interval.js';
 import { writeCheckpoint } from './checkpointer.js';
@@ -85,6 +85,19 @@ export class DurabilityKeeper {
       intervalElapsed(this.intervalStart, positionAfter(writer.committedTail), options) ||
       (!this.backingOff && catalog.tree.dirtyCount >= DIRTY_PAGES_CHECKPOINT);
     if (due) this.checkpointQuietly();
+  }
+
+  /**
+   * Before a snapshot is taken (outside a transaction): a checkpoint when more than
+   * SNAPSHOT_REPLAY_RECORDS_MAX records follow the last one, so that the snapshot's state is
+   * rebuilt from a root a few records before it, not from one up to an interval before. A
+   * failure is kept for `lastBackgroundError` (and backs off as an automatic one does): the
+   * snapshot is taken all the same.
+   */
+  checkpointBeforeSnapshot(): void {
+    const { writer } = this.host.journal();
+    const records = writer.committedTail.nextSequence - this.checkpointEnd.sequence;
+    if (records > SNAPSHOT_REPLAY_RECORDS_MAX && !this.backingOff) this.checkpointQuietly();
   }
 
   /** Whether close should write a checkpoint: much journal follows the last one. */

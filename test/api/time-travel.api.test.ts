@@ -187,6 +187,39 @@ describe('snapshots', () => {
   });
 });
 
+describe('a snapshot after many records', () => {
+  it('starts from a checkpoint written just before it, so its state replays nothing more', () => {
+    // A long interval: without the snapshot's own checkpoint, none would be written here.
+    const cart = create({ checkpointIntervalBytes: 2 ** 30, checkpointIntervalRecords: 2 ** 30 });
+    for (let index = 0; index < 100; index++) cart.createFile(`/f-${index}`, `${index}`);
+    const before = cart.stats().checkpointOffset;
+    const head = cart.head;
+    const taken = cart.createSnapshot('after-100');
+    const root = cart.stats().checkpointOffset;
+    expect(root).toBeGreaterThan(before);
+    // The root lies between the last write and the snapshot's record.
+    expect(root).toBeGreaterThanOrEqual(head);
+    expect(taken.offset).toBeGreaterThan(root);
+    cart.writeFile('/f-7', 'changed');
+    expect(cart.diff('after-100')).toEqual([{ path: '/f-7', change: 'modified' }]);
+    expect(text(cart.checkout('after-100'), '/f-7')).toBe('7');
+    // A few records later, the next snapshot needs none.
+    cart.createSnapshot('soon-after');
+    expect(cart.stats().checkpointOffset).toBe(root);
+  });
+
+  it('writes no checkpoint inside a transaction', () => {
+    const cart = create({ checkpointIntervalBytes: 2 ** 30, checkpointIntervalRecords: 2 ** 30 });
+    for (let index = 0; index < 100; index++) cart.createFile(`/f-${index}`, `${index}`);
+    const before = cart.stats().checkpointOffset;
+    cart.transaction(() => {
+      cart.createSnapshot('inside');
+    });
+    expect(cart.stats().checkpointOffset).toBe(before);
+    expect(text(cart.checkout('inside'), '/f-99')).toBe('99');
+  });
+});
+
 describe('checkout targets', () => {
   it('refuses offsets outside the journal, and numbers that are not offsets', () => {
     const cart = create();
