@@ -7,10 +7,9 @@ import {
   compareStoredKey,
   compareStoredKeys,
   sharedPrefixLength,
-  storedChildIndex,
   storedKeyAt,
   storedKeyStringLength,
-  storedLowerBound,
+  storedSearch,
 } from './stored-keys.js';
 
 /**
@@ -181,33 +180,26 @@ function malformed(offset: number, detail: string): CartridgeError {
  * own and leaves the stored page as small as it was.
  */
 
-/**
- * A leaf read from disk: its keys and values left in the page's bytes, with where each starts.
- * It is clean and shared, so it is never changed: a change works on a `writableCopyOf` it.
- */
-class StoredLeaf implements LeafNode {
-  readonly kind = 'leaf' as const;
+/** What a leaf and a branch read from disk share: their bytes, and their keys left in them. */
+abstract class StoredPage {
   private materialisedKeys: string[] | undefined;
-  private materialisedValues: Buffer[] | undefined;
-  private estimatedBytes = -1;
 
   constructor(
     /** The page's bytes (the cache charges by their length). */
     readonly bytes: Buffer,
     /** Where each key's bytes start in the page (its u16 length is just before). */
     readonly keyStarts: number[],
-    /** Where each value's bytes start in the page (its u32 length is just before). */
-    private readonly valueStarts: number[],
     /** The ASCII prefix every key shares (see `stored-keys.ts`). */
     readonly prefixLength: number,
   ) {}
 
-  /** Every key decoded, kept once asked for (a walk over the leaf's range asks). */
+  /** Every key decoded, kept once asked for (a walk over the page's range asks). */
   get keys(): string[] {
     this.materialisedKeys ??= this.decodedKeys();
     return this.materialisedKeys;
   }
 
+  /** Every key decoded, in an array of the caller's that the page does not keep. */
   decodedKeys(): string[] {
     if (this.materialisedKeys !== undefined) return this.materialisedKeys.slice();
     const keys = new Array<string>(this.keyStarts.length);
@@ -215,6 +207,26 @@ class StoredLeaf implements LeafNode {
       keys[index] = storedKeyAt(this.bytes, this.keyStarts[index] as number);
     }
     return keys;
+  }
+}
+
+/**
+ * A leaf read from disk: its keys and values left in the page's bytes, with where each starts.
+ * It is clean and shared, so it is never changed: a change works on a `writableCopyOf` it.
+ */
+class StoredLeaf extends StoredPage implements LeafNode {
+  readonly kind = 'leaf' as const;
+  private materialisedValues: Buffer[] | undefined;
+  private estimatedBytes = -1;
+
+  constructor(
+    bytes: Buffer,
+    keyStarts: number[],
+    /** Where each value's bytes start in the page (its u32 length is just before). */
+    private readonly valueStarts: number[],
+    prefixLength: number,
+  ) {
+    super(bytes, keyStarts, prefixLength);
   }
 
   /**
@@ -285,34 +297,18 @@ class StoredLeaf implements LeafNode {
  * A branch read from disk: its separators and child references (checked when the page was
  * read) left in the page's bytes until asked for; a lookup follows one of them.
  */
-class StoredBranch implements BranchNode {
+class StoredBranch extends StoredPage implements BranchNode {
   readonly kind = 'branch' as const;
-  private materialisedKeys: string[] | undefined;
   private materialisedChildren: Child[] | undefined;
 
   constructor(
-    /** The page's bytes (the cache charges by their length). */
-    readonly bytes: Buffer,
-    /** Where each separator's bytes start in the page (its u16 length is just before). */
-    readonly keyStarts: number[],
+    bytes: Buffer,
+    keyStarts: number[],
     /** Where the first child reference starts in the page. */
     private readonly childrenStart: number,
-    /** The ASCII prefix every separator shares (see `stored-keys.ts`). */
-    readonly prefixLength: number,
-  ) {}
-
-  get keys(): string[] {
-    this.materialisedKeys ??= this.decodedKeys();
-    return this.materialisedKeys;
-  }
-
-  decodedKeys(): string[] {
-    if (this.materialisedKeys !== undefined) return this.materialisedKeys.slice();
-    const keys = new Array<string>(this.keyStarts.length);
-    for (let index = 0; index < keys.length; index++) {
-      keys[index] = storedKeyAt(this.bytes, this.keyStarts[index] as number);
-    }
-    return keys;
+    prefixLength: number,
+  ) {
+    super(bytes, keyStarts, prefixLength);
   }
 
   /** The size estimate (as `separatorBytes` sums it), computed when a writer asks. */
@@ -377,14 +373,12 @@ export function childAt(branch: BranchNode, index: number): Child | undefined {
 
 /** How many keys a node holds, without decoding them. */
 export function keyCountOf(node: IndexNode): number {
-  return node instanceof StoredLeaf || node instanceof StoredBranch
-    ? node.keyStarts.length
-    : node.keys.length;
+  return node instanceof StoredPage ? node.keyStarts.length : node.keys.length;
 }
 
 /** Key `index` of a node, decoding only that one of a page read from disk. */
 export function keyAt(node: IndexNode, index: number): string | undefined {
-  if (node instanceof StoredLeaf || node instanceof StoredBranch) {
+  if (node instanceof StoredPage) {
     const start = node.keyStarts[index];
     return start === undefined ? undefined : storedKeyAt(node.bytes, start);
   }
@@ -393,7 +387,7 @@ export function keyAt(node: IndexNode, index: number): string | undefined {
 
 /** Key `index` of a node (which must exist) against `key`: negative, zero or positive. */
 export function compareKeyAt(node: IndexNode, index: number, key: string): number {
-  if (node instanceof StoredLeaf || node instanceof StoredBranch) {
+  if (node instanceof StoredPage) {
     return compareStoredKey(node.bytes, node.keyStarts[index] as number, key);
   }
   const own = node.keys[index] as string;
@@ -403,14 +397,14 @@ export function compareKeyAt(node: IndexNode, index: number, key: string): numbe
 /** The first index of a leaf whose key is >= `key`, comparing a stored page's keys in place. */
 export function lowerBoundIn(leaf: LeafNode, key: string): number {
   return leaf instanceof StoredLeaf
-    ? storedLowerBound(leaf.bytes, leaf.keyStarts, leaf.prefixLength, key)
+    ? storedSearch(leaf.bytes, leaf.keyStarts, leaf.prefixLength, key, false)
     : lowerBound(leaf.keys, key);
 }
 
 /** The child of a branch that holds `key`, comparing a stored page's separators in place. */
 export function childIndexIn(branch: BranchNode, key: string): number {
   return branch instanceof StoredBranch
-    ? storedChildIndex(branch.bytes, branch.keyStarts, branch.prefixLength, key)
+    ? storedSearch(branch.bytes, branch.keyStarts, branch.prefixLength, key, true)
     : childIndexOf(branch.keys, key);
 }
 
@@ -420,40 +414,13 @@ export function childIndexIn(branch: BranchNode, key: string): number {
  * was; the copy lives only until the trickle or a checkpoint writes it.
  */
 export function writableCopyOf(node: IndexNode): IndexNode {
-  if (node instanceof StoredLeaf) {
-    return {
-      kind: 'leaf',
-      keys: node.decodedKeys(),
-      values: node.valueViews(),
-      sizeBytes: node.sizeBytes,
-      changedAt: 0,
-    };
-  }
-  if (node instanceof StoredBranch) {
-    return {
-      kind: 'branch',
-      keys: node.decodedKeys(),
-      children: node.childReferences(),
-      sizeBytes: node.sizeBytes,
-      changedAt: 0,
-    };
-  }
+  const keys = node instanceof StoredPage ? node.decodedKeys() : node.keys.slice();
   if (node.kind === 'leaf') {
-    return {
-      kind: 'leaf',
-      keys: node.keys.slice(),
-      values: node.values.slice(),
-      sizeBytes: node.sizeBytes,
-      changedAt: 0,
-    };
+    const values = node instanceof StoredLeaf ? node.valueViews() : node.values.slice();
+    return { kind: 'leaf', keys, values, sizeBytes: node.sizeBytes, changedAt: 0 };
   }
-  return {
-    kind: 'branch',
-    keys: node.keys.slice(),
-    children: node.children.slice(),
-    sizeBytes: node.sizeBytes,
-    changedAt: 0,
-  };
+  const children = node instanceof StoredBranch ? node.childReferences() : node.children.slice();
+  return { kind: 'branch', keys, children, sizeBytes: node.sizeBytes, changedAt: 0 };
 }
 
 /**
@@ -494,8 +461,7 @@ function prefixLengthOf(bytes: Buffer, keyStarts: readonly number[]): number {
  * size estimate; decoded pages take about twice their encoded size.
  */
 export function cachedBytesOf(node: IndexNode): number {
-  const encodedBytes =
-    node instanceof StoredLeaf || node instanceof StoredBranch ? node.bytes.length : node.sizeBytes;
+  const encodedBytes = node instanceof StoredPage ? node.bytes.length : node.sizeBytes;
   return encodedBytes * 2;
 }
 

@@ -142,12 +142,17 @@ function againstSharedPrefix(
   return 0;
 }
 
-/** The first index whose stored key is >= `key` (as `lowerBound` over strings). */
-export function storedLowerBound(
+/**
+ * A binary search over a page's stored keys: the first index whose key is >= `key` (as
+ * `lowerBound` over strings), or with `countEqual` the number of keys <= `key`, which is the
+ * child of a branch that holds it (as `childIndexOf`).
+ */
+export function storedSearch(
   bytes: Buffer,
   keyStarts: readonly number[],
   prefixLength: number,
   key: string,
+  countEqual: boolean,
 ): number {
   let low = 0;
   let high = keyStarts.length;
@@ -156,38 +161,12 @@ export function storedLowerBound(
   if (side !== 0) return side < 0 ? 0 : high;
   let lowCommon = prefixLength;
   let highCommon = prefixLength;
+  const below = countEqual ? 1 : 0;
   while (low < high) {
     const middle = (low + high) >>> 1;
     const from = lowCommon < highCommon ? lowCommon : highCommon;
-    if (compareFrom(bytes, keyStarts[middle] as number, key, from) < 0) {
-      low = middle + 1;
-      lowCommon = lastCommonLength;
-    } else {
-      high = middle;
-      highCommon = lastCommonLength;
-    }
-  }
-  return low;
-}
-
-/** The number of stored keys <= `key`: the child of a branch that holds it (`childIndexOf`). */
-export function storedChildIndex(
-  bytes: Buffer,
-  keyStarts: readonly number[],
-  prefixLength: number,
-  key: string,
-): number {
-  let low = 0;
-  let high = keyStarts.length;
-  if (high === 0) return 0;
-  const side = againstSharedPrefix(bytes, keyStarts[0] as number, prefixLength, key);
-  if (side !== 0) return side < 0 ? 0 : high;
-  let lowCommon = prefixLength;
-  let highCommon = prefixLength;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    const from = lowCommon < highCommon ? lowCommon : highCommon;
-    if (compareFrom(bytes, keyStarts[middle] as number, key, from) <= 0) {
+    // Below `key` (or equal to it, when equal keys are counted): the answer lies after it.
+    if (compareFrom(bytes, keyStarts[middle] as number, key, from) < below) {
       low = middle + 1;
       lowCommon = lastCommonLength;
     } else {
