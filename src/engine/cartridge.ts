@@ -1174,9 +1174,10 @@ export class Cartridge {
 
   /**
    * Writes the index pages changed since the last checkpoint and a root naming them, so that
-   * the next open starts there and replays only what follows. Runs on its own every
-   * `checkpointIntervalBytes` of journal (or when many index pages are dirty) and at close;
-   * callable by hand. Its cost follows the pages changed, not the size of the catalog.
+   * the next open starts there and replays only what follows. Runs on its own every checkpoint
+   * interval (`checkpointIntervalBytes`, `checkpointIntervalRecords`), when many index pages
+   * are dirty, before a snapshot that many records precede, and at close; callable by hand.
+   * Its cost follows the pages changed, not the size of the catalog.
    */
   checkpoint(): void {
     this.ensureWritable();
