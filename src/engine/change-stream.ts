@@ -6,7 +6,7 @@ import { type Commit, JournalCursor } from '../journal/journal-cursor.js';
 import { type JournalEvent, type JournalRecord, MoveStep } from '../journal/journal-event.js';
 import type { JournalTail } from '../journal/journal-writer.js';
 import { decodeToken, encodeToken, markOf, type ResumePoint } from './resume-token.js';
-import { type Position, positionOf } from '../position.js';
+import { type Position, positionAfter, positionOf } from '../position.js';
 import { compilePathGlob } from '../iam/path-glob.js';
 import { commitTimeOf } from '../projections/timeline.js';
 import type { CommitBus } from './commit-bus.js';
@@ -492,7 +492,7 @@ class Subscription {
     this.subscriber.next({
       type: 'caught-up',
       path: null,
-      position: positionOf(tail.endOffset, tail.nextSequence),
+      position: positionAfter(tail),
       offset: tail.endOffset,
       sequence: tail.nextSequence,
       time: new Date(atMs),

@@ -509,15 +509,16 @@ export class PagedTree {
     const rootRef = this.flushNode(this.root, write, written);
     this.setRoot(rootRef);
     this.setDirtyCount(0);
+    // Every page is settled now, and nothing waits in the queue; an abort puts both back.
     const settledBefore = this.settledEndOffset;
     this.settledEndOffset = rootRef.offset;
+    const restoreQueue = this.flushQueue.clear();
     if (this.undo.recording) {
       this.undo.push(() => {
         this.settledEndOffset = settledBefore;
+        restoreQueue();
       });
     }
-    const restoreQueue = this.flushQueue.clear();
-    if (this.undo.recording) this.undo.push(restoreQueue);
     return written;
   }
 
@@ -597,9 +598,8 @@ export class PagedTree {
     node.changedAt = stamp;
     this.flushQueue.push(node, stamp);
     if (this.flushQueue.length > 2 * this.dirtyCountValue + FLUSH_QUEUE_SLACK) {
-      this.flushQueue.compact(
-        (queued) => queued === this.root || this.placeOf(queued) !== undefined,
-      );
+      // The root is never trickled, so its entries go too.
+      this.flushQueue.compact((queued) => this.placeOf(queued) !== undefined);
     }
   }
 
