@@ -3,6 +3,7 @@ import { assert } from '../assert.js';
 import { CartridgeError, limitExceeded } from '../errors.js';
 import type { CompressionEffort } from '../journal/compression.js';
 import type { Extent, JournalEvent, JournalRecord } from '../journal/journal-event.js';
+import { Slab } from '../journal/slab.js';
 import {
   DATA_RECORD_MAX_BYTES,
   FILE_SIZE_MAX_BYTES,
@@ -75,10 +76,27 @@ export interface WritePathHost {
   blobKeyFor(path: string): KeyObject | undefined;
 }
 
+/**
+ * Caller content staged inside a transaction is copied (the caller may change its buffer before
+ * the commit writes it), and the copy lives only until then: nothing keeps a created or written
+ * file's raw bytes past its commit. Copies up to COPIED_SLAB_MAX_BYTES are cut from a shared
+ * slab. `Buffer.from` gave each 4 KiB copy memory of its own, which cost as much again as the
+ * copy (1.7-1.9 µs against 0.7 here, about a twentieth of a 4 KiB file created in a batch).
+ */
+const copies = new Slab(1024 * 1024);
+const COPIED_SLAB_MAX_BYTES = 64 * 1024;
+
+function copyOf(content: Uint8Array): Uint8Array {
+  if (content.length === 0 || content.length > COPIED_SLAB_MAX_BYTES) return Buffer.from(content);
+  const copy = copies.take(content.length);
+  copy.set(content);
+  return copy;
+}
+
 function toBytes(content: unknown, copy: boolean): Uint8Array {
   let bytes: Uint8Array;
   if (typeof content === 'string') bytes = Buffer.from(content, 'utf8');
-  else if (content instanceof Uint8Array) bytes = copy ? Buffer.from(content) : content;
+  else if (content instanceof Uint8Array) bytes = copy ? copyOf(content) : content;
   else throw new CartridgeError('EINVAL', 'content must be a string or a Uint8Array');
   if (bytes.length > FILE_SIZE_MAX_BYTES)
     throw limitExceeded('content length', bytes.length, FILE_SIZE_MAX_BYTES);

@@ -965,6 +965,42 @@ describe('Cartridge#transaction()', () => {
     expect(cart.verify().ok).toBe(true);
   });
 
+  it('writes what each call was given, though the caller reuses its buffer before the commit', () => {
+    const path = join(directory, 'reused-buffer.cart');
+    const cart = Cartridge.create(path);
+    // Sizes around the copies' slab limits: none, small, 4 KiB, 64 KiB and past it.
+    const sizes = [0, 100, 4096, 64 * 1024, 64 * 1024 + 1, 300_000];
+    const expected = new Map<string, Buffer>();
+    cart.transaction(() => {
+      for (const sizeBytes of sizes) {
+        const buffer = Buffer.alloc(sizeBytes);
+        for (let round = 0; round < 3; round++) {
+          buffer.fill(round + 1);
+          const file = `/reused/${sizeBytes}-${round}`;
+          if (round === 0) cart.createFile(file, buffer);
+          else {
+            cart.createFile(file, buffer);
+            cart.writeFile(`/reused/${sizeBytes}-0`, buffer);
+          }
+          expected.set(file, Buffer.from(buffer));
+        }
+        expected.set(`/reused/${sizeBytes}-0`, Buffer.from(buffer));
+        buffer.fill(0xee);
+      }
+      for (const [file, bytes] of expected) expect(cart.readFile(file).equals(bytes)).toBe(true);
+    });
+    cart.close();
+    const reopened = Cartridge.open(path);
+    try {
+      for (const [file, bytes] of expected) {
+        expect(reopened.readFile(file).equals(bytes), file).toBe(true);
+      }
+      expect(reopened.verify().ok).toBe(true);
+    } finally {
+      reopened.close();
+    }
+  });
+
   it('undoes everything and rethrows the same error when the body throws', () => {
     const cart = memory();
     cart.createFile('/keep', 'kept');
