@@ -183,6 +183,14 @@ function malformed(offset: number, detail: string): CartridgeError {
 /** What a leaf and a branch read from disk share: their bytes, and their keys left in them. */
 abstract class StoredPage {
   private materialisedKeys: string[] | undefined;
+  /**
+   * The bounds and depth this page was last found in its place for (`placedFor`): a descent
+   * through cached pages passes the same page under the same separators again and again, and
+   * the check is a function of the page's bytes, which never change, and of these three.
+   */
+  placedLow: string | undefined = undefined;
+  placedHigh: string | undefined = undefined;
+  placedDepth = -1;
 
   constructor(
     /** The page's bytes (the cache charges by their length). */
@@ -197,6 +205,17 @@ abstract class StoredPage {
   get keys(): string[] {
     this.materialisedKeys ??= this.decodedKeys();
     return this.materialisedKeys;
+  }
+
+  /**
+   * Key `index`, decoded. A branch keeps the separators lookups decode: they bound the children
+   * every descent under it checks (`placedFor`), so the same strings come back each time.
+   */
+  keyAt(index: number): string | undefined {
+    const materialised = this.materialisedKeys;
+    if (materialised !== undefined) return materialised[index];
+    const start = this.keyStarts[index];
+    return start === undefined ? undefined : storedKeyAt(this.bytes, start);
   }
 
   /** Every key decoded, in an array of the caller's that the page does not keep. */
@@ -325,6 +344,19 @@ class StoredBranch extends StoredPage implements BranchNode {
     return this.materialisedChildren;
   }
 
+  private separators: (string | undefined)[] | undefined;
+
+  override keyAt(index: number): string | undefined {
+    if (index < 0 || index >= this.keyStarts.length) return undefined;
+    this.separators ??= new Array<string | undefined>(this.keyStarts.length);
+    let separator = this.separators[index];
+    if (separator === undefined) {
+      separator = super.keyAt(index) as string;
+      this.separators[index] = separator;
+    }
+    return separator;
+  }
+
   /** Every child reference, in an array of the caller's. */
   childReferences(): Child[] {
     const children = new Array<Child>(this.keyStarts.length + 1);
@@ -378,11 +410,38 @@ export function keyCountOf(node: IndexNode): number {
 
 /** Key `index` of a node, decoding only that one of a page read from disk. */
 export function keyAt(node: IndexNode, index: number): string | undefined {
-  if (node instanceof StoredPage) {
-    const start = node.keyStarts[index];
-    return start === undefined ? undefined : storedKeyAt(node.bytes, start);
-  }
-  return node.keys[index];
+  return node instanceof StoredPage ? node.keyAt(index) : node.keys[index];
+}
+
+/**
+ * Whether `node` is a page read from disk that was found in its place before with exactly these
+ * bounds and depth (see `rememberPlacement`); a node in memory is never taken as placed.
+ */
+export function placedFor(
+  node: IndexNode,
+  low: string | undefined,
+  high: string | undefined,
+  depth: number,
+): boolean {
+  return (
+    node instanceof StoredPage &&
+    node.placedDepth === depth &&
+    node.placedLow === low &&
+    node.placedHigh === high
+  );
+}
+
+/** Remembers that a page read from disk was found in its place for these bounds and depth. */
+export function rememberPlacement(
+  node: IndexNode,
+  low: string | undefined,
+  high: string | undefined,
+  depth: number,
+): void {
+  if (!(node instanceof StoredPage)) return;
+  node.placedLow = low;
+  node.placedHigh = high;
+  node.placedDepth = depth;
 }
 
 /** Key `index` of a node (which must exist) against `key`: negative, zero or positive. */

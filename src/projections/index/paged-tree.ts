@@ -20,6 +20,8 @@ import {
   lowerBoundIn,
   PAGE_OVERHEAD_BYTES,
   type PageRef,
+  placedFor,
+  rememberPlacement,
   separatorBytes,
   valueAt,
   writableCopyOf,
@@ -83,6 +85,7 @@ function checkPlacementIn(
   depth: number,
   offset: number,
 ): void {
+  if (placedFor(node, low, high, depth)) return;
   if (depth > INDEX_DEPTH_MAX) throw misplaced(offset, 'is deeper than an index can be');
   const count = keyCountOf(node);
   if (count === 0) {
@@ -96,6 +99,7 @@ function checkPlacementIn(
   if (high !== undefined && compareKeyAt(node, count - 1, high) >= 0) {
     throw misplaced(offset, 'holds keys outside its range');
   }
+  rememberPlacement(node, low, high, depth);
 }
 
 /** How many recent lookups a tree remembers (see `PagedTree.get`). */
