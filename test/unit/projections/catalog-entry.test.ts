@@ -226,3 +226,34 @@ describe('catalog entry decoding', () => {
     expect(answer(() => decodeNode(encodeNode(node)))).toBe('JOURNAL_CORRUPT');
   });
 });
+
+describe('the decoded entry kept on its value', () => {
+  it('is decoded once per value, and each value answers for its own bytes', () => {
+    const directory: CatalogNode = {
+      kind: 'directory',
+      inode: 7,
+      mode: 0o755,
+      createdAtMs: 1,
+      modifiedAtMs: 2,
+      versionOffset: 8192,
+      childCount: 3,
+    };
+    const bytes = Buffer.from(encodeNode(directory));
+    const first = decodeNode(bytes);
+    expect(first).toEqual(directory);
+    // The same value: the same node, not decoded again.
+    expect(decodeNode(bytes)).toBe(first);
+    // Another value with the same bytes decodes to an equal node of its own.
+    const twin = Buffer.from(bytes);
+    expect(decodeNode(twin)).toEqual(directory);
+    expect(decodeNode(twin)).not.toBe(first);
+    // Views of one page: each value is its own, whatever it shares with its neighbours.
+    const changed = encodeNode({ ...directory, childCount: 4 });
+    const page = Buffer.concat([bytes, changed]);
+    const left = page.subarray(0, bytes.length);
+    const right = page.subarray(bytes.length);
+    expect(decodeNode(left)).toEqual(directory);
+    expect(decodeNode(right)).toEqual({ ...directory, childCount: 4 });
+    expect(decodeNode(left)).not.toBe(decodeNode(right));
+  });
+});
