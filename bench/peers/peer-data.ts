@@ -32,16 +32,51 @@ export async function fill(
   store: PeerStore,
   count: number,
   values: readonly Buffer[],
+  keyFor: (index: number) => string = keyOf,
 ): Promise<void> {
   for (let first = 0; first < count; first += 1000) {
     const keys: string[] = [];
     const batch: Buffer[] = [];
     for (let index = first; index < Math.min(count, first + 1000); index++) {
-      keys.push(keyOf(index));
+      keys.push(keyFor(index));
       batch.push(values[index % values.length] as Buffer);
     }
     await store.putBatch(keys, batch);
   }
+}
+
+/**
+ * The issue measures puts and gets in stores of 100 000 files: at the large size every put and
+ * get figure runs in a store that holds this many entries once its timed operations are done
+ * (puts) or before they start (gets). The entries a workload does not time are put first, in
+ * batches, untimed (`fillOthers`).
+ */
+export const STORE_FILES_LARGE = 100_000;
+
+/**
+ * Entries put only to make a store hold its files are at most this large: 100 000 of 64 KiB
+ * would be 6.4 GB per store and per figure. Every catalog and B-tree still holds all the keys.
+ */
+export const OTHER_VALUE_MAX_BYTES = 4 * KIB;
+
+/** The key of the `index`-th entry put only to fill a store: never one a workload times. */
+export function otherKeyOf(index: number): string {
+  return `other-${String(index).padStart(8, '0')}`;
+}
+
+/**
+ * Fills `store` with `count` entries the workload never reads or overwrites (see
+ * STORE_FILES_LARGE), of the figure's value size up to OTHER_VALUE_MAX_BYTES. Not timed.
+ */
+export async function fillOthers(
+  store: PeerStore,
+  count: number,
+  sizeBytes: number,
+  seed: string,
+): Promise<void> {
+  if (count <= 0) return;
+  const values = valueRing(Math.min(sizeBytes, OTHER_VALUE_MAX_BYTES), `${seed}-others`);
+  await fill(store, count, values, otherKeyOf);
 }
 
 /**

@@ -1,5 +1,11 @@
 import type { MeasureOptions } from '../measure.js';
-import { batchOperation, sizeLabel, valueRing } from '../peers/peer-data.js';
+import {
+  batchOperation,
+  fillOthers,
+  sizeLabel,
+  STORE_FILES_LARGE,
+  valueRing,
+} from '../peers/peer-data.js';
 import { pairFigures, type PeerPairSpec, runPeerPair } from '../peers/peer-pair.js';
 import { atLeast, type Workload } from '../report.js';
 import { KIB } from '../support.js';
@@ -10,6 +16,8 @@ import { KIB } from '../support.js';
  * inserts (WAL, `synchronous=NORMAL`; Cartridge `'normal'`), an lmdb-js `transactionSync`
  * (`noSync`; Cartridge `'off'`), a LevelDB `batch()` (no sync; Cartridge `'off'`). The issue's
  * target: ≥ 1× better-sqlite3 in one transaction. The figure is `peer_time / cartridge_time`.
+ * At the large size each store is first filled (untimed) so that it holds STORE_FILES_LARGE
+ * entries once the timed batches are done.
  */
 
 interface BatchSettings {
@@ -17,6 +25,14 @@ interface BatchSettings {
   readonly entriesPerBatch: number;
   /** The peers compared; the small size keeps SQLite (the target) and lmdb-js. */
   readonly peers: readonly string[];
+  /** Entries each store holds after the timed batches (the rest put first, untimed). */
+  readonly storeFiles: number;
+}
+
+/** How many entries a pair's timed batches put on each side, warm-up rounds included. */
+function timedEntries(settings: BatchSettings): number {
+  const { measure } = settings;
+  return (measure.warmupRounds + measure.rounds) * measure.opsPerRound * settings.entriesPerBatch;
 }
 
 const COMPARISONS = [
@@ -37,6 +53,13 @@ function specs(settings: BatchSettings): PeerPairSpec[] {
           cartridgeDurability: comparison.cartridgeDurability,
           settings: settings.measure,
           ...('target' in comparison ? { target: atLeast(comparison.target) } : {}),
+          prepare: (store) =>
+            fillOthers(
+              store,
+              settings.storeFiles - timedEntries(settings),
+              sizeBytes,
+              'peers-batch-put',
+            ),
           operation: batchOperation(values, settings.entriesPerBatch),
         } satisfies PeerPairSpec;
       },
@@ -48,11 +71,13 @@ const SMALL: BatchSettings = {
   measure: { warmupRounds: 1, rounds: 5, opsPerRound: 3, latencySamples: 0 },
   entriesPerBatch: 100,
   peers: ['sqlite', 'lmdb'],
+  storeFiles: 0,
 };
 const LARGE: BatchSettings = {
   measure: { warmupRounds: 5, rounds: 31, opsPerRound: 20, latencySamples: 0 },
   entriesPerBatch: 100,
   peers: COMPARISONS.map((comparison) => comparison.peer),
+  storeFiles: STORE_FILES_LARGE,
 };
 
 export const workload: Workload<BatchSettings> = {
