@@ -34,6 +34,17 @@
       ]
     },
     {
+      "target_name": "cartridge_mapped_file",
+      "sources": [
+        "cartridge-mapped-file.c"
+      ],
+      "cflags": [
+        "-O2",
+        "-Wall",
+        "-Wextra"
+      ]
+    },
+    {
       "target_name": "cartridge_lz4",
       "sources": [
         "cartridge-lz4.c"

@@ -19,6 +19,10 @@ import {
   toJournalRecord,
 } from '../journal/journal-reader.js';
 import { JournalWriter, type JournalTail } from '../journal/journal-writer.js';
+import {
+  RESERVATION_STEP_MAPPED_BYTES,
+  RESERVATION_STEP_MAX_BYTES,
+} from '../journal/journal-reservation.js';
 import { isCommit, linkOf } from '../journal/record-frame.js';
 import {
   corruptionError,
@@ -288,8 +292,9 @@ export function openLockedFile(
 }
 
 /**
- * Installs a writer's file check, and in the 'full' durability mode, where every commit is
- * synced, the zeros kept ahead of its end (`JournalReservation`).
+ * Installs a writer's file check, and the zeros kept ahead of its end (`JournalReservation`):
+ * in the 'full' durability mode, where every commit is synced, so that syncs overwrite; and in
+ * every mode where the file writes inside itself through a mapping, so that commits are copies.
  */
 function guardWriter(
   writer: JournalWriter,
@@ -299,7 +304,8 @@ function guardWriter(
   options: ResolvedOptions,
 ): void {
   writer.guardWith(fileGuardOf(storage, path, file));
-  if (options.durability === 'full') writer.reserveAhead();
+  if (options.durability === 'full') writer.reserveAhead(RESERVATION_STEP_MAX_BYTES);
+  else if (file.writesInPlace) writer.reserveAhead(RESERVATION_STEP_MAPPED_BYTES);
 }
 
 /**

@@ -25,8 +25,17 @@ import type { StorageFile } from './io/storage.js';
 
 /** The least the reservation grows by: a few hundred small commits. */
 const RESERVATION_STEP_MIN_BYTES = 1024 * 1024;
-/** The most: a large file grows by an eighth at a time, up to this. */
-const RESERVATION_STEP_MAX_BYTES = 16 * 1024 * 1024;
+/**
+ * The most, for a writer that syncs every commit: a large file grows by an eighth at a time, up
+ * to this, so that the syncs that carry new zeros (and the file's new length) are few.
+ */
+export const RESERVATION_STEP_MAX_BYTES = 16 * 1024 * 1024;
+/**
+ * The most for other writers, which keep zeros only so that commits are copied into a mapping
+ * of the file (`mapped-tail.ts`). Zeros that a sync or the kernel's writeback reaches before a
+ * commit does are written to the disk twice, so fewer are kept ahead.
+ */
+export const RESERVATION_STEP_MAPPED_BYTES = RESERVATION_STEP_MIN_BYTES;
 /** Zeros are written from one buffer of this size, repeated in one `writev`. */
 const ZERO_CHUNK_BYTES = 256 * 1024;
 
@@ -40,6 +49,8 @@ export class JournalReservation {
   constructor(
     private readonly file: StorageFile,
     journalEnd: number,
+    /** The most one step adds: RESERVATION_STEP_MAX_BYTES, or RESERVATION_STEP_MAPPED_BYTES. */
+    private readonly stepMaxBytes: number,
   ) {
     this.reservedEnd = journalEnd;
   }
@@ -60,7 +71,7 @@ export class JournalReservation {
     // otherwise be written twice), growing the file this once.
     const from = Math.max(commitEnd, this.reservedEnd);
     const stepBytes = Math.min(
-      RESERVATION_STEP_MAX_BYTES,
+      this.stepMaxBytes,
       Math.max(RESERVATION_STEP_MIN_BYTES, Math.floor(commitEnd / 8)),
     );
     // Ends on a multiple of the step's minimum, so the zeros end on a page boundary.

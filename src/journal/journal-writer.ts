@@ -177,11 +177,13 @@ export class JournalWriter {
   }
 
   /**
-   * From now on keeps zeros written ahead of the journal's end (`JournalReservation`), for
-   * writers whose every commit is synced. The file must end at the journal's end.
+   * From now on keeps zeros written ahead of the journal's end (`JournalReservation`), in steps
+   * of at most `stepMaxBytes`: for writers whose every commit is synced, and for files whose
+   * writes inside them are cheaper than writes that grow them. The file must end at the
+   * journal's end.
    */
-  reserveAhead(): void {
-    this.reservation ??= new JournalReservation(this.file, this.tail.endOffset);
+  reserveAhead(stepMaxBytes: number): void {
+    this.reservation ??= new JournalReservation(this.file, this.tail.endOffset, stepMaxBytes);
   }
 
   /**

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cartridge } from '../../src/index.js';
+import { MAPPED_WRITES_AVAILABLE, mappedWritesMade } from '../../src/journal/io/mapped-tail.js';
 import { type CrashMode, FaultStorage } from '../support/fault-storage.js';
 
 /**
@@ -165,6 +166,66 @@ describe("the reservation of the 'full' durability mode", () => {
   });
 });
 
+describe('the reservation of a file that writes in place, in the other modes', () => {
+  // A file mapped for writing (src/journal/io/mapped-tail.ts) takes commits as copies only
+  // inside itself, so every mode keeps zeros ahead of the journal, in steps of at most 1 MiB.
+  for (const durability of ['normal', 'off'] as const) {
+    it(`keeps at most a step of zeros ahead in '${durability}', and gives them back`, () => {
+      const storage = new FaultStorage(21, true);
+      const cartridge = Cartridge.create(PATH, { storage, durability });
+      const payload = randomBytes(40 * 1024);
+      for (let index = 0; index < 60; index++) {
+        cartridge.createFile(`/f${index}`, payload);
+        const bytes = storage.snapshot(PATH);
+        expect(bytes.length).toBeGreaterThan(cartridge.head);
+        expect(bytes.length - cartridge.head).toBeLessThanOrEqual(2 * 1024 * 1024);
+      }
+      const head = cartridge.head;
+      expect(head).toBeGreaterThan(2 * 1024 * 1024);
+      expect(storage.snapshot(PATH).subarray(head).every((byte) => byte === 0)).toBe(true);
+      cartridge.close();
+      // The close's checkpoint may add records; the file ends exactly where they end.
+      const reopened = Cartridge.open(PATH, { storage });
+      expect(storage.snapshot(PATH).length).toBe(reopened.head);
+      expect(reopened.readFile('/f59').equals(payload)).toBe(true);
+      reopened.close();
+    });
+
+    it(`keeps a prefix of the commits in '${durability}' when the machine dies at any step`, () => {
+      const payload = randomBytes(48 * 1024);
+      const commits = 50;
+      const probe = new FaultStorage(22, true);
+      const probeCartridge = Cartridge.create(PATH, { storage: probe, durability });
+      const before = probe.operationCount();
+      for (let index = 0; index < commits; index++) probeCartridge.createFile(`/f${index}`, payload);
+      const operations = probe.operationCount() - before;
+      probeCartridge.close();
+      for (let budget = 0; budget <= operations; budget += 2) {
+        const storage = new FaultStorage(23 + budget, true);
+        const cartridge = Cartridge.create(PATH, { storage, durability });
+        cartridge.flush();
+        storage.crashAfter(budget);
+        try {
+          for (let index = 0; index < commits; index++) cartridge.createFile(`/f${index}`, payload);
+        } catch {
+          // The simulated machine died here.
+        }
+        storage.crash({ kind: 'keep-subset', seed: budget });
+        const reopened = Cartridge.open(PATH, { storage });
+        const names = reopened.listDir('/');
+        // What survives is a prefix of the commits, each whole, and nothing else.
+        expect(names.sort()).toEqual(
+          Array.from({ length: names.length }, (_, index) => `f${index}`).sort(),
+        );
+        for (const name of names) expect(reopened.readFile(`/${name}`).equals(payload)).toBe(true);
+        expect(storage.snapshot(PATH).length).toBe(reopened.head);
+        expect(reopened.verify().ok).toBe(true);
+        reopened.close();
+      }
+    });
+  }
+});
+
 describe('the reservation on a real file', () => {
   let directory: string | undefined;
   afterEach(() => {
@@ -185,4 +246,23 @@ describe('the reservation on a real file', () => {
     expect(reopened.readFile('/f49').toString()).toBe(contentOf(49));
     reopened.close();
   });
+
+  it.skipIf(!MAPPED_WRITES_AVAILABLE)(
+    "keeps zeros ahead in 'normal' too, and writes commits through the mapping",
+    () => {
+      directory = mkdtempSync(join(tmpdir(), 'reservation-'));
+      const path = join(directory, 'mapped.cart');
+      const cartridge = Cartridge.create(path);
+      const before = mappedWritesMade();
+      for (let index = 0; index < 50; index++) cartridge.createFile(`/f${index}`, contentOf(index));
+      expect(mappedWritesMade() - before).toBeGreaterThanOrEqual(49);
+      expect(statSync(path).size).toBeGreaterThan(cartridge.head);
+      cartridge.close();
+      const reopened = Cartridge.open(path);
+      expect(statSync(path).size).toBe(reopened.head);
+      expect(reopened.readFile('/f49').toString()).toBe(contentOf(49));
+      expect(reopened.verify().ok).toBe(true);
+      reopened.close();
+    },
+  );
 });

@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Cartridge } from '../../src/index.js';
+import { MAPPED_WRITES_AVAILABLE } from '../../src/journal/io/mapped-tail.js';
 import { expectCode } from '../support/expect-code.js';
 import { childContent, WriterProcess } from '../support/writer-process.js';
 
@@ -15,8 +16,13 @@ import { childContent, WriterProcess } from '../support/writer-process.js';
 let directory: string;
 let children: WriterProcess[] = [];
 
-function child(path: string, mode: 'write' | 'cycle', count = -1): WriterProcess {
-  const started = new WriterProcess(path, mode, count);
+function child(
+  path: string,
+  mode: 'write' | 'cycle',
+  count = -1,
+  durability: 'full' | 'normal' | 'off' = 'full',
+): WriterProcess {
+  const started = new WriterProcess(path, mode, count, durability);
   children.push(started);
   return started;
 }
@@ -104,6 +110,26 @@ describe('a writer killed with SIGKILL', () => {
       next.close();
     }
     expectAcknowledgedPresent(path, writers);
+  });
+
+  it("in durability 'off', past its reserved zeros: nothing acknowledged is lost", async () => {
+    // A writer that does not sync still loses nothing to its own death: its commits are in the
+    // kernel's page cache, copied there through a mapping of the file on machines that build
+    // the addon (src/journal/io/mapped-tail.ts), ahead of which it keeps zeros it never synced.
+    const path = freshCartridge();
+    const writer = child(path, 'write', -1, 'off');
+    writer.go();
+    expect(await writer.waitFor((line) => line === 'ack 400')).toBe(true);
+    await writer.kill();
+    const reader = Cartridge.open(path, { readOnly: true });
+    const head = reader.head;
+    reader.close();
+    if (MAPPED_WRITES_AVAILABLE) expect(statSync(path).size).toBeGreaterThan(head);
+    expectAcknowledgedPresent(path, [writer]);
+    // The writer's open above cut the zeros: the file ends at its journal again.
+    const reopened = Cartridge.open(path, { readOnly: true });
+    expect(statSync(path).size).toBe(reopened.head);
+    reopened.close();
   });
 
   it('while taking or releasing the lock: the next writer opens at once', async () => {

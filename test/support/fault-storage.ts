@@ -231,7 +231,14 @@ export class FaultStorage implements Storage {
   private completedWriteCount = 0;
   private nextInode = 1;
 
-  constructor(seed: number) {
+  /**
+   * `writesInPlace` makes the files say what a mapped real file says, so that the journal keeps
+   * zeros ahead of its end in every durability mode (as on a machine with the addon built).
+   */
+  constructor(
+    seed: number,
+    private readonly writesInPlace = false,
+  ) {
     assert(Number.isSafeInteger(seed), 'seed must be an integer');
     this.random = seededRandom(seed);
   }
@@ -409,6 +416,7 @@ export class FaultStorage implements Storage {
 
   private createHandle(state: HandleState): StorageFile {
     return {
+      writesInPlace: this.writesInPlace,
       sizeBytes: () => this.fileOf(state, 'fstat').visible.sizeBytes,
       read: (target, targetOffset, length, position) =>
         this.readFile(state, target, targetOffset, length, position),

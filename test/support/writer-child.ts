@@ -4,8 +4,9 @@ import { emitLine } from './emit-line.js';
 
 /**
  * A writer in a process of its own, for tests of the one-writer rule with real processes:
- * `writer-child.ts <cartridge> write <count>` waits for a line on stdin (a barrier, so that two
- * children race for the lock), opens the cartridge for writing with durability 'full', then
+ * `writer-child.ts <cartridge> write <count> [durability]` waits for a line on stdin (a barrier,
+ * so that two children race for the lock), opens the cartridge for writing with durability
+ * 'full' (or the one named), then
  * creates `count` files (forever when count is -1) under `/p<pid>/`, acknowledging each after
  * it returned; `writer-child.ts <cartridge> cycle` opens and closes for writing in a loop, so
  * that a kill lands while the lock is being taken or given back. Every line goes to fd 1
@@ -16,9 +17,11 @@ import { emitLine } from './emit-line.js';
 
 
 
-function open(path: string): Cartridge | undefined {
+type Durability = 'full' | 'normal' | 'off';
+
+function open(path: string, durability: Durability = 'full'): Cartridge | undefined {
   try {
-    return Cartridge.open(path, { durability: 'full' });
+    return Cartridge.open(path, { durability });
   } catch (error) {
     if (error instanceof CartridgeError && error.code === 'LOCKED') {
       emitLine(`locked ${error.holderPid ?? 'unknown'}`);
@@ -29,8 +32,8 @@ function open(path: string): Cartridge | undefined {
   }
 }
 
-function write(path: string, count: number): void {
-  const cartridge = open(path);
+function write(path: string, count: number, durability: Durability): void {
+  const cartridge = open(path, durability);
   if (cartridge === undefined) return;
   emitLine(`opened ${process.pid}`);
   const directory = `/p${process.pid}`;
@@ -53,7 +56,7 @@ function cycle(path: string): void {
 }
 
 function main(): void {
-  const [path, mode, countText] = process.argv.slice(2);
+  const [path, mode, countText, durabilityText] = process.argv.slice(2);
   if (path === undefined || mode === undefined) {
     throw new Error('usage: writer-child.ts <cartridge> write <count> | cycle');
   }
@@ -65,7 +68,7 @@ function main(): void {
   process.stdin.once('data', () => {
     // The open stdin pipe would keep the process alive after its work.
     process.stdin.destroy();
-    write(path, count);
+    write(path, count, (durabilityText ?? 'full') as Durability);
   });
 }
 

@@ -22,8 +22,14 @@ export class WriterProcess {
   private waiters: (() => void)[] = [];
   stderr = '';
 
-  constructor(path: string, mode: 'write' | 'cycle', count = -1) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', CHILD_PATH, path, mode, String(count)], {
+  constructor(
+    path: string,
+    mode: 'write' | 'cycle',
+    count = -1,
+    durability: 'full' | 'normal' | 'off' = 'full',
+  ) {
+    const args = ['--import', 'tsx', CHILD_PATH, path, mode, String(count), durability];
+    this.child = spawn(process.execPath, args, {
       cwd: PROJECT_ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -58,6 +58,10 @@ class OrderingCheckFile implements StorageFile {
     private readonly report: (violation: string) => void,
   ) {}
 
+  get writesInPlace(): boolean {
+    return this.inner.writesInPlace;
+  }
+
   sizeBytes(): number {
     return this.inner.sizeBytes();
   }

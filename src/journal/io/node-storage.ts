@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { assert } from '../../assert.js';
 import { flockExclusive, lockHolderOf } from './file-lock.js';
+import { MappedTail, MAPPED_WRITES_AVAILABLE } from './mapped-tail.js';
 import type {
   FileIdentity,
   LockHolder,
@@ -82,6 +83,9 @@ class NodeStorageFile implements StorageFile {
   private descriptor: number | undefined;
   private cachedSizeBytes: number;
   private readonly fileIdentity: FileIdentity;
+  /** Writes inside the file go through a mapping of it (see `mapped-tail.ts`), when built. */
+  private readonly tail: MappedTail | undefined;
+  readonly writesInPlace: boolean;
 
   constructor(
     private readonly path: string,
@@ -95,6 +99,8 @@ class NodeStorageFile implements StorageFile {
     if (!status.isFile()) throw systemError('EFTYPE', 'open', path, 'not a regular file');
     this.cachedSizeBytes = status.size;
     this.fileIdentity = { device: status.dev, inode: status.ino };
+    this.tail = MAPPED_WRITES_AVAILABLE && !readOnly ? new MappedTail(descriptor, path) : undefined;
+    this.writesInPlace = this.tail !== undefined;
   }
 
   identity(): FileIdentity {
@@ -138,6 +144,17 @@ class NodeStorageFile implements StorageFile {
   write(buffers: readonly Uint8Array[], position: number): void {
     const descriptor = this.writableDescriptor('write');
     assert(Number.isSafeInteger(position) && position >= 0, 'position must be non-negative');
+    if (this.tail !== undefined) {
+      let totalBytes = 0;
+      for (const buffer of buffers) totalBytes += buffer.byteLength;
+      // Only bytes inside the file: a mapping cannot grow it.
+      if (
+        position + totalBytes <= this.cachedSizeBytes &&
+        this.tail.tryWrite(buffers, position, totalBytes)
+      ) {
+        return;
+      }
+    }
     let remaining = remainingAfter(buffers, 0);
     let offset = position;
     let zeroProgressCount = 0;
@@ -160,6 +177,8 @@ class NodeStorageFile implements StorageFile {
   truncate(sizeBytes: number): void {
     const descriptor = this.writableDescriptor('ftruncate');
     assert(Number.isSafeInteger(sizeBytes) && sizeBytes >= 0, 'sizeBytes must be non-negative');
+    // A mapped page past the new end would fault at its next touch.
+    this.tail?.release();
     fs.ftruncateSync(descriptor, sizeBytes);
     this.cachedSizeBytes = sizeBytes;
   }
@@ -173,6 +192,7 @@ class NodeStorageFile implements StorageFile {
     const descriptor = this.descriptor;
     if (descriptor === undefined) return;
     this.descriptor = undefined;
+    this.tail?.release();
     fs.closeSync(descriptor);
   }
 

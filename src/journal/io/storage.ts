@@ -28,6 +28,12 @@ export interface LockHolder {
 }
 
 export interface StorageFile {
+  /**
+   * Whether writes that land inside the file cost less than writes that grow it (they are
+   * copied into a mapping of it): the journal then keeps zeros written ahead of its end in
+   * every durability mode, not only in 'full' (`journal-reservation.ts`).
+   */
+  readonly writesInPlace: boolean;
   /** The current size of the file as the process sees it (written, not necessarily synced). */
   sizeBytes(): number;
   /**
