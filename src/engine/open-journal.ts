@@ -293,8 +293,9 @@ export function openLockedFile(
 
 /**
  * Installs a writer's file check, and the zeros kept ahead of its end (`JournalReservation`):
- * in the 'full' durability mode, where every commit is synced, so that syncs overwrite; and in
- * every mode where the file writes inside itself through a mapping, so that commits are copies.
+ * in the 'full' durability mode, where every commit is synced, so that syncs overwrite; in the
+ * other modes when the file copies writes inside itself into a mapping, so that commits are
+ * copies (a sync after such writes costs twice as much, so 'full' writes with `pwritev`).
  */
 function guardWriter(
   writer: JournalWriter,
@@ -305,7 +306,7 @@ function guardWriter(
 ): void {
   writer.guardWith(fileGuardOf(storage, path, file));
   if (options.durability === 'full') writer.reserveAhead(RESERVATION_STEP_MAX_BYTES);
-  else if (file.writesInPlace) writer.reserveAhead(RESERVATION_STEP_MAPPED_BYTES);
+  else if (file.writeInPlace?.() === true) writer.reserveAhead(RESERVATION_STEP_MAPPED_BYTES);
 }
 
 /**

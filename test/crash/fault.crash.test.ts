@@ -537,7 +537,7 @@ class SyncTracer implements Storage {
     const file = this.inner.open(path, options);
     let headerWritten = false;
     return {
-      writesInPlace: file.writesInPlace,
+      writeInPlace: () => file.writeInPlace?.() === true,
       sizeBytes: () => file.sizeBytes(),
       read: (target, targetOffset, length, position) => file.read(target, targetOffset, length, position),
       write: (buffers, position) => {

@@ -182,7 +182,12 @@ describe('the reservation of a file that writes in place, in the other modes', (
       }
       const head = cartridge.head;
       expect(head).toBeGreaterThan(2 * 1024 * 1024);
-      expect(storage.snapshot(PATH).subarray(head).every((byte) => byte === 0)).toBe(true);
+      expect(
+        storage
+          .snapshot(PATH)
+          .subarray(head)
+          .every((byte) => byte === 0),
+      ).toBe(true);
       cartridge.close();
       // The close's checkpoint may add records; the file ends exactly where they end.
       const reopened = Cartridge.open(PATH, { storage });
@@ -197,7 +202,8 @@ describe('the reservation of a file that writes in place, in the other modes', (
       const probe = new FaultStorage(22, true);
       const probeCartridge = Cartridge.create(PATH, { storage: probe, durability });
       const before = probe.operationCount();
-      for (let index = 0; index < commits; index++) probeCartridge.createFile(`/f${index}`, payload);
+      for (let index = 0; index < commits; index++)
+        probeCartridge.createFile(`/f${index}`, payload);
       const operations = probe.operationCount() - before;
       probeCartridge.close();
       for (let budget = 0; budget <= operations; budget += 2) {

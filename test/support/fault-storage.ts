@@ -232,8 +232,8 @@ export class FaultStorage implements Storage {
   private nextInode = 1;
 
   /**
-   * `writesInPlace` makes the files say what a mapped real file says, so that the journal keeps
-   * zeros ahead of its end in every durability mode (as on a machine with the addon built).
+   * `writesInPlace` makes the files answer `writeInPlace()` as a real file does where the addon
+   * is built, so that the journal keeps zeros ahead of its end in every durability mode.
    */
   constructor(
     seed: number,
@@ -416,7 +416,7 @@ export class FaultStorage implements Storage {
 
   private createHandle(state: HandleState): StorageFile {
     return {
-      writesInPlace: this.writesInPlace,
+      writeInPlace: () => this.writesInPlace,
       sizeBytes: () => this.fileOf(state, 'fstat').visible.sizeBytes,
       read: (target, targetOffset, length, position) =>
         this.readFile(state, target, targetOffset, length, position),

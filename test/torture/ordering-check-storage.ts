@@ -58,8 +58,8 @@ class OrderingCheckFile implements StorageFile {
     private readonly report: (violation: string) => void,
   ) {}
 
-  get writesInPlace(): boolean {
-    return this.inner.writesInPlace;
+  writeInPlace(): boolean {
+    return this.inner.writeInPlace?.() === true;
   }
 
   sizeBytes(): number {

@@ -162,8 +162,6 @@ class MemoryFileTable {
 
 /** One open handle of a memory file; handles on the same path share the same bytes. */
 class MemoryStorageFile implements StorageFile {
-  /** A write is a copy either way: growing costs nothing more. */
-  readonly writesInPlace = false;
   private closed = false;
 
   constructor(

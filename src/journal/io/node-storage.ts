@@ -83,9 +83,8 @@ class NodeStorageFile implements StorageFile {
   private descriptor: number | undefined;
   private cachedSizeBytes: number;
   private readonly fileIdentity: FileIdentity;
-  /** Writes inside the file go through a mapping of it (see `mapped-tail.ts`), when built. */
-  private readonly tail: MappedTail | undefined;
-  readonly writesInPlace: boolean;
+  /** Writes inside the file go through a mapping of it once asked (see `mapped-tail.ts`). */
+  private tail: MappedTail | undefined;
 
   constructor(
     private readonly path: string,
@@ -99,8 +98,13 @@ class NodeStorageFile implements StorageFile {
     if (!status.isFile()) throw systemError('EFTYPE', 'open', path, 'not a regular file');
     this.cachedSizeBytes = status.size;
     this.fileIdentity = { device: status.dev, inode: status.ino };
-    this.tail = MAPPED_WRITES_AVAILABLE && !readOnly ? new MappedTail(descriptor, path) : undefined;
-    this.writesInPlace = this.tail !== undefined;
+  }
+
+  writeInPlace(): boolean {
+    if (this.tail === undefined && MAPPED_WRITES_AVAILABLE && !this.readOnly) {
+      this.tail = new MappedTail(this.openDescriptor('mmap'), this.path);
+    }
+    return this.tail !== undefined;
   }
 
   identity(): FileIdentity {

@@ -29,11 +29,15 @@ export interface LockHolder {
 
 export interface StorageFile {
   /**
-   * Whether writes that land inside the file cost less than writes that grow it (they are
-   * copied into a mapping of it): the journal then keeps zeros written ahead of its end in
-   * every durability mode, not only in 'full' (`journal-reservation.ts`).
+   * Asks the file to copy the writes that land inside it into a shared mapping of itself
+   * instead of making a system call for each, and says whether it will (a real file, where the
+   * addon is built: `mapped-tail.ts`). Writes that grow the file are made as before, so a
+   * writer that says yes keeps zeros written ahead of its journal (`journal-reservation.ts`).
+   * Only for writers that do not sync every commit: an `fdatasync` after writes through a
+   * mapping took 380-430 µs here against 160-200 after `pwritev`. Optional: a storage without
+   * it is written with `write` alone.
    */
-  readonly writesInPlace: boolean;
+  writeInPlace?(): boolean;
   /** The current size of the file as the process sees it (written, not necessarily synced). */
   sizeBytes(): number;
   /**

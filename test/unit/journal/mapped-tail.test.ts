@@ -33,14 +33,14 @@ describe.skipIf(!MAPPED_WRITES_AVAILABLE)('writes through a mapping of the file'
     directory = mkdtempSync(join(tmpdir(), 'mapped-tail-'));
     path = join(directory, 'mapped.bin');
     file = new NodeStorage().open(path, { create: true, truncate: false, readOnly: false });
+    expect(file.writeInPlace?.()).toBe(true);
   });
   afterEach(() => {
     file.close();
     rmSync(directory, { recursive: true, force: true });
   });
 
-  it('says so, and writes inside the file through the mapping where others read it at once', () => {
-    expect(file.writesInPlace).toBe(true);
+  it('writes inside the file through the mapping, where others read the bytes at once', () => {
     file.write([Buffer.alloc(2 * MIB)], 0);
     const before = mappedWritesMade();
     const first = Buffer.from('first record ');
@@ -56,6 +56,25 @@ describe.skipIf(!MAPPED_WRITES_AVAILABLE)('writes through a mapping of the file'
     expect(target.toString()).toBe('first record and its blob');
   });
 
+  it('maps nothing for a file not asked to, nor for a read-only one', () => {
+    const other = new NodeStorage().open(join(directory, 'plain.bin'), {
+      create: true,
+      truncate: false,
+      readOnly: false,
+    });
+    const reader = new NodeStorage().open(path, { create: false, truncate: false, readOnly: true });
+    try {
+      expect(reader.writeInPlace?.()).toBe(false);
+      other.write([Buffer.alloc(MIB)], 0);
+      const before = mappedWritesMade();
+      other.write([Buffer.from('plain')], 1000);
+      expect(mappedWritesMade()).toBe(before);
+    } finally {
+      other.close();
+      reader.close();
+    }
+  });
+
   it('grows the file with pwritev, never through the mapping', () => {
     file.write([Buffer.alloc(4096)], 0);
     const before = mappedWritesMade();
@@ -64,7 +83,11 @@ describe.skipIf(!MAPPED_WRITES_AVAILABLE)('writes through a mapping of the file'
     expect(mappedWritesMade()).toBe(before);
     expect(statSync(path).size).toBe(4097);
     expect(file.sizeBytes()).toBe(4097);
-    expect(readFileSync(path).subarray(3997).every((byte) => byte === 7)).toBe(true);
+    expect(
+      readFileSync(path)
+        .subarray(3997)
+        .every((byte) => byte === 7),
+    ).toBe(true);
   });
 
   it('writes behind its window with pwritev, and keeps the window at the end', () => {
@@ -125,6 +148,10 @@ describe.skipIf(!MAPPED_WRITES_AVAILABLE)('writes through a mapping of the file'
     file.truncate(4096);
     file.truncate(2 * MIB);
     file.write([Buffer.from('after the cut')], MIB);
-    expect(readFileSync(path).subarray(MIB, MIB + 13).toString()).toBe('after the cut');
+    expect(
+      readFileSync(path)
+        .subarray(MIB, MIB + 13)
+        .toString(),
+    ).toBe('after the cut');
   });
 });
