@@ -45,6 +45,17 @@
       ]
     },
     {
+      "target_name": "cartridge_path_watch",
+      "sources": [
+        "cartridge-path-watch.c"
+      ],
+      "cflags": [
+        "-O2",
+        "-Wall",
+        "-Wextra"
+      ]
+    },
+    {
       "target_name": "cartridge_lz4",
       "sources": [
         "cartridge-lz4.c"

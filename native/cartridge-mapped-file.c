@@ -148,18 +148,27 @@ static napi_value map_window(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* Copies the pieces back to back from `start`; 0 when a SIGBUS cut the copy short. */
-static int guarded_copy(unsigned char *start, unsigned char **pieces, size_t *lengths,
+static void copy_pieces(unsigned char *target, unsigned char **pieces, const size_t *lengths,
                         size_t count) {
-  sigjmp_buf jump;
-  /* Saving no signal mask: the handler runs with SA_NODEFER, so none needs restoring. */
-  if (sigsetjmp(jump, 0) != 0) return 0;
-  guard_jump = &jump;
-  unsigned char *target = start;
   for (size_t index = 0; index < count; index++) {
     memcpy(target, pieces[index], lengths[index]);
     target += lengths[index];
   }
+}
+
+/* Copies the pieces back to back from `start`; 0 when a SIGBUS cut the copy short. */
+static int guarded_copy(unsigned char *start, unsigned char **pieces, size_t *lengths,
+                        size_t count) {
+  /* Kept in memory across the jump, so that nothing read after it is a stale register. */
+  unsigned char *volatile target = start;
+  unsigned char **volatile sources = pieces;
+  size_t *volatile sizes = lengths;
+  volatile size_t total = count;
+  sigjmp_buf jump;
+  /* Saving no signal mask: the handler runs with SA_NODEFER, so none needs restoring. */
+  if (sigsetjmp(jump, 0) != 0) return 0;
+  guard_jump = &jump;
+  copy_pieces(target, sources, sizes, total);
   guard_jump = NULL;
   return 1;
 }

@@ -98,6 +98,7 @@ export type {
   Storage,
   StorageFile,
 } from './journal/io/storage.js';
+export type { PathWatch, PathWatchVerdict } from './journal/io/path-watch.js';
 export { NodeStorage } from './journal/io/node-storage.js';
 export { MemoryStorage } from './journal/io/memory-storage.js';
 export {

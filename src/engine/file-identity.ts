@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { type Clock, systemClock } from '../clock.js';
 import { CartridgeError, fromSystemError } from '../errors.js';
 import type { FileIdentity, PathStatus, Storage, StorageFile } from '../journal/io/storage.js';
 
@@ -9,21 +10,50 @@ import type { FileIdentity, PathStatus, Storage, StorageFile } from '../journal/
  * fsync still returns, yet the data is gone or lands after a hole. So before every commit and
  * every sync the writer asks the path once (one stat): does it still name the file this handle
  * opened, and is that file exactly as long as the journal this handle wrote?
+ *
+ * A writer whose commits are copies into a mapping of the file (they raise no inotify event)
+ * asks a watch on the path first (`watched`, ARCHITECTURE.md §86): while it has seen nothing,
+ * the answer is the one the last `stat` gave, and the `stat` is skipped, but never for longer
+ * than FULL_CHECK_INTERVAL_MS, which bounds what no watch sees (a file system mounted over a
+ * directory on the way). Anything the watch saw, the writer's own header and zero writes
+ * included, brings the `stat` back for that commit; a watch that can no longer tell is dropped.
  */
 export function fileGuardOf(
   storage: Storage,
   path: string,
   file: StorageFile,
+  watched = false,
+  clock: Clock = systemClock,
 ): (expectedSizeBytes: number) => void {
   // Resolved now, so that a later change of the working directory does not move the check.
   const absolutePath = resolve(path);
   const identity = file.identity();
-  return (expectedSizeBytes) => {
+  const check = (expectedSizeBytes: number): void => {
     const status = statusOf(storage, absolutePath, path);
     const change = changeOf(identity, status) ?? lengthChangeOf(status, expectedSizeBytes);
     if (change !== undefined) throw new CartridgeError('FILE_CHANGED', `${path} ${change}`);
   };
+  let watch = watched ? file.watchPath?.(absolutePath) : undefined;
+  if (watch === undefined) return check;
+  // Set only once a full check passed: until then, every commit checks in full.
+  let checkedAtMs = Number.NEGATIVE_INFINITY;
+  return (expectedSizeBytes) => {
+    if (watch !== undefined) {
+      // Polled before the stat: whatever happens after this poll, the next one sees.
+      const verdict = watch.poll();
+      const nowMs = clock.nowMs();
+      if (verdict === 'quiet' && nowMs - checkedAtMs < FULL_CHECK_INTERVAL_MS) return;
+      if (verdict === 'gone') watch = undefined;
+      check(expectedSizeBytes);
+      checkedAtMs = nowMs;
+      return;
+    }
+    check(expectedSizeBytes);
+  };
 }
+
+/** The longest a watched writer goes without a full `stat` of its path. */
+export const FULL_CHECK_INTERVAL_MS = 1000;
 
 /**
  * The same question for a read-only handle following another process's writes: does the path

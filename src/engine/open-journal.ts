@@ -295,7 +295,9 @@ export function openLockedFile(
  * Installs a writer's file check, and the zeros kept ahead of its end (`JournalReservation`):
  * in the 'full' durability mode, where every commit is synced, so that syncs overwrite; in the
  * other modes when the file copies writes inside itself into a mapping, so that commits are
- * copies (a sync after such writes costs twice as much, so 'full' writes with `pwritev`).
+ * copies (a sync after such writes costs twice as much, so 'full' writes with `pwritev`). Such
+ * commits raise no inotify event, so their file check may ask a watch on the path before its
+ * `stat` (`file-identity.ts`).
  */
 function guardWriter(
   writer: JournalWriter,
@@ -304,9 +306,10 @@ function guardWriter(
   file: StorageFile,
   options: ResolvedOptions,
 ): void {
-  writer.guardWith(fileGuardOf(storage, path, file));
+  const inPlace = options.durability !== 'full' && file.writeInPlace?.() === true;
+  writer.guardWith(fileGuardOf(storage, path, file, inPlace, options.clock));
   if (options.durability === 'full') writer.reserveAhead(RESERVATION_STEP_MAX_BYTES);
-  else if (file.writeInPlace?.() === true) writer.reserveAhead(RESERVATION_STEP_MAPPED_BYTES);
+  else if (inPlace) writer.reserveAhead(RESERVATION_STEP_MAPPED_BYTES);
 }
 
 /**

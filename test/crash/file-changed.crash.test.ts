@@ -1,16 +1,28 @@
 import {
   appendFileSync,
+  chmodSync,
   mkdirSync,
   mkdtempSync,
   renameSync,
   rmSync,
   truncateSync,
   unlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Cartridge, type Durability, MemoryStorage } from '../../src/index.js';
+import type { Clock } from '../../src/clock.js';
+import { FULL_CHECK_INTERVAL_MS } from '../../src/engine/file-identity.js';
+import {
+  Cartridge,
+  type Durability,
+  MemoryStorage,
+  NodeStorage,
+  type PathStatus,
+} from '../../src/index.js';
+import { MAPPED_WRITES_AVAILABLE } from '../../src/journal/io/mapped-tail.js';
+import { watchPath } from '../../src/journal/io/path-watch.js';
 import { codeThrownBy, expectCode } from '../support/expect-code.js';
 
 /**
@@ -41,6 +53,12 @@ const ACTIONS: Record<string, Action> = {
   truncate: ({ path }) => truncateSync(path, 8192),
   'append by another writer': ({ path }) => appendFileSync(path, Buffer.alloc(100, 7)),
   'remove the directory': ({ directory }) => rmSync(directory, { recursive: true, force: true }),
+  'move the directory': ({ directory }) => renameSync(directory, `${directory}-moved`),
+  'move the directory and put another in its place': ({ directory, path }) => {
+    renameSync(directory, `${directory}-moved`);
+    mkdirSync(directory);
+    Cartridge.create(path).close();
+  },
 };
 
 let root: string;
@@ -113,6 +131,77 @@ describe.each(MODES)('a file changed under the writer, durability %s', (durabili
     expect(moved.exists('/lost')).toBe(false);
     expect(moved.verify().ok).toBe(true);
     moved.close();
+  });
+});
+
+/** A real storage that counts the stats the writer's file check makes. */
+class CountingStorage extends NodeStorage {
+  statCount = 0;
+
+  override statPath(path: string): PathStatus | undefined {
+    this.statCount++;
+    return super.statPath(path);
+  }
+}
+
+/** A clock whose monotonic time moves only when told. */
+function steppedClock(): Clock & { advance(ms: number): void } {
+  let nowMs = 0;
+  return {
+    now: () => Date.now(),
+    nowMs: () => nowMs,
+    advance: (ms) => {
+      nowMs += ms;
+    },
+  };
+}
+
+const watched = (() => {
+  const probe = mkdtempSync(join(tmpdir(), 'cartridge-watch-probe-'));
+  try {
+    writeFileSync(join(probe, 'p'), '');
+    const watch = watchPath(join(probe, 'p'));
+    watch?.close();
+    return watch !== undefined && MAPPED_WRITES_AVAILABLE;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+})();
+
+describe.skipIf(!watched)('a writer whose path is watched (ARCHITECTURE 86)', () => {
+  it("stats its path only after something happened, and at least once a second ('off')", () => {
+    const scene = sceneIn('watched-counts');
+    const storage = new CountingStorage();
+    const clock = steppedClock();
+    const cartridge = Cartridge.create(scene.path, { storage, durability: 'off', clock });
+    for (let index = 0; index < 200; index++) cartridge.createFile(`/f${index}`, 'x'.repeat(100));
+    // The create's own header and zero writes bring a stat or two, the commits none.
+    const afterCommits = storage.statCount;
+    expect(afterCommits).toBeLessThanOrEqual(4);
+    // A harmless change (a chmod) brings one stat, and the commit goes on.
+    chmodSync(scene.path, 0o600);
+    cartridge.createFile('/after-chmod', 'ok');
+    expect(storage.statCount).toBe(afterCommits + 1);
+    cartridge.createFile('/quiet-again', 'ok');
+    expect(storage.statCount).toBe(afterCommits + 1);
+    // A second without a stat brings one, whatever the watch says.
+    clock.advance(FULL_CHECK_INTERVAL_MS);
+    cartridge.createFile('/a-second-later', 'ok');
+    expect(storage.statCount).toBe(afterCommits + 2);
+    cartridge.close();
+    const reopened = Cartridge.open(scene.path);
+    expect(reopened.readFile('/a-second-later').toString()).toBe('ok');
+    reopened.close();
+  });
+
+  it("stats every commit in 'full', whose writes the watch would report", () => {
+    const scene = sceneIn('watched-full');
+    const storage = new CountingStorage();
+    const cartridge = Cartridge.create(scene.path, { storage, durability: 'full' });
+    const before = storage.statCount;
+    for (let index = 0; index < 20; index++) cartridge.createFile(`/f${index}`, 'x');
+    expect(storage.statCount - before).toBeGreaterThanOrEqual(20);
+    cartridge.close();
   });
 });
 

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { assert } from '../../assert.js';
 import { flockExclusive, lockHolderOf } from './file-lock.js';
 import { MappedTail, MAPPED_WRITES_AVAILABLE } from './mapped-tail.js';
+import { type PathWatch, watchPath } from './path-watch.js';
 import type {
   FileIdentity,
   LockHolder,
@@ -85,6 +86,8 @@ class NodeStorageFile implements StorageFile {
   private readonly fileIdentity: FileIdentity;
   /** Writes inside the file go through a mapping of it once asked (see `mapped-tail.ts`). */
   private tail: MappedTail | undefined;
+  /** The watch on this file's path the writer asked for, closed with the handle. */
+  private watch: PathWatch | undefined;
 
   constructor(
     private readonly path: string,
@@ -105,6 +108,12 @@ class NodeStorageFile implements StorageFile {
       this.tail = new MappedTail(this.openDescriptor('mmap'), this.path);
     }
     return this.tail !== undefined;
+  }
+
+  watchPath(absolutePath: string): PathWatch | undefined {
+    this.openDescriptor('inotify');
+    this.watch ??= watchPath(absolutePath);
+    return this.watch;
   }
 
   identity(): FileIdentity {
@@ -197,6 +206,7 @@ class NodeStorageFile implements StorageFile {
     if (descriptor === undefined) return;
     this.descriptor = undefined;
     this.tail?.release();
+    this.watch?.close();
     fs.closeSync(descriptor);
   }
 

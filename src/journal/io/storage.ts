@@ -9,6 +9,8 @@
  * a FIFO, socket or device), without blocking on it.
  */
 
+import type { PathWatch } from './path-watch.js';
+
 /** The identity of a file: two handles with the same device and inode reach the same file. */
 export interface FileIdentity {
   readonly device: number;
@@ -38,6 +40,13 @@ export interface StorageFile {
    * it is written with `write` alone.
    */
   writeInPlace?(): boolean;
+  /**
+   * A watch that tells whether anything happened to this file, or to the names on the way to
+   * it, since it was last asked (`path-watch.ts`), owned by this handle and closed with it; or
+   * undefined when the storage has none for this path. The writer asks it only when its own
+   * commits go through `writeInPlace()`, which the watch does not take for a change. Optional.
+   */
+  watchPath?(absolutePath: string): PathWatch | undefined;
   /** The current size of the file as the process sees it (written, not necessarily synced). */
   sizeBytes(): number;
   /**

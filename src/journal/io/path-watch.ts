@@ -1,0 +1,91 @@
+import { realpathSync } from 'node:fs';
+import { basename, dirname, parse } from 'node:path';
+import { loadNativeAddon } from '../native-addon.js';
+
+/**
+ * An inotify watch on a file and on every directory on the way to it
+ * (`native/cartridge-path-watch.c`, ARCHITECTURE.md §86): it says whether anything happened
+ * that could change what the path names, or the file's length, since it was last asked. Asking
+ * costs one non-blocking `read`; the `stat` it spares costs several times that.
+ */
+
+/** What happened since the last poll. */
+export type PathWatchVerdict =
+  /** Nothing to the file or to the names leading to it. */
+  | 'quiet'
+  /** Something touched the file (written, cut, linked, moved): look at the path again. */
+  | 'look-again'
+  /** The watches may no longer be on the path (a directory moved, a name re-created): stop. */
+  | 'gone';
+
+export interface PathWatch {
+  poll(): PathWatchVerdict;
+  close(): void;
+}
+
+interface PathWatchBinding {
+  readonly available: boolean;
+  watchPath(directories: readonly string[], names: readonly string[], filePath: string): object;
+  poll(watch: object): number;
+  closeWatch(watch: object): void;
+}
+
+/** The addon's own bound on directories per watch. */
+const DIRECTORIES_MAX = 64;
+const VERDICTS: readonly PathWatchVerdict[] = ['quiet', 'look-again', 'gone'];
+
+function loadBinding(): PathWatchBinding | undefined {
+  const addon = loadNativeAddon<PathWatchBinding>(
+    'cartridge_path_watch.node',
+    process.env['CARTRIDGE_PATH_WATCH'] === '0',
+  );
+  return addon?.available === true ? addon : undefined;
+}
+
+const binding = loadBinding();
+
+/** The directories from the root down to the file's, and the name each holds on the way. */
+function stepsOf(absolutePath: string): { directories: string[]; names: string[] } {
+  const directories: string[] = [];
+  const names: string[] = [];
+  const root = parse(absolutePath).root;
+  for (let at = absolutePath; at !== root; at = dirname(at)) {
+    directories.unshift(dirname(at));
+    names.unshift(basename(at));
+  }
+  return { directories, names };
+}
+
+/**
+ * A watch on `absolutePath`, or undefined when none can answer for it: no addon, a symbolic
+ * link on the way (a link changed elsewhere would change what the path names without an event
+ * on these directories), a path deeper than the addon takes, a file system whose changes may
+ * come from elsewhere (a network one), or no inotify instance left.
+ */
+export function watchPath(absolutePath: string): PathWatch | undefined {
+  if (binding === undefined) return undefined;
+  let real: string;
+  try {
+    real = realpathSync.native(absolutePath);
+  } catch {
+    return undefined;
+  }
+  if (real !== absolutePath) return undefined;
+  const { directories, names } = stepsOf(absolutePath);
+  if (directories.length === 0 || directories.length > DIRECTORIES_MAX) return undefined;
+  let handle: object;
+  try {
+    handle = binding.watchPath(directories, names, absolutePath);
+  } catch {
+    return undefined;
+  }
+  let closed = false;
+  return {
+    poll: () => (closed ? 'gone' : (VERDICTS[binding.poll(handle)] ?? 'gone')),
+    close: () => {
+      if (closed) return;
+      closed = true;
+      binding.closeWatch(handle);
+    },
+  };
+}

@@ -1,0 +1,125 @@
+import {
+  appendFileSync,
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { NodeStorage } from '../../../src/journal/io/node-storage.js';
+import { type PathWatch, watchPath } from '../../../src/journal/io/path-watch.js';
+
+/**
+ * The watch a writer asks before its per-commit `stat` (src/journal/io/path-watch.ts): quiet
+ * while nothing happens to the file or the names leading to it, and never quiet after any change
+ * the `stat` would have seen: written or cut by another program, unlinked, replaced, moved, its
+ * directory moved. Writes through a mapping of the file (the writer's own commits) are quiet.
+ */
+
+/** Whether this machine gives watches (Linux, the addon built, a local temporary directory). */
+function watchable(): boolean {
+  const probeDirectory = mkdtempSync(join(tmpdir(), 'path-watch-probe-'));
+  try {
+    const probe = join(probeDirectory, 'probe.bin');
+    writeFileSync(probe, '');
+    const opened = watchPath(probe);
+    opened?.close();
+    return opened !== undefined;
+  } finally {
+    rmSync(probeDirectory, { recursive: true, force: true });
+  }
+}
+
+const WATCHABLE = watchable();
+
+describe.skipIf(!WATCHABLE)('a watch on a path', () => {
+  let root: string;
+  let directory: string;
+  let path: string;
+  let watch: PathWatch;
+
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'path-watch-'));
+    directory = join(root, 'inner');
+    mkdirSync(directory);
+    path = join(directory, 'watched.bin');
+    writeFileSync(path, Buffer.alloc(8192));
+    const opened = watchPath(path);
+    expect(opened).toBeDefined();
+    watch = opened as PathWatch;
+  });
+  afterEach(() => {
+    watch.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('is quiet while nothing happens, and when other names in its directories change', () => {
+    expect(watch.poll()).toBe('quiet');
+    writeFileSync(join(directory, 'neighbour.bin'), 'x');
+    unlinkSync(join(directory, 'neighbour.bin'));
+    mkdirSync(join(root, 'sibling'));
+    expect(watch.poll()).toBe('quiet');
+  });
+
+  it('says look again after another program writes or cuts the file, then is quiet', () => {
+    appendFileSync(path, 'more');
+    expect(watch.poll()).toBe('look-again');
+    expect(watch.poll()).toBe('quiet');
+    truncateSync(path, 100);
+    expect(watch.poll()).toBe('look-again');
+    chmodSync(path, 0o600);
+    expect(watch.poll()).toBe('look-again');
+    expect(watch.poll()).toBe('quiet');
+  });
+
+  const gone: Record<string, () => void> = {
+    unlinked: () => unlinkSync(path),
+    'renamed over': () => {
+      writeFileSync(join(directory, 'other.bin'), 'other');
+      renameSync(join(directory, 'other.bin'), path);
+    },
+    'moved away': () => renameSync(path, join(directory, 'moved.bin')),
+    'its directory moved': () => renameSync(directory, join(root, 'elsewhere')),
+    'a directory above moved': () => renameSync(root, `${root}-moved`),
+  };
+  for (const [name, act] of Object.entries(gone)) {
+    it(`is never quiet once the file is ${name}`, () => {
+      act();
+      expect(watch.poll()).not.toBe('quiet');
+      if (name === 'a directory above moved') renameSync(`${root}-moved`, root);
+    });
+  }
+
+  it('is quiet for writes through a mapping of the file', () => {
+    const file = new NodeStorage().open(path, { create: false, truncate: false, readOnly: false });
+    try {
+      if (file.writeInPlace?.() !== true) return;
+      expect(watch.poll()).toBe('quiet');
+      file.write([Buffer.from('a commit')], 4096);
+      expect(watch.poll()).toBe('quiet');
+      // The same bytes through pwritev (growing the file) are a change it reports.
+      file.write([Buffer.from('grows')], 8192);
+      expect(watch.poll()).toBe('look-again');
+    } finally {
+      file.close();
+    }
+  });
+
+  it('is gone once closed', () => {
+    watch.close();
+    expect(watch.poll()).toBe('gone');
+  });
+
+  it('is not given for a path with a symbolic link on the way', () => {
+    const link = join(root, 'link');
+    symlinkSync(directory, link);
+    expect(watchPath(join(link, 'watched.bin'))).toBeUndefined();
+  });
+});
