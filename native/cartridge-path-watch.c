@@ -17,9 +17,10 @@
  * Events on other names in those directories are read and ignored.
  *
  * Exports: `available`; `watchPath(directories, names, filePath)` returning an opaque watch, or
- * throwing when the path is not on a local file system whose changes inotify sees; `poll(watch)`
- * returning 0 (quiet), 1 (look again) or 2 (gone); `closeWatch(watch)` (idempotent; a watch not
- * closed is closed when collected).
+ * throwing when the path is not on a local file system whose changes inotify sees, or when no
+ * watch can be added; `poll(watch)` returning 0 (quiet), 1 (look again) or 2 (gone);
+ * `closeWatch(watch)` (idempotent; a watch not closed is closed when collected). All watches of
+ * the process share one inotify instance (see `instance` below).
  */
 #include <node_api.h>
 #include <stdint.h>
@@ -27,6 +28,7 @@
 
 #if defined(__linux__)
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/inotify.h>
 #include <sys/vfs.h>
@@ -42,20 +44,45 @@
 #define DIRECTORIES_MAX 64
 #define NAME_MAX_BYTES 256
 #define PATH_MAX_BYTES 4096
+/* Watch descriptors the process holds at once, shared between watches. */
+#define WATCH_USES_MAX 4096
 
 enum { QUIET = 0, LOOK_AGAIN = 1, GONE = 2 };
 
-typedef struct {
-  int descriptor;
-  int file_watch;
+typedef struct path_watch path_watch_t;
+struct path_watch {
+  path_watch_t *next;
+  int closed;
+  /* The verdict of the events read since this watch was last polled, by any poll. */
+  int pending;
+  int file_wd;
   size_t directory_count;
-  int directory_watches[DIRECTORIES_MAX];
+  int directory_wds[DIRECTORIES_MAX];
   char names[DIRECTORIES_MAX][NAME_MAX_BYTES];
-} path_watch_t;
+};
+
+typedef struct {
+  int wd;
+  int users;
+} wd_use_t;
+
+/*
+ * One inotify instance for the whole process, opened by the first watch and never closed:
+ * closing an instance waits for the kernel to retire its marks (7-19 ms measured here, which a
+ * cartridge's close would pay), and instances are few (128 per user by default, shared with
+ * every other program of that user). Watches share it; the kernel gives one descriptor per
+ * inode, so two watches of the same directory share one, counted in `uses`. Every poll reads
+ * all pending events and hands each watch its own verdict.
+ */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int instance = -1;
+static path_watch_t *watches = NULL;
+static wd_use_t uses[WATCH_USES_MAX];
+static size_t use_count = 0;
 
 static const uint32_t FILE_EVENTS = IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF;
-static const uint32_t DIRECTORY_EVENTS = IN_MOVE_SELF | IN_DELETE_SELF | IN_CREATE | IN_DELETE |
-                                         IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR;
+static const uint32_t DIRECTORY_EVENTS =
+    IN_MOVE_SELF | IN_DELETE_SELF | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO;
 static const uint32_t ENTRY_EVENTS = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO;
 
 /* File systems whose changes all pass through this kernel, so inotify sees every one. */
@@ -75,17 +102,148 @@ static int local_file_system(const char *path) {
   }
 }
 
+/* Adds a watch on `path` for this process (shared with any other on the same inode). */
+static int add_use(const char *path, uint32_t mask) {
+  if (use_count == WATCH_USES_MAX) {
+    errno = ENOSPC;
+    return -1;
+  }
+  int wd = inotify_add_watch(instance, path, mask | IN_MASK_ADD | IN_DONT_FOLLOW);
+  if (wd < 0) return -1;
+  for (size_t index = 0; index < use_count; index++) {
+    if (uses[index].wd == wd) {
+      uses[index].users++;
+      return wd;
+    }
+  }
+  uses[use_count].wd = wd;
+  uses[use_count].users = 1;
+  use_count++;
+  return wd;
+}
+
+static void drop_use_at(size_t index) {
+  uses[index] = uses[use_count - 1];
+  use_count--;
+}
+
+/* Gives back one use of `wd`; the last one removes the kernel's watch. */
+static void release_use(int wd) {
+  if (wd < 0) return;
+  for (size_t index = 0; index < use_count; index++) {
+    if (uses[index].wd != wd) continue;
+    if (--uses[index].users == 0) {
+      inotify_rm_watch(instance, wd);
+      drop_use_at(index);
+    }
+    return;
+  }
+}
+
+static void release_all(path_watch_t *watch) {
+  release_use(watch->file_wd);
+  watch->file_wd = -1;
+  for (size_t index = 0; index < watch->directory_count; index++) {
+    release_use(watch->directory_wds[index]);
+    watch->directory_wds[index] = -1;
+  }
+}
+
+/* The kernel removed `wd` (its inode is gone, or unmounted): no watch may release it again. */
+static void forget_wd(int wd) {
+  for (size_t index = 0; index < use_count; index++) {
+    if (uses[index].wd == wd) {
+      drop_use_at(index);
+      break;
+    }
+  }
+  for (path_watch_t *watch = watches; watch != NULL; watch = watch->next) {
+    int used = 0;
+    if (watch->file_wd == wd) {
+      watch->file_wd = -1;
+      used = 1;
+    }
+    for (size_t index = 0; index < watch->directory_count; index++) {
+      if (watch->directory_wds[index] == wd) {
+        watch->directory_wds[index] = -1;
+        used = 1;
+      }
+    }
+    if (used) watch->pending = GONE;
+  }
+}
+
+static int verdict_of(const path_watch_t *watch, const struct inotify_event *event) {
+  if (event->mask & IN_Q_OVERFLOW) return LOOK_AGAIN;
+  if (watch->file_wd >= 0 && event->wd == watch->file_wd) {
+    if (event->mask & IN_UNMOUNT) return GONE;
+    return (event->mask & FILE_EVENTS) ? LOOK_AGAIN : QUIET;
+  }
+  int verdict = QUIET;
+  for (size_t index = 0; index < watch->directory_count; index++) {
+    if (watch->directory_wds[index] < 0 || event->wd != watch->directory_wds[index]) continue;
+    if (event->mask & (IN_MOVE_SELF | IN_DELETE_SELF | IN_UNMOUNT)) return GONE;
+    if ((event->mask & ENTRY_EVENTS) && event->len > 0 &&
+        strncmp(event->name, watch->names[index], NAME_MAX_BYTES) == 0) {
+      return GONE;
+    }
+  }
+  return verdict;
+}
+
+/* Reads every pending event and adds its verdict to each watch's. Called with the lock held. */
+static void drain(void) {
+  /* Aligned for struct inotify_event. */
+  char buffer[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+  for (;;) {
+    ssize_t length = read(instance, buffer, sizeof buffer);
+    if (length < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        /* The instance cannot be read: no watch can tell anything any more. */
+        for (path_watch_t *watch = watches; watch != NULL; watch = watch->next) {
+          watch->pending = GONE;
+        }
+      }
+      return;
+    }
+    if (length == 0) return;
+    for (char *at = buffer; at < buffer + length;) {
+      const struct inotify_event *event = (const struct inotify_event *)at;
+      for (path_watch_t *watch = watches; watch != NULL; watch = watch->next) {
+        int seen = verdict_of(watch, event);
+        if (seen > watch->pending) watch->pending = seen;
+      }
+      if (event->mask & IN_IGNORED) forget_wd(event->wd);
+      at += sizeof(struct inotify_event) + event->len;
+    }
+  }
+}
+
+static void unlink_watch(path_watch_t *watch) {
+  for (path_watch_t **link = &watches; *link != NULL; link = &(*link)->next) {
+    if (*link == watch) {
+      *link = watch->next;
+      return;
+    }
+  }
+}
+
+/* Gives back the watch's descriptors. Called with the lock held. */
 static void close_watch(path_watch_t *watch) {
-  if (watch->descriptor < 0) return;
-  close(watch->descriptor);
-  watch->descriptor = -1;
+  if (watch->closed) return;
+  watch->closed = 1;
+  unlink_watch(watch);
+  release_all(watch);
 }
 
 static void finalize_watch(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   path_watch_t *watch = (path_watch_t *)data;
+  pthread_mutex_lock(&lock);
   close_watch(watch);
+  pthread_mutex_unlock(&lock);
   free(watch);
 }
 
@@ -107,6 +265,26 @@ static path_watch_t *watch_of(napi_env env, napi_value value) {
 static napi_value fail(napi_env env, const char *code, const char *message) {
   napi_throw_error(env, code, message);
   return NULL;
+}
+
+/* Adds the watch's descriptors under the lock; 0 with errno set when one could not be added. */
+static int register_watch(path_watch_t *watch, char directories[][PATH_MAX_BYTES],
+                          const char *file_path) {
+  if (instance < 0) {
+    instance = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (instance < 0) return 0;
+  }
+  /* Events already queued concern earlier states; they go to the watches that exist now. */
+  drain();
+  for (size_t index = 0; index < watch->directory_count; index++) {
+    watch->directory_wds[index] = add_use(directories[index], DIRECTORY_EVENTS | IN_ONLYDIR);
+    if (watch->directory_wds[index] < 0) return 0;
+  }
+  watch->file_wd = add_use(file_path, FILE_EVENTS);
+  if (watch->file_wd < 0) return 0;
+  watch->next = watches;
+  watches = watch;
+  return 1;
 }
 
 static napi_value watch_path(napi_env env, napi_callback_info info) {
@@ -134,37 +312,35 @@ static napi_value watch_path(napi_env env, napi_callback_info info) {
   }
   if (!local_file_system(file_path)) return fail(env, "ENOTSUP", "not a local file system");
   path_watch_t *watch = calloc(1, sizeof *watch);
-  if (watch == NULL) return fail(env, "ENOMEM", "out of memory");
-  watch->descriptor = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (watch->descriptor < 0) {
+  char(*directories)[PATH_MAX_BYTES] = calloc(count, PATH_MAX_BYTES);
+  if (watch == NULL || directories == NULL) {
     free(watch);
-    return fail(env, "EMFILE", strerror(errno));
+    free(directories);
+    return fail(env, "ENOMEM", "out of memory");
   }
+  watch->file_wd = -1;
   watch->directory_count = count;
   for (uint32_t index = 0; index < count; index++) {
+    watch->directory_wds[index] = -1;
     napi_value directory_value, name_value;
-    char directory[PATH_MAX_BYTES];
     napi_get_element(env, argv[0], index, &directory_value);
     napi_get_element(env, argv[1], index, &name_value);
-    if (!string_of(env, directory_value, directory, sizeof directory) ||
+    if (!string_of(env, directory_value, directories[index], PATH_MAX_BYTES) ||
         !string_of(env, name_value, watch->names[index], NAME_MAX_BYTES)) {
-      finalize_watch(env, watch, NULL);
+      free(watch);
+      free(directories);
       napi_throw_type_error(env, NULL, "watchPath: directories and names must be strings");
       return NULL;
     }
-    /* IN_DONT_FOLLOW: a symbolic link on the way is refused by the caller before this. */
-    watch->directory_watches[index] =
-        inotify_add_watch(watch->descriptor, directory, DIRECTORY_EVENTS | IN_DONT_FOLLOW);
-    if (watch->directory_watches[index] < 0) {
-      int error = errno;
-      finalize_watch(env, watch, NULL);
-      return fail(env, "EWATCH", strerror(error));
-    }
   }
-  watch->file_watch = inotify_add_watch(watch->descriptor, file_path, FILE_EVENTS | IN_DONT_FOLLOW);
-  if (watch->file_watch < 0) {
-    int error = errno;
-    finalize_watch(env, watch, NULL);
+  pthread_mutex_lock(&lock);
+  int registered = register_watch(watch, directories, file_path);
+  int error = errno;
+  if (!registered) release_all(watch);
+  pthread_mutex_unlock(&lock);
+  free(directories);
+  if (!registered) {
+    free(watch);
     return fail(env, "EWATCH", strerror(error));
   }
   napi_value result;
@@ -173,25 +349,6 @@ static napi_value watch_path(napi_env env, napi_callback_info info) {
     return NULL;
   }
   return result;
-}
-
-static int verdict_of(const path_watch_t *watch, const struct inotify_event *event) {
-  if (event->mask & IN_Q_OVERFLOW) return LOOK_AGAIN;
-  if (event->wd == watch->file_watch) {
-    if (event->mask & (IN_IGNORED | IN_UNMOUNT)) return GONE;
-    return (event->mask & FILE_EVENTS) ? LOOK_AGAIN : QUIET;
-  }
-  for (size_t index = 0; index < watch->directory_count; index++) {
-    if (event->wd != watch->directory_watches[index]) continue;
-    if (event->mask & (IN_MOVE_SELF | IN_DELETE_SELF | IN_IGNORED | IN_UNMOUNT)) return GONE;
-    if ((event->mask & ENTRY_EVENTS) && event->len > 0 &&
-        strncmp(event->name, watch->names[index], NAME_MAX_BYTES) == 0) {
-      return GONE;
-    }
-    return QUIET;
-  }
-  /* A watch this instance no longer knows (removed): nothing about the path. */
-  return QUIET;
 }
 
 static napi_value poll_watch(napi_env env, napi_callback_info info) {
@@ -203,28 +360,14 @@ static napi_value poll_watch(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "poll(watch) takes a watch");
     return NULL;
   }
-  int verdict = QUIET;
-  if (watch->descriptor < 0) {
-    verdict = GONE;
-  } else {
-    /* Aligned for struct inotify_event; every event is read, whatever the verdict so far. */
-    char buffer[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
-    for (;;) {
-      ssize_t length = read(watch->descriptor, buffer, sizeof buffer);
-      if (length < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) verdict = GONE;
-        break;
-      }
-      if (length == 0) break;
-      for (char *at = buffer; at < buffer + length;) {
-        const struct inotify_event *event = (const struct inotify_event *)at;
-        int seen = verdict_of(watch, event);
-        if (seen > verdict) verdict = seen;
-        at += sizeof(struct inotify_event) + event->len;
-      }
-    }
+  pthread_mutex_lock(&lock);
+  int verdict = GONE;
+  if (!watch->closed) {
+    drain();
+    verdict = watch->pending;
+    watch->pending = QUIET;
   }
+  pthread_mutex_unlock(&lock);
   napi_value result;
   napi_create_int32(env, verdict, &result);
   return result;
@@ -239,7 +382,9 @@ static napi_value close_watch_export(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "closeWatch(watch) takes a watch");
     return NULL;
   }
+  pthread_mutex_lock(&lock);
   close_watch(watch);
+  pthread_mutex_unlock(&lock);
   return NULL;
 }
 

@@ -112,6 +112,26 @@ describe.skipIf(!WATCHABLE)('a watch on a path', () => {
     }
   });
 
+  it('shares one instance: each file has its own verdict, and closing some keeps the rest', () => {
+    const others = Array.from({ length: 200 }, (_, index) => {
+      const otherPath = join(directory, `other-${index}.bin`);
+      writeFileSync(otherPath, 'x');
+      const opened = watchPath(otherPath);
+      // More watches than the default 128 inotify instances per user: they share one.
+      expect(opened).toBeDefined();
+      return opened as PathWatch;
+    });
+    expect(watch.poll()).toBe('quiet');
+    appendFileSync(join(directory, 'other-7.bin'), 'changed');
+    expect(others[7]?.poll()).toBe('look-again');
+    expect(others[8]?.poll()).toBe('quiet');
+    expect(watch.poll()).toBe('quiet');
+    // Closing every other watch keeps this one's directories watched.
+    for (const other of others) other.close();
+    renameSync(directory, join(root, 'elsewhere'));
+    expect(watch.poll()).toBe('gone');
+  });
+
   it('is gone once closed', () => {
     watch.close();
     expect(watch.poll()).toBe('gone');
