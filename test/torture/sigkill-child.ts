@@ -13,8 +13,8 @@ import {
 import { emitLine } from '../support/emit-line.js';
 
 /**
- * The child of the SIGKILL campaign: `sigkill-child.ts <cartridge> <seed>`. It opens the
- * cartridge the parent prepared (durability 'full'), says `ready`, then mutates it at random
+ * The child of the SIGKILL campaign: `sigkill-child.ts <cartridge> <seed> [full|off]`. It opens
+ * the cartridge the parent prepared (durability 'full' unless told 'off'), says `ready`, then mutates it at random
  * until it is killed. Every operation is announced before it starts and acknowledged after it
  * returned, with synchronous writes to fd 1, so an acknowledgement never precedes its commit.
  */
@@ -185,12 +185,13 @@ function filesOf(cartridge: Cartridge): Files {
 }
 
 function main(): void {
-  const [cartridgePath, seedText] = process.argv.slice(2);
+  const [cartridgePath, seedText, durabilityText] = process.argv.slice(2);
   if (cartridgePath === undefined || seedText === undefined) {
-    throw new Error('usage: sigkill-child.ts <cartridge> <seed>');
+    throw new Error('usage: sigkill-child.ts <cartridge> <seed> [full|off]');
   }
   const random = new SeededRandom(Number(seedText));
-  const cartridge = Cartridge.open(cartridgePath, { durability: 'full' });
+  const durability = durabilityText === 'off' ? 'off' : 'full';
+  const cartridge = Cartridge.open(cartridgePath, { durability });
   let files = filesOf(cartridge);
   emitLine(READY_LINE);
   // The loop never yields to the event loop: the only way out is the parent's SIGKILL.

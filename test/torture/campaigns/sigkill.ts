@@ -20,8 +20,10 @@ import {
 } from '../sigkill-protocol.js';
 
 /**
- * Real processes, real kills: a child mutates a cartridge file with durability 'full' and
- * acknowledges every commit on stdout; the parent kills it with SIGKILL at a random moment,
+ * Real processes, real kills: a child mutates a cartridge file (durability 'full' in even
+ * rounds, 'off' in odd ones, whose commits are copied into a mapping of the file past zeros it
+ * keeps ahead, ARCHITECTURE 85, and whose file check asks a watch, 86) and acknowledges every
+ * commit on stdout; the parent kills it with SIGKILL at a random moment,
  * reopens the file and checks that every acknowledged commit survived, that at most the one
  * operation in flight was added, and that `verify()` passes. Rounds continue on the same file,
  * so recovery's own repairs are built upon by later rounds.
@@ -65,19 +67,25 @@ interface Round {
   readonly seed: number;
   /** Kill timing is not reproducible, but the delay says roughly where the kill landed. */
   readonly killDelayMs: number;
+  /** The child's durability: a process's death loses nothing acknowledged in either. */
+  readonly durability: 'full' | 'off';
   /** How long each child took from spawn to `ready`, for the start-up figures. */
   readonly readyTimesMs: number[];
 }
 
 function describe(round: Round, detail: string): string {
-  const where = `round=${round.index} seed=${round.seed} killDelayMs=${round.killDelayMs}`;
+  const where =
+    `round=${round.index} seed=${round.seed} killDelayMs=${round.killDelayMs}` +
+    ` durability=${round.durability}`;
   return `campaign=sigkill ${where}: ${detail}`;
 }
 
-function runChild(path: string, seed: number, killDelayMs: number): Promise<ChildOutcome> {
+function runChild(round: Round): Promise<ChildOutcome> {
+  const { path, seed, killDelayMs, durability } = round;
   return new Promise((resolve) => {
     const startedAt = performance.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD_PATH, path, String(seed)], {
+    const args = ['--import', 'tsx', CHILD_PATH, path, String(seed), durability];
+    const child = spawn(process.execPath, args, {
       cwd: PROJECT_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -242,7 +250,7 @@ function recordChild(round: Round, outcome: ChildOutcome, transcript: Transcript
 
 /** One round; returns what the next round starts from (undefined: start a new file). */
 async function runRound(round: Round, before: DigestModel): Promise<Reopened | undefined> {
-  const outcome = await runChild(round.path, round.seed, round.killDelayMs);
+  const outcome = await runChild(round);
   const transcript = transcriptOf(outcome.stdout);
   recordChild(round, outcome, transcript);
   round.figures.add('sigkill_rounds');
@@ -264,7 +272,9 @@ async function runRounds(figures: Figures, rounds: number, directory: string): P
       figures.add('sigkill_files');
     }
     const killDelayMs = random.int(KILL_DELAY_MIN_MS, KILL_DELAY_MAX_MS);
-    const round = { figures, path, index, seed: BASE_SEED + index, killDelayMs, readyTimesMs };
+    const durability = index % 2 === 0 ? 'full' : 'off';
+    const seed = BASE_SEED + index;
+    const round: Round = { figures, path, index, seed, killDelayMs, durability, readyTimesMs };
     current = await runRound(round, current?.model ?? new Map());
   }
   recordStartup(figures, readyTimesMs);
