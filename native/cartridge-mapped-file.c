@@ -21,6 +21,7 @@
  * argument is a TypeError or a RangeError, never a write out of bounds.
  */
 #include <node_api.h>
+#include "napi-exports.h"
 #include "napi-bytes.h"
 #include <stdint.h>
 #include <string.h>
@@ -218,37 +219,19 @@ static napi_value copy_into(napi_env env, napi_callback_info info) {
 }
 
 static napi_value unmap_window_export(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  window_t *window = argc >= 1 ? window_of(env, argv[0]) : NULL;
-  if (window == NULL) {
-    napi_throw_type_error(env, NULL, "unmapWindow(window) takes a window");
-    return NULL;
-  }
-  unmap_window(window);
+  window_t *window = handle_argument(env, info, "unmapWindow(window) takes a window");
+  if (window != NULL) unmap_window(window);
   return NULL;
 }
 
 #endif
 
-static void export_function(napi_env env, napi_value exports, const char *name,
-                            napi_callback callback) {
-  napi_value function;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, NULL, &function);
-  napi_set_named_property(env, exports, name, function);
-}
-
 NAPI_MODULE_INIT() {
-  napi_value available;
-  napi_get_boolean(env, MAPPED_FILE_AVAILABLE, &available);
-  napi_set_named_property(env, exports, "available", available);
+  export_available(env, exports, MAPPED_FILE_AVAILABLE);
 #if MAPPED_FILE_AVAILABLE
   export_function(env, exports, "mapWindow", map_window);
   export_function(env, exports, "copyInto", copy_into);
   export_function(env, exports, "unmapWindow", unmap_window_export);
-#else
-  (void)export_function;
 #endif
   return exports;
 }

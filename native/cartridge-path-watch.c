@@ -23,6 +23,7 @@
  * the process share one inotify instance (see `instance` below).
  */
 #include <node_api.h>
+#include "napi-exports.h"
 #include <stdint.h>
 #include <string.h>
 
@@ -254,14 +255,6 @@ static int string_of(napi_env env, napi_value value, char *out, size_t capacity)
   return length + 1 < capacity && strlen(out) == length;
 }
 
-static path_watch_t *watch_of(napi_env env, napi_value value) {
-  napi_valuetype type;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external) return NULL;
-  void *data = NULL;
-  napi_get_value_external(env, value, &data);
-  return (path_watch_t *)data;
-}
-
 static napi_value fail(napi_env env, const char *code, const char *message) {
   napi_throw_error(env, code, message);
   return NULL;
@@ -352,14 +345,8 @@ static napi_value watch_path(napi_env env, napi_callback_info info) {
 }
 
 static napi_value poll_watch(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  path_watch_t *watch = argc >= 1 ? watch_of(env, argv[0]) : NULL;
-  if (watch == NULL) {
-    napi_throw_type_error(env, NULL, "poll(watch) takes a watch");
-    return NULL;
-  }
+  path_watch_t *watch = handle_argument(env, info, "poll(watch) takes a watch");
+  if (watch == NULL) return NULL;
   pthread_mutex_lock(&lock);
   int verdict = GONE;
   if (!watch->closed) {
@@ -374,14 +361,8 @@ static napi_value poll_watch(napi_env env, napi_callback_info info) {
 }
 
 static napi_value close_watch_export(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  path_watch_t *watch = argc >= 1 ? watch_of(env, argv[0]) : NULL;
-  if (watch == NULL) {
-    napi_throw_type_error(env, NULL, "closeWatch(watch) takes a watch");
-    return NULL;
-  }
+  path_watch_t *watch = handle_argument(env, info, "closeWatch(watch) takes a watch");
+  if (watch == NULL) return NULL;
   pthread_mutex_lock(&lock);
   close_watch(watch);
   pthread_mutex_unlock(&lock);
@@ -390,23 +371,12 @@ static napi_value close_watch_export(napi_env env, napi_callback_info info) {
 
 #endif
 
-static void export_function(napi_env env, napi_value exports, const char *name,
-                            napi_callback callback) {
-  napi_value function;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, NULL, &function);
-  napi_set_named_property(env, exports, name, function);
-}
-
 NAPI_MODULE_INIT() {
-  napi_value available;
-  napi_get_boolean(env, PATH_WATCH_AVAILABLE, &available);
-  napi_set_named_property(env, exports, "available", available);
+  export_available(env, exports, PATH_WATCH_AVAILABLE);
 #if PATH_WATCH_AVAILABLE
   export_function(env, exports, "watchPath", watch_path);
   export_function(env, exports, "poll", poll_watch);
   export_function(env, exports, "closeWatch", close_watch_export);
-#else
-  (void)export_function;
 #endif
   return exports;
 }
