@@ -19,10 +19,7 @@ import {
   toJournalRecord,
 } from '../journal/journal-reader.js';
 import { JournalWriter, type JournalTail } from '../journal/journal-writer.js';
-import {
-  RESERVATION_STEP_MAPPED_BYTES,
-  RESERVATION_STEP_MAX_BYTES,
-} from '../journal/journal-reservation.js';
+import { MAPPED_RESERVATION, SYNCED_RESERVATION } from '../journal/journal-reservation.js';
 import { isCommit, linkOf } from '../journal/record-frame.js';
 import {
   corruptionError,
@@ -308,8 +305,8 @@ function guardWriter(
 ): void {
   const inPlace = options.durability !== 'full' && file.writeInPlace?.() === true;
   writer.guardWith(fileGuardOf(storage, path, file, inPlace, options.clock));
-  if (options.durability === 'full') writer.reserveAhead(RESERVATION_STEP_MAX_BYTES);
-  else if (inPlace) writer.reserveAhead(RESERVATION_STEP_MAPPED_BYTES);
+  if (options.durability === 'full') writer.reserveAhead(SYNCED_RESERVATION);
+  else if (inPlace) writer.reserveAhead(MAPPED_RESERVATION);
 }
 
 /**

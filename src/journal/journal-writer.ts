@@ -7,7 +7,7 @@ import {
   TRANSACTION_RECORDS_MAX,
 } from '../limits.js';
 import { type Codec, type CompressionEffort, compressBlob } from './compression.js';
-import { JournalReservation } from './journal-reservation.js';
+import { JournalReservation, type ReservationPolicy } from './journal-reservation.js';
 import { encodeEvent, recordTypeOf } from './event-codec.js';
 import { recordLeafHash } from '../proof/merkle.js';
 import { checksumCrc32c, HASH_SIZE_BYTES } from './hashing.js';
@@ -177,13 +177,12 @@ export class JournalWriter {
   }
 
   /**
-   * From now on keeps zeros written ahead of the journal's end (`JournalReservation`), in steps
-   * of at most `stepMaxBytes`: for writers whose every commit is synced, and for files whose
-   * writes inside them are cheaper than writes that grow them. The file must end at the
-   * journal's end.
+   * From now on keeps zeros written ahead of the journal's end (`JournalReservation`), as
+   * `policy` says: for writers whose every commit is synced, and for files whose writes inside
+   * them are cheaper than writes that grow them. The file must end at the journal's end.
    */
-  reserveAhead(stepMaxBytes: number): void {
-    this.reservation ??= new JournalReservation(this.file, this.tail.endOffset, stepMaxBytes);
+  reserveAhead(policy: ReservationPolicy): void {
+    this.reservation ??= new JournalReservation(this.file, this.tail.endOffset, policy);
   }
 
   /**
