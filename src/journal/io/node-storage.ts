@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { assert } from '../../assert.js';
 import { flockExclusive, lockHolderOf } from './file-lock.js';
 import { MappedTail, MAPPED_WRITES_AVAILABLE } from './mapped-tail.js';
-import { type PathWatch, watchPath } from './path-watch.js';
+import { type OwnedPathWatch, type PathWatch, watchPath } from './path-watch.js';
 import type {
   FileIdentity,
   LockHolder,
@@ -87,7 +87,7 @@ class NodeStorageFile implements StorageFile {
   /** Writes inside the file go through a mapping of it once asked (see `mapped-tail.ts`). */
   private tail: MappedTail | undefined;
   /** The watch on this file's path the writer asked for, closed with the handle. */
-  private watch: PathWatch | undefined;
+  private watch: OwnedPathWatch | undefined;
 
   constructor(
     private readonly path: string,
@@ -168,6 +168,8 @@ class NodeStorageFile implements StorageFile {
         return;
       }
     }
+    // This write raises an inotify event of its own: the writer's next check need not read it.
+    this.watch?.wroteItself();
     let remaining = remainingAfter(buffers, 0);
     let offset = position;
     let zeroProgressCount = 0;
@@ -192,6 +194,7 @@ class NodeStorageFile implements StorageFile {
     assert(Number.isSafeInteger(sizeBytes) && sizeBytes >= 0, 'sizeBytes must be non-negative');
     // A mapped page past the new end would fault at its next touch.
     this.tail?.release();
+    this.watch?.wroteItself();
     fs.ftruncateSync(descriptor, sizeBytes);
     this.cachedSizeBytes = sizeBytes;
   }

@@ -23,6 +23,17 @@ export interface PathWatch {
   close(): void;
 }
 
+/** The watch `NodeStorage` gives, which its handle also tells of its own writes. */
+export interface OwnedPathWatch extends PathWatch {
+  /**
+   * The handle itself wrote or cut the file with a system call, which raises an event: the next
+   * poll answers 'look-again' at once, without reading (the event is read by a later poll, which
+   * then answers 'look-again' once more). A run of commits too large for the mapping thus pays
+   * the `stat` alone, not a read as well.
+   */
+  wroteItself(): void;
+}
+
 interface PathWatchBinding {
   readonly available: boolean;
   watchPath(directories: readonly string[], names: readonly string[], filePath: string): object;
@@ -62,7 +73,7 @@ function stepsOf(absolutePath: string): { directories: string[]; names: string[]
  * on these directories), a path deeper than the addon takes, a file system whose changes may
  * come from elsewhere (a network one), or no inotify instance left.
  */
-export function watchPath(absolutePath: string): PathWatch | undefined {
+export function watchPath(absolutePath: string): OwnedPathWatch | undefined {
   if (binding === undefined) return undefined;
   let real: string;
   try {
@@ -80,8 +91,19 @@ export function watchPath(absolutePath: string): PathWatch | undefined {
     return undefined;
   }
   let closed = false;
+  let wroteItself = false;
   return {
-    poll: () => (closed ? 'gone' : (VERDICTS[binding.poll(handle)] ?? 'gone')),
+    poll: () => {
+      if (closed) return 'gone';
+      if (wroteItself) {
+        wroteItself = false;
+        return 'look-again';
+      }
+      return VERDICTS[binding.poll(handle)] ?? 'gone';
+    },
+    wroteItself: () => {
+      wroteItself = true;
+    },
     close: () => {
       if (closed) return;
       closed = true;

@@ -132,6 +132,25 @@ describe.skipIf(!WATCHABLE)('a watch on a path', () => {
     expect(watch.poll()).toBe('gone');
   });
 
+  it('answers look-again without reading after its owner says it wrote the file itself', () => {
+    const owned = watchPath(path);
+    expect(owned).toBeDefined();
+    try {
+      owned?.wroteItself();
+      expect(owned?.poll()).toBe('look-again');
+      // Nothing was written, so the kernel has nothing: quiet.
+      expect(owned?.poll()).toBe('quiet');
+      appendFileSync(path, 'by the owner');
+      owned?.wroteItself();
+      expect(owned?.poll()).toBe('look-again');
+      // The write's own event is read later: look again once more, then quiet.
+      expect(owned?.poll()).toBe('look-again');
+      expect(owned?.poll()).toBe('quiet');
+    } finally {
+      owned?.close();
+    }
+  });
+
   it('is gone once closed', () => {
     watch.close();
     expect(watch.poll()).toBe('gone');
