@@ -23,7 +23,7 @@ import {
 import type { BufferPool } from '../projections/buffer-pool.js';
 import type { ErasureIndex } from '../projections/erasure-index.js';
 import { ContentAdmission } from './content-admission.js';
-import { resultBuffer } from './result-buffer.js';
+import { copiedResult, resultBuffer } from './result-buffer.js';
 
 /**
  * Reads file content from its extents. Extents whose records lie back to back in the journal
@@ -397,6 +397,10 @@ function checkedBlob(
 
 /** The bytes of a file of one extent, copied out of `blob` into a buffer of their own. */
 function copiedExtent(blob: Uint8Array, extent: Extent, sizeBytes: number, path: string): Buffer {
+  if (extent.lengthBytes === sizeBytes) {
+    checkExtentInBlob(blob, extent, path);
+    return copiedResult(extentView(blob, extent));
+  }
   const result = resultBuffer(sizeBytes);
   copyExtent(result, 0, blob, extent, path);
   return result;
@@ -409,17 +413,22 @@ function copyExtent(
   extent: Extent,
   path: string,
 ): number {
+  checkExtentInBlob(blob, extent, path);
+  target.set(extentView(blob, extent), position);
+  return position + extent.lengthBytes;
+}
+
+function checkExtentInBlob(blob: Uint8Array, extent: Extent, path: string): void {
   if (extent.blobOffset + extent.lengthBytes > blob.length) {
     throw journalCorrupt(extent.recordOffset, `content of ${path} lies outside its record`);
   }
-  // The whole blob (the common case) is copied without a view of it.
-  target.set(
-    extent.blobOffset === 0 && extent.lengthBytes === blob.length
-      ? blob
-      : blob.subarray(extent.blobOffset, extent.blobOffset + extent.lengthBytes),
-    position,
-  );
-  return position + extent.lengthBytes;
+}
+
+/** The extent's bytes in `blob`: the whole blob (the common case) without a view of it. */
+function extentView(blob: Uint8Array, extent: Extent): Uint8Array {
+  return extent.blobOffset === 0 && extent.lengthBytes === blob.length
+    ? blob
+    : blob.subarray(extent.blobOffset, extent.blobOffset + extent.lengthBytes);
 }
 
 /**
