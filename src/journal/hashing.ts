@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { blake3 as portableBlake3 } from '@noble/hashes/blake3.js';
 import { crc32c } from '@node-rs/crc32';
 import { createBLAKE3, type IHasher } from 'hash-wasm';
-import { loadNativeAddon } from './native-addon.js';
+import { loadNativeAddon, loadPlatformAddon } from './native-addon.js';
 
 /**
  * The two checksums of the journal. BLAKE3 is the cryptographic hash of payloads and of the
@@ -177,11 +177,10 @@ interface Crc32cAddon {
  * otherwise (not built, no instruction, or `CARTRIDGE_NATIVE_CRC32C=0`) the library.
  */
 function loadCrc32cAddon(): ((bytes: Uint8Array, previous: number) => number) | undefined {
-  const addon = loadNativeAddon<Crc32cAddon>(
+  const native = loadPlatformAddon<Crc32cAddon>(
     'cartridge_crc32c.node',
     process.env['CARTRIDGE_NATIVE_CRC32C'] === '0',
-  );
-  const native = addon?.available === true ? addon.crc32c : undefined;
+  )?.crc32c;
   if (native === undefined) return undefined;
   const check = Buffer.from('123456789');
   if (native(check, 0) !== 0xe3069283) return undefined;

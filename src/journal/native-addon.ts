@@ -20,3 +20,16 @@ export function loadNativeAddon<Binding>(fileName: string, disabled: boolean): B
     return null;
   }
 }
+
+/**
+ * An addon that says whether this platform has what it wraps (`available`: the CPU
+ * instruction, the system calls), loaded as `loadNativeAddon` does; undefined when it is not
+ * built, turned off, or has nothing here.
+ */
+export function loadPlatformAddon<Binding extends { readonly available: boolean }>(
+  fileName: string,
+  disabled: boolean,
+): Binding | undefined {
+  const addon = loadNativeAddon<Binding>(fileName, disabled);
+  return addon?.available === true ? addon : undefined;
+}

@@ -1,5 +1,5 @@
 import { assert } from '../../assert.js';
-import { loadNativeAddon } from '../native-addon.js';
+import { loadPlatformAddon } from '../native-addon.js';
 
 /**
  * Writes that land inside a file, copied into a shared mapping of it instead of `pwritev`
@@ -29,15 +29,10 @@ const PAGE_BYTES = 4096;
 /** Larger writes go through `pwritev`, whose fixed cost they amortise. */
 const MAPPED_WRITE_MAX_BYTES = 1024 * 1024;
 
-function loadBinding(): MappedFileBinding | undefined {
-  const addon = loadNativeAddon<MappedFileBinding>(
-    'cartridge_mapped_file.node',
-    process.env['CARTRIDGE_MAPPED_WRITES'] === '0',
-  );
-  return addon?.available === true ? addon : undefined;
-}
-
-const binding = loadBinding();
+const binding = loadPlatformAddon<MappedFileBinding>(
+  'cartridge_mapped_file.node',
+  process.env['CARTRIDGE_MAPPED_WRITES'] === '0',
+);
 
 /** Whether writes inside files are made through a mapping on this machine. */
 export const MAPPED_WRITES_AVAILABLE = binding !== undefined;

@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { basename, dirname, parse } from 'node:path';
-import { loadNativeAddon } from '../native-addon.js';
+import { loadPlatformAddon } from '../native-addon.js';
 
 /**
  * An inotify watch on a file and on every directory on the way to it
@@ -45,15 +45,10 @@ interface PathWatchBinding {
 const DIRECTORIES_MAX = 64;
 const VERDICTS: readonly PathWatchVerdict[] = ['quiet', 'look-again', 'gone'];
 
-function loadBinding(): PathWatchBinding | undefined {
-  const addon = loadNativeAddon<PathWatchBinding>(
-    'cartridge_path_watch.node',
-    process.env['CARTRIDGE_PATH_WATCH'] === '0',
-  );
-  return addon?.available === true ? addon : undefined;
-}
-
-const binding = loadBinding();
+const binding = loadPlatformAddon<PathWatchBinding>(
+  'cartridge_path_watch.node',
+  process.env['CARTRIDGE_PATH_WATCH'] === '0',
+);
 
 /** The directories from the root down to the file's, and the name each holds on the way. */
 function stepsOf(absolutePath: string): { directories: string[]; names: string[] } {
