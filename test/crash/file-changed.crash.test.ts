@@ -7,7 +7,6 @@ import {
   rmSync,
   truncateSync,
   unlinkSync,
-  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +21,7 @@ import {
   type PathStatus,
 } from '../../src/index.js';
 import { MAPPED_WRITES_AVAILABLE } from '../../src/journal/io/mapped-tail.js';
-import { watchPath } from '../../src/journal/io/path-watch.js';
+import { pathWatchAvailable } from '../support/path-watch-probe.js';
 import { codeThrownBy, expectCode } from '../support/expect-code.js';
 
 /**
@@ -156,17 +155,7 @@ function steppedClock(): Clock & { advance(ms: number): void } {
   };
 }
 
-const watched = (() => {
-  const probe = mkdtempSync(join(tmpdir(), 'cartridge-watch-probe-'));
-  try {
-    writeFileSync(join(probe, 'p'), '');
-    const watch = watchPath(join(probe, 'p'));
-    watch?.close();
-    return watch !== undefined && MAPPED_WRITES_AVAILABLE;
-  } finally {
-    rmSync(probe, { recursive: true, force: true });
-  }
-})();
+const watched = pathWatchAvailable() && MAPPED_WRITES_AVAILABLE;
 
 describe.skipIf(!watched)('a writer whose path is watched (ARCHITECTURE 86)', () => {
   it("stats its path only after something happened, and at least once a second ('off')", () => {

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NodeStorage } from '../../../src/journal/io/node-storage.js';
 import { type PathWatch, watchPath } from '../../../src/journal/io/path-watch.js';
+import { pathWatchAvailable } from '../../support/path-watch-probe.js';
 
 /**
  * The watch a writer asks before its per-commit `stat` (src/journal/io/path-watch.ts): quiet
@@ -23,21 +24,7 @@ import { type PathWatch, watchPath } from '../../../src/journal/io/path-watch.js
  * directory moved. Writes through a mapping of the file (the writer's own commits) are quiet.
  */
 
-/** Whether this machine gives watches (Linux, the addon built, a local temporary directory). */
-function watchable(): boolean {
-  const probeDirectory = mkdtempSync(join(tmpdir(), 'path-watch-probe-'));
-  try {
-    const probe = join(probeDirectory, 'probe.bin');
-    writeFileSync(probe, '');
-    const opened = watchPath(probe);
-    opened?.close();
-    return opened !== undefined;
-  } finally {
-    rmSync(probeDirectory, { recursive: true, force: true });
-  }
-}
-
-const WATCHABLE = watchable();
+const WATCHABLE = pathWatchAvailable();
 
 describe.skipIf(!WATCHABLE)('a watch on a path', () => {
   let root: string;
