@@ -35,7 +35,8 @@ export function fileGuardOf(
   };
   let watch = watched ? file.watchPath?.(absolutePath) : undefined;
   if (watch === undefined) return check;
-  // Set only once a full check passed: until then, every commit checks in full.
+  // When the last full check ran: none yet, so the first commit checks in full. (A check that
+  // fails poisons the writer, which never asks again.)
   let checkedAtMs = Number.NEGATIVE_INFINITY;
   return (expectedSizeBytes) => {
     if (watch !== undefined) {
@@ -44,9 +45,7 @@ export function fileGuardOf(
       const nowMs = clock.nowMs();
       if (verdict === 'quiet' && nowMs - checkedAtMs < FULL_CHECK_INTERVAL_MS) return;
       if (verdict === 'gone') watch = undefined;
-      check(expectedSizeBytes);
       checkedAtMs = nowMs;
-      return;
     }
     check(expectedSizeBytes);
   };
