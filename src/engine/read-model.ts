@@ -56,7 +56,7 @@ export class ReadModel {
    * of it; a range past the end stops at the end.
    */
   readFile(canonical: string, range?: ByteRange): Buffer {
-    const node = this.nodeAt(canonical);
+    const node = this.readNodeAt(canonical);
     if (node.kind !== 'file')
       throw new CartridgeError('EISDIR', `${canonical} is a directory`, { path: canonical });
     this.content.refuseRedactedVersion(node.versionOffset, canonical);
@@ -73,7 +73,7 @@ export class ReadModel {
    * holds one piece at a time, not the whole file.
    */
   *readPieces(canonical: string, pieceBytes: number): Generator<Buffer> {
-    const node = this.nodeAt(canonical);
+    const node = this.readNodeAt(canonical);
     if (node.kind !== 'file')
       throw new CartridgeError('EISDIR', `${canonical} is a directory`, { path: canonical });
     this.content.refuseRedactedVersion(node.versionOffset, canonical);
@@ -95,7 +95,7 @@ export class ReadModel {
 
   /** The names in the directory at a canonical path. */
   listDir(canonical: string): string[] {
-    const node = this.nodeAt(canonical);
+    const node = this.readNodeAt(canonical);
     if (node.kind !== 'directory')
       throw new CartridgeError('ENOTDIR', `${canonical} is a file`, { path: canonical });
     return this.state.catalog.childrenOf(canonical);
@@ -104,13 +104,13 @@ export class ReadModel {
   /** Whether an entry is at a parsed path (a directory, when the spelling asks for one). */
   exists(parsed: ParsedPath): boolean {
     const { path: canonical, mustBeDirectory } = parsed;
-    const node = this.state.catalog.get(canonical);
+    const node = this.state.catalog.lookup(canonical);
     return node !== undefined && (!mustBeDirectory || node.kind === 'directory');
   }
 
   /** The metadata of the entry at a canonical path (see `fileOperand`). */
   metadata(canonical: string): EntryMetadata {
-    const node = this.nodeAt(canonical);
+    const node = this.readNodeAt(canonical);
     const sizeBytes = node.kind === 'file' ? node.sizeBytes : 0;
     return {
       type: node.kind,
@@ -183,7 +183,20 @@ export class ReadModel {
 
   /** The entry at a canonical path; ENOTDIR when a file stands where a directory must. */
   nodeAt(path: string): CatalogNode {
-    const node = this.state.catalog.get(path);
+    return this.foundOrRefused(path, this.state.catalog.get(path));
+  }
+
+  /**
+   * `nodeAt` for this model's own reads, through the catalog's read memory (`Catalog.lookup`):
+   * reading the same files again skips the index. The write path keeps `nodeAt`, as each of
+   * its commits would drop the memory anyway.
+   */
+  private readNodeAt(path: string): CatalogNode {
+    return this.foundOrRefused(path, this.state.catalog.lookup(path));
+  }
+
+  /** `node`, found at `path`, or the error that says why there is none. */
+  private foundOrRefused(path: string, node: CatalogNode | undefined): CatalogNode {
     if (node !== undefined) return node;
     for (const ancestor of ancestorsOf(path)) {
       const above = this.state.catalog.get(ancestor);

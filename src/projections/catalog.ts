@@ -75,6 +75,13 @@ export interface FileChange {
 
 const NO_CHANGE: FileChange = { before: undefined, after: undefined };
 
+/**
+ * How many entries the read memory holds (see `Catalog.lookup`) before it starts again: a
+ * reader of a few thousand hot files finds them all there, and a scan of many more costs one
+ * `Map` insert per entry and at most this many small objects kept alive.
+ */
+const READ_MEMORY_ENTRIES = 4096;
+
 /** A path checked to have no entry (see `vacantSlot`): its keys, to change without lookups. */
 interface VacantSlot {
   readonly entryKey: string;
@@ -169,6 +176,9 @@ function ownExtent(record: JournalRecord): Extent[] {
 export class Catalog implements Projection {
   readonly name = 'catalog';
   private counters: CatalogCounters;
+  /** Entries `lookup` found, by path, while the tree's content stamp was `readMemoryStamp`. */
+  private readonly readMemory = new Map<string, CatalogNode>();
+  private readMemoryStamp = -1;
 
   constructor(
     readonly tree: PagedTree,
@@ -197,6 +207,32 @@ export class Catalog implements Projection {
     // Decoded once per index value (see `decodeNode`): a commit looks its file up several
     // times (the write's checks, the fold, the reads that follow).
     return bytes === undefined ? undefined : decodeNode(bytes);
+  }
+
+  /**
+   * `get` for readers: the entries found since the tree's content last changed are remembered
+   * by path, so reading the same files again costs a `Map` lookup instead of building the
+   * entry's key and descending the index (the tree's own memory holds four keys, for the
+   * repeated lookups of one commit). The memory is dropped whenever the tree's content stamp
+   * moves, so an answer is always what `get` would give; writes keep using `get`, which adds
+   * nothing to a commit's lookups.
+   */
+  lookup(path: string): CatalogNode | undefined {
+    const memory = this.readMemory;
+    const stamp = this.tree.contentStamp;
+    if (stamp === this.readMemoryStamp) {
+      const known = memory.get(path);
+      if (known !== undefined) return known;
+    } else {
+      if (memory.size > 0) memory.clear();
+      this.readMemoryStamp = stamp;
+    }
+    const node = this.get(path);
+    if (node !== undefined) {
+      if (memory.size >= READ_MEMORY_ENTRIES) memory.clear();
+      memory.set(path, node);
+    }
+    return node;
   }
 
   /**

@@ -255,6 +255,16 @@ export class PagedTree {
   /** Counts the calls that may change the tree's content (see the recent lookups). */
   private contentChangeCount = 0;
 
+  /**
+   * A number that differs after every call that may have changed the tree's content and after
+   * every rollback (the two counts the recent lookups are dropped by; both only grow, so their
+   * sum moves whenever either does). A memory of lookups kept outside the tree compares it to
+   * know whether its answers still hold.
+   */
+  get contentStamp(): number {
+    return this.contentChangeCount + this.undo.rollbackCount;
+  }
+
   /*
    * The remembered paths: the dirty path a lookup walked, so that a `set` of the same key right
    * after (the catalog's fold sets the entries the write path just looked up) does not search
