@@ -48,7 +48,7 @@ const DOT = 0x2e;
  * one pass over its characters replaces the full parse; it is what programs pass almost always
  * (paths they built, paths read back from a listing), on every read and write.
  */
-function isPlainCanonical(input: string): boolean {
+export function isPlainCanonical(input: string): boolean {
   const length = input.length;
   // The root is left to the full parse: it is canonical, but only as a directory.
   if (length < 2 || length > PATH_MAX_BYTES || input.charCodeAt(0) !== SLASH) return false;

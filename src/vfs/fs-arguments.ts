@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isPlainCanonical } from '../path/canonical-path.js';
 import { nodeError } from './node-error.js';
 
 /**
@@ -35,6 +36,10 @@ export function spelledPath(value: unknown, name = 'path'): string {
  * in Node.
  */
 export function cartridgePathOf(spelled: string, syscall: string): string {
+  // A plain canonical path (absolute, printable ASCII, no empty, `.` or `..` segment, no
+  // trailing slash) is what `resolve` would return unchanged, and what programs pass almost
+  // always: it skips the resolution, a fifth of a warm 4 KiB read through the facade.
+  if (isPlainCanonical(spelled)) return spelled;
   if (spelled.length === 0) throw nodeError('ENOENT', syscall, spelled);
   if (spelled.includes('\0')) {
     const error = new TypeError(

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CartridgeError } from '../../../src/errors.js';
@@ -11,6 +12,7 @@ import {
   parsePathInFull,
   ROOT_PATH,
 } from '../../../src/path/canonical-path.js';
+import { cartridgePathOf } from '../../../src/vfs/fs-arguments.js';
 import { thrownBy } from '../../support/expect-code.js';
 
 const codeOf = (action: () => unknown): string => thrownBy(action).code;
@@ -36,13 +38,29 @@ describe('parsePath: what the spelling says beyond the key', () => {
     const forbidden = [
       ...Array.from({ length: 0x20 }, (_, code) => code),
       ...Array.from({ length: 0x21 }, (_, index) => 0x7f + index),
-      0x061c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069,
+      0x061c,
+      0x200e,
+      0x200f,
+      0x202a,
+      0x202b,
+      0x202c,
+      0x202d,
+      0x202e,
+      0x2066,
+      0x2067,
+      0x2068,
+      0x2069,
     ];
     for (const code of forbidden) {
-      expect(codeOf(() => canonicalPath(`/a${String.fromCharCode(code)}b`)), code.toString(16)).toBe('EINVAL');
+      expect(
+        codeOf(() => canonicalPath(`/a${String.fromCharCode(code)}b`)),
+        code.toString(16),
+      ).toBe('EINVAL');
     }
     for (const code of [0x20, 0x7e, 0xa0, 0x200d, 0x2065, 0x206a, 0xfeff]) {
-      expect(canonicalPath(`/a${String.fromCharCode(code)}b`)).toBe(`/a${String.fromCharCode(code)}b`);
+      expect(canonicalPath(`/a${String.fromCharCode(code)}b`)).toBe(
+        `/a${String.fromCharCode(code)}b`,
+      );
     }
   });
 
@@ -80,8 +98,19 @@ describe('canonicalPath rules', () => {
     expect(codeOf(() => canonicalPath('/a\0b'))).toBe('EINVAL');
     expect(codeOf(() => canonicalPath('\0'))).toBe('EINVAL');
     expect(codeOf(() => canonicalPath(''))).toBe('EINVAL');
-    for (const input of [undefined, null, 42, ['/a'], { path: '/a' }, Buffer.from('/a'), Symbol('a')]) {
-      expect(codeOf(() => canonicalPath(input)), String(typeof input)).toBe('EINVAL');
+    for (const input of [
+      undefined,
+      null,
+      42,
+      ['/a'],
+      { path: '/a' },
+      Buffer.from('/a'),
+      Symbol('a'),
+    ]) {
+      expect(
+        codeOf(() => canonicalPath(input)),
+        String(typeof input),
+      ).toBe('EINVAL');
     }
   });
 
@@ -98,7 +127,8 @@ describe('canonicalPath rules', () => {
     const segments = Array.from({ length: 17 }, (_, index) => String(index).padEnd(250, 'x'));
     expect(codeOf(() => canonicalPath('/' + segments.join('/')))).toBe('ENAMETOOLONG');
     // Exactly PATH_MAX_BYTES is allowed: 16 names of 255 bytes plus 16 slashes is 4096.
-    const fitting = '/' + Array.from({ length: 16 }, (_, index) => String(index).padEnd(255, 'y')).join('/');
+    const fitting =
+      '/' + Array.from({ length: 16 }, (_, index) => String(index).padEnd(255, 'y')).join('/');
     expect(Buffer.byteLength(fitting)).toBe(PATH_MAX_BYTES);
     expect(canonicalPath(fitting)).toBe(fitting);
   });
@@ -111,7 +141,9 @@ describe('canonicalPath rules', () => {
     expect(canonicalPath('/a'.repeat(PATH_DEPTH_MAX))).toBe('/a'.repeat(PATH_DEPTH_MAX));
     expect(codeOf(() => canonicalPath('/a'.repeat(PATH_DEPTH_MAX + 1)))).toBe('LIMIT_EXCEEDED');
     // Depth counts what remains after '..', so climbing back makes a deep input fine.
-    expect(canonicalPath('/a'.repeat(PATH_DEPTH_MAX + 1) + '/..')).toBe('/a'.repeat(PATH_DEPTH_MAX));
+    expect(canonicalPath('/a'.repeat(PATH_DEPTH_MAX + 1) + '/..')).toBe(
+      '/a'.repeat(PATH_DEPTH_MAX),
+    );
   });
 
   it('has helpers that agree with the canonical form', () => {
@@ -129,11 +161,14 @@ describe('canonicalPath properties', () => {
   /** Segments drawn so that '.', '..' and empty segments are common. */
   const segment = fc.oneof(
     { weight: 2, arbitrary: fc.constantFrom('', '.', '..', '...', 'a', 'b', 'é', ' ', '\\') },
-    { weight: 3, arbitrary: fc.string({ minLength: 1, maxLength: 12 }).filter((text) => !text.includes('\0')) },
+    {
+      weight: 3,
+      arbitrary: fc.string({ minLength: 1, maxLength: 12 }).filter((text) => !text.includes('\0')),
+    },
   );
-  const pathLike = fc.tuple(fc.boolean(), fc.array(segment, { maxLength: 20 })).map(
-    ([absolute, segments]) => (absolute ? '/' : '') + segments.join('/'),
-  );
+  const pathLike = fc
+    .tuple(fc.boolean(), fc.array(segment, { maxLength: 20 }))
+    .map(([absolute, segments]) => (absolute ? '/' : '') + segments.join('/'));
 
   function checkCanonical(path: string): void {
     expect(path.startsWith('/')).toBe(true);
@@ -159,18 +194,25 @@ describe('canonicalPath properties', () => {
 
   it('either returns a canonical path or throws a typed error, for any string', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 300 }), pathLike), (input) => {
-        let once: string;
-        try {
-          once = canonicalPath(input);
-        } catch (error) {
-          if (!(error instanceof CartridgeError)) throw error;
-          expect(['EINVAL', 'ENAMETOOLONG', 'LIMIT_EXCEEDED']).toContain(error.code);
-          return;
-        }
-        checkCanonical(once);
-        expect(canonicalPath(once)).toBe(once);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 300 }),
+          fc.string({ unit: 'binary', maxLength: 300 }),
+          pathLike,
+        ),
+        (input) => {
+          let once: string;
+          try {
+            once = canonicalPath(input);
+          } catch (error) {
+            if (!(error instanceof CartridgeError)) throw error;
+            expect(['EINVAL', 'ENAMETOOLONG', 'LIMIT_EXCEEDED']).toContain(error.code);
+            return;
+          }
+          checkCanonical(once);
+          expect(canonicalPath(once)).toBe(once);
+        },
+      ),
       { numRuns: NUM_RUNS },
     );
   });
@@ -189,15 +231,15 @@ describe('canonicalPath properties', () => {
     const plainPath = fc
       .tuple(fc.array(plainName, { maxLength: PATH_DEPTH_MAX + 2 }), fc.constantFrom('', '/', '//'))
       .map(([names, tail]) => `/${names.join('/')}${tail}`);
-    const longName = fc.integer({ min: NAME_MAX_BYTES - 1, max: NAME_MAX_BYTES + 1 }).map(
-      (length) => `/a/${'n'.repeat(length)}`,
-    );
-    const longPath = fc.integer({ min: PATH_MAX_BYTES - 2, max: PATH_MAX_BYTES + 2 }).map(
-      (length) => `/${'p/'.repeat(Math.floor((length - 2) / 2))}z`.slice(0, length),
-    );
-    const deepPath = fc.integer({ min: PATH_DEPTH_MAX - 1, max: PATH_DEPTH_MAX + 1 }).map(
-      (depth) => '/d'.repeat(depth),
-    );
+    const longName = fc
+      .integer({ min: NAME_MAX_BYTES - 1, max: NAME_MAX_BYTES + 1 })
+      .map((length) => `/a/${'n'.repeat(length)}`);
+    const longPath = fc
+      .integer({ min: PATH_MAX_BYTES - 2, max: PATH_MAX_BYTES + 2 })
+      .map((length) => `/${'p/'.repeat(Math.floor((length - 2) / 2))}z`.slice(0, length));
+    const deepPath = fc
+      .integer({ min: PATH_DEPTH_MAX - 1, max: PATH_DEPTH_MAX + 1 })
+      .map((depth) => '/d'.repeat(depth));
     fc.assert(
       fc.property(
         fc.oneof(plainPath, longName, longPath, deepPath, pathLike, fc.string({ maxLength: 40 })),
@@ -205,6 +247,29 @@ describe('canonicalPath properties', () => {
           expect(outcome(parsePath, input)).toEqual(outcome(parsePathInFull, input));
         },
       ),
+      { numRuns: NUM_RUNS * 4 },
+    );
+  });
+
+  it('leaves the facade resolving every path as node:path does, fast path or not', () => {
+    // `cartridgePathOf` returns a plain canonical path as it is, without `posix.resolve`: the
+    // two must agree on every spelling, plain or not.
+    const resolvedByNode = (spelled: string): string => {
+      const resolved = posix.resolve('/', spelled);
+      return spelled.endsWith('/') && resolved !== '/' ? `${resolved}/` : resolved;
+    };
+    const segment = fc.oneof(
+      fc.stringMatching(/^[ -.0-~]{0,5}$/),
+      fc.constantFrom('.', '..', '', 'é', 'a\\b'),
+    );
+    const spelling = fc
+      .tuple(fc.boolean(), fc.array(segment, { maxLength: 8 }), fc.constantFrom('', '/', '//'))
+      .map(([absolute, names, tail]) => `${absolute ? '/' : ''}${names.join('/')}${tail}`)
+      .filter((spelled) => spelled.length > 0);
+    fc.assert(
+      fc.property(spelling, (spelled) => {
+        expect(cartridgePathOf(spelled, 'open')).toBe(resolvedByNode(spelled));
+      }),
       { numRuns: NUM_RUNS * 4 },
     );
   });
