@@ -123,8 +123,37 @@ export class DirectReader {
  * two paths together.
  */
 
+/**
+ * Texts up to this many UTF-16 units are first tried as ASCII, a byte per unit copied in a
+ * loop: `Buffer.byteLength` and `write` are two calls into native code, which cost more than
+ * the copy for the short paths, actors and statement names written most often.
+ */
+const ASCII_LOOP_MAX_UNITS = 64;
+
 /** A msgpack string as msgpackr writes it: the smallest header for its UTF-8 length. */
 export function writeString(target: Buffer, position: number, text: string): number {
+  const units = text.length;
+  if (units < ASCII_LOOP_MAX_UNITS) {
+    // A fixstr (under 32 bytes) or a str 8 header, then the units while they are ASCII.
+    const header = units < 0x20 ? 1 : 2;
+    let index = 0;
+    while (index < units) {
+      const unit = text.charCodeAt(index);
+      if (unit >= 0x80) break;
+      target[position + header + index] = unit;
+      index++;
+    }
+    if (index === units) {
+      if (header === 1) {
+        target[position] = 0xa0 | units;
+      } else {
+        target[position] = 0xd9;
+        target[position + 1] = units;
+      }
+      return position + header + units;
+    }
+    // Not ASCII: the general path below writes over what the loop wrote.
+  }
   const lengthBytes = Buffer.byteLength(text, 'utf8');
   let start = position;
   if (lengthBytes < 0x20) {

@@ -323,6 +323,7 @@ export function encodeEvent(event: JournalEvent): Buffer {
     const direct = encodeContentEventDirect(event);
     if (direct !== undefined) return direct;
   }
+  if (event.type === 'audit.batch') return encodeAuditBatchDirect(event.entries);
   // Copy out of msgpackr's shared output buffer, which the next pack call reuses.
   return Buffer.from(packer.pack(fieldsOf(event)));
 }
@@ -361,6 +362,63 @@ function encodeContentEventDirect(event: ContentEvent): Buffer | undefined {
   position = writeFlatExtents(target, position, extents);
   if (event.previous === null) target[position++] = 0xc0;
   else position = writeNumber(target, position, event.previous);
+  return Buffer.from(target.subarray(0, position));
+}
+
+/** msgpack's nil, which a missing statement name or change is written as. */
+const NIL_TAG = 0xc0;
+/** Actions by name, to their code (the position in AUDIT_ACTIONS). */
+const AUDIT_ACTION_CODES: ReadonlyMap<AuditAction, number> = new Map(
+  AUDIT_ACTIONS.map((action, code) => [action, code]),
+);
+/**
+ * What one audit entry's body takes besides the UTF-8 of its three texts, at most: five numbers
+ * (time, action, allowed, change, rolled back) and three string headers.
+ */
+const AUDIT_ENTRY_FIXED_MAX_BYTES = 5 * NUMBER_MAX_BYTES + 3 * ARRAY_HEADER_MAX_BYTES;
+/** The audit scratch is kept up to this size; a rare larger batch gets memory of its own. */
+const AUDIT_SCRATCH_KEPT_BYTES = 256 * 1024;
+let auditScratch = Buffer.allocUnsafe(0);
+
+/**
+ * The body of an `audit.batch` record written without msgpackr, byte for byte what
+ * `packer.pack(fieldsOf(event))` gives (a test holds the two together). A lane of audited reads
+ * writes a batch of up to 2 048 entries: msgpackr's generic walk of the flat list of eight
+ * fields per entry, and building that list, were 60 % of such a flush, about a third of a
+ * microsecond per audited read.
+ */
+function encodeAuditBatchDirect(entries: readonly AuditEntry[]): Buffer {
+  // Three bytes of UTF-8 per UTF-16 unit bound every string.
+  let boundBytes = 1 + ARRAY_HEADER_MAX_BYTES;
+  for (const entry of entries) {
+    boundBytes +=
+      AUDIT_ENTRY_FIXED_MAX_BYTES +
+      3 * (entry.actor.length + entry.path.length + (entry.sid?.length ?? 0));
+  }
+  if (auditScratch.length < boundBytes) {
+    const memory = Buffer.allocUnsafe(boundBytes);
+    if (boundBytes <= AUDIT_SCRATCH_KEPT_BYTES) auditScratch = memory;
+    return encodeAuditBatchInto(memory, entries);
+  }
+  return encodeAuditBatchInto(auditScratch, entries);
+}
+
+function encodeAuditBatchInto(target: Buffer, entries: readonly AuditEntry[]): Buffer {
+  // A fixarray of the one field of `fieldsOf`: the flat list of AUDIT_ENTRY_FIELDS per entry.
+  target[0] = 0x91;
+  let position = writeArrayHeader(target, 1, entries.length * AUDIT_ENTRY_FIELDS);
+  for (const entry of entries) {
+    position = writeNumber(target, position, entry.atMs);
+    position = writeString(target, position, entry.actor);
+    position = writeNumber(target, position, AUDIT_ACTION_CODES.get(entry.action) ?? -1);
+    position = writeString(target, position, entry.path);
+    target[position++] = entry.allowed ? 1 : 0;
+    if (entry.sid === null) target[position++] = NIL_TAG;
+    else position = writeString(target, position, entry.sid);
+    if (entry.changeOffset === null) target[position++] = NIL_TAG;
+    else position = writeNumber(target, position, entry.changeOffset);
+    target[position++] = entry.rolledBack ? 1 : 0;
+  }
   return Buffer.from(target.subarray(0, position));
 }
 

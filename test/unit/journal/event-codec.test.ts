@@ -3,27 +3,83 @@ import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { CartridgeError } from '../../../src/errors.js';
 import { decodeEvent, encodeEvent, recordTypeOf } from '../../../src/journal/event-codec.js';
-import type { Extent, JournalEvent } from '../../../src/journal/journal-event.js';
+import type { AuditEntry, Extent, JournalEvent } from '../../../src/journal/journal-event.js';
 
 /** How many random cases to run per property; `PROPERTY_RUNS` raises it for a soak run. */
 const NUM_RUNS = Number.parseInt(process.env['PROPERTY_RUNS'] ?? '200', 10) || 200;
 
 const EXTENTS = [
-  { recordOffset: 8192, recordSequence: 1, blobOffset: 0, lengthBytes: 1_048_576, recordLengthBytes: 1_048_630 },
-  { recordOffset: 2 ** 40, recordSequence: 2 ** 33, blobOffset: 17, lengthBytes: 3, recordLengthBytes: 64 },
+  {
+    recordOffset: 8192,
+    recordSequence: 1,
+    blobOffset: 0,
+    lengthBytes: 1_048_576,
+    recordLengthBytes: 1_048_630,
+  },
+  {
+    recordOffset: 2 ** 40,
+    recordSequence: 2 ** 33,
+    blobOffset: 17,
+    lengthBytes: 3,
+    recordLengthBytes: 64,
+  },
 ];
 
 /** One event of every type, with values near the edges of what each field holds. */
 const EVERY_EVENT: readonly JournalEvent[] = [
-  { type: 'genesis', cartridgeId: '00112233445566778899aabbccddeeff', createdAtMs: 1_700_000_000_000, capacityBlocks: 10_000 },
+  {
+    type: 'genesis',
+    cartridgeId: '00112233445566778899aabbccddeeff',
+    createdAtMs: 1_700_000_000_000,
+    capacityBlocks: 10_000,
+  },
   { type: 'genesis', cartridgeId: 'ff', createdAtMs: 0, capacityBlocks: null },
   { type: 'data' },
-  { type: 'file.created', path: '/docs/ré sumé.md', inode: 42, mode: 0o644, atMs: 1, sizeBytes: 1_048_579, extents: EXTENTS, previous: null },
-  { type: 'file.created', path: '/empty', inode: 2, mode: 0o600, atMs: 0, sizeBytes: 0, extents: [], previous: 2 ** 40 },
-  { type: 'file.written', path: '/a', atMs: Number.MAX_SAFE_INTEGER, sizeBytes: 3, extents: EXTENTS.slice(1), previous: 8192 },
-  { type: 'file.appended', path: '/a', atMs: 5, sizeBytes: 2 ** 31 - 1, extents: EXTENTS, previous: 0 },
+  {
+    type: 'file.created',
+    path: '/docs/ré sumé.md',
+    inode: 42,
+    mode: 0o644,
+    atMs: 1,
+    sizeBytes: 1_048_579,
+    extents: EXTENTS,
+    previous: null,
+  },
+  {
+    type: 'file.created',
+    path: '/empty',
+    inode: 2,
+    mode: 0o600,
+    atMs: 0,
+    sizeBytes: 0,
+    extents: [],
+    previous: 2 ** 40,
+  },
+  {
+    type: 'file.written',
+    path: '/a',
+    atMs: Number.MAX_SAFE_INTEGER,
+    sizeBytes: 3,
+    extents: EXTENTS.slice(1),
+    previous: 8192,
+  },
+  {
+    type: 'file.appended',
+    path: '/a',
+    atMs: 5,
+    sizeBytes: 2 ** 31 - 1,
+    extents: EXTENTS,
+    previous: 0,
+  },
   { type: 'entry.deleted', path: '/a/b/c', atMs: 99, previous: 4096 },
-  { type: 'directory.created', path: '/日本語', inode: 2 ** 32 + 1, mode: 0o755, atMs: 7, previous: null },
+  {
+    type: 'directory.created',
+    path: '/日本語',
+    inode: 2 ** 32 + 1,
+    mode: 0o755,
+    atMs: 7,
+    previous: null,
+  },
   { type: 'index.page' },
   {
     type: 'checkpoint',
@@ -62,33 +118,83 @@ const EVERY_EVENT: readonly JournalEvent[] = [
       erasures: [2 ** 33, 0, 1, 4096],
     },
   },
-  { type: 'extents.consolidated', path: '/logs/audit.log', fileOffset: 2 ** 31 - 1, replacedCount: 1024 },
+  {
+    type: 'extents.consolidated',
+    path: '/logs/audit.log',
+    fileOffset: 2 ** 31 - 1,
+    replacedCount: 1024,
+  },
   { type: 'snapshot.created', name: 'before migration', atMs: 3, description: 'état ✓' },
   { type: 'snapshot.created', name: 's', atMs: 0, description: null },
   { type: 'snapshot.deleted', name: 'before migration', atMs: 4 },
   { type: 'restore.started', targetHead: 2 ** 40, snapshot: 'before migration', atMs: 5 },
   { type: 'restore.started', targetHead: 8192, snapshot: null, atMs: 5 },
   {
-    type: 'entry.restored', path: '/a', atMs: 6, previous: null, kind: 'file', inode: 9, mode: 0o644,
-    createdAtMs: 1, modifiedAtMs: 2, contentOffset: 8192, sizeBytes: 1_048_579, fileOffset: 0, extents: EXTENTS,
+    type: 'entry.restored',
+    path: '/a',
+    atMs: 6,
+    previous: null,
+    kind: 'file',
+    inode: 9,
+    mode: 0o644,
+    createdAtMs: 1,
+    modifiedAtMs: 2,
+    contentOffset: 8192,
+    sizeBytes: 1_048_579,
+    fileOffset: 0,
+    extents: EXTENTS,
   },
   {
-    type: 'entry.restored', path: '/d', atMs: 6, previous: 12, kind: 'directory', inode: 2, mode: 0o755,
-    createdAtMs: 1, modifiedAtMs: 2, contentOffset: 0, sizeBytes: 0, fileOffset: 0, extents: [],
+    type: 'entry.restored',
+    path: '/d',
+    atMs: 6,
+    previous: 12,
+    kind: 'directory',
+    inode: 2,
+    mode: 0o755,
+    createdAtMs: 1,
+    modifiedAtMs: 2,
+    contentOffset: 0,
+    sizeBytes: 0,
+    fileOffset: 0,
+    extents: [],
   },
   {
     type: 'audit.batch',
     entries: [
-      { atMs: 5, actor: 'agent-42', action: 'Read', path: '/calls/1', allowed: true, sid: null, changeOffset: null, rolledBack: false },
-      { atMs: 6, actor: 'ünïcode', action: 'All', path: '/', allowed: false, sid: 'DenyAll', changeOffset: 8192, rolledBack: true },
+      {
+        atMs: 5,
+        actor: 'agent-42',
+        action: 'Read',
+        path: '/calls/1',
+        allowed: true,
+        sid: null,
+        changeOffset: null,
+        rolledBack: false,
+      },
+      {
+        atMs: 6,
+        actor: 'ünïcode',
+        action: 'All',
+        path: '/',
+        allowed: false,
+        sid: 'DenyAll',
+        changeOffset: 8192,
+        rolledBack: true,
+      },
     ],
   },
   { type: 'audit.batch', entries: [] },
   { type: 'policy.set', policy: '{"Version":"2012-10-17","Statement":[]}', atMs: 9 },
   { type: 'policy.set', policy: null, atMs: 10 },
   {
-    type: 'head.signed', sequence: 2 ** 40, offset: 8192, headHash: Buffer.alloc(32, 1), merkleRoot: Buffer.alloc(32, 2),
-    publicKey: Buffer.alloc(32, 3), signature: Buffer.alloc(64, 4),
+    type: 'head.signed',
+    sequence: 2 ** 40,
+    offset: 8192,
+    headHash: Buffer.alloc(32, 1),
+    merkleRoot: Buffer.alloc(32, 2),
+    publicKey: Buffer.alloc(32, 3),
+    signature: Buffer.alloc(64, 4),
   },
 ];
 
@@ -222,6 +328,111 @@ describe('direct encoder of content events', () => {
   });
 });
 
+describe('direct encoder of audit batches', () => {
+  /** The general encoder the direct one must agree with, byte for byte. */
+  const packer = new Packr({ useRecords: false, mapsAsObjects: false });
+  const actions = ['Read', 'Write', 'Create', 'Delete', 'List', 'All'] as const;
+  const count = fc.oneof(
+    fc.constantFrom(0, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 2 ** 32 - 1, 2 ** 32),
+    fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+  );
+  // Lone surrogates included: both encoders write U+FFFD for them.
+  const text = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 40 }),
+    fc.string({ unit: 'grapheme', minLength: 20, maxLength: 300 }),
+    fc.string({ unit: 'binary-ascii', minLength: 250, maxLength: 1100 }),
+  );
+  const entry = fc.record({
+    atMs: count,
+    actor: text,
+    action: fc.constantFrom(...actions),
+    path: text,
+    allowed: fc.boolean(),
+    sid: fc.option(text, { nil: null }),
+    changeOffset: fc.option(count, { nil: null }),
+    rolledBack: fc.boolean(),
+  });
+  const generalBody = (entries: readonly AuditEntry[]): string =>
+    Buffer.from(
+      packer.pack([
+        entries.flatMap((item) => [
+          item.atMs,
+          item.actor,
+          actions.indexOf(item.action),
+          item.path,
+          item.allowed ? 1 : 0,
+          item.sid,
+          item.changeOffset,
+          item.rolledBack ? 1 : 0,
+        ]),
+      ]),
+    ).toString('hex');
+
+  it('writes exactly the bytes msgpackr writes, for batches of every size', () => {
+    // Up to 3 000 entries: the flat list's header passes from fixarray to array 16 at 16 items,
+    // and the scratch grows past what it keeps (long texts make a batch large).
+    const batch = fc.oneof(
+      fc.array(entry, { maxLength: 4 }),
+      fc.array(entry, { minLength: 100, maxLength: 400 }),
+      fc
+        .integer({ min: 1, max: 3_000 })
+        .chain((length) => fc.array(entry, { minLength: length, maxLength: length })),
+    );
+    fc.assert(
+      fc.property(batch, (entries) => {
+        const encoded = encodeEvent({ type: 'audit.batch', entries });
+        expect(encoded.toString('hex')).toBe(generalBody(entries));
+        expect(decodeEvent(recordTypeOf({ type: 'audit.batch', entries }), encoded)).toEqual({
+          type: 'audit.batch',
+          entries: entries.map((item) => ({
+            ...item,
+            actor: Buffer.from(item.actor).toString(),
+            path: Buffer.from(item.path).toString(),
+            sid: item.sid === null ? null : Buffer.from(item.sid).toString(),
+          })),
+        });
+      }),
+      // Batches are large: a tenth of the runs covers the boundaries many times over.
+      { numRuns: Math.max(20, Math.floor(NUM_RUNS / 10)) },
+    );
+  });
+
+  it('gives each batch its own bytes, not a view of a shared scratch', () => {
+    const first = encodeEvent({
+      type: 'audit.batch',
+      entries: [
+        {
+          atMs: 1,
+          actor: 'a',
+          action: 'Read',
+          path: '/x',
+          allowed: true,
+          sid: null,
+          changeOffset: null,
+          rolledBack: false,
+        },
+      ],
+    });
+    const kept = Buffer.from(first);
+    encodeEvent({
+      type: 'audit.batch',
+      entries: [
+        {
+          atMs: 2,
+          actor: 'b',
+          action: 'Write',
+          path: '/y',
+          allowed: false,
+          sid: 's',
+          changeOffset: 9,
+          rolledBack: true,
+        },
+      ],
+    });
+    expect(first.equals(kept)).toBe(true);
+  });
+});
+
 describe('event codec on untrusted bytes', () => {
   it('refuses the wrong shapes for each type with JOURNAL_CORRUPT', () => {
     const packer = new Packr({ useRecords: false, mapsAsObjects: false });
@@ -283,7 +494,9 @@ describe('event codec on untrusted bytes', () => {
       fc.constant(null),
       fc.boolean(),
       fc.uint8Array({ maxLength: 8 }),
-      fc.array(fc.oneof(fc.nat(), fc.string({ maxLength: 3 }), fc.constant(null)), { maxLength: 7 }),
+      fc.array(fc.oneof(fc.nat(), fc.string({ maxLength: 3 }), fc.constant(null)), {
+        maxLength: 7,
+      }),
     );
     const body = fc.oneof(fc.array(leaf, { maxLength: 8 }), leaf);
     fc.assert(
@@ -299,7 +512,16 @@ describe('event codec on untrusted bytes', () => {
     for (const event of EVERY_EVENT) {
       const body = encodeEvent(event);
       for (let offset = 0; offset < body.length; offset++) {
-        for (const value of [0x00, 0xff, 0xc1, 0xdd, 0xdf, 0xc7, 0xd4, (body[offset] as number) ^ 1]) {
+        for (const value of [
+          0x00,
+          0xff,
+          0xc1,
+          0xdd,
+          0xdf,
+          0xc7,
+          0xd4,
+          (body[offset] as number) ^ 1,
+        ]) {
           const damaged = Buffer.from(body);
           damaged[offset] = value;
           for (let type = 0; type <= 9; type++) {
