@@ -326,6 +326,40 @@ describe('direct encoder of content events', () => {
       { numRuns: NUM_RUNS * 5 },
     );
   });
+
+  it('writes a created file exactly as msgpackr does, inode and mode included', () => {
+    const created = fc.record({
+      type: fc.constant('file.created' as const),
+      path: fc.oneof(
+        fc.string({ unit: 'binary', maxLength: 40 }),
+        fc.string({ unit: 'binary-ascii', minLength: 28, maxLength: 70 }),
+        fc.string({ unit: 'grapheme', minLength: 20, maxLength: 300 }),
+      ),
+      inode: edgyNumber,
+      mode: edgyNumber,
+      atMs: edgyNumber,
+      sizeBytes: edgyNumber,
+      extents: fc.array(extent, { maxLength: 20 }),
+      previous: fc.option(edgyNumber, { nil: null }),
+    });
+    fc.assert(
+      fc.property(created, (generated) => {
+        const expected = Buffer.from(
+          packer.pack([
+            generated.path,
+            generated.inode,
+            generated.mode,
+            generated.atMs,
+            generated.sizeBytes,
+            flat(generated.extents),
+            generated.previous,
+          ]),
+        );
+        expect(encodeEvent(generated).toString('hex')).toBe(expected.toString('hex'));
+      }),
+      { numRuns: NUM_RUNS * 5 },
+    );
+  });
 });
 
 describe('direct encoder of audit batches', () => {
