@@ -1,4 +1,4 @@
-import { CHECKPOINT_RECORD_COUNTED_BYTES_MAX } from '../limits.js';
+import { CHECKPOINT_RECORD_COUNTED_BYTES_MAX, DIRTY_PAGES_CHECKPOINT } from '../limits.js';
 import type { Position } from '../position.js';
 
 /**
@@ -20,7 +20,7 @@ export interface CheckpointInterval {
 }
 
 /** Whether the journal at `now` lies a whole interval past `since`. */
-export function intervalElapsed(
+function intervalElapsed(
   since: Position,
   now: Position,
   interval: CheckpointInterval,
@@ -37,4 +37,19 @@ export function intervalElapsed(
     countedBytes >= interval.checkpointIntervalBytes ||
     records >= interval.checkpointIntervalRecords
   );
+}
+
+/**
+ * Whether an automatic checkpoint is due after a commit: the journal lies a whole interval past
+ * `since`, or `dirtyPageCount` index pages are dirty (DIRTY_PAGES_CHECKPOINT bounds the index's
+ * in-memory overlay). A writer backing off after a failed checkpoint passes 0 pages, so that
+ * only the interval makes it try again.
+ */
+export function checkpointDue(
+  since: Position,
+  now: Position,
+  interval: CheckpointInterval,
+  dirtyPageCount: number,
+): boolean {
+  return intervalElapsed(since, now, interval) || dirtyPageCount >= DIRTY_PAGES_CHECKPOINT;
 }

@@ -1,6 +1,6 @@
-import { DIRTY_PAGES_CHECKPOINT, SNAPSHOT_REPLAY_RECORDS_MAX } from '../limits.js';
+import { SNAPSHOT_REPLAY_RECORDS_MAX } from '../limits.js';
 import { type Position, positionAfter } from '../position.js';
-import { intervalElapsed } from './checkpoint-interval.js';
+import { checkpointDue } from './checkpoint-interval.js';
 import { writeCheckpoint } from './checkpointer.js';
 import { SyncDeadline } from './durability.js';
 import type { OpenedJournal } from './open-journal.js';
@@ -81,10 +81,9 @@ export class DurabilityKeeper {
         });
     }
     const { catalog, writer } = this.host.journal();
-    const due =
-      intervalElapsed(this.intervalStart, positionAfter(writer.committedTail), options) ||
-      (!this.backingOff && catalog.tree.dirtyCount >= DIRTY_PAGES_CHECKPOINT);
-    if (due) this.checkpointQuietly();
+    const dirtyPageCount = this.backingOff ? 0 : catalog.tree.dirtyCount;
+    const now = positionAfter(writer.committedTail);
+    if (checkpointDue(this.intervalStart, now, options, dirtyPageCount)) this.checkpointQuietly();
   }
 
   /**

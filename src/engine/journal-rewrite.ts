@@ -14,9 +14,8 @@ import {
 import { readRecordAt, storedBlobOf } from '../journal/journal-reader.js';
 import { type CompressedBlob, JournalWriter, type JournalTail } from '../journal/journal-writer.js';
 import type { RecordSealing } from '../journal/record-sealing.js';
-import { DIRTY_PAGES_CHECKPOINT } from '../limits.js';
 import { positionAfter, positionOf } from '../position.js';
-import { type CheckpointInterval, intervalElapsed } from './checkpoint-interval.js';
+import { type CheckpointInterval, checkpointDue } from './checkpoint-interval.js';
 import { ROOT_PATH } from '../path/canonical-path.js';
 import type { CatalogNode } from '../projections/catalog-entry.js';
 import { applyRecord, freshProjections, type Projections } from '../projections/projection-set.js';
@@ -271,13 +270,9 @@ class JournalRewrite {
     this.writer.commit(false);
     this.projections.merkle.settle(records);
     this.target.onProgress?.(this.carried, this.carriedTotal);
-    const due =
-      intervalElapsed(
-        this.lastCheckpointEnd,
-        positionAfter(this.writer.committedTail),
-        this.target,
-      ) || this.projections.catalog.tree.dirtyCount >= DIRTY_PAGES_CHECKPOINT;
-    if (due) {
+    const now = positionAfter(this.writer.committedTail);
+    const dirtyPageCount = this.projections.catalog.tree.dirtyCount;
+    if (checkpointDue(this.lastCheckpointEnd, now, this.target, dirtyPageCount)) {
       writeCheckpoint(this.projections, this.writer, this.pages, false);
       this.lastCheckpointEnd = positionAfter(this.writer.committedTail);
     }
