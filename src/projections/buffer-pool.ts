@@ -28,125 +28,81 @@ export interface BufferPoolStats {
   targetRecencyBytes: number;
 }
 
-interface ListEntry<V> {
-  readonly value: V;
-  readonly chargedBytes: number;
-}
+/** Which of ARC's four lists a node is in. */
+const T1 = 0;
+const T2 = 1;
+const B1 = 2;
+const B2 = 3;
+type ListName = typeof T1 | typeof T2 | typeof B1 | typeof B2;
 
-/** An entry and its neighbours in its list's order of use. */
-interface ListNode<V> extends ListEntry<V> {
+/**
+ * A key the pool knows, resident (T1, T2) or a ghost (B1, B2), and its neighbours in its
+ * list's order of use. A ghost keeps no value: an evicted value is let go at once.
+ */
+interface PoolNode<V> {
   readonly key: number;
-  /** The entry used just before this one, towards the least recently used end. */
-  older: ListNode<V> | undefined;
-  /** The entry used just after this one, towards the most recently used end. */
-  newer: ListNode<V> | undefined;
+  value: V | undefined;
+  readonly chargedBytes: number;
+  list: ListName;
+  /** The node used just before this one, towards the least recently used end. */
+  older: PoolNode<V> | undefined;
+  /** The node used just after this one, towards the most recently used end. */
+  newer: PoolNode<V> | undefined;
 }
 
 /**
- * One ARC list with its total charged bytes: a map from key to node, and the nodes linked in
- * order of use, least recently used first. Every list operation is O(1). A hit, the commonest
- * operation (every lookup of the index touches the pages on its path), only relinks its node:
- * the map is not changed. (A `Map` alone keeps insertion order too, and re-inserting a key makes
- * it the newest, but each hit was then a delete and an insert, whose holes the map rehashes
- * away every so often: a fifth of a warm 4 KiB read.)
+ * One ARC list: its nodes linked in order of use, least recently used first, with their count
+ * and total charged bytes. Every operation is O(1), and none touches a map: the pool keeps one
+ * map from key to node for all four lists (see `BufferPool`), and a node moving between lists
+ * (a hit promoted from T1 to T2, an eviction to a ghost list) is only relinked.
  */
 class ByteLruList<V> {
-  private readonly nodes = new Map<number, ListNode<V>>();
-  private oldest: ListNode<V> | undefined;
-  private newest: ListNode<V> | undefined;
-  private totalBytes = 0;
+  oldest: PoolNode<V> | undefined;
+  private newest: PoolNode<V> | undefined;
+  bytes = 0;
+  count = 0;
 
-  get bytes(): number {
-    return this.totalBytes;
-  }
+  constructor(readonly name: ListName) {}
 
-  get count(): number {
-    return this.nodes.size;
-  }
-
-  has(key: number): boolean {
-    return this.nodes.has(key);
-  }
-
-  peek(key: number): ListEntry<V> | undefined {
-    return this.nodes.get(key);
-  }
-
-  pushNewest(key: number, value: V, chargedBytes: number): void {
-    assert(!this.nodes.has(key), 'a key was pushed onto a list that already holds it');
-    this.pushUnlisted(key, value, chargedBytes);
-  }
-
-  /** Makes `key`, which this list holds as `entry` (from `peek`), its most recently used one. */
-  touch(key: number, entry: ListEntry<V>): void {
-    const node = entry as ListNode<V>;
-    assert(node.key === key, 'a touched entry is not the one asked for');
-    if (node === this.newest) return;
-    this.unlink(node);
-    this.linkNewest(node);
-  }
-
-  /** `pushNewest` for a caller that has just checked that no list holds `key`. */
-  pushUnlisted(key: number, value: V, chargedBytes: number): void {
-    const node: ListNode<V> = { key, value, chargedBytes, older: undefined, newer: undefined };
-    this.nodes.set(key, node);
-    this.linkNewest(node);
-    this.totalBytes += chargedBytes;
-  }
-
-  remove(key: number): ListEntry<V> | undefined {
-    const node = this.nodes.get(key);
-    if (node === undefined) return undefined;
-    this.nodes.delete(key);
-    this.unlink(node);
-    this.totalBytes -= node.chargedBytes;
-    assert(this.totalBytes >= 0, 'a list byte count went negative');
-    return node;
-  }
-
-  /** Removes and returns the least recently used entry, or undefined when the list is empty. */
-  removeOldest(): { key: number; entry: ListEntry<V> } | undefined {
-    const oldest = this.oldest;
-    if (oldest === undefined) return undefined;
-    const entry = this.remove(oldest.key);
-    assert(entry === oldest, 'the oldest key of a list vanished');
-    return { key: oldest.key, entry };
-  }
-
-  /** Lists the keys at or above `minimumKey` first, so that removing them is safe. */
-  keysFrom(minimumKey: number): number[] {
-    const keys: number[] = [];
-    for (const key of this.nodes.keys()) if (key >= minimumKey) keys.push(key);
-    return keys;
-  }
-
-  clear(): void {
-    this.nodes.clear();
-    this.oldest = undefined;
-    this.newest = undefined;
-    this.totalBytes = 0;
-  }
-
-  private linkNewest(node: ListNode<V>): void {
+  /** Links `node` as this list's most recently used one. */
+  pushNewest(node: PoolNode<V>): void {
+    node.list = this.name;
     node.older = this.newest;
     node.newer = undefined;
     if (this.newest === undefined) this.oldest = node;
     else this.newest.newer = node;
     this.newest = node;
+    this.bytes += node.chargedBytes;
+    this.count += 1;
   }
 
-  private unlink(node: ListNode<V>): void {
+  /** Makes `node`, which this list holds, its most recently used one. */
+  touch(node: PoolNode<V>): void {
+    if (node === this.newest) return;
+    this.unlink(node);
+    this.pushNewest(node);
+  }
+
+  unlink(node: PoolNode<V>): void {
+    assert(node.list === this.name, 'a node was unlinked from a list that does not hold it');
     if (node.older === undefined) this.oldest = node.newer;
     else node.older.newer = node.newer;
     if (node.newer === undefined) this.newest = node.older;
     else node.newer.older = node.older;
     node.older = undefined;
     node.newer = undefined;
+    this.bytes -= node.chargedBytes;
+    this.count -= 1;
+    assert(this.bytes >= 0 && this.count >= 0, 'a list count went negative');
+  }
+
+  clear(): void {
+    this.oldest = undefined;
+    this.newest = undefined;
+    this.bytes = 0;
+    this.count = 0;
   }
 }
-
-/** Ghost lists remember sizes only; their value slot is unused. */
-type GhostList = ByteLruList<null>;
 
 /**
  * The per-entry overhead the content pool is charged (see the constructor): a cached blob is a
@@ -172,14 +128,22 @@ function checkKey(key: number, operation: string): void {
 
 export class BufferPool<V extends Sized = Buffer> {
   readonly capacityBytes: number;
+  /**
+   * Every key the pool knows, in whichever list holds it. One lookup classifies a key (resident
+   * in T1 or T2, a ghost in B1 or B2, or unknown), where a map per list took up to four; and a
+   * node that moves between lists stays in the map. A read that misses the pool and caches what
+   * it read went from about fifteen map operations (a miss in both resident lists, the ghost
+   * checks, an eviction out of one map into another) to three or four.
+   */
+  private readonly nodes = new Map<number, PoolNode<V>>();
   /** T1: resident entries referenced once since they were cached. */
-  private readonly t1 = new ByteLruList<V>();
+  private readonly t1 = new ByteLruList<V>(T1);
   /** T2: resident entries referenced at least twice. */
-  private readonly t2 = new ByteLruList<V>();
+  private readonly t2 = new ByteLruList<V>(T2);
   /** B1: ghosts of entries evicted from T1. */
-  private readonly b1: GhostList = new ByteLruList<null>();
+  private readonly b1 = new ByteLruList<V>(B1);
   /** B2: ghosts of entries evicted from T2. */
-  private readonly b2: GhostList = new ByteLruList<null>();
+  private readonly b2 = new ByteLruList<V>(B2);
   /** ARC's `p`: how many bytes T1 should hold, always within 0..capacityBytes. */
   private targetRecencyBytes = 0;
   private hits = 0;
@@ -207,22 +171,20 @@ export class BufferPool<V extends Sized = Buffer> {
   /** Returns the cached value, counting a hit or a miss. A hit moves the entry to T2's MRU end. */
   get(key: number): V | undefined {
     checkKey(key, 'get');
-    // A hit in T2 (the pages near the index's root, on every lookup) only moves its entry to
-    // the most recently used end: the same entry, without a removal and a new one.
-    const frequent = this.t2.peek(key);
-    if (frequent !== undefined) {
-      this.hits += 1;
-      this.t2.touch(key, frequent);
-      return frequent.value;
-    }
-    const entry = this.t1.remove(key);
-    if (entry === undefined) {
+    const node = this.nodes.get(key);
+    if (node === undefined || node.list >= B1) {
       this.misses += 1;
       return undefined;
     }
     this.hits += 1;
-    this.t2.pushNewest(key, entry.value, entry.chargedBytes);
-    return entry.value;
+    // A hit in T2 (the pages near the index's root, on every lookup) only relinks its node.
+    if (node.list === T2) {
+      this.t2.touch(node);
+    } else {
+      this.t1.unlink(node);
+      this.t2.pushNewest(node);
+    }
+    return node.value;
   }
 
   /**
@@ -237,40 +199,37 @@ export class BufferPool<V extends Sized = Buffer> {
       this.delete(key);
       return false;
     }
-    // The common case, a key the pool has never seen (or forgot) while it still has room, is
-    // written out: it is every page and blob a freshly opened cartridge reads, in code V8 has
-    // not optimised yet, where the general path's calls, closures and assertions cost more than
-    // the entry. It does exactly what the general path does for such a key.
-    const t1 = this.t1;
-    const t2 = this.t2;
-    const capacityBytes = this.capacityBytes;
-    if (
-      t1.bytes + t2.bytes + chargedBytes <= capacityBytes &&
-      !t1.has(key) &&
-      !t2.has(key) &&
-      !this.b1.has(key) &&
-      !this.b2.has(key)
-    ) {
-      t1.pushUnlisted(key, value, chargedBytes);
-      const b1Bytes = this.b1.bytes;
-      if (t1.bytes + b1Bytes > capacityBytes || b1Bytes + this.b2.bytes > capacityBytes) {
-        this.trimGhosts();
+    const known = this.nodes.get(key);
+    if (known === undefined) {
+      // The commonest case, a key the pool has never seen (or forgot), while it still has room:
+      // every page and blob a freshly opened cartridge reads. No eviction, so no invariant to
+      // check beyond the ghosts' bounds.
+      if (this.residentBytes() + chargedBytes <= this.capacityBytes) {
+        this.t1.pushNewest(this.newNode(key, value, chargedBytes));
+        const b1Bytes = this.b1.bytes;
+        if (
+          this.t1.bytes + b1Bytes > this.capacityBytes ||
+          b1Bytes + this.b2.bytes > this.capacityBytes
+        ) {
+          this.trimGhosts();
+        }
+        return true;
       }
+      this.insert(this.t1, key, value, chargedBytes, false);
       return true;
     }
     // Replacing a resident value is not a reference: the entry stays in its own list.
-    if (this.t1.remove(key) !== undefined) {
-      this.insert(this.t1, key, value, false);
-    } else if (this.t2.remove(key) !== undefined) {
-      this.insert(this.t2, key, value, false);
-    } else if (this.b1.has(key)) {
-      this.adaptTarget(key, this.b1, this.b2, +1);
-      this.insert(this.t2, key, value, false);
-    } else if (this.b2.has(key)) {
-      this.adaptTarget(key, this.b2, this.b1, -1);
-      this.insert(this.t2, key, value, true);
+    this.forget(known);
+    if (known.list === T1) {
+      this.insert(this.t1, key, value, chargedBytes, false);
+    } else if (known.list === T2) {
+      this.insert(this.t2, key, value, chargedBytes, false);
+    } else if (known.list === B1) {
+      this.adaptTarget(known, this.b1, this.b2, +1);
+      this.insert(this.t2, key, value, chargedBytes, false);
     } else {
-      this.insert(this.t1, key, value, false);
+      this.adaptTarget(known, this.b2, this.b1, -1);
+      this.insert(this.t2, key, value, chargedBytes, true);
     }
     return true;
   }
@@ -278,16 +237,15 @@ export class BufferPool<V extends Sized = Buffer> {
   /** Whether `key` is resident. Neither a hit nor a miss, and it does not change recency. */
   has(key: number): boolean {
     checkKey(key, 'has');
-    return this.t1.has(key) || this.t2.has(key);
+    const node = this.nodes.get(key);
+    return node !== undefined && node.list <= T2;
   }
 
   /** Forgets `key` entirely, ghosts included, because its journal offset no longer holds it. */
   delete(key: number): void {
     checkKey(key, 'delete');
-    this.t1.remove(key);
-    this.t2.remove(key);
-    this.b1.remove(key);
-    this.b2.remove(key);
+    const node = this.nodes.get(key);
+    if (node !== undefined) this.forget(node);
     this.checkInvariants();
   }
 
@@ -297,14 +255,15 @@ export class BufferPool<V extends Sized = Buffer> {
    */
   deleteFrom(minimumKey: number): void {
     checkKey(minimumKey, 'deleteFrom');
-    for (const list of [this.t1, this.t2, this.b1, this.b2] as const) {
-      for (const key of list.keysFrom(minimumKey)) list.remove(key);
-    }
+    const doomed: PoolNode<V>[] = [];
+    for (const node of this.nodes.values()) if (node.key >= minimumKey) doomed.push(node);
+    for (const node of doomed) this.forget(node);
     this.checkInvariants();
   }
 
   /** Drops every entry and ghost and resets the target; the counters are cumulative and stay. */
   clear(): void {
+    this.nodes.clear();
     this.t1.clear();
     this.t2.clear();
     this.b1.clear();
@@ -330,6 +289,31 @@ export class BufferPool<V extends Sized = Buffer> {
     return Math.max(1, value.length) + this.entryOverheadBytes;
   }
 
+  private newNode(key: number, value: V, chargedBytes: number): PoolNode<V> {
+    const node: PoolNode<V> = {
+      key,
+      value,
+      chargedBytes,
+      list: T1,
+      older: undefined,
+      newer: undefined,
+    };
+    this.nodes.set(key, node);
+    return node;
+  }
+
+  /** Takes `node` out of its list and out of the pool. */
+  private forget(node: PoolNode<V>): void {
+    this.listOf(node.list).unlink(node);
+    this.nodes.delete(node.key);
+  }
+
+  private listOf(name: ListName): ByteLruList<V> {
+    if (name === T1) return this.t1;
+    if (name === T2) return this.t2;
+    return name === B1 ? this.b1 : this.b2;
+  }
+
   private residentBytes(): number {
     return this.t1.bytes + this.t2.bytes;
   }
@@ -341,17 +325,16 @@ export class BufferPool<V extends Sized = Buffer> {
   /**
    * ARC's adaptation on a ghost hit, in bytes. The step is the ghost's size, scaled up by how
    * much smaller the hit ghost list is than the other one: a hit in a short list is stronger
-   * evidence. Every ghost is charged at least one byte and the hit list holds this ghost, so
+   * evidence. Every ghost is charged at least one byte and the hit list held this ghost, so
    * the divisor is never zero. `direction` is +1 to favour T1 (a B1 hit) and -1 to favour T2.
+   * The caller has already taken the ghost out of `hitList`.
    */
   private adaptTarget(
-    key: number,
-    hitList: GhostList,
-    otherList: GhostList,
+    ghost: PoolNode<V>,
+    hitList: ByteLruList<V>,
+    otherList: ByteLruList<V>,
     direction: 1 | -1,
   ): void {
-    const ghost = hitList.remove(key);
-    assert(ghost !== undefined, 'a ghost hit lost its ghost');
     const hitListBytes = hitList.bytes + ghost.chargedBytes;
     const ratio = hitListBytes >= otherList.bytes ? 1 : otherList.bytes / hitListBytes;
     const stepBytes = Math.min(this.capacityBytes, Math.ceil(ghost.chargedBytes * ratio));
@@ -360,12 +343,17 @@ export class BufferPool<V extends Sized = Buffer> {
   }
 
   /** Makes room for `value`, then appends it to `list` as the most recently used entry. */
-  private insert(list: ByteLruList<V>, key: number, value: V, hitB2: boolean): void {
-    const chargedBytes = this.chargeOf(value);
+  private insert(
+    list: ByteLruList<V>,
+    key: number,
+    value: V,
+    chargedBytes: number,
+    hitB2: boolean,
+  ): void {
     assert(chargedBytes <= this.capacityBytes, 'an oversized value reached insert');
     this.makeRoom(chargedBytes, hitB2);
-    assert(!this.isListed(key), 'a key would be in two buffer pool lists');
-    list.pushNewest(key, value, chargedBytes);
+    assert(!this.nodes.has(key), 'a key would be in two buffer pool lists');
+    list.pushNewest(this.newNode(key, value, chargedBytes));
     this.trimGhosts();
     this.checkInvariants();
   }
@@ -390,7 +378,7 @@ export class BufferPool<V extends Sized = Buffer> {
   /**
    * ARC's REPLACE: evict T1's LRU entry while T1 is above its target (or at it, when the
    * request hit B2), otherwise T2's; fall back to the other list when the chosen one is empty.
-   * The evicted entry becomes the newest ghost of its list.
+   * The evicted entry becomes the newest ghost of its list, and its value is let go.
    */
   private replace(hitB2: boolean): void {
     const t1Bytes = this.t1.bytes;
@@ -398,11 +386,11 @@ export class BufferPool<V extends Sized = Buffer> {
       t1Bytes > this.targetRecencyBytes || (hitB2 && t1Bytes === this.targetRecencyBytes);
     const fromT1 = this.t1.count > 0 && (t1OverTarget || this.t2.count === 0);
     const source = fromT1 ? this.t1 : this.t2;
-    const ghosts = fromT1 ? this.b1 : this.b2;
-    const evicted = source.removeOldest();
+    const evicted = source.oldest;
     assert(evicted !== undefined, 'the buffer pool had nothing to evict');
-    assert(!this.isListed(evicted.key), 'an evicted key is still listed');
-    ghosts.pushNewest(evicted.key, null, evicted.entry.chargedBytes);
+    source.unlink(evicted);
+    evicted.value = undefined;
+    (fromT1 ? this.b1 : this.b2).pushNewest(evicted);
     this.evictions += 1;
   }
 
@@ -414,13 +402,22 @@ export class BufferPool<V extends Sized = Buffer> {
    */
   private trimGhosts(): void {
     const capacityBytes = this.capacityBytes;
-    dropOldestWhile(this.b1, () => this.t1.bytes + this.b1.bytes > capacityBytes);
-    dropOldestWhile(this.b2, () => this.ghostBytes() > capacityBytes);
-    dropOldestWhile(this.b1, () => this.ghostBytes() > capacityBytes);
+    this.dropOldestWhile(this.b1, () => this.t1.bytes + this.b1.bytes > capacityBytes);
+    this.dropOldestWhile(this.b2, () => this.ghostBytes() > capacityBytes);
+    this.dropOldestWhile(this.b1, () => this.ghostBytes() > capacityBytes);
   }
 
-  private isListed(key: number): boolean {
-    return this.t1.has(key) || this.t2.has(key) || this.b1.has(key) || this.b2.has(key);
+  /**
+   * Drops the ghost list's oldest entries while `over()` holds. Every pass removes one entry
+   * and the passes are capped at the list's starting length, so the loop terminates even if
+   * `over()` never turns false (the ghost-trim hang of the original implementation).
+   */
+  private dropOldestWhile(list: ByteLruList<V>, over: () => boolean): void {
+    for (let passesLeft = list.count; passesLeft > 0 && over(); passesLeft -= 1) {
+      const dropped = list.oldest;
+      assert(dropped !== undefined, 'a ghost list ran out before its count said it would');
+      this.forget(dropped);
+    }
   }
 
   private checkInvariants(): void {
@@ -432,17 +429,5 @@ export class BufferPool<V extends Sized = Buffer> {
       this.targetRecencyBytes >= 0 && this.targetRecencyBytes <= capacityBytes,
       'buffer pool target outside 0..capacity',
     );
-  }
-}
-
-/**
- * Drops the list's oldest entries while `over()` holds. Every pass removes one entry and the
- * passes are capped at the list's starting length, so the loop terminates even if `over()`
- * never turns false (the ghost-trim hang of the original implementation).
- */
-function dropOldestWhile(list: GhostList, over: () => boolean): void {
-  for (let passesLeft = list.count; passesLeft > 0 && over(); passesLeft -= 1) {
-    const dropped = list.removeOldest();
-    assert(dropped !== undefined, 'a ghost list ran out before its count said it would');
   }
 }
