@@ -369,6 +369,16 @@ const contentArbitrary: fc.Arbitrary<ContentSpec> = fc.oneof(
   },
 );
 
+/** A directory-like path one or two levels down (where files' parents are). */
+const shallowPathArbitrary: fc.Arbitrary<PathSpec> = fc
+  .array(segmentArbitrary, { minLength: 1, maxLength: 2 })
+  .map((names) => ({ canonical: `/${names.join('/')}`, spelling: 0 }));
+
+/** A rename target under a name only renames use, at the root or one level down. */
+const freshTargetArbitrary: fc.Arbitrary<PathSpec> = fc
+  .tuple(fc.constantFrom('', '/a', '/b'), fc.constantFrom('moved-1', 'moved-2'))
+  .map(([parent, name]) => ({ canonical: `${parent}/${name}`, spelling: 0 }));
+
 const writeKinds = ['createFile', 'writeFile', 'appendFile'] as const;
 const pathOnlyKinds = ['deleteFile', 'readFile', 'listDir', 'exists', 'metadata'] as const;
 
@@ -402,6 +412,16 @@ const leafArbitrary: fc.Arbitrary<LeafOp> = fc.oneof(
   {
     weight: 4,
     arbitrary: fc.record({ kind: fc.constant('rename' as const), path: pathArbitrary, target: pathArbitrary }),
+  },
+  // Directories near the root moved to a name the other operations never use, so that moves
+  // of whole subtrees succeed often: among a, b and c the target is usually taken.
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('rename' as const),
+      path: shallowPathArbitrary,
+      target: freshTargetArbitrary,
+    }),
   },
 );
 
