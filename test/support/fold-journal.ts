@@ -49,4 +49,14 @@ export class FoldJournal {
     this.sequence++;
     return record.offset;
   }
+
+  /** Deletes the entry at `path`, linked to its last version; returns the record's offset. */
+  delete(path: string): number {
+    return this.apply({
+      type: 'entry.deleted',
+      path,
+      atMs: 3,
+      previous: this.state.catalog.versionLinkOf(path),
+    });
+  }
 }

@@ -40,15 +40,6 @@ class Journal extends FoldJournal {
       previous,
     });
   }
-
-  delete(path: string): number {
-    return this.apply({
-      type: 'entry.deleted',
-      path,
-      atMs: 3,
-      previous: this.state.catalog.versionLinkOf(path),
-    });
-  }
 }
 
 /** The action is refused as JOURNAL_CORRUPT and leaves the index and counters as they were. */

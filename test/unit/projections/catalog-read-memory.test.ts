@@ -25,15 +25,6 @@ class Journal extends FoldJournal {
       sizeBytes,
     );
   }
-
-  delete(path: string): number {
-    return this.apply({
-      type: 'entry.deleted',
-      path,
-      atMs: 3,
-      previous: this.state.catalog.versionLinkOf(path),
-    });
-  }
 }
 
 describe('the catalog read memory', () => {
