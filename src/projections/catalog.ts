@@ -81,6 +81,8 @@ const NO_CHANGE: FileChange = { before: undefined, after: undefined };
  * `Map` insert per entry and at most this many small objects kept alive.
  */
 const READ_MEMORY_ENTRIES = 4096;
+/** Lookups after a change of the catalog that the read memory lets pass (see `Catalog.lookup`). */
+const READ_MEMORY_UNREMEMBERED_LOOKUPS = 3;
 
 /** A path checked to have no entry (see `vacantSlot`): its keys, to change without lookups. */
 interface VacantSlot {
@@ -179,6 +181,8 @@ export class Catalog implements Projection {
   /** Entries `lookup` found, by path, while the tree's content stamp was `readMemoryStamp`. */
   private readonly readMemory = new Map<string, CatalogNode>();
   private readMemoryStamp = -1;
+  /** Lookups since the stamp last moved (see `lookup`). */
+  private lookupsSinceChange = 0;
 
   constructor(
     readonly tree: PagedTree,
@@ -220,15 +224,19 @@ export class Catalog implements Projection {
   lookup(path: string): CatalogNode | undefined {
     const memory = this.readMemory;
     const stamp = this.tree.contentStamp;
-    if (stamp === this.readMemoryStamp) {
-      const known = memory.get(path);
-      if (known !== undefined) return known;
-    } else {
+    if (stamp !== this.readMemoryStamp) {
       if (memory.size > 0) memory.clear();
       this.readMemoryStamp = stamp;
+      this.lookupsSinceChange = 0;
+    } else if (memory.size > 0) {
+      const known = memory.get(path);
+      if (known !== undefined) return known;
     }
     const node = this.get(path);
-    if (node !== undefined) {
+    // The first few lookups after a change are not remembered: writes that check a path or two
+    // between commits (the fs facade's parent and target) would fill a memory the next commit
+    // drops, a `Map` insert each for nothing. A run of reads is remembered from its fourth.
+    if (node !== undefined && ++this.lookupsSinceChange > READ_MEMORY_UNREMEMBERED_LOOKUPS) {
       if (memory.size >= READ_MEMORY_ENTRIES) memory.clear();
       memory.set(path, node);
     }
