@@ -81,6 +81,11 @@ const NO_CHANGE: FileChange = { before: undefined, after: undefined };
  * `Map` insert per entry and at most this many small objects kept alive.
  */
 const READ_MEMORY_ENTRIES = 4096;
+/**
+ * The UTF-16 units of path the read memory keeps as keys at most (1 MiB): paths of thousands of
+ * characters would otherwise make its 4 096 entries hold 16 MiB and more.
+ */
+const READ_MEMORY_PATH_UNITS = 512 * 1024;
 /** Lookups after a change of the catalog that the read memory lets pass (see `Catalog.lookup`). */
 const READ_MEMORY_UNREMEMBERED_LOOKUPS = 3;
 
@@ -183,6 +188,8 @@ export class Catalog implements Projection {
   private readMemoryStamp = -1;
   /** Lookups since the stamp last moved (see `lookup`). */
   private lookupsSinceChange = 0;
+  /** The UTF-16 units of the paths the read memory holds as keys. */
+  private readMemoryPathUnits = 0;
 
   constructor(
     readonly tree: PagedTree,
@@ -226,6 +233,7 @@ export class Catalog implements Projection {
     const stamp = this.tree.contentStamp;
     if (stamp !== this.readMemoryStamp) {
       if (memory.size > 0) memory.clear();
+      this.readMemoryPathUnits = 0;
       this.readMemoryStamp = stamp;
       this.lookupsSinceChange = 0;
     } else if (memory.size > 0) {
@@ -237,8 +245,15 @@ export class Catalog implements Projection {
     // between commits (the fs facade's parent and target) would fill a memory the next commit
     // drops, a `Map` insert each for nothing. A run of reads is remembered from its fourth.
     if (node !== undefined && ++this.lookupsSinceChange > READ_MEMORY_UNREMEMBERED_LOOKUPS) {
-      if (memory.size >= READ_MEMORY_ENTRIES) memory.clear();
+      if (
+        memory.size >= READ_MEMORY_ENTRIES ||
+        this.readMemoryPathUnits + path.length > READ_MEMORY_PATH_UNITS
+      ) {
+        memory.clear();
+        this.readMemoryPathUnits = 0;
+      }
       memory.set(path, node);
+      this.readMemoryPathUnits += path.length;
     }
     return node;
   }

@@ -72,6 +72,32 @@ describe('the catalog read memory', () => {
     expect(catalog.lookup('/ghost')).toBeUndefined();
   });
 
+  it('keeps answering right past the path length it holds', () => {
+    const journal = new Journal();
+    const catalog = journal.state.catalog;
+    // Seven directories of 250 characters: each file's path is about 1 770 characters, so 300
+    // of them are more path than the memory keeps.
+    let directory = '';
+    for (let level = 0; level < 7; level++) {
+      directory += `/${String(level).repeat(250)}`;
+      journal.apply({
+        type: 'directory.created',
+        path: directory,
+        inode: catalog.nextInode,
+        mode: 0o755,
+        atMs: 2,
+        previous: null,
+      });
+    }
+    const paths = Array.from({ length: 300 }, (_, index) => `${directory}/file-${index}`);
+    const offsets = paths.map((path) => journal.file(path));
+    for (let pass = 0; pass < 3; pass++) {
+      paths.forEach((path, index) => {
+        expect(catalog.lookup(path)?.versionOffset).toBe(offsets[index]);
+      });
+    }
+  });
+
   it('keeps answering right past its size, for more paths than it holds', () => {
     const journal = new Journal();
     const catalog = journal.state.catalog;
