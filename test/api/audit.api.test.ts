@@ -354,6 +354,28 @@ describe('what is audited', () => {
     cart.close();
   });
 
+  it('notes one List for a listing through the fs facade, not a Read per name', () => {
+    const cart = Cartridge.memory({ audit: true });
+    cart.transaction(() => {
+      for (let index = 0; index < 5; index++) cart.createFile(`/calls/${index}.json`, '{}');
+    });
+    // What the trail noted after `before` entries, less the queries (each is an 'All /').
+    const notedAfter = (before: number) =>
+      cart
+        .audit()
+        .slice(before)
+        .filter((entry) => entry.action !== 'All')
+        .map((entry) => `${entry.action} ${entry.path}`);
+    const before = cart.audit().length;
+    expect(cart.fs.readdirSync('/calls')).toHaveLength(5);
+    expect(notedAfter(before)).toEqual(['List /calls']);
+    // Entries with their types need each entry's type: a Read each, as `metadata` notes.
+    const beforeTyped = cart.audit().length;
+    cart.fs.readdirSync('/calls', { withFileTypes: true });
+    expect(notedAfter(beforeTyped).filter((noted) => noted.startsWith('Read'))).toHaveLength(5);
+    cart.close();
+  });
+
   it('audits nothing without the audit option, and reads write nothing', () => {
     const cart = Cartridge.memory();
     exercise(cart);
