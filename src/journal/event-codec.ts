@@ -38,6 +38,10 @@ const AUDIT_ACTIONS: readonly AuditAction[] = ['Read', 'Write', 'Create', 'Delet
 const KEY_ID_TEXT = /^[0-9a-f]{8}$/;
 /** Fields per audit entry in the flat, stored form. */
 const AUDIT_ENTRY_FIELDS = 8;
+/** Actions by name, to their code (the position in AUDIT_ACTIONS). */
+const AUDIT_ACTION_CODES: ReadonlyMap<AuditAction, number> = new Map(
+  AUDIT_ACTIONS.map((action, code) => [action, code]),
+);
 
 function flattenAuditEntries(entries: readonly AuditEntry[]): unknown[] {
   const flat: unknown[] = [];
@@ -45,7 +49,7 @@ function flattenAuditEntries(entries: readonly AuditEntry[]): unknown[] {
     flat.push(
       entry.atMs,
       entry.actor,
-      AUDIT_ACTIONS.indexOf(entry.action),
+      AUDIT_ACTION_CODES.get(entry.action) ?? -1,
       entry.path,
       entry.allowed ? 1 : 0,
       entry.sid,
@@ -384,10 +388,6 @@ function encodeContentEventDirect(event: ContentEvent): Buffer | undefined {
   return Buffer.from(target.subarray(0, position));
 }
 
-/** Actions by name, to their code (the position in AUDIT_ACTIONS). */
-const AUDIT_ACTION_CODES: ReadonlyMap<AuditAction, number> = new Map(
-  AUDIT_ACTIONS.map((action, code) => [action, code]),
-);
 /**
  * What one audit entry's body takes besides the UTF-8 of its three texts, at most: five numbers
  * (time, action, allowed, change, rolled back) and three string headers.
