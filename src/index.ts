@@ -82,7 +82,7 @@ export type {
 export type { AuditExportResult, AuditQuery, AuditRecord } from './engine/audit-query.js';
 export type { AuditAction, AuditEntry } from './journal/journal-event.js';
 export type { Effect, Policy, PolicyDocument, Statement } from './iam/policy.js';
-export type { Action } from './iam/action.js';
+export type { Action, RequestAction } from './iam/action.js';
 export type { Condition, ConditionOperator } from './iam/conditions.js';
 export type { RecoveryReport, RecoveryDecision } from './journal/recovery.js';
 export type { CompressionName } from './journal/compression.js';

@@ -1,4 +1,5 @@
 import { CartridgeError } from '../errors.js';
+import { REQUEST_ACTIONS, type RequestAction } from '../iam/action.js';
 import type { ByteRange } from './cartridge-types.js';
 
 /**
@@ -18,6 +19,17 @@ export function requireHostPath(value: unknown): string {
     throw invalidArgument('the cartridge path', value, 'a non-empty string without NUL');
   }
   return value;
+}
+
+/** A list of the actions one operation may ask for: 1 to 5 of them, `All` excluded. */
+export function requireRequestActions(name: string, value: unknown): readonly RequestAction[] {
+  const valid =
+    Array.isArray(value) &&
+    value.length > 0 &&
+    value.length <= REQUEST_ACTIONS.length &&
+    value.every((action) => REQUEST_ACTIONS.includes(action as RequestAction));
+  if (!valid) throw invalidArgument(name, value, `a list of ${REQUEST_ACTIONS.join(', ')}`);
+  return value as readonly RequestAction[];
 }
 
 /** An options argument: absent, or a plain object (not null, not an array). */

@@ -4,6 +4,7 @@ import { JOURNAL_START_OFFSET } from '../journal/file-header.js';
 import { hashBytes } from '../journal/hashing.js';
 import type { AuditAction, AuditEntry } from '../journal/journal-event.js';
 import { readRecordAt, toJournalRecord } from '../journal/journal-reader.js';
+import { ACTIONS } from '../iam/action.js';
 import { compilePathGlob } from '../iam/path-glob.js';
 import { type Position, positionOf } from '../position.js';
 import type { BatchEntry } from '../projections/audit-index.js';
@@ -42,7 +43,6 @@ export interface AuditRecord extends AuditEntry {
 
 export const AUDIT_QUERY_LIMIT_DEFAULT = 1000;
 export const AUDIT_QUERY_LIMIT_MAX = 1_000_000;
-const ACTIONS: readonly AuditAction[] = ['Read', 'Write', 'Create', 'Delete', 'List', 'All'];
 
 interface ResolvedQuery {
   readonly fromOffset: number;

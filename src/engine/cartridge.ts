@@ -3,6 +3,7 @@ import { MemoryStorage } from '../journal/io/memory-storage.js';
 import { NodeStorage } from '../journal/io/node-storage.js';
 import type { Storage, StorageFile } from '../journal/io/storage.js';
 import type { RecoveryReport } from '../journal/recovery.js';
+import type { RequestAction } from '../iam/action.js';
 import { canonicalPath, type ParsedPath, parsePath, ROOT_PATH } from '../path/canonical-path.js';
 import { BufferPool, CONTENT_ENTRY_OVERHEAD_BYTES } from '../projections/buffer-pool.js';
 import type { Projections } from '../projections/projection-set.js';
@@ -34,6 +35,7 @@ import {
   byteRangeOption,
   integerOption,
   requireHostPath,
+  requireRequestActions,
   requireOptionsObject,
 } from './arguments.js';
 import { ContentReader } from './content-reader.js';
@@ -427,6 +429,33 @@ export class Cartridge {
     return this.gate.read(this.actor, 'Read', parsed.path, () =>
       this.reads.metadata(this.reads.fileOperand(parsed)),
     );
+  }
+
+  /**
+   * What a file system built on the cartridge (the fs facade) looks at before a change: POSIX
+   * walks the path first (the parent must be a directory, the target must not be one). The
+   * metadata of the entry at `path`, or undefined when nothing is there. When the policy allows
+   * the actor one of `actions` on `target`, the catalog is looked at without a decision of its
+   * own, as the engine's own writes look before they change (the change is decided, and noted,
+   * when it runs); otherwise it is asked as `metadata` asks (`Read` on `path`), so an actor
+   * learns nothing the policy hides from it.
+   */
+  metadataBeforeChange(
+    actions: readonly RequestAction[],
+    target: string,
+    path: string,
+  ): EntryMetadata | undefined {
+    this.ensureReadable();
+    const asked = requireRequestActions('actions', actions);
+    const changed = parsePath(target).path;
+    const parsed = parsePath(path);
+    const reads = this.reads;
+    if (!asked.some((action) => this.gate.allows(this.actor, action, changed))) {
+      return this.gate.read(this.actor, 'Read', parsed.path, () =>
+        reads.metadataOrAbsent(reads.fileOperand(parsed)),
+      );
+    }
+    return reads.metadataOrAbsent(reads.fileOperand(parsed));
   }
 
   stats(): CartridgeStats {

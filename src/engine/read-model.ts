@@ -110,7 +110,10 @@ export class ReadModel {
 
   /** The metadata of the entry at a canonical path (see `fileOperand`). */
   metadata(canonical: string): EntryMetadata {
-    const node = this.readNodeAt(canonical);
+    return this.metadataOf(canonical, this.readNodeAt(canonical));
+  }
+
+  private metadataOf(canonical: string, node: CatalogNode): EntryMetadata {
     const sizeBytes = node.kind === 'file' ? node.sizeBytes : 0;
     return {
       type: node.kind,
@@ -122,6 +125,20 @@ export class ReadModel {
       inode: node.inode,
       blockCount: blocksFor(sizeBytes),
     };
+  }
+
+  /**
+   * The metadata of the entry at a canonical path, or undefined when nothing is there; ENOTDIR
+   * when a file stands where a directory must, as `metadata` (what the fs facade looks at
+   * before a change, where nothing being there is an answer, not an error).
+   */
+  metadataOrAbsent(canonical: string): EntryMetadata | undefined {
+    const node = this.state.catalog.lookup(canonical);
+    if (node === undefined) {
+      this.refuseUnderFile(canonical);
+      return undefined;
+    }
+    return this.metadataOf(canonical, node);
   }
 
   /**
@@ -198,12 +215,17 @@ export class ReadModel {
   /** `node`, found at `path`, or the error that says why there is none. */
   private foundOrRefused(path: string, node: CatalogNode | undefined): CatalogNode {
     if (node !== undefined) return node;
+    this.refuseUnderFile(path);
+    throw new CartridgeError('ENOENT', `no such file or directory: ${path}`, { path });
+  }
+
+  /** ENOTDIR when an ancestor of `path`, where nothing is, is a file. */
+  private refuseUnderFile(path: string): void {
     for (const ancestor of ancestorsOf(path)) {
       const above = this.state.catalog.get(ancestor);
       if (above === undefined) break;
       if (above.kind === 'file')
         throw new CartridgeError('ENOTDIR', `${ancestor} is a file`, { path });
     }
-    throw new CartridgeError('ENOENT', `no such file or directory: ${path}`, { path });
   }
 }

@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Cartridge } from '../engine/cartridge.js';
+import type { RequestAction } from '../iam/action.js';
 import { DirectoryEntry } from './directory-entry.js';
 import { FS_CONSTANTS } from './fs-constants.js';
 import { FileDescriptors, type ReadSyncOptions } from './file-descriptors.js';
@@ -59,6 +60,15 @@ export interface StatOptions {
 }
 
 type EntryKind = 'file' | 'directory';
+
+/*
+ * The actions a change through the facade is decided as, for the looks before it (see
+ * `Cartridge.metadataBeforeChange`): an actor allowed one of them on the target looks without a
+ * `Read` of its own.
+ */
+const WRITE_ACTIONS: readonly RequestAction[] = ['Write', 'Create'];
+const CREATE_ACTIONS: readonly RequestAction[] = ['Create'];
+const DELETE_ACTIONS: readonly RequestAction[] = ['Delete'];
 
 export class CartridgeFs {
   readonly constants = FS_CONSTANTS;
@@ -186,7 +196,7 @@ export class CartridgeFs {
       return;
     }
     const target = cartridgePathOf(spelled, 'open');
-    const kind = this.kindForCreate(target, spelled);
+    const kind = this.kindForCreate(target, spelled, 'open', undefined, WRITE_ACTIONS);
     // O_EXCL fails on anything that exists, before anything else is looked at.
     if (kind !== undefined && flag.includes('x')) throw nodeError('EEXIST', 'open', spelled);
     if (kind === 'directory') throw nodeError('EISDIR', 'open', spelled);
@@ -212,7 +222,7 @@ export class CartridgeFs {
     const recursive = typeof options === 'object' && options.recursive === true;
     const target = withoutTrailingSlash(cartridgePathOf(spelled, 'mkdir'));
     if (!recursive) {
-      const kind = this.kindForCreate(target, spelled, 'mkdir');
+      const kind = this.kindForCreate(target, spelled, 'mkdir', undefined, CREATE_ACTIONS);
       if (kind !== undefined) throw nodeError('EEXIST', 'mkdir', spelled);
       asNodeCall('mkdir', spelled, () => this.cartridge.createDir(target));
       return undefined;
@@ -223,7 +233,7 @@ export class CartridgeFs {
     for (const name of target.split('/').slice(1)) {
       if (name.length === 0) continue;
       current = `${current}/${name}`;
-      const kind = this.kindOf(current, 'mkdir', spelled);
+      const kind = this.kindOf(current, 'mkdir', spelled, CREATE_ACTIONS);
       if (kind === 'file') {
         const last = current === target && !spelled.endsWith('/');
         throw nodeError(last ? 'EEXIST' : 'ENOTDIR', 'mkdir', spelled);
@@ -240,7 +250,7 @@ export class CartridgeFs {
   unlinkSync(path: PathLike): void {
     const spelled = spelledPath(path);
     const target = cartridgePathOf(spelled, 'unlink');
-    const kind = this.kindOf(target, 'unlink', spelled);
+    const kind = this.kindOf(target, 'unlink', spelled, DELETE_ACTIONS);
     if (kind === undefined) throw nodeError('ENOENT', 'unlink', spelled);
     if (kind === 'directory') throw nodeError('EISDIR', 'unlink', spelled);
     asNodeCall('unlink', spelled, () => this.cartridge.deleteFile(target));
@@ -249,7 +259,7 @@ export class CartridgeFs {
   rmdirSync(path: PathLike, options: RemoveOptions = {}): void {
     const spelled = spelledPath(path);
     const target = withoutTrailingSlash(cartridgePathOf(spelled, 'rmdir'));
-    const kind = this.kindOf(target, 'rmdir', spelled);
+    const kind = this.kindOf(target, 'rmdir', spelled, DELETE_ACTIONS);
     if (kind === undefined) throw nodeError('ENOENT', 'rmdir', spelled);
     if (kind === 'file') throw nodeError('ENOTDIR', 'rmdir', spelled);
     if (target === '/') throw nodeError('EBUSY', 'rmdir', spelled);
@@ -365,7 +375,7 @@ export class CartridgeFs {
     const target = cartridgePathOf(spelled, 'open');
     const kind = flags.startsWith('r')
       ? this.kindOf(target, 'open', spelled)
-      : this.kindForCreate(target, spelled);
+      : this.kindForCreate(target, spelled, 'open', undefined, WRITE_ACTIONS);
     return this.descriptors.open(target, spelled, flags, kind);
   }
 
@@ -444,13 +454,36 @@ export class CartridgeFs {
 
   // ---- helpers -----------------------------------------------------------------------------
 
-  /** What is at a path: a file, a directory, or nothing (ENOTDIR and the like are thrown). */
-  private kindOf(target: string, syscall: string, spelled: string): EntryKind | undefined {
+  /**
+   * What is at a path: a file, a directory, or nothing (ENOTDIR and the like are thrown). Looked
+   * at as `metadata` looks (a `Read`), or, before a change decided as one of `actions` on the
+   * path, as the change's own look (see `Cartridge.metadataBeforeChange`).
+   */
+  private kindOf(
+    target: string,
+    syscall: string,
+    spelled: string,
+    actions?: readonly RequestAction[],
+  ): EntryKind | undefined {
+    return this.kindLookedAt(target, target, syscall, spelled, undefined, actions);
+  }
+
+  /** `kindOf` of `path`, for a change of `changed` (the path itself, or an entry in it). */
+  private kindLookedAt(
+    path: string,
+    changed: string,
+    syscall: string,
+    spelled: string,
+    dest: string | undefined,
+    actions: readonly RequestAction[] | undefined,
+  ): EntryKind | undefined {
     try {
-      return this.cartridge.metadata(target).type;
+      if (actions !== undefined)
+        return this.cartridge.metadataBeforeChange(actions, changed, path)?.type;
+      return this.cartridge.metadata(path).type;
     } catch (error) {
       if (hasCode(error, 'ENOENT')) return undefined;
-      throw toNodeError(error, syscall, spelled);
+      throw toNodeError(error, syscall, spelled, dest);
     }
   }
 
@@ -463,15 +496,16 @@ export class CartridgeFs {
     spelled: string,
     syscall = 'open',
     dest?: string,
+    actions?: readonly RequestAction[],
   ): EntryKind | undefined {
     const path = withoutTrailingSlash(target);
-    this.requireParentDirectory(path, spelled, syscall, dest);
+    this.requireParentDirectory(path, spelled, syscall, dest, actions);
     // open(2) with O_CREAT refuses a trailing slash outright; elsewhere it asks for a directory.
     // (The errors are made where they are thrown: a closure made on every call, for errors
     // that are rare, cost a tenth of a facade write's own work.)
     const creating = syscall === 'open' || syscall === 'copyfile';
     if (creating && target.endsWith('/')) throw nodeError('EISDIR', syscall, spelled, { dest });
-    const kind = this.kindOf(path, syscall, spelled);
+    const kind = this.kindOf(path, syscall, spelled, actions);
     if (kind === 'file' && target.endsWith('/'))
       throw nodeError('ENOTDIR', syscall, spelled, { dest });
     return kind;
@@ -483,20 +517,17 @@ export class CartridgeFs {
     spelled: string,
     syscall: string,
     dest?: string,
+    actions?: readonly RequestAction[],
   ): void {
-    let parentKind: EntryKind | undefined;
-    try {
-      parentKind = this.cartridge.metadata(posix.dirname(path)).type;
-    } catch (error) {
-      if (hasCode(error, 'ENOENT')) throw nodeError('ENOENT', syscall, spelled, { dest });
-      throw toNodeError(error, syscall, spelled, dest);
-    }
+    const parent = posix.dirname(path);
+    const parentKind = this.kindLookedAt(parent, path, syscall, spelled, dest, actions);
+    if (parentKind === undefined) throw nodeError('ENOENT', syscall, spelled, { dest });
     if (parentKind !== 'directory') throw nodeError('ENOTDIR', syscall, spelled, { dest });
   }
 
   private appendBytes(spelled: string, bytes: Buffer, flag: string): void {
     const target = cartridgePathOf(spelled, 'open');
-    const kind = this.kindForCreate(target, spelled);
+    const kind = this.kindForCreate(target, spelled, 'open', undefined, WRITE_ACTIONS);
     // O_EXCL fails on anything that exists, before anything else is looked at.
     if (kind !== undefined && flag.includes('x')) throw nodeError('EEXIST', 'open', spelled);
     if (kind === 'directory') throw nodeError('EISDIR', 'open', spelled);

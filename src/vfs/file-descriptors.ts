@@ -1,4 +1,5 @@
 import type { Cartridge } from '../engine/cartridge.js';
+import type { RequestAction } from '../iam/action.js';
 import { asNodeCall, nodeError } from './node-error.js';
 
 /**
@@ -29,6 +30,9 @@ interface OpenFile {
  * Descriptors are numbered from here so that they are never mistaken for the small numbers
  * of the process's real files.
  */
+/** A descriptor's write is decided as `Write` (see `Cartridge.metadataBeforeChange`). */
+const WRITE_ACTIONS: readonly RequestAction[] = ['Write'];
+
 const FIRST_DESCRIPTOR = 1 << 20;
 /** Open descriptors at most: a leak in a caller's loop fails instead of growing forever. */
 const OPEN_FILES_MAX = 65_536;
@@ -119,7 +123,11 @@ export class FileDescriptors {
     // As write(2): nothing to write changes nothing, not even a gap past the end.
     if (bytes.length === 0) return 0;
     asNodeCall('write', file.spelled, () => {
-      const sizeBytes = this.cartridge.metadata(file.path).sizeBytes;
+      // The size is looked at as part of the write (a write-only actor may write here).
+      const found = this.cartridge.metadataBeforeChange(WRITE_ACTIONS, file.path, file.path);
+      // Deleted since it was opened (by another handle): what the engine's write would say.
+      if (found === undefined) throw nodeError('ENOENT', 'write', file.spelled);
+      const sizeBytes = found.sizeBytes;
       // O_APPEND writes at the end whatever the position, as POSIX says.
       const start = file.append ? sizeBytes : (position ?? file.position);
       if (start === sizeBytes) {

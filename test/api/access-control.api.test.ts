@@ -138,6 +138,57 @@ describe('policy semantics', () => {
   });
 });
 
+describe('metadataBeforeChange', () => {
+  it('looks as part of a change the actor may make, and as a Read otherwise', () => {
+    const cart = Cartridge.memory({ actor: ADMIN, audit: true });
+    cart.createFile('/recordings/1.wav', 'one');
+    cart.createFile('/secret/a', 'secret a');
+    cart.setPolicy({
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: 'All',
+          Resource: '/**',
+          Condition: { StringEquals: { 'cartridge:actor': ADMIN } },
+        },
+        { Effect: 'Allow', Action: ['Write', 'Create'], Resource: '/recordings/**' },
+      ],
+    });
+    const recorder = cart.as('recorder');
+    const reads = () => cart.audit({ actor: 'recorder', action: 'Read' }).length;
+    const look = (target: string, path: string) =>
+      recorder.metadataBeforeChange(['Write', 'Create'], target, path);
+    expect(look('/recordings/2.wav', '/recordings')?.type).toBe('directory');
+    expect(look('/recordings/1.wav', '/recordings/1.wav')?.sizeBytes).toBe(3);
+    expect(look('/recordings/2.wav', '/recordings/2.wav')).toBeUndefined();
+    expectCode(() => look('/recordings/1.wav/x', '/recordings/1.wav/x'), 'ENOTDIR');
+    expect(reads()).toBe(0);
+    // Outside what it may change, a look is a Read, refused and noted.
+    expectCode(() => look('/secret/b', '/secret'), 'EACCES');
+    expectCode(() => look('/secret/b', '/secret/none/b'), 'EACCES');
+    expectCode(() => recorder.metadataBeforeChange(['Delete'], '/recordings/1.wav', '/'), 'EACCES');
+    expect(reads()).toBe(3);
+    // The admin may read: a look it could not make as part of a change is answered as a read.
+    expect(cart.metadataBeforeChange(['Delete'], '/secret/a', '/secret/a')?.type).toBe('file');
+    cart.close();
+  });
+
+  it('refuses a list of actions that is not one', () => {
+    const cart = Cartridge.memory();
+    for (const actions of [
+      [],
+      ['All'],
+      ['Read', 'Nope'],
+      'Write',
+      ['Write', 'Write', 'Write', 'Write', 'Write', 'Write'],
+    ]) {
+      expectCode(() => cart.metadataBeforeChange(actions as never, '/a', '/'), 'INVALID_ARGUMENT');
+    }
+    expectCode(() => cart.metadataBeforeChange(['Write'], 'relative\0', '/'), 'EINVAL');
+    cart.close();
+  });
+});
+
 describe('EACCES through every entry point', () => {
   it('refuses the reads', () => {
     const cart = guarded();

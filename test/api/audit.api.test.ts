@@ -376,6 +376,31 @@ describe('what is audited', () => {
     cart.close();
   });
 
+  it('notes one access for a write through the fs facade, not a Read for each look', () => {
+    const cart = Cartridge.memory({ audit: true });
+    cart.createDir('/calls');
+    const notedAfter = (before: number) =>
+      cart
+        .audit()
+        .slice(before)
+        .filter((entry) => entry.action !== 'All')
+        .map((entry) => `${entry.action} ${entry.path}`);
+    const before = cart.audit().length;
+    cart.fs.writeFileSync('/calls/1.json', '{}');
+    cart.fs.writeFileSync('/calls/1.json', '{"v":2}');
+    cart.fs.appendFileSync('/calls/1.json', '\n');
+    cart.fs.mkdirSync('/calls/day-2');
+    cart.fs.unlinkSync('/calls/1.json');
+    expect(notedAfter(before)).toEqual([
+      'Create /calls/1.json',
+      'Write /calls/1.json',
+      'Write /calls/1.json',
+      'Create /calls/day-2',
+      'Delete /calls/1.json',
+    ]);
+    cart.close();
+  });
+
   it('audits nothing without the audit option, and reads write nothing', () => {
     const cart = Cartridge.memory();
     exercise(cart);

@@ -241,4 +241,55 @@ describe('the operation gate through the facade', () => {
     expect([denied.code, denied.errno]).toEqual(['EACCES', -osConstants.errno.EACCES]);
     expect(cartridge.fs.readFileSync('/calls/1.txt', 'utf8')).toBe('call');
   });
+
+  it('lets a write-only actor write as the engine lets it, and tells others nothing', () => {
+    cartridge.fs.mkdirSync('/recordings');
+    cartridge.fs.writeFileSync('/recordings/1.wav', 'first');
+    cartridge.fs.mkdirSync('/secret');
+    cartridge.setPolicy({
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: 'All',
+          Resource: '/**',
+          Condition: { StringEquals: { 'cartridge:actor': 'local' } },
+        },
+        { Effect: 'Allow', Action: ['Write', 'Create'], Resource: '/recordings/**' },
+        { Effect: 'Allow', Action: 'Delete', Resource: '/recordings/old-*' },
+      ],
+    });
+    const agent = cartridge.as('recorder').fs;
+    // The looks before a change are part of the change: no `Read` is asked of the agent.
+    agent.writeFileSync('/recordings/1.wav', 'replaced');
+    agent.writeFileSync('/recordings/2.wav', 'created');
+    agent.appendFileSync('/recordings/2.wav', '+appended');
+    agent.mkdirSync('/recordings/day-2');
+    agent.writeFileSync('/recordings/old-1.wav', 'stale');
+    const descriptor = agent.openSync('/recordings/3.wav', 'a');
+    agent.writeSync(descriptor, 'streamed');
+    agent.writeSync(descriptor, '+more');
+    agent.closeSync(descriptor);
+    agent.unlinkSync('/recordings/old-1.wav');
+    const read = (path: string) => cartridge.fs.readFileSync(path, 'utf8');
+    expect(read('/recordings/1.wav')).toBe('replaced');
+    expect(read('/recordings/2.wav')).toBe('created+appended');
+    expect(read('/recordings/3.wav')).toBe('streamed+more');
+    expect(cartridge.fs.statSync('/recordings/day-2')?.isDirectory()).toBe(true);
+    expect(cartridge.fs.existsSync('/recordings/old-1.wav')).toBe(false);
+    // What the facade checks still holds for it: the parent, the directory, O_EXCL.
+    expect(thrown(() => agent.writeFileSync('/recordings/none/1.wav', 'x')).code).toBe('ENOENT');
+    expect(thrown(() => agent.writeFileSync('/recordings/day-2', 'x')).code).toBe('EISDIR');
+    expect(thrown(() => agent.writeFileSync('/recordings/1.wav', 'x', { flag: 'wx' })).code).toBe(
+      'EEXIST',
+    );
+    // Reading stays refused, and so does what the policy does not allow.
+    expect(thrown(() => agent.readFileSync('/recordings/1.wav')).code).toBe('EACCES');
+    expect(thrown(() => agent.unlinkSync('/recordings/1.wav')).code).toBe('EACCES');
+    // Outside what it may change, the agent learns nothing of what is there or missing.
+    expect(thrown(() => agent.writeFileSync('/secret/none/1.txt', 'x')).code).toBe('EACCES');
+    expect(thrown(() => agent.writeFileSync('/secret', 'x')).code).toBe('EACCES');
+    expect(thrown(() => agent.mkdirSync('/secret')).code).toBe('EACCES');
+    expect(thrown(() => agent.unlinkSync('/secret/none')).code).toBe('EACCES');
+    expect(cartridge.fs.readdirSync('/secret')).toEqual([]);
+  });
 });
