@@ -69,6 +69,7 @@ type EntryKind = 'file' | 'directory';
 const WRITE_ACTIONS: readonly RequestAction[] = ['Write', 'Create'];
 const CREATE_ACTIONS: readonly RequestAction[] = ['Create'];
 const DELETE_ACTIONS: readonly RequestAction[] = ['Delete'];
+const MOVE_IN_ACTIONS: readonly RequestAction[] = ['Write'];
 
 export class CartridgeFs {
   readonly constants = FS_CONSTANTS;
@@ -273,7 +274,7 @@ export class CartridgeFs {
   rmSync(path: PathLike, options: RemoveOptions = {}): void {
     const spelled = spelledPath(path);
     const target = cartridgePathOf(spelled, 'rm');
-    const kind = this.kindOf(target, 'rm', spelled);
+    const kind = this.kindOf(target, 'rm', spelled, DELETE_ACTIONS);
     if (kind === undefined) {
       if (options.force === true) return;
       throw nodeError('ENOENT', 'lstat', spelled);
@@ -305,15 +306,16 @@ export class CartridgeFs {
     const source = withoutTrailingSlash(cartridgePathOf(from, 'rename'));
     const target = withoutTrailingSlash(cartridgePathOf(to, 'rename'));
     const fail = (code: string) => nodeError(code, 'rename', from, { dest: to });
-    // rename(2) walks both parents before it looks at either entry.
-    if (source !== '/') this.requireParentDirectory(source, from, 'rename', to);
-    if (target !== '/') this.requireParentDirectory(target, from, 'rename', to);
-    const sourceKind = this.kindOf(source, 'rename', from);
+    // rename(2) walks both parents before it looks at either entry. The move is decided as
+    // `Delete` on the source and `Write` on the target (`Cartridge.rename`).
+    if (source !== '/') this.requireParentDirectory(source, from, 'rename', to, DELETE_ACTIONS);
+    if (target !== '/') this.requireParentDirectory(target, from, 'rename', to, MOVE_IN_ACTIONS);
+    const sourceKind = this.kindLookedAt(source, source, 'rename', from, to, DELETE_ACTIONS);
     if (sourceKind === undefined) throw fail('ENOENT');
     // A trailing slash on either side asks for a directory.
     if (sourceKind === 'file' && (from.endsWith('/') || to.endsWith('/'))) throw fail('ENOTDIR');
     if (source === '/' || target === '/') throw fail('EBUSY');
-    const targetKind = this.kindForCreate(target, from, 'rename', to);
+    const targetKind = this.kindForCreate(target, from, 'rename', to, MOVE_IN_ACTIONS);
     if (source === target) return;
     if (sourceKind === 'directory') {
       if (target.startsWith(`${source}/`)) throw fail('EINVAL');
@@ -346,7 +348,7 @@ export class CartridgeFs {
     if (sourceKind === undefined) throw fail('ENOENT');
     // As copyfile does it: the source opens (a directory too), then the destination is
     // created, and only the copy finds that a directory has no bytes to read.
-    const targetKind = this.kindForCreate(targetPath, from, 'copyfile', to);
+    const targetKind = this.kindForCreate(targetPath, from, 'copyfile', to, WRITE_ACTIONS);
     if (targetKind !== undefined && (mode & FS_CONSTANTS.COPYFILE_EXCL) !== 0) throw fail('EEXIST');
     if (targetKind === 'directory') throw fail('EISDIR');
     if (sourceKind === 'directory') {

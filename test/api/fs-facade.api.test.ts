@@ -292,4 +292,72 @@ describe('the operation gate through the facade', () => {
     expect(thrown(() => agent.unlinkSync('/secret/none')).code).toBe('EACCES');
     expect(cartridge.fs.readdirSync('/secret')).toEqual([]);
   });
+
+  it('moves, removes and copies for actors allowed just those changes', () => {
+    cartridge.fs.mkdirSync('/inbox');
+    cartridge.fs.mkdirSync('/done');
+    cartridge.fs.mkdirSync('/templates');
+    cartridge.fs.mkdirSync('/out');
+    cartridge.fs.writeFileSync('/inbox/1.json', 'one');
+    cartridge.fs.writeFileSync('/inbox/2.json', 'two');
+    cartridge.fs.writeFileSync('/templates/letter.txt', 'Dear');
+    cartridge.setPolicy({
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: 'All',
+          Resource: '/**',
+          Condition: { StringEquals: { 'cartridge:actor': 'local' } },
+        },
+        // A mover takes work from the inbox to done (rename: Delete there, Write here).
+        {
+          Effect: 'Allow',
+          Action: 'Delete',
+          Resource: '/inbox/**',
+          Condition: { StringEquals: { 'cartridge:actor': 'mover' } },
+        },
+        {
+          Effect: 'Allow',
+          Action: 'Write',
+          Resource: '/done/**',
+          Condition: { StringEquals: { 'cartridge:actor': 'mover' } },
+        },
+        // A copier reads templates and fills the out tray.
+        {
+          Effect: 'Allow',
+          Action: 'Read',
+          Resource: '/templates/**',
+          Condition: { StringEquals: { 'cartridge:actor': 'copier' } },
+        },
+        {
+          Effect: 'Allow',
+          Action: ['Create', 'Write'],
+          Resource: '/out/**',
+          Condition: { StringEquals: { 'cartridge:actor': 'copier' } },
+        },
+      ],
+    });
+    const mover = cartridge.as('mover').fs;
+    mover.renameSync('/inbox/1.json', '/done/1.json');
+    mover.rmSync('/inbox/2.json');
+    mover.rmSync('/inbox/none.json', { force: true });
+    expect(thrown(() => mover.renameSync('/inbox/none.json', '/done/x')).code).toBe('ENOENT');
+    expect(thrown(() => mover.renameSync('/done/1.json', '/inbox/1.json')).code).toBe('EACCES');
+    expect(thrown(() => mover.rmSync('/templates/letter.txt')).code).toBe('EACCES');
+    const copier = cartridge.as('copier').fs;
+    copier.copyFileSync('/templates/letter.txt', '/out/letter-1.txt');
+    expect(
+      thrown(() =>
+        copier.copyFileSync(
+          '/templates/letter.txt',
+          '/out/letter-1.txt',
+          cartridge.fs.constants.COPYFILE_EXCL,
+        ),
+      ).code,
+    ).toBe('EEXIST');
+    expect(thrown(() => copier.copyFileSync('/done/1.json', '/out/1.json')).code).toBe('EACCES');
+    expect(cartridge.fs.readdirSync('/inbox')).toEqual([]);
+    expect(cartridge.fs.readFileSync('/done/1.json', 'utf8')).toBe('one');
+    expect(cartridge.fs.readFileSync('/out/letter-1.txt', 'utf8')).toBe('Dear');
+  });
 });
