@@ -98,6 +98,12 @@ export function tombstoneKey(path: string): string {
   return tombstoneKeyOf(entryKey(path));
 }
 
+/** Every tombstone key is in `[start, end)`. */
+export const TOMBSTONE_KEY_RANGE = {
+  start: TOMBSTONE_PREFIX,
+  end: String.fromCharCode(TOMBSTONE_PREFIX.charCodeAt(0) + 1),
+} as const;
+
 /** The tombstone key of the path whose entry key is `key`. */
 export function tombstoneKeyOf(key: string): string {
   return `${TOMBSTONE_PREFIX}${key.slice(ENTRY_PREFIX.length)}`;

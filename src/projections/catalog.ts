@@ -30,6 +30,7 @@ import {
   referenceMarkerKey,
   referenceRange,
   ROOT_INODE,
+  TOMBSTONE_KEY_RANGE,
   tombstoneKey,
   tombstoneKeyOf,
 } from './catalog-entry.js';
@@ -190,6 +191,11 @@ export class Catalog implements Projection {
   private lookupsSinceChange = 0;
   /** The UTF-16 units of the paths the read memory holds as keys. */
   private readMemoryPathUnits = 0;
+  /**
+   * Whether the tree may hold a tombstone (see `mayHoldTombstones`): false for a new catalog,
+   * undefined until a catalog read from disk is first asked, true from the first deletion on.
+   */
+  private tombstonesPossible: boolean | undefined;
 
   constructor(
     readonly tree: PagedTree,
@@ -197,6 +203,7 @@ export class Catalog implements Projection {
     counters?: CatalogCounters,
   ) {
     if (counters === undefined) {
+      this.tombstonesPossible = false;
       this.counters = { nextInode: ROOT_INODE + 1, entryCount: 1, fileCount: 0 };
       const root: DirectoryNode = {
         kind: 'directory',
@@ -265,8 +272,7 @@ export class Catalog implements Projection {
   versionLinkOf(path: string): VersionLink {
     const node = this.get(path);
     if (node !== undefined) return node.versionOffset;
-    const tombstone = this.tree.get(tombstoneKey(path));
-    return tombstone === undefined ? null : decodeTombstone(tombstone);
+    return this.absentLinkOf(path);
   }
 
   /**
@@ -274,8 +280,23 @@ export class Catalog implements Projection {
    * record, or null. Creating a file asked for the entry a second time to learn this.
    */
   absentLinkOf(path: string): VersionLink {
+    if (!this.mayHoldTombstones()) return null;
     const tombstone = this.tree.get(tombstoneKey(path));
     return tombstone === undefined ? null : decodeTombstone(tombstone);
+  }
+
+  /**
+   * Whether the tree may hold a tombstone. Only a deletion leaves one (`detach`), so a catalog
+   * that was created here, or had none in its tree when first asked, holds none until it
+   * deletes something: a path never used then has no tombstone to look for, and creating a
+   * file skips that descent of the index (an archive that only grows never looks). Once true
+   * it stays true, a rolled-back deletion included: the answer may be too cautious, never
+   * wrong.
+   */
+  private mayHoldTombstones(): boolean {
+    this.tombstonesPossible ??=
+      this.tree.last(TOMBSTONE_KEY_RANGE.start, TOMBSTONE_KEY_RANGE.end) !== undefined;
+    return this.tombstonesPossible;
   }
 
   get nextInode(): number {
@@ -514,7 +535,7 @@ export class Catalog implements Projection {
       );
     }
     const tombstoneKey = tombstoneKeyOf(key);
-    const tombstone = this.tree.get(tombstoneKey);
+    const tombstone = this.mayHoldTombstones() ? this.tree.get(tombstoneKey) : undefined;
     const link = tombstone === undefined ? null : decodeTombstone(tombstone);
     if (previous !== link)
       throw journalCorrupt(record.offset, `${path}: the version chain is broken`);
@@ -523,6 +544,7 @@ export class Catalog implements Projection {
 
   /** A path gets an entry again: its tombstone has served (the new entry links to it). */
   private clearTombstone(path: string): void {
+    if (!this.mayHoldTombstones()) return;
     const key = tombstoneKey(path);
     if (this.tree.get(key) !== undefined) this.tree.delete(key);
   }
@@ -703,6 +725,7 @@ export class Catalog implements Projection {
   ): void {
     const parent = this.parentDirectory(record, path);
     this.tree.delete(entryKey(path));
+    this.tombstonesPossible = true;
     this.tree.set(tombstoneKey(path), encodeTombstone(record.offset));
     this.put(parentOf(path), {
       ...parent,

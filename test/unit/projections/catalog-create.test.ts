@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { VersionLink } from '../../../src/journal/journal-event.js';
+import { Catalog } from '../../../src/projections/catalog.js';
 import { indexDigest } from '../../../src/projections/index/index-digest.js';
 import { expectCode } from '../../support/expect-code.js';
 import { FoldJournal } from '../../support/fold-journal.js';
@@ -82,6 +83,47 @@ describe('the catalog folding created entries', () => {
     journal.directory('/a/x', againOffset);
     expect(journal.state.catalog.get('/a/x')?.kind).toBe('directory');
     expect(journal.state.catalog.get('/a')).toMatchObject({ kind: 'directory', childCount: 1 });
+  });
+
+  it('finds the tombstones of a tree it did not fold, and keeps looking after a rollback', () => {
+    const journal = new Journal();
+    journal.directory('/a');
+    journal.file('/a/kept');
+    // A catalog over a tree without tombstones (as one read from disk): a path never used
+    // links to nothing.
+    const { tree, undo } = journal.state.catalog;
+    const opened = () => new Catalog(tree, undo, journal.state.catalog.state);
+    expect(opened().absentLinkOf('/a/x')).toBeNull();
+    journal.file('/a/x');
+    const deletedOffset = journal.delete('/a/x');
+    // The same tree with a tombstone in it: a catalog that never saw the deletion finds it.
+    const reopened = opened();
+    expect(reopened.absentLinkOf('/a/x')).toBe(deletedOffset);
+    expect(reopened.versionLinkOf('/a/x')).toBe(deletedOffset);
+    expect(reopened.absentLinkOf('/a/never')).toBeNull();
+    // A fresh journal whose only deletion rolls back: what it answers stays right.
+    const fresh = new Journal();
+    fresh.directory('/b');
+    fresh.file('/b/y');
+    corruptUnchanged(fresh, () => fresh.delete('/b/none'));
+    fresh.state.undo.begin();
+    fresh.state.catalog.evolve({
+      offset: 900_000,
+      sequence: 99,
+      lengthBytes: 100,
+      rawBlobLength: 0,
+      event: {
+        type: 'entry.deleted',
+        path: '/b/y',
+        atMs: 3,
+        previous: fresh.state.catalog.versionLinkOf('/b/y'),
+      },
+      leafHash: Buffer.alloc(32),
+    });
+    expect(fresh.state.catalog.absentLinkOf('/b/y')).toBe(900_000);
+    fresh.state.undo.end(false);
+    expect(fresh.state.catalog.absentLinkOf('/b/y')).toBeNull();
+    expect(fresh.state.catalog.get('/b/y')?.kind).toBe('file');
   });
 
   it('refuses a created entry without a directory to go in', () => {
