@@ -91,8 +91,8 @@ describe('the catalog folding created entries', () => {
     journal.file('/a/kept');
     // A catalog over a tree without tombstones (as one read from disk): a path never used
     // links to nothing.
-    const { tree, undo } = journal.state.catalog;
-    const opened = () => new Catalog(tree, undo, journal.state.catalog.state);
+    const { tree } = journal.state.catalog;
+    const opened = () => new Catalog(tree, journal.state.undo, journal.state.catalog.state);
     expect(opened().absentLinkOf('/a/x')).toBeNull();
     journal.file('/a/x');
     const deletedOffset = journal.delete('/a/x');
