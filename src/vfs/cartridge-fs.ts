@@ -501,13 +501,16 @@ export class CartridgeFs {
     actions?: readonly RequestAction[],
   ): EntryKind | undefined {
     const path = withoutTrailingSlash(target);
-    this.requireParentDirectory(path, spelled, syscall, dest, actions);
+    // The parent of an entry is a directory (the catalog admits entries only under one), so it
+    // is looked at only when nothing is at the path: one lookup where POSIX walks two, with the
+    // same errors (a file on the way is ENOTDIR either way).
+    const kind = this.kindLookedAt(path, path, syscall, spelled, dest, actions);
+    if (kind === undefined) this.requireParentDirectory(path, spelled, syscall, dest, actions);
     // open(2) with O_CREAT refuses a trailing slash outright; elsewhere it asks for a directory.
     // (The errors are made where they are thrown: a closure made on every call, for errors
     // that are rare, cost a tenth of a facade write's own work.)
     const creating = syscall === 'open' || syscall === 'copyfile';
     if (creating && target.endsWith('/')) throw nodeError('EISDIR', syscall, spelled, { dest });
-    const kind = this.kindOf(path, syscall, spelled, actions);
     if (kind === 'file' && target.endsWith('/'))
       throw nodeError('ENOTDIR', syscall, spelled, { dest });
     return kind;
