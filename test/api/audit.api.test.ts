@@ -84,6 +84,15 @@ function guarded(options: CartridgeOptions = {}, storage = new MemoryStorage()):
 }
 
 /** The trail from offset `from` on, without the auditor's own reading of it. */
+/** What the trail noted after its first `before` entries, less the queries (each an 'All /'). */
+function notedSince(cart: Cartridge, before: number): string[] {
+  return cart
+    .audit()
+    .slice(before)
+    .filter((entry) => entry.action !== 'All')
+    .map((entry) => `${entry.action} ${entry.path}`);
+}
+
 function trailFrom(cart: Cartridge, from: number): AuditRecord[] {
   return cart
     .as(AUDITOR)
@@ -359,13 +368,7 @@ describe('what is audited', () => {
     cart.transaction(() => {
       for (let index = 0; index < 5; index++) cart.createFile(`/calls/${index}.json`, '{}');
     });
-    // What the trail noted after `before` entries, less the queries (each is an 'All /').
-    const notedAfter = (before: number) =>
-      cart
-        .audit()
-        .slice(before)
-        .filter((entry) => entry.action !== 'All')
-        .map((entry) => `${entry.action} ${entry.path}`);
+    const notedAfter = (before: number) => notedSince(cart, before);
     const before = cart.audit().length;
     expect(cart.fs.readdirSync('/calls')).toHaveLength(5);
     expect(notedAfter(before)).toEqual(['List /calls']);
@@ -379,12 +382,7 @@ describe('what is audited', () => {
   it('notes one access for a write through the fs facade, not a Read for each look', () => {
     const cart = Cartridge.memory({ audit: true });
     cart.createDir('/calls');
-    const notedAfter = (before: number) =>
-      cart
-        .audit()
-        .slice(before)
-        .filter((entry) => entry.action !== 'All')
-        .map((entry) => `${entry.action} ${entry.path}`);
+    const notedAfter = (before: number) => notedSince(cart, before);
     const before = cart.audit().length;
     cart.fs.writeFileSync('/calls/1.json', '{}');
     cart.fs.writeFileSync('/calls/1.json', '{"v":2}');

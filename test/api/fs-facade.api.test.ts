@@ -32,6 +32,16 @@ afterEach(() => {
   rmSync(directory, { recursive: true, force: true });
 });
 
+/** A statement that allows `actor` (and no one else) `action` on `resource`. */
+function allowActor(actor: string, action: string | string[], resource: string): unknown {
+  return {
+    Effect: 'Allow',
+    Action: action,
+    Resource: resource,
+    Condition: { StringEquals: { 'cartridge:actor': actor } },
+  };
+}
+
 function thrown(action: () => unknown): NodeStyleError {
   try {
     action();
@@ -226,12 +236,7 @@ describe('the operation gate through the facade', () => {
     cartridge.fs.writeFileSync('/calls/1.txt', 'call');
     cartridge.setPolicy({
       Statement: [
-        {
-          Effect: 'Allow',
-          Action: 'All',
-          Resource: '/**',
-          Condition: { StringEquals: { 'cartridge:actor': 'local' } },
-        },
+        allowActor('local', 'All', '/**'),
         { Effect: 'Allow', Action: ['Read', 'List'], Resource: '/calls/**' },
       ],
     });
@@ -248,12 +253,7 @@ describe('the operation gate through the facade', () => {
     cartridge.fs.mkdirSync('/secret');
     cartridge.setPolicy({
       Statement: [
-        {
-          Effect: 'Allow',
-          Action: 'All',
-          Resource: '/**',
-          Condition: { StringEquals: { 'cartridge:actor': 'local' } },
-        },
+        allowActor('local', 'All', '/**'),
         { Effect: 'Allow', Action: ['Write', 'Create'], Resource: '/recordings/**' },
         { Effect: 'Allow', Action: 'Delete', Resource: '/recordings/old-*' },
       ],
@@ -303,38 +303,13 @@ describe('the operation gate through the facade', () => {
     cartridge.fs.writeFileSync('/templates/letter.txt', 'Dear');
     cartridge.setPolicy({
       Statement: [
-        {
-          Effect: 'Allow',
-          Action: 'All',
-          Resource: '/**',
-          Condition: { StringEquals: { 'cartridge:actor': 'local' } },
-        },
+        allowActor('local', 'All', '/**'),
         // A mover takes work from the inbox to done (rename: Delete there, Write here).
-        {
-          Effect: 'Allow',
-          Action: 'Delete',
-          Resource: '/inbox/**',
-          Condition: { StringEquals: { 'cartridge:actor': 'mover' } },
-        },
-        {
-          Effect: 'Allow',
-          Action: 'Write',
-          Resource: '/done/**',
-          Condition: { StringEquals: { 'cartridge:actor': 'mover' } },
-        },
+        allowActor('mover', 'Delete', '/inbox/**'),
+        allowActor('mover', 'Write', '/done/**'),
         // A copier reads templates and fills the out tray.
-        {
-          Effect: 'Allow',
-          Action: 'Read',
-          Resource: '/templates/**',
-          Condition: { StringEquals: { 'cartridge:actor': 'copier' } },
-        },
-        {
-          Effect: 'Allow',
-          Action: ['Create', 'Write'],
-          Resource: '/out/**',
-          Condition: { StringEquals: { 'cartridge:actor': 'copier' } },
-        },
+        allowActor('copier', 'Read', '/templates/**'),
+        allowActor('copier', ['Create', 'Write'], '/out/**'),
       ],
     });
     const mover = cartridge.as('mover').fs;
