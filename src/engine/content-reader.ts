@@ -23,7 +23,7 @@ import {
 import type { BufferPool } from '../projections/buffer-pool.js';
 import type { ErasureIndex } from '../projections/erasure-index.js';
 import { ContentAdmission } from './content-admission.js';
-import { copiedResult, resultBuffer } from './result-buffer.js';
+import { copiedResult, keepResultRoom, resultBuffer, resultRoom } from './result-buffer.js';
 
 /**
  * Reads file content from its extents. Extents whose records lie back to back in the journal
@@ -258,19 +258,37 @@ export class ContentReader {
     // allocation and the page faults of touching new memory. A plain record's blob is a view of
     // the bytes read, so they get a buffer of their own.
     const sealed = this.sealing !== undefined;
+    const lengthBytes = extent.recordLengthBytes;
+    // Decided before the read, by the larger of the record's length and the extent's end in the
+    // blob (the blob is at least that long): a plain record whose blob the pool will not keep is
+    // read straight into the slabs results are cut from, and its blob is the caller's, with no
+    // buffer of its own and no copy.
+    const admitted = this.admission.admits(
+      extent.recordOffset,
+      Math.max(lengthBytes, extent.blobOffset + extent.lengthBytes),
+    );
+    const room = sealed
+      ? this.sealedScratch.upTo(lengthBytes)
+      : admitted
+        ? undefined
+        : resultRoom(lengthBytes);
     const raw = readRecordOfLength(
       this.file,
       extent.recordOffset,
-      extent.recordLengthBytes,
+      lengthBytes,
       undefined,
       true,
-      sealed ? this.sealedScratch.upTo(extent.recordLengthBytes) : undefined,
+      room,
     );
-    // A plain record was read into a buffer of its own, a sealed one decrypted into one: the
-    // blob is held by nothing else until the pool keeps it, and the caller may have it without
-    // a copy when the pool keeps something else (a compact copy) or nothing.
+    // A plain record was read into a buffer of its own (or a result's room), a sealed one
+    // decrypted into one: the blob is held by nothing else until the pool keeps it, and the
+    // caller may have it without a copy when the pool keeps something else (a compact copy) or
+    // nothing.
     const blob = checkedBlob(raw, extent, this.sealing, blobKey);
-    if (!this.admission.admits(extent.recordOffset, blob.length)) return { blob, owned: true };
+    // The room is kept only when the blob is a view of it (a compressed blob was decoded into a
+    // buffer of its own, and the room is free again).
+    if (room !== undefined && !sealed && blob.buffer === room.buffer) keepResultRoom(lengthBytes);
+    if (!admitted) return { blob, owned: true };
     const kept = compactForPool(blob);
     const pooled = this.pool.set(extent.recordOffset, kept);
     return { blob, owned: !pooled || kept !== blob };

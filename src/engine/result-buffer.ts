@@ -31,6 +31,20 @@ export function resultBuffer(lengthBytes: number): Buffer {
 }
 
 /**
+ * Room in the slabs for `lengthBytes` that a read fills itself (a record read straight into what
+ * its caller gets: the result is then a view of it, with no copy), or undefined outside the
+ * slabs' range. Nothing is kept until `keepResultRoom` says the room was filled.
+ */
+export function resultRoom(lengthBytes: number): Buffer | undefined {
+  return fromSlab(lengthBytes) ? results.room(lengthBytes) : undefined;
+}
+
+/** Keeps the room `resultRoom` gave, once filled: what is cut from the slabs next lies after it. */
+export function keepResultRoom(lengthBytes: number): void {
+  results.keep(lengthBytes);
+}
+
+/**
  * A result holding a copy of `bytes`. Above the slabs' range, `Buffer.from` of a view copies
  * with one slice of the view (a new backing store filled as it is made), where
  * `allocUnsafe` then `set` makes the store and then copies into it: a warm 64 KiB read spent

@@ -411,30 +411,58 @@ describe('Cartridge#readFile()', () => {
     expect(cart.stats().bufferPool.residentBytes).toBe(0);
   });
 
-  it('keeps a small file in the pool from its first read, a large one from its second', () => {
+  it('keeps a small file in the pool from its first read, a larger one from its second', () => {
     const path = join(directory, 'admission.cart');
-    const small = patternBytes(4096, 3);
-    const large = patternBytes(64 * 1024, 5);
+    const small = patternBytes(1000, 3);
+    const larger = [randomBytes(4096), patternBytes(64 * 1024, 5)];
     const writer = Cartridge.create(path);
     writer.createFile('/small', small);
-    writer.createFile('/large', large);
+    larger.forEach((content, index) => writer.createFile(`/larger-${index}`, content));
     writer.close();
     const cart = Cartridge.open(path);
     try {
       const pool = () => cart.stats().bufferPool;
       expect(cart.readFile('/small').equals(small)).toBe(true);
       expect(pool().residentCount).toBe(1);
-      // Read once: the caller gets the bytes, the pool keeps nothing of it.
-      const first = cart.readFile('/large');
-      expect(first.equals(large)).toBe(true);
-      expect(pool().residentCount).toBe(1);
-      // Read again: kept, and the third read is served from the pool.
-      first.fill(0);
-      expect(cart.readFile('/large').equals(large)).toBe(true);
-      expect(pool().residentCount).toBe(2);
-      const hits = pool().hits;
-      expect(cart.readFile('/large').equals(large)).toBe(true);
-      expect(pool().hits).toBe(hits + 1);
+      larger.forEach((content, index) => {
+        const resident = pool().residentCount;
+        // Read once: the caller gets the bytes, the pool keeps nothing of it.
+        const first = cart.readFile(`/larger-${index}`);
+        expect(first.equals(content)).toBe(true);
+        expect(pool().residentCount).toBe(resident);
+        // Read again: kept, and the third read is served from the pool.
+        first.fill(0);
+        expect(cart.readFile(`/larger-${index}`).equals(content)).toBe(true);
+        expect(pool().residentCount).toBe(resident + 1);
+        const hits = pool().hits;
+        expect(cart.readFile(`/larger-${index}`).equals(content)).toBe(true);
+        expect(pool().hits).toBe(hits + 1);
+      });
+    } finally {
+      cart.close();
+    }
+  });
+
+  it('reads a file it does not keep straight into a result of its own', () => {
+    const path = join(directory, 'read-once.cart');
+    const contents = Array.from({ length: 12 }, () => randomBytes(4096 + 512));
+    const writer = Cartridge.create(path);
+    contents.forEach((content, index) => writer.createFile(`/once-${index}`, content));
+    writer.close();
+    const cart = Cartridge.open(path);
+    try {
+      // Read once each (none is kept), the results cut one after another from shared slabs:
+      // each is the caller's own, whatever is done to the others.
+      const results = contents.map((_, index) => cart.readFile(`/once-${index}`));
+      expect(cart.stats().bufferPool.residentCount).toBe(0);
+      results.forEach((result, index) => {
+        expect(result.equals(contents[index] as Buffer)).toBe(true);
+        result.fill(index);
+      });
+      results.forEach((result, index) => expect(result.every((byte) => byte === index)).toBe(true));
+      contents.forEach((content, index) => {
+        expect(cart.readFile(`/once-${index}`).equals(content)).toBe(true);
+      });
     } finally {
       cart.close();
     }
