@@ -256,7 +256,7 @@ export class ContentReader {
     // record is read into a buffer kept for the purpose: its stored bytes are dead once opened
     // (the plaintext is a buffer of its own), so a fresh one per read would only cost an
     // allocation and the page faults of touching new memory. A plain record's blob is a view of
-    // the bytes read, so they get a buffer of their own.
+    // the bytes read, so they get memory of their own (a buffer, or a room in the result slabs).
     const sealed = this.sealing !== undefined;
     const lengthBytes = extent.recordLengthBytes;
     // Decided before the read, by the larger of the record's length and the extent's end in the

@@ -26,13 +26,13 @@ interface OpenFile {
   position: number;
 }
 
+/** A descriptor's write is decided as `Write` (see `Cartridge.metadataBeforeChange`). */
+const WRITE_ACTIONS: readonly RequestAction[] = ['Write'];
+
 /**
  * Descriptors are numbered from here so that they are never mistaken for the small numbers
  * of the process's real files.
  */
-/** A descriptor's write is decided as `Write` (see `Cartridge.metadataBeforeChange`). */
-const WRITE_ACTIONS: readonly RequestAction[] = ['Write'];
-
 const FIRST_DESCRIPTOR = 1 << 20;
 /** Open descriptors at most: a leak in a caller's loop fails instead of growing forever. */
 const OPEN_FILES_MAX = 65_536;
